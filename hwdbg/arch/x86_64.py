@@ -1,0 +1,194 @@
+"""x86-64 debug registers: DR7/DR6 bit layout and the rules the kernel enforces.
+
+References: Intel SDM Vol. 3B, 18.2 "Debug Registers" (18.2.3 DR6, 18.2.4 DR7,
+18.2.5 breakpoint field recognition); Linux ``arch/x86/kernel/hw_breakpoint.c``
+(``arch_build_bp_info``) and ``arch/x86/kernel/ptrace.c``. This module is the only
+place in hwdbg that knows these bits.
+"""
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+from ..errors import AddressError, AlignmentError, LengthError, UnsupportedError
+from .base import ArchSpec, BpType, Chunk, DebugStatus
+
+NSLOTS = 4
+DR_STATUS = 6
+DR_CONTROL = 7
+
+# DR7: Ln = bit 2n, Gn = bit 2n+1, R/Wn = bits 16+4n..17+4n, LENn = bits 18+4n..19+4n.
+DR7_LOCAL_ENABLE = 0x1
+DR7_GLOBAL_ENABLE = 0x2
+DR7_ENABLE_MASK = 0x3
+DR7_CONTROL_SHIFT = 16
+DR7_CONTROL_SIZE = 4
+DR7_RW_EXEC = 0b00
+DR7_RW_WRITE = 0b01
+DR7_RW_IO = 0b10  # never allowed from user space
+DR7_RW_READWRITE = 0b11
+# LEN encoding is not monotonic: 1 -> 00, 2 -> 01, 8 -> 10, 4 -> 11 (SDM 18.2.4).
+DR7_LEN_ENCODING = {1: 0b00, 2: 0b01, 8: 0b10, 4: 0b11}
+DR7_LEN_DECODING = {v: k for k, v in DR7_LEN_ENCODING.items()}
+DR7_RW_ENCODING = {BpType.X: DR7_RW_EXEC, BpType.W: DR7_RW_WRITE, BpType.RW: DR7_RW_READWRITE}
+DR7_RW_DECODING = {v: k for k, v in DR7_RW_ENCODING.items()}
+
+# DR6: Bn = bit n, BD = 13, BS = 14 (single step), BT = 15.
+DR6_SLOT_MASK = 0xF
+DR6_SINGLE_STEP = 1 << 14
+
+# TASK_SIZE_MAX on 4-level paging: the kernel refuses this address and everything above
+# it, the last user page included (measured: 0x7ffffffff000 gives EINVAL).
+TASK_SIZE_MAX = 0x7FFFFFFFF000
+
+
+def _enable_shift(slot: int) -> int:
+    return 2 * slot
+
+
+def _control_shift(slot: int) -> int:
+    return DR7_CONTROL_SHIFT + DR7_CONTROL_SIZE * slot
+
+
+class X86_64(ArchSpec):
+    name = "x86-64"
+    nslots = NSLOTS
+    lengths = (1, 2, 4, 8)
+    native_types = frozenset({BpType.X, BpType.W, BpType.RW})
+    exec_length = 1
+    max_user_address = TASK_SIZE_MAX
+    control_register = DR_CONTROL
+    status_register = DR_STATUS
+    manual = "Intel SDM Vol. 3B 18.2"
+
+    def validate(self, addr: int, length: int, bp_type: BpType) -> Chunk:
+        if bp_type == BpType.R:
+            raise UnsupportedError(
+                "x86-64 cannot trap reads only (SDM 18.2.4: R/W=10 means I/O); "
+                "watch reads and writes with type rw (rwatch emulates read-only with rw plus filtering)")
+        if bp_type not in self.native_types:
+            raise UnsupportedError(f"unknown breakpoint type {bp_type!r} on x86-64; use x, w or rw")
+        if bp_type == BpType.X:
+            length = self.exec_length  # execute breakpoints are always LEN=00 (SDM 18.2.4)
+        elif length not in self.lengths:
+            raise LengthError(
+                f"length {length} is not supported: x86-64 debug registers watch 1, 2, 4 or 8 bytes "
+                "(SDM 18.2.4); split the range or let hwdbg split it")
+        if addr < 0 or addr + length > TASK_SIZE_MAX:
+            raise AddressError(
+                f"{addr:#x} is not a user-space address: the kernel accepts debug-register addresses "
+                f"below {TASK_SIZE_MAX:#x} (kernel, non-canonical and last-page addresses are refused)")
+        if addr % length:
+            base = addr - addr % length
+            raise AlignmentError(
+                f"{addr:#x} is not {length}-byte aligned (SDM 18.2.5: a {length}-byte watch needs addr % {length} == 0); "
+                f"watch {base:#x} length {length}, or use length 1, or let hwdbg split the range")
+        return Chunk(addr, length, bp_type)
+
+    def encode_control(self, slots: Sequence[Optional[Chunk]]) -> int:
+        if len(slots) > NSLOTS:
+            raise ValueError(f"x86-64 has {NSLOTS} debug-register slots, got {len(slots)}")
+        dr7 = 0
+        for slot, chunk in enumerate(slots):
+            if chunk is None:
+                continue  # type/len bits stay 00/00, which the kernel accepts for a disabled slot
+            dr7 |= DR7_LOCAL_ENABLE << _enable_shift(slot)
+            bits = DR7_RW_ENCODING[chunk.type] | (DR7_LEN_ENCODING[chunk.length] << 2)
+            dr7 |= bits << _control_shift(slot)
+        return dr7
+
+    def decode_control(self, value: int) -> list[Optional[tuple[BpType, int]]]:
+        out: list[Optional[tuple[BpType, int]]] = []
+        for slot in range(NSLOTS):
+            if not (value >> _enable_shift(slot)) & DR7_ENABLE_MASK:
+                out.append(None)
+                continue
+            bits = (value >> _control_shift(slot)) & 0xF
+            rw = bits & 0b11
+            if rw == DR7_RW_IO:
+                raise ValueError(f"DR7 {value:#x}: slot {slot} has the I/O type, which user space cannot set")
+            out.append((DR7_RW_DECODING[rw], DR7_LEN_DECODING[bits >> 2]))
+        return out
+
+    def decode_status(self, value: int) -> DebugStatus:
+        slots = tuple(n for n in range(NSLOTS) if value & (1 << n))
+        return DebugStatus(slots=slots, single_step=bool(value & DR6_SINGLE_STEP))
+
+    # Instruction and register facts the generic layers need, delegated to module functions.
+    def string_store_in_flight(self, code: bytes, regs, chunk: Chunk) -> Optional[int]:
+        return string_store_in_flight(code, regs, chunk)
+
+    def get_pc(self, regs) -> int:
+        return get_pc(regs)
+
+    def set_pc(self, regs, value: int) -> None:
+        set_pc(regs, value)
+
+    def get_sp(self, regs) -> int:
+        return get_sp(regs)
+
+    def get_fp(self, regs) -> int:
+        return get_fp(regs)
+
+
+# ---------------------------------------------------------------- instructions and registers
+
+EFLAGS_DF = 1 << 10
+EFLAGS_RF = 1 << 16  # resume flag: the kernel sets it at an execute-breakpoint stop (SDM 18.3.1.1)
+_REP_PREFIXES = (0xF3, 0xF2)
+_STRING_OPCODES = {0xA4: ("movs", 1), 0xA5: ("movs", 0), 0xAA: ("stos", 1), 0xAB: ("stos", 0)}
+
+
+def decode_rep_string(code: bytes) -> Optional[tuple[int, str, int]]:
+    """(instruction length, 'movs'|'stos', element size) for a rep-prefixed string store, else None."""
+    i, opsize, rex_w, rep = 0, 4, False, False
+    while i < len(code) and i < 4:
+        byte = code[i]
+        if byte in _REP_PREFIXES:
+            rep = True
+        elif byte == 0x66:
+            opsize = 2
+        elif 0x40 <= byte <= 0x4F:
+            rex_w = bool(byte & 0x8)
+        else:
+            break
+        i += 1
+    if not rep or i >= len(code) or code[i] not in _STRING_OPCODES:
+        return None
+    op, fixed = _STRING_OPCODES[code[i]]
+    size = fixed or (8 if rex_w else opsize)
+    return i + 1, op, size
+
+
+def string_store_in_flight(code: bytes, regs, chunk: Chunk) -> Optional[int]:
+    """If the thread stopped inside a rep movs/stos whose last element touched ``chunk``,
+    the instruction's length (the stop is mid-instruction: RIP is the instruction itself)."""
+    decoded = decode_rep_string(code)
+    if decoded is None or regs.rcx == 0:
+        return None
+    length, op, size = decoded
+    step = -size if regs.eflags & EFLAGS_DF else size
+    touched = [regs.rdi - step]
+    if op == "movs" and chunk.type == BpType.RW:
+        touched.append(regs.rsi - step)
+    for start in touched:
+        if start < chunk.addr + chunk.length and chunk.addr < start + size:
+            return length
+    return None
+
+
+def set_pc(regs, value: int) -> None:
+    """Moves the pc; clears RF so that an execute breakpoint at the new pc is not skipped."""
+    regs.rip = value
+    regs.eflags &= ~EFLAGS_RF
+
+
+def get_pc(regs) -> int:
+    return regs.rip
+
+
+def get_sp(regs) -> int:
+    return regs.rsp
+
+
+def get_fp(regs) -> int:
+    return regs.rbp

@@ -1,0 +1,73 @@
+"""The exception tree. Each message is the one line the user sees.
+
+Library code raises these and never prints; the user interface turns them into
+``*** message`` (REPL) or ``{"event": "error", ...}`` (JSON).
+"""
+from __future__ import annotations
+
+import errno as _errno
+import os
+
+
+class HwdbgError(Exception):
+    """Base of every error hwdbg reports to its user."""
+
+
+class UsageError(HwdbgError):
+    """A malformed command, option or expression."""
+
+
+class TargetError(HwdbgError):
+    """The target process cannot do what was asked (gone, running, not started)."""
+
+
+class AttachDenied(TargetError):
+    """The kernel refused to let us trace a process; the message says why and how to fix it."""
+
+
+class PtraceError(TargetError):
+    """A ptrace request failed. Carries the request, the thread, the errno."""
+
+    def __init__(self, request: str, tid: int, err: int, what: str = "", hint: str = "") -> None:
+        self.request = request
+        self.tid = tid
+        self.errno = err
+        self.what = what
+        name = _errno.errorcode.get(err, str(err))
+        target = f"{request} {what} on tid {tid}" if what else f"{request} on tid {tid}"
+        message = f"{target} failed: {name} ({os.strerror(err)})"
+        if hint:
+            message += f"; {hint}"
+        super().__init__(message)
+
+
+class ValidationError(HwdbgError):
+    """A breakpoint request the hardware cannot express; nothing was armed."""
+
+
+class AlignmentError(ValidationError):
+    """The address is not a multiple of the length."""
+
+
+class LengthError(ValidationError):
+    """The length is not one the hardware supports."""
+
+
+class AddressError(ValidationError):
+    """The address is outside user space (kernel, non-canonical, last user page)."""
+
+
+class UnsupportedError(ValidationError):
+    """The access type is not available on this architecture."""
+
+
+class SlotError(HwdbgError):
+    """No debug register is free (held by another breakpoint, by perf or another tool)."""
+
+
+class SymbolError(HwdbgError):
+    """An unknown symbol or an expression that does not name memory."""
+
+
+class TargetTimeout(TargetError):
+    """The target did not stop within the requested time; it was interrupted."""

@@ -1,0 +1,281 @@
+"""The hw_breakpoint API: logical breakpoints, virtualised onto every thread's slots.
+
+Names follow the kernel (``register_user_hw_breakpoint``, ``modify_user_hw_breakpoint``,
+``unregister_hw_breakpoint``). The manager keeps, per thread, a shadow of what the
+hardware holds; a sync writes only the difference, so an unchanged thread costs no
+system call. Writes are transactional across threads: if one thread refuses, every
+thread already written is put back and the request is undone.
+
+The caller (the session) guarantees that every thread passed in is in a ptrace-stop.
+"""
+from __future__ import annotations
+
+import enum
+import errno
+import itertools
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Optional
+
+from ..arch import ArchSpec, BpType, Chunk
+from ..errors import PtraceError, SlotError, ValidationError
+from . import debugregs
+from .ranges import split_range
+from .slots import Allocation, SlotRequest, ThreadRegisters, allocate, apply_writes, plan_writes
+
+
+class Status(enum.Enum):
+    REGISTERED = "registered"  # known, waiting for a slot (or disabled)
+    INSTALLED = "installed"  # in the hardware of every thread it applies to
+
+
+Callback = Optional[Callable[..., None]]
+
+
+@dataclass(eq=False)
+class HwBreakpoint:
+    id: int
+    addr: int
+    length: int
+    type: BpType  # as requested (R is emulated with RW)
+    priority: int
+    tid: Optional[int]  # None: every thread of the process
+    chunks: tuple[Chunk, ...]
+    seq: int
+    enabled: bool = True
+    triggered: Callback = None  # triggered(bp, hit)
+    installed: Callback = None  # installed(bp)
+    uninstalled: Callback = None  # uninstalled(bp)
+    slots_by_tid: dict[int, tuple[int, ...]] = field(default_factory=dict)
+    status: Status = Status.REGISTERED
+
+    @property
+    def hw_type(self) -> BpType:
+        return self.chunks[0].type
+
+    def status_in(self, tid: int) -> Status:
+        return Status.INSTALLED if tid in self.slots_by_tid else Status.REGISTERED
+
+    def applies_to(self, tid: int) -> bool:
+        return self.enabled and (self.tid is None or self.tid == tid)
+
+    def __repr__(self) -> str:
+        return (f"<HwBreakpoint {self.id} {self.type.label} {self.addr:#x} len {self.length} "
+                f"prio {self.priority} {self.status.value}>")
+
+
+class SyncError(SlotError):
+    """A thread refused a debug-register write; every thread was rolled back."""
+
+
+class BreakpointManager:
+    def __init__(self, arch: ArchSpec) -> None:
+        self.arch = arch
+        self.breakpoints: dict[int, HwBreakpoint] = {}
+        self.threads: dict[int, ThreadRegisters] = {}
+        self._ids = itertools.count(1)
+        self._seq = itertools.count()
+
+    # ------------------------------------------------------------ the kernel-style API
+
+    def register_user_hw_breakpoint(self, addr: int, length: int, bp_type: BpType, *, priority: int = 0,
+                                    tid: Optional[int] = None, triggered: Callback = None,
+                                    installed: Callback = None, uninstalled: Callback = None,
+                                    split: bool = True, bp_id: Optional[int] = None) -> HwBreakpoint:
+        if tid is not None and tid not in self.threads:
+            raise ValidationError(f"no thread {tid} in this process")
+        chunks = self.make_chunks(addr, length, bp_type, split=split)
+        bp = HwBreakpoint(id=bp_id if bp_id is not None else next(self._ids), addr=addr,
+                          length=self.arch.exec_length if bp_type == BpType.X else length,
+                          type=bp_type, priority=priority, tid=tid, chunks=chunks, seq=next(self._seq),
+                          triggered=triggered, installed=installed, uninstalled=uninstalled)
+        self.breakpoints[bp.id] = bp
+        try:
+            self.sync()
+        except BaseException:
+            del self.breakpoints[bp.id]
+            raise
+        return bp
+
+    def modify_user_hw_breakpoint(self, bp: HwBreakpoint, *, addr: Optional[int] = None,
+                                  length: Optional[int] = None, bp_type: Optional[BpType] = None,
+                                  priority: Optional[int] = None, enabled: Optional[bool] = None) -> None:
+        before = (bp.addr, bp.length, bp.type, bp.chunks, bp.priority, bp.enabled)
+        new_addr = bp.addr if addr is None else addr
+        new_len = bp.length if length is None else length
+        new_type = bp.type if bp_type is None else bp_type
+        chunks = self.make_chunks(new_addr, new_len, new_type)
+        bp.addr, bp.length, bp.type, bp.chunks = new_addr, new_len, new_type, chunks
+        if priority is not None:
+            bp.priority = priority
+        if enabled is not None:
+            bp.enabled = enabled
+        try:
+            self.sync()
+        except BaseException:
+            bp.addr, bp.length, bp.type, bp.chunks, bp.priority, bp.enabled = before
+            raise
+
+    def unregister_hw_breakpoint(self, bp: HwBreakpoint) -> None:
+        removed = self.breakpoints.pop(bp.id, None)
+        if removed is None:
+            return
+        try:
+            self.sync()
+        except BaseException:
+            self.breakpoints[bp.id] = removed
+            raise
+
+    def make_chunks(self, addr: int, length: int, bp_type: BpType, *, split: bool = True) -> tuple[Chunk, ...]:
+        """Validates a request and cuts it into hardware chunks (or raises; nothing changes)."""
+        arch = self.arch
+        hw_type = BpType.RW if bp_type == BpType.R and not arch.supports(BpType.R) else bp_type
+        if hw_type == BpType.X or not split:
+            return (arch.validate(addr, length, hw_type),)
+        if length <= 0:
+            raise ValidationError(f"length must be positive, got {length}")
+        if length > 1 << 20:
+            raise ValidationError(f"length {length} is too long: {arch.nslots} debug registers watch at most "
+                                  f"{arch.nslots * arch.max_length} bytes")
+        arch.validate(addr - addr % arch.max_length, 1, hw_type)  # range check with a clear message first
+        pieces = split_range(addr, length, arch.lengths)
+        if len(pieces) > arch.nslots:
+            raise ValidationError(
+                f"{addr:#x} length {length} needs {len(pieces)} debug registers, the CPU has {arch.nslots} "
+                f"(at most {arch.nslots * arch.max_length} aligned bytes); watch a smaller range")
+        return tuple(arch.validate(a, n, hw_type) for a, n in pieces)
+
+    # ------------------------------------------------------------ threads
+
+    def add_thread(self, tid: int) -> None:
+        """A thread whose debug registers are all clear (new thread, or after exec)."""
+        self.threads[tid] = ThreadRegisters.clear(self.arch.nslots)
+
+    def remove_thread(self, tid: int) -> None:
+        self.threads.pop(tid, None)
+        for bp in list(self.breakpoints.values()):
+            bp.slots_by_tid.pop(tid, None)
+            if bp.tid == tid:
+                del self.breakpoints[bp.id]  # its thread is gone, and so is it
+        self._update_status()
+
+    def reset_after_exec(self, tid: int) -> None:
+        """execve cleared every register, and only ``tid`` survives."""
+        for old in list(self.threads):
+            self.remove_thread(old)
+        self.add_thread(tid)
+
+    # ------------------------------------------------------------ syncing
+
+    def desired(self, tid: int) -> Allocation:
+        requests = [SlotRequest(bp.id, bp.priority, bp.seq, bp.chunks)
+                    for bp in self.breakpoints.values() if bp.applies_to(tid)]
+        return allocate(requests, self.arch.nslots, self.threads[tid].slots)
+
+    def sync(self, tids: Optional[Iterable[int]] = None) -> None:
+        """Brings the given threads (default: all) to the desired state, all or nothing."""
+        targets = list(self.threads if tids is None else tids)
+        plans = []
+        for tid in targets:
+            alloc = self.desired(tid)
+            plans.append((tid, alloc, plan_writes(self.arch, self.threads[tid], alloc.slots)))
+        done: list[tuple[int, ThreadRegisters]] = []
+        for tid, alloc, writes in plans:
+            before = self.threads[tid]
+            try:
+                debugregs.write_sequence(tid, writes)
+            except PtraceError as exc:
+                self._restore(tid, before)
+                for other, state in reversed(done):
+                    self._restore(other, state)
+                raise self._sync_error(tid, exc) from None
+            self.threads[tid] = apply_writes(before, writes, self.arch, alloc.slots)
+            done.append((tid, before))
+        for tid, alloc, _ in plans:
+            self._record(tid, alloc)
+        self._update_status()
+
+    def _restore(self, tid: int, state: ThreadRegisters) -> None:
+        """Puts a thread's registers back to ``state`` after a failed transaction."""
+        try:
+            debugregs.write_set(tid, state.addrs, self.arch.encode_control(state.slots))
+        except PtraceError:
+            # The thread is gone or refuses everything: make sure nothing stays armed.
+            try:
+                debugregs.write(tid, self.arch.control_register, 0)
+                state = ThreadRegisters(list(state.addrs), [None] * self.arch.nslots)
+            except PtraceError:
+                pass
+        self.threads[tid] = state
+
+    def _sync_error(self, tid: int, exc: PtraceError) -> SlotError:
+        if exc.errno == errno.ENOSPC:
+            return SyncError(f"no free debug register in thread {tid}: perf or another tool holds the slots "
+                             f"({exc}); nothing was changed")
+        return SyncError(f"thread {tid} refused the debug-register update ({exc}); nothing was changed")
+
+    def _record(self, tid: int, alloc: Allocation) -> None:
+        for bp in self.breakpoints.values():
+            if bp.id in alloc.installed:
+                bp.slots_by_tid[tid] = tuple(alloc.slots.index(c) for c in bp.chunks)
+            else:
+                bp.slots_by_tid.pop(tid, None)
+
+    def _update_status(self) -> None:
+        """Recomputes every status; fires installed/uninstalled exactly on transitions."""
+        for bp in list(self.breakpoints.values()):
+            scope = [bp.tid] if bp.tid is not None else list(self.threads)
+            installed = bool(scope) and bp.enabled and all(t in bp.slots_by_tid for t in scope)
+            status = Status.INSTALLED if installed else Status.REGISTERED
+            if status is bp.status:
+                continue
+            bp.status = status
+            callback = bp.installed if installed else bp.uninstalled
+            if callback is not None:
+                callback(bp)
+
+    def clear_thread(self, tid: int) -> None:
+        """Disarms one thread completely (before it is let go)."""
+        state = self.threads.get(tid)
+        if state is None:
+            return
+        if any(s is not None for s in state.slots) or any(state.addrs):
+            debugregs.write_set(tid, [0] * self.arch.nslots, 0)
+        self.threads[tid] = ThreadRegisters.clear(self.arch.nslots)
+        for bp in self.breakpoints.values():
+            bp.slots_by_tid.pop(tid, None)
+
+    def borrow_slot(self, tid: int, slot: int, chunk: Chunk) -> None:
+        """Puts ``chunk`` (owned by no breakpoint) in one slot of one thread, for a while.
+
+        The next ``sync`` of that thread gives the slot back to the breakpoints.
+        """
+        state = self.threads[tid]
+        new_slots = list(state.slots)
+        new_slots[slot] = chunk
+        writes = plan_writes(self.arch, state, new_slots)
+        debugregs.write_sequence(tid, writes)
+        self.threads[tid] = apply_writes(state, writes, self.arch, new_slots)
+
+    # ------------------------------------------------------------ routing
+
+    def armed_slot_count(self, tid: int) -> int:
+        return sum(1 for s in self.threads[tid].slots if s is not None)
+
+    def only_armed_slot(self, tid: int) -> Optional[int]:
+        slots = [i for i, s in enumerate(self.threads[tid].slots) if s is not None]
+        return slots[0] if len(slots) == 1 else None
+
+    def hits_for_slots(self, tid: int, slots: Iterable[int]) -> list[tuple[HwBreakpoint, Chunk, int]]:
+        """Every (breakpoint, chunk, slot) behind the given fired slots of one thread."""
+        state = self.threads.get(tid)
+        out = []
+        if state is None:
+            return out
+        for slot in slots:
+            chunk = state.slots[slot]
+            if chunk is None:
+                continue
+            for bp in self.breakpoints.values():
+                if chunk in bp.chunks and slot in bp.slots_by_tid.get(tid, ()):
+                    out.append((bp, chunk, slot))
+        return out

@@ -1,0 +1,69 @@
+"""SIGTRAP routing: what a trap means, decided from siginfo first, then the thread's live DR6.
+
+DR6 is read only at a TRAP_HWBKPT or TRAP_TRACE stop (anywhere else it is stale), and
+every set slot bit is reported, not only the lowest. When exactly one slot is armed
+in the thread, a TRAP_HWBKPT stop can only be that slot: the DR6 read is skipped.
+"""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from ..process import syscalls as sc
+from . import debugregs
+from .breakpoint import BreakpointManager, HwBreakpoint
+from ..arch import Chunk
+
+
+class TrapKind(enum.Enum):
+    HW = "hw"  # a debug-register hit (possibly during a single step)
+    STEP = "step"  # a single step that hit nothing
+    INT3 = "int3"  # a breakpoint instruction in the program
+    USER = "user"  # a SIGTRAP the program sent (kill, raise): deliver it back
+    OTHER = "other"  # a kernel SIGTRAP we do not own (perf sigtrap, ...): deliver it back
+
+
+@dataclass(frozen=True)
+class SlotHit:
+    bp: HwBreakpoint
+    chunk: Chunk
+    slot: int
+
+
+@dataclass(frozen=True)
+class TrapReport:
+    kind: TrapKind
+    hits: tuple[SlotHit, ...] = ()
+    fired_slots: tuple[int, ...] = ()  # every slot DR6 named, owned by a breakpoint or not
+    single_step: bool = False
+
+
+class Router:
+    def __init__(self, manager: BreakpointManager) -> None:
+        self.manager = manager
+
+    def classify(self, tid: int, info: sc.SigInfo) -> TrapReport:
+        if info.sent_by_process:
+            return TrapReport(TrapKind.USER)
+        if info.code == sc.TRAP_HWBKPT:
+            only = self.manager.only_armed_slot(tid) if tid in self.manager.threads else None
+            if only is not None:
+                return self._report(tid, (only,), single_step=False)
+            return self._from_status(tid, single_step=False)
+        if info.code == sc.TRAP_TRACE:
+            if tid in self.manager.threads and self.manager.armed_slot_count(tid):
+                return self._from_status(tid, single_step=True)
+            return TrapReport(TrapKind.STEP, single_step=True)
+        if info.code in (sc.SI_KERNEL, sc.TRAP_BRKPT):
+            return TrapReport(TrapKind.INT3)
+        return TrapReport(TrapKind.OTHER)
+
+    def _from_status(self, tid: int, single_step: bool) -> TrapReport:
+        status = self.manager.arch.decode_status(debugregs.read(tid, self.manager.arch.status_register))
+        return self._report(tid, status.slots, single_step or status.single_step)
+
+    def _report(self, tid: int, slots: tuple[int, ...], single_step: bool) -> TrapReport:
+        hits = tuple(SlotHit(bp, chunk, slot) for bp, chunk, slot in self.manager.hits_for_slots(tid, slots))
+        if not slots:
+            return TrapReport(TrapKind.STEP if single_step else TrapKind.OTHER, single_step=single_step)
+        return TrapReport(TrapKind.HW, hits, slots, single_step)

@@ -1,0 +1,454 @@
+"""Process control: spawn or attach (every thread), the waitpid(-1, __WALL) loop, stop/resume.
+
+One ``Inferior`` per traced process. All ptrace requests must come from the thread
+that attached, so an Inferior is driven from one thread; only ``request_interrupt``
+may be called from elsewhere (a signal handler, a timer thread).
+
+Stops are decoded here for what ptrace says they are (clone, exec, exit, group-stop,
+interrupt, signal); what a SIGTRAP means is the hw router's business.
+"""
+from __future__ import annotations
+
+import errno
+import os
+import signal
+from collections import defaultdict, deque
+from dataclasses import dataclass
+from typing import Iterable, Optional, Sequence
+
+from ..errors import PtraceError, TargetError
+from . import syscalls as sc
+from .events import (Exec, Exited, GroupStop, Interrupted, Killed, ProcessEvent, Signal, ThreadCreated,
+                     ThreadExited, Trap)
+
+TRACE_OPTIONS = sc.PTRACE_O_TRACECLONE | sc.PTRACE_O_TRACEEXEC | sc.PTRACE_O_TRACEEXIT
+
+
+@dataclass
+class TraceeThread:
+    tid: int
+    running: bool = True  # not known to be in a ptrace-stop
+    new: bool = False  # created, initial stop not yet seen or not yet reported
+    held: bool = False  # stopped with an event queued that nobody has consumed yet
+    signal: int = 0  # signal to deliver when resumed
+    parent: Optional[int] = None
+
+
+class _Reaper:
+    """The one waitpid(-1, __WALL) of this debugger process, routing statuses by tid."""
+
+    def __init__(self) -> None:
+        self.owners: dict[int, "Inferior"] = {}
+        self.unclaimed: dict[int, list[int]] = defaultdict(list)
+
+    def next_status(self, inferior: "Inferior") -> tuple[int, int]:
+        if inferior._inbox:
+            return inferior._inbox.popleft()
+        while True:
+            try:
+                tid, status = os.waitpid(-1, sc.WALL)
+            except ChildProcessError:
+                raise TargetError(f"process {inferior.pid} is not traced any more (no child to wait for)") from None
+            owner = self.owners.get(tid)
+            if owner is inferior:
+                return tid, status
+            if owner is not None:
+                owner._inbox.append((tid, status))
+            elif os.WIFSTOPPED(status):
+                # Usually a new thread whose initial stop beat its parent's clone event.
+                self.unclaimed[tid].append(status)
+
+    def claim(self, tid: int, inferior: "Inferior") -> list[int]:
+        self.owners[tid] = inferior
+        return self.unclaimed.pop(tid, [])
+
+    def release(self, tid: int) -> None:
+        self.owners.pop(tid, None)
+
+
+REAPER = _Reaper()
+
+
+class Inferior:
+    """A traced process and its threads."""
+
+    def __init__(self, pid: int, *, spawned: bool, options: int) -> None:
+        self.pid = pid
+        self.spawned = spawned
+        self.options = options
+        self.threads: dict[int, TraceeThread] = {}
+        self.alive = True
+        self._queue: deque[ProcessEvent] = deque()
+        self._inbox: deque[tuple[int, int]] = deque()
+        self._sigstops_pending = 0
+        self._mem_fd: Optional[int] = None
+        self.exit_event: Optional[ProcessEvent] = None
+
+    # ---------------------------------------------------------------- creation
+
+    @classmethod
+    def spawn(cls, argv: Sequence[str], *, env: Optional[dict] = None, cwd: Optional[str] = None,
+              stdin: Optional[int] = None, stdout: Optional[int] = None, stderr: Optional[int] = None,
+              exitkill: bool = True) -> "Inferior":
+        """Starts argv stopped at its first instruction after exec, with every option set.
+
+        The child stops itself before exec; we seize it there, so the exec is traced.
+        """
+        if not argv:
+            raise TargetError("no program to run")
+        path = _find_program(argv[0])
+        environ = dict(os.environ if env is None else env)
+        err_r, err_w = os.pipe2(os.O_CLOEXEC)
+        pid = os.fork()
+        if pid == 0:  # child: only async-signal-safe work, then exec
+            try:
+                os.close(err_r)
+                for fd, src in ((0, stdin), (1, stdout), (2, stderr)):
+                    if src is not None and src != fd:
+                        os.dup2(src, fd)
+                if cwd is not None:
+                    os.chdir(cwd)
+                os.kill(os.getpid(), signal.SIGSTOP)
+                os.execve(path, list(argv), environ)
+            except OSError as exc:
+                os.write(err_w, f"{exc.errno}".encode())
+            finally:
+                os._exit(127)
+        os.close(err_w)
+        options = TRACE_OPTIONS | (sc.PTRACE_O_EXITKILL if exitkill else 0)
+        self = cls(pid, spawned=True, options=options)
+        try:
+            _, status = os.waitpid(pid, os.WUNTRACED)
+            if not os.WIFSTOPPED(status):
+                raise TargetError(f"{argv[0]}: the child exited before it could be traced")
+            try:
+                sc.seize(pid, options)
+            except PtraceError as exc:
+                from ..diagnose import explain_spawn_failure
+                raise explain_spawn_failure(exc.errno) from None
+            self._add_thread(pid, running=True)
+            os.kill(pid, signal.SIGCONT)
+            self._run_to_exec(argv[0], err_r)
+        except BaseException:
+            self._abandon()
+            raise
+        finally:
+            os.close(err_r)
+        return self
+
+    def _run_to_exec(self, name: str, err_r: int) -> None:
+        """Resumes the stopped-self child until its exec (or its failure) is reported."""
+        while True:
+            tid, status = REAPER.next_status(self)
+            if os.WIFEXITED(status) or os.WIFSIGNALED(status):
+                self._forget()
+                code = os.read(err_r, 64).decode() or "0"
+                reason = os.strerror(int(code)) if code.isdigit() and int(code) else "it exited"
+                raise TargetError(f"cannot execute {name}: {reason}")
+            self.threads[tid].running = False
+            if status >> 16 == sc.PTRACE_EVENT_EXEC:
+                self._open_memory()
+                return
+            sc.cont(tid, 0)  # the self-SIGSTOP's group-stop, the SIGCONT: all ours, all suppressed
+            self.threads[tid].running = True
+
+    @classmethod
+    def attach(cls, pid: int) -> "Inferior":
+        """Seizes every thread of a running process and stops them all."""
+        from ..diagnose import explain_attach_failure
+
+        if pid == os.getpid():
+            raise TargetError(f"cannot attach to {pid}: that is hwdbg itself")
+        self = cls(pid, spawned=False, options=TRACE_OPTIONS)
+        try:
+            seen: set[int] = set()
+            while True:  # threads may be created while we attach: repeat until the list is stable
+                tids = set(_list_tasks(pid)) - seen
+                if not tids:
+                    break
+                for tid in sorted(tids):
+                    try:
+                        sc.seize(tid, TRACE_OPTIONS)
+                    except PtraceError as exc:
+                        if exc.errno == errno.ESRCH and tid != pid:
+                            continue  # the thread ended meanwhile
+                        raise explain_attach_failure(pid, exc.errno) from None
+                    seen.add(tid)
+                    if tid not in self.threads:
+                        self._add_thread(tid, running=True)
+            self._open_memory()
+            self.stop_all()
+        except BaseException:
+            self._abandon()
+            raise
+        return self
+
+    # ---------------------------------------------------------------- threads
+
+    def _add_thread(self, tid: int, *, running: bool, new: bool = False, parent: Optional[int] = None) -> TraceeThread:
+        thread = TraceeThread(tid, running=running, new=new, parent=parent)
+        self.threads[tid] = thread
+        for status in REAPER.claim(tid, self):
+            self._inbox.append((tid, status))
+        return thread
+
+    def _drop_thread(self, tid: int) -> None:
+        self.threads.pop(tid, None)
+        REAPER.release(tid)
+
+    def stopped_threads(self) -> list[int]:
+        return [t.tid for t in self.threads.values() if not t.running]
+
+    @property
+    def all_stopped(self) -> bool:
+        return all(not t.running for t in self.threads.values())
+
+    # ---------------------------------------------------------------- events
+
+    def wait_event(self) -> ProcessEvent:
+        """Blocks until a stop that matters; queued events (from stop_all) come first."""
+        while True:
+            if self._queue:
+                event = self._queue.popleft()
+                thread = self.threads.get(event.tid)
+                if thread is not None:
+                    thread.held = False
+                return event
+            if not self.alive:
+                raise TargetError(f"process {self.pid} has exited")
+            if not any(t.running for t in self.threads.values()) and not self._inbox:
+                raise TargetError(f"process {self.pid} is stopped: nothing to wait for")
+            tid, status = REAPER.next_status(self)
+            event = self._reap(tid, status, stopping=False)
+            if event is not None:
+                return event
+
+    def _reap(self, tid: int, status: int, *, stopping: bool) -> Optional[ProcessEvent]:
+        """Book-keeping for one wait status; returns the event it means, if any."""
+        if os.WIFEXITED(status) or os.WIFSIGNALED(status):
+            return self._gone(tid, status)
+        if not os.WIFSTOPPED(status):
+            return None
+        thread = self.threads.get(tid)
+        if thread is None:
+            return None  # a thread we dropped (exec) reporting late
+        thread.running = False
+        sig, event = os.WSTOPSIG(status), status >> 16
+        if event == sc.PTRACE_EVENT_CLONE:
+            child = sc.geteventmsg(tid)
+            if child not in self.threads:
+                self._add_thread(child, running=True, new=True, parent=tid)
+            if not stopping:
+                self.resume(tid)
+            return None
+        if event == sc.PTRACE_EVENT_EXEC:
+            former = sc.geteventmsg(tid)
+            for other in list(self.threads):
+                if other != tid:
+                    self._drop_thread(other)
+            self._open_memory()
+            return Exec(tid, former)
+        if event == sc.PTRACE_EVENT_EXIT:
+            if not stopping:
+                self.resume(tid)
+            return None
+        if event in (sc.PTRACE_EVENT_FORK, sc.PTRACE_EVENT_VFORK):
+            if not stopping:
+                self.resume(tid)
+            return None
+        if event == sc.PTRACE_EVENT_STOP:
+            if thread.new:
+                thread.new = False
+                return ThreadCreated(tid, thread.parent)
+            if sig == signal.SIGTRAP:  # a PTRACE_INTERRUPT trap
+                if not stopping:
+                    self.resume(tid)  # stale: asked for while the thread was already stopped
+                return None
+            return GroupStop(tid, sig)
+        if sig == signal.SIGTRAP:
+            return Trap(tid, sc.getsiginfo(tid))
+        if sig == signal.SIGSTOP and self._sigstops_pending > 0:
+            self._sigstops_pending -= 1
+            return Interrupted(tid)
+        thread.signal = sig
+        try:
+            info: Optional[sc.SigInfo] = sc.getsiginfo(tid)
+        except PtraceError:
+            info = None
+        return Signal(tid, sig, info)
+
+    def _gone(self, tid: int, status: int) -> Optional[ProcessEvent]:
+        known = tid in self.threads
+        self._drop_thread(tid)
+        if tid != self.pid:
+            return ThreadExited(tid, status) if known else None
+        if os.WIFEXITED(status):
+            event: ProcessEvent = Exited(tid, os.WEXITSTATUS(status))
+        else:
+            event = Killed(tid, os.WTERMSIG(status), os.WCOREDUMP(status))
+        self.exit_event = event
+        self._forget()
+        return event
+
+    # ---------------------------------------------------------------- stop and go
+
+    def resume(self, tid: int, *, step: bool = False) -> None:
+        thread = self.threads[tid]
+        signo, thread.signal = thread.signal, 0
+        try:
+            (sc.singlestep if step else sc.cont)(tid, signo)
+        except PtraceError as exc:
+            if exc.errno != errno.ESRCH:
+                raise
+            # Killed under us: its death is on its way through waitpid.
+        thread.running = True
+
+    def resume_all(self, except_tids: Iterable[int] = ()) -> None:
+        skip = set(except_tids)
+        for thread in list(self.threads.values()):
+            if not thread.running and not thread.held and thread.tid not in skip:
+                self.resume(thread.tid)
+
+    def stop_all(self) -> None:
+        """Interrupts every running thread and waits until all are stopped.
+
+        Stops other than our interrupt (a hit, a signal, a new thread, the exit) are
+        queued; ``wait_event`` returns them before waiting again.
+        """
+        for thread in list(self.threads.values()):
+            if thread.running and not thread.new:
+                try:
+                    sc.interrupt(thread.tid)
+                except PtraceError as exc:
+                    if exc.errno != errno.ESRCH:
+                        raise
+        while self.alive and any(t.running for t in self.threads.values()):
+            tid, status = REAPER.next_status(self)
+            event = self._reap(tid, status, stopping=True)
+            if event is not None:
+                self._queue.append(event)
+                thread = self.threads.get(event.tid)
+                if thread is not None:
+                    thread.held = True
+
+    def request_interrupt(self) -> None:
+        """Asks the running process to stop; safe from signal handlers and other threads."""
+        if self.alive:
+            self._sigstops_pending += 1
+            try:
+                os.kill(self.pid, signal.SIGSTOP)
+            except ProcessLookupError:
+                self._sigstops_pending -= 1
+
+    @property
+    def has_pending_events(self) -> bool:
+        return bool(self._queue)
+
+    def detach(self) -> None:
+        """Lets every thread go (debug registers must already be clear: see hw.breakpoint)."""
+        self.stop_all()
+        for thread in list(self.threads.values()):
+            try:
+                sc.detach(thread.tid, thread.signal)
+            except PtraceError as exc:
+                if exc.errno != errno.ESRCH:
+                    raise
+        if self._sigstops_pending:
+            os.kill(self.pid, signal.SIGCONT)  # our interrupt may still be queued
+        self.exit_event = None
+        self._forget()
+
+    def kill(self) -> Optional[ProcessEvent]:
+        """SIGKILLs the process and reaps it; returns its death event."""
+        if not self.alive:
+            return self.exit_event
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        while self.alive:
+            tid, status = REAPER.next_status(self)
+            if os.WIFEXITED(status) or os.WIFSIGNALED(status):
+                self._gone(tid, status)
+        return self.exit_event
+
+    def _forget(self) -> None:
+        self.alive = False
+        for tid in list(self.threads):
+            self._drop_thread(tid)
+        REAPER.release(self.pid)
+        if self._mem_fd is not None:
+            os.close(self._mem_fd)
+            self._mem_fd = None
+
+    def _abandon(self) -> None:
+        """Cleanup after a failed spawn/attach: kill what we started, let go of the rest."""
+        if self.spawned:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+                os.waitpid(self.pid, 0)
+            except (ProcessLookupError, ChildProcessError):
+                pass
+        else:
+            for tid in list(self.threads):
+                try:
+                    sc.detach(tid)
+                except PtraceError:
+                    pass
+        self._forget()
+
+    # ---------------------------------------------------------------- memory and registers
+
+    def _open_memory(self) -> None:
+        if self._mem_fd is not None:
+            os.close(self._mem_fd)
+        self._mem_fd = os.open(f"/proc/{self.pid}/mem", os.O_RDWR | os.O_CLOEXEC)
+
+    def read_memory(self, addr: int, size: int) -> bytes:
+        if self._mem_fd is None:
+            raise TargetError(f"process {self.pid} is not running")
+        try:
+            data = os.pread(self._mem_fd, size, addr)
+        except (OSError, OverflowError):
+            data = b""
+        if len(data) != size:
+            raise TargetError(f"cannot read {size} bytes at {addr:#x}: not mapped in process {self.pid}")
+        return data
+
+    def write_memory(self, addr: int, data: bytes) -> None:
+        if self._mem_fd is None:
+            raise TargetError(f"process {self.pid} is not running")
+        try:
+            written = os.pwrite(self._mem_fd, data, addr)
+        except (OSError, OverflowError):
+            written = -1
+        if written != len(data):
+            raise TargetError(f"cannot write {len(data)} bytes at {addr:#x} in process {self.pid}")
+
+    def get_regs(self, tid: int) -> sc.Regs:
+        return sc.getregs(tid)
+
+    def set_regs(self, tid: int, regs: sc.Regs) -> None:
+        sc.setregs(tid, regs)
+
+
+def _list_tasks(pid: int) -> list[int]:
+    try:
+        return [int(name) for name in os.listdir(f"/proc/{pid}/task")]
+    except FileNotFoundError:
+        raise TargetError(f"no such process {pid} (in this PID namespace)") from None
+    except PermissionError:
+        raise TargetError(f"cannot list the threads of process {pid}: permission denied") from None
+
+
+def _find_program(name: str) -> str:
+    if "/" in name:
+        candidates = [name]
+    else:
+        candidates = [os.path.join(d, name) for d in os.environ.get("PATH", "").split(os.pathsep) if d]
+    for path in candidates:
+        if os.path.isfile(path):
+            if not os.access(path, os.X_OK):
+                raise TargetError(f"cannot execute {name}: permission denied")
+            return path
+    raise TargetError(f"cannot execute {name}: no such file")

@@ -1,0 +1,67 @@
+"""What the process layer reports: one event per ptrace stop that matters. Stdlib only."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+from .syscalls import SigInfo
+
+
+@dataclass(frozen=True)
+class ProcessEvent:
+    tid: int
+
+
+@dataclass(frozen=True)
+class ThreadCreated(ProcessEvent):
+    """A new thread, stopped before its first user instruction."""
+
+    parent: Optional[int]
+
+
+@dataclass(frozen=True)
+class ThreadExited(ProcessEvent):
+    status: int  # raw wait status
+
+
+@dataclass(frozen=True)
+class Exec(ProcessEvent):
+    """The process replaced its image; every debug register is clear again."""
+
+    former_tid: int
+
+
+@dataclass(frozen=True)
+class Exited(ProcessEvent):
+    code: int
+
+
+@dataclass(frozen=True)
+class Killed(ProcessEvent):
+    signal: int
+    core: bool
+
+
+@dataclass(frozen=True)
+class Trap(ProcessEvent):
+    """A SIGTRAP signal-delivery-stop; the hw router decides what it means."""
+
+    info: SigInfo
+
+
+@dataclass(frozen=True)
+class Signal(ProcessEvent):
+    """Any other signal about to be delivered (pending on the thread until resumed)."""
+
+    signo: int
+    info: Optional[SigInfo]
+
+
+@dataclass(frozen=True)
+class GroupStop(ProcessEvent):
+    signo: int
+
+
+@dataclass(frozen=True)
+class Interrupted(ProcessEvent):
+    """The stop hwdbg asked for (Ctrl-C, a timeout)."""

@@ -1,0 +1,117 @@
+"""The ptrace requests hwdbg issues, over python-ptrace's binding layer.
+
+python-ptrace supplies the generic ``ptrace()`` call and the ctypes structures; its
+wait loop is not used (see ``control.py``). Failures become ``hwdbg.errors.PtraceError``
+so nothing from python-ptrace leaks upward.
+"""
+from __future__ import annotations
+
+import ctypes
+from dataclasses import dataclass
+
+from ptrace.binding import func as _pt
+from ptrace.binding.linux_struct import siginfo as _siginfo
+from ptrace.binding.linux_struct import user_regs_struct
+from ptrace.error import PtraceError as _LibPtraceError
+
+from ..errors import PtraceError
+
+PTRACE_CONT = 7
+PTRACE_SINGLESTEP = 9
+PTRACE_GETREGS = 12
+PTRACE_SETREGS = 13
+PTRACE_DETACH = 17
+PTRACE_SETOPTIONS = 0x4200
+PTRACE_GETEVENTMSG = 0x4201
+PTRACE_GETSIGINFO = 0x4202
+PTRACE_SEIZE = 0x4206
+PTRACE_INTERRUPT = 0x4207
+
+PTRACE_O_TRACECLONE = 0x8
+PTRACE_O_TRACEEXEC = 0x10
+PTRACE_O_TRACEEXIT = 0x40
+PTRACE_O_EXITKILL = 0x100000
+
+PTRACE_EVENT_FORK = 1
+PTRACE_EVENT_VFORK = 2
+PTRACE_EVENT_CLONE = 3
+PTRACE_EVENT_EXEC = 4
+PTRACE_EVENT_EXIT = 6
+PTRACE_EVENT_STOP = 128
+
+WALL = 0x40000000  # __WALL: also wait for threads (os has no constant for it)
+
+# si_code values of SIGTRAP (include/uapi/asm-generic/siginfo.h)
+TRAP_BRKPT = 1
+TRAP_TRACE = 2
+TRAP_HWBKPT = 4
+SI_KERNEL = 0x80  # int3 on x86
+SI_USER = 0
+SI_TKILL = -6
+
+Regs = user_regs_struct
+
+
+@dataclass(frozen=True)
+class SigInfo:
+    signo: int
+    code: int
+    addr: int  # si_addr: RIP for x86 data watchpoints, the address for exec ones
+    pid: int  # sender, for SI_USER/SI_TKILL
+
+    @property
+    def sent_by_process(self) -> bool:
+        """kill(2), tgkill(2), raise(3), sigqueue(3): never a debug exception."""
+        return self.code <= 0
+
+
+def _call(name: str, request: int, tid: int, arg1: int = 0, arg2: int = 0) -> int:
+    try:
+        return _pt.ptrace(request, tid, arg1, arg2)
+    except _LibPtraceError as exc:
+        raise PtraceError(name, tid, exc.errno or 0) from None
+
+
+def seize(tid: int, options: int) -> None:
+    _call("PTRACE_SEIZE", PTRACE_SEIZE, tid, 0, options)
+
+
+def interrupt(tid: int) -> None:
+    _call("PTRACE_INTERRUPT", PTRACE_INTERRUPT, tid)
+
+
+def cont(tid: int, signo: int = 0) -> None:
+    _call("PTRACE_CONT", PTRACE_CONT, tid, 0, signo)
+
+
+def singlestep(tid: int, signo: int = 0) -> None:
+    _call("PTRACE_SINGLESTEP", PTRACE_SINGLESTEP, tid, 0, signo)
+
+
+def detach(tid: int, signo: int = 0) -> None:
+    _call("PTRACE_DETACH", PTRACE_DETACH, tid, 0, signo)
+
+
+def geteventmsg(tid: int) -> int:
+    msg = ctypes.c_ulong()
+    _call("PTRACE_GETEVENTMSG", PTRACE_GETEVENTMSG, tid, 0, ctypes.addressof(msg))
+    return msg.value
+
+
+def getsiginfo(tid: int) -> SigInfo:
+    info = _siginfo()
+    _call("PTRACE_GETSIGINFO", PTRACE_GETSIGINFO, tid, 0, ctypes.addressof(info))
+    raw = bytes(info)
+    addr = int.from_bytes(raw[16:24], "little")
+    pid = int.from_bytes(raw[16:20], "little", signed=True)
+    return SigInfo(signo=info.si_signo, code=info.si_code, addr=addr, pid=pid)
+
+
+def getregs(tid: int) -> Regs:
+    regs = user_regs_struct()
+    _call("PTRACE_GETREGS", PTRACE_GETREGS, tid, 0, ctypes.addressof(regs))
+    return regs
+
+
+def setregs(tid: int, regs: Regs) -> None:
+    _call("PTRACE_SETREGS", PTRACE_SETREGS, tid, 0, ctypes.addressof(regs))

@@ -1,0 +1,108 @@
+"""Plain records of what happened, shared by the Python API, the REPL and --json.
+
+Every record serialises with ``to_json()`` to the object ``--json`` prints.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Optional
+
+
+@dataclass(frozen=True)
+class Frame:
+    pc: int
+    function: Optional[str] = None
+    offset: int = 0
+    file: Optional[str] = None
+    line: Optional[int] = None
+    module: Optional[str] = None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One hit of one logical breakpoint in one thread."""
+
+    id: int
+    kind: str  # watch | rwatch | awatch | hbreak
+    expr: str
+    address: int
+    length: int
+    tid: int
+    pc: int
+    old: Optional[int]
+    new: Optional[int]
+    function: Optional[str] = None
+    file: Optional[str] = None
+    line: Optional[int] = None
+    backtrace: Optional[tuple[Frame, ...]] = None
+    merged: int = 1  # stops of one string instruction reported as this one hit
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"event": "hit", "id": self.id, "kind": self.kind, "expr": self.expr,
+                               "address": self.address, "length": self.length, "tid": self.tid, "pc": self.pc,
+                               "old": self.old, "new": self.new, "function": self.function, "file": self.file,
+                               "line": self.line}
+        if self.backtrace is not None:
+            out["backtrace"] = [f.to_json() for f in self.backtrace]
+        return out
+
+
+@dataclass(frozen=True)
+class Stopped:
+    """The target is stopped and waits for a command."""
+
+    reason: str  # breakpoint | step | signal | interrupted | int3 | timeout
+    tid: int
+    pc: int
+    hits: tuple[Hit, ...] = ()
+    signal: Optional[str] = None
+    where: Optional[Frame] = None
+    message: Optional[str] = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"event": "stopped", "reason": self.reason, "tid": self.tid, "pc": self.pc}
+        if self.signal:
+            out["signal"] = self.signal
+        if self.where is not None:
+            out.update(function=self.where.function, file=self.where.file, line=self.where.line)
+        if self.message:
+            out["message"] = self.message
+        return out
+
+
+@dataclass(frozen=True)
+class Exited:
+    code: int
+    pid: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"event": "exited", "code": self.code, "pid": self.pid}
+
+
+@dataclass(frozen=True)
+class Killed:
+    signal: str
+    pid: int = 0
+    core: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {"event": "killed", "signal": self.signal, "pid": self.pid, "core": self.core}
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Something worth telling that does not stop the target (new thread, exec, signal passed on...)."""
+
+    what: str  # thread-created | thread-exited | exec | signal | breakpoint-dropped | installed | uninstalled
+    message: str
+    tid: Optional[int] = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"event": self.what, "message": self.message, "tid": self.tid, **self.data}
+
+
+Event = Any  # Hit | Stopped | Exited | Killed | Notice
