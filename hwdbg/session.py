@@ -8,13 +8,14 @@ records and calls listeners; it never prints.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import itertools
 import signal as _signal
 import threading
 import weakref
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Optional, Sequence
+from typing import Any, Callable, Iterable, Iterator, Optional, Sequence
 
 from . import records as rec
 from .arch import ArchSpec, BpType, Chunk, current
@@ -118,6 +119,9 @@ class Session:
         self._stepping: set[int] = set()
         self._interrupt_wanted = False
         self._timed_out = False
+        self._tracing = False  # hits never stop the target (run_until_exit, events)
+        self._batch: Optional[int] = None  # in tracing mode, return after this many hits
+        self._batched = 0
         _live_sessions.add(self)
 
     # ------------------------------------------------------------ events out
@@ -389,6 +393,17 @@ class Session:
             self._interrupt_wanted = True
             inf.request_interrupt()
 
+    @contextlib.contextmanager
+    def tracing(self, batch: Optional[int] = None) -> Iterator[None]:
+        """Hits are recorded but do not stop; with ``batch``, cont() returns a "batch" stop every
+        ``batch`` hits so a caller can stream them."""
+        saved = self._tracing, self._batch
+        self._tracing, self._batch, self._batched = True, batch, 0
+        try:
+            yield
+        finally:
+            self._tracing, self._batch = saved
+
     def _on_timeout(self) -> None:
         self._timed_out = True
         self.interrupt()
@@ -408,6 +423,11 @@ class Session:
                         raise TargetTimeout(f"the target did not stop in time; it was interrupted at "
                                             f"{_where(result)}")
                 return result
+            if self._batch is not None and self._batched >= self._batch and inf.alive:
+                self._batched = 0
+                inf.stop_all()
+                self.last_stop = rec.Stopped(reason="batch", tid=event.tid, pc=0)
+                return self.last_stop
             if self._resume_all_after:
                 self._resume_all_after = False
                 inf.resume_all()
@@ -460,7 +480,7 @@ class Session:
         if event.signo in STOP_NO_PASS:
             inf.threads[tid].signal = 0
             return self._stopped(inf, tid, "interrupted" if self._interrupt_wanted else "signal", signal=name)
-        if event.signo in STOP_AND_PASS:
+        if event.signo in STOP_AND_PASS and not self._tracing:
             return self._stopped(inf, tid, "signal", signal=name)
         self.emit(rec.Notice("signal", f"thread {tid} received {name}; passed on", tid=tid,
                              data={"signal": name}))
@@ -543,7 +563,7 @@ class Session:
 
     def _read_code(self, inf: Inferior, pc: int) -> bytes:
         try:
-            return inf.read_memory(pc, 4)
+            return inf.read_memory(pc, 8)  # up to 4 prefixes, REX, opcode
         except TargetError:
             return b""
 
@@ -574,7 +594,8 @@ class Session:
         self.emit(hit)
         if bp.on_hit is not None:
             bp.on_hit(hit)
-        return not bp.trace
+        self._batched += 1
+        return not (bp.trace or self._tracing)
 
     def _condition_holds(self, bp: Breakpoint, tid: int, old: Optional[int], new: Optional[int]) -> bool:
         from . import expr

@@ -141,16 +141,20 @@ _STRING_OPCODES = {0xA4: ("movs", 1), 0xA5: ("movs", 0), 0xAA: ("stos", 1), 0xAB
 def decode_rep_string(code: bytes) -> Optional[tuple[int, str, int]]:
     """(instruction length, 'movs'|'stos', element size) for a rep-prefixed string store, else None."""
     i, opsize, rex_w, rep = 0, 4, False, False
-    while i < len(code) and i < 4:
+    while i < len(code) and i < 5:
         byte = code[i]
         if byte in _REP_PREFIXES:
             rep = True
         elif byte == 0x66:
             opsize = 2
         elif 0x40 <= byte <= 0x4F:
+            # REX counts only right before the opcode (SDM Vol. 2A 2.2.1); a later prefix voids it.
             rex_w = bool(byte & 0x8)
+            i += 1
+            continue
         else:
             break
+        rex_w = False
         i += 1
     if not rep or i >= len(code) or code[i] not in _STRING_OPCODES:
         return None

@@ -370,6 +370,11 @@ class Inferior:
             tid, status = REAPER.next_status(self)
             if os.WIFEXITED(status) or os.WIFSIGNALED(status):
                 self._gone(tid, status)
+            else:  # e.g. the PTRACE_EVENT_EXIT stop a SIGKILLed thread still makes
+                try:
+                    sc.cont(tid, 0)
+                except PtraceError:
+                    pass
         return self.exit_event
 
     def _forget(self) -> None:

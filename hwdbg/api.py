@@ -1,0 +1,262 @@
+"""The Python API: spawn or attach, watch, run, read the hits. Built on the same Session as the CLI.
+
+    with hwdbg.spawn(["./prog"]) as target:
+        counter = target.watch("counter")
+        target.run_until_exit()
+        assert all(h.function == "bump" for h in counter.hits)
+"""
+from __future__ import annotations
+
+from collections import deque
+from typing import Any, Callable, Iterator, Mapping, Optional, Sequence, Union
+
+from . import records as rec
+from .errors import TargetError, UsageError
+from .locations import resolve_code, resolve_watch
+from .session import Breakpoint as _Breakpoint
+from .session import Session, install_signal_cleanup
+
+ACCESS_KINDS = {"w": "watch", "r": "rwatch", "rw": "awatch"}
+
+
+class Breakpoint:
+    """A logical hardware breakpoint or watchpoint of one Target."""
+
+    def __init__(self, target: "Target", bp: _Breakpoint) -> None:
+        self._target = target
+        self._bp = bp
+
+    id = property(lambda self: self._bp.id)
+    kind = property(lambda self: self._bp.kind)
+    expr = property(lambda self: self._bp.expr)
+    address = property(lambda self: self._bp.addr)
+    length = property(lambda self: self._bp.length)
+    status = property(lambda self: self._bp.status, doc="INSTALLED, REGISTERED (waiting for a slot), DISABLED")
+    hit_count = property(lambda self: self._bp.hit_count)
+
+    @property
+    def hits(self) -> list[rec.Hit]:
+        """The hits so far (the most recent 100,000; ``hit_count`` counts them all)."""
+        return list(self._bp.hits)
+
+    @property
+    def slots(self) -> dict[int, tuple[int, ...]]:
+        """Per thread, the debug-register slots holding this breakpoint."""
+        return self._bp.slots()
+
+    def delete(self) -> None:
+        self._target.session.delete(self._bp)
+
+    def enable(self) -> None:
+        self._target.session.set_enabled(self._bp, True)
+
+    def disable(self) -> None:
+        self._target.session.set_enabled(self._bp, False)
+
+    def __repr__(self) -> str:
+        return f"<Breakpoint {self.id} {self.kind} {self.expr} {self.status} hits={self.hit_count}>"
+
+
+class Target:
+    """A process under hwdbg: a context manager that always lets go safely."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.exit: Optional[Union[rec.Exited, rec.Killed]] = None
+
+    @property
+    def pid(self) -> int:
+        return self.session.inferior.pid if self.session.inferior else 0
+
+    @property
+    def alive(self) -> bool:
+        return self.session.alive
+
+    @property
+    def threads(self) -> list[int]:
+        return sorted(self.session.require_process().threads)
+
+    # -------------------------------------------------------------- breakpoints
+
+    def watch(self, expr_or_address: Union[str, int], *, access: str = "w", length: Optional[int] = None,
+              priority: int = 0, thread: Optional[int] = None, condition: Optional[str] = None,
+              on_hit: Optional[Callable[[rec.Hit], Any]] = None, changes_only: bool = False,
+              backtrace: bool = False) -> Breakpoint:
+        """Watches memory: access "w" (writes), "rw" (any access) or "r" (reads, emulated on x86-64).
+
+        Every trapped access is a hit unless ``changes_only`` (gdb's ``watch``: only value changes).
+        """
+        kind = ACCESS_KINDS.get(access)
+        if kind is None:
+            raise UsageError(f"unknown access {access!r}; use 'w', 'r' or 'rw'")
+        text = expr_or_address if isinstance(expr_or_address, str) else f"*{expr_or_address:#x}"
+
+        def resolve() -> tuple[int, int]:
+            where = resolve_watch(self.session, text, length)
+            return where.addr, where.length
+
+        where = resolve_watch(self.session, text, length)
+        bp = self.session.add_breakpoint(kind, where.addr, where.length, expr=text, priority=priority,
+                                         thread=thread, condition=condition, changes_only=changes_only,
+                                         signed=where.signed, on_hit=on_hit, backtrace=backtrace, resolve=resolve)
+        return Breakpoint(self, bp)
+
+    def hbreak(self, location: Union[str, int], *, priority: int = 0, thread: Optional[int] = None,
+               condition: Optional[str] = None, on_hit: Optional[Callable[[rec.Hit], Any]] = None,
+               backtrace: bool = False) -> Breakpoint:
+        """A hardware execute breakpoint: stops before the instruction at ``location`` runs."""
+        text = location if isinstance(location, str) else f"*{location:#x}"
+        bp = self.session.add_breakpoint("hbreak", resolve_code(self.session, text), 1, expr=text,
+                                         priority=priority, thread=thread, condition=condition, on_hit=on_hit,
+                                         backtrace=backtrace, resolve=lambda: (resolve_code(self.session, text), 1))
+        return Breakpoint(self, bp)
+
+    @property
+    def breakpoints(self) -> list[Breakpoint]:
+        return [Breakpoint(self, bp) for bp in self.session.breakpoints.values()]
+
+    # -------------------------------------------------------------- running
+
+    def cont(self, timeout: Optional[float] = None) -> rec.Stopped | rec.Exited | rec.Killed:
+        """Runs to the next stop (a hit, a signal, the exit) and returns it.
+
+        With ``timeout`` (seconds), a target still running then is interrupted and
+        ``hwdbg.TargetTimeout`` is raised; the target stays stopped and usable.
+        """
+        result = self.session.cont(timeout)
+        if not isinstance(result, rec.Stopped):
+            self.exit = result
+        return result
+
+    def run_to(self, location: Union[str, int], timeout: Optional[float] = None) -> rec.Stopped:
+        """Runs until ``location`` (``main``, ``file.c:12``, an address) is reached, hits along the way included."""
+        bp = self.hbreak(location)
+        try:
+            while True:
+                result = self.cont(timeout)
+                if not isinstance(result, rec.Stopped):
+                    raise TargetError(f"the program ended before reaching {location} ({result.to_json()['event']})")
+                if any(hit.id == bp.id for hit in result.hits):
+                    return result
+        finally:
+            if bp.id in self.session.breakpoints:
+                bp.delete()
+
+    def step(self) -> rec.Stopped | rec.Exited | rec.Killed:
+        return self.session.step()
+
+    def run_until_exit(self, timeout: Optional[float] = None) -> rec.Exited | rec.Killed:
+        """Runs to the end without stopping at hits; they collect in each breakpoint's ``hits``.
+
+        Signals that would stop the target are passed on, as they would be without a debugger.
+        """
+        with self.session.tracing():
+            while self.exit is None:
+                self.cont(timeout=None if timeout is None else max(0.0, self._deadline(timeout)))
+        assert self.exit is not None
+        return self.exit
+
+    def events(self, timeout: Optional[float] = None) -> Iterator[Any]:
+        """Every record until the target ends: hits, notices, stops (resumed automatically), the exit."""
+        queue: deque = deque()
+        self.session.listeners.append(queue.append)
+        try:
+            with self.session.tracing(batch=256):
+                while self.exit is None:
+                    result = self.cont(timeout=None if timeout is None else max(0.0, self._deadline(timeout)))
+                    while queue:
+                        yield queue.popleft()
+                    if isinstance(result, rec.Stopped) and result.reason != "batch":
+                        yield result
+            yield self.exit
+        finally:
+            self.session.listeners.remove(queue.append)
+
+    def _deadline(self, timeout: float) -> float:
+        import time
+        if getattr(self, "_ends_at", None) is None:
+            self._ends_at = time.monotonic() + timeout
+        return self._ends_at - time.monotonic()
+
+    def interrupt(self) -> None:
+        self.session.interrupt()
+
+    # -------------------------------------------------------------- inspecting
+
+    def read_memory(self, addr: int, size: int) -> bytes:
+        return self.session.require_process().read_memory(addr, size)
+
+    def write_memory(self, addr: int, data: bytes) -> None:
+        self.session.require_process().write_memory(addr, data)
+
+    def evaluate(self, text: str, tid: Optional[int] = None) -> int:
+        """The value of an expression (``counter``, ``config.flags``, ``$rip``) in the stopped target."""
+        from . import expr
+        return int(expr.evaluate_text(text, self.session.env(tid)).value)
+
+    def address_of(self, name: str) -> int:
+        if self.session.symbols is None:
+            raise TargetError("no symbol table loaded")
+        return self.session.symbols.lookup(name).addr
+
+    def registers(self, tid: Optional[int] = None) -> dict[str, int]:
+        inf = self.session.require_stopped()
+        regs = inf.get_regs(tid or self.session.current_tid or inf.pid)
+        return {name: int(getattr(regs, name)) for name, _ in regs._fields_}
+
+    def debug_registers(self, tid: Optional[int] = None) -> dict[int, int]:
+        """What a thread's DR0-DR3, DR6, DR7 really hold (read from the kernel)."""
+        from .hw import debugregs
+        inf = self.session.require_stopped()
+        return debugregs.read_all(tid or inf.pid)
+
+    # -------------------------------------------------------------- letting go
+
+    def detach(self) -> None:
+        self.session.detach()
+
+    def kill(self) -> None:
+        if self.session.alive:
+            self.exit = self.session.kill()
+
+    def close(self) -> None:
+        """Kills a spawned target, detaches an attached one; debug registers are cleared first."""
+        self.session.close()
+
+    def __enter__(self) -> "Target":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def spawn(argv: Sequence[str], *, env: Optional[Mapping[str, str]] = None, cwd: Optional[str] = None,
+          stdin: Optional[int] = None, stdout: Optional[int] = None, stderr: Optional[int] = None,
+          exitkill: bool = True, pin: bool = False) -> Target:
+    """Starts ``argv`` under hwdbg, stopped before its first instruction.
+
+    ``exitkill`` (PTRACE_O_EXITKILL): if this Python process dies without cleaning up
+    (SIGKILL), the kernel kills the target rather than leaving it with armed registers.
+    ``pin`` runs debugger and target on one CPU: hits cost several times less, the
+    target loses its parallelism. stdin/stdout/stderr take file descriptors.
+    """
+    install_signal_cleanup()
+    session = Session()
+    session.pin = pin
+    session.spawn(list(argv), env=dict(env) if env is not None else None, cwd=cwd, stdin=_fd(stdin),
+                  stdout=_fd(stdout), stderr=_fd(stderr), exitkill=exitkill)
+    return Target(session)
+
+
+def attach(pid: int) -> Target:
+    """Attaches to every thread of a running process (stops it; detach or close lets it go)."""
+    install_signal_cleanup()
+    session = Session()
+    session.attach(int(pid))
+    return Target(session)
+
+
+def _fd(stream: Any) -> Optional[int]:
+    if stream is None or isinstance(stream, int):
+        return stream
+    return stream.fileno()

@@ -1,0 +1,90 @@
+"""From what the user typed to (address, length): watch expressions and code locations.
+
+Watch: ``counter``, ``config.flags``, ``table[3]``, ``cache->size``, ``*0xADDR``, ``0xADDR``,
+``&symbol``, ``symbol+OFFSET``, ``LIB:symbol``. The length comes from the DWARF type or the
+symbol size; an untyped address watches an ``int`` (4 bytes), as gdb's ``*ADDR`` does.
+Code (hbreak): ``function``, ``function+OFFSET``, ``*0xADDR``, ``0xADDR``, ``FILE:LINE``,
+``LIB:function``.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from .errors import SymbolError, UsageError
+
+UNTYPED_LENGTH = 4
+_FILE_LINE = re.compile(r"^(?P<file>[^:\s]+\.[A-Za-z0-9_+]+):(?P<line>\d+)$")
+_NUMBER = re.compile(r"^\*?\s*(0[xX][0-9a-fA-F]+|\d+)$")
+_SYMBOL_OFFSET = re.compile(r"^(?:(?P<lib>[\w.+-]+):)?(?P<name>[A-Za-z_]\w*)(?:\s*\+\s*(?P<off>0[xX][0-9a-fA-F]+|\d+))?$")
+
+
+@dataclass(frozen=True)
+class Resolved:
+    addr: int
+    length: int
+    signed: bool = False
+    ctype: Any = None
+
+
+def resolve_watch(session: Any, text: str, length: Optional[int] = None) -> Resolved:
+    """The memory a watch expression names."""
+    from . import expr
+
+    text = text.strip()
+    if not text:
+        raise UsageError("nothing to watch: give a variable, an expression or an address")
+    number = _NUMBER.match(text)
+    if number:
+        return Resolved(int(number.group(1), 0), length or UNTYPED_LENGTH)
+    symbol_offset = _SYMBOL_OFFSET.match(text)
+    if symbol_offset and symbol_offset.group("off"):  # sym+N: N bytes into sym's storage
+        var = _lookup(session, symbol_offset.group("name"), symbol_offset.group("lib"))
+        return Resolved(var.addr + int(symbol_offset.group("off"), 0), length or UNTYPED_LENGTH)
+    if text.startswith("&"):  # &sym: the symbol's storage, as `sym`
+        text = text[1:].strip()
+    addr, ctype = expr.lvalue(expr.parse(text), session.env())
+    size = length or _size_of(session, text, ctype)
+    return Resolved(addr, size, signed=bool(getattr(ctype, "signed", False)), ctype=ctype)
+
+
+def _size_of(session: Any, text: str, ctype: Any) -> int:
+    if ctype is not None and getattr(ctype, "size", 0):
+        return int(ctype.size)
+    if session.symbols is not None and re.fullmatch(r"[A-Za-z_][\w.]*(:[A-Za-z_]\w*)?", text):
+        lib, _, name = text.rpartition(":")
+        size = _lookup(session, name, lib or None).size
+        if size:
+            return int(size)
+    return 8  # a symbol without size or type: a machine word
+
+
+def resolve_code(session: Any, text: str) -> int:
+    """The address an execute breakpoint goes to."""
+    from . import expr
+
+    text = text.strip()
+    if not text:
+        raise UsageError("no location given: use FUNCTION, FILE:LINE or *ADDRESS")
+    number = _NUMBER.match(text)
+    if number:
+        return int(number.group(1), 0)
+    file_line = _FILE_LINE.match(text)
+    if file_line:
+        if session.symbols is None:
+            raise SymbolError("no symbol table loaded; cannot find a line")
+        return int(session.symbols.address_of_line(file_line.group("file"), int(file_line.group("line"))))
+    symbol_offset = _SYMBOL_OFFSET.match(text)
+    if symbol_offset:
+        var = _lookup(session, symbol_offset.group("name"), symbol_offset.group("lib"))
+        return var.addr + int(symbol_offset.group("off") or "0", 0)
+    if text.startswith("*"):
+        return int(expr.evaluate(expr.parse(text[1:]), session.env()).value)
+    raise UsageError(f"cannot break at {text!r}: use FUNCTION[+OFFSET], FILE:LINE or *ADDRESS")
+
+
+def _lookup(session: Any, name: str, lib: Optional[str]) -> Any:
+    if session.symbols is None:
+        raise SymbolError(f"no symbol table loaded; cannot look up {name!r}")
+    return session.symbols.lookup(name, lib)

@@ -1,0 +1,297 @@
+"""One ELF file on disk: its symbols, its load layout, whether it carries DWARF."""
+from __future__ import annotations
+
+import bisect
+import dataclasses
+import difflib
+import io
+import mmap
+import os
+import struct
+from dataclasses import dataclass
+from typing import Iterator, Optional
+
+from elftools.common.exceptions import ELFError
+from elftools.elf.elffile import ELFFile
+
+from hwdbg.errors import SymbolError
+
+PAGE_SIZE = mmap.PAGESIZE  # the granularity the kernel maps segments with
+DEBUG_ROOT = "/usr/lib/debug"
+
+# ELF constants used when decoding the symbol tables by hand (much faster than
+# letting pyelftools build a construct Container per symbol on a big library).
+STT_OBJECT, STT_FUNC, STT_SECTION, STT_FILE, STT_COMMON, STT_TLS, STT_GNU_IFUNC = 1, 2, 3, 4, 5, 6, 10
+STB_LOCAL, STB_GLOBAL, STB_WEAK, STB_GNU_UNIQUE = 0, 1, 2, 10
+SHN_UNDEF, SHN_ABS = 0, 0xFFF1
+BINDING_NAMES = {STB_LOCAL: "local", STB_GLOBAL: "global", STB_WEAK: "weak", STB_GNU_UNIQUE: "global"}
+BINDING_RANK = {"global": 0, "weak": 1, "local": 2}
+
+
+@dataclass(frozen=True)
+class Symbol:
+    """A defined symbol; ``value`` is its link-time address."""
+
+    name: str
+    value: int
+    size: int
+    kind: str  # 'func' | 'object' | 'other'
+    binding: str = "global"  # 'global' | 'weak' | 'local'
+
+
+def symbol_kind(sym_type: int, shndx: int) -> str:
+    if shndx == SHN_ABS:
+        return "other"  # absolute values are not addresses in the image
+    if sym_type in (STT_FUNC, STT_GNU_IFUNC):
+        return "func"
+    if sym_type in (STT_OBJECT, STT_COMMON):
+        return "object"
+    return "other"  # NOTYPE labels, TLS offsets
+
+
+def _preferred(a: Symbol, b: Symbol) -> Symbol:
+    """Of two symbols for the same name or address, the one a user means."""
+
+    def rank(s: Symbol) -> tuple:
+        return (s.kind == "other", BINDING_RANK[s.binding], s.name.startswith("_"), len(s.name))
+
+    return b if rank(b) < rank(a) else a
+
+
+def suggest(name: str, candidates) -> str:
+    """'; did you mean 'x' or 'y'?' or '' when nothing is close."""
+    close = difflib.get_close_matches(name, list(candidates), n=3, cutoff=0.7)
+    if not close:
+        return ""
+    quoted = [f"'{c}'" for c in close]
+    alternatives = quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
+    return f"; did you mean {alternatives}?"
+
+
+
+
+class _QuietFile(io.FileIO):
+    """The file behind an image. It lives as long as anything reads it (the ELFFile, the
+    DWARF parsed from it, which can outlive the ElfImage) and is then closed without a
+    ResourceWarning, whatever order the garbage collector finalizes things in."""
+
+    def __del__(self) -> None:
+        self.close()
+
+
+class _ImageFile(io.BufferedReader):
+    def __del__(self) -> None:
+        self.close()
+
+
+class ElfImage:
+    """Symbols and layout of one ELF file, at link-time addresses."""
+
+    def __init__(self, path) -> None:
+        self.path = os.fspath(path)
+        try:
+            # A plain file, read on demand: big DWARF stays on disk, and unlike mmap a
+            # file rewritten in place (cp over it) cannot crash us with SIGBUS.
+            self._stream = _ImageFile(_QuietFile(self.path, "rb"))
+        except OSError as e:
+            raise SymbolError(f"cannot open {self.path}: {e.strerror}") from None
+        try:
+            self.elf = ELFFile(self._stream)
+        except ELFError:
+            self._stream.close()
+            raise SymbolError(f"{self.path} is not an ELF file") from None
+        self.is_pie = self.elf["e_type"] == "ET_DYN"
+        self._symbol_file: ElfImage = self  # a separate debug file may have the full .symtab
+        self._by_name: Optional[dict[str, Symbol]] = None
+        self._funcs: list[Symbol] = []
+        self._func_starts: list[int] = []
+        self._objects: list[Symbol] = []
+        self._object_starts: list[int] = []
+
+    def __repr__(self) -> str:
+        return f"ElfImage({self.path!r})"
+
+    def close(self) -> None:
+        self._stream.close()
+
+
+    # -- layout ---------------------------------------------------------
+
+    @property
+    def load_base_vaddr(self) -> int:
+        """Link-time address that the mapping at file offset 0 corresponds to."""
+        loads = [seg for seg in self.elf.iter_segments() if seg["p_type"] == "PT_LOAD"]
+        if not loads:
+            return 0
+        first = min(loads, key=lambda seg: seg["p_vaddr"])
+        return (first["p_vaddr"] - first["p_offset"]) & ~(PAGE_SIZE - 1)
+
+    def load_ranges(self) -> list[tuple[int, int]]:
+        """Link-time [start, end) of each PT_LOAD segment."""
+        return [
+            (seg["p_vaddr"], seg["p_vaddr"] + seg["p_memsz"])
+            for seg in self.elf.iter_segments()
+            if seg["p_type"] == "PT_LOAD"
+        ]
+
+    # -- debug info -------------------------------------------------------
+
+    def has_dwarf(self) -> bool:
+        for name in (".debug_info", ".zdebug_info"):
+            section = self.elf.get_section_by_name(name)
+            if section is not None and section["sh_size"] > 0 and section["sh_type"] != "SHT_NOBITS":
+                return True
+        return False
+
+    def build_id(self) -> Optional[str]:
+        for section in self.elf.iter_sections("SHT_NOTE"):
+            for note in section.iter_notes():
+                if note["n_type"] == "NT_GNU_BUILD_ID":
+                    return note["n_desc"]
+        return None
+
+    def separate_debug_path(self) -> Optional[str]:
+        """A file holding this image's DWARF (by build-id or .gnu_debuglink), if installed."""
+        candidates = []
+        build_id = self.build_id()
+        if build_id and len(build_id) > 2:
+            candidates.append(f"{DEBUG_ROOT}/.build-id/{build_id[:2]}/{build_id[2:]}.debug")
+        link = self.elf.get_section_by_name(".gnu_debuglink")
+        if link is not None:
+            name = link.data().split(b"\0", 1)[0].decode(errors="replace")
+            directory = os.path.dirname(os.path.realpath(self.path))
+            candidates += [
+                os.path.join(directory, name),
+                os.path.join(directory, ".debug", name),
+                f"{DEBUG_ROOT}{directory}/{name}",
+            ]
+        own = os.path.realpath(self.path)
+        for candidate in candidates:
+            if os.path.isfile(candidate) and os.path.realpath(candidate) != own:
+                return candidate
+        return None
+
+    # -- symbols ----------------------------------------------------------
+
+    def _section(self, name: str):
+        section = self.elf.get_section_by_name(name)
+        if section is None or section["sh_type"] == "SHT_NOBITS" or section["sh_size"] == 0:
+            return None
+        return section
+
+    def has_symtab(self) -> bool:
+        return self._section(".symtab") is not None
+
+    def adopt_symbols_from(self, debug: "ElfImage") -> None:
+        """Take the full .symtab of this stripped file's separate debug file (same addresses)."""
+        if self._by_name is None and not self.has_symtab() and debug.has_symtab():
+            self._symbol_file = debug
+
+    def _raw_symbols(self) -> Iterator[Symbol]:
+        # .symtab is a superset of .dynsym; a stripped file only has the latter.
+        source = self._symbol_file
+        section = source._section(".symtab") or source._section(".dynsym")
+        if section is None:
+            return
+        elf = source.elf
+        strtab = elf.get_section(section["sh_link"]).data()
+        order = "<" if elf.little_endian else ">"
+        if elf.elfclass == 64:
+            fmt, unpack = order + "IBBHQQ", lambda t: (t[0], t[1], t[3], t[4], t[5])
+        else:
+            fmt, unpack = order + "IIIBBH", lambda t: (t[0], t[3], t[5], t[1], t[2])
+        entry_size = struct.calcsize(fmt)
+        data = section.data()
+        data = data[: len(data) - len(data) % entry_size]
+        hidden = source._hidden_versions(section, order)
+        for index, raw in enumerate(struct.iter_unpack(fmt, data)):
+            name_offset, info, shndx, value, size = unpack(raw)
+            sym_type, bind = info & 0xF, info >> 4
+            if shndx == SHN_UNDEF or sym_type in (STT_SECTION, STT_FILE) or name_offset == 0:
+                continue
+            end = strtab.find(b"\0", name_offset)
+            name = strtab[name_offset:end].decode(errors="replace")
+            if index < len(hidden) and hidden[index]:
+                name += "@"  # spelled like .symtab spells a non-default version
+            kind = "other" if sym_type == STT_TLS else symbol_kind(sym_type, shndx)
+            yield Symbol(name, value, size, kind, BINDING_NAMES.get(bind, "global"))
+
+    def _hidden_versions(self, section, order: str) -> list[bool]:
+        """Per .dynsym entry: is it a non-default (hidden) symbol version?"""
+        if section.name != ".dynsym":
+            return []
+        versions = self._section(".gnu.version")
+        if versions is None:
+            return []
+        return [bool(v & 0x8000) for (v,) in struct.iter_unpack(order + "H", versions.data())]
+
+    def _load(self) -> dict[str, Symbol]:
+        if self._by_name is not None:
+            return self._by_name
+        by_name: dict[str, Symbol] = {}
+        by_addr: dict[tuple[str, int], Symbol] = {}
+        old_versions: set[str] = set()  # names held by a non-default symbol version
+        for sym in self._raw_symbols():
+            is_old_version = False
+            if "@" in sym.name:
+                # "memcpy@@GLIBC_2.14" is the default memcpy; "memcpy@GLIBC_2.2.5" an
+                # old one, which names memcpy only when nothing else does.
+                base, _, version = sym.name.partition("@")
+                is_old_version = not version.startswith("@")
+                sym = dataclasses.replace(sym, name=base)
+            current = by_name.get(sym.name)
+            if current is None or (sym.name in old_versions and not is_old_version):
+                by_name[sym.name] = sym
+                old_versions.discard(sym.name)
+                if is_old_version:
+                    old_versions.add(sym.name)
+            elif not is_old_version:
+                by_name[sym.name] = _preferred(current, sym)
+            if sym.kind in ("func", "object"):
+                key = (sym.kind, sym.value)
+                old = by_addr.get(key)
+                by_addr[key] = sym if old is None else _preferred(old, sym)
+        ordered = sorted(by_addr.values(), key=lambda s: s.value)
+        self._funcs = [s for s in ordered if s.kind == "func"]
+        self._func_starts = [s.value for s in self._funcs]
+        self._objects = [s for s in ordered if s.kind == "object"]
+        self._object_starts = [s.value for s in self._objects]
+        self._by_name = by_name
+        return by_name
+
+    def find_symbol(self, name: str) -> Optional[Symbol]:
+        return self._load().get(name)
+
+    def get_symbol(self, name: str) -> Symbol:
+        sym = self.find_symbol(name)
+        if sym is None:
+            raise SymbolError(f"no symbol '{name}' in {self.path}{suggest(name, self.names())}")
+        return sym
+
+    def iter_symbols(self) -> Iterator[Symbol]:
+        return iter(self._load().values())
+
+    def names(self) -> list[str]:
+        """Sorted names of functions and objects."""
+        return sorted(name for name, sym in self._load().items() if sym.kind in ("func", "object"))
+
+    @staticmethod
+    def _containing(symbols: list[Symbol], starts: list[int], link_addr: int) -> Optional[tuple[Symbol, int]]:
+        i = bisect.bisect_right(starts, link_addr) - 1
+        if i < 0:
+            return None
+        sym = symbols[i]
+        # A zero-size symbol (hand-written assembly) only claims its first byte.
+        if link_addr < sym.value + max(sym.size, 1):
+            return sym, link_addr - sym.value
+        return None
+
+    def function_at(self, link_addr: int) -> Optional[tuple[Symbol, int]]:
+        """(function, offset into it) for a link-time address, or None."""
+        self._load()
+        return self._containing(self._funcs, self._func_starts, link_addr)
+
+    def object_at(self, link_addr: int) -> Optional[tuple[Symbol, int]]:
+        """(data object, offset into it) for a link-time address, or None."""
+        self._load()
+        return self._containing(self._objects, self._object_starts, link_addr)

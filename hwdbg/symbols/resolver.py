@@ -1,0 +1,328 @@
+"""The symbol view of a whole process: the executable plus every mapped shared object.
+
+Addresses handed out here are runtime addresses: link-time address + the module's
+bias. Before a process exists only the executable is known, at bias 0, which is
+right for a non-PIE executable and unknowable for a PIE.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Optional
+
+from hwdbg.errors import SymbolError, UsageError
+from hwdbg.symbols.dwarf import DwarfInfo
+from hwdbg.symbols.elf import ElfImage, Symbol, suggest
+from hwdbg.symbols.maps import Mapping, read_maps
+from hwdbg.symbols.types import CType
+
+ELF_MAGIC = b"\x7fELF"
+DESCRIBE_CACHE_LIMIT = 1 << 16
+
+
+@dataclass(frozen=True)
+class Variable:
+    """A named piece of the process: a function or a data object, at its runtime address."""
+
+    name: str
+    addr: int
+    size: int
+    ctype: Optional[CType]
+    module: str
+    kind: str  # 'func' | 'object'
+
+
+@dataclass(frozen=True)
+class Location:
+    """What is at a runtime address: function+offset and source line when known."""
+
+    addr: int
+    function: Optional[str]
+    offset: int
+    file: Optional[str]
+    line: Optional[int]
+    module: Optional[str]
+
+    def __str__(self) -> str:
+        text = f"{self.addr:#x}"
+        if self.function:
+            text += f" <{self.function}+{self.offset}>" if self.offset else f" <{self.function}>"
+        if self.file and self.line:
+            text += f" at {os.path.basename(self.file)}:{self.line}"
+        return text
+
+
+@dataclass
+class Module:
+    """One ELF file in the process and where it is mapped."""
+
+    path: str
+    image: ElfImage
+    dwarf: Optional[DwarfInfo]
+    bias: int
+    ranges: list[tuple[int, int]] = field(default_factory=list)  # runtime [start, end)
+
+    @property
+    def name(self) -> str:
+        return os.path.basename(self.path)
+
+    def contains(self, runtime_addr: int) -> bool:
+        return any(start <= runtime_addr < end for start, end in self.ranges)
+
+    def matches(self, lib: str) -> bool:
+        """Does the user's ``lib`` (e.g. "libfoo" or "libfoo.so") name this module?"""
+        return self.name == lib or self.name.startswith(lib) or self.path == lib
+
+
+class _Images:
+    """ElfImage/DwarfInfo per file version, so refresh after dlopen or exec re-reads only new files."""
+
+    def __init__(self) -> None:
+        self._cache: dict[tuple, Optional[tuple[ElfImage, Optional[DwarfInfo]]]] = {}
+
+    def get(self, path: str) -> Optional[tuple[ElfImage, Optional[DwarfInfo]]]:
+        """(image, dwarf) for an ELF file, None for anything else (fonts, locale archives)."""
+        try:
+            st = os.stat(path)
+        except OSError:
+            return None
+        key = (path, st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
+        if key not in self._cache:
+            self._cache[key] = self._load(path)
+        return self._cache[key]
+
+    @staticmethod
+    def _load(path: str) -> Optional[tuple[ElfImage, Optional[DwarfInfo]]]:
+        try:
+            with open(path, "rb") as f:
+                if f.read(4) != ELF_MAGIC:
+                    return None
+            image = ElfImage(path)
+        except (OSError, SymbolError):
+            return None
+        return image, _dwarf_for(image)
+
+
+def _dwarf_for(image: ElfImage) -> Optional[DwarfInfo]:
+    """The file's own DWARF, or that of its separate debug file (whose .symtab it also adopts)."""
+    if image.has_dwarf():
+        return DwarfInfo(image.elf)
+    debug_path = image.separate_debug_path()
+    if debug_path is None:
+        return None
+    try:
+        debug_image = ElfImage(debug_path)
+    except SymbolError:
+        return None
+    image.adopt_symbols_from(debug_image)
+    return DwarfInfo(debug_image.elf) if debug_image.has_dwarf() else None
+
+
+class SymbolTable:
+    """Name <-> address for a program, and after ``refresh(pid)`` for its running process."""
+
+    def __init__(self, exe_path) -> None:
+        self.exe_path = os.fspath(exe_path)
+        self._images = _Images()
+        loaded = self._images.get(os.path.realpath(self.exe_path))
+        if loaded is None:
+            # Let ElfImage say why (missing file, not ELF).
+            ElfImage(self.exe_path)
+            raise SymbolError(f"{self.exe_path} is not an ELF executable")
+        image, dwarf = loaded
+        exe = Module(self.exe_path, image, dwarf, 0, list(image.load_ranges()))
+        self.modules: list[Module] = [exe]
+        self.pid: Optional[int] = None
+        self._describe_cache: dict[int, Location] = {}
+
+    @property
+    def executable(self) -> Module:
+        return self.modules[0]
+
+    @property
+    def resolved(self) -> bool:
+        """Are runtime addresses known (non-PIE, or a process has been seen)?"""
+        return self.pid is not None or not self.executable.image.is_pie
+
+    # -- process layout ---------------------------------------------------
+
+    def refresh(self, pid: int) -> None:
+        """Rebuild the module list from the process's mappings (after start, exec, dlopen)."""
+        maps = read_maps(pid)
+        exe_real = self._exe_of(pid)
+        by_path: dict[str, list[Mapping]] = {}
+        for mapping in maps:
+            if mapping.is_file:
+                by_path.setdefault(mapping.file_path, []).append(mapping)
+        modules = []
+        for path, mappings in by_path.items():
+            loaded = self._images.get(self._readable_path(pid, path, mappings[0]))
+            if loaded is None:
+                continue
+            image, dwarf = loaded
+            first = next((m for m in mappings if m.offset == 0), mappings[0])
+            bias = first.start - first.offset - image.load_base_vaddr
+            # The loaded segments too: the tail of .bss is anonymous memory, not the file's.
+            ranges = [(m.start, m.end) for m in mappings]
+            ranges += [(start + bias, end + bias) for start, end in image.load_ranges()]
+            module = Module(path, image, dwarf, bias, ranges)
+            if os.path.realpath(path) == exe_real:
+                modules.insert(0, module)
+            else:
+                modules.append(module)
+        if not modules or os.path.realpath(modules[0].path) != exe_real:
+            # The executable is not visible in the maps (should not happen); keep what we had.
+            modules.insert(0, self.executable)
+        self.modules = modules
+        self.pid = pid
+        self._describe_cache.clear()
+
+    def _exe_of(self, pid: int) -> str:
+        try:
+            return os.path.realpath(os.readlink(f"/proc/{pid}/exe").removesuffix(" (deleted)"))
+        except OSError:
+            return os.path.realpath(self.exe_path)
+
+    @staticmethod
+    def _readable_path(pid: int, path: str, mapping: Mapping) -> str:
+        # A rebuilt (deleted) file or one in another mount namespace is still reachable
+        # through the process's own view of it.
+        if not mapping.deleted and os.path.exists(path):
+            return path
+        map_file = f"/proc/{pid}/map_files/{mapping.start:x}-{mapping.end:x}"
+        return map_file if os.path.exists(map_file) else f"/proc/{pid}/root{path}"
+
+    def module_for(self, addr: int) -> Optional[Module]:
+        return next((m for m in self.modules if m.contains(addr)), None)
+
+    def _require_resolved(self, module: Module) -> None:
+        if module is self.executable and not self.resolved:
+            raise SymbolError(
+                f"{self.exe_path} is a PIE: start the program first (e.g. `start`) so its load address is known"
+            )
+
+    def _modules_named(self, lib: Optional[str]) -> list[Module]:
+        if lib is None:
+            return self.modules
+        chosen = [m for m in self.modules if m.matches(lib)]
+        if not chosen:
+            known = ", ".join(m.name for m in self.modules)
+            hint = "" if self.pid is not None else "; shared libraries are known once the program runs (e.g. `start`)"
+            raise SymbolError(f"no loaded module matches '{lib}' (loaded: {known}){hint}")
+        return chosen
+
+    # -- names -> addresses -------------------------------------------------
+
+    def lookup(self, name: str, lib: Optional[str] = None) -> Variable:
+        """A function or data object by name: the executable first, then libraries in map order."""
+        if not name:
+            raise UsageError("empty symbol name")
+        modules = self._modules_named(lib)
+        for module in modules:
+            found = self._lookup_in(module, name)
+            if found is not None:
+                return found
+        where = f" in {', '.join(m.name for m in modules)}" if lib else ""
+        names = {n for m in modules for n in m.image.names()}
+        for module in modules:
+            if module.dwarf is not None and (module is self.executable or module.dwarf.indexed):
+                names.update(module.dwarf.variable_names())
+        raise SymbolError(f"no symbol '{name}'{where}{suggest(name, names)}")
+
+    def _lookup_in(self, module: Module, name: str) -> Optional[Variable]:
+        sym = module.image.find_symbol(name)
+        if sym is not None and sym.kind in ("func", "object"):
+            self._require_resolved(module)
+            return self._from_symbol(module, sym, self._types_cheap(module))
+        if module is self.executable and module.dwarf is not None:
+            # A variable the symbol table lacks (stripped .symtab, DWARF kept).
+            found = module.dwarf.variable(name)
+            if found is not None:
+                self._require_resolved(module)
+                link_addr, ctype = found
+                return Variable(name, link_addr + module.bias, ctype.size, ctype, module.name, "object")
+        return None
+
+    def _types_cheap(self, module: Module) -> bool:
+        """May a lookup index all of the module's DWARF? Not for a big library (libc with
+        its debug package takes seconds): there data objects get no type unless asked
+        for with ``ctype_of``."""
+        dwarf = module.dwarf
+        return dwarf is not None and (module is self.executable or dwarf.small or dwarf.indexed)
+
+    @staticmethod
+    def _from_symbol(module: Module, sym: Symbol, index_data: bool) -> Variable:
+        ctype = None
+        if module.dwarf is not None:
+            if sym.kind == "func":
+                ctype = module.dwarf.function_type(sym.name, at=sym.value)
+            elif index_data:
+                found = module.dwarf.variable(sym.name, at=sym.value)
+                ctype = found[1] if found is not None else None
+        size = sym.size or (ctype.size if ctype is not None and sym.kind == "object" else 0)
+        return Variable(sym.name, sym.value + module.bias, size, ctype, module.name, sym.kind)
+
+    def ctype_of(self, var: Variable) -> Optional[CType]:
+        """The DWARF type of a looked-up variable, indexing a big library if need be."""
+        if var.ctype is not None:
+            return var.ctype
+        module = next((m for m in self.modules if m.name == var.module and m.contains(var.addr)), None)
+        if module is None:
+            module = next((m for m in self.modules if m.name == var.module), None)
+        if module is None or module.dwarf is None:
+            return None
+        link_addr = var.addr - module.bias
+        if var.kind == "func":
+            return module.dwarf.function_type(var.name, at=link_addr)
+        found = module.dwarf.variable(var.name, at=link_addr)
+        return found[1] if found is not None else None
+
+    def address_of_line(self, file: str, line: int) -> int:
+        """Runtime address of the first statement of file:line."""
+        # Big libraries last: finding a file in them means reading every unit's line header.
+        with_dwarf = sorted(
+            (m for m in self.modules if m.dwarf is not None),
+            key=lambda m: not (m is self.executable or m.dwarf.small),
+        )
+        for module in with_dwarf:
+            link_addr = module.dwarf.address_of_line(file, line)
+            if link_addr is not None:
+                self._require_resolved(module)
+                return link_addr + module.bias
+        lines = sorted({n for m in with_dwarf for n in m.dwarf.lines_in(file)})
+        if not lines:
+            if not with_dwarf:
+                raise SymbolError(f"no debug info (compile with -g) to find {file}:{line}")
+            raise SymbolError(f"no source file '{file}' in the debug info")
+        before = [n for n in lines if n < line]
+        after = [n for n in lines if n > line]
+        nearest = " and ".join(str(n) for n in (before[-1:] + after[:1]))
+        raise SymbolError(f"no code at {file}:{line}; nearest lines with code: {nearest}")
+
+    def names(self, prefix: str = "") -> list[str]:
+        """Sorted function and object names starting with ``prefix``, for completion."""
+        found = {n for m in self.modules for n in m.image.names() if n.startswith(prefix)}
+        return sorted(found)
+
+    # -- addresses -> names -------------------------------------------------
+
+    def describe(self, addr: int) -> Location:
+        """Function+offset and file:line at a runtime address (cached: called on every hit)."""
+        location = self._describe_cache.get(addr)
+        if location is None:
+            if len(self._describe_cache) >= DESCRIBE_CACHE_LIMIT:
+                self._describe_cache.clear()  # single-stepping can visit endless addresses
+            location = self._describe_uncached(addr)
+            self._describe_cache[addr] = location
+        return location
+
+    def _describe_uncached(self, addr: int) -> Location:
+        module = self.module_for(addr)
+        if module is None:
+            return Location(addr, None, 0, None, None, None)
+        link_addr = addr - module.bias
+        hit = module.image.function_at(link_addr) or module.image.object_at(link_addr)
+        function, offset = (hit[0].name, hit[1]) if hit else (None, 0)
+        source = module.dwarf.line_at(link_addr) if module.dwarf is not None else None
+        file, line = source if source else (None, None)
+        return Location(addr, function, offset, file, line, module.name)

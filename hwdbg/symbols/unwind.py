@@ -1,0 +1,334 @@
+"""The call stack of a stopped thread: its pc, then each caller's return address.
+
+Frames are unwound with DWARF call-frame information (``.eh_frame``, ``.debug_frame``):
+for a pc it says where the caller's frame starts (the CFA) and where registers were
+saved, so it works without frame pointers (``-O2``, glibc's assembly). Code that has
+no CFI is walked through the frame-pointer chain instead. x86-64 only.
+"""
+from __future__ import annotations
+
+import bisect
+import io
+import re
+import struct
+import weakref
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable, Optional
+
+from elftools.dwarf import constants as dw
+from elftools.dwarf.callframe import FDE, CallFrameInfo
+from elftools.dwarf.dwarf_expr import DWARFExprParser
+from elftools.dwarf.structs import DWARFStructs
+
+from hwdbg.errors import HwdbgError
+from hwdbg.symbols.elf import ElfImage
+
+# DWARF register numbers of x86-64 (System V psABI), as named in user_regs_struct.
+DWARF_REGISTERS = ("rax", "rdx", "rcx", "rbx", "rsi", "rdi", "rbp", "rsp",
+                   "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15", "rip")
+RBP, RSP, RIP = 6, 7, 16
+MASK64 = (1 << 64) - 1
+
+Registers = dict[int, int]
+ReadWord = Callable[[int], int]
+
+
+class _CannotUnwind(Exception):
+    """This frame's caller cannot be found; the backtrace ends here."""
+
+
+# ---------------------------------------------------------------- FDE index per ELF image
+
+
+class _FdeIndex:
+    """The FDEs of one ELF file sorted by start address (link-time), for bisection."""
+
+    def __init__(self, image: ElfImage) -> None:
+        elf = image.elf
+        # The CFI sections alone: get_dwarf_info() would also copy all of .debug_info.
+        structs = DWARFStructs(little_endian=elf.little_endian, dwarf_format=32, address_size=elf.elfclass // 8)
+        self.expr_parser = DWARFExprParser(structs)
+        fdes: list[FDE] = []
+        for name, for_eh_frame in ((".eh_frame", True), (".debug_frame", False)):
+            section = elf.get_section_by_name(name)
+            if section is None or section["sh_type"] == "SHT_NOBITS":
+                continue
+            try:
+                data = section.data()
+                cfi = CallFrameInfo(io.BytesIO(data), len(data), section["sh_addr"], structs, for_eh_frame)
+                fdes += [e for e in cfi.get_entries() if isinstance(e, FDE) and e["address_range"] > 0]
+            except Exception:  # pyelftools raises many types on odd CFI: that section is not used
+                continue
+        fdes.sort(key=lambda e: e["initial_location"])
+        self.fdes = fdes
+        self.starts = [e["initial_location"] for e in fdes]
+
+    def covering(self, link_pc: int) -> Optional[FDE]:
+        i = bisect.bisect_right(self.starts, link_pc) - 1
+        if i >= 0 and link_pc < self.starts[i] + self.fdes[i]["address_range"]:
+            return self.fdes[i]
+        return None
+
+
+# Parsing libc's .eh_frame takes about a third of a second: done once per image, not per hit.
+_indexes: "weakref.WeakKeyDictionary[ElfImage, _FdeIndex]" = weakref.WeakKeyDictionary()
+
+
+def _index_for(image: ElfImage) -> _FdeIndex:
+    index = _indexes.get(image)
+    if index is None:
+        index = _indexes[image] = _FdeIndex(image)
+    return index
+
+
+# ---------------------------------------------------------------- CFI rows
+
+
+@dataclass
+class _Row:
+    """The unwind rule in force at one pc: how to find the CFA and each saved register.
+
+    A rule is (kind, argument); a register without a rule keeps its value in the caller.
+    """
+
+    cfa_reg: int = RSP
+    cfa_offset: int = 0
+    cfa_expr: Optional[bytes] = None
+    rules: dict[int, tuple[str, Any]] = field(default_factory=dict)
+
+    def copy(self) -> "_Row":
+        return replace(self, rules=dict(self.rules))
+
+
+_ADVANCES = {dw.DW_CFA_advance_loc, dw.DW_CFA_advance_loc1, dw.DW_CFA_advance_loc2, dw.DW_CFA_advance_loc4}
+
+
+def _execute(instructions: list, row: _Row, initial: Optional[_Row], loc: int, pc: Optional[int],
+             code_align: int, data_align: int) -> _Row:
+    """Runs CFA instructions from ``loc`` until the row for ``pc`` (None: to the end, for a CIE)."""
+    remembered: list[_Row] = []
+    for instr in instructions:
+        op, args = int(instr.opcode), instr.args
+        if op in _ADVANCES or op == dw.DW_CFA_set_loc:
+            loc = args[0] if op == dw.DW_CFA_set_loc else loc + args[0] * code_align
+            if pc is not None and loc > pc:
+                break
+        elif op == dw.DW_CFA_def_cfa:
+            row.cfa_reg, row.cfa_offset, row.cfa_expr = args[0], args[1], None
+        elif op == dw.DW_CFA_def_cfa_sf:
+            row.cfa_reg, row.cfa_offset, row.cfa_expr = args[0], args[1] * data_align, None
+        elif op == dw.DW_CFA_def_cfa_register:
+            row.cfa_reg, row.cfa_expr = args[0], None
+        elif op == dw.DW_CFA_def_cfa_offset:
+            row.cfa_offset = args[0]
+        elif op == dw.DW_CFA_def_cfa_offset_sf:
+            row.cfa_offset = args[0] * data_align
+        elif op == dw.DW_CFA_def_cfa_expression:
+            row.cfa_expr = bytes(args[0])
+        elif op in (dw.DW_CFA_offset, dw.DW_CFA_offset_extended, dw.DW_CFA_offset_extended_sf):
+            row.rules[args[0]] = ("offset", args[1] * data_align)
+        elif op in (dw.DW_CFA_val_offset, dw.DW_CFA_val_offset_sf):
+            row.rules[args[0]] = ("val_offset", args[1] * data_align)
+        elif op == dw.DW_CFA_register:
+            row.rules[args[0]] = ("register", args[1])
+        elif op in (dw.DW_CFA_expression, dw.DW_CFA_val_expression):
+            kind = "expression" if op == dw.DW_CFA_expression else "val_expression"
+            row.rules[args[0]] = (kind, bytes(args[1]))
+        elif op == dw.DW_CFA_undefined:
+            row.rules[args[0]] = ("undefined", None)
+        elif op == dw.DW_CFA_same_value:
+            row.rules.pop(args[0], None)
+        elif op in (dw.DW_CFA_restore, dw.DW_CFA_restore_extended):
+            if initial is not None and args[0] in initial.rules:
+                row.rules[args[0]] = initial.rules[args[0]]
+            else:
+                row.rules.pop(args[0], None)
+        elif op == dw.DW_CFA_remember_state:
+            remembered.append(row.copy())
+        elif op == dw.DW_CFA_restore_state:
+            if not remembered:
+                raise _CannotUnwind("DW_CFA_restore_state without a remembered state")
+            row = remembered.pop()
+        # nop and GNU_args_size change nothing an unwinder needs.
+    return row
+
+
+def _row_at(fde: FDE, link_pc: int) -> _Row:
+    cie = fde.cie
+    code_align, data_align = cie["code_alignment_factor"], cie["data_alignment_factor"]
+    initial = _execute(cie.instructions, _Row(), None, 0, None, code_align, data_align)
+    return _execute(fde.instructions, initial.copy(), initial, fde["initial_location"], link_pc,
+                    code_align, data_align)
+
+
+def _is_signal_frame(fde: FDE) -> bool:
+    """The CIE's 'S' augmentation marks a signal trampoline (glibc's __restore_rt)."""
+    return b"S" in bytes(fde.cie["augmentation"] or b"")
+
+
+# ---------------------------------------------------------------- DWARF expressions
+
+_BINARY_OPS: dict[str, Callable[[int, int], int]] = {
+    "DW_OP_plus": lambda a, b: a + b,
+    "DW_OP_minus": lambda a, b: a - b,
+    "DW_OP_mul": lambda a, b: a * b,
+    "DW_OP_and": lambda a, b: a & b,
+    "DW_OP_or": lambda a, b: a | b,
+    "DW_OP_xor": lambda a, b: a ^ b,
+    "DW_OP_shl": lambda a, b: a << b,
+    "DW_OP_shr": lambda a, b: a >> b,
+    "DW_OP_ge": lambda a, b: int(_signed(a) >= _signed(b)),
+    "DW_OP_gt": lambda a, b: int(_signed(a) > _signed(b)),
+    "DW_OP_le": lambda a, b: int(_signed(a) <= _signed(b)),
+    "DW_OP_lt": lambda a, b: int(_signed(a) < _signed(b)),
+    "DW_OP_eq": lambda a, b: int(a == b),
+    "DW_OP_ne": lambda a, b: int(a != b),
+}
+
+
+def _signed(value: int) -> int:
+    return value - (1 << 64) if value & (1 << 63) else value
+
+
+def _evaluate(expr: bytes, parser: DWARFExprParser, regs: Registers, read_word: ReadWord,
+              initial: tuple[int, ...] = ()) -> int:
+    """The value of the small DWARF expressions CFI uses (PLT entries, signal trampolines)."""
+    try:
+        ops = parser.parse_expr(expr)
+    except Exception:  # pyelftools' own errors for an unknown or truncated opcode
+        raise _CannotUnwind("unparseable DWARF expression in call-frame information") from None
+    stack = list(initial)
+    try:
+        for op in ops:
+            name = op.op_name
+            if name == "DW_OP_bregx":
+                stack.append(regs[op.args[0]] + op.args[1])
+            elif name.startswith("DW_OP_breg"):
+                stack.append(regs[int(name[len("DW_OP_breg"):])] + op.args[0])
+            elif name.startswith("DW_OP_lit"):
+                stack.append(int(name[len("DW_OP_lit"):]))
+            elif re.fullmatch(r"DW_OP_const(\d[us]|[us])", name):
+                stack.append(op.args[0])
+            elif name == "DW_OP_plus_uconst":
+                stack.append(stack.pop() + op.args[0])
+            elif name == "DW_OP_deref":
+                stack.append(read_word(stack.pop()))
+            elif name == "DW_OP_dup":
+                stack.append(stack[-1])
+            elif name == "DW_OP_drop":
+                stack.pop()
+            elif name in _BINARY_OPS:
+                right, left = stack.pop(), stack.pop()
+                stack.append(_BINARY_OPS[name](left, right))
+            else:
+                raise _CannotUnwind(f"unsupported {name} in call-frame information")
+            if stack:
+                stack[-1] &= MASK64
+        return stack[-1]
+    except (IndexError, KeyError) as e:
+        raise _CannotUnwind(f"malformed DWARF expression: {e!r}") from None
+
+
+# ---------------------------------------------------------------- one frame
+
+
+def _caller_from_cfi(row: _Row, regs: Registers, read_word: ReadWord,
+                     parser: DWARFExprParser) -> Registers:
+    if row.cfa_expr is not None:
+        cfa = _evaluate(row.cfa_expr, parser, regs, read_word)
+    elif row.cfa_reg in regs:
+        cfa = (regs[row.cfa_reg] + row.cfa_offset) & MASK64
+    else:
+        raise _CannotUnwind(f"CFA based on unknown register {row.cfa_reg}")
+    kind, _ = row.rules.get(RIP, ("undefined", None))
+    if kind == "undefined":
+        raise _CannotUnwind("outermost frame")  # _start, thread entry: no caller
+    # The x86-64 CFA is the caller's stack pointer; every other register keeps its value
+    # unless a rule says where it was saved. All rules read the callee's registers.
+    caller = dict(regs)
+    caller[RSP] = cfa
+    for reg, (kind, arg) in row.rules.items():
+        if kind == "offset":
+            caller[reg] = read_word(cfa + arg)
+        elif kind == "val_offset":
+            caller[reg] = (cfa + arg) & MASK64
+        elif kind == "register":
+            caller[reg] = regs.get(arg, 0)
+        elif kind == "expression":
+            caller[reg] = read_word(_evaluate(arg, parser, regs, read_word, (cfa,)))
+        elif kind == "val_expression":
+            caller[reg] = _evaluate(arg, parser, regs, read_word, (cfa,))
+        elif kind == "undefined":
+            caller.pop(reg, None)
+    return caller
+
+
+def _caller_from_frame_pointer(regs: Registers, read_word: ReadWord) -> Registers:
+    """Code without CFI: [rbp] is the caller's rbp, [rbp+8] the return address."""
+    rbp = regs.get(RBP, 0)
+    if rbp < regs[RSP] or rbp % 8:
+        raise _CannotUnwind("rbp is not a frame pointer")
+    caller = dict(regs)
+    caller[RBP], caller[RIP], caller[RSP] = read_word(rbp), read_word(rbp + 8), rbp + 16
+    return caller
+
+
+def _find_fde(session: Any, pc: int, refreshed: list[bool]) -> Optional[tuple[FDE, int, _FdeIndex]]:
+    symbols = session.symbols
+    if symbols is None:
+        return None
+    module = symbols.module_for(pc)
+    if module is None and not refreshed[0] and hasattr(session, "refresh_symbols"):
+        # Libraries mapped after the last refresh (libc is loaded after exec): look again once.
+        refreshed[0] = True
+        session.refresh_symbols()
+        symbols = session.symbols
+        module = symbols.module_for(pc) if symbols is not None else None
+    if module is None:
+        return None
+    index = _index_for(module.image)
+    fde = index.covering(pc - module.bias)
+    return (fde, module.bias, index) if fde is not None else None
+
+
+def _registers(user_regs: Any) -> Registers:
+    return {number: int(getattr(user_regs, name)) for number, name in enumerate(DWARF_REGISTERS)}
+
+
+def unwind(session: Any, inferior: Any, tid: int, limit: int = 64) -> list[int]:
+    """The pcs of thread ``tid``'s frames, innermost first: its pc, then return addresses.
+
+    Ends at the outermost frame, a pc of 0, unreadable memory, a stack that does not
+    grow towards the caller, or ``limit`` frames.
+    """
+
+    def read_word(addr: int) -> int:
+        return struct.unpack("<Q", inferior.read_memory(addr & MASK64, 8))[0]
+
+    regs = _registers(inferior.get_regs(tid))
+    pcs: list[int] = []
+    refreshed = [False]
+    # Frame 0's pc, and that of a frame a signal interrupted, is the next instruction
+    # to run; any other is a return address, so pc-1 is what lies inside the call.
+    exact_pc = True
+    while len(pcs) < limit:
+        pc = regs.get(RIP, 0)
+        if pc == 0:
+            break
+        pcs.append(pc)
+        lookup_pc = pc if exact_pc else pc - 1
+        try:
+            found = _find_fde(session, lookup_pc, refreshed)
+            if found is None:
+                caller, exact_pc = _caller_from_frame_pointer(regs, read_word), False
+            else:
+                fde, bias, index = found
+                row = _row_at(fde, lookup_pc - bias)
+                caller = _caller_from_cfi(row, regs, read_word, index.expr_parser)
+                exact_pc = _is_signal_frame(fde)
+        except (_CannotUnwind, HwdbgError):
+            break
+        if caller.get(RSP, 0) <= regs[RSP]:
+            break  # a stack that does not grow towards the caller would loop
+        regs = caller
+    return pcs

@@ -1,0 +1,207 @@
+"""The ``hwdbg`` command: options, then the REPL, a batch run, or commands from a pipe."""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import traceback
+from typing import Any, Optional, Sequence
+
+from ..errors import HwdbgError
+from ..version import __version__
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+EXIT_NO_PTRACE, EXIT_NO_HW = 3, 4
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a writer killed by SIGPIPE
+
+DESCRIPTION = """\
+A Linux debugger built around the CPU's hardware breakpoints and watchpoints: watch
+variables, fields and addresses for writes, reads or any access, and break on code
+without modifying it. Commands follow gdb (watch, rwatch, awatch, hbreak, run,
+continue, print, x...); type "help" at the prompt."""
+
+EPILOG = """\
+By default a program hwdbg starts is killed by the kernel if hwdbg itself is killed
+with SIGKILL (PTRACE_O_EXITKILL): a SIGKILLed debugger cannot clear the debug
+registers, and the program would otherwise die of SIGTRAP at its next watched
+access. --no-exitkill turns that off. Processes attached with -p are detached, with
+their debug registers cleared, on every normal exit, error or SIGTERM/SIGHUP.
+
+exit status: 0 normally; with --batch, the program's own exit status when it ran to
+its end (128+N if signal N killed it); 1 after a failing command in batch mode;
+2 for bad usage; --probe: 0 works, 3 tracing not permitted, 4 debug registers do
+not work. See hwdbg(1)."""
+
+
+class _Script(argparse.Action):
+    """-ex and -x keep their relative order, as in gdb."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: Optional[str] = None) -> None:
+        script = list(getattr(namespace, self.dest, None) or [])
+        script.append((self.const, values))
+        setattr(namespace, self.dest, script)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hwdbg", usage="hwdbg [options] [--] PROGRAM [ARGS...]\n       hwdbg [options] -p PID",
+        description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False)
+    parser.add_argument("-ex", "--eval-command", dest="script", action=_Script, const="ex", metavar="CMD",
+                        default=[], help="run CMD after loading the program (repeatable; in order with -x)")
+    parser.add_argument("-x", "--command", dest="script", action=_Script, const="x", metavar="FILE",
+                        help="run the commands in FILE, one per line (repeatable)")
+    parser.add_argument("-p", "--pid", type=int, metavar="PID",
+                        help="attach to the running process PID and all its threads")
+    parser.add_argument("--batch", action="store_true",
+                        help="run the -ex/-x commands, then exit: kill a program hwdbg started, detach "
+                             "from one it attached to; stop at the first failing command")
+    parser.add_argument("--json", action="store_true",
+                        help="print one JSON object per line for every event and command result; the "
+                             "program's standard output goes to standard error")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no banner or informational messages")
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    parser.add_argument("--probe", action="store_true",
+                        help="check that this machine can trace a process and trap on a hardware "
+                             "watchpoint; exit 0 if so, 3 if tracing is not permitted, 4 if debug "
+                             "registers do not work")
+    parser.add_argument("--pin", action="store_true",
+                        help="run hwdbg and the program on one CPU: several times faster hits, but the "
+                             "program loses its parallelism")
+    parser.add_argument("--no-exitkill", action="store_true",
+                        help="do not have the kernel kill a started program when hwdbg is SIGKILLed "
+                             "(see below)")
+    parser.add_argument("--debug", action="store_true", help="show Python tracebacks of internal errors")
+    parser.add_argument("program", nargs="?", metavar="PROGRAM", help="the program to debug")
+    parser.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS", help="its arguments")
+    return parser
+
+
+def _probe(json_output: bool) -> int:
+    from ..probe import REFUSED, WORKS, probe
+    result = probe()
+    if json_output:
+        import json
+        print(json.dumps({"event": "probe", "verdict": result.verdict, "reason": result.reason,
+                          "ptrace": result.ptrace_ok, "hw_watchpoints": result.hw_ok}))
+    else:
+        print(f"hwdbg probe: {result}")
+    if result.verdict == WORKS:
+        return EXIT_OK
+    return EXIT_NO_PTRACE if result.verdict == REFUSED else EXIT_NO_HW
+
+
+def _find_program(name: str) -> str:
+    if os.sep in name or os.path.exists(name):
+        return name
+    return shutil.which(name) or name
+
+
+def _stdin_is_tty() -> bool:
+    try:
+        return sys.stdin is not None and sys.stdin.isatty()
+    except (ValueError, OSError):
+        return False
+
+
+def _silence_stdout() -> None:
+    """After EPIPE: point stdout at /dev/null so the interpreter's final flush stays quiet."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = build_parser()
+    try:
+        opts = parser.parse_args(argv)
+        if opts.program and opts.pid is not None:
+            parser.error("give a PROGRAM or -p PID, not both")
+        if opts.args and not opts.program:
+            parser.error("program arguments without a program")
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    if opts.version:
+        print(f"hwdbg {__version__}")
+        return EXIT_OK
+    if opts.probe:
+        try:
+            return _probe(opts.json)
+        except BrokenPipeError:
+            _silence_stdout()
+            return EXIT_BROKEN_PIPE
+
+    from ..session import Session, install_signal_cleanup
+    from .context import Context, Quit
+    from .render import JsonOutput, TextOutput
+
+    stdin_tty = _stdin_is_tty()
+    batch = opts.batch or not stdin_tty
+    output = JsonOutput(sys.stdout) if opts.json else TextOutput(sys.stdout)
+    session = Session()
+    session.pin = opts.pin
+    ctx = Context(session, output, interactive=not batch, debug=opts.debug, exitkill=not opts.no_exitkill)
+    install_signal_cleanup()
+    try:
+        return _run(ctx, opts, batch=batch, read_stdin=not stdin_tty and not opts.batch)
+    except Quit as exc:
+        _close(ctx)
+        return exc.code if exc.code is not None else (ctx.exit_status() if batch else EXIT_OK)
+    except BrokenPipeError:
+        _silence_stdout()
+        _close(ctx)
+        return EXIT_BROKEN_PIPE
+    except KeyboardInterrupt:
+        _close(ctx)
+        return 130
+    except Exception as exc:  # a bug: one line, and the target is let go safely
+        _close(ctx)
+        if opts.debug:
+            traceback.print_exc()
+        message = str(exc) if isinstance(exc, HwdbgError) else f"internal error: {type(exc).__name__}: {exc}"
+        print(f"hwdbg: {message} (rerun with --debug for a traceback)", file=sys.stderr)
+        return EXIT_ERROR
+    finally:
+        _close(ctx)
+
+
+def _close(ctx: Any) -> None:
+    try:
+        ctx.close()
+    except BrokenPipeError:
+        _silence_stdout()
+    except Exception:
+        pass
+
+
+def _run(ctx: Any, opts: argparse.Namespace, *, batch: bool, read_stdin: bool) -> int:
+    from .batch import run_script, run_stream
+
+    if opts.program:
+        program = [_find_program(opts.program), *opts.args]
+        if ctx.interactive and not opts.quiet and not opts.json:
+            ctx.message(f"Reading symbols from {program[0]}...")
+        loaded = ctx._guarded(lambda: ctx.session.load(program), None)
+        if not loaded and batch:
+            return EXIT_ERROR
+    if opts.pid is not None:
+        if not ctx.dispatch(f"attach {opts.pid}") and batch:
+            return EXIT_ERROR
+    if not run_script(ctx, opts.script or [], stop_on_error=batch) and batch:
+        return EXIT_ERROR
+    if batch:
+        if read_stdin and not run_stream(ctx, sys.stdin, stop_on_error=True):
+            return EXIT_ERROR
+        _close(ctx)
+        return ctx.exit_status()
+    from .repl import Repl
+    return Repl(ctx, quiet=opts.quiet).run()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,353 @@
+"""Breakpoint and watchpoint commands: watch, rwatch, awatch, hbreak, delete, enable, commands..."""
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any, Optional
+
+from ...errors import UsageError
+from ...locations import resolve_code, resolve_watch
+from ..render import KIND_TITLES, KIND_TYPES
+from . import (Category, CommandParser, Result, command, first_then_raw, number, parse_ids, shell_split,
+               split_condition)
+
+B = Category.BREAKPOINTS
+
+
+def _bp_parser(name: str, *, code: bool = False) -> CommandParser:
+    """The options every breakpoint kind shares. (``watch --count``, perf counting, is
+    planned by another change: add it here and read ``args.count`` in ``_add_watch``.)"""
+    parser = CommandParser(name)
+    parser.add_argument("expr", nargs="+", metavar="LOCATION" if code else "EXPR")
+    if not code:
+        parser.add_argument("-l", "--length", type=number, metavar="N")
+    parser.add_argument("--priority", type=number, default=0, metavar="P")
+    parser.add_argument("--thread", type=number, metavar="TID")
+    parser.add_argument("--trace", action="store_true")
+    parser.add_argument("--backtrace", action="store_true")
+    parser.add_argument("--if", dest="condition", help=argparse.SUPPRESS)  # what `if COND` becomes
+    return parser
+
+
+def bp_split(rest: str) -> list[str]:
+    body, condition = split_condition(rest)
+    argv = shell_split(body)
+    if condition is not None:
+        argv.append(f"--if={condition}")
+    return argv
+
+
+def bp_json(bp: Any) -> dict[str, Any]:
+    data = bp.to_json()
+    data.pop("event", None)
+    data["commands"] = list(bp.commands)
+    return data
+
+
+def _check_options(ctx: Any, args: argparse.Namespace) -> None:
+    if args.backtrace:
+        try:
+            import hwdbg.symbols.unwind  # noqa: F401
+        except ImportError:
+            raise UsageError("--backtrace needs the stack unwinder (hwdbg.symbols.unwind), "
+                             "which this build does not have yet") from None
+    if args.thread is not None:
+        inf = ctx.session.inferior
+        if inf is None or not inf.alive:
+            raise UsageError("--thread needs a running program (thread ids exist only then)")
+        if args.thread not in inf.threads:
+            raise UsageError(f"no thread {args.thread} in process {inf.pid}; see `info threads`")
+    if args.priority < -(1 << 31) or args.priority >= 1 << 31:
+        raise UsageError(f"priority {args.priority} is out of range")
+
+
+def _status_note(bp: Any) -> str:
+    if bp.status == "REGISTERED":
+        return " (registered: waiting for a free debug register)"
+    return ""
+
+
+def _add_watch(ctx: Any, args: argparse.Namespace, kind: str) -> Result:
+    session = ctx.session
+    text = " ".join(args.expr)
+    _check_options(ctx, args)
+    length = args.length
+    if length is not None and length <= 0:
+        raise UsageError(f"length must be a positive number of bytes, not {length}")
+    where = resolve_watch(session, text, length)
+
+    def resolve() -> tuple[int, int]:
+        again = resolve_watch(session, text, length)
+        return again.addr, again.length
+
+    bp = session.add_breakpoint(kind, where.addr, where.length, expr=text, priority=args.priority,
+                                thread=args.thread, condition=args.condition, trace=args.trace,
+                                backtrace=args.backtrace, signed=where.signed, resolve=resolve)
+    ctx.last_bp_id = bp.id
+    return Result(kind, {"breakpoint": bp_json(bp)}, f"{KIND_TITLES[kind]} {bp.id}: {text}{_status_note(bp)}")
+
+
+@command(_bp_parser("watch"), category=B, split=bp_split, complete="symbols")
+def watch(ctx: Any, args: argparse.Namespace) -> Result:
+    """watch EXPR [-l N] [--priority P] [--thread TID] [--trace] [--backtrace] [if CONDITION]
+
+    Stop when a write changes the value of EXPR (a variable, a field, an array
+    element, *ADDRESS, LIB:symbol). The length comes from the type; -l/--length
+    overrides it (1, 2, 4, 8, or a range hwdbg splits over several debug registers).
+    Writes of the same value are not reported (gdb semantics).
+
+    --trace reports each change in one line and keeps running; --thread TID arms it
+    in one thread only; --priority P decides who keeps a debug register when more
+    breakpoints are registered than the CPU has slots (higher wins); --backtrace
+    records the call stack at each hit. CONDITION is an expression where `new` and
+    `old` are the value after and before the write: watch counter if new > 10."""
+    return _add_watch(ctx, args, "watch")
+
+
+@command(_bp_parser("rwatch"), category=B, split=bp_split, complete="symbols")
+def rwatch(ctx: Any, args: argparse.Namespace) -> Result:
+    """rwatch EXPR [-l N] [--priority P] [--thread TID] [--trace] [--backtrace] [if CONDITION]
+
+    Stop when EXPR is read. x86-64 cannot trap reads only: this is emulated with an
+    access (read/write) watchpoint plus filtering. An access that changes the value
+    counts as a write and is not reported; a write of the same value looks like a
+    read and is reported."""
+    return _add_watch(ctx, args, "rwatch")
+
+
+@command(_bp_parser("awatch"), category=B, split=bp_split, complete="symbols")
+def awatch(ctx: Any, args: argparse.Namespace) -> Result:
+    """awatch EXPR [-l N] [--priority P] [--thread TID] [--trace] [--backtrace] [if CONDITION]
+
+    Stop when EXPR is read or written (an access watchpoint)."""
+    return _add_watch(ctx, args, "awatch")
+
+
+def _add_hbreak(ctx: Any, args: argparse.Namespace, temporary: bool) -> Result:
+    session = ctx.session
+    text = " ".join(args.expr)
+    _check_options(ctx, args)
+    addr = resolve_code(session, text)
+    bp = session.add_breakpoint("hbreak", addr, 1, expr=text, priority=args.priority, thread=args.thread,
+                                condition=args.condition, trace=args.trace, backtrace=args.backtrace,
+                                resolve=lambda: (resolve_code(session, text), 1))
+    if temporary:
+        ctx.temporary.add(bp.id)
+    ctx.last_bp_id = bp.id
+    title = "Temporary breakpoint" if temporary else "Hardware assisted breakpoint"
+    frame = session.describe(addr)
+    place = f": file {os.path.basename(frame.file)}, line {frame.line}." if frame.file and frame.line else "."
+    data = bp_json(bp)
+    data["temporary"] = temporary
+    return Result("hbreak", {"breakpoint": data}, f"{title} {bp.id} at {addr:#x}{place}{_status_note(bp)}")
+
+
+@command(_bp_parser("hbreak", code=True), category=B, split=bp_split, complete="symbols", aliases=("hb",))
+def hbreak(ctx: Any, args: argparse.Namespace) -> Result:
+    """hbreak LOCATION [--priority P] [--thread TID] [--trace] [--backtrace] [if CONDITION]
+
+    A hardware execute breakpoint: stop before the instruction at LOCATION runs.
+    LOCATION is FUNCTION, FUNCTION+OFFSET, FILE:LINE, *ADDRESS or LIB:FUNCTION. The
+    code is not modified (no int3), so it works on read-only and shared code."""
+    return _add_hbreak(ctx, args, temporary=False)
+
+
+@command(_bp_parser("thbreak", code=True), category=B, split=bp_split, complete="symbols")
+def thbreak(ctx: Any, args: argparse.Namespace) -> Result:
+    """thbreak LOCATION [--priority P] [--thread TID] [if CONDITION]
+
+    Like hbreak, but the breakpoint is deleted when it is first hit."""
+    return _add_hbreak(ctx, args, temporary=True)
+
+
+def _ids_parser(name: str) -> CommandParser:
+    parser = CommandParser(name)
+    parser.add_argument("ids", nargs="*", metavar="N")
+    return parser
+
+
+def _selected(ctx: Any, words: list[str]) -> list[Any]:
+    """The breakpoints named (all of them if none is); every number is checked first."""
+    session = ctx.session
+    if not words:
+        return list(session.breakpoints.values())
+    return [session.get_breakpoint(n) for n in dict.fromkeys(parse_ids(words))]
+
+
+@command(_ids_parser("delete"), category=B, aliases=("d",))
+def delete(ctx: Any, args: argparse.Namespace) -> Result:
+    """delete [N...]
+
+    Deletes breakpoints N (numbers or ranges such as 2-4); all of them without N.
+    Their debug registers are freed in every thread at once."""
+    bps = _selected(ctx, args.ids)
+    for bp in bps:
+        ctx.session.delete(bp)
+        ctx.temporary.discard(bp.id)
+    return Result("delete", {"ids": [bp.id for bp in bps]})
+
+
+def _set_enabled(ctx: Any, args: argparse.Namespace, enabled: bool, name: str) -> Result:
+    bps = _selected(ctx, args.ids)
+    for bp in bps:
+        ctx.session.set_enabled(bp, enabled)
+    return Result(name, {"ids": [bp.id for bp in bps]})
+
+
+@command(_ids_parser("disable"), category=B)
+def disable(ctx: Any, args: argparse.Namespace) -> Result:
+    """disable [N...]
+
+    Disables breakpoints N (all without N): they keep their number and settings but
+    give their debug registers back."""
+    return _set_enabled(ctx, args, False, "disable")
+
+
+@command(_ids_parser("enable"), category=B)
+def enable(ctx: Any, args: argparse.Namespace) -> Result:
+    """enable [N...]
+
+    Enables breakpoints N (all without N) again."""
+    return _set_enabled(ctx, args, True, "enable")
+
+
+_condition_parser = CommandParser("condition")
+_condition_parser.add_argument("id", metavar="N")
+_condition_parser.add_argument("expr", nargs="?", metavar="EXPR")
+
+
+@command(_condition_parser, category=B, split=first_then_raw, complete="symbols")
+def condition(ctx: Any, args: argparse.Namespace) -> Result:
+    """condition N [EXPR]
+
+    Breakpoint N stops only when EXPR is true (non-zero); without EXPR it stops
+    every time again. In EXPR, `new` and `old` are the watched value after and before
+    the access. A condition that cannot be evaluated stops, with a warning."""
+    bp = ctx.session.get_breakpoint(parse_ids([args.id])[0])
+    ctx.session.set_condition(bp, args.expr)
+    text = f"Breakpoint {bp.id} now unconditional." if not bp.condition else ""
+    return Result("condition", {"id": bp.id, "condition": bp.condition}, text)
+
+
+_ignore_parser = CommandParser("ignore")
+_ignore_parser.add_argument("id", metavar="N")
+_ignore_parser.add_argument("count", type=number, metavar="COUNT")
+
+
+@command(_ignore_parser, category=B)
+def ignore(ctx: Any, args: argparse.Namespace) -> Result:
+    """ignore N COUNT
+
+    The next COUNT hits of breakpoint N do not stop (and run no commands)."""
+    bp = ctx.session.get_breakpoint(parse_ids([args.id])[0])
+    if args.count < 0 or args.count >= 1 << 63:
+        raise UsageError(f"ignore count must be between 0 and 2^63-1, not {args.count}")
+    bp.ignore_count = args.count
+    if args.count == 0:
+        text = f"Will stop next time breakpoint {bp.id} is reached."
+    elif args.count == 1:
+        text = f"Will ignore next crossing of breakpoint {bp.id}."
+    else:
+        text = f"Will ignore next {args.count} crossings of breakpoint {bp.id}."
+    return Result("ignore", {"id": bp.id, "ignore": bp.ignore_count}, text)
+
+
+@command(_ids_parser("commands"), category=B)
+def commands(ctx: Any, args: argparse.Namespace) -> None:
+    """commands [N...]
+
+    Gives breakpoints N (default: the last one set) commands to run when they stop
+    the program, one per line, ended by a line saying just `end`. A first line
+    `silent` suppresses the hit report; `continue` resumes the program (the lines
+    after it are not run). An empty block removes the commands. In -x files and
+    -ex sequences the lines follow as separate lines or -ex arguments."""
+    if args.ids:
+        bps = _selected(ctx, args.ids)
+    elif ctx.last_bp_id is not None and ctx.last_bp_id in ctx.session.breakpoints:
+        bps = [ctx.session.breakpoints[ctx.last_bp_id]]
+    else:
+        raise UsageError("no breakpoint given and none was set; use commands N")
+    ctx.start_commands(bps)
+
+
+@command(category=B)
+def end(ctx: Any, args: argparse.Namespace) -> None:
+    """end
+
+    Ends a `commands` block; meaningless anywhere else."""
+    raise UsageError('"end" without "commands": it ends a commands block')
+
+
+# ------------------------------------------------------------------ info breakpoints
+
+def _info_parser(name: str) -> CommandParser:
+    parser = CommandParser(name)
+    parser.add_argument("ids", nargs="*", metavar="N")
+    return parser
+
+
+def breakpoint_table(ctx: Any, bps: list[Any]) -> str:
+    if not bps:
+        return "No breakpoints or watchpoints."
+    rows = [f"{'Num':<5}{'Type':<17}{'Status':<12}{'Address':<20}{'Len':<5}What"]
+    for bp in bps:
+        flags = []
+        if bp.id in ctx.temporary:
+            flags.append("temporary")
+        if bp.trace:
+            flags.append("trace")
+        if bp.priority:
+            flags.append(f"priority {bp.priority}")
+        if bp.thread is not None:
+            flags.append(f"thread {bp.thread}")
+        what = bp.expr
+        if bp.kind == "hbreak":
+            frame = ctx.session.describe(bp.addr)
+            if frame.function and frame.function != bp.expr:
+                what += f" in {frame.function}"
+            if frame.file and frame.line:
+                what += f" at {os.path.basename(frame.file)}:{frame.line}"
+        rows.append(f"{bp.id:<5}{KIND_TYPES[bp.kind]:<17}{bp.status:<12}{bp.addr:#018x}  {bp.length:<5}{what}")
+        if flags:
+            rows.append(f"\t{', '.join(flags)}")
+        if bp.condition:
+            rows.append(f"\tstop only if {bp.condition}")
+        if bp.hit_count:
+            times = "time" if bp.hit_count == 1 else "times"
+            rows.append(f"\tbreakpoint already hit {bp.hit_count} {times}")
+        if bp.ignore_count:
+            rows.append(f"\tignore next {bp.ignore_count} hits")
+        for tid, slots in sorted(bp.slots().items()):
+            names = ", ".join(f"DR{s}" for s in slots)
+            rows.append(f"\tthread {tid}: slot {names}")
+        for line in bp.commands:
+            rows.append(f"        {line}")
+    return "\n".join(rows)
+
+
+def _info_breakpoints(ctx: Any, args: argparse.Namespace, name: str, kinds: Optional[set]) -> Result:
+    bps = [bp for bp in _selected(ctx, args.ids) if kinds is None or bp.kind in kinds]
+    bps.sort(key=lambda bp: bp.id)
+    text = breakpoint_table(ctx, bps)
+    if kinds is not None and not bps:
+        text = "No watchpoints."
+    return Result(name, {"breakpoints": [bp_json(bp) for bp in bps]}, text)
+
+
+@command(_info_parser("info breakpoints"), category=B, group="info", name="breakpoints", aliases=("break", "b"))
+def info_breakpoints(ctx: Any, args: argparse.Namespace) -> Result:
+    """info breakpoints [N...]
+
+    Lists breakpoints and watchpoints: number, type, status (INSTALLED in every
+    thread's debug registers, REGISTERED waiting for a free slot, DISABLED, or
+    PENDING until the program runs), address, length, condition, hit count,
+    commands, and per thread the debug-register slot(s) it occupies."""
+    return _info_breakpoints(ctx, args, "info breakpoints", None)
+
+
+@command(_info_parser("info watchpoints"), category=B, group="info", name="watchpoints")
+def info_watchpoints(ctx: Any, args: argparse.Namespace) -> Result:
+    """info watchpoints [N...]
+
+    Like info breakpoints, watchpoints only."""
+    return _info_breakpoints(ctx, args, "info watchpoints", {"watch", "rwatch", "awatch"})

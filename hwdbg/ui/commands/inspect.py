@@ -1,0 +1,612 @@
+"""Examining the program: print, x, disassemble, set var, registers, threads, mappings, slots."""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+from typing import Any, Optional
+
+from ... import expr
+from ...errors import HwdbgError, TargetError, UsageError
+from ...locations import resolve_code
+from ..render import frame_text
+from . import Category, CommandParser, Result, command, number, printable, raw_split
+
+D = Category.DATA
+S = Category.STATUS
+
+MAX_EXAMINE_BYTES = 1 << 16
+PAGE = 4096
+
+
+def _raw_parser(name: str, metavar: str = "EXPR") -> CommandParser:
+    parser = CommandParser(name)
+    parser.add_argument("text", nargs="?", metavar=metavar)
+    return parser
+
+
+def _tid(ctx: Any) -> int:
+    inf = ctx.session.require_process()
+    tid = ctx.session.current_tid
+    return tid if tid in inf.threads else inf.pid
+
+
+def _symbolic(ctx: Any, addr: int) -> str:
+    """``<bump+4>`` for an address inside a known function or object ("" otherwise)."""
+    frame = ctx.session.describe(addr)
+    if not frame.function:
+        return ""
+    return f"<{frame.function}+{frame.offset}>" if frame.offset else f"<{frame.function}>"
+
+
+# ------------------------------------------------------------------ print
+
+_FORMATS = "xduotcaz"
+
+
+def _format_scalar(ctx: Any, value: expr.Value, fmt: str) -> str:
+    number_ = value.value
+    ctype = value.ctype
+    if ctype is not None and ctype.kind in ("struct", "union", "array", "func"):
+        raise UsageError(f"/{fmt} formats numbers; this value is a {ctype.kind}")
+    if isinstance(number_, float):
+        if fmt in ("d", "u"):
+            return str(int(number_))
+        raise UsageError(f"/{fmt} formats integers; this value is floating-point")
+    size = ctype.size if ctype is not None and ctype.size else 8
+    bits = 8 * size
+    unsigned = number_ & ((1 << bits) - 1)
+    if fmt == "x":
+        return f"{unsigned:#x}"
+    if fmt == "z":
+        return f"0x{unsigned:0{2 * size}x}"
+    if fmt == "o":
+        return f"0{unsigned:o}" if unsigned else "0"
+    if fmt == "t":
+        return f"{unsigned:b}"
+    if fmt == "u":
+        return str(unsigned)
+    if fmt == "d":
+        return str(unsigned - (1 << bits) if unsigned >> (bits - 1) else unsigned)
+    if fmt == "c":
+        byte = unsigned & 0xFF
+        signed = byte - 256 if byte > 127 else byte
+        return f"{signed} {_char(byte)}"
+    if fmt == "a":
+        sym = _symbolic(ctx, unsigned)
+        return f"{unsigned:#x}" + (f" {sym}" if sym else "")
+    raise UsageError(f"unknown format /{fmt}; use one of /{', /'.join(_FORMATS)}")
+
+
+def _char(byte: int) -> str:
+    escapes = {0: "\\000", 7: "\\a", 8: "\\b", 9: "\\t", 10: "\\n", 11: "\\v", 12: "\\f", 13: "\\r", 39: "\\'",
+               92: "\\\\"}
+    if byte in escapes:
+        return f"'{escapes[byte]}'"
+    return f"'{chr(byte)}'" if 32 <= byte < 127 else f"'\\{byte:03o}'"
+
+
+def _json_value(value: expr.Value) -> Any:
+    ctype = value.ctype
+    if ctype is not None and ctype.kind in ("struct", "union", "array", "func"):
+        return None
+    number_ = value.value
+    if isinstance(number_, float) and number_ != number_:  # NaN is not JSON
+        return None
+    if isinstance(number_, float) and number_ in (float("inf"), float("-inf")):
+        return None
+    return number_
+
+
+@command(_raw_parser("print"), category=D, split=raw_split, aliases=("p", "inspect", "call"), complete="symbols")
+def print_(ctx: Any, args: argparse.Namespace) -> Result:
+    """print[/F] EXPR
+
+    Evaluates EXPR (the expression language, see EXPRESSIONS) and shows its value as
+    gdb does; /F formats an integer: x hex, z zero-padded hex, d signed, u unsigned,
+    o octal, t binary, c character, a address. Values are numbered $1, $2, ...
+    and can be used in later expressions ($ is the last one)."""
+    text = (args.text or "").strip()
+    fmt = None
+    match = re.match(r"/(\w*)", text)
+    if match:
+        fmt = match.group(1)
+        text = text[match.end():].strip()
+        if len(fmt) != 1 or fmt not in _FORMATS:
+            raise UsageError(f"bad format /{printable(fmt)}: use one letter of {_FORMATS}")
+    if not text:
+        raise UsageError("print needs an expression")
+    env = ctx.session.env()
+    value = expr.evaluate_text(text, env, ctx.bindings())
+    shown = _format_scalar(ctx, value, fmt) if fmt else expr.format_value(value, env)
+    ctx.values.append(_json_value(value) if isinstance(value.value, int) else None)
+    number_ = len(ctx.values)
+    return Result("print", {"expr": text, "history": number_, "value": _json_value(value), "text": shown},
+                  f"${number_} = {shown}")
+
+
+# ------------------------------------------------------------------ set var
+
+_set_parser = _raw_parser("set var", "LVALUE = EXPR")
+
+
+@command(_set_parser, category=D, split=raw_split, group="set", name="var", aliases=("variable",),
+         complete="symbols")
+def set_var(ctx: Any, args: argparse.Namespace) -> Result:
+    """set var LVALUE = EXPR
+
+    Writes the value of EXPR into the memory LVALUE names, converted to its type as
+    C does (truncated, like gdb): set var counter = 0, set var config.flags = 4.
+    The watched values are re-read, so the next hit shows the right old value."""
+    text = (args.text or "").strip()
+    if not text:
+        raise UsageError("set var needs LVALUE = EXPR")
+    session = ctx.session
+    inf = session.require_stopped()
+    target, source = expr.parse_assignment(text)
+    env = session.env()
+    value = expr.evaluate(source, env, ctx.bindings())
+    if value.ctype is not None and value.ctype.kind in ("struct", "union"):
+        raise UsageError(f"cannot assign a {value.ctype.kind}; assign its fields one by one")
+    addr, data = expr.assign_bytes(target, value.value, env)
+    inf.write_memory(addr, data)
+    for bp in session.breakpoints.values():
+        if bp.kind != "hbreak" and bp.addr < addr + len(data) and addr < bp.addr + bp.length:
+            try:
+                bp.value = inf.read_memory(bp.addr, bp.length)
+            except HwdbgError:
+                pass
+    return Result("set var", {"address": addr, "bytes": data.hex()})
+
+
+# ------------------------------------------------------------------ x
+
+_UNITS = {"b": 1, "h": 2, "w": 4, "g": 8}
+_PER_LINE = {1: 8, 2: 8, 4: 4, 8: 2}
+
+
+def parse_examine_spec(spec: str, last: tuple[str, str]) -> tuple[int, str, str]:
+    """``4xg`` -> (4, "x", "g"): count, then format and unit letters in any order."""
+    match = re.fullmatch(r"(\d*)([a-z]*)", spec)
+    if match is None:
+        raise UsageError(f"bad x format /{printable(spec)}: use /NFU, e.g. /4xg")
+    count = int(match.group(1)) if match.group(1) else 1
+    fmt, unit = last
+    seen_fmt = seen_unit = False
+    for letter in match.group(2):
+        if letter in _UNITS and not seen_unit:
+            unit, seen_unit = letter, True
+        elif letter in "xduotcasi" and not seen_fmt:
+            fmt, seen_fmt = letter, True
+        else:
+            raise UsageError(f"bad x format /{printable(spec)}: formats x d u o t c a s i, units b h w g")
+    if fmt == "a" and not seen_unit:
+        unit = "g"
+    if fmt == "c" and not seen_unit:
+        unit = "b"
+    if count < 1:
+        raise UsageError("x: the count must be at least 1")
+    return count, fmt, unit
+
+
+def read_code(ctx: Any, addr: int, size: int) -> bytes:
+    """Code bytes from the process, or from the executable file before it runs (non-PIE)."""
+    session = ctx.session
+    if session.alive:
+        return _read_some(session.inferior, addr, size)
+    symbols = session.symbols
+    if symbols is None:
+        raise TargetError("the program is not being run and no executable is loaded")
+    if not symbols.resolved:
+        raise TargetError(f"{symbols.exe_path} is a PIE: start the program first so its load address is known")
+    from elftools.elf.elffile import ELFFile
+    with open(symbols.exe_path, "rb") as f:
+        elf = ELFFile(f)
+        for seg in elf.iter_segments():
+            if seg["p_type"] != "PT_LOAD":
+                continue
+            start, filesz = seg["p_vaddr"], seg["p_filesz"]
+            if start <= addr < start + filesz:
+                f.seek(seg["p_offset"] + addr - start)
+                return f.read(min(size, start + filesz - addr))
+    raise TargetError(f"{addr:#x} is not in the program's file; start the program to read it")
+
+
+def _read_some(inf: Any, addr: int, size: int) -> bytes:
+    """As much of [addr, addr+size) as is readable from addr on (at least one byte)."""
+    try:
+        return inf.read_memory(addr, size)
+    except TargetError:
+        if size <= 1:
+            raise
+    end_of_page = (addr // PAGE + 1) * PAGE
+    first = inf.read_memory(addr, min(size, end_of_page - addr))
+    return first
+
+
+def disassemble_bytes(ctx: Any, code: bytes, addr: int, count: Optional[int] = None) -> list[dict]:
+    try:
+        import capstone
+    except ImportError:
+        raise UsageError("disassembling needs the capstone module (pip install capstone)") from None
+    md = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64)
+    md.syntax = capstone.CS_OPT_SYNTAX_ATT  # gdb's default syntax
+    out = []
+    for insn in md.disasm(code, addr):
+        op_str = insn.op_str
+        if insn.mnemonic.startswith(("call", "j")) and re.fullmatch(r"0x[0-9a-f]+", op_str):
+            sym = _symbolic(ctx, int(op_str, 16))
+            if sym:
+                op_str += f" {sym}"
+        out.append({"address": insn.address, "bytes": bytes(insn.bytes).hex(), "mnemonic": insn.mnemonic,
+                    "operands": op_str})
+        if count is not None and len(out) >= count:
+            break
+    return out
+
+
+def _insn_text(insn: dict, marker: str, label: str) -> str:
+    return f"{marker:<3}{insn['address']:#x}{label}:\t{insn['mnemonic']:<6} {insn['operands']}".rstrip()
+
+
+def _current_pc(ctx: Any) -> Optional[int]:
+    session = ctx.session
+    if not session.alive or not session.inferior.all_stopped:
+        return None
+    try:
+        return session.arch.get_pc(session.inferior.get_regs(_tid(ctx)))
+    except HwdbgError:
+        return None
+
+
+@command(_raw_parser("x", "ADDRESS"), category=D, split=raw_split, repeatable=True, complete="symbols")
+def x(ctx: Any, args: argparse.Namespace) -> Result:
+    """x[/NFU] ADDRESS
+
+    Examines memory at ADDRESS (an expression: &counter, 0x404040, $sp, an array
+    name): N units (default 1) of size U (b 1, h 2, w 4, g 8 bytes; default w) in
+    format F: x hex, d signed, u unsigned, o octal, t binary, c character, a
+    address, s C string, i machine instruction (AT&T syntax, via capstone). Format
+    and unit are remembered; without ADDRESS, x goes on where the last one ended."""
+    text = (args.text or "").strip()
+    spec = ""
+    match = re.match(r"/(\S*)", text)
+    if match:
+        spec, text = match.group(1), text[match.end():].strip()
+    count, fmt, unit = parse_examine_spec(spec, ctx.x_format)
+    session = ctx.session
+    if text:
+        env = session.env()
+        value = expr.evaluate_text(text, env, ctx.bindings())
+        if isinstance(value.value, float):
+            raise UsageError("x needs an address, not a floating-point value")
+        addr = int(value.value) & ((1 << 64) - 1)
+    elif ctx.x_next is not None:
+        addr = ctx.x_next
+    else:
+        raise UsageError("x needs an address")
+    size = _UNITS[unit]
+    if fmt == "i":
+        if count > 4096:
+            raise UsageError(f"x/{count}i: at most 4096 instructions at a time")
+        code = read_code(ctx, addr, min(count * 15, MAX_EXAMINE_BYTES))
+        insns = disassemble_bytes(ctx, code, addr, count)
+        pc = _current_pc(ctx)
+        lines = [_insn_text(i, "=>" if i["address"] == pc else "", f" {_symbolic(ctx, i['address'])}".rstrip())
+                 for i in insns]
+        ctx.x_format, ctx.x_next = (fmt, unit), (insns[-1]["address"] + len(insns[-1]["bytes"]) // 2
+                                                  if insns else addr)
+        return Result("x", {"address": addr, "format": fmt, "instructions": insns}, "\n".join(lines))
+    inf = session.require_process()
+    if fmt == "s":
+        if count > 4096:
+            raise UsageError(f"x/{count}s: at most 4096 strings at a time")
+        strings, lines = [], []
+        here = addr
+        for _ in range(count):
+            data = _c_string(inf, here)
+            label = _symbolic(ctx, here)
+            strings.append({"address": here, "text": data.decode("latin-1")})
+            lines.append(f"{here:#x}{' ' + label if label else ''}:\t{_c_literal(data)}")
+            here += len(data) + 1
+        ctx.x_format, ctx.x_next = (fmt, unit), here
+        return Result("x", {"address": addr, "format": "s", "strings": strings}, "\n".join(lines))
+    total = count * size
+    if total > MAX_EXAMINE_BYTES:
+        raise UsageError(f"x: {total} bytes is too much at once (at most {MAX_EXAMINE_BYTES})")
+    data = inf.read_memory(addr, total)
+    values = [int.from_bytes(data[i:i + size], "little") for i in range(0, total, size)]
+    per_line = _PER_LINE[size]
+    lines = []
+    for start in range(0, count, per_line):
+        here = addr + start * size
+        label = _symbolic(ctx, here)
+        cells = [_format_unit(ctx, v, fmt, size) for v in values[start:start + per_line]]
+        lines.append(f"{here:#x}{' ' + label if label else ''}:\t" + "\t".join(cells))
+    ctx.x_format, ctx.x_next = (fmt, unit), addr + total
+    return Result("x", {"address": addr, "format": fmt, "unit": size, "values": values}, "\n".join(lines))
+
+
+def _format_unit(ctx: Any, value: int, fmt: str, size: int) -> str:
+    bits = 8 * size
+    if fmt == "x":
+        return f"0x{value:0{2 * size}x}"
+    if fmt == "d":
+        return str(value - (1 << bits) if value >> (bits - 1) else value)
+    if fmt == "u":
+        return str(value)
+    if fmt == "o":
+        return f"0{value:o}" if value else "0"
+    if fmt == "t":
+        return f"{value:0{bits}b}"
+    if fmt == "c":
+        byte = value & 0xFF
+        return f"{byte - 256 if byte > 127 else byte} {_char(byte)}"
+    if fmt == "a":
+        sym = _symbolic(ctx, value)
+        return f"{value:#x}" + (f" {sym}" if sym else "")
+    raise UsageError(f"unknown format {fmt}")
+
+
+def _c_string(inf: Any, addr: int, limit: int = 4096) -> bytes:
+    data = b""
+    while len(data) < limit:
+        here = addr + len(data)
+        chunk = inf.read_memory(here, min(limit - len(data), PAGE - here % PAGE))
+        if b"\0" in chunk:
+            return data + chunk[:chunk.index(b"\0")]
+        data += chunk
+    return data
+
+
+def _c_literal(data: bytes) -> str:
+    escapes = {7: "\\a", 8: "\\b", 9: "\\t", 10: "\\n", 11: "\\v", 12: "\\f", 13: "\\r", 34: '\\"', 92: "\\\\"}
+    return '"' + "".join(escapes.get(b, chr(b) if 32 <= b < 127 else f"\\{b:03o}") for b in data) + '"'
+
+
+# ------------------------------------------------------------------ disassemble
+
+@command(_raw_parser("disassemble", "LOCATION"), category=D, split=raw_split, complete="symbols")
+def disassemble(ctx: Any, args: argparse.Namespace) -> Result:
+    """disassemble [LOCATION]
+
+    Disassembles the function containing LOCATION (FUNCTION, FILE:LINE, *ADDRESS;
+    default: the current pc), in AT&T syntax like gdb; => marks the current pc."""
+    session = ctx.session
+    text = (args.text or "").strip()
+    pc = _current_pc(ctx)
+    if text:
+        addr = resolve_code(session, text)
+    elif pc is not None:
+        addr = pc
+    else:
+        raise UsageError("no location given and the program is not stopped; disassemble FUNCTION")
+    frame = session.describe(addr)
+    start, size = addr, 0
+    if frame.function:
+        start = addr - frame.offset
+        try:
+            size = int(session.symbols.lookup(frame.function).size or 0)
+        except (HwdbgError, AttributeError):
+            size = 0
+    if size <= 0 or size > MAX_EXAMINE_BYTES:
+        size = 64
+    code = read_code(ctx, start, size)
+    insns = disassemble_bytes(ctx, code, start)
+    name = frame.function or f"{start:#x}"
+    lines = [f"Dump of assembler code for function {name}:"]
+    for insn in insns:
+        offset = f" <+{insn['address'] - start}>"
+        lines.append(_insn_text(insn, "=>" if insn["address"] == pc else "", offset))
+    lines.append("End of assembler dump.")
+    return Result("disassemble", {"function": frame.function, "address": start, "instructions": insns},
+                  "\n".join(lines))
+
+
+# ------------------------------------------------------------------ registers
+
+GENERAL_REGISTERS = ("rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp", "r8", "r9", "r10", "r11", "r12",
+                     "r13", "r14", "r15", "rip", "eflags", "cs", "ss", "ds", "es", "fs", "gs", "fs_base", "gs_base",
+                     "orig_rax")
+_REGISTER_ALIASES = {"pc": "rip", "sp": "rsp", "fp": "rbp"}
+_EFLAGS = ((0, "CF"), (2, "PF"), (4, "AF"), (6, "ZF"), (7, "SF"), (8, "TF"), (9, "IF"), (10, "DF"), (11, "OF"),
+           (16, "RF"))
+
+
+def _natural(ctx: Any, name: str, value: int) -> str:
+    if name == "rip":
+        sym = _symbolic(ctx, value)
+        return f"{value:#x}" + (f" {sym}" if sym else "")
+    if name in ("rsp", "rbp", "fs_base", "gs_base"):
+        return f"{value:#x}"
+    if name == "eflags":
+        return "[ " + " ".join(flag for bit, flag in _EFLAGS if value >> bit & 1) + " ]"
+    if name in ("cs", "ss", "ds", "es", "fs", "gs"):
+        return str(value)
+    return str(value - (1 << 64) if value >> 63 else value)
+
+
+_regs_parser = CommandParser("info registers")
+_regs_parser.add_argument("regs", nargs="*", metavar="REG")
+
+
+@command(_regs_parser, category=S, group="info", name="registers", aliases=("all-registers",))
+def info_registers(ctx: Any, args: argparse.Namespace) -> Result:
+    """info registers [REG...]
+
+    The general registers of the current thread (or only REG: rip, $rsp, pc, eflags...)."""
+    session = ctx.session
+    session.require_stopped()
+    names = []
+    for word in args.regs:
+        name = _REGISTER_ALIASES.get(word.lstrip("$"), word.lstrip("$"))
+        if name not in GENERAL_REGISTERS:
+            raise UsageError(f"invalid register {printable(word)!r}; see `info registers`")
+        names.append(name)
+    tid = _tid(ctx)
+    regs = session.inferior.get_regs(tid)
+    values = {name: int(getattr(regs, name)) for name in (names or GENERAL_REGISTERS)}
+    lines = [f"{name:<15}{value:<#19x}{_natural(ctx, name, value)}" for name, value in values.items()]
+    return Result("info registers", {"tid": tid, "registers": values}, "\n".join(lines))
+
+
+# ------------------------------------------------------------------ threads
+
+@command(category=S, group="info", name="threads")
+def info_threads(ctx: Any, args: argparse.Namespace) -> Result:
+    """info threads
+
+    Every thread of the process: its id (the kernel's tid), whether it is stopped,
+    and where. * marks the current thread (see `thread`)."""
+    session = ctx.session
+    inf = session.require_process()
+    current = _tid(ctx)
+    rows, lines = [], [f"  {'Id':<9}{'State':<10}Frame"]
+    for tid in sorted(inf.threads):
+        thread = inf.threads[tid]
+        row: dict[str, Any] = {"tid": tid, "current": tid == current,
+                               "state": "running" if thread.running else "stopped"}
+        where = ""
+        if not thread.running:
+            pc = session.arch.get_pc(inf.get_regs(tid))
+            frame = session.describe(pc)
+            row.update(pc=pc, function=frame.function, file=frame.file, line=frame.line)
+            where = frame_text(frame, pc)
+        rows.append(row)
+        lines.append(f"{'*' if tid == current else ' '} {tid:<9}{row['state']:<10}{where}")
+    return Result("info threads", {"threads": rows}, "\n".join(lines))
+
+
+_thread_parser = CommandParser("thread")
+_thread_parser.add_argument("tid", nargs="?", type=number, metavar="TID")
+
+
+@command(_thread_parser, category=S)
+def thread(ctx: Any, args: argparse.Namespace) -> Result:
+    """thread [TID]
+
+    Makes TID the current thread (for print, x, info registers, stepi, bt);
+    without TID, shows the current thread."""
+    session = ctx.session
+    inf = session.require_process()
+    if args.tid is None:
+        tid = _tid(ctx)
+        return Result("thread", {"tid": tid}, f"[Current thread is {tid}]")
+    if args.tid not in inf.threads:
+        raise UsageError(f"no thread {args.tid} in process {inf.pid}; see `info threads`")
+    session.current_tid = args.tid
+    text = f"[Switching to thread {args.tid}]"
+    if not inf.threads[args.tid].running:
+        pc = session.arch.get_pc(inf.get_regs(args.tid))
+        text += f"\n#0  {frame_text(session.describe(pc), pc)}"
+    return Result("thread", {"tid": args.tid}, text)
+
+
+# ------------------------------------------------------------------ mappings
+
+_proc_parser = CommandParser("info proc")
+_proc_parser.add_argument("what", nargs="?", choices=("mappings",), default="mappings")
+
+
+@command(_proc_parser, category=S, group="info", name="proc")
+def info_proc(ctx: Any, args: argparse.Namespace) -> Result:
+    """info proc [mappings]
+
+    The process's memory map (/proc/PID/maps): start, end, size, offset,
+    permissions and file of every mapping."""
+    from ...symbols.maps import read_maps
+    pid = ctx.session.require_process().pid
+    maps = read_maps(pid)
+    lines = [f"process {pid}", "Mapped address spaces:", "",
+             f"{'Start Addr':>18} {'End Addr':>18} {'Size':>10} {'Offset':>10} Perms  objfile"]
+    rows = []
+    for m in maps:
+        rows.append({"start": m.start, "end": m.end, "perms": m.perms, "offset": m.offset, "path": m.path})
+        lines.append(f"{m.start:#18x} {m.end:#18x} {m.end - m.start:#10x} {m.offset:#10x} {m.perms:<6} {m.path}")
+    return Result("info proc mappings", {"pid": pid, "mappings": rows}, "\n".join(lines))
+
+
+# ------------------------------------------------------------------ backtrace
+
+_bt_parser = CommandParser("backtrace")
+_bt_parser.add_argument("limit", nargs="?", type=number, default=64, metavar="N")
+
+
+@command(_bt_parser, category=D, aliases=("bt", "where"))
+def backtrace(ctx: Any, args: argparse.Namespace) -> Result:
+    """backtrace [N]
+
+    The call stack of the current thread, innermost frame first (at most N frames,
+    default 64)."""
+    session = ctx.session
+    session.require_stopped()
+    if args.limit < 1 or args.limit > 100_000:
+        raise UsageError(f"backtrace N needs 1 <= N <= 100000, not {args.limit}")
+    tid = _tid(ctx)
+    try:
+        frames = session.backtrace(tid, args.limit)
+    except ImportError:
+        raise HwdbgError("backtraces need the stack unwinder (hwdbg.symbols.unwind), "
+                         "which this build does not have yet") from None
+    lines = [f"#{n:<2} {frame_text(f, f.pc)}" for n, f in enumerate(frames)]
+    return Result("backtrace", {"tid": tid, "frames": [f.to_json() for f in frames]}, "\n".join(lines))
+
+
+# ------------------------------------------------------------------ debug registers
+
+_slots_parser = CommandParser("info slots")
+_slots_parser.add_argument("tids", nargs="*", type=number, metavar="TID")
+
+
+def _slot_owner(ctx: Any, tid: int, slot: int) -> Optional[Any]:
+    for bp in ctx.session.breakpoints.values():
+        if slot in bp.slots().get(tid, ()):
+            return bp
+    return None
+
+
+@command(_slots_parser, category=S, group="info", name="slots", aliases=("debug-registers",))
+def info_slots(ctx: Any, args: argparse.Namespace) -> Result:
+    """info slots [TID...]
+
+    What every thread's debug registers really hold, read back from the kernel:
+    DR0-DR3 (addresses), DR6 (status: which slot fired) and DR7 (control: type and
+    length per slot), decoded, with the breakpoint owning each slot."""
+    from ...hw import debugregs
+    session = ctx.session
+    inf = session.require_stopped()
+    arch = session.arch
+    tids = args.tids or sorted(inf.threads)
+    for tid in tids:
+        if tid not in inf.threads:
+            raise UsageError(f"no thread {tid} in process {inf.pid}; see `info threads`")
+    out, lines = [], []
+    for tid in tids:
+        regs = debugregs.read_all(tid)
+        control = arch.decode_control(regs[7])
+        status = arch.decode_status(regs[6])
+        slots = []
+        lines.append(f"Thread {tid}:")
+        for n in range(arch.nslots):
+            decoded = control[n] if n < len(control) else None
+            owner = _slot_owner(ctx, tid, n)
+            entry: dict[str, Any] = {"slot": n, "address": regs[n], "enabled": decoded is not None,
+                                     "type": decoded[0].label if decoded else None,
+                                     "length": decoded[1] if decoded else None,
+                                     "breakpoint": owner.id if owner is not None else None}
+            slots.append(entry)
+            what = f"{_TYPE_WORDS[decoded[0].label]:<6} len {decoded[1]}" if decoded else "off"
+            who = f"  breakpoint {owner.id} ({owner.expr})" if owner is not None else ""
+            lines.append(f"  DR{n}  {regs[n]:#018x}  {what}{who}")
+        fired = ", ".join(f"DR{n}" for n in status.slots) or "none"
+        step = "; single-step" if status.single_step else ""
+        lines.append(f"  DR6  {regs[6]:#018x}  fired: {fired}{step}")
+        used = sum(1 for s in slots if s["enabled"])
+        lines.append(f"  DR7  {regs[7]:#018x}  {used}/{arch.nslots} slots enabled")
+        out.append({"tid": tid, "dr0": regs[0], "dr1": regs[1], "dr2": regs[2], "dr3": regs[3], "dr6": regs[6],
+                    "dr7": regs[7], "slots": slots, "fired": list(status.slots),
+                    "single_step": status.single_step})
+    return Result("info slots", {"threads": out}, "\n".join(lines))
+
+
+_TYPE_WORDS = {"x": "exec", "w": "write", "rw": "rw", "r": "read"}

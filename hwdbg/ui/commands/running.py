@@ -1,0 +1,189 @@
+"""Running the program: run, start, starti, attach, detach, kill, continue, stepi."""
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any
+
+from ... import records as rec
+from ...errors import HwdbgError, SymbolError, TargetError, UsageError
+from ...locations import resolve_code
+from . import Category, CommandParser, Result, command, number, raw_split, shell_split
+
+R = Category.RUNNING
+
+
+def _args_parser(name: str) -> CommandParser:
+    parser = CommandParser(name)
+    parser.add_argument("args", nargs="?", metavar="ARGS")
+    return parser
+
+
+def _program_args(args: argparse.Namespace) -> Any:
+    return shell_split(args.args) if args.args else None
+
+
+def _not_running(ctx: Any) -> None:
+    inf = ctx.session.inferior
+    if inf is not None and inf.alive:
+        raise TargetError(f"process {inf.pid} is already being debugged; `kill` or `detach` it first")
+
+
+@command(_args_parser("run"), category=R, split=raw_split, aliases=("r",))
+def run(ctx: Any, args: argparse.Namespace) -> None:
+    """run [ARGS]
+
+    Starts the program (with ARGS, split like a shell does but without redirection;
+    without ARGS, the arguments of the last run) and lets it run until a breakpoint
+    stops it or it ends. Breakpoints set before are armed before its first instruction."""
+    _not_running(ctx)
+    ctx.spawn(_program_args(args))
+    ctx.resume(ctx.session.cont)
+
+
+@command(_args_parser("start"), category=R, split=raw_split)
+def start(ctx: Any, args: argparse.Namespace) -> None:
+    """start [ARGS]
+
+    Like run, but stops at the beginning of main (a temporary hardware breakpoint).
+    Needed before watching a variable of a position-independent executable, whose
+    addresses are known only once it runs."""
+    session = ctx.session
+    _not_running(ctx)
+    ctx.spawn(_program_args(args))
+    try:
+        addr = resolve_code(session, "main")
+        bp = session.add_breakpoint("hbreak", addr, 1, expr="main",
+                                    resolve=lambda: (resolve_code(session, "main"), 1))
+    except HwdbgError as exc:
+        try:
+            session.kill()  # nothing changed: no half-started program left behind
+        except HwdbgError:
+            pass
+        if isinstance(exc, SymbolError):
+            raise SymbolError(f"cannot start: {exc}; use starti or run instead") from None
+        raise
+    ctx.temporary.add(bp.id)
+    frame = session.describe(addr)
+    place = f": file {os.path.basename(frame.file)}, line {frame.line}." if frame.file and frame.line else "."
+    ctx.report(Result("hbreak", {"breakpoint": {"id": bp.id, "kind": "hbreak", "expr": "main", "address": addr,
+                                                "temporary": True}},
+                      f"Temporary breakpoint {bp.id} at {addr:#x}{place}"))
+    ctx.resume(session.cont)
+
+
+@command(_args_parser("starti"), category=R, split=raw_split)
+def starti(ctx: Any, args: argparse.Namespace) -> Result:
+    """starti [ARGS]
+
+    Starts the program and stops at its very first instruction (in the dynamic loader)."""
+    _not_running(ctx)
+    ctx.spawn(_program_args(args))
+    session = ctx.session
+    pc = session.arch.get_pc(session.inferior.get_regs(session.inferior.pid))
+    frame = session.describe(pc)
+    from ..render import frame_text
+    return Result("starti", {"pid": session.inferior.pid, "pc": pc}, f"\nProgram stopped.\n{frame_text(frame, pc)}")
+
+
+_attach_parser = CommandParser("attach")
+_attach_parser.add_argument("pid", type=number, metavar="PID")
+
+
+@command(_attach_parser, category=R)
+def attach(ctx: Any, args: argparse.Namespace) -> Result:
+    """attach PID
+
+    Attaches to a running process and all its threads, and stops it. Watchpoints
+    set afterwards are armed in every thread, and in threads it creates later.
+    Needs permission to trace it (same user and kernel.yama.ptrace_scope=0, or
+    CAP_SYS_PTRACE)."""
+    if args.pid <= 0 or args.pid >= 1 << 31:
+        raise UsageError(f"{args.pid} is not a process id")
+    _not_running(ctx)
+    session = ctx.session
+    session.attach(args.pid)
+    ctx.last_exit = None
+    inf = session.inferior
+    pc = session.arch.get_pc(inf.get_regs(inf.pid))
+    from ..render import frame_text
+    text = f"Attaching to process {inf.pid}\n{frame_text(session.describe(pc), pc)}"
+    return Result("attach", {"pid": inf.pid, "threads": sorted(inf.threads), "pc": pc}, text)
+
+
+@command(category=R)
+def detach(ctx: Any, args: argparse.Namespace) -> Result:
+    """detach
+
+    Clears the debug registers of every thread and lets the process go on without
+    the debugger. Breakpoints stay defined for the next run or attach."""
+    pid = ctx.session.require_process().pid
+    ctx.session.detach()
+    return Result("detach", {"pid": pid}, f"[Inferior 1 (process {pid}) detached]")
+
+
+@command(category=R)
+def kill(ctx: Any, args: argparse.Namespace) -> Result:
+    """kill
+
+    Kills the program being debugged. Breakpoints stay defined for the next run."""
+    pid = ctx.session.require_process().pid
+    ctx.session.kill()
+    ctx._drop_temporaries(all_of_them=True)
+    return Result("kill", {"pid": pid}, f"[Inferior 1 (process {pid}) killed]")
+
+
+_continue_parser = CommandParser("continue")
+_continue_parser.add_argument("n", nargs="?", type=number, metavar="N")
+
+
+@command(_continue_parser, category=R, aliases=("c", "cont", "fg"), repeatable=True)
+def continue_(ctx: Any, args: argparse.Namespace) -> None:
+    """continue [N]
+
+    Resumes every thread until a breakpoint stops the program or it ends. With N,
+    the breakpoint that caused the last stop is ignored N-1 more times (gdb).
+    Ctrl-C stops the program and returns to the prompt."""
+    session = ctx.session
+    session.require_stopped()
+    if args.n is not None:
+        if args.n < 1 or args.n >= 1 << 63:
+            raise UsageError(f"continue N needs 1 <= N < 2^63, not {args.n}")
+        stop = session.last_stop
+        bp = None
+        if stop is not None and stop.hits:
+            bp = session.breakpoints.get(stop.hits[0].id)
+        if bp is None:
+            ctx.message("Not stopped at any breakpoint; argument ignored.")
+        else:
+            bp.ignore_count = args.n - 1
+            ctx.message(f"Will ignore next {args.n - 1} crossings of breakpoint {bp.id}.  Continuing.")
+    if ctx.request_resume(session.cont):
+        return
+    ctx.resume(session.cont)
+
+
+_stepi_parser = CommandParser("stepi")
+_stepi_parser.add_argument("n", nargs="?", type=number, default=1, metavar="N")
+
+
+@command(_stepi_parser, category=R, aliases=("si",), repeatable=True)
+def stepi(ctx: Any, args: argparse.Namespace) -> None:
+    """stepi [N]
+
+    Executes N machine instructions (default 1) in the current thread; the other
+    threads stay stopped. Stops early at a breakpoint hit or a signal."""
+    session = ctx.session
+    session.require_stopped()
+    if args.n < 1 or args.n > 1_000_000:
+        raise UsageError(f"stepi N needs 1 <= N <= 1000000, not {args.n}")
+
+    def steps() -> Any:
+        result = None
+        for _ in range(args.n):
+            result = session.step()
+            if not isinstance(result, rec.Stopped) or result.reason != "step" or result.hits:
+                break
+        return result
+
+    ctx.resume(steps)

@@ -1,0 +1,246 @@
+"""Turns records into what the user reads: gdb-style text, or one JSON object per line.
+
+The only place in hwdbg that writes to the terminal (with the REPL's prompt). Text
+looks like gdb's; ``--json`` prints ``record.to_json()`` for session records and
+``{"event": "result", "command": ...}`` for command results.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+from typing import Any, Optional, TextIO
+
+from .. import records as rec
+
+KIND_TITLES = {
+    "watch": "Hardware watchpoint",
+    "rwatch": "Hardware read watchpoint",
+    "awatch": "Hardware access (read/write) watchpoint",
+    "hbreak": "Breakpoint",
+}
+KIND_TYPES = {"watch": "hw watchpoint", "rwatch": "read watchpoint", "awatch": "acc watchpoint",
+              "hbreak": "hw breakpoint"}
+
+_RED, _BOLD, _DIM, _RESET = "\x1b[31m", "\x1b[1m", "\x1b[2m", "\x1b[0m"
+
+
+def use_color(stream: TextIO) -> bool:
+    """Colour only on a terminal, and never when NO_COLOR is set (https://no-color.org)."""
+    if os.environ.get("NO_COLOR", "") != "":
+        return False
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+# ------------------------------------------------------------------ text pieces
+
+def where_text(function: Optional[str], file: Optional[str], line: Optional[int]) -> str:
+    """``bump () at counter.c:12`` as far as it is known ("" if nothing is)."""
+    text = f"{function} ()" if function else ""
+    if file and line:
+        text += f"{' ' if text else ''}at {os.path.basename(file)}:{line}"
+    return text
+
+
+def frame_text(frame: Optional[rec.Frame], pc: int) -> str:
+    """``0x401136 in bump () at counter.c:12``."""
+    where = where_text(frame.function, frame.file, frame.line) if frame is not None else ""
+    return f"{pc:#x} in {where}" if where else f"{pc:#x}"
+
+
+def value_text(value: Optional[int]) -> str:
+    return "<unreadable>" if value is None else str(value)
+
+
+def hit_text(hit: rec.Hit, *, temporary: bool = False) -> str:
+    """A hit in full, as gdb reports the stop."""
+    where = where_text(hit.function, hit.file, hit.line)
+    if hit.kind == "hbreak":
+        title = "Temporary breakpoint" if temporary else "Breakpoint"
+        place = where if hit.function else f"{hit.pc:#x}" + (f" {where}" if where else "")
+        lines = [f"{title} {hit.id}, {place}"]
+    else:
+        lines = [f"{KIND_TITLES[hit.kind]} {hit.id}: {hit.expr}", ""]
+        if hit.kind == "rwatch" or (hit.kind == "awatch" and hit.old == hit.new):
+            lines.append(f"Value = {value_text(hit.new)}")
+        else:
+            lines += [f"Old value = {value_text(hit.old)}", f"New value = {value_text(hit.new)}"]
+        lines.append(f"Thread {hit.tid} at {hit.pc:#x}" + (f" in {where}" if where else ""))
+    if hit.merged > 1:
+        lines.append(f"(one string instruction, {hit.merged} stores)")
+    if hit.backtrace:
+        lines += backtrace_lines(hit.backtrace)
+    return "\n".join(lines)
+
+
+def hit_line(hit: rec.Hit) -> str:
+    """A hit in one line, for --trace: ``[2] counter: 0 -> 1  thread 1234  0x401136 in bump () at counter.c:12``."""
+    where = where_text(hit.function, hit.file, hit.line)
+    place = f"{hit.pc:#x}" + (f" in {where}" if where else "")
+    if hit.kind == "hbreak":
+        what = f"{hit.expr}"
+    elif hit.kind == "rwatch" or (hit.kind == "awatch" and hit.old == hit.new):
+        what = f"{hit.expr}: read {value_text(hit.new)}"
+    else:
+        what = f"{hit.expr}: {value_text(hit.old)} -> {value_text(hit.new)}"
+    text = f"[{hit.id}] {what}  thread {hit.tid}  {place}"
+    if hit.backtrace:
+        text += "\n" + "\n".join(backtrace_lines(hit.backtrace))
+    return text
+
+
+def backtrace_lines(frames: Any) -> list[str]:
+    return [f"#{n:<2} {frame_text(frame, frame.pc)}" for n, frame in enumerate(frames)]
+
+
+def signal_description(name: Optional[str]) -> str:
+    if not name:
+        return ""
+    try:
+        text = signal.strsignal(signal.Signals[name])
+    except (KeyError, ValueError):
+        text = None
+    return f"{name}, {text}" if text else name
+
+
+def stopped_text(stop: rec.Stopped) -> str:
+    """A stop that is not (only) a breakpoint hit: a step, a signal, an interrupt."""
+    frame = frame_text(stop.where, stop.pc)
+    if stop.reason == "step" or stop.reason == "breakpoint":
+        return frame
+    if stop.reason == "signal":
+        return f"\nThread {stop.tid} received signal {signal_description(stop.signal)}\n{frame}"
+    if stop.reason == "interrupted":
+        return f"\nThread {stop.tid} stopped (interrupted).\n{frame}"
+    if stop.reason == "int3":
+        return f"\nThread {stop.tid} executed int3 (SIGTRAP, Trace/breakpoint trap)\n{frame}"
+    if stop.reason == "timeout":
+        return f"\nThread {stop.tid} stopped (timeout).\n{frame}"
+    return f"\nThread {stop.tid} stopped ({stop.reason}).\n{frame}"
+
+
+def exit_text(record: Any) -> str:
+    if isinstance(record, rec.Exited):
+        if record.code == 0:
+            return f"[Inferior 1 (process {record.pid}) exited normally]"
+        return f"[Inferior 1 (process {record.pid}) exited with code {record.code:02o}]"
+    core = " (core dumped)" if record.core else ""
+    return (f"\nProgram terminated with signal {signal_description(record.signal)}{core}\n"
+            f"[Inferior 1 (process {record.pid}) killed by {record.signal}]")
+
+
+def notice_text(notice: rec.Notice) -> str:
+    if notice.what == "thread-created":
+        return f"[New Thread {notice.tid}]"
+    if notice.what == "thread-exited":
+        return f"[Thread {notice.tid} exited]"
+    if notice.what in ("breakpoint-dropped", "error"):
+        return f"warning: {notice.message}"
+    return f"[{notice.message}]"
+
+
+# ------------------------------------------------------------------ outputs
+
+class Output:
+    """Where records go. Subclasses: TextOutput (people), JsonOutput (programs)."""
+
+    json = False
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> None:
+        self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def hit(self, hit: rec.Hit, *, full: bool, temporary: bool = False) -> None: ...
+    def stopped(self, stop: rec.Stopped, *, reported_hits: bool) -> None: ...
+    def ended(self, record: Any) -> None: ...
+    def notice(self, notice: rec.Notice) -> None: ...
+    def result(self, result: Any) -> None: ...
+    def error(self, kind: str, message: str) -> None: ...
+    def message(self, text: str) -> None: ...
+
+
+class TextOutput(Output):
+    def __init__(self, stream: TextIO, *, color: Optional[bool] = None) -> None:
+        super().__init__(stream)
+        self.color = use_color(stream) if color is None else color
+
+    def _paint(self, text: str, code: str) -> str:
+        return f"{code}{text}{_RESET}" if self.color and text else text
+
+    def hit(self, hit: rec.Hit, *, full: bool, temporary: bool = False) -> None:
+        if full:
+            text = hit_text(hit, temporary=temporary)
+            head, _, tail = text.partition("\n")
+            self.write("\n" + self._paint(head, _BOLD) + ("\n" + tail if tail else ""))
+        else:
+            self.write(hit_line(hit))
+
+    def stopped(self, stop: rec.Stopped, *, reported_hits: bool) -> None:
+        if reported_hits:
+            return
+        self.write(stopped_text(stop))
+
+    def ended(self, record: Any) -> None:
+        self.write(exit_text(record))
+
+    def notice(self, notice: rec.Notice) -> None:
+        self.write(self._paint(notice_text(notice), _DIM))
+
+    def result(self, result: Any) -> None:
+        text = getattr(result, "text", "")
+        if text:
+            self.write(text)
+
+    def error(self, kind: str, message: str) -> None:
+        self.write(self._paint(f"*** {one_line(message)}", _RED))
+
+    def message(self, text: str) -> None:
+        self.write(text)
+
+
+class JsonOutput(Output):
+    json = True
+
+    def emit(self, obj: dict) -> None:
+        self.write(json.dumps(obj, default=_json_default))
+
+    def hit(self, hit: rec.Hit, *, full: bool, temporary: bool = False) -> None:
+        self.emit(hit.to_json())
+
+    def stopped(self, stop: rec.Stopped, *, reported_hits: bool) -> None:
+        self.emit(stop.to_json())
+
+    def ended(self, record: Any) -> None:
+        self.emit(record.to_json())
+
+    def notice(self, notice: rec.Notice) -> None:
+        self.emit(notice.to_json())
+
+    def result(self, result: Any) -> None:
+        self.emit(result.to_json())
+
+    def error(self, kind: str, message: str) -> None:
+        self.emit({"event": "error", "kind": kind, "message": one_line(message)})
+
+    def message(self, text: str) -> None:
+        pass  # prose for people only
+
+
+def one_line(text: str) -> str:
+    return " ".join(part.strip() for part in str(text).splitlines() if part.strip()) or "error"
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, (bytes, bytearray)):
+        return obj.hex()
+    if hasattr(obj, "to_json"):
+        return obj.to_json()
+    if isinstance(obj, (set, frozenset, tuple)):
+        return list(obj)
+    return str(obj)
