@@ -38,7 +38,6 @@ class Hit:
     file: Optional[str] = None
     line: Optional[int] = None
     backtrace: Optional[tuple[Frame, ...]] = None
-    merged: int = 1  # stops of one string instruction reported as this one hit
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"event": "hit", "id": self.id, "kind": self.kind, "expr": self.expr,

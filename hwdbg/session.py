@@ -94,7 +94,7 @@ class _PendingString:
 
     slot: int
     pc: int
-    hits: dict[int, int] = field(default_factory=dict)  # breakpoint id -> stops merged
+    bp_ids: set[int] = field(default_factory=set)
 
 
 _live_sessions: "weakref.WeakSet[Session]" = weakref.WeakSet()
@@ -115,6 +115,7 @@ class Session:
         self.pin = False
         self._ids = itertools.count(1)
         self._code: dict[int, bytes] = {}
+        self._unmapped_pcs: set[int] = set()
         self._pending_strings: dict[int, _PendingString] = {}
         self._stepping: set[int] = set()
         self._interrupt_wanted = False
@@ -182,6 +183,7 @@ class Session:
         inf = self.inferior
         assert inf is not None
         self._code.clear()
+        self._unmapped_pcs.clear()
         self._pending_strings.clear()
         self._refresh_symbols()
         for tid in inf.threads:
@@ -454,6 +456,7 @@ class Session:
         if isinstance(event, pev.Exec):
             self.manager.reset_after_exec(tid)
             self._code.clear()
+            self._unmapped_pcs.clear()
             self._pending_strings.clear()
             self._refresh_symbols(exec_happened=True)
             self.emit(rec.Notice("exec", f"process {inf.pid} is executing a new program", tid=tid))
@@ -518,10 +521,10 @@ class Session:
         if pending is not None and pending.slot in report.fired_slots:
             del self._pending_strings[tid]
             self.manager.sync([tid])  # give the borrowed slot back
-            for bp_id, merged in pending.hits.items():
+            for bp_id in sorted(pending.bp_ids):
                 bp = self.breakpoints.get(bp_id)
                 if bp is not None:
-                    stop |= self._record_hit(inf, bp, tid, pending.pc, hits, merged=merged)
+                    stop |= self._record_hit(inf, bp, tid, pending.pc, hits)
         seen: set[int] = set()
         for slot_hit in report.hits:
             bp = self.breakpoints.get(slot_hit.bp.id)
@@ -547,7 +550,7 @@ class Session:
         """
         pending = self._pending_strings.get(tid)
         if pending is not None and pending.pc == pc:
-            pending.hits[slot_hit.bp.id] = pending.hits.get(slot_hit.bp.id, 0) + 1
+            pending.bp_ids.add(slot_hit.bp.id)  # another slot fired inside the same instruction
             return True
         code = self._code.get(pc)
         if code is None:
@@ -558,7 +561,7 @@ class Session:
         if length is None or pending is not None:
             return False
         self.manager.borrow_slot(tid, slot_hit.slot, Chunk(pc + length, self.arch.exec_length, BpType.X))
-        self._pending_strings[tid] = _PendingString(slot=slot_hit.slot, pc=pc, hits={slot_hit.bp.id: 1})
+        self._pending_strings[tid] = _PendingString(slot=slot_hit.slot, pc=pc, bp_ids={slot_hit.bp.id})
         return True
 
     def _read_code(self, inf: Inferior, pc: int) -> bytes:
@@ -567,7 +570,7 @@ class Session:
         except TargetError:
             return b""
 
-    def _record_hit(self, inf: Inferior, bp: Breakpoint, tid: int, pc: int, out: list, merged: int = 1) -> bool:
+    def _record_hit(self, inf: Inferior, bp: Breakpoint, tid: int, pc: int, out: list) -> bool:
         """Applies the breakpoint's semantics to one hit; True if the target should stop."""
         old = new = None
         if bp.kind != "hbreak":
@@ -587,7 +590,7 @@ class Session:
         hit = rec.Hit(id=bp.id, kind=bp.kind, expr=bp.expr, address=bp.addr, length=bp.length, tid=tid, pc=pc,
                       old=old, new=new, function=where.function if where else None,
                       file=where.file if where else None, line=where.line if where else None,
-                      backtrace=self.backtrace(tid) if bp.backtrace else None, merged=merged)
+                      backtrace=self.backtrace(tid) if bp.backtrace else None)
         bp.hit_count += 1
         bp.hits.append(hit)
         out.append(hit)
@@ -621,6 +624,11 @@ class Session:
         if self.symbols is not None:
             try:
                 loc = self.symbols.describe(pc)
+                if loc.module is None and pc not in self._unmapped_pcs and self.alive:
+                    # Libraries are mapped after exec (and by dlopen): re-read the map once per pc.
+                    self._unmapped_pcs.add(pc)
+                    self._refresh_symbols()
+                    loc = self.symbols.describe(pc)
                 return rec.Frame(pc=pc, function=loc.function, offset=loc.offset, file=loc.file, line=loc.line,
                                  module=loc.module)
             except HwdbgError:
@@ -662,9 +670,16 @@ class SessionEnv:
         self.session, self.tid = session, tid
 
     def lookup(self, name: str, lib: Optional[str]) -> tuple[int, Any]:
-        if self.session.symbols is None:
+        symbols = self.session.symbols
+        if symbols is None:
             raise SymbolError(f"no symbol table loaded; cannot look up {name!r}")
-        var = self.session.symbols.lookup(name, lib)
+        try:
+            var = symbols.lookup(name, lib)
+        except SymbolError:
+            if not self.session.alive:
+                raise
+            self.session.refresh_symbols()  # a library mapped since the last look (dlopen)
+            var = symbols.lookup(name, lib)
         return var.addr, var.ctype
 
     def read_memory(self, addr: int, size: int) -> bytes:

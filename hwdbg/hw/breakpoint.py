@@ -20,7 +20,7 @@ from ..arch import ArchSpec, BpType, Chunk
 from ..errors import PtraceError, SlotError, ValidationError
 from . import debugregs
 from .ranges import split_range
-from .slots import Allocation, SlotRequest, ThreadRegisters, allocate, apply_writes, plan_writes
+from .slots import Allocation, SlotRequest, ThreadRegisters, allocate, plan_writes, state_after
 
 
 class Status(enum.Enum):
@@ -184,28 +184,36 @@ class BreakpointManager:
             try:
                 debugregs.write_sequence(tid, writes)
             except PtraceError as exc:
+                self.threads[tid] = state_after(self.arch, before, writes[:getattr(exc, "done", 0)])
                 self._restore(tid, before)
                 for other, state in reversed(done):
                     self._restore(other, state)
                 raise self._sync_error(tid, exc) from None
-            self.threads[tid] = apply_writes(before, writes, self.arch, alloc.slots)
+            self.threads[tid] = state_after(self.arch, before, writes)
             done.append((tid, before))
         for tid, alloc, _ in plans:
             self._record(tid, alloc)
         self._update_status()
 
     def _restore(self, tid: int, state: ThreadRegisters) -> None:
-        """Puts a thread's registers back to ``state`` after a failed transaction."""
+        """Puts a thread's armed slots back to ``state`` after a failed transaction.
+
+        Only what differs is written: writing an address the thread never held could
+        itself fail (ENOSPC). A slot that was written and is now disabled again keeps its
+        address (harmless: disabled), and the shadow records it.
+        """
+        current = self.threads[tid]
+        writes = plan_writes(self.arch, current, state.slots)
         try:
-            debugregs.write_set(tid, state.addrs, self.arch.encode_control(state.slots))
+            debugregs.write_sequence(tid, writes)
+            self.threads[tid] = state_after(self.arch, current, writes)
         except PtraceError:
             # The thread is gone or refuses everything: make sure nothing stays armed.
             try:
                 debugregs.write(tid, self.arch.control_register, 0)
-                state = ThreadRegisters(list(state.addrs), [None] * self.arch.nslots)
             except PtraceError:
                 pass
-        self.threads[tid] = state
+            self.threads[tid] = ThreadRegisters(list(current.addrs), [None] * self.arch.nslots)
 
     def _sync_error(self, tid: int, exc: PtraceError) -> SlotError:
         if exc.errno == errno.ENOSPC:
@@ -254,7 +262,7 @@ class BreakpointManager:
         new_slots[slot] = chunk
         writes = plan_writes(self.arch, state, new_slots)
         debugregs.write_sequence(tid, writes)
-        self.threads[tid] = apply_writes(state, writes, self.arch, new_slots)
+        self.threads[tid] = state_after(self.arch, state, writes)
 
     # ------------------------------------------------------------ routing
 

@@ -90,13 +90,13 @@ def plan_writes(arch: ArchSpec, old: ThreadRegisters, new_slots: Sequence[Option
     return writes
 
 
-def apply_writes(state: ThreadRegisters, writes: Sequence[tuple[int, int]], arch: ArchSpec,
-                 new_slots: Sequence[Optional[Chunk]]) -> ThreadRegisters:
-    """The shadow after ``writes`` succeeded."""
+def state_after(arch: ArchSpec, state: ThreadRegisters, writes: Sequence[tuple[int, int]]) -> ThreadRegisters:
+    """The shadow after ``writes`` (or a prefix of them) reached the hardware."""
     result = state.copy()
     for reg, value in writes:
-        if reg != arch.control_register:
+        if reg == arch.control_register:
+            result.slots = [None if decoded is None else Chunk(result.addrs[i], decoded[1], decoded[0])
+                            for i, decoded in enumerate(arch.decode_control(value))]
+        else:
             result.addrs[reg] = value
-    result.slots = list(new_slots)
     return result
-

@@ -443,9 +443,6 @@ def test_module_tables_match_sdm():
     assert x86.TASK_SIZE_MAX == 0x7FFFFFFFF000
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: decode_rep_string honours a REX prefix that is followed by a legacy "
-                                       "prefix; the SDM (2.2.1) says such a REX is ignored, so 48 f3 a5 is "
-                                       "rep movsd (4-byte elements), not rep movsq")
 @pytest.mark.parametrize("code, expected", [
     (b"\x48\xf3\xa5", (3, "movs", 4)),
     (b"\xf3\x48\x66\xa5", (4, "movs", 2)),
