@@ -411,9 +411,20 @@ class Session:
         self.interrupt()
 
     def _run_loop(self, inf: Inferior) -> rec.Stopped | rec.Exited | rec.Killed:
+        _running_sessions.add(self)
+        try:
+            return self._loop(inf)
+        finally:
+            _running_sessions.discard(self)
+
+    def _loop(self, inf: Inferior) -> rec.Stopped | rec.Exited | rec.Killed:
         while True:
             event = inf.wait_event()
             result = self._handle(inf, event)
+            if _pending_signal is not None:
+                if inf.alive:
+                    inf.stop_all()
+                _raise_pending_signal()
             if result is not None:
                 if isinstance(result, rec.Stopped):
                     inf.stop_all()
@@ -749,14 +760,43 @@ def _cleanup_all() -> None:
 atexit.register(_cleanup_all)
 
 
-def install_signal_cleanup(signals: Iterable[int] = (_signal.SIGTERM, _signal.SIGHUP)) -> None:
-    """Turns SIGTERM/SIGHUP into SystemExit so that the cleanup runs (main thread only)."""
+_running_sessions: "weakref.WeakSet[Session]" = weakref.WeakSet()
+_pending_signal: Optional[int] = None
+
+
+def _signal_exception(signo: int) -> BaseException:
+    return KeyboardInterrupt() if signo == _signal.SIGINT else SystemExit(128 + signo)
+
+
+def _on_fatal_signal(signo: int, _frame: Any) -> None:
+    """SIGINT/SIGTERM/SIGHUP: raise where it is safe.
+
+    While a session runs its loop, an exception at an arbitrary point could leave a thread
+    running that we believe stopped; so we only note the signal and interrupt the target,
+    and the loop raises once every thread is stopped. Cleanup (clear the registers, then
+    detach or kill) runs as the exception unwinds, or at interpreter exit.
+    """
+    global _pending_signal
+    running = [s for s in list(_running_sessions) if s.alive]
+    if not running:
+        raise _signal_exception(signo)
+    _pending_signal = signo
+    for session in running:
+        session.interrupt()
+
+
+def _raise_pending_signal() -> None:
+    global _pending_signal
+    if _pending_signal is not None:
+        signo, _pending_signal = _pending_signal, None
+        raise _signal_exception(signo)
+
+
+def install_signal_cleanup(signals: Iterable[int] = (_signal.SIGINT, _signal.SIGTERM, _signal.SIGHUP)) -> None:
+    """Makes SIGINT/SIGTERM/SIGHUP end the program through cleanup (main thread only; handlers
+    the program installed itself are left alone)."""
     if threading.current_thread() is not threading.main_thread():
         return
-
-    def _exit(signo: int, _frame: Any) -> None:
-        raise SystemExit(128 + signo)
-
     for signo in signals:
-        if _signal.getsignal(signo) in (_signal.SIG_DFL, None):
-            _signal.signal(signo, _exit)
+        if _signal.getsignal(signo) in (_signal.SIG_DFL, _signal.default_int_handler, None):
+            _signal.signal(signo, _on_fatal_signal)

@@ -295,13 +295,14 @@ class Inferior:
     def resume(self, tid: int, *, step: bool = False) -> None:
         thread = self.threads[tid]
         signo, thread.signal = thread.signal, 0
+        thread.running = True  # first: an exception after the request must not hide a running thread
         try:
             (sc.singlestep if step else sc.cont)(tid, signo)
         except PtraceError as exc:
             if exc.errno != errno.ESRCH:
+                thread.running, thread.signal = False, signo
                 raise
             # Killed under us: its death is on its way through waitpid.
-        thread.running = True
 
     def resume_all(self, except_tids: Iterable[int] = ()) -> None:
         skip = set(except_tids)

@@ -1,0 +1,94 @@
+"""Never a time bomb: whichever way the debugger lets go, the target runs on and exits 0.
+
+The target keeps writing the watched variable after the debugger is gone; if a debug
+register were still armed, the kernel would kill it with SIGTRAP at that write.
+"""
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+pytestmark = pytest.mark.requires_hw_watchpoints
+
+DEBUGGER = textwrap.dedent('''
+    import os, sys, hwdbg
+    pid, how = int(sys.argv[1]), sys.argv[2]
+
+    seen = []
+
+    def boom(hit):
+        seen.append(hit)
+        if len(seen) > 1:
+            raise RuntimeError("a bug in a user callback")
+
+    target = hwdbg.attach(pid)
+    bp = target.watch("counter", on_hit=boom if how == "callback" else None)
+    assert isinstance(target.cont(timeout=10), hwdbg.Stopped)
+    print("armed", flush=True)
+    if how == "detach":
+        target.detach()
+    elif how == "close":
+        with target:
+            pass
+    elif how == "callback":
+        with target:
+            target.cont(timeout=10)
+    elif how in ("signal", "sigkill"):
+        target.run_until_exit()  # killed from outside while the target runs
+    elif how == "exit":
+        sys.exit(0)  # interpreter exit with the target attached and armed
+''')
+
+
+@pytest.fixture
+def forever(core_exe):
+    """A target that writes `counter` every 10 ms for 3 s, then exits 0."""
+    proc = subprocess.Popen([str(core_exe), "forever", "3"], stdout=subprocess.PIPE, text=True)
+    assert int(proc.stdout.readline()) == proc.pid
+    yield proc
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+
+
+def run_debugger(pid, how, send=None):
+    debugger = subprocess.Popen([sys.executable, "-c", DEBUGGER, str(pid), how], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+    assert debugger.stdout.readline().strip() == "armed", debugger.stderr.read()
+    if send is not None:
+        debugger.send_signal(send)
+    out, err = debugger.communicate(timeout=30)
+    return debugger.returncode, err
+
+
+@pytest.mark.parametrize("how", ["detach", "close", "exit"])
+def test_clean_exits(forever, how):
+    code, err = run_debugger(forever.pid, how)
+    assert code == 0, err
+    assert forever.wait(timeout=30) == 0
+
+
+def test_exception_in_user_callback(forever):
+    code, err = run_debugger(forever.pid, "callback")
+    assert code == 1 and "a bug in a user callback" in err
+    assert forever.wait(timeout=30) == 0
+
+
+@pytest.mark.parametrize("signo", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+def test_signals_to_the_debugger(forever, signo):
+    code, err = run_debugger(forever.pid, "signal", send=signo)
+    assert code != 0
+    assert "Traceback" not in err or signo == signal.SIGINT  # KeyboardInterrupt may print one
+    assert forever.wait(timeout=30) == 0
+
+
+def test_sigkill_of_the_debugger_is_the_documented_exception(forever):
+    """SIGKILL cannot be caught: the kernel keeps the registers armed and the target dies with
+    SIGTRAP at its next write (spawned targets get PTRACE_O_EXITKILL instead)."""
+    code, _ = run_debugger(forever.pid, "sigkill", send=signal.SIGKILL)
+    assert code == -signal.SIGKILL
+    assert forever.wait(timeout=30) == -signal.SIGTRAP
