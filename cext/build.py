@@ -1,9 +1,12 @@
-"""cffi builder for ``hwdbg._ptrace``: the debug registers of one traced thread.
+"""cffi builder for ``hwdbg._ptrace``: the debug registers of one traced thread, and the hit loop.
 
 Executed by setuptools through ``cffi_modules``; it must not import hwdbg. The C
-side only performs PTRACE_PEEKUSER / PTRACE_POKEUSER and returns 0 or -errno;
-which values to write, and in which order, is decided in Python
-(``hwdbg/hw/debugregs.py``). cffi releases the GIL around every call.
+side performs PTRACE_PEEKUSER / PTRACE_POKEUSER and returns 0 or -errno; which
+values to write, and in which order, is decided in Python (``hwdbg/hw/debugregs.py``).
+
+``hwdbg_fast_loop`` is the steady-state trap loop (``hwdbg/hw/fastpath.py``): wait,
+classify, record, resume — for hits Python has declared need no Python work. Anything
+else is handed back untouched. cffi releases the GIL around every call.
 """
 from cffi import FFI
 
@@ -18,6 +21,34 @@ int hwdbg_peek_dr(int tid, int reg, unsigned long *out);
 int hwdbg_poke_dr(int tid, int reg, unsigned long value);
 int hwdbg_poke_dr_sequence(int tid, int count, const int *regs,
                            const unsigned long *values, int *done);
+
+#define HWDBG_FAST_MAX_LEN 32
+struct hwdbg_fast_bp {
+    unsigned long addr;
+    int len;
+    int mode;            /* 0 every hit, 1 only value changes (watch), 2 only unchanged (rwatch) */
+    int have_last;
+    unsigned char last[32];
+};
+struct hwdbg_fast_hit {
+    int tid;
+    int bp;              /* index into the bp table */
+    unsigned long pc;
+    unsigned char old[32];
+    unsigned char new[32];
+    int had_old;
+};
+struct hwdbg_fast_args {
+    int mem_fd;
+    const int *tids; int ntids;                      /* sorted: the threads we own */
+    const unsigned long *plain_pcs; int nplain;      /* sorted: pcs known not to stop mid-instruction */
+    int single_slot;                                 /* the only armed slot, or -1: read DR6 */
+    signed char slot_bp[4];                          /* slot -> bp index, -1: Python decides */
+    struct hwdbg_fast_bp *bps; int nbps;
+    struct hwdbg_fast_hit *hits; int max_hits; int nhits;
+    int tid; int status;                             /* out: a stop for Python */
+};
+int hwdbg_fast_loop(struct hwdbg_fast_args *a);
 """)
 
 ffibuilder.set_source("hwdbg._ptrace", r"""
@@ -25,10 +56,15 @@ ffibuilder.set_source("hwdbg._ptrace", r"""
 #error "hwdbg._ptrace supports x86-64 only for now (struct user.u_debugreg)"
 #endif
 #include <errno.h>
+#include <signal.h>
 #include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/ptrace.h>
 #include <sys/types.h>
 #include <sys/user.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #define HWDBG_U_DEBUGREG_OFFSET offsetof(struct user, u_debugreg)
 #define HWDBG_DEBUGREG_SIZE sizeof(((struct user *)0)->u_debugreg[0])
@@ -73,6 +109,117 @@ int hwdbg_poke_dr_sequence(int tid, int count, const int *regs,
     }
     *done = count;
     return 0;
+}
+
+#define HWDBG_FAST_MAX_LEN 32
+struct hwdbg_fast_bp {
+    unsigned long addr;
+    int len;
+    int mode;
+    int have_last;
+    unsigned char last[32];
+};
+struct hwdbg_fast_hit {
+    int tid;
+    int bp;
+    unsigned long pc;
+    unsigned char old[32];
+    unsigned char new[32];
+    int had_old;
+};
+struct hwdbg_fast_args {
+    int mem_fd;
+    const int *tids; int ntids;
+    const unsigned long *plain_pcs; int nplain;
+    int single_slot;
+    signed char slot_bp[4];
+    struct hwdbg_fast_bp *bps; int nbps;
+    struct hwdbg_fast_hit *hits; int max_hits; int nhits;
+    int tid; int status;
+};
+
+static int cmp_int(const void *a, const void *b)
+{
+    int x = *(const int *)a, y = *(const int *)b;
+    return (x > y) - (x < y);
+}
+
+static int cmp_ulong(const void *a, const void *b)
+{
+    unsigned long x = *(const unsigned long *)a, y = *(const unsigned long *)b;
+    return (x > y) - (x < y);
+}
+
+/* Handles one stop if it is a hit Python has delegated; 1 if handled, 0 if Python must see it. */
+static int fast_hit(struct hwdbg_fast_args *a, int tid, int status)
+{
+    siginfo_t si;
+    unsigned long pc, dr6;
+    unsigned char value[32];
+    int slot, b, same, keep;
+    struct hwdbg_fast_bp *bp;
+
+    if (!WIFSTOPPED(status) || (status >> 16) != 0 || WSTOPSIG(status) != SIGTRAP)
+        return 0;
+    if (!bsearch(&tid, a->tids, a->ntids, sizeof(int), cmp_int))
+        return 0;
+    if (ptrace(PTRACE_GETSIGINFO, tid, NULL, &si) == -1 || si.si_code != 4 /* TRAP_HWBKPT */)
+        return 0;
+    slot = a->single_slot;
+    if (slot < 0) {
+        if (hwdbg_peek_dr(tid, 6, &dr6) != 0)
+            return 0;
+        dr6 &= 0xf;
+        if (dr6 == 0 || (dr6 & (dr6 - 1)))  /* several slots fired: Python routes them all */
+            return 0;
+        slot = __builtin_ctzl(dr6);
+    }
+    b = a->slot_bp[slot];
+    pc = (unsigned long)si.si_addr;
+    if (b < 0 || !bsearch(&pc, a->plain_pcs, a->nplain, sizeof(unsigned long), cmp_ulong))
+        return 0;
+    bp = &a->bps[b];
+    if (pread(a->mem_fd, value, bp->len, (off_t)bp->addr) != bp->len)
+        return 0;
+    same = bp->have_last && memcmp(value, bp->last, bp->len) == 0;
+    keep = !(bp->mode == 1 && same) && !(bp->mode == 2 && bp->have_last && !same);
+    if (keep) {
+        struct hwdbg_fast_hit *h = &a->hits[a->nhits++];
+        h->tid = tid;
+        h->bp = b;
+        h->pc = pc;
+        h->had_old = bp->have_last;
+        memcpy(h->old, bp->last, bp->len);
+        memcpy(h->new, value, bp->len);
+    }
+    memcpy(bp->last, value, bp->len);
+    bp->have_last = 1;
+    if (ptrace(PTRACE_CONT, tid, NULL, NULL) == -1 && errno != ESRCH)
+        return -errno;
+    return 1;
+}
+
+/* Waits and handles delegated hits until the hit buffer is full (returns 0), a stop needs
+ * Python (returns 1 with a->tid/a->status), or waitpid fails (-errno, EINTR included). */
+int hwdbg_fast_loop(struct hwdbg_fast_args *a)
+{
+    int status, rc;
+    pid_t tid;
+    for (;;) {
+        if (a->nhits >= a->max_hits)
+            return 0;
+        tid = waitpid(-1, &status, __WALL);
+        if (tid < 0)
+            return -errno;
+        rc = fast_hit(a, tid, status);
+        if (rc < 0)
+            return rc;
+        if (rc == 0) {
+            a->tid = tid;
+            a->status = status;
+            return 1;
+        }
+    }
 }
 """)
 

@@ -21,9 +21,9 @@ class Frame:
         return asdict(self)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Hit:
-    """One hit of one logical breakpoint in one thread."""
+    """One hit of one logical breakpoint in one thread (not frozen: built on the hot path)."""
 
     id: int
     kind: str  # watch | rwatch | awatch | hbreak

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import errno
 import itertools
 import signal as _signal
 import threading
@@ -21,6 +22,8 @@ from . import records as rec
 from .arch import ArchSpec, BpType, Chunk, current
 from .errors import HwdbgError, SymbolError, TargetError, TargetTimeout, UsageError, ValidationError
 from .hw.breakpoint import BreakpointManager, HwBreakpoint, Status
+from .hw.fastpath import BUFFER as FAST_BUFFER
+from .hw.fastpath import MODE_ALL, MODE_CHANGES, MODE_UNCHANGED, FastBreakpoint, FastLoop
 from .hw.router import Router, TrapKind
 from .process import events as pev
 from .process.control import Inferior
@@ -30,6 +33,7 @@ KINDS = {"watch": BpType.W, "rwatch": BpType.R, "awatch": BpType.RW, "hbreak": B
 STOP_AND_PASS = {_signal.SIGSEGV, _signal.SIGBUS, _signal.SIGILL, _signal.SIGFPE, _signal.SIGABRT}
 STOP_NO_PASS = {_signal.SIGINT}
 MAX_KEPT_HITS = 100_000
+FAST_MAX_LENGTH = 32  # the C hit loop's value buffer
 
 
 def signal_name(signo: int) -> str:
@@ -115,7 +119,13 @@ class Session:
         self.pin = False
         self._ids = itertools.count(1)
         self._code: dict[int, bytes] = {}
+        self._plain_pcs: set[int] = set()  # pcs whose instruction never stops mid-way
         self._unmapped_pcs: set[int] = set()
+        self._frames: dict[int, rec.Frame] = {}
+        self.fast_path = True  # let the C loop take hits that need no Python
+        self.fast_hits = 0  # how many of them it took
+        self._fast_key: Any = None
+        self._fast: Optional[FastLoop] = None
         self._pending_strings: dict[int, _PendingString] = {}
         self._stepping: set[int] = set()
         self._interrupt_wanted = False
@@ -128,8 +138,9 @@ class Session:
     # ------------------------------------------------------------ events out
 
     def emit(self, event: Any) -> None:
-        for listener in list(self.listeners):
-            listener(event)
+        if self.listeners:
+            for listener in list(self.listeners):
+                listener(event)
 
     # ------------------------------------------------------------ process lifecycle
 
@@ -183,6 +194,7 @@ class Session:
         inf = self.inferior
         assert inf is not None
         self._code.clear()
+        self._plain_pcs.clear()
         self._unmapped_pcs.clear()
         self._pending_strings.clear()
         self._refresh_symbols()
@@ -419,8 +431,8 @@ class Session:
 
     def _loop(self, inf: Inferior) -> rec.Stopped | rec.Exited | rec.Killed:
         while True:
-            event = inf.wait_event()
-            result = self._handle(inf, event)
+            event = self._next_event(inf)
+            result = self._handle(inf, event) if event is not None else None
             if _pending_signal is not None:
                 if inf.alive:
                     inf.stop_all()
@@ -439,11 +451,77 @@ class Session:
             if self._batch is not None and self._batched >= self._batch and inf.alive:
                 self._batched = 0
                 inf.stop_all()
-                self.last_stop = rec.Stopped(reason="batch", tid=event.tid, pc=0)
+                self.last_stop = rec.Stopped(reason="batch", tid=inf.pid, pc=0)
                 return self.last_stop
             if self._resume_all_after:
                 self._resume_all_after = False
                 inf.resume_all()
+
+    def _next_event(self, inf: Inferior) -> Optional[pev.ProcessEvent]:
+        """The next stop for Python, letting the C loop handle delegated hits meanwhile.
+
+        Returns None when hits were recorded and the caller should look at its batch limit.
+        """
+        loop = self._fast_loop(inf)
+        if loop is None:
+            return inf.wait_event()
+        limit = FAST_BUFFER if self._batch is None else max(1, self._batch - self._batched)
+        outcome, err = loop.run(limit)
+        for fast, tid, pc, old, new in loop.drain():
+            self.fast_hits += 1
+            bp = fast.bp
+            self._publish(bp, tid, pc, _as_int(old, bp.signed), _as_int(new, bp.signed))
+        if outcome is not None:
+            return inf.accept(*outcome)
+        if err not in (0, errno.EINTR):
+            return inf.wait_event()  # reports the failure (the process is gone) as wait_event does
+        return None
+
+    def _fast_loop(self, inf: Inferior) -> Optional[FastLoop]:
+        """The C loop prepared for the current breakpoints and threads, or None if it cannot help."""
+        if (not self.fast_path or not inf.idle or self._stepping or self._pending_strings or inf.mem_fd is None
+                or _pending_signal is not None):
+            return None
+        key = (inf.generation, self.manager.epoch, len(self._plain_pcs), self._tracing,
+               tuple((bp.id, bp.condition, bp.ignore_count, bp.trace, bp.on_hit is None) for bp in
+                     self.breakpoints.values()))
+        if key != self._fast_key:
+            self._fast_key, self._fast = key, self._build_fast_loop(inf)
+        return self._fast
+
+    def _build_fast_loop(self, inf: Inferior) -> Optional[FastLoop]:
+        shadows = [self.manager.threads.get(tid) for tid in inf.threads]
+        if not shadows or any(s is None for s in shadows):
+            return None
+        layout = shadows[0].slots
+        if any(s.slots != layout for s in shadows[1:]):
+            return None  # thread-scoped breakpoints: per-thread layouts stay in Python
+        slot_bp = [-1] * self.arch.nslots
+        fast: list[FastBreakpoint] = []
+        index: dict[int, int] = {}
+        for slot, chunk in enumerate(layout):
+            if chunk is None:
+                continue
+            owners = [hw for hw in self.manager.breakpoints.values() if hw.enabled and chunk in hw.chunks]
+            bp = self.breakpoints.get(owners[0].id) if len(owners) == 1 else None
+            if bp is None or not self._delegable(bp):
+                continue
+            if bp.id not in index:
+                index[bp.id] = len(fast)
+                mode = MODE_CHANGES if bp.changes_only else MODE_UNCHANGED if bp.kind == "rwatch" else MODE_ALL
+                fast.append(FastBreakpoint(bp, bp.addr, bp.length, mode))
+            slot_bp[slot] = index[bp.id]
+        if not fast:
+            return None
+        armed = [i for i, chunk in enumerate(layout) if chunk is not None]
+        return FastLoop(inf.mem_fd, list(inf.threads), sorted(self._plain_pcs),
+                        armed[0] if len(armed) == 1 else -1, slot_bp, fast)
+
+    def _delegable(self, bp: Breakpoint) -> bool:
+        """A hit of bp needs nothing but recording: the C loop may take it."""
+        return (bp.enabled and bp.kind != "hbreak" and bp.hw is not None and bp._condition_ast is None
+                and bp.ignore_count == 0 and bp.on_hit is None and not bp.backtrace
+                and (bp.trace or self._tracing) and 0 < bp.length <= FAST_MAX_LENGTH)
 
     def _resume(self, inf: Inferior, tid: int) -> None:
         if tid in inf.threads and not inf.threads[tid].running:
@@ -467,6 +545,7 @@ class Session:
         if isinstance(event, pev.Exec):
             self.manager.reset_after_exec(tid)
             self._code.clear()
+            self._plain_pcs.clear()
             self._unmapped_pcs.clear()
             self._pending_strings.clear()
             self._refresh_symbols(exec_happened=True)
@@ -566,8 +645,10 @@ class Session:
         code = self._code.get(pc)
         if code is None:
             code = self._code[pc] = self._read_code(inf, pc)
-        if code[:1] not in (b"\xf3", b"\xf2", b"\x66") and not (0x40 <= code[0] <= 0x4F if code else False):
-            return False  # the common case: not a prefixed instruction, no register read needed
+            if code and not self.arch.is_string_store(code):
+                self._plain_pcs.add(pc)  # the C hit loop may take hits at this pc from now on
+        if pc in self._plain_pcs:
+            return False  # the common case: no register read needed
         length = self.arch.string_store_in_flight(code, inf.get_regs(tid), slot_hit.chunk)
         if length is None or pending is not None:
             return False
@@ -597,19 +678,22 @@ class Session:
         if bp.ignore_count > 0:
             bp.ignore_count -= 1
             return False
+        out.append(self._publish(bp, tid, pc, old, new))
+        return not (bp.trace or self._tracing)
+
+    def _publish(self, bp: Breakpoint, tid: int, pc: int, old: Optional[int], new: Optional[int]) -> rec.Hit:
+        """Counts, keeps and announces one hit."""
         where = self.describe(pc)
         hit = rec.Hit(id=bp.id, kind=bp.kind, expr=bp.expr, address=bp.addr, length=bp.length, tid=tid, pc=pc,
-                      old=old, new=new, function=where.function if where else None,
-                      file=where.file if where else None, line=where.line if where else None,
+                      old=old, new=new, function=where.function, file=where.file, line=where.line,
                       backtrace=self.backtrace(tid) if bp.backtrace else None)
         bp.hit_count += 1
         bp.hits.append(hit)
-        out.append(hit)
         self.emit(hit)
         if bp.on_hit is not None:
             bp.on_hit(hit)
         self._batched += 1
-        return not (bp.trace or self._tracing)
+        return hit
 
     def _condition_holds(self, bp: Breakpoint, tid: int, old: Optional[int], new: Optional[int]) -> bool:
         from . import expr
@@ -632,6 +716,14 @@ class Session:
     # ------------------------------------------------------------ inspection
 
     def describe(self, pc: int) -> rec.Frame:
+        frame = self._frames.get(pc)
+        if frame is None:
+            if len(self._frames) > 65536:
+                self._frames.clear()
+            frame = self._frames[pc] = self._describe(pc)
+        return frame
+
+    def _describe(self, pc: int) -> rec.Frame:
         if self.symbols is not None:
             try:
                 loc = self.symbols.describe(pc)
@@ -655,6 +747,7 @@ class Session:
         return SessionEnv(self, tid or self.current_tid)
 
     def _refresh_symbols(self, exec_happened: bool = False) -> None:
+        self._frames.clear()
         inf = self.inferior
         if inf is None:
             return

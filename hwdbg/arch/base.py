@@ -99,6 +99,10 @@ class ArchSpec:
     def decode_status(self, value: int) -> DebugStatus:
         raise NotImplementedError
 
+    def is_string_store(self, code: bytes) -> bool:
+        """Whether the instruction at the start of ``code`` can stop once per element written."""
+        return False
+
     def string_store_in_flight(self, code: bytes, regs: object, chunk: Chunk) -> Optional[int]:
         """If a data hit stopped inside a repeated string store, that instruction's length."""
         return None

@@ -114,6 +114,9 @@ class X86_64(ArchSpec):
         return DebugStatus(slots=slots, single_step=bool(value & DR6_SINGLE_STEP))
 
     # Instruction and register facts the generic layers need, delegated to module functions.
+    def is_string_store(self, code: bytes) -> bool:
+        return decode_rep_string(code) is not None
+
     def string_store_in_flight(self, code: bytes, regs, chunk: Chunk) -> Optional[int]:
         return string_store_in_flight(code, regs, chunk)
 

@@ -74,6 +74,7 @@ class BreakpointManager:
         self.threads: dict[int, ThreadRegisters] = {}
         self._ids = itertools.count(1)
         self._seq = itertools.count()
+        self.epoch = 0  # bumped whenever a shadow or the breakpoint set may have changed
 
     # ------------------------------------------------------------ the kernel-style API
 
@@ -149,9 +150,11 @@ class BreakpointManager:
     def add_thread(self, tid: int) -> None:
         """A thread whose debug registers are all clear (new thread, or after exec)."""
         self.threads[tid] = ThreadRegisters.clear(self.arch.nslots)
+        self.epoch += 1
 
     def remove_thread(self, tid: int) -> None:
         self.threads.pop(tid, None)
+        self.epoch += 1
         for bp in list(self.breakpoints.values()):
             bp.slots_by_tid.pop(tid, None)
             if bp.tid == tid:
@@ -193,6 +196,7 @@ class BreakpointManager:
             done.append((tid, before))
         for tid, alloc, _ in plans:
             self._record(tid, alloc)
+        self.epoch += 1
         self._update_status()
 
     def _restore(self, tid: int, state: ThreadRegisters) -> None:
@@ -249,6 +253,7 @@ class BreakpointManager:
         if any(s is not None for s in state.slots) or any(state.addrs):
             debugregs.write_set(tid, [0] * self.arch.nslots, 0)
         self.threads[tid] = ThreadRegisters.clear(self.arch.nslots)
+        self.epoch += 1
         for bp in self.breakpoints.values():
             bp.slots_by_tid.pop(tid, None)
 
@@ -263,6 +268,7 @@ class BreakpointManager:
         writes = plan_writes(self.arch, state, new_slots)
         debugregs.write_sequence(tid, writes)
         self.threads[tid] = state_after(self.arch, state, writes)
+        self.epoch += 1
 
     # ------------------------------------------------------------ routing
 

@@ -49,14 +49,20 @@ class _Reaper:
                 tid, status = os.waitpid(-1, sc.WALL)
             except ChildProcessError:
                 raise TargetError(f"process {inferior.pid} is not traced any more (no child to wait for)") from None
-            owner = self.owners.get(tid)
-            if owner is inferior:
+            if self.route(inferior, tid, status):
                 return tid, status
-            if owner is not None:
-                owner._inbox.append((tid, status))
-            elif os.WIFSTOPPED(status):
-                # Usually a new thread whose initial stop beat its parent's clone event.
-                self.unclaimed[tid].append(status)
+
+    def route(self, inferior: "Inferior", tid: int, status: int) -> bool:
+        """True if the status is ``inferior``'s; otherwise it is kept for its owner."""
+        owner = self.owners.get(tid)
+        if owner is inferior:
+            return True
+        if owner is not None:
+            owner._inbox.append((tid, status))
+        elif os.WIFSTOPPED(status):
+            # Usually a new thread whose initial stop beat its parent's clone event.
+            self.unclaimed[tid].append(status)
+        return False
 
     def claim(self, tid: int, inferior: "Inferior") -> list[int]:
         self.owners[tid] = inferior
@@ -83,6 +89,7 @@ class Inferior:
         self._sigstops_pending = 0
         self._mem_fd: Optional[int] = None
         self.exit_event: Optional[ProcessEvent] = None
+        self.generation = 0  # bumped whenever the thread set changes
 
     # ---------------------------------------------------------------- creation
 
@@ -188,12 +195,14 @@ class Inferior:
     def _add_thread(self, tid: int, *, running: bool, new: bool = False, parent: Optional[int] = None) -> TraceeThread:
         thread = TraceeThread(tid, running=running, new=new, parent=parent)
         self.threads[tid] = thread
+        self.generation += 1
         for status in REAPER.claim(tid, self):
             self._inbox.append((tid, status))
         return thread
 
     def _drop_thread(self, tid: int) -> None:
         self.threads.pop(tid, None)
+        self.generation += 1
         REAPER.release(tid)
 
     def stopped_threads(self) -> list[int]:
@@ -222,6 +231,21 @@ class Inferior:
             event = self._reap(tid, status, stopping=False)
             if event is not None:
                 return event
+
+    @property
+    def idle(self) -> bool:
+        """Nothing queued on our side: every pending stop is still in the kernel."""
+        return not self._queue and not self._inbox
+
+    @property
+    def mem_fd(self) -> Optional[int]:
+        return self._mem_fd
+
+    def accept(self, tid: int, status: int) -> Optional[ProcessEvent]:
+        """A wait status obtained elsewhere (the C hit loop): routed and decoded as wait_event would."""
+        if not REAPER.route(self, tid, status):
+            return None
+        return self._reap(tid, status, stopping=False)
 
     def _reap(self, tid: int, status: int, *, stopping: bool) -> Optional[ProcessEvent]:
         """Book-keeping for one wait status; returns the event it means, if any."""

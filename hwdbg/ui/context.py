@@ -334,6 +334,17 @@ class Context:
             out["$"] = self.values[-1]
         return out
 
+    def evaluate(self, text: str) -> Any:
+        """An expression in the current thread, with the value history bound ($1, $)."""
+        from .. import expr
+        for match in re.finditer(r"\$(\d+)\b", text):
+            n = int(match.group(1))
+            if not 1 <= n <= len(self.values):
+                raise UsageError(f"history has not yet reached ${n}")
+            if not isinstance(self.values[n - 1], int):
+                raise UsageError(f"${n} is not an integer (the history keeps integers only for reuse)")
+        return expr.evaluate_text(text, self.session.env(), self.bindings())
+
     def close(self) -> None:
         """Kills a program we started, detaches from one we attached to (registers cleared)."""
         self.session.close()

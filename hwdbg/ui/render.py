@@ -69,8 +69,9 @@ def hit_text(hit: rec.Hit, *, temporary: bool = False) -> str:
         else:
             lines += [f"Old value = {value_text(hit.old)}", f"New value = {value_text(hit.new)}"]
         lines.append(f"Thread {hit.tid} at {hit.pc:#x}" + (f" in {where}" if where else ""))
-    if hit.merged > 1:
-        lines.append(f"(one string instruction, {hit.merged} stores)")
+    merged = getattr(hit, "merged", 1)
+    if merged > 1:
+        lines.append(f"(one string instruction, {merged} stores)")
     if hit.backtrace:
         lines += backtrace_lines(hit.backtrace)
     return "\n".join(lines)

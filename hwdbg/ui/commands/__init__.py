@@ -326,6 +326,6 @@ INFO = prefix_command("info", category=Category.STATUS, aliases=("i",), doc="""i
 
     Shows what the debugger knows: breakpoints, slots, registers, threads, mappings.
     Subcommands may be abbreviated to a unique prefix (info b, info reg).""")
-SET = prefix_command("set", category=Category.DATA, doc="""set var LVALUE = EXPR
+SET = prefix_command("set", category=Category.DATA, doc="""set SUBCOMMAND [ARGS]
 
-    Changes the program's memory (set var, alias set variable).""")
+    Changes things; today only the program's memory: set var LVALUE = EXPR.""")

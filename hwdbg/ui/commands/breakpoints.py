@@ -5,7 +5,7 @@ import argparse
 import os
 from typing import Any, Optional
 
-from ...errors import UsageError
+from ...errors import AddressError, UsageError
 from ...locations import resolve_code, resolve_watch
 from ..render import KIND_TITLES, KIND_TYPES
 from . import (Category, CommandParser, Result, command, first_then_raw, number, parse_ids, shell_split,
@@ -61,6 +61,22 @@ def _check_options(ctx: Any, args: argparse.Namespace) -> None:
         raise UsageError(f"priority {args.priority} is out of range")
 
 
+def mmap_min_addr() -> int:
+    try:
+        with open("/proc/sys/vm/mmap_min_addr") as f:
+            return max(int(f.read().strip()), 4096)
+    except (OSError, ValueError):
+        return 4096
+
+
+def _check_address(addr: int) -> None:
+    """Page zero and its neighbours can never be mapped: a breakpoint there could never trigger."""
+    lowest = mmap_min_addr()
+    if 0 <= addr < lowest:
+        raise AddressError(f"{addr:#x} is below vm.mmap_min_addr ({lowest:#x}): no program can have memory "
+                           "there, so this breakpoint could never trigger")
+
+
 def _status_note(bp: Any) -> str:
     if bp.status == "REGISTERED":
         return " (registered: waiting for a free debug register)"
@@ -75,6 +91,7 @@ def _add_watch(ctx: Any, args: argparse.Namespace, kind: str) -> Result:
     if length is not None and length <= 0:
         raise UsageError(f"length must be a positive number of bytes, not {length}")
     where = resolve_watch(session, text, length)
+    _check_address(where.addr)
 
     def resolve() -> tuple[int, int]:
         again = resolve_watch(session, text, length)
@@ -128,6 +145,7 @@ def _add_hbreak(ctx: Any, args: argparse.Namespace, temporary: bool) -> Result:
     text = " ".join(args.expr)
     _check_options(ctx, args)
     addr = resolve_code(session, text)
+    _check_address(addr)
     bp = session.add_breakpoint("hbreak", addr, 1, expr=text, priority=args.priority, thread=args.thread,
                                 condition=args.condition, trace=args.trace, backtrace=args.backtrace,
                                 resolve=lambda: (resolve_code(session, text), 1))

@@ -117,7 +117,7 @@ def print_(ctx: Any, args: argparse.Namespace) -> Result:
     if not text:
         raise UsageError("print needs an expression")
     env = ctx.session.env()
-    value = expr.evaluate_text(text, env, ctx.bindings())
+    value = ctx.evaluate(text)
     shown = _format_scalar(ctx, value, fmt) if fmt else expr.format_value(value, env)
     ctx.values.append(_json_value(value) if isinstance(value.value, int) else None)
     number_ = len(ctx.values)
@@ -224,25 +224,18 @@ def _read_some(inf: Any, addr: int, size: int) -> bytes:
     return first
 
 
+def _instruction_json(ctx: Any, insn: Any) -> dict:
+    op_str = insn.op_str
+    if insn.mnemonic.startswith(("call", "j")) and re.fullmatch(r"0x[0-9a-f]+", op_str):
+        sym = _symbolic(ctx, int(op_str, 16))
+        if sym:
+            op_str += f" {sym}"
+    return {"address": insn.address, "bytes": insn.bytes.hex(), "mnemonic": insn.mnemonic, "operands": op_str}
+
+
 def disassemble_bytes(ctx: Any, code: bytes, addr: int, count: Optional[int] = None) -> list[dict]:
-    try:
-        import capstone
-    except ImportError:
-        raise UsageError("disassembling needs the capstone module (pip install capstone)") from None
-    md = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64)
-    md.syntax = capstone.CS_OPT_SYNTAX_ATT  # gdb's default syntax
-    out = []
-    for insn in md.disasm(code, addr):
-        op_str = insn.op_str
-        if insn.mnemonic.startswith(("call", "j")) and re.fullmatch(r"0x[0-9a-f]+", op_str):
-            sym = _symbolic(ctx, int(op_str, 16))
-            if sym:
-                op_str += f" {sym}"
-        out.append({"address": insn.address, "bytes": bytes(insn.bytes).hex(), "mnemonic": insn.mnemonic,
-                    "operands": op_str})
-        if count is not None and len(out) >= count:
-            break
-    return out
+    from ...disasm import disassemble as decode
+    return [_instruction_json(ctx, insn) for insn in decode(code, addr, count)]
 
 
 def _insn_text(insn: dict, marker: str, label: str) -> str:
@@ -276,8 +269,7 @@ def x(ctx: Any, args: argparse.Namespace) -> Result:
     count, fmt, unit = parse_examine_spec(spec, ctx.x_format)
     session = ctx.session
     if text:
-        env = session.env()
-        value = expr.evaluate_text(text, env, ctx.bindings())
+        value = ctx.evaluate(text)
         if isinstance(value.value, float):
             raise UsageError("x needs an address, not a floating-point value")
         addr = int(value.value) & ((1 << 64) - 1)
@@ -372,6 +364,7 @@ def disassemble(ctx: Any, args: argparse.Namespace) -> Result:
 
     Disassembles the function containing LOCATION (FUNCTION, FILE:LINE, *ADDRESS;
     default: the current pc), in AT&T syntax like gdb; => marks the current pc."""
+    from ...disasm import disassemble_function
     session = ctx.session
     text = (args.text or "").strip()
     pc = _current_pc(ctx)
@@ -381,18 +374,9 @@ def disassemble(ctx: Any, args: argparse.Namespace) -> Result:
         addr = pc
     else:
         raise UsageError("no location given and the program is not stopped; disassemble FUNCTION")
-    frame = session.describe(addr)
-    start, size = addr, 0
-    if frame.function:
-        start = addr - frame.offset
-        try:
-            size = int(session.symbols.lookup(frame.function).size or 0)
-        except (HwdbgError, AttributeError):
-            size = 0
-    if size <= 0 or size > MAX_EXAMINE_BYTES:
-        size = 64
-    code = read_code(ctx, start, size)
-    insns = disassemble_bytes(ctx, code, start)
+    insns = [_instruction_json(ctx, insn) for insn in disassemble_function(session, addr)]
+    start = insns[0]["address"] if insns else addr
+    frame = session.describe(start)
     name = frame.function or f"{start:#x}"
     lines = [f"Dump of assembler code for function {name}:"]
     for insn in insns:
