@@ -49,6 +49,8 @@ struct hwdbg_fast_args {
     int tid; int status;                             /* out: a stop for Python */
 };
 int hwdbg_fast_loop(struct hwdbg_fast_args *a);
+
+int hwdbg_perf_bp_open(int tid, unsigned long addr, int len, int type);
 """)
 
 ffibuilder.set_source("hwdbg._ptrace", r"""
@@ -63,8 +65,11 @@ ffibuilder.set_source("hwdbg._ptrace", r"""
 #include <sys/ptrace.h>
 #include <sys/types.h>
 #include <sys/user.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <linux/hw_breakpoint.h>
+#include <linux/perf_event.h>
 
 #define HWDBG_U_DEBUGREG_OFFSET offsetof(struct user, u_debugreg)
 #define HWDBG_DEBUGREG_SIZE sizeof(((struct user *)0)->u_debugreg[0])
@@ -197,6 +202,24 @@ static int fast_hit(struct hwdbg_fast_args *a, int tid, int status)
     if (ptrace(PTRACE_CONT, tid, NULL, NULL) == -1 && errno != ESRCH)
         return -errno;
     return 1;
+}
+
+/* A counting (never stopping) hardware breakpoint on one thread: a perf_event_open fd, or -errno.
+ * It takes one of the thread's debug-register slots, as a ptrace breakpoint does. */
+int hwdbg_perf_bp_open(int tid, unsigned long addr, int len, int type)
+{
+    struct perf_event_attr attr;
+    long fd;
+    memset(&attr, 0, sizeof attr);
+    attr.type = PERF_TYPE_BREAKPOINT;
+    attr.size = sizeof attr;
+    attr.bp_type = (unsigned)type;
+    attr.bp_addr = addr;
+    attr.bp_len = (unsigned long long)len;
+    attr.exclude_kernel = 1;  /* what unprivileged users may ask for; user-mode accesses only */
+    attr.exclude_hv = 1;
+    fd = syscall(SYS_perf_event_open, &attr, (pid_t)tid, -1, -1, 0UL);
+    return fd < 0 ? -errno : (int)fd;
 }
 
 /* Waits and handles delegated hits until the hit buffer is full (returns 0), a stop needs

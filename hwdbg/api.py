@@ -32,7 +32,7 @@ class Breakpoint:
     address = property(lambda self: self._bp.addr)
     length = property(lambda self: self._bp.length)
     status = property(lambda self: self._bp.status, doc="INSTALLED, REGISTERED (waiting for a slot), DISABLED")
-    hit_count = property(lambda self: self._bp.hit_count)
+    hit_count = property(lambda self: self._bp.total, doc="hits so far (for a count watch: the CPU's count)")
 
     @property
     def hits(self) -> list[rec.Hit]:
@@ -81,10 +81,12 @@ class Target:
     def watch(self, expr_or_address: Union[str, int], *, access: str = "w", length: Optional[int] = None,
               priority: int = 0, thread: Optional[int] = None, condition: Optional[str] = None,
               on_hit: Optional[Callable[[rec.Hit], Any]] = None, changes_only: bool = False,
-              backtrace: bool = False) -> Breakpoint:
+              backtrace: bool = False, count: bool = False) -> Breakpoint:
         """Watches memory: access "w" (writes), "rw" (any access) or "r" (reads, emulated on x86-64).
 
         Every trapped access is a hit unless ``changes_only`` (gdb's ``watch``: only value changes).
+        ``count=True`` never stops: the CPU counts accesses (perf breakpoints) at native speed;
+        ``hit_count`` reads the count, ``hits`` stays empty.
         """
         kind = ACCESS_KINDS.get(access)
         if kind is None:
@@ -98,7 +100,8 @@ class Target:
         where = resolve_watch(self.session, text, length)
         bp = self.session.add_breakpoint(kind, where.addr, where.length, expr=text, priority=priority,
                                          thread=thread, condition=condition, changes_only=changes_only,
-                                         signed=where.signed, on_hit=on_hit, backtrace=backtrace, resolve=resolve)
+                                         signed=where.signed, on_hit=on_hit, backtrace=backtrace, resolve=resolve,
+                                         count=count)
         return Breakpoint(self, bp)
 
     def hbreak(self, location: Union[str, int], *, priority: int = 0, thread: Optional[int] = None,
@@ -248,10 +251,15 @@ def spawn(argv: Sequence[str], *, env: Optional[Mapping[str, str]] = None, cwd: 
     return Target(session)
 
 
-def attach(pid: int) -> Target:
-    """Attaches to every thread of a running process (stops it; detach or close lets it go)."""
+def attach(pid: int, *, pin: bool = False) -> Target:
+    """Attaches to every thread of a running process (stops it; detach or close lets it go).
+
+    ``pin`` moves this debugger to the CPU the target last ran on and keeps the target's
+    threads there until detach (several times cheaper hits; the target loses parallelism).
+    """
     install_signal_cleanup()
     session = Session()
+    session.pin = pin
     session.attach(int(pid))
     return Target(session)
 

@@ -165,7 +165,7 @@ def explain_attach_failure(pid: int, err: int, host: Optional[HostFacts] = None,
         return TargetError(f"no such process {pid} in this PID namespace: it exited while hwdbg attached.")
     if target.is_kernel_thread:
         return AttachDenied(f"cannot attach to {target.who(pid)}: it is a kernel thread, which runs no user code "
-                            "and cannot be traced. Pick a user-space process (ps -o pid,comm --ppid 2 -N).")
+                            "and cannot be traced. Pick a user-space process.")
     if target.is_zombie:
         return _zombie(pid, target)
     if target.traced_by and target.traced_by != me:
@@ -176,8 +176,8 @@ def explain_attach_failure(pid: int, err: int, host: Optional[HostFacts] = None,
     if err in (errno.ENOSYS, errno.EIO) or host.ptrace_errno == errno.ENOSYS:
         return AttachDenied(f"cannot attach to {pid}: {_not_implemented(err, host)}")
     if err not in (errno.EPERM, errno.EACCES):
-        return AttachDenied(f"cannot attach to {pid}: PTRACE_SEIZE failed with {_errname(err)}. "
-                            "This is unexpected: please report it with `hwdbg --check` output.")
+        return AttachDenied(f"cannot attach to {pid}: PTRACE_SEIZE failed with {_errname(err)} ({os.strerror(err)}). "
+                            "This is unexpected: please report it with the output of `hwdbg --probe`.")
     return AttachDenied(f"cannot attach to {target.who(pid)}: {_permission_reason(pid, host, target)}")
 
 
@@ -189,15 +189,16 @@ def _zombie(pid: int, target: TargetFacts) -> TargetError:
 
 def _permission_reason(pid: int, host: HostFacts, target: TargetFacts) -> str:
     if host.seccomp_blocks_ptrace:
-        return f"ptrace is blocked by this {_container_word(host)}'s seccomp profile (Seccomp: 2). {_cap(SECCOMP_FIX)}."
+        return f"ptrace is blocked by {_seccomp_what(host)} (Seccomp: 2). {_cap(SECCOMP_FIX)}."
     if host.yama_scope == 3:
-        return ("kernel.yama.ptrace_scope=3 forbids every ptrace attach, and it cannot be lowered until reboot. "
-                "Set kernel.yama.ptrace_scope=1 in /etc/sysctl.d/ and reboot, or start the program under hwdbg.")
+        return ("kernel.yama.ptrace_scope=3 forbids every ptrace, and it cannot be lowered until reboot. "
+                "Set kernel.yama.ptrace_scope=1 in /etc/sysctl.d/ and reboot.")
     if host.yama_scope == 2 and not host.has_cap_sys_ptrace:
         return ("kernel.yama.ptrace_scope=2 only lets processes with CAP_SYS_PTRACE attach. Run hwdbg as root "
-                f"(sudo){_in_container(host)}, or (host admin) sudo sysctl -w kernel.yama.ptrace_scope=1.")
+                f"(sudo) or with CAP_SYS_PTRACE{_in_container(host)}; or, as the host's admin: "
+                "sudo sysctl -w kernel.yama.ptrace_scope=1")
     if target.uid is not None and target.uid != host.uid and not host.has_cap_sys_ptrace:
-        return (f"PID {pid} belongs to uid {target.uid}{_user_name(target.uid)}, and hwdbg runs as {host.who()} "
+        return (f"it belongs to uid {target.uid}{_user_name(target.uid)}, and hwdbg runs as {host.who()} "
                 "without CAP_SYS_PTRACE. Attach as that user or as root (sudo), or grant CAP_SYS_PTRACE"
                 f"{_in_container(host)}.")
     if target.dumpable is False and not host.has_cap_sys_ptrace:
@@ -207,7 +208,7 @@ def _permission_reason(pid: int, host: HostFacts, target: TargetFacts) -> str:
         return ("kernel.yama.ptrace_scope=1 only allows tracing descendants. Start it under hwdbg (hwdbg -- PROGRAM), "
                 "use CAP_SYS_PTRACE, or: sudo sysctl -w kernel.yama.ptrace_scope=0")
     if host.seccomp_mode == 2 and host.ptrace_errno is None:
-        return f"ptrace is probably blocked by this {_container_word(host)}'s seccomp profile (Seccomp: 2). {_cap(SECCOMP_FIX)}."
+        return f"ptrace is probably blocked by {_seccomp_what(host)} (Seccomp: 2). {_cap(SECCOMP_FIX)}."
     lsm = _lsm_reason(host, target)
     if lsm:
         return lsm
@@ -238,8 +239,8 @@ def explain_spawn_failure(err: int, host: Optional[HostFacts] = None) -> TargetE
     if err in (errno.ENOSYS, errno.EIO) or host.ptrace_errno == errno.ENOSYS:
         return AttachDenied(_not_implemented(err, host))
     if host.seccomp_blocks_ptrace or (host.seccomp_mode == 2 and host.ptrace_errno is None):
-        return AttachDenied(f"ptrace is blocked by this {_container_word(host)}'s seccomp profile "
-                            f"(Seccomp: 2; PTRACE_SEIZE: {_errname(err)}). {_cap(SECCOMP_FIX)}.")
+        return AttachDenied(f"ptrace is blocked by {_seccomp_what(host)} (Seccomp: 2; PTRACE_SEIZE: "
+                            f"{_errname(err)}). {_cap(SECCOMP_FIX)}.")
     if host.yama_scope == 3:
         return AttachDenied("kernel.yama.ptrace_scope=3 forbids all ptrace, even of our own child, until reboot. "
                             "Set kernel.yama.ptrace_scope=1 in /etc/sysctl.d/ and reboot.")
@@ -263,15 +264,17 @@ def _not_implemented(err: int, host: HostFacts) -> str:
 # ------------------------------------------------------------------ debug registers
 
 
-def explain_ignored_writes(written: Sequence[int], read_back: Sequence[int],
-                           host: Optional[HostFacts] = None) -> str:
+def explain_ignored_writes(written: Optional[Sequence[int]] = None, read_back: Optional[Sequence[int]] = None,
+                           host: Optional[HostFacts] = None, detail: str = "") -> str:
     """The probe wrote (DR0, DR7) and read back something else: the writes are accepted and dropped."""
     host = host or HostFacts.read()
-    values = (f"wrote DR0={written[0]:#x} DR7={written[1]:#x}, read back DR0={read_back[0]:#x} "
-              f"DR7={read_back[1]:#x}")
+    if written is not None and read_back is not None:
+        detail = (f"wrote DR0={written[0]:#x} DR7={written[1]:#x}, read back DR0={read_back[0]:#x} "
+                  f"DR7={read_back[1]:#x}")
     where = "gVisor" if host.platform == "gvisor" else "gVisor or an emulator?"
-    return (f"debug-register writes are ignored here ({values}; {where}). Hardware watchpoints need a real "
-            "kernel: run the container with runc (docker --runtime=runc), not runsc.")
+    detail = f"{detail}; {where}" if detail else where
+    return (f"debug-register writes are ignored here ({detail}). Hardware watchpoints need a real kernel: "
+            "run the container with runc (docker --runtime=runc), not gVisor's runsc.")
 
 
 def explain_no_trap(detail: str = "", host: Optional[HostFacts] = None) -> str:
@@ -324,18 +327,15 @@ def perf_event_holders(limit: int = 4096) -> list[tuple[int, str]]:
 
 def explain_probe_verdict(verdict: str, detail: str = "", host: Optional[HostFacts] = None) -> str:
     """The one-line reason for a probe verdict that is not ``works`` (used for forced verdicts too)."""
-    from . import probe as _probe
+    from .probe import IGNORED, NO_TRAP, REFUSED, UNSUPPORTED
 
-    if verdict == _probe.NO_TRAP:
+    if verdict == NO_TRAP:
         return explain_no_trap(detail, host)
-    if verdict == _probe.IGNORED:
-        if detail:
-            return f"debug-register writes are ignored here ({detail}). Run the container with runc, not gVisor."
-        return explain_ignored_writes((0, 0), (0, 0), host).replace("wrote DR0=0x0 DR7=0x0, read back DR0=0x0 "
-                                                                    "DR7=0x0; ", "")
-    if verdict == _probe.REFUSED:
+    if verdict == IGNORED:
+        return explain_ignored_writes(host=host, detail=detail)
+    if verdict == REFUSED:
         return detail or str(explain_spawn_failure(errno.EPERM, host))
-    if verdict == _probe.UNSUPPORTED:
+    if verdict == UNSUPPORTED:
         return detail or "hwdbg supports x86-64 Linux only"
     return detail or verdict
 
@@ -418,11 +418,11 @@ def _is_descendant(pid: int) -> bool:
 
 
 def _dumpable(proc: str, uid: Optional[int]) -> Optional[bool]:
-    """The kernel makes a non-dumpable process's /proc/PID owned by root (task_dump_owner)."""
+    """The files in a non-dumpable process's /proc/PID are owned by root (task_dump_owner); the directory is not."""
     if uid is None or uid == 0:
         return None
     try:
-        return os.stat(proc).st_uid == uid
+        return os.stat(f"{proc}/status").st_uid == uid
     except OSError:
         return None
 
@@ -436,16 +436,20 @@ def _lsm_label(pid: str) -> Optional[str]:
     return None
 
 
-def _container_word(host: HostFacts) -> str:
-    return "container" if host.container != "kubernetes" else "pod"
+def _seccomp_what(host: HostFacts) -> str:
+    if host.container == "kubernetes":
+        return "this pod's seccomp profile"
+    if host.container:
+        return f"this {host.container} container's seccomp profile"
+    return "a seccomp filter (a container's profile, or systemd's SystemCallFilter=)"
 
 
 def _in_container(host: HostFacts) -> str:
     if host.container == "kubernetes":
-        return "; in a pod: securityContext.capabilities.add: [SYS_PTRACE]"
+        return " (in a pod: securityContext.capabilities.add: [SYS_PTRACE])"
     if host.container:
-        return f"; in a {host.container} container: --cap-add=SYS_PTRACE"
-    return "; in a container: --cap-add=SYS_PTRACE"
+        return f" (in a {host.container} container: --cap-add=SYS_PTRACE)"
+    return " (in a container: --cap-add=SYS_PTRACE)"
 
 
 def _cap(text: str) -> str:
@@ -453,7 +457,7 @@ def _cap(text: str) -> str:
 
 
 def _errname(err: int) -> str:
-    return f"{errno.errorcode.get(err, err)} ({os.strerror(err)})"
+    return str(errno.errorcode.get(err, err))
 
 
 def _user_name(uid: int) -> str:

@@ -11,6 +11,7 @@ import atexit
 import contextlib
 import errno
 import itertools
+import os
 import signal as _signal
 import threading
 import weakref
@@ -20,8 +21,9 @@ from typing import Any, Callable, Iterable, Iterator, Optional, Sequence
 
 from . import records as rec
 from .arch import ArchSpec, BpType, Chunk, current
-from .errors import HwdbgError, SymbolError, TargetError, TargetTimeout, UsageError, ValidationError
+from .errors import HwdbgError, SlotError, SymbolError, TargetError, TargetTimeout, UsageError, ValidationError
 from .hw.breakpoint import BreakpointManager, HwBreakpoint, Status
+from .hw.counting import Counter
 from .hw.fastpath import BUFFER as FAST_BUFFER
 from .hw.fastpath import MODE_ALL, MODE_CHANGES, MODE_UNCHANGED, FastBreakpoint, FastLoop
 from .hw.router import Router, TrapKind
@@ -66,8 +68,11 @@ class Breakpoint:
     hits: deque = field(default_factory=lambda: deque(maxlen=MAX_KEPT_HITS))
     value: Optional[bytes] = None
     hw: Optional[HwBreakpoint] = None
+    counter: Optional[Counter] = None  # watch --count: perf counts, never stops
     resolve: Optional[Callable[[], tuple[int, int]]] = None  # re-resolution after exec/restart
     enabled: bool = True
+    count: bool = False
+    counted: int = 0  # counts of earlier runs/images of a --count watch
     _condition_ast: Any = None
 
     @property
@@ -78,9 +83,16 @@ class Breakpoint:
     def status(self) -> str:
         if not self.enabled:
             return "DISABLED"
+        if self.counter is not None:
+            return "COUNTING"
         if self.hw is None:
             return "PENDING"
         return self.hw.status.name
+
+    @property
+    def total(self) -> int:
+        """Hits so far: trapped ones, or the perf count of a --count watch."""
+        return self.counted + (self.counter.total() if self.counter is not None else self.hit_count)
 
     def slots(self) -> dict[int, tuple[int, ...]]:
         return dict(self.hw.slots_by_tid) if self.hw else {}
@@ -88,7 +100,7 @@ class Breakpoint:
     def to_json(self) -> dict[str, Any]:
         return {"event": "breakpoint", "id": self.id, "kind": self.kind, "expr": self.expr, "address": self.addr,
                 "length": self.length, "status": self.status, "priority": self.priority, "thread": self.thread,
-                "condition": self.condition, "ignore": self.ignore_count, "hits": self.hit_count,
+                "condition": self.condition, "ignore": self.ignore_count, "hits": self.total,
                 "trace": self.trace, "slots": {str(t): list(s) for t, s in self.slots().items()}}
 
 
@@ -117,6 +129,7 @@ class Session:
         self.current_tid: Optional[int] = None
         self.last_stop: Optional[rec.Stopped] = None
         self.pin = False
+        self._saved_affinity: dict[int, set[int]] = {}
         self._ids = itertools.count(1)
         self._code: dict[int, bytes] = {}
         self._plain_pcs: set[int] = set()  # pcs whose instruction never stops mid-way
@@ -182,6 +195,8 @@ class Session:
             raise TargetError(f"process {self.inferior.pid} is already being debugged; `detach` it first")
         inferior = Inferior.attach(pid)
         self.inferior = inferior
+        if self.pin:
+            self._saved_affinity = _pin_with_target(pid, list(inferior.threads))
         try:
             exe = f"/proc/{pid}/exe"
             self.program = [exe]
@@ -209,6 +224,12 @@ class Session:
         inf.stop_all()
         self._disarm_all(inf)
         inf.detach()
+        for tid, cpus in self._saved_affinity.items():
+            try:
+                os.sched_setaffinity(tid, cpus)  # --pin moved the target's threads: give them back
+            except OSError:
+                pass
+        self._saved_affinity = {}
         self._gone()
 
     def kill(self) -> Optional[rec.Exited | rec.Killed]:
@@ -236,6 +257,8 @@ class Session:
             self.manager.clear_thread(tid)
 
     def _gone(self) -> None:
+        for bp in self.breakpoints.values():
+            self._release_counter(bp)
         for tid in list(self.manager.threads):
             self.manager.remove_thread(tid)
         self._pending_strings.clear()
@@ -248,9 +271,12 @@ class Session:
                        priority: int = 0, thread: Optional[int] = None, condition: Optional[str] = None,
                        trace: bool = False, changes_only: Optional[bool] = None, backtrace: bool = False,
                        signed: bool = False, on_hit: Optional[Callable[[rec.Hit], Any]] = None,
-                       resolve: Optional[Callable[[], tuple[int, int]]] = None) -> Breakpoint:
+                       resolve: Optional[Callable[[], tuple[int, int]]] = None, count: bool = False) -> Breakpoint:
         if kind not in KINDS:
             raise UsageError(f"unknown breakpoint kind {kind!r}; use watch, rwatch, awatch or hbreak")
+        if count and (kind == "rwatch" or condition or on_hit or backtrace):
+            raise UsageError("--count counts in the CPU without stopping: it cannot filter reads (rwatch), "
+                             "test conditions, call back or take backtraces")
         condition_ast = _parse_condition(condition)
         if kind == "hbreak":
             length = self.arch.exec_length
@@ -258,7 +284,7 @@ class Session:
         bp = Breakpoint(id=next(self._ids), kind=kind, expr=expr or f"*{addr:#x}", addr=addr, length=length,
                         priority=priority, thread=thread, condition=condition, trace=trace,
                         changes_only=(kind == "watch") if changes_only is None else changes_only,
-                        backtrace=backtrace, signed=signed, on_hit=on_hit, resolve=resolve,
+                        backtrace=backtrace, signed=signed, on_hit=on_hit, resolve=resolve, count=count,
                         _condition_ast=condition_ast)
         if self.alive:
             self._install(bp)
@@ -268,6 +294,8 @@ class Session:
     def _install(self, bp: Breakpoint) -> None:
         """Registers bp with the hw layer on the stopped process (all or nothing)."""
         inf = self.require_process()
+        if bp.count:
+            return self._install_counter(bp, inf)
         with self._all_threads_stopped(inf):
             if bp.thread is not None and bp.thread not in inf.threads:
                 raise ValidationError(f"no thread {bp.thread} in process {inf.pid}; see `info threads`")
@@ -281,7 +309,35 @@ class Session:
                 self.manager.modify_user_hw_breakpoint(bp.hw, enabled=False)
             bp.value = self._read_value(bp)
 
+    def _install_counter(self, bp: Breakpoint, inf: Inferior) -> None:
+        """watch --count: perf counters on every thread, and their slots kept free of ptrace."""
+        chunks = self.manager.make_chunks(bp.addr, bp.length, bp.access)
+        with self._all_threads_stopped(inf):
+            self.manager.reserved += len(chunks)
+            counter = Counter(chunks)
+            try:
+                if self.manager.reserved > self.arch.nslots:
+                    raise SlotError(f"--count needs {len(chunks)} debug register(s) per thread and only "
+                                    f"{self.arch.nslots - self.manager.reserved + len(chunks)} are left for counting")
+                self.manager.sync()  # moves ptrace breakpoints out of the reserved slots first
+                for tid in inf.threads:
+                    counter.add_thread(tid)
+            except BaseException:
+                counter.close()
+                self.manager.reserved -= len(chunks)
+                self.manager.sync()
+                raise
+            bp.counter = counter
+
+    def _release_counter(self, bp: Breakpoint) -> None:
+        if bp.counter is not None:
+            bp.counted += bp.counter.total()
+            bp.counter.close()
+            bp.counter = None
+            self.manager.reserved -= len(self.manager.make_chunks(bp.addr, bp.length, bp.access))
+
     def delete(self, bp: Breakpoint) -> None:
+        self._release_counter(bp)
         if bp.hw is not None and self.alive:
             with self._all_threads_stopped(self.require_process()):
                 self.manager.unregister_hw_breakpoint(bp.hw)
@@ -289,6 +345,13 @@ class Session:
         bp.hw = None
 
     def set_enabled(self, bp: Breakpoint, enabled: bool) -> None:
+        if bp.count:
+            if not enabled:
+                self._release_counter(bp)
+            elif bp.counter is None and self.alive:
+                self._install_counter(bp, self.require_process())
+            bp.enabled = enabled
+            return
         if bp.hw is not None and self.alive:
             with self._all_threads_stopped(self.require_process()):
                 self.manager.modify_user_hw_breakpoint(bp.hw, enabled=enabled)
@@ -329,6 +392,7 @@ class Session:
     def _rearm(self, why: str) -> None:
         """(Re-)registers every breakpoint on a fresh image (start, exec); reports those that cannot be."""
         for bp in list(self.breakpoints.values()):
+            self._release_counter(bp)
             if bp.hw is not None:
                 try:
                     self.manager.unregister_hw_breakpoint(bp.hw)
@@ -532,17 +596,25 @@ class Session:
         if isinstance(event, pev.Trap):
             return self._handle_trap(inf, tid, event.info)
         if isinstance(event, pev.ThreadCreated):
+            for bp in self.breakpoints.values():
+                if bp.counter is not None:
+                    bp.counter.add_thread(tid)  # before ptrace writes any of its slots
             self.manager.add_thread(tid)
             self.manager.sync([tid])
             self.emit(rec.Notice("thread-created", f"new thread {tid}", tid=tid))
             self._resume(inf, tid)
             return None
         if isinstance(event, pev.ThreadExited):
+            for bp in self.breakpoints.values():
+                if bp.counter is not None:
+                    bp.counter.remove_thread(tid)
             self.manager.remove_thread(tid)
             self._pending_strings.pop(tid, None)
             self.emit(rec.Notice("thread-exited", f"thread {tid} exited", tid=tid))
             return None
         if isinstance(event, pev.Exec):
+            for bp in self.breakpoints.values():
+                self._release_counter(bp)  # the old image's addresses; _rearm opens new ones
             self.manager.reset_after_exec(tid)
             self._code.clear()
             self._plain_pcs.clear()
@@ -836,9 +908,23 @@ def _load_symbols(path: str) -> Any:
 
 def _pin_to_one_cpu() -> None:
     """--pin: the debugger and the target share one CPU (the child inherits the mask)."""
-    import os
     cpu = min(os.sched_getaffinity(0))
     os.sched_setaffinity(0, {cpu})
+
+
+def _pin_with_target(pid: int, tids: list[int]) -> dict[int, set[int]]:
+    """--pin on attach: the debugger joins the CPU the target last ran on, and the target's
+    threads stay there (they are given their old CPU sets back at detach)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            cpu = int(f.read().rsplit(")", 1)[1].split()[36])  # field 39, "processor"
+        saved = {tid: os.sched_getaffinity(tid) for tid in tids}
+        for tid in tids:
+            os.sched_setaffinity(tid, {cpu})
+        os.sched_setaffinity(0, {cpu})
+        return saved
+    except (OSError, ValueError, IndexError):
+        return {}
 
 
 def _cleanup_all() -> None:

@@ -75,6 +75,7 @@ class BreakpointManager:
         self._ids = itertools.count(1)
         self._seq = itertools.count()
         self.epoch = 0  # bumped whenever a shadow or the breakpoint set may have changed
+        self.reserved = 0  # slots left to perf counters (watch --count), taken from the top
 
     # ------------------------------------------------------------ the kernel-style API
 
@@ -172,7 +173,9 @@ class BreakpointManager:
     def desired(self, tid: int) -> Allocation:
         requests = [SlotRequest(bp.id, bp.priority, bp.seq, bp.chunks)
                     for bp in self.breakpoints.values() if bp.applies_to(tid)]
-        return allocate(requests, self.arch.nslots, self.threads[tid].slots)
+        usable = self.arch.nslots - self.reserved
+        alloc = allocate(requests, usable, self.threads[tid].slots[:usable])
+        return Allocation(alloc.slots + (None,) * self.reserved, alloc.installed)
 
     def sync(self, tids: Optional[Iterable[int]] = None) -> None:
         """Brings the given threads (default: all) to the desired state, all or nothing."""

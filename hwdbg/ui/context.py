@@ -328,15 +328,14 @@ class Context:
     # ------------------------------------------------------------ lifetime
 
     def bindings(self) -> dict[str, int]:
-        """``$N`` and ``$`` of the value history, for expressions."""
-        out = {f"${n}": v for n, v in enumerate(self.values, 1) if isinstance(v, int)}
-        if self.values and isinstance(self.values[-1], int):
-            out["$"] = self.values[-1]
-        return out
+        """``$N`` of the value history, for expressions (``evaluate`` spells ``$`` as ``$N``)."""
+        return {f"${n}": v for n, v in enumerate(self.values, 1) if isinstance(v, int)}
 
     def evaluate(self, text: str) -> Any:
         """An expression in the current thread, with the value history bound ($1, $)."""
         from .. import expr
+        if self.values:  # gdb's `$`, the last value, is spelt $N for the expression language
+            text = re.sub(r"(?<!')\$(?![\w'$])", f"${len(self.values)}", text)
         for match in re.finditer(r"\$(\d+)\b", text):
             n = int(match.group(1))
             if not 1 <= n <= len(self.values):

@@ -147,6 +147,8 @@ def parse_ids(words: Sequence[str], what: str = "breakpoint") -> list[int]:
                 ids.extend(range(first, last + 1))
             else:
                 ids.append(int(word, 10))
+                if ids[-1] < 0:
+                    raise ValueError
         except ValueError:
             raise UsageError(f"bad {what} number {printable(word)!r}: use numbers such as 2 or ranges such as 2-4") \
                 from None
@@ -240,7 +242,7 @@ class Registry:
         if word and matches:
             raise UsageError(f'ambiguous command "{prefix}{printable(word)}": {", ".join(matches)}')
         close = difflib.get_close_matches(word, self._names, n=1)
-        hint = f'; did you mean "{prefix}{close[0]}"?' if close else f'; try "help {self.name}"'.rstrip()
+        hint = f'; did you mean "{prefix}{close[0]}"?' if close else f'; try "help{" " + self.name if self.name else ""}"'
         raise UsageError(f'undefined command: "{prefix}{printable(word)}"{hint}')
 
     def __iter__(self):
