@@ -7,5 +7,10 @@ if ! command -v gcc >/dev/null 2>&1; then
     exit 1
 fi
 [ -x .venv/bin/python ] || python3 -m venv .venv
-.venv/bin/python -m pip install -q --upgrade pip setuptools
-.venv/bin/python -m pip install -q -e '.[test]'
+log=.venv/install.log
+if ! { .venv/bin/python -m pip install -q --upgrade pip setuptools &&
+       .venv/bin/python -m pip install -q -e '.[test]'; } >"$log" 2>&1; then
+    cat "$log" >&2
+    echo "installing hwdbg into .venv failed (log above, also in $log)" >&2
+    exit 1
+fi
