@@ -207,6 +207,10 @@ class Target:
         regs = inf.get_regs(tid or self.session.current_tid or inf.pid)
         return {name: int(getattr(regs, name)) for name, _ in regs._fields_}
 
+    def set_register(self, name: str, value: int, tid: Optional[int] = None) -> None:
+        """Sets a register (``rax``, ``pc``...); a new pc clears RF so a breakpoint there fires."""
+        self.session.set_register(name, value, tid)
+
     def debug_registers(self, tid: Optional[int] = None) -> dict[int, int]:
         """What a thread's DR0-DR3, DR6, DR7 really hold (read from the kernel)."""
         from .hw import debugregs

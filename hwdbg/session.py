@@ -815,6 +815,21 @@ class Session:
         inf = self.require_process()
         return tuple(self.describe(pc) for pc in unwind(self, inf, tid, limit))
 
+    def set_register(self, name: str, value: int, tid: Optional[int] = None) -> None:
+        """Writes one register of a stopped thread. Moving the pc clears RF, so an execute
+        breakpoint at the new pc is not skipped."""
+        inf = self.require_stopped()
+        tid = tid or self.current_tid or inf.pid
+        regs = inf.get_regs(tid)
+        name = {"pc": "rip", "sp": "rsp", "fp": "rbp"}.get(name.lstrip("$"), name.lstrip("$"))
+        if name not in {f[0] for f in regs._fields_}:
+            raise UsageError(f"unknown register ${name}")
+        if name == "rip":
+            self.arch.set_pc(regs, value)
+        else:
+            setattr(regs, name, value & (2**64 - 1))
+        inf.set_regs(tid, regs)
+
     def env(self, tid: Optional[int] = None) -> "SessionEnv":
         return SessionEnv(self, tid or self.current_tid)
 
