@@ -299,9 +299,9 @@ def explain_slots_busy(tid: int, holders: Optional[Sequence[tuple[int, str]]] = 
         more = f" and {len(holders) - 3} more" if len(holders) > 3 else ""
         who = f"perf events are open in PID {shown}{more}"
     else:
-        who = "perf or another tool holds them (perf record -e mem:ADDR, another debugger's hardware breakpoints)"
-    return (f"no free debug register in thread {tid}: all {nslots} are taken, {who}. Stop that tool, or delete "
-            "some of its breakpoints, then retry.")
+        who = "perf record -e mem:ADDR, another debugger's hardware breakpoints"
+    return (f"no free debug register in thread {tid}: all {nslots} are held by perf or another tool ({who}). "
+            "Stop that tool, or delete some of its breakpoints, then retry.")
 
 
 def perf_event_holders(limit: int = 4096) -> list[tuple[int, str]]:

@@ -44,7 +44,11 @@ def probe() -> ProbeResult:
     forced = os.environ.get("HWDBG_PROBE_FORCE")
     if forced:
         verdict, _, reason = forced.partition(":")
-        return ProbeResult(verdict.strip(), reason.strip())
+        verdict = verdict.strip()
+        if verdict == WORKS:
+            return ProbeResult(WORKS)
+        from .diagnose import explain_probe_verdict
+        return ProbeResult(verdict, reason.strip() or explain_probe_verdict(verdict))
     return run_probe()
 
 
@@ -91,8 +95,8 @@ def _watch_child(pid, addr, arch, debugregs, sc) -> ProbeResult:
         if not os.WIFSTOPPED(status):
             if not armed:
                 return ProbeResult(REFUSED, "the probe child exited before it could be traced")
-            return ProbeResult(NO_TRAP, "a test watchpoint was armed but the write did not trap: "
-                                        "this VM or emulator does not deliver debug exceptions")
+            from .diagnose import explain_no_trap
+            return ProbeResult(NO_TRAP, explain_no_trap())
         sig, event = os.WSTOPSIG(status), status >> 16
         if not armed:
             try:
@@ -101,15 +105,15 @@ def _watch_child(pid, addr, arch, debugregs, sc) -> ProbeResult:
             except PtraceError as exc:
                 return ProbeResult(REFUSED, f"debug registers cannot be written: {exc}")
             if back != (addr, dr7):
-                return ProbeResult(IGNORED, f"wrote DR0={addr:#x} DR7={dr7:#x}, read back DR0={back[0]:#x} "
-                                            f"DR7={back[1]:#x} (gVisor or an emulator?)")
+                from .diagnose import explain_ignored_writes
+                return ProbeResult(IGNORED, explain_ignored_writes((addr, dr7), back))
             armed = True
         elif sig == signal.SIGTRAP and event == 0:
             info = sc.getsiginfo(pid)
             status_reg = arch.decode_status(debugregs.read(pid, 6))
             if info.code != sc.TRAP_HWBKPT or 0 not in status_reg.slots:
-                return ProbeResult(NO_TRAP, f"the watchpoint stop had si_code {info.code} and DR6 slots "
-                                            f"{status_reg.slots} (expected TRAP_HWBKPT and slot 0)")
+                from .diagnose import explain_no_trap
+                return ProbeResult(NO_TRAP, explain_no_trap(f"si_code {info.code}, DR6 slots {status_reg.slots}"))
             debugregs.write_set(pid, [0, 0, 0, 0], 0)
             return ProbeResult(WORKS)
         sc.cont(pid, 0)

@@ -70,13 +70,20 @@ def _missing(item: Any) -> Optional[str]:
     return None
 
 
+def pytest_collection_modifyitems(config: Any, items: list) -> None:
+    """Skips carry the test's own location in ``-rs`` (the probe runs only if a test needs it)."""
+    if _required(config):
+        return  # pytest_runtest_setup turns them into failures instead
+    for item in items:
+        reason = _missing(item)
+        if reason is not None:
+            item.add_marker(pytest.mark.skip(reason=reason))
+
+
 def pytest_runtest_setup(item: Any) -> None:
     reason = _missing(item)
-    if reason is None:
-        return
-    if _required(item.config):
+    if reason is not None and _required(item.config):
         pytest.fail(f"{reason} (required by --hwdbg-require / HWDBG_REQUIRE)", pytrace=False)
-    pytest.skip(reason)
 
 
 class Debugger:
@@ -124,6 +131,7 @@ def format_hit(hit: Hit) -> str:
 
 
 def _watch_run(target: Target, expr: str, timeout: Optional[float], run: bool) -> list[Hit]:
+    __tracebackhide__ = True
     bp = target.watch(expr, access="w")
     if run and target.alive:
         target.run_until_exit(timeout=timeout)
@@ -132,6 +140,7 @@ def _watch_run(target: Target, expr: str, timeout: Optional[float], run: bool) -
 
 def assert_never_written(target: Target, expr: str, *, timeout: Optional[float] = None, run: bool = True) -> None:
     """Watches ``expr``, runs the target to its end, fails listing every write."""
+    __tracebackhide__ = True
     writes = _watch_run(target, expr, timeout, run)
     if writes:
         lines = "\n".join(f"  {format_hit(h)}" for h in writes)
@@ -141,6 +150,7 @@ def assert_never_written(target: Target, expr: str, *, timeout: Optional[float] 
 def assert_written_only_by(target: Target, expr: str, *, functions: Iterable[str],
                            timeout: Optional[float] = None, run: bool = True) -> list[Hit]:
     """Watches ``expr``, runs the target to its end, fails listing writes from other functions."""
+    __tracebackhide__ = True
     allowed = set(functions)
     writes = _watch_run(target, expr, timeout, run)
     stray = [h for h in writes if h.function not in allowed]

@@ -28,7 +28,7 @@ from .hw.fastpath import BUFFER as FAST_BUFFER
 from .hw.fastpath import MODE_ALL, MODE_CHANGES, MODE_UNCHANGED, FastBreakpoint, FastLoop
 from .hw.router import Router, TrapKind
 from .process import events as pev
-from .process.control import Inferior
+from .process.control import Inferior, find_program
 
 KINDS = {"watch": BpType.W, "rwatch": BpType.R, "awatch": BpType.RW, "hbreak": BpType.X}
 # Signals that stop the target and are passed on at the next continue (gdb's defaults).
@@ -176,7 +176,7 @@ class Session:
     def load(self, program: Sequence[str]) -> None:
         """Names the program to run; symbols are read now so breakpoints can be set before `run`."""
         self.program = list(program)
-        self.symbols = _load_symbols(self.program[0])
+        self.symbols = _load_symbols(find_program(self.program[0]))
 
     def spawn(self, argv: Optional[Sequence[str]] = None, **kwargs: Any) -> None:
         if self.alive:
@@ -686,7 +686,7 @@ class Session:
             for bp_id in sorted(pending.bp_ids):
                 bp = self.breakpoints.get(bp_id)
                 if bp is not None:
-                    stop |= self._record_hit(inf, bp, tid, pending.pc, hits)
+                    stop |= self._record_hit(inf, bp, tid, pending.pc, hits, at=pending.pc)
         seen: set[int] = set()
         for slot_hit in report.hits:
             bp = self.breakpoints.get(slot_hit.bp.id)
@@ -734,7 +734,8 @@ class Session:
         except TargetError:
             return b""
 
-    def _record_hit(self, inf: Inferior, bp: Breakpoint, tid: int, pc: int, out: list) -> bool:
+    def _record_hit(self, inf: Inferior, bp: Breakpoint, tid: int, pc: int, out: list,
+                    at: Optional[int] = None) -> bool:
         """Applies the breakpoint's semantics to one hit; True if the target should stop."""
         old = new = None
         if bp.kind != "hbreak":
@@ -750,12 +751,14 @@ class Session:
         if bp.ignore_count > 0:
             bp.ignore_count -= 1
             return False
-        out.append(self._publish(bp, tid, pc, old, new))
+        out.append(self._publish(bp, tid, pc, old, new, at))
         return not (bp.trace or self._tracing)
 
-    def _publish(self, bp: Breakpoint, tid: int, pc: int, old: Optional[int], new: Optional[int]) -> rec.Hit:
-        """Counts, keeps and announces one hit."""
-        where = self.describe(pc)
+    def _publish(self, bp: Breakpoint, tid: int, pc: int, old: Optional[int], new: Optional[int],
+                 at: Optional[int] = None) -> rec.Hit:
+        """Counts, keeps and announces one hit, located at ``at`` (default: the accessing instruction)."""
+        # Data traps come after the access: pc - 1 lies in the instruction that made it.
+        where = self.describe(at if at is not None else pc if bp.kind == "hbreak" else pc - 1)
         hit = rec.Hit(id=bp.id, kind=bp.kind, expr=bp.expr, address=bp.addr, length=bp.length, tid=tid, pc=pc,
                       old=old, new=new, function=where.function, file=where.file, line=where.line,
                       backtrace=self.backtrace(tid) if bp.backtrace else None)

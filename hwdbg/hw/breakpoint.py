@@ -224,8 +224,9 @@ class BreakpointManager:
 
     def _sync_error(self, tid: int, exc: PtraceError) -> SlotError:
         if exc.errno == errno.ENOSPC:
-            return SyncError(f"no free debug register in thread {tid}: perf or another tool holds the slots "
-                             f"({exc}); nothing was changed")
+            from ..diagnose import explain_slots_busy
+            return SyncError(f"{explain_slots_busy(tid, nslots=self.arch.nslots)} ({exc.request} {exc.what}: "
+                             "ENOSPC); nothing was changed")
         return SyncError(f"thread {tid} refused the debug-register update ({exc}); nothing was changed")
 
     def _record(self, tid: int, alloc: Allocation) -> None:

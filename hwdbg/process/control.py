@@ -103,7 +103,7 @@ class Inferior:
         """
         if not argv:
             raise TargetError("no program to run")
-        path = _find_program(argv[0])
+        path = find_program(argv[0])
         environ = dict(os.environ if env is None else env)
         err_r, err_w = os.pipe2(os.O_CLOEXEC)
         pid = os.fork()
@@ -466,12 +466,14 @@ def _list_tasks(pid: int) -> list[int]:
     try:
         return [int(name) for name in os.listdir(f"/proc/{pid}/task")]
     except FileNotFoundError:
-        raise TargetError(f"no such process {pid} (in this PID namespace)") from None
+        from ..diagnose import explain_attach_failure
+        raise explain_attach_failure(pid, errno.ESRCH) from None
     except PermissionError:
         raise TargetError(f"cannot list the threads of process {pid}: permission denied") from None
 
 
-def _find_program(name: str) -> str:
+def find_program(name: str) -> str:
+    """The path execve will run for ``name`` (PATH search as the shell does), or a clear error."""
     if "/" in name:
         candidates = [name]
     else:

@@ -145,6 +145,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     output = JsonOutput(sys.stdout) if opts.json else TextOutput(sys.stdout)
     session = Session()
     session.pin = opts.pin
+    if not batch:
+        # At the prompt, --trace lines must appear as the hits happen; the C hit loop reports
+        # them in batches of up to 1024 (hwdbg.hw.fastpath), so it is for batch runs only.
+        session.fast_path = False
     ctx = Context(session, output, interactive=not batch, debug=opts.debug, exitkill=not opts.no_exitkill)
     install_signal_cleanup()
     try:

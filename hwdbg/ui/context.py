@@ -78,6 +78,7 @@ class Context:
         self.running = False
         self._active: list[Command] = []
         self._depth = 0
+        self._source_depth = 0  # -x / source files being read (batch.run_file)
         self._resume_request: Optional[Callable[[], Any]] = None
         self.session.listeners.append(self._on_event)
 
@@ -193,8 +194,10 @@ class Context:
         if isinstance(event, rec.Notice):
             if event.what in ("installed", "uninstalled") and not self.out.json:
                 inf = self.session.inferior
-                if not (self.running and inf is not None and inf.alive):
-                    return  # shown by the command that caused it, or meaningless at exit
+                if inf is None or not inf.alive:
+                    return  # the process is gone: every breakpoint "waits", meaninglessly
+                if event.data.get("id") not in self.session.breakpoints:
+                    return  # the breakpoint being created: its command reports its status
             self.out.notice(event)
 
     # ------------------------------------------------------------ running the target

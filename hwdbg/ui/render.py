@@ -138,6 +138,10 @@ def notice_text(notice: rec.Notice) -> str:
         return f"[New Thread {notice.tid}]"
     if notice.what == "thread-exited":
         return f"[Thread {notice.tid} exited]"
+    if notice.what == "installed":
+        return f"[breakpoint {notice.data.get('id')} installed in the debug registers]"
+    if notice.what == "uninstalled":
+        return f"[breakpoint {notice.data.get('id')} lost its debug register: it waits for a free one]"
     if notice.what in ("breakpoint-dropped", "error"):
         return f"warning: {notice.message}"
     return f"[{notice.message}]"

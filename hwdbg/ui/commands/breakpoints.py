@@ -178,6 +178,14 @@ def thbreak(ctx: Any, args: argparse.Namespace) -> Result:
     return _add_hbreak(ctx, args, temporary=True)
 
 
+def one_id(word: str) -> int:
+    """One breakpoint number (no range): for condition and ignore."""
+    ids = parse_ids([word])
+    if len(ids) != 1 or "-" in word:
+        raise UsageError(f"give one breakpoint number, not {word!r}")
+    return ids[0]
+
+
 def _ids_parser(name: str) -> CommandParser:
     parser = CommandParser(name)
     parser.add_argument("ids", nargs="*", metavar="N")
@@ -241,7 +249,7 @@ def condition(ctx: Any, args: argparse.Namespace) -> Result:
     Breakpoint N stops only when EXPR is true (non-zero); without EXPR it stops
     every time again. In EXPR, `new` and `old` are the watched value after and before
     the access. A condition that cannot be evaluated stops, with a warning."""
-    bp = ctx.session.get_breakpoint(parse_ids([args.id])[0])
+    bp = ctx.session.get_breakpoint(one_id(args.id))
     ctx.session.set_condition(bp, args.expr)
     text = f"Breakpoint {bp.id} now unconditional." if not bp.condition else ""
     return Result("condition", {"id": bp.id, "condition": bp.condition}, text)
@@ -257,7 +265,7 @@ def ignore(ctx: Any, args: argparse.Namespace) -> Result:
     """ignore N COUNT
 
     The next COUNT hits of breakpoint N do not stop (and run no commands)."""
-    bp = ctx.session.get_breakpoint(parse_ids([args.id])[0])
+    bp = ctx.session.get_breakpoint(one_id(args.id))
     if args.count < 0 or args.count >= 1 << 63:
         raise UsageError(f"ignore count must be between 0 and 2^63-1, not {args.count}")
     bp.ignore_count = args.count

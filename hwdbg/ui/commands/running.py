@@ -66,9 +66,10 @@ def start(ctx: Any, args: argparse.Namespace) -> None:
     ctx.temporary.add(bp.id)
     frame = session.describe(addr)
     place = f": file {os.path.basename(frame.file)}, line {frame.line}." if frame.file and frame.line else "."
-    ctx.report(Result("hbreak", {"breakpoint": {"id": bp.id, "kind": "hbreak", "expr": "main", "address": addr,
-                                                "temporary": True}},
-                      f"Temporary breakpoint {bp.id} at {addr:#x}{place}"))
+    from .breakpoints import bp_json
+    data = bp_json(bp)
+    data["temporary"] = True
+    ctx.report(Result("hbreak", {"breakpoint": data}, f"Temporary breakpoint {bp.id} at {addr:#x}{place}"))
     ctx.resume(session.cont)
 
 
