@@ -16,8 +16,9 @@
  *   ref_tracer [-r] -a ADDR [-a ...] -A PID
  *     PTRACE_SEIZE + PTRACE_INTERRUPT every thread listed in /proc/PID/task (again
  *     until the list is stable), waitpid each one's stop, arm DR0..DR3/DR7 in every
- *     thread: prints the time from the start to "armed in every thread". Then clears
- *     DR7 and detaches every thread (timed separately).
+ *     thread: prints the time from the start to "armed in every thread". Then resumes
+ *     every thread until the first hit (the bench target writes the watched global every
+ *     millisecond), stops them all again, clears DR7 and detaches every thread.
  *
  * Pinning is done from outside (`taskset -c 0 ref_tracer ...`; the tracee inherits it).
  * Build: gcc -O2 -Wall -o ref_tracer ref_tracer.c
@@ -227,15 +228,60 @@ static int attach_mode(pid_t pid)
     for (int i = 0; i < nseized; i++)
         arm(seized[i]);
     double t_armed = now();
+    /* Prove it: resume every thread and wait for the first hit (the target's main thread
+     * writes the watched global every millisecond), then stop them all again. */
+    static char running[MAX_TIDS];
+    int nrunning = 0;
     for (int i = 0; i < nseized; i++) {
-        if (ptrace(PTRACE_POKEUSER, seized[i], (void *)DR_OFFSET(7), NULL) < 0)
+        if (ptrace(PTRACE_CONT, seized[i], NULL, NULL) < 0)
+            die("PTRACE_CONT", seized[i]);
+        running[i] = 1;
+        nrunning++;
+    }
+    double t_hit = 0;
+    while (nrunning) {
+        int st, tid = waitpid(-1, &st, __WALL);
+        if (tid < 0)
+            die("waitpid", -1);
+        int i = 0;
+        while (i < nseized && seized[i] != tid)
+            i++;
+        if (i == nseized || !running[i])
+            continue;
+        if (!WIFSTOPPED(st)) { /* a thread ended */
+            running[i] = 0;
+            nrunning--;
+            continue;
+        }
+        if (t_hit == 0 && WSTOPSIG(st) == SIGTRAP && (st >> 16) == 0) {
+            errno = 0;
+            long dr6 = ptrace(PTRACE_PEEKUSER, tid, (void *)DR_OFFSET(6), NULL);
+            if (dr6 & ((1L << naddrs) - 1)) {
+                t_hit = now();
+                for (int k = 0; k < nseized; k++) /* stop the others */
+                    if (running[k] && k != i)
+                        ptrace(PTRACE_INTERRUPT, seized[k], NULL, NULL);
+            }
+            ptrace(PTRACE_POKEUSER, tid, (void *)DR_OFFSET(6), NULL);
+        }
+        if (t_hit == 0) { /* not the hit yet: let it go on */
+            ptrace(PTRACE_CONT, tid, NULL, NULL);
+            continue;
+        }
+        running[i] = 0;
+        nrunning--;
+    }
+    double t_stopped2 = now();
+    for (int i = 0; i < nseized; i++) {
+        if (ptrace(PTRACE_POKEUSER, seized[i], (void *)DR_OFFSET(7), NULL) < 0 && errno != ESRCH)
             die("POKEUSER DR7 = 0", seized[i]);
-        if (ptrace(PTRACE_DETACH, seized[i], NULL, NULL) < 0)
+        if (ptrace(PTRACE_DETACH, seized[i], NULL, NULL) < 0 && errno != ESRCH)
             die("PTRACE_DETACH", seized[i]);
     }
     double t_detached = now();
-    printf("threads=%d seize_s=%.6f stopped_s=%.6f armed_s=%.6f detach_s=%.6f\n", nseized, t_seized - t0,
-           t_stopped - t0, t_armed - t0, t_detached - t_armed);
+    printf("threads=%d seize_s=%.6f stopped_s=%.6f armed_s=%.6f first_hit_s=%.6f restop_s=%.6f detach_s=%.6f\n",
+           nseized, t_seized - t0, t_stopped - t0, t_armed - t0, t_hit ? t_hit - t0 : -1.0, t_stopped2 - t_hit,
+           t_detached - t_stopped2);
     return 0;
 }
 

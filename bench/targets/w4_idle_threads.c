@@ -1,7 +1,8 @@
 /* Workload 4: a process with argv[1] threads in all (default 1000: main + 999),
  * all idle. It prints "ready <pid>" once every thread runs, then waits to be
- * attached to. `counter` is the global the debuggers watch; thread 0 writes it
- * every 100 ms so an armed watchpoint would fire. */
+ * attached to. `counter` is the global the debuggers watch; the main thread writes
+ * it every millisecond, so an armed watchpoint fires soon after the threads resume
+ * (the "first hit" time), and a watchpoint left armed after a detach kills it. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,7 +40,7 @@ int main(int argc, char **argv)
     printf("ready %d\n", (int)getpid());
     fflush(stdout);
     for (;;) {
-        usleep(100000);
+        usleep(1000);
         counter++;
     }
 }

@@ -254,8 +254,10 @@ class BreakpointManager:
         state = self.threads.get(tid)
         if state is None:
             return
-        if any(s is not None for s in state.slots) or any(state.addrs):
-            debugregs.write_set(tid, [0] * self.arch.nslots, 0)
+        # DR7 first (disarms everything at once), then only the addresses still set.
+        writes = [(self.arch.control_register, 0)] if any(s is not None for s in state.slots) else []
+        writes += [(n, 0) for n, addr in enumerate(state.addrs) if addr]
+        debugregs.write_sequence(tid, writes)
         self.threads[tid] = ThreadRegisters.clear(self.arch.nslots)
         self.epoch += 1
         for bp in self.breakpoints.values():
