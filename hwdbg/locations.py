@@ -37,15 +37,15 @@ def resolve_watch(session: Any, text: str, length: Optional[int] = None) -> Reso
         raise UsageError("nothing to watch: give a variable, an expression or an address")
     number = _NUMBER.match(text)
     if number:
-        return Resolved(int(number.group(1), 0), length or UNTYPED_LENGTH)
+        return Resolved(int(number.group(1), 0), UNTYPED_LENGTH if length is None else length)
     symbol_offset = _SYMBOL_OFFSET.match(text)
     if symbol_offset and symbol_offset.group("off"):  # sym+N: N bytes into sym's storage
         var = _lookup(session, symbol_offset.group("name"), symbol_offset.group("lib"))
-        return Resolved(var.addr + int(symbol_offset.group("off"), 0), length or UNTYPED_LENGTH)
+        return Resolved(var.addr + int(symbol_offset.group("off"), 0), UNTYPED_LENGTH if length is None else length)
     if text.startswith("&"):  # &sym: the symbol's storage, as `sym`
         text = text[1:].strip()
     addr, ctype = expr.lvalue(expr.parse(text), session.env())
-    size = length or _size_of(session, text, ctype)
+    size = _size_of(session, text, ctype) if length is None else length
     return Resolved(addr, size, signed=bool(getattr(ctype, "signed", False)), ctype=ctype)
 
 

@@ -10,9 +10,11 @@ from __future__ import annotations
 import atexit
 import contextlib
 import errno
+import functools
 import itertools
 import os
 import signal as _signal
+import sys
 import threading
 import weakref
 from collections import deque
@@ -126,6 +128,8 @@ class Session:
         self.symbols: Any = None  # hwdbg.symbols.SymbolTable, when the program is known
         self.breakpoints: dict[int, Breakpoint] = {}
         self.listeners: list[Callable[[Any], None]] = []
+        self.flushers: list[Callable[[], None]] = []  # called after a burst of hits was announced
+        self._unflushed = 0
         self.current_tid: Optional[int] = None
         self.last_stop: Optional[rec.Stopped] = None
         self.pin = False
@@ -149,6 +153,13 @@ class Session:
         _live_sessions.add(self)
 
     # ------------------------------------------------------------ events out
+
+    def flush(self) -> None:
+        """Tells listeners that buffered the hits of a burst to pass them on now."""
+        if self._unflushed:
+            self._unflushed = 0
+            for flusher in list(self.flushers):
+                flusher()
 
     def emit(self, event: Any) -> None:
         if self.listeners:
@@ -280,6 +291,9 @@ class Session:
         condition_ast = _parse_condition(condition)
         if kind == "hbreak":
             length = self.arch.exec_length
+        if 0 <= addr < _mmap_min_addr():
+            raise ValidationError(f"{addr:#x} is below vm.mmap_min_addr ({_mmap_min_addr():#x}): no memory can "
+                                  "be mapped there, so it could never be accessed")
         self.manager.make_chunks(addr, length, KINDS[kind])  # validate before anything changes
         bp = Breakpoint(id=next(self._ids), kind=kind, expr=expr or f"*{addr:#x}", addr=addr, length=length,
                         priority=priority, thread=thread, condition=condition, trace=trace,
@@ -495,6 +509,7 @@ class Session:
 
     def _loop(self, inf: Inferior) -> rec.Stopped | rec.Exited | rec.Killed:
         while True:
+            self.flush()
             event = self._next_event(inf)
             result = self._handle(inf, event) if event is not None else None
             if _pending_signal is not None:
@@ -502,6 +517,7 @@ class Session:
                     inf.stop_all()
                 _raise_pending_signal()
             if result is not None:
+                self.flush()
                 if isinstance(result, rec.Stopped):
                     inf.stop_all()
                     self.current_tid = result.tid
@@ -531,12 +547,18 @@ class Session:
             return inf.wait_event()
         limit = FAST_BUFFER if self._batch is None else max(1, self._batch - self._batched)
         outcome, err = loop.run(limit)
-        for fast, tid, pc, old, new in loop.drain():
-            self.fast_hits += 1
-            bp = fast.bp
-            self._publish(bp, tid, pc, _as_int(old, bp.signed), _as_int(new, bp.signed))
+        try:
+            for fast, tid, pc, old, new in loop.drain():
+                self.fast_hits += 1
+                bp = fast.bp
+                self._publish(bp, tid, pc, _as_int(old, bp.signed), _as_int(new, bp.signed))
+        finally:
+            # The stop the C loop handed back must not be lost if a listener raised.
+            event = inf.accept(*outcome) if outcome is not None else None
+            if event is not None and sys.exc_info()[0] is not None:
+                inf.requeue(event)
         if outcome is not None:
-            return inf.accept(*outcome)
+            return event
         if err not in (0, errno.EINTR):
             return inf.wait_event()  # reports the failure (the process is gone) as wait_event does
         return None
@@ -764,6 +786,7 @@ class Session:
                       backtrace=self.backtrace(tid) if bp.backtrace else None)
         bp.hit_count += 1
         bp.hits.append(hit)
+        self._unflushed += 1
         self.emit(hit)
         if bp.on_hit is not None:
             bp.on_hit(hit)
@@ -890,6 +913,15 @@ class SessionEnv:
         if field_name not in {f[0] for f in regs._fields_}:
             raise UsageError(f"unknown register ${name}")
         return int(getattr(regs, field_name))
+
+
+@functools.lru_cache(maxsize=1)
+def _mmap_min_addr() -> int:
+    try:
+        with open("/proc/sys/vm/mmap_min_addr") as f:
+            return int(f.read())
+    except (OSError, ValueError):
+        return 4096
 
 
 def _as_int(data: Optional[bytes], signed: bool) -> Optional[int]:

@@ -166,6 +166,11 @@ class Inferior:
 
         if pid == os.getpid():
             raise TargetError(f"cannot attach to {pid}: that is hwdbg itself")
+        tgid = _thread_group(pid)
+        if tgid == os.getpid():
+            raise TargetError(f"cannot attach to {pid}: it is a thread of hwdbg itself, which cannot trace itself")
+        if tgid is not None and tgid != pid:
+            raise TargetError(f"{pid} is a thread of process {tgid}: attach to {tgid} (all its threads are traced)")
         self = cls(pid, spawned=False, options=TRACE_OPTIONS)
         try:
             seen: set[int] = set()
@@ -240,6 +245,13 @@ class Inferior:
     @property
     def mem_fd(self) -> Optional[int]:
         return self._mem_fd
+
+    def requeue(self, event: ProcessEvent) -> None:
+        """Puts back an event its consumer could not handle; wait_event returns it first."""
+        self._queue.appendleft(event)
+        thread = self.threads.get(event.tid)
+        if thread is not None:
+            thread.held = True
 
     def accept(self, tid: int, status: int) -> Optional[ProcessEvent]:
         """A wait status obtained elsewhere (the C hit loop): routed and decoded as wait_event would."""
@@ -460,6 +472,17 @@ class Inferior:
 
     def set_regs(self, tid: int, regs: sc.Regs) -> None:
         sc.setregs(tid, regs)
+
+
+def _thread_group(tid: int) -> Optional[int]:
+    try:
+        with open(f"/proc/{tid}/status") as f:
+            for line in f:
+                if line.startswith("Tgid:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return None
 
 
 def _list_tasks(pid: int) -> list[int]:

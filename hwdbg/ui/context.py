@@ -79,8 +79,11 @@ class Context:
         self._active: list[Command] = []
         self._depth = 0
         self._source_depth = 0  # -x / source files being read (batch.run_file)
+        self._output_failure: Optional[OSError] = None  # the listener could not write
+        self._evicted: set[int] = set()  # breakpoints told they lost their debug register
         self._resume_request: Optional[Callable[[], Any]] = None
         self.session.listeners.append(self._on_event)
+        self.session.flushers.append(self._flush_output)
 
     # ------------------------------------------------------------ input
 
@@ -185,7 +188,30 @@ class Context:
         self.out.message(text)
 
     def _on_event(self, event: Any) -> None:
-        """Session listener: trace hits and notices appear as they happen."""
+        """Session listener: trace hits and notices appear as they happen.
+
+        It runs inside the session's run loop, so it never raises: if the output is gone
+        (a closed pipe), it stops the target and ``resume`` raises once the loop is done.
+        """
+        if self._output_failure is not None:
+            return
+        try:
+            self._show_event(event)
+        except OSError as exc:  # BrokenPipeError, EIO on a hung-up terminal...
+            self._output_failure = exc
+            self.session.interrupt()
+
+    def _flush_output(self) -> None:
+        """Session flusher: the hits of a burst were written without flushing; pass them on."""
+        if self._output_failure is not None:
+            return
+        try:
+            self.out.flush()
+        except OSError as exc:
+            self._output_failure = exc
+            self.session.interrupt()
+
+    def _show_event(self, event: Any) -> None:
         if isinstance(event, rec.Hit):
             bp = self.session.breakpoints.get(event.id)
             if self.out.json or (bp is not None and bp.trace):
@@ -196,24 +222,30 @@ class Context:
                 inf = self.session.inferior
                 if inf is None or not inf.alive:
                     return  # the process is gone: every breakpoint "waits", meaninglessly
-                if event.data.get("id") not in self.session.breakpoints:
+                bp_id = event.data.get("id")
+                if bp_id not in self.session.breakpoints:
                     return  # the breakpoint being created: its command reports its status
+                if event.what == "installed":
+                    if bp_id not in self._evicted:
+                        return  # armed as expected (at run, attach): nothing worth a line
+                    self._evicted.discard(bp_id)
+                else:
+                    self._evicted.add(bp_id)
             self.out.notice(event)
 
     # ------------------------------------------------------------ running the target
 
     def spawn(self, args: Optional[list[str]] = None) -> None:
         session = self.session
-        argv = None
-        if args is not None:
-            if not session.program:
-                raise UsageError("no program to run: give one on the command line")
-            argv = [session.program[0], *args]
+        if not session.program:
+            raise UsageError("no program to run: name it on the command line (hwdbg ./prog) or with `file PROGRAM`")
+        argv = None if args is None else [session.program[0], *args]
         kwargs: dict[str, Any] = {"exitkill": self.exitkill}
         if self.out.json:
             kwargs["stdout"] = 2  # stdout carries only JSON: the program's output goes to stderr
         session.spawn(argv, **kwargs)
         self.last_exit = None
+        self._evicted.clear()
         self.report(Result("run", {"pid": session.inferior.pid, "argv": list(session.program or [])},
                            f"Starting program: {' '.join(session.program or [])}"))
 
@@ -226,13 +258,21 @@ class Context:
         try:
             while True:
                 with self._interruptible():
-                    result = action()
+                    try:
+                        result = action()
+                    finally:
+                        self._raise_output_failure()
                 next_action = self.after_stop(result)
                 if next_action is None:
                     return result
                 action = next_action
         finally:
             self._depth -= 1
+
+    def _raise_output_failure(self) -> None:
+        failure, self._output_failure = self._output_failure, None
+        if failure is not None:
+            raise failure
 
     @contextlib.contextmanager
     def _interruptible(self) -> Iterator[None]:

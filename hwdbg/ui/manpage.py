@@ -499,13 +499,23 @@ Every failing command prints one line,
 object), and changes nothing; a usage error ends with the command's usage.
 Messages say what was refused and why, for example:
 .Bd -literal -offset indent
-*** 0x404049 is not 8-byte aligned (SDM 18.2.5: ...); watch 0x404048
-    length 8, or use length 1, or let hwdbg split the range
-*** all 4 debug registers busy ...
 *** no symbol 'countr'; did you mean 'counter'?
-*** cannot attach to PID 4242: kernel.yama.ptrace_scope=1 only allows
-    tracing descendants ...
+*** 0xffffffff81000000 is not a user-space address: the kernel
+    accepts debug-register addresses below 0x7ffffffff000 ...
+*** 0x404049 length 40 needs 8 debug registers, the CPU has 4
+    (at most 32 aligned bytes); watch a smaller range
+*** process 4242 is running; interrupt it first (Ctrl-C)
+*** ignore: the following arguments are required: COUNT;
+    usage: ignore N COUNT
 .Ed
+.Pp
+A watchpoint that finds no free debug register is not an error: it is
+registered and waits, and
+.Ic info breakpoints
+shows it as REGISTERED.
+Breakpoints that win or lose a debug register later are announced with a
+line such as
+.Ql [breakpoint 5 lost its debug register: it waits for a free one] .
 .Pp
 An internal error (a bug) prints one line ending in
 .Dq rerun with --debug for a traceback ;

@@ -161,6 +161,13 @@ class Output:
         self.stream.write(text + "\n")
         self.stream.flush()
 
+    def write_buffered(self, text: str) -> None:
+        """For hits, which come in bursts: the session calls flush() after each burst."""
+        self.stream.write(text + "\n")
+
+    def flush(self) -> None:
+        self.stream.flush()
+
     def hit(self, hit: rec.Hit, *, full: bool, temporary: bool = False) -> None: ...
     def stopped(self, stop: rec.Stopped, *, reported_hits: bool) -> None: ...
     def ended(self, record: Any) -> None: ...
@@ -184,7 +191,7 @@ class TextOutput(Output):
             head, _, tail = text.partition("\n")
             self.write("\n" + self._paint(head, _BOLD) + ("\n" + tail if tail else ""))
         else:
-            self.write(hit_line(hit))
+            self.write_buffered(hit_line(hit))
 
     def stopped(self, stop: rec.Stopped, *, reported_hits: bool) -> None:
         if reported_hits:
@@ -195,7 +202,7 @@ class TextOutput(Output):
         self.write(exit_text(record))
 
     def notice(self, notice: rec.Notice) -> None:
-        self.write(self._paint(notice_text(notice), _DIM))
+        self.write(self._paint(one_line(notice_text(notice)), _DIM))
 
     def result(self, result: Any) -> None:
         text = getattr(result, "text", "")
@@ -212,11 +219,31 @@ class TextOutput(Output):
 class JsonOutput(Output):
     json = True
 
+    def __init__(self, stream: TextIO) -> None:
+        super().__init__(stream)
+        self._hit_parts: dict[tuple, tuple[str, str]] = {}
+
     def emit(self, obj: dict) -> None:
         self.write(json.dumps(obj, default=_json_default))
 
     def hit(self, hit: rec.Hit, *, full: bool, temporary: bool = False) -> None:
-        self.emit(hit.to_json())
+        if hit.backtrace is not None:
+            self.emit(hit.to_json())
+            return
+        # The same line as json.dumps(hit.to_json()), with the parts that only depend on the
+        # breakpoint and the pc encoded once: --json --trace prints every hit.
+        key = (hit.id, hit.kind, hit.expr, hit.address, hit.length, hit.pc, hit.function, hit.file, hit.line)
+        parts = self._hit_parts.get(key)
+        if parts is None:
+            if len(self._hit_parts) > 4096:
+                self._hit_parts.clear()
+            sample = json.dumps(hit.to_json())
+            head = sample[:sample.index('"tid": ') + len('"tid": ')]
+            tail = sample[sample.index(', "function": '):]
+            parts = self._hit_parts[key] = (head, tail)
+        old = "null" if hit.old is None else hit.old
+        new = "null" if hit.new is None else hit.new
+        self.write_buffered(f'{parts[0]}{hit.tid}, "pc": {hit.pc}, "old": {old}, "new": {new}{parts[1]}')
 
     def stopped(self, stop: rec.Stopped, *, reported_hits: bool) -> None:
         self.emit(stop.to_json())

@@ -9,7 +9,7 @@ started, detaching from one we attached to). A blank line repeats ``continue``,
 from __future__ import annotations
 
 import os
-from typing import Any, Iterable, Optional
+from typing import Iterable, Optional
 
 from prompt_toolkit import PromptSession
 from prompt_toolkit.completion import CompleteEvent, Completer, Completion

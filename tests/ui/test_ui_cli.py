@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -10,7 +11,7 @@ import time
 
 import pytest
 
-from .conftest import ROOT, as_args, lines, run_hwdbg, symbol
+from ui_helpers import ROOT, as_args, lines, run_hwdbg, symbol
 
 hw = pytest.mark.requires_hw_watchpoints
 
@@ -92,8 +93,10 @@ def test_readme_example_text(counter_exe):
     run = run_hwdbg("--batch", *as_args(README), counter_exe)
     assert run.returncode == 0, run
     trace = [line for line in run.stdout.splitlines() if line.startswith("[2] counter:")]
-    assert trace == [f"[2] counter: {n} -> {n + 1}  thread {trace and trace[0].split()[5]}  "
-                     f"{trace[0].split()[6]} in bump () at ui_counter.c:10" for n in range(5)]
+    pattern = re.compile(r"\[2\] counter: (\d+) -> (\d+)  thread (\d+)  0x[0-9a-f]+ in bump \(\) at ui_counter.c:10$")
+    matches = [pattern.match(line) for line in trace]
+    assert all(matches), trace
+    assert [(int(m[1]), int(m[2])) for m in matches] == [(n, n + 1) for n in range(5)]
     assert run.stdout.rstrip().endswith("exited normally]")
     assert "Temporary breakpoint 1, main () at ui_counter.c:" in run.stdout
 
@@ -192,7 +195,8 @@ def test_shared_library_global(build_target):
     assert counter == [(3, 7, "lib_bump")]
     assert calls == [(0, 1)]
     printed = [line for line in run.stderr.splitlines() if line.startswith("addr lib_counter=")]
-    assert printed and int(printed[0].split("=")[1], 16) == hits[0]["address"]
+    address = [h["address"] for h in hits if h["expr"] == "lib_counter"][0]
+    assert printed and int(printed[0].split("=")[1], 16) == address
 
 
 @hw
@@ -266,10 +270,11 @@ def test_commands_block_from_file(counter_exe, tmp_path):
 @hw
 def test_commands_block_from_ex_sequence(counter_exe):
     run = run_hwdbg("--batch", "-ex", "start", "-ex", "watch counter if new >= 4", "-ex", "commands",
-                    "-ex", "echo seen", "-ex", "print new", "-ex", "end", "-ex", "continue", "-ex", "continue",
+                    "-ex", "echo seen", "-ex", "print counter", "-ex", "end", "-ex", "continue", "-ex", "continue",
                     counter_exe)
     assert run.returncode == 0, run
     assert run.stdout.count("seen") == 2
+    assert [line for line in run.stdout.splitlines() if line.startswith("$")] == ["$1 = 4", "$2 = 5"]
     assert "New value = 4" in run.stdout and "New value = 5" in run.stdout
     assert "New value = 3" not in run.stdout
 
@@ -337,3 +342,122 @@ def _zombie(pid: int) -> bool:
             return f.read().rsplit(")", 1)[1].split()[0] == "Z"
     except OSError:
         return True
+
+
+def test_command_file_sourcing_itself(tmp_path):
+    path = tmp_path / "self.gdb"
+    path.write_text(f"source {path}\n")
+    run = run_hwdbg("--batch", "-x", path)
+    assert run.returncode == 1
+    assert lines(run.stdout) == [f"*** {path}: command files nested more than 16 deep (does it source itself?)"]
+
+
+@pytest.mark.parametrize("path", ["/dev/zero", "FIFO", "DIR", "MISSING"])
+def test_command_file_must_be_a_regular_file(tmp_path, path):
+    special = {"FIFO": tmp_path / "fifo", "DIR": tmp_path, "MISSING": tmp_path / "missing"}
+    if path == "FIFO":
+        os.mkfifo(special["FIFO"])
+    target = special.get(path, path)
+    run = run_hwdbg("--batch", "--json", "-x", target, timeout=20)
+    assert run.returncode == 1
+    [event] = run.events
+    assert event["event"] == "error" and event["message"].startswith(f"cannot read command file {target}")
+
+
+def _start_waiting(build_target, *options, limit="5000"):
+    """hwdbg OPTIONS ui_wait LIMIT, commands from a pipe, `run` sent: returns (hwdbg, program pid)."""
+    exe = build_target("ui_wait")
+    proc = subprocess.Popen([sys.executable, "-m", "hwdbg", *options, str(exe), limit], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=str(ROOT))
+    proc.stdin.write("run\n")
+    proc.stdin.flush()
+    line = ""
+    while not line.startswith("ready"):
+        line = proc.stdout.readline()
+        assert line, proc.stderr.read()
+    return proc, int(line.split()[1])
+
+
+def _gone(pid: int, seconds: float = 5) -> bool:
+    for _ in range(int(seconds / 0.05)):
+        if not os.path.exists(f"/proc/{pid}") or _zombie(pid):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@hw
+@pytest.mark.parametrize("exitkill", [True, False])
+def test_exitkill(build_target, exitkill):
+    """By default the kernel kills the program when hwdbg is SIGKILLed; --no-exitkill lets it live."""
+    proc, pid = _start_waiting(build_target, *([] if exitkill else ["--no-exitkill"]))
+    try:
+        proc.kill()
+        proc.wait(timeout=10)
+        if exitkill:
+            assert _gone(pid)
+        else:
+            time.sleep(0.3)
+            assert not _gone(pid, 0.1)
+    finally:
+        if not _gone(pid, 0.1):
+            os.kill(pid, signal.SIGKILL)
+
+
+@hw
+def test_pin_puts_the_program_on_one_cpu(build_target):
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("one CPU only")
+    proc, pid = _start_waiting(build_target, "--pin", limit="2000")
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            allowed = [line.split(":")[1].strip() for line in f if line.startswith("Cpus_allowed_list")][0]
+        assert allowed.isdigit(), allowed
+        out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 0, err
+        assert "exited normally" in out and "Traceback" not in out + err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+@hw
+def test_closed_stdout_pipe_mid_stream_attached(build_target):
+    """The pipe closes while hits stream (hwdbg attached): exit 141, the program runs on to exit 0."""
+    exe = build_target("ui_wait")
+    target = subprocess.Popen([str(exe), "3000"], stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+    try:
+        assert target.stdout.readline().startswith("ready")
+        proc = subprocess.Popen([sys.executable, "-m", "hwdbg", "--json", "--batch", "-p", str(target.pid),
+                                 "-ex", "watch ticks --trace", "-ex", "continue"], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, cwd=str(ROOT))
+        proc.stdout.read(3000)  # like `| head -c 3000`
+        proc.stdout.close()
+        err = proc.stderr.read().decode()
+        assert proc.wait(timeout=20) == 141, err
+        assert "Traceback" not in err and "Exception ignored" not in err, err
+        assert target.wait(timeout=30) == 0  # not killed by SIGTRAP: the registers were cleared
+    finally:
+        for p in (target,):
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+
+
+@hw
+def test_attach_to_a_thread_id_is_refused(build_target):
+    exe = build_target("ui_wait")
+    proc = subprocess.Popen([str(exe), "2000", "thread"], stdout=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                            text=True)
+    try:
+        _, pid, tid = proc.stdout.readline().split()
+        run = run_hwdbg("--batch", "-p", tid)
+        assert run.returncode == 1
+        assert lines(run.stdout)[0].startswith(f"*** {tid} is a thread of process {pid}; attach {pid}")
+        proc.communicate(timeout=30)
+        assert proc.returncode == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

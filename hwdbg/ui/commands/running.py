@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import argparse
 import os
-from typing import Any
+import shutil
+from typing import Any, Optional
 
 from ... import records as rec
 from ...errors import HwdbgError, SymbolError, TargetError, UsageError
@@ -87,8 +88,39 @@ def starti(ctx: Any, args: argparse.Namespace) -> Result:
     return Result("starti", {"pid": session.inferior.pid, "pc": pc}, f"\nProgram stopped.\n{frame_text(frame, pc)}")
 
 
+_file_parser = CommandParser("file")
+_file_parser.add_argument("path", metavar="PROGRAM")
+_file_parser.add_argument("args", nargs="*", metavar="ARGS")
+
+
+@command(_file_parser, category=R)
+def file(ctx: Any, args: argparse.Namespace) -> Result:
+    """file PROGRAM [ARGS...]
+
+    Names the program to debug (and its arguments) and reads its symbols, as the
+    command line's PROGRAM does; breakpoints can then be set before `run`."""
+    _not_running(ctx)
+    path = args.path
+    if os.sep not in path and not os.path.exists(path):
+        path = shutil.which(path) or path
+    ctx.session.load([path, *args.args])
+    return Result("file", {"program": path, "args": list(args.args)}, f"Reading symbols from {path}...")
+
+
 _attach_parser = CommandParser("attach")
 _attach_parser.add_argument("pid", type=number, metavar="PID")
+
+
+def _thread_group(tid: int) -> Optional[int]:
+    """The process (thread group) a thread id belongs to, or None if unknown."""
+    try:
+        with open(f"/proc/{tid}/status") as f:
+            for line in f:
+                if line.startswith("Tgid:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
 
 
 @command(_attach_parser, category=R)
@@ -101,6 +133,9 @@ def attach(ctx: Any, args: argparse.Namespace) -> Result:
     CAP_SYS_PTRACE)."""
     if args.pid <= 0 or args.pid >= 1 << 31:
         raise UsageError(f"{args.pid} is not a process id")
+    leader = _thread_group(args.pid)
+    if leader is not None and leader != args.pid:
+        raise UsageError(f"{args.pid} is a thread of process {leader}; attach {leader} (all its threads are traced)")
     _not_running(ctx)
     session = ctx.session
     session.attach(args.pid)
