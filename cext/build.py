@@ -12,16 +12,8 @@ from cffi import FFI
 
 ffibuilder = FFI()
 
-ffibuilder.cdef("""
-#define HWDBG_U_DEBUGREG_OFFSET ...
-#define HWDBG_DEBUGREG_SIZE ...
-#define HWDBG_NUM_DEBUGREGS ...
-
-int hwdbg_peek_dr(int tid, int reg, unsigned long *out);
-int hwdbg_poke_dr(int tid, int reg, unsigned long value);
-int hwdbg_poke_dr_sequence(int tid, int count, const int *regs,
-                           const unsigned long *values, int *done);
-
+# The C hit loop's tables, declared once for cdef and for the compiler.
+FAST_TYPES = """
 #define HWDBG_FAST_MAX_LEN 32
 struct hwdbg_fast_bp {
     unsigned long addr;
@@ -48,6 +40,19 @@ struct hwdbg_fast_args {
     struct hwdbg_fast_hit *hits; int max_hits; int nhits;
     int tid; int status;                             /* out: a stop for Python */
 };
+"""
+
+ffibuilder.cdef("""
+#define HWDBG_U_DEBUGREG_OFFSET ...
+#define HWDBG_DEBUGREG_SIZE ...
+#define HWDBG_NUM_DEBUGREGS ...
+
+int hwdbg_peek_dr(int tid, int reg, unsigned long *out);
+int hwdbg_poke_dr(int tid, int reg, unsigned long value);
+int hwdbg_poke_dr_sequence(int tid, int count, const int *regs,
+                           const unsigned long *values, int *done);
+
+""" + FAST_TYPES + """
 int hwdbg_fast_loop(struct hwdbg_fast_args *a);
 
 int hwdbg_perf_bp_open(int tid, unsigned long addr, int len, int type);
@@ -116,33 +121,7 @@ int hwdbg_poke_dr_sequence(int tid, int count, const int *regs,
     return 0;
 }
 
-#define HWDBG_FAST_MAX_LEN 32
-struct hwdbg_fast_bp {
-    unsigned long addr;
-    int len;
-    int mode;
-    int have_last;
-    unsigned char last[32];
-};
-struct hwdbg_fast_hit {
-    int tid;
-    int bp;
-    unsigned long pc;
-    unsigned char old[32];
-    unsigned char new[32];
-    int had_old;
-};
-struct hwdbg_fast_args {
-    int mem_fd;
-    const int *tids; int ntids;
-    const unsigned long *plain_pcs; int nplain;
-    int single_slot;
-    signed char slot_bp[4];
-    struct hwdbg_fast_bp *bps; int nbps;
-    struct hwdbg_fast_hit *hits; int max_hits; int nhits;
-    int tid; int status;
-};
-
+""" + FAST_TYPES + r"""
 static int cmp_int(const void *a, const void *b)
 {
     int x = *(const int *)a, y = *(const int *)b;

@@ -24,7 +24,7 @@ from typing import Any, Callable, Iterable, Iterator, Optional, Sequence
 from . import records as rec
 from .arch import ArchSpec, BpType, Chunk, current
 from .errors import HwdbgError, SlotError, SymbolError, TargetError, TargetTimeout, UsageError, ValidationError
-from .hw.breakpoint import BreakpointManager, HwBreakpoint, Status
+from .hw.breakpoint import BreakpointManager, HwBreakpoint
 from .hw.counting import Counter
 from .hw.fastpath import BUFFER as FAST_BUFFER
 from .hw.fastpath import MODE_ALL, MODE_CHANGES, MODE_UNCHANGED, FastBreakpoint, FastLoop

@@ -170,7 +170,7 @@ class Inferior:
         if tgid == os.getpid():
             raise TargetError(f"cannot attach to {pid}: it is a thread of hwdbg itself, which cannot trace itself")
         if tgid is not None and tgid != pid:
-            raise TargetError(f"{pid} is a thread of process {tgid}: attach to {tgid} (all its threads are traced)")
+            raise TargetError(f"{pid} is a thread of process {tgid}; attach {tgid} (all its threads are traced)")
         self = cls(pid, spawned=False, options=TRACE_OPTIONS)
         try:
             seen: set[int] = set()

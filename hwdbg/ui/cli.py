@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
 import traceback
 from typing import Any, Optional, Sequence
 
 from ..errors import HwdbgError
+from ..process.control import find_program
 from ..version import __version__
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
@@ -93,10 +93,12 @@ def _probe(json_output: bool) -> int:
     return EXIT_NO_PTRACE if result.verdict == REFUSED else EXIT_NO_HW
 
 
-def _find_program(name: str) -> str:
-    if os.sep in name or os.path.exists(name):
+def _program_path(name: str) -> str:
+    """A name as the shell would find it; a missing one is left for `run` to report."""
+    try:
+        return find_program(name)
+    except HwdbgError:
         return name
-    return shutil.which(name) or name
 
 
 def _stdin_is_tty() -> bool:
@@ -187,7 +189,7 @@ def _run(ctx: Any, opts: argparse.Namespace, *, batch: bool, read_stdin: bool) -
     from .batch import run_script, run_stream
 
     if opts.program:
-        program = [_find_program(opts.program), *opts.args]
+        program = [_program_path(opts.program), *opts.args]
         if ctx.interactive and not opts.quiet and not opts.json:
             ctx.message(f"Reading symbols from {program[0]}...")
         loaded = ctx._guarded(lambda: ctx.session.load(program), None)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-from typing import Any, Optional
+from typing import Any
 
 from ... import records as rec
 from ...errors import HwdbgError, SymbolError, TargetError, UsageError
@@ -111,18 +111,6 @@ _attach_parser = CommandParser("attach")
 _attach_parser.add_argument("pid", type=number, metavar="PID")
 
 
-def _thread_group(tid: int) -> Optional[int]:
-    """The process (thread group) a thread id belongs to, or None if unknown."""
-    try:
-        with open(f"/proc/{tid}/status") as f:
-            for line in f:
-                if line.startswith("Tgid:"):
-                    return int(line.split()[1])
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
-
-
 @command(_attach_parser, category=R)
 def attach(ctx: Any, args: argparse.Namespace) -> Result:
     """attach PID
@@ -133,9 +121,6 @@ def attach(ctx: Any, args: argparse.Namespace) -> Result:
     CAP_SYS_PTRACE)."""
     if args.pid <= 0 or args.pid >= 1 << 31:
         raise UsageError(f"{args.pid} is not a process id")
-    leader = _thread_group(args.pid)
-    if leader is not None and leader != args.pid:
-        raise UsageError(f"{args.pid} is a thread of process {leader}; attach {leader} (all its threads are traced)")
     _not_running(ctx)
     session = ctx.session
     session.attach(args.pid)
