@@ -156,16 +156,21 @@ class Output:
 
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
+        self._pending: list[str] = []
 
     def write(self, text: str) -> None:
-        self.stream.write(text + "\n")
-        self.stream.flush()
+        self._pending.append(text)
+        self.flush()
 
     def write_buffered(self, text: str) -> None:
-        """For hits, which come in bursts: the session calls flush() after each burst."""
-        self.stream.write(text + "\n")
+        """For hits, which come in bursts: the session calls flush() after each burst. Our own
+        buffer, so that one burst is one write(2) even with PYTHONUNBUFFERED or a terminal."""
+        self._pending.append(text)
 
     def flush(self) -> None:
+        if self._pending:
+            lines, self._pending = self._pending, []
+            self.stream.write("\n".join(lines) + "\n")
         self.stream.flush()
 
     def hit(self, hit: rec.Hit, *, full: bool, temporary: bool = False) -> None: ...
