@@ -36,7 +36,7 @@ class Breakpoint:
 
     @property
     def hits(self) -> list[rec.Hit]:
-        """The hits so far (the most recent 100,000; ``hit_count`` counts them all)."""
+        """The hits so far: the most recent ``keep`` (10,000 by default; ``hit_count`` counts them all)."""
         return list(self._bp.hits)
 
     @property
@@ -81,12 +81,13 @@ class Target:
     def watch(self, expr_or_address: Union[str, int], *, access: str = "w", length: Optional[int] = None,
               priority: int = 0, thread: Optional[int] = None, condition: Optional[str] = None,
               on_hit: Optional[Callable[[rec.Hit], Any]] = None, changes_only: bool = False,
-              backtrace: bool = False, count: bool = False) -> Breakpoint:
+              backtrace: bool = False, count: bool = False, keep: Optional[int] = 10_000) -> Breakpoint:
         """Watches memory: access "w" (writes), "rw" (any access) or "r" (reads, emulated on x86-64).
 
         Every trapped access is a hit unless ``changes_only`` (gdb's ``watch``: only value changes).
         ``count=True`` never stops: the CPU counts accesses (perf breakpoints) at native speed;
-        ``hit_count`` reads the count, ``hits`` stays empty.
+        ``hit_count`` reads the count, ``hits`` stays empty. ``keep`` bounds the hits kept in
+        ``hits`` (the most recent ones; None keeps all).
         """
         kind = ACCESS_KINDS.get(access)
         if kind is None:
@@ -101,7 +102,7 @@ class Target:
         bp = self.session.add_breakpoint(kind, where.addr, where.length, expr=text, priority=priority,
                                          thread=thread, condition=condition, changes_only=changes_only,
                                          signed=where.signed, on_hit=on_hit, backtrace=backtrace, resolve=resolve,
-                                         count=count)
+                                         count=count, keep=keep)
         return Breakpoint(self, bp)
 
     def hbreak(self, location: Union[str, int], *, priority: int = 0, thread: Optional[int] = None,

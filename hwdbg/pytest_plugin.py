@@ -132,7 +132,7 @@ def format_hit(hit: Hit) -> str:
 
 def _watch_run(target: Target, expr: str, timeout: Optional[float], run: bool) -> list[Hit]:
     __tracebackhide__ = True
-    bp = target.watch(expr, access="w")
+    bp = target.watch(expr, access="w", keep=None)  # every write, to list every offender
     if run and target.alive:
         target.run_until_exit(timeout=timeout)
     return bp.hits

@@ -36,7 +36,7 @@ KINDS = {"watch": BpType.W, "rwatch": BpType.R, "awatch": BpType.RW, "hbreak": B
 # Signals that stop the target and are passed on at the next continue (gdb's defaults).
 STOP_AND_PASS = {_signal.SIGSEGV, _signal.SIGBUS, _signal.SIGILL, _signal.SIGFPE, _signal.SIGABRT}
 STOP_NO_PASS = {_signal.SIGINT}
-MAX_KEPT_HITS = 100_000
+KEPT_HITS = 10_000  # per breakpoint, by default: hit_count counts them all, memory stays flat
 FAST_MAX_LENGTH = 32  # the C hit loop's value buffer
 
 
@@ -67,7 +67,7 @@ class Breakpoint:
     commands: list[str] = field(default_factory=list)
     on_hit: Optional[Callable[[rec.Hit], Any]] = None
     hit_count: int = 0
-    hits: deque = field(default_factory=lambda: deque(maxlen=MAX_KEPT_HITS))
+    hits: deque = field(default_factory=lambda: deque(maxlen=KEPT_HITS))
     value: Optional[bytes] = None
     hw: Optional[HwBreakpoint] = None
     counter: Optional[Counter] = None  # watch --count: perf counts, never stops
@@ -139,6 +139,7 @@ class Session:
         self._plain_pcs: set[int] = set()  # pcs whose instruction never stops mid-way
         self._unmapped_pcs: set[int] = set()
         self._frames: dict[int, rec.Frame] = {}
+        self._missing_names: set[tuple[str, Optional[str]]] = set()  # looked up after a map refresh
         self.fast_path = True  # let the C loop take hits that need no Python
         self.fast_hits = 0  # how many of them it took
         self._fast_key: Any = None
@@ -282,7 +283,8 @@ class Session:
                        priority: int = 0, thread: Optional[int] = None, condition: Optional[str] = None,
                        trace: bool = False, changes_only: Optional[bool] = None, backtrace: bool = False,
                        signed: bool = False, on_hit: Optional[Callable[[rec.Hit], Any]] = None,
-                       resolve: Optional[Callable[[], tuple[int, int]]] = None, count: bool = False) -> Breakpoint:
+                       resolve: Optional[Callable[[], tuple[int, int]]] = None, count: bool = False,
+                       keep: Optional[int] = KEPT_HITS) -> Breakpoint:
         if kind not in KINDS:
             raise UsageError(f"unknown breakpoint kind {kind!r}; use watch, rwatch, awatch or hbreak")
         if count and (kind == "rwatch" or condition or on_hit or backtrace):
@@ -299,7 +301,7 @@ class Session:
                         priority=priority, thread=thread, condition=condition, trace=trace,
                         changes_only=(kind == "watch") if changes_only is None else changes_only,
                         backtrace=backtrace, signed=signed, on_hit=on_hit, resolve=resolve, count=count,
-                        _condition_ast=condition_ast)
+                        hits=deque(maxlen=keep), _condition_ast=condition_ast)
         if self.alive:
             self._install(bp)
         self.breakpoints[bp.id] = bp
@@ -861,6 +863,8 @@ class Session:
 
     def _refresh_symbols(self, exec_happened: bool = False) -> None:
         self._frames.clear()
+        if exec_happened:
+            self._missing_names.clear()
         inf = self.inferior
         if inf is None:
             return
@@ -893,8 +897,10 @@ class SessionEnv:
         try:
             var = symbols.lookup(name, lib)
         except SymbolError:
-            if not self.session.alive:
+            key = (name, lib)
+            if not self.session.alive or key in self.session._missing_names:
                 raise
+            self.session._missing_names.add(key)  # once per name: a condition may ask at every hit
             self.session.refresh_symbols()  # a library mapped since the last look (dlopen)
             var = symbols.lookup(name, lib)
         return var.addr, var.ctype

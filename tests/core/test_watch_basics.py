@@ -66,7 +66,7 @@ def test_neighbours_never_report(start):
 def test_eight_threads_exactly_all_hits_with_their_thread_ids(start):
     n = 10_000
     t = start("threads", n)
-    shared = t.watch("shared")
+    shared = t.watch("shared", keep=None)
     exit_event = t.run_until_exit(timeout=120)
     assert exit_event == hwdbg.Exited(code=0, pid=exit_event.pid)
     assert shared.hit_count == 8 * n
