@@ -62,6 +62,7 @@ class Target:
 
     def __init__(self, session: Session) -> None:
         self.session = session
+        self._ends_at: Optional[float] = None
         self.exit: Optional[Union[rec.Exited, rec.Killed]] = None
 
     @property
@@ -154,6 +155,7 @@ class Target:
 
         Signals that would stop the target are passed on, as they would be without a debugger.
         """
+        self._ends_at = None
         with self.session.tracing():
             while self.exit is None:
                 self.cont(timeout=None if timeout is None else max(0.0, self._deadline(timeout)))
@@ -163,6 +165,7 @@ class Target:
     def events(self, timeout: Optional[float] = None) -> Iterator[Any]:
         """Every record until the target ends: hits, notices, stops (resumed automatically), the exit."""
         queue: deque = deque()
+        self._ends_at = None
         self.session.listeners.append(queue.append)
         try:
             with self.session.tracing(batch=256):
@@ -178,7 +181,7 @@ class Target:
 
     def _deadline(self, timeout: float) -> float:
         import time
-        if getattr(self, "_ends_at", None) is None:
+        if self._ends_at is None:
             self._ends_at = time.monotonic() + timeout
         return self._ends_at - time.monotonic()
 
@@ -196,7 +199,11 @@ class Target:
     def evaluate(self, text: str, tid: Optional[int] = None) -> int:
         """The value of an expression (``counter``, ``config.flags``, ``$rip``) in the stopped target."""
         from . import expr
-        return int(expr.evaluate_text(text, self.session.env(tid)).value)
+        value = expr.evaluate_text(text, self.session.env(tid)).value
+        try:
+            return int(value)
+        except (OverflowError, ValueError):
+            raise UsageError(f"{text!r} is {value}, not a number that fits an integer") from None
 
     def address_of(self, name: str) -> int:
         if self.session.symbols is None:

@@ -507,8 +507,13 @@ def _parser(text: str) -> _Parser:
     return _Parser(text)
 
 
+_LINE_BREAKS = str.maketrans({"\n": " ", "\r": " ", "\t": " ", "\v": " ", "\f": " "})
+
+
 def parse(text: str) -> Node:
     """Parses one expression; raises UsageError naming the column of the problem."""
+    if isinstance(text, str):
+        text = text.translate(_LINE_BREAKS)  # whitespace all the same, and messages stay on one line
     def run() -> Node:
         parser = _parser(text)
         node = parser.expression()

@@ -298,7 +298,8 @@ class Session:
                                   "be mapped there, so it could never be accessed")
         self.manager.make_chunks(addr, length, KINDS[kind])  # validate before anything changes
         bp = Breakpoint(id=next(self._ids), kind=kind, expr=expr or f"*{addr:#x}", addr=addr, length=length,
-                        priority=priority, thread=thread, condition=condition, trace=trace,
+                        priority=priority, thread=thread, condition=" ".join(condition.split()) if condition else None,
+                        trace=trace,
                         changes_only=(kind == "watch") if changes_only is None else changes_only,
                         backtrace=backtrace, signed=signed, on_hit=on_hit, resolve=resolve, count=count,
                         hits=deque(maxlen=keep), _condition_ast=condition_ast)
@@ -381,7 +382,7 @@ class Session:
 
     def set_condition(self, bp: Breakpoint, condition: Optional[str]) -> None:
         bp._condition_ast = _parse_condition(condition)
-        bp.condition = condition or None
+        bp.condition = " ".join(condition.split()) if condition else None
 
     def get_breakpoint(self, ident: Any) -> Breakpoint:
         try:
@@ -527,8 +528,10 @@ class Session:
                     self._interrupt_wanted = False
                     if self._timed_out:
                         self._timed_out = False
-                        raise TargetTimeout(f"the target did not stop in time; it was interrupted at "
-                                            f"{_where(result)}")
+                        if result.reason == "timeout":
+                            raise TargetTimeout(f"the target did not stop in time; it was interrupted at "
+                                                f"{_where(result)}")
+                        # A real stop won the race: report it; the late interrupt is absorbed later.
                 return result
             if self._batch is not None and self._batched >= self._batch and inf.alive:
                 self._batched = 0
@@ -549,11 +552,17 @@ class Session:
             return inf.wait_event()
         limit = FAST_BUFFER if self._batch is None else max(1, self._batch - self._batched)
         outcome, err = loop.run(limit)
+        failure: Optional[BaseException] = None
         try:
             for fast, tid, pc, old, new in loop.drain():
                 self.fast_hits += 1
                 bp = fast.bp
-                self._publish(bp, tid, pc, _as_int(old, bp.signed), _as_int(new, bp.signed))
+                try:
+                    self._publish(bp, tid, pc, _as_int(old, bp.signed), _as_int(new, bp.signed))
+                except Exception as exc:  # a listener failed: every hit that happened still counts
+                    failure = failure or exc
+            if failure is not None:
+                raise failure
         finally:
             # The stop the C loop handed back must not be lost if a listener raised.
             event = inf.accept(*outcome) if outcome is not None else None

@@ -63,6 +63,15 @@ class HwBreakpoint:
                 f"prio {self.priority} {self.status.value}>")
 
 
+def _alive(tid: int) -> bool:
+    """Whether a thread still exists (a zombie does not count: it has no registers to arm)."""
+    try:
+        with open(f"/proc/{tid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except (OSError, IndexError):
+        return False
+
+
 class SyncError(SlotError):
     """A thread refused a debug-register write; every thread was rolled back."""
 
@@ -185,11 +194,15 @@ class BreakpointManager:
             alloc = self.desired(tid)
             plans.append((tid, alloc, plan_writes(self.arch, self.threads[tid], alloc.slots)))
         done: list[tuple[int, ThreadRegisters]] = []
+        gone: list[int] = []
         for tid, alloc, writes in plans:
             before = self.threads[tid]
             try:
                 debugregs.write_sequence(tid, writes)
             except PtraceError as exc:
+                if exc.errno == errno.ESRCH and not _alive(tid):
+                    gone.append(tid)  # it exited, its exit not yet handled: nothing to arm there
+                    continue
                 self.threads[tid] = state_after(self.arch, before, writes[:getattr(exc, "done", 0)])
                 self._restore(tid, before)
                 for other, state in reversed(done):
@@ -198,7 +211,10 @@ class BreakpointManager:
             self.threads[tid] = state_after(self.arch, before, writes)
             done.append((tid, before))
         for tid, alloc, _ in plans:
-            self._record(tid, alloc)
+            if tid not in gone:
+                self._record(tid, alloc)
+        for tid in gone:
+            self.remove_thread(tid)
         self.epoch += 1
         self._update_status()
 

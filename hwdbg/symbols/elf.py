@@ -101,7 +101,7 @@ class ElfImage:
             self._stream.close()
             raise SymbolError(f"{self.path} is not an ELF file") from None
         self.is_pie = self.elf["e_type"] == "ET_DYN"
-        self._symbol_file: ElfImage = self  # a separate debug file may have the full .symtab
+        self._symbol_file: Optional[ElfImage] = None  # a separate debug file with the full .symtab
         self._by_name: Optional[dict[str, Symbol]] = None
         self._funcs: list[Symbol] = []
         self._func_starts: list[int] = []
@@ -189,7 +189,7 @@ class ElfImage:
 
     def _raw_symbols(self) -> Iterator[Symbol]:
         # .symtab is a superset of .dynsym; a stripped file only has the latter.
-        source = self._symbol_file
+        source = self._symbol_file or self  # no self-reference: the file closes without the gc
         section = source._section(".symtab") or source._section(".dynsym")
         if section is None:
             return

@@ -43,12 +43,13 @@ unsigned char vecs[MAXT][64] __attribute__((aligned(64)));
 unsigned char canary[4096] __attribute__((aligned(4096))) = {[0 ... 4095] = 0xAA};
 volatile sig_atomic_t got_usr1;
 
-static pthread_barrier_t parked, go;
+static pthread_barrier_t parked, go, finish;
 static long nthreads, rounds;
 static const char *mode;
 
 __attribute__((noinline)) void ready(void) { __asm__ volatile("" ::: "memory"); }
 __attribute__((noinline)) void tick(void) { __asm__ volatile("" ::: "memory"); }
+__attribute__((noinline)) void done(void) { __asm__ volatile("" ::: "memory"); }
 __attribute__((noinline)) void bump(void) { counter = counter + 1; }
 
 static long gettid_(void) { return syscall(SYS_gettid); }
@@ -125,6 +126,15 @@ static void vector_body(long i)
     }
 }
 
+static void lifetime_body(long i)
+{
+    /* thread i lives (i + 1) x rounds milliseconds, writing its slot every 100 us */
+    for (long k = 0; k < (i + 1) * rounds * 10; k++) {
+        slots[i].v = k + 1;
+        usleep(100);
+    }
+}
+
 static void churn_body(long i)
 {
     (void)i;
@@ -137,14 +147,18 @@ static void *thread_main(void *arg)
     tids[i] = gettid_();
     pthread_barrier_wait(&parked);
     pthread_barrier_wait(&go);
-    if (!strcmp(mode, "own"))
-        own_body(i);
-    else if (!strcmp(mode, "shared4"))
-        shared4_body(i);
-    else if (!strcmp(mode, "blocks"))
-        blocks_body(i);
-    else if (!strcmp(mode, "vector"))
-        vector_body(i);
+    if (!strcmp(mode, "own") || !strcmp(mode, "shared4") || !strcmp(mode, "blocks") || !strcmp(mode, "vector")) {
+        if (!strcmp(mode, "own"))
+            own_body(i);
+        else if (!strcmp(mode, "shared4"))
+            shared4_body(i);
+        else if (!strcmp(mode, "blocks"))
+            blocks_body(i);
+        else
+            vector_body(i);
+        pthread_barrier_wait(&finish);   /* no thread ends before every thread has written */
+    } else if (!strcmp(mode, "lifetimes"))
+        lifetime_body(i);
     else if (!strcmp(mode, "crash") && i == nthreads - 1) {
         for (long r = 0; r < rounds; r++)
             slots[i].v = r + 1;
@@ -178,13 +192,22 @@ static int run_threads(void)
         return 64;
     pthread_barrier_init(&parked, NULL, (unsigned)nthreads + 1);
     pthread_barrier_init(&go, NULL, (unsigned)nthreads + 1);
+    pthread_barrier_init(&finish, NULL, (unsigned)nthreads);
     for (long i = 0; i < nthreads; i++)
         pthread_create(&t[i], NULL, thread_main, (void *)i);
     pthread_barrier_wait(&parked);
+    if (!strcmp(mode, "lifetimes")) {
+        printf("%d", (int)getpid());
+        for (long i = 0; i < nthreads; i++)
+            printf(" %ld", tids[i]);
+        printf("\n");
+        fflush(stdout);
+    }
     ready();
     pthread_barrier_wait(&go);
     for (long i = 0; i < nthreads; i++)
         pthread_join(t[i], NULL);
+    bump();
     return canary_intact() ? 0 : 5;
 }
 
@@ -204,7 +227,8 @@ int main(int argc, char **argv)
 
     if (!strcmp(mode, "own") || !strcmp(mode, "shared4") || !strcmp(mode, "blocks") ||
         !strcmp(mode, "vector") || !strcmp(mode, "crash") || !strcmp(mode, "thread-exit") ||
-        !strcmp(mode, "thread-exec")) {
+        !strcmp(mode, "thread-exec") ||
+        !strcmp(mode, "lifetimes")) {
         if (!strcmp(mode, "blocks"))
             memset(block_src, 0x5a, sizeof block_src);
         return run_threads();
@@ -214,6 +238,16 @@ int main(int argc, char **argv)
         for (long r = 0; r < rounds; r++)
             counter = r + 1;
         return 0;
+    }
+    if (!strcmp(mode, "burst-signal")) {       /* N writes, raise(SIGUSR1) (handled), N writes */
+        signal(SIGUSR1, on_usr1);
+        ready();
+        for (long r = 0; r < rounds; r++)
+            counter = r + 1;
+        raise(SIGUSR1);
+        for (long r = 0; r < rounds; r++)
+            counter = rounds + r + 1;
+        return got_usr1 ? 0 : 6;
     }
     if (!strcmp(mode, "churn")) {              /* N short-lived threads, 8 alive at a time, each writes once */
         long n = nthreads;
@@ -290,6 +324,7 @@ int main(int argc, char **argv)
             slots[0].v = r + 1;
             shared4[r % 4] = r + 1;
         }
+        done();
         return canary_intact() ? 0 : 5;
     }
     fprintf(stderr, "unknown mode %s\n", mode);
