@@ -28,7 +28,7 @@ def spawn_run(args: argparse.Namespace) -> dict:
     target = hwdbg.spawn(args.argv, pin=args.pin)
     try:
         target.run_to("main")
-        watches = [target.watch(sym, access=args.access) for sym in args.watch]
+        watches = [target.watch(sym, access=args.access, keep=None) for sym in args.watch]
         out["setup_s"] = time.perf_counter() - t_start
         t0 = time.perf_counter()
         end = target.run_until_exit()

@@ -148,6 +148,7 @@ class Session:
         self._stepping: set[int] = set()
         self._interrupt_wanted = False
         self._timed_out = False
+        self._resume_all_after = False
         self._tracing = False  # hits never stop the target (run_until_exit, events)
         self._batch: Optional[int] = None  # in tracing mode, return after this many hits
         self._batched = 0
@@ -390,21 +391,14 @@ class Session:
         except (KeyError, ValueError, TypeError):
             raise UsageError(f"no breakpoint number {ident}; see `info breakpoints`") from None
 
-    class _Stopper:
-        def __init__(self, session: "Session", inf: Inferior) -> None:
-            self.session, self.inf = session, inf
-
-        def __enter__(self) -> None:
-            if not self.inf.all_stopped:
-                self.inf.stop_all()
-                self.session._resume_all_after = True
-
-        def __exit__(self, *exc: Any) -> None:
-            pass
-
-    def _all_threads_stopped(self, inf: Inferior) -> "Session._Stopper":
-        """Changes need every thread stopped; if some run (a callback mid-run), stop them all."""
-        return Session._Stopper(self, inf)
+    @contextlib.contextmanager
+    def _all_threads_stopped(self, inf: Inferior) -> Iterator[None]:
+        """Changes need every thread stopped; if some run (a callback mid-run), stop them all
+        now, and the run loop resumes them all afterwards."""
+        if not inf.all_stopped:
+            inf.stop_all()
+            self._resume_all_after = True
+        yield
 
     def _rearm(self, why: str) -> None:
         """(Re-)registers every breakpoint on a fresh image (start, exec); reports those that cannot be."""
