@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterable, Iterator, Optional, Sequence
 
 from . import records as rec
 from .arch import ArchSpec, BpType, Chunk, current
-from .errors import HwdbgError, SlotError, SymbolError, TargetError, TargetTimeout, UsageError, ValidationError
+from .errors import AddressError, HwdbgError, SlotError, SymbolError, TargetError, TargetTimeout, UsageError, ValidationError
 from .hw.breakpoint import BreakpointManager, HwBreakpoint
 from .hw.counting import Counter
 from .hw.fastpath import BUFFER as FAST_BUFFER
@@ -295,8 +295,8 @@ class Session:
         if kind == "hbreak":
             length = self.arch.exec_length
         if 0 <= addr < _mmap_min_addr():
-            raise ValidationError(f"{addr:#x} is below vm.mmap_min_addr ({_mmap_min_addr():#x}): no memory can "
-                                  "be mapped there, so it could never be accessed")
+            raise AddressError(f"{addr:#x} is below vm.mmap_min_addr ({_mmap_min_addr():#x}): no program can "
+                               "have memory there, so this breakpoint could never trigger")
         self.manager.make_chunks(addr, length, KINDS[kind])  # validate before anything changes
         bp = Breakpoint(id=next(self._ids), kind=kind, expr=expr or f"*{addr:#x}", addr=addr, length=length,
                         priority=priority, thread=thread, condition=" ".join(condition.split()) if condition else None,

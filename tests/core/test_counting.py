@@ -50,3 +50,18 @@ def test_count_refuses_what_it_cannot_do(start):
         t.watch("g[5]", count=True)
     assert len(t.breakpoints) == 3
     assert t.run_until_exit().code == 0
+
+
+def test_cli_watch_count(core_exe):
+    import json
+    import subprocess
+    import sys
+    out = subprocess.run([sys.executable, "-m", "hwdbg", "--batch", "--json", "-ex", "start", "-ex",
+                          "watch g[2] --count", "-ex", "continue", "-ex", "info breakpoints", str(core_exe),
+                          "globals", "5000"], capture_output=True, text=True, timeout=60)
+    events = [json.loads(line) for line in out.stdout.splitlines()]
+    assert out.returncode == 0 and "Traceback" not in out.stderr
+    assert not [e for e in events if e["event"] == "hit" and e["expr"] == "g[2]"]  # counting never stops
+    info = [e for e in events if e.get("command") == "info breakpoints"][-1]
+    counted = [bp for bp in info["breakpoints"] if bp["expr"] == "g[2]"]
+    assert counted and counted[0]["hits"] == 5000

@@ -5,7 +5,7 @@ import argparse
 import os
 from typing import Any, Optional
 
-from ...errors import AddressError, UsageError
+from ...errors import UsageError
 from ...locations import resolve_code, resolve_watch
 from ..render import KIND_TITLES, KIND_TYPES
 from . import (Category, CommandParser, Result, command, first_then_raw, number, parse_ids, shell_split,
@@ -15,12 +15,12 @@ B = Category.BREAKPOINTS
 
 
 def _bp_parser(name: str, *, code: bool = False) -> CommandParser:
-    """The options every breakpoint kind shares. (``watch --count``, perf counting, is
-    planned by another change: add it here and read ``args.count`` in ``_add_watch``.)"""
+    """The options every breakpoint kind shares."""
     parser = CommandParser(name)
     parser.add_argument("expr", nargs="+", metavar="LOCATION" if code else "EXPR")
     if not code:
         parser.add_argument("-l", "--length", type=number, metavar="N")
+        parser.add_argument("--count", action="store_true")
     parser.add_argument("--priority", type=number, default=0, metavar="P")
     parser.add_argument("--thread", type=number, metavar="TID")
     parser.add_argument("--trace", action="store_true")
@@ -61,22 +61,6 @@ def _check_options(ctx: Any, args: argparse.Namespace) -> None:
         raise UsageError(f"priority {args.priority} is out of range")
 
 
-def mmap_min_addr() -> int:
-    try:
-        with open("/proc/sys/vm/mmap_min_addr") as f:
-            return max(int(f.read().strip()), 4096)
-    except (OSError, ValueError):
-        return 4096
-
-
-def _check_address(addr: int) -> None:
-    """Page zero and its neighbours can never be mapped: a breakpoint there could never trigger."""
-    lowest = mmap_min_addr()
-    if 0 <= addr < lowest:
-        raise AddressError(f"{addr:#x} is below vm.mmap_min_addr ({lowest:#x}): no program can have memory "
-                           "there, so this breakpoint could never trigger")
-
-
 def _status_note(bp: Any) -> str:
     if bp.status == "REGISTERED":
         return " (registered: waiting for a free debug register)"
@@ -91,7 +75,6 @@ def _add_watch(ctx: Any, args: argparse.Namespace, kind: str) -> Result:
     if length is not None and length <= 0:
         raise UsageError(f"length must be a positive number of bytes, not {length}")
     where = resolve_watch(session, text, length)
-    _check_address(where.addr)
 
     def resolve() -> tuple[int, int]:
         again = resolve_watch(session, text, length)
@@ -99,14 +82,14 @@ def _add_watch(ctx: Any, args: argparse.Namespace, kind: str) -> Result:
 
     bp = session.add_breakpoint(kind, where.addr, where.length, expr=text, priority=args.priority,
                                 thread=args.thread, condition=args.condition, trace=args.trace,
-                                backtrace=args.backtrace, signed=where.signed, resolve=resolve)
+                                backtrace=args.backtrace, signed=where.signed, resolve=resolve, count=args.count)
     ctx.last_bp_id = bp.id
     return Result(kind, {"breakpoint": bp_json(bp)}, f"{KIND_TITLES[kind]} {bp.id}: {text}{_status_note(bp)}")
 
 
 @command(_bp_parser("watch"), category=B, split=bp_split, complete="symbols")
 def watch(ctx: Any, args: argparse.Namespace) -> Result:
-    """watch EXPR [-l N] [--priority P] [--thread TID] [--trace] [--backtrace] [if CONDITION]
+    """watch EXPR [-l N] [--priority P] [--thread TID] [--trace] [--count] [--backtrace] [if CONDITION]
 
     Stop when a write changes the value of EXPR (a variable, a field, an array
     element, *ADDRESS, LIB:symbol). The length comes from the type; -l/--length
@@ -116,8 +99,10 @@ def watch(ctx: Any, args: argparse.Namespace) -> Result:
     --trace reports each change in one line and keeps running; --thread TID arms it
     in one thread only; --priority P decides who keeps a debug register when more
     breakpoints are registered than the CPU has slots (higher wins); --backtrace
-    records the call stack at each hit. CONDITION is an expression where `new` and
-    `old` are the value after and before the write: watch counter if new > 10."""
+    records the call stack at each hit; --count never stops: the CPU counts the writes
+    (perf breakpoints, exact, at full speed; `info breakpoints` shows the count).
+    CONDITION is an expression where `new` and `old` are the value after and before
+    the write: watch counter if new > 10."""
     return _add_watch(ctx, args, "watch")
 
 
@@ -145,7 +130,6 @@ def _add_hbreak(ctx: Any, args: argparse.Namespace, temporary: bool) -> Result:
     text = " ".join(args.expr)
     _check_options(ctx, args)
     addr = resolve_code(session, text)
-    _check_address(addr)
     bp = session.add_breakpoint("hbreak", addr, 1, expr=text, priority=args.priority, thread=args.thread,
                                 condition=args.condition, trace=args.trace, backtrace=args.backtrace,
                                 resolve=lambda: (resolve_code(session, text), 1))
@@ -338,9 +322,10 @@ def breakpoint_table(ctx: Any, bps: list[Any]) -> str:
             rows.append(f"\t{', '.join(flags)}")
         if bp.condition:
             rows.append(f"\tstop only if {bp.condition}")
-        if bp.hit_count:
-            times = "time" if bp.hit_count == 1 else "times"
-            rows.append(f"\tbreakpoint already hit {bp.hit_count} {times}")
+        if bp.total:
+            times = "time" if bp.total == 1 else "times"
+            what = "counted" if bp.count else "breakpoint already hit"
+            rows.append(f"\t{what} {bp.total} {times}")
         if bp.ignore_count:
             rows.append(f"\tignore next {bp.ignore_count} hits")
         for tid, slots in sorted(bp.slots().items()):
