@@ -20,6 +20,14 @@ _NUMBER = re.compile(r"^\*?\s*(0[xX][0-9a-fA-F]+|\d+)$")
 _SYMBOL_OFFSET = re.compile(r"^(?:(?P<lib>[\w.+-]+):)?(?P<name>[A-Za-z_]\w*)(?:\s*\+\s*(?P<off>0[xX][0-9a-fA-F]+|\d+))?$")
 
 
+def _number(text: str) -> int:
+    """A location's number: decimal or 0x hex; a leading zero is refused, as in expressions."""
+    if len(text) > 1 and text[0] == "0" and text[1] not in "xX":
+        raise UsageError(f"{text!r}: a number with a leading zero is ambiguous; write {int(text):d} for "
+                         f"decimal, or 0o{text.lstrip('0') or '0'} for octal")
+    return int(text, 0)
+
+
 @dataclass(frozen=True)
 class Resolved:
     addr: int
@@ -37,11 +45,11 @@ def resolve_watch(session: Any, text: str, length: Optional[int] = None) -> Reso
         raise UsageError("nothing to watch: give a variable, an expression or an address")
     number = _NUMBER.match(text)
     if number:
-        return Resolved(int(number.group(1), 0), UNTYPED_LENGTH if length is None else length)
+        return Resolved(_number(number.group(1)), UNTYPED_LENGTH if length is None else length)
     symbol_offset = _SYMBOL_OFFSET.match(text)
     if symbol_offset and symbol_offset.group("off"):  # sym+N: N bytes into sym's storage
         var = _lookup(session, symbol_offset.group("name"), symbol_offset.group("lib"))
-        return Resolved(var.addr + int(symbol_offset.group("off"), 0), UNTYPED_LENGTH if length is None else length)
+        return Resolved(var.addr + _number(symbol_offset.group("off")), UNTYPED_LENGTH if length is None else length)
     if text.startswith("&"):  # &sym: the symbol's storage, as `sym`
         text = text[1:].strip()
     addr, ctype = expr.lvalue(expr.parse(text), session.env())
@@ -69,7 +77,7 @@ def resolve_code(session: Any, text: str) -> int:
         raise UsageError("no location given: use FUNCTION, FILE:LINE or *ADDRESS")
     number = _NUMBER.match(text)
     if number:
-        return int(number.group(1), 0)
+        return _number(number.group(1))
     file_line = _FILE_LINE.match(text)
     if file_line:
         if session.symbols is None:
@@ -78,7 +86,7 @@ def resolve_code(session: Any, text: str) -> int:
     symbol_offset = _SYMBOL_OFFSET.match(text)
     if symbol_offset:
         var = _lookup(session, symbol_offset.group("name"), symbol_offset.group("lib"))
-        return var.addr + int(symbol_offset.group("off") or "0", 0)
+        return var.addr + _number(symbol_offset.group("off") or "0")
     if text.startswith("*"):
         return int(expr.evaluate(expr.parse(text[1:]), session.env()).value)
     raise UsageError(f"cannot break at {text!r}: use FUNCTION[+OFFSET], FILE:LINE or *ADDRESS")

@@ -224,6 +224,17 @@ def test_error_messages_are_one_line_even_with_a_newline_in_the_input(stopped_fo
         assert len(str(info.value).splitlines()) == 1, repr(str(info.value))
 
 
+@pytest.mark.timeout(60)
+def test_leading_zero_numbers_are_a_hwdbg_error(stopped_four_threads, figures):
+    t = stopped_four_threads
+    baseline = real_registers(t)
+    for call, text in ((t.watch, "01"), (t.watch, "*0123"), (t.hbreak, "*0777"), (t.run_to, "010")):
+        with pytest.raises(hwdbg.HwdbgError) as info:
+            call(text)
+        one_line_hwdbg_error(info.value, text)
+        assert real_registers(t) == baseline
+
+
 @sizes((EXAMPLES[0] // 2, EXAMPLES[1] // 2))
 def test_hostile_evaluate(stopped_four_threads, figures, n):
     """Target.evaluate: an int or one HwdbgError (non-finite floats excepted: see the xfail above)."""
