@@ -324,9 +324,12 @@ def test_soak_cli_json(rel_exe, figures):
         return int(open(f"/proc/{proc.pid}/statm").read().split()[1]) * page
 
     samples, count, expected, end = {}, 0, 1, None
+    others = []  # every event that is not a watch hit, for the failure message
     started = time.monotonic()
     for line in proc.stdout:
         event = json.loads(line)
+        if event["event"] != "hit" or event["kind"] != "watch":
+            others.append(line.strip()[:200])
         if event["event"] == "hit" and event["kind"] == "watch":
             assert event["new"] == expected
             expected += 1
@@ -340,7 +343,7 @@ def test_soak_cli_json(rel_exe, figures):
     stderr = proc.stderr.read()
     assert proc.wait(timeout=60) == 0, stderr[-2000:]
     no_traceback(stderr)
-    assert end is not None and end["code"] == 0 and count == hits
+    assert end is not None and end["code"] == 0 and count == hits, (count, others[-8:], stderr[-1000:])
     growth_total = samples["end"] - samples[10_000]
     growth_after_full = samples["end"] - samples[100_000]
     figures.add("hits checked", hits)

@@ -86,7 +86,7 @@ def test_soak_api_memory_flat(rel_exe, figures, hits):
                  f"{growth / MB:+.2f} MB ({hits / out['seconds']:,.0f} hits/s)")
 
 
-KEPT_HITS = (50_000, env_int("SOAK_HITS", 1_000_000))
+KEPT_HITS = (30_000, env_int("SOAK_HITS", 1_000_000))
 
 
 @pytest.mark.parametrize("hits", [
