@@ -472,8 +472,8 @@ class Session:
 
     def _sync_all(self, inf: Inferior) -> None:
         """Brings every thread's registers up to date (free when nothing changed); a thread in
-        the middle of a string instruction keeps its borrowed slot until the instruction ends."""
-        self.manager.sync([t for t in self.manager.threads if t not in self._pending_strings])
+        the middle of a string instruction keeps its lent slot (the manager keeps loans)."""
+        self.manager.sync()
 
     def interrupt(self) -> None:
         """Asks a running target to stop (from a signal handler or another thread)."""
@@ -709,7 +709,7 @@ class Session:
         pending = self._pending_strings.get(tid)
         if pending is not None and pending.slot in report.fired_slots:
             del self._pending_strings[tid]
-            self.manager.sync([tid])  # give the borrowed slot back
+            self.manager.end_loan(tid)
             for bp_id in sorted(pending.bp_ids):
                 bp = self.breakpoints.get(bp_id)
                 if bp is not None:
@@ -740,6 +740,7 @@ class Session:
         pending = self._pending_strings.get(tid)
         if pending is not None and pending.pc == pc:
             pending.bp_ids.add(slot_hit.bp.id)  # another slot fired inside the same instruction
+            self.manager.extend_loan(tid, slot_hit.bp.id)
             return True
         code = self._code.get(pc)
         if code is None:
@@ -751,7 +752,8 @@ class Session:
         length = self.arch.string_store_in_flight(code, inf.get_regs(tid), slot_hit.chunk)
         if length is None or pending is not None:
             return False
-        self.manager.borrow_slot(tid, slot_hit.slot, Chunk(pc + length, self.arch.exec_length, BpType.X))
+        self.manager.lend_slot(tid, slot_hit.slot, Chunk(pc + length, self.arch.exec_length, BpType.X),
+                               lenders=(slot_hit.bp.id,))
         self._pending_strings[tid] = _PendingString(slot=slot_hit.slot, pc=pc, bp_ids={slot_hit.bp.id})
         return True
 

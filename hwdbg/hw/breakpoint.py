@@ -72,6 +72,20 @@ def _alive(tid: int) -> bool:
         return False
 
 
+@dataclass(frozen=True)
+class Loan:
+    """A slot of one thread lent to a chunk no breakpoint owns (the end of a string instruction).
+
+    Every sync keeps the loan in place, and keeps the lenders (the breakpoints whose hit led
+    to it) out of that thread, until ``end_loan``: a change made meanwhile (from a callback,
+    from another thread's stop) must not re-arm the instruction it is waiting for.
+    """
+
+    slot: int
+    chunk: Chunk
+    lenders: frozenset[int]
+
+
 class SyncError(SlotError):
     """A thread refused a debug-register write; every thread was rolled back."""
 
@@ -85,6 +99,7 @@ class BreakpointManager:
         self._seq = itertools.count()
         self.epoch = 0  # bumped whenever a shadow or the breakpoint set may have changed
         self.reserved = 0  # slots left to perf counters (watch --count), taken from the top
+        self.loans: dict[int, Loan] = {}
 
     # ------------------------------------------------------------ the kernel-style API
 
@@ -164,6 +179,7 @@ class BreakpointManager:
 
     def remove_thread(self, tid: int) -> None:
         self.threads.pop(tid, None)
+        self.loans.pop(tid, None)
         self.epoch += 1
         for bp in list(self.breakpoints.values()):
             bp.slots_by_tid.pop(tid, None)
@@ -180,11 +196,21 @@ class BreakpointManager:
     # ------------------------------------------------------------ syncing
 
     def desired(self, tid: int) -> Allocation:
+        loan = self.loans.get(tid)
+        lenders = loan.lenders if loan is not None else frozenset()
         requests = [SlotRequest(bp.id, bp.priority, bp.seq, bp.chunks)
-                    for bp in self.breakpoints.values() if bp.applies_to(tid)]
-        usable = self.arch.nslots - self.reserved
-        alloc = allocate(requests, usable, self.threads[tid].slots[:usable])
-        return Allocation(alloc.slots + (None,) * self.reserved, alloc.installed)
+                    for bp in self.breakpoints.values() if bp.applies_to(tid) and bp.id not in lenders]
+        usable = list(self.threads[tid].slots[:self.arch.nslots - self.reserved])
+        if loan is not None:
+            if loan.slot >= len(usable):
+                raise SlotError(f"slot {loan.slot} of thread {tid} is lent until its string instruction ends; "
+                                "try again at the next stop")
+            del usable[loan.slot]  # not the allocator's while lent
+        alloc = allocate(requests, len(usable), usable)
+        slots = list(alloc.slots)
+        if loan is not None:
+            slots.insert(loan.slot, loan.chunk)
+        return Allocation(tuple(slots) + (None,) * self.reserved, alloc.installed)
 
     def sync(self, tids: Optional[Iterable[int]] = None) -> None:
         """Brings the given threads (default: all) to the desired state, all or nothing."""
@@ -275,22 +301,33 @@ class BreakpointManager:
         writes += [(n, 0) for n, addr in enumerate(state.addrs) if addr]
         debugregs.write_sequence(tid, writes)
         self.threads[tid] = ThreadRegisters.clear(self.arch.nslots)
+        self.loans.pop(tid, None)
         self.epoch += 1
         for bp in self.breakpoints.values():
             bp.slots_by_tid.pop(tid, None)
 
-    def borrow_slot(self, tid: int, slot: int, chunk: Chunk) -> None:
-        """Puts ``chunk`` (owned by no breakpoint) in one slot of one thread, for a while.
+    def lend_slot(self, tid: int, slot: int, chunk: Chunk, lenders: Iterable[int]) -> None:
+        """Puts ``chunk`` (owned by no breakpoint) in ``slot`` of one thread until ``end_loan``;
+        the ``lenders`` stay out of that thread meanwhile."""
+        if slot >= self.arch.nslots - self.reserved:
+            raise ValidationError(f"slot {slot} belongs to a perf counter and cannot be lent")
+        self.loans[tid] = Loan(slot, chunk, frozenset(lenders))
+        try:
+            self.sync([tid])
+        except BaseException:
+            del self.loans[tid]
+            raise
 
-        The next ``sync`` of that thread gives the slot back to the breakpoints.
-        """
-        state = self.threads[tid]
-        new_slots = list(state.slots)
-        new_slots[slot] = chunk
-        writes = plan_writes(self.arch, state, new_slots)
-        debugregs.write_sequence(tid, writes)
-        self.threads[tid] = state_after(self.arch, state, writes)
-        self.epoch += 1
+    def extend_loan(self, tid: int, lender: int) -> None:
+        """Another breakpoint fired inside the instruction the loan waits for: it waits too."""
+        loan = self.loans[tid]
+        self.loans[tid] = Loan(loan.slot, loan.chunk, loan.lenders | {lender})
+        self.sync([tid])
+
+    def end_loan(self, tid: int) -> None:
+        """The slot goes back to the breakpoints (the lenders come back in)."""
+        if self.loans.pop(tid, None) is not None and tid in self.threads:
+            self.sync([tid])
 
     # ------------------------------------------------------------ routing
 

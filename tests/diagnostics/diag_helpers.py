@@ -63,11 +63,18 @@ class Processes:
                 proc.stdout.close()
 
 
-def run_child(*args: str, prefix: Sequence[str] = (), seccomp: bool = False, timeout: float = 30) -> dict:
-    """Runs one experiment of _diag_child.py; its last JSON line."""
-    argv = [*prefix, sys.executable, str(CHILD), *(["--seccomp"] if seccomp else []), *args]
-    env = {k: v for k, v in os.environ.items() if k != "HWDBG_PROBE_FORCE"}  # the real probe, always
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, cwd=CHILD.parent, env=env)
+def run_child(*args: str, prefix: Sequence[str] = (), user: Optional[int] = None, copy=None, seccomp: bool = False,
+              timeout: float = 30) -> dict:
+    """Runs one experiment of _diag_child.py; its last JSON line. ``user``: as that uid, with no
+    capability, from ``copy`` (the ``readable_copy`` fixture: that user may not read the checkout)."""
+    python, child, cwd, env = sys.executable, str(CHILD), str(CHILD.parent), dict(os.environ)
+    if user is not None:
+        assert copy is not None, "another user runs the readable copy"
+        python, child, cwd, env = copy.python, copy.file("_diag_child.py"), str(copy.root), copy.env()
+        prefix = [*prefix, *as_user(user)]
+    argv = [*prefix, python, child, *(["--seccomp"] if seccomp else []), *args]
+    env.pop("HWDBG_PROBE_FORCE", None)  # the real probe, always
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, cwd=cwd, env=env)
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
     assert lines, f"{argv} printed nothing (rc {done.returncode}): {done.stderr}"
     return json.loads(lines[-1])

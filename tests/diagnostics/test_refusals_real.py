@@ -38,22 +38,23 @@ def refused(result: dict, cls: type = hwdbg.AttachDenied) -> str:
 
 
 @needs_root
-def test_another_users_process_names_the_uid_and_cap_sys_ptrace(procs):
+def test_another_users_process_names_the_uid_and_cap_sys_ptrace(procs, readable_copy):
     target = procs.start([*as_user(NOBODY, keep_caps=True), SLEEP, "60"])
     wait_for(lambda: proc_status(target.pid, "Name") == "sleep")
-    message = refused(run_child("attach", str(target.pid), prefix=as_user(OTHER_UID)))
+    message = refused(run_child("attach", str(target.pid), user=OTHER_UID, copy=readable_copy))
     assert message.startswith(f"cannot attach to {target.pid} (sleep): it belongs to uid {NOBODY}")
     assert f"uid {OTHER_UID}" in message and "without CAP_SYS_PTRACE" in message
     assert "as root (sudo)" in message and "--cap-add=SYS_PTRACE" in message
     # The same user, with no capability either, may: it really was the uid.
-    same_user = run_child("attach", str(target.pid), prefix=as_user(NOBODY))
+    same_user = run_child("attach", str(target.pid), user=NOBODY, copy=readable_copy)
     assert same_user["ok"] and same_user["value"]["threads"] == [target.pid]
 
 
 @needs_root
-def test_non_dumpable_process_needs_cap_sys_ptrace_even_for_its_own_user(procs):
-    target = procs.start([*as_user(NOBODY, keep_caps=True), sys.executable, "-c", NOT_DUMPABLE], ready_line=True)
-    message = refused(run_child("attach", str(target.pid), prefix=as_user(NOBODY)))
+def test_non_dumpable_process_needs_cap_sys_ptrace_even_for_its_own_user(procs, readable_copy):
+    target = procs.start([*as_user(NOBODY, keep_caps=True), readable_copy.python, "-c", NOT_DUMPABLE],
+                         ready_line=True, cwd=readable_copy.root)
+    message = refused(run_child("attach", str(target.pid), user=NOBODY, copy=readable_copy))
     assert message.startswith(f"cannot attach to {target.pid} (python")
     assert "not dumpable" in message and "PR_SET_DUMPABLE" in message and "CAP_SYS_PTRACE" in message
     assert f"uid {NOBODY}" not in message  # same user: the uid is not the reason
@@ -199,13 +200,13 @@ def test_pid_1_of_a_pid_namespace_is_permitted_to_root():
 
 
 @needs_root
-def test_the_real_pid_1_is_refused_to_an_unprivileged_user():
+def test_the_real_pid_1_is_refused_to_an_unprivileged_user(readable_copy):
     # Safe only because the kernel refuses before anything happens: the check runs only when PID 1 is
     # root's and the attacher is another uid without capabilities. Root itself is never pointed at it.
     uids = (proc_status(1, "Uid") or "").split()
     if not uids or set(uids) != {"0"}:
         pytest.skip("PID 1 is not root's here")
-    message = refused(run_child("attach", "1", prefix=as_user(OTHER_UID)))
+    message = refused(run_child("attach", "1", user=OTHER_UID, copy=readable_copy))
     assert message.startswith("cannot attach to 1 (") and "it belongs to uid 0 (root)" in message
     assert "CAP_SYS_PTRACE" in message
 

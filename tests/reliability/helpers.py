@@ -129,15 +129,18 @@ def intended_chunks(target: hwdbg.Target) -> dict[int, set]:
 # ----------------------------------------------------------------------------- subprocesses
 
 def run_python(code: str, *args: str, timeout: float = 120, env: Optional[dict] = None,
-               user: Optional[int] = None) -> subprocess.CompletedProcess:
+               user: Optional[int] = None, copy=None) -> subprocess.CompletedProcess:
     """Runs ``code`` in a fresh interpreter (a debugger of its own: hwdbg reaps every child
-    of the process it runs in), cwd = repository root. ``user``: run as that uid/gid."""
+    of the process it runs in), cwd = repository root. ``user``: run as that uid/gid, from
+    ``copy`` (the ``readable_copy`` fixture: that user may not be able to read the checkout)."""
     argv = [PYTHON, "-c", textwrap.dedent(code), *map(str, args)]
+    cwd, full_env = ROOT, dict(os.environ, PYTHONPATH=str(ROOT), PYTHONDONTWRITEBYTECODE="1")
     if user is not None:
-        argv = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", *argv]
-    full_env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONDONTWRITEBYTECODE="1")
+        assert copy is not None, "another user runs the readable copy"
+        argv = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", copy.python, *argv[1:]]
+        cwd, full_env = copy.root, copy.env()
     full_env.update(env or {})
-    return subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=full_env)
+    return subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=full_env)
 
 
 def last_json(out: str) -> dict:

@@ -406,7 +406,7 @@ def root_sleeper():
 
 @pytest.mark.timeout(60)
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to run the unprivileged half with setpriv")
-def test_special_pids(zombie, root_sleeper, rel_start, figures):
+def test_special_pids(zombie, root_sleeper, rel_start, figures, readable_copy):
     """As root: a zombie, a kernel thread (2), itself, its own thread, a process already traced by
     another debugger. As uid 65534: PID 1, PID 2, a root process. Each: one HwdbgError line.
     (PID 1 is never attached as root: it is the machine's own init.)"""
@@ -415,7 +415,7 @@ def test_special_pids(zombie, root_sleeper, rel_start, figures):
     assert proc.returncode == 0 and proc.stderr == "", proc.stderr
     as_root = last_json(proc.stdout)
     proc = run_python(ATTACH_ALL, "init=1", "kthreadd=2", f"root-process={root_sleeper}", f"zombie={zombie}",
-                      user=65534, timeout=50)
+                      user=65534, copy=readable_copy, timeout=50)
     assert proc.returncode == 0 and proc.stderr == "", proc.stderr
     as_nobody = last_json(proc.stdout)
     results = {f"root:{k}": v for k, v in as_root.items()} | {f"nobody:{k}": v for k, v in as_nobody.items()}
@@ -436,10 +436,10 @@ def test_special_pids(zombie, root_sleeper, rel_start, figures):
 
 @pytest.mark.timeout(60)
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to start a process as another user")
-def test_attach_to_another_users_process_as_root(rel_exe, figures):
+def test_attach_to_another_users_process_as_root(rel_exe, figures, readable_copy):
     """Root may trace a uid-65534 process: attach, watch, let go; it runs on to exit 0."""
-    target = subprocess.Popen(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", str(rel_exe),
-                               "forever", "0", "1"], stdout=subprocess.PIPE, text=True)
+    target = subprocess.Popen(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                               readable_copy.add(rel_exe), "forever", "0", "1"], stdout=subprocess.PIPE, text=True)
     try:
         pid = int(target.stdout.readline())
         code = '''

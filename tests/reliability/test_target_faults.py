@@ -264,7 +264,7 @@ def test_fault_sequence_in_one_interpreter_leaks_no_traceback(rel_exe, figures):
             return t
         out = []
         t = start("segv"); t.watch("counter")
-        out.append([type(t.cont(timeout=5)).__name__ for _ in range(3)])
+        out.append([type(t.cont(timeout=20)).__name__ for _ in range(3)])
         t = start("crash", 4, 100); t.watch("slots[3].v")
         out.append(type(t.run_until_exit(timeout=20)).__name__)
         t = start("thread-exit", 4, 100); t.watch("slots[0].v")
@@ -272,7 +272,7 @@ def test_fault_sequence_in_one_interpreter_leaks_no_traceback(rel_exe, figures):
         t = start("forever", 0, 30); t.watch("counter")
         threading.Timer(0.3, os.kill, (t.pid, signal.SIGKILL)).start()
         out.append(t.run_until_exit(timeout=20).signal)
-        t = start("pause"); t.watch("counter"); t.cont(timeout=5)
+        t = start("pause"); t.watch("counter"); t.cont(timeout=20)
         try:
             t.cont(timeout=0.3)
         except hwdbg.TargetTimeout:

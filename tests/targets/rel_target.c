@@ -40,6 +40,8 @@ volatile long exec_flag;
 unsigned char blocks[MAXT][BLOCK] __attribute__((aligned(4096)));
 unsigned char block_src[BLOCK] __attribute__((aligned(4096)));
 unsigned char vecs[MAXT][64] __attribute__((aligned(64)));
+unsigned char big[32 << 20] __attribute__((aligned(4096)));  /* longcopy: one rep movsb lasts milliseconds */
+volatile long copying = 1;
 unsigned char canary[4096] __attribute__((aligned(4096))) = {[0 ... 4095] = 0xAA};
 volatile sig_atomic_t got_usr1;
 
@@ -93,6 +95,24 @@ static void blocks_body(long i)
         unsigned long q = 0x0101010101010101UL * (unsigned long)((r + 2) & 0xff);
         __asm__ volatile("rep stosq" : "+D"(d), "+c"(n) : "a"(q) : "memory");
     }
+}
+
+/* Thread 0 copies 16 MB with one rep movsb per round (a watch near its start stops it early,
+ * so the instruction goes on for milliseconds after the stop); the others write counter meanwhile. */
+static void longcopy_body(long i)
+{
+    if (i != 0) {
+        while (copying)
+            counter = counter + 1;
+        return;
+    }
+    for (long r = 0; r < rounds; r++) {
+        void *d = big, *s = big + sizeof big / 2;
+        size_t n = sizeof big / 2;
+        __asm__ volatile("rep movsb" : "+D"(d), "+S"(s), "+c"(n) :: "memory");
+        big[sizeof big / 2 + 4096] = (unsigned char)(r + 1);  /* the next round copies a new value */
+    }
+    copying = 0;
 }
 
 __attribute__((target("avx"), noinline)) static void avx_store(unsigned char *p, int byte)
@@ -159,6 +179,8 @@ static void *thread_main(void *arg)
         pthread_barrier_wait(&finish);   /* no thread ends before every thread has written */
     } else if (!strcmp(mode, "lifetimes"))
         lifetime_body(i);
+    else if (!strcmp(mode, "longcopy"))
+        longcopy_body(i);
     else if (!strcmp(mode, "crash") && i == nthreads - 1) {
         for (long r = 0; r < rounds; r++)
             slots[i].v = r + 1;
@@ -227,7 +249,7 @@ int main(int argc, char **argv)
 
     if (!strcmp(mode, "own") || !strcmp(mode, "shared4") || !strcmp(mode, "blocks") ||
         !strcmp(mode, "vector") || !strcmp(mode, "crash") || !strcmp(mode, "thread-exit") ||
-        !strcmp(mode, "thread-exec") ||
+        !strcmp(mode, "thread-exec") || !strcmp(mode, "longcopy") ||
         !strcmp(mode, "lifetimes")) {
         if (!strcmp(mode, "blocks"))
             memset(block_src, 0x5a, sizeof block_src);
