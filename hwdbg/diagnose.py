@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Iterable, Optional, Sequence
 
 from .errors import AttachDenied, TargetError
+from .linux import procfs
 
 CAP_SYS_PTRACE = 19
 PF_KTHREAD = 0x00200000
@@ -63,18 +64,18 @@ class HostFacts:
 
     @classmethod
     def read(cls) -> "HostFacts":
-        seccomp = _status_field("self", "Seccomp", 0)
-        return cls(yama_scope=_read_int("/proc/sys/kernel/yama/ptrace_scope"),
+        seccomp = procfs.status_int("self", "Seccomp", 0)
+        return cls(yama_scope=procfs.read_int("/proc/sys/kernel/yama/ptrace_scope"),
                    seccomp_mode=seccomp,
-                   has_cap_sys_ptrace=bool(_status_field("self", "CapEff", 0, base=16) >> CAP_SYS_PTRACE & 1),
+                   has_cap_sys_ptrace=bool(procfs.status_int("self", "CapEff", 0, base=16) >> CAP_SYS_PTRACE & 1),
                    uid=os.geteuid(),
                    ptrace_errno=ptrace_syscall_errno(),
                    container=detect_container(),
-                   platform=detect_platform(_read_text("/proc/version"), _first_cpu("/proc/cpuinfo"),
-                                            _listdir("/proc/sys/fs/binfmt_misc")),
+                   platform=detect_platform(procfs.read_text("/proc/version"), _first_cpu("/proc/cpuinfo"),
+                                            procfs.listdir("/proc/sys/fs/binfmt_misc")),
                    hypervisor=detect_hypervisor(_first_cpu("/proc/cpuinfo"),
-                                                _read_text("/sys/class/dmi/id/sys_vendor"),
-                                                _read_text("/sys/hypervisor/type")),
+                                                procfs.read_text("/sys/class/dmi/id/sys_vendor"),
+                                                procfs.read_text("/sys/hypervisor/type")),
                    proc_is_own_namespace=_proc_is_own_namespace(),
                    lsm_label=_lsm_label("self"))
 
@@ -120,19 +121,14 @@ class TargetFacts:
         proc = f"/proc/{pid}"
         if pid <= 0 or not os.path.exists(proc):
             return cls(False, None, False, False, 0)
-        uid_line = _status_text(str(pid), "Uid")
+        uid_line = procfs.status_text(pid, "Uid")
         uid = int(uid_line.split()[1]) if uid_line else None
-        state = _status_text(str(pid), "State") or ""
-        kthread = False
-        try:
-            with open(f"{proc}/stat") as f:
-                flags = int(f.read().rsplit(")", 1)[1].split()[6])
-            kthread = bool(flags & PF_KTHREAD)
-        except (OSError, ValueError, IndexError):
-            pass
-        return cls(True, uid, kthread, state.startswith("Z"), _status_field(str(pid), "TracerPid", 0),
-                   name=_status_text(str(pid), "Name"), tgid=_status_field(str(pid), "Tgid", 0) or None,
-                   ppid=_status_field(str(pid), "PPid", 0) or None, dumpable=_dumpable(proc, uid),
+        state = procfs.status_text(pid, "State") or ""
+        fields = procfs.stat_fields(pid) or []
+        kthread = len(fields) > 6 and fields[6].isdigit() and bool(int(fields[6]) & PF_KTHREAD)
+        return cls(True, uid, kthread, state.startswith("Z"), procfs.status_int(pid, "TracerPid", 0),
+                   name=procfs.status_text(pid, "Name"), tgid=procfs.status_int(pid, "Tgid", 0) or None,
+                   ppid=procfs.status_int(pid, "PPid", 0) or None, dumpable=_dumpable(proc, uid),
                    lsm_label=_lsm_label(str(pid)))
 
     def who(self, pid: int) -> str:
@@ -307,7 +303,7 @@ def explain_slots_busy(tid: int, holders: Optional[Sequence[tuple[int, str]]] = 
 def perf_event_holders(limit: int = 4096) -> list[tuple[int, str]]:
     """(pid, name) of processes with a perf_event file descriptor open, as far as /proc lets us see."""
     found = []
-    for entry in _listdir("/proc")[:limit]:
+    for entry in procfs.listdir("/proc")[:limit]:
         if not entry.isdigit():
             continue
         fd_dir = f"/proc/{entry}/fd"
@@ -318,26 +314,11 @@ def perf_event_holders(limit: int = 4096) -> list[tuple[int, str]]:
         for fd in fds:
             try:
                 if os.readlink(f"{fd_dir}/{fd}") == "anon_inode:[perf_event]":
-                    found.append((int(entry), _status_text(entry, "Name") or "?"))
+                    found.append((int(entry), procfs.status_text(entry, "Name") or "?"))
                     break
             except OSError:
                 continue
     return found
-
-
-def explain_probe_verdict(verdict: str, detail: str = "", host: Optional[HostFacts] = None) -> str:
-    """The one-line reason for a probe verdict that is not ``works`` (used for forced verdicts too)."""
-    from .probe import IGNORED, NO_TRAP, REFUSED, UNSUPPORTED
-
-    if verdict == NO_TRAP:
-        return explain_no_trap(detail, host)
-    if verdict == IGNORED:
-        return explain_ignored_writes(host=host, detail=detail)
-    if verdict == REFUSED:
-        return detail or str(explain_spawn_failure(errno.EPERM, host))
-    if verdict == UNSUPPORTED:
-        return detail or "hwdbg supports x86-64 Linux only"
-    return detail or verdict
 
 
 # ------------------------------------------------------------------ detection
@@ -364,7 +345,7 @@ def detect_container(environ: Optional[dict] = None, exists=os.path.exists,
         return "podman"
     if exists("/.dockerenv"):
         return "docker"
-    cgroup = _read_text("/proc/1/cgroup") if cgroup is None else cgroup
+    cgroup = procfs.read_text("/proc/1/cgroup") if cgroup is None else cgroup
     for marker, name in (("kubepods", "kubernetes"), ("docker", "docker"), ("libpod", "podman"), ("lxc", "lxc")):
         if marker in cgroup:
             return name
@@ -410,7 +391,7 @@ def _proc_is_own_namespace() -> bool:
 def _is_descendant(pid: int) -> bool:
     me, seen = os.getpid(), 0
     while pid > 1 and seen < 4096:
-        pid = _status_field(str(pid), "PPid", 0)
+        pid = procfs.status_int(str(pid), "PPid", 0)
         if pid == me:
             return True
         seen += 1
@@ -429,7 +410,7 @@ def _dumpable(proc: str, uid: Optional[int]) -> Optional[bool]:
 
 def _lsm_label(pid: str) -> Optional[str]:
     for path in (f"/proc/{pid}/attr/apparmor/current", f"/proc/{pid}/attr/current"):
-        text = _read_text(path).strip().rstrip("\x00")
+        text = procfs.read_text(path).strip().rstrip("\x00")
         if text:
             label = text.split(" (")[0]  # AppArmor: "docker-default (enforce)"
             return None if label in ("unconfined", "kernel") else label
@@ -469,46 +450,4 @@ def _user_name(uid: int) -> str:
 
 def _first_cpu(path: str) -> str:
     """The first processor's block of /proc/cpuinfo (the whole file can be large)."""
-    return _read_text(path, limit=8192).split("\n\n", 1)[0]
-
-
-def _read_text(path: str, limit: int = 65536) -> str:
-    try:
-        with open(path, errors="replace") as f:
-            return f.read(limit)
-    except OSError:
-        return ""
-
-
-def _listdir(path: str) -> list[str]:
-    try:
-        return os.listdir(path)
-    except OSError:
-        return []
-
-
-def _read_int(path: str) -> Optional[int]:
-    try:
-        with open(path) as f:
-            return int(f.read().strip())
-    except (OSError, ValueError):
-        return None
-
-
-def _status_text(pid: str, field: str) -> Optional[str]:
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith(field + ":"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return None
-
-
-def _status_field(pid: str, field: str, default: int, base: int = 10) -> int:
-    text = _status_text(pid, field)
-    try:
-        return int(text.split()[0], base) if text else default
-    except ValueError:
-        return default
+    return procfs.read_text(path, limit=8192).split("\n\n", 1)[0]

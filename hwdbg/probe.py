@@ -7,11 +7,14 @@ verdict is one of: works, ptrace refused, debug-register writes ignored, no trap
 from __future__ import annotations
 
 import ctypes
+import errno
 import functools
 import os
 import signal
 from dataclasses import dataclass
+from typing import Optional
 
+from .diagnose import HostFacts, explain_ignored_writes, explain_no_trap, explain_spawn_failure
 from .errors import HwdbgError, PtraceError
 
 WORKS = "works"
@@ -47,17 +50,31 @@ def probe() -> ProbeResult:
         verdict = verdict.strip()
         if verdict == WORKS:
             return ProbeResult(WORKS)
-        from .diagnose import explain_probe_verdict
         return ProbeResult(verdict, reason.strip() or explain_probe_verdict(verdict))
     return run_probe()
 
 
+def explain_probe_verdict(verdict: str, detail: str = "", host: Optional[HostFacts] = None) -> str:
+    """The one-line reason for a probe verdict that is not ``works`` (used for forced verdicts too)."""
+    if verdict == NO_TRAP:
+        return explain_no_trap(detail, host)
+    if verdict == IGNORED:
+        return explain_ignored_writes(host=host, detail=detail)
+    if verdict == REFUSED:
+        return detail or str(explain_spawn_failure(errno.EPERM, host))
+    if verdict == UNSUPPORTED:
+        return detail or "hwdbg supports x86-64 Linux only"
+    return detail or verdict
+
+
 def run_probe() -> ProbeResult:
+    # Imported here: on another architecture, or without the C build, the probe says so instead
+    # of failing to import.
     try:
         from .arch import current
         arch = current()
         from .hw import debugregs
-        from .process import syscalls as sc
+        from .linux import ptrace as sc
     except HwdbgError as exc:
         return ProbeResult(UNSUPPORTED, str(exc))
     cell = ctypes.c_uint64(0)
@@ -74,7 +91,6 @@ def run_probe() -> ProbeResult:
         try:
             sc.seize(pid, sc.PTRACE_O_EXITKILL)
         except PtraceError as exc:
-            from .diagnose import explain_spawn_failure
             return ProbeResult(REFUSED, str(explain_spawn_failure(exc.errno)))
         os.kill(pid, signal.SIGCONT)
         return _watch_child(pid, addr, arch, debugregs, sc)
@@ -95,7 +111,6 @@ def _watch_child(pid, addr, arch, debugregs, sc) -> ProbeResult:
         if not os.WIFSTOPPED(status):
             if not armed:
                 return ProbeResult(REFUSED, "the probe child exited before it could be traced")
-            from .diagnose import explain_no_trap
             return ProbeResult(NO_TRAP, explain_no_trap())
         sig, event = os.WSTOPSIG(status), status >> 16
         if not armed:
@@ -105,14 +120,12 @@ def _watch_child(pid, addr, arch, debugregs, sc) -> ProbeResult:
             except PtraceError as exc:
                 return ProbeResult(REFUSED, f"debug registers cannot be written: {exc}")
             if back != (addr, dr7):
-                from .diagnose import explain_ignored_writes
                 return ProbeResult(IGNORED, explain_ignored_writes((addr, dr7), back))
             armed = True
         elif sig == signal.SIGTRAP and event == 0:
             info = sc.getsiginfo(pid)
             status_reg = arch.decode_status(debugregs.read(pid, 6))
             if info.code != sc.TRAP_HWBKPT or 0 not in status_reg.slots:
-                from .diagnose import explain_no_trap
                 return ProbeResult(NO_TRAP, explain_no_trap(f"si_code {info.code}, DR6 slots {status_reg.slots}"))
             debugregs.write_set(pid, [0, 0, 0, 0], 0)
             return ProbeResult(WORKS)

@@ -29,6 +29,7 @@ from .hw.counting import Counter
 from .hw.fastpath import BUFFER as FAST_BUFFER
 from .hw.fastpath import MODE_ALL, MODE_CHANGES, MODE_UNCHANGED, FastBreakpoint, FastLoop
 from .hw.router import Router, TrapKind
+from .linux import procfs
 from .process import events as pev
 from .process.control import Inferior, find_program
 
@@ -211,7 +212,7 @@ class Session:
         if self.pin:
             self._saved_affinity = _pin_with_target(pid, list(inferior.threads))
         try:
-            exe = f"/proc/{pid}/exe"
+            exe = procfs.exe_path(pid)
             self.program = [exe]
             self.symbols = _load_symbols(exe)
         except HwdbgError:
@@ -294,8 +295,8 @@ class Session:
         condition_ast = _parse_condition(condition)
         if kind == "hbreak":
             length = self.arch.exec_length
-        if 0 <= addr < _mmap_min_addr():
-            raise AddressError(f"{addr:#x} is below vm.mmap_min_addr ({_mmap_min_addr():#x}): no program can "
+        if 0 <= addr < procfs.mmap_min_addr():
+            raise AddressError(f"{addr:#x} is below vm.mmap_min_addr ({procfs.mmap_min_addr():#x}): no program can "
                                "have memory there, so this breakpoint could never trigger")
         self.manager.make_chunks(addr, length, KINDS[kind])  # validate before anything changes
         bp = Breakpoint(id=next(self._ids), kind=kind, expr=expr or f"*{addr:#x}", addr=addr, length=length,
@@ -875,7 +876,7 @@ class Session:
             return
         if exec_happened:
             try:
-                self.symbols = _load_symbols(f"/proc/{inf.pid}/exe")
+                self.symbols = _load_symbols(procfs.exe_path(inf.pid))
             except HwdbgError:
                 self.symbols = None
         if self.symbols is not None:
@@ -926,15 +927,6 @@ class SessionEnv:
         return int(getattr(regs, field_name))
 
 
-@functools.lru_cache(maxsize=1)
-def _mmap_min_addr() -> int:
-    try:
-        with open("/proc/sys/vm/mmap_min_addr") as f:
-            return int(f.read())
-    except (OSError, ValueError):
-        return 4096
-
-
 def _as_int(data: Optional[bytes], signed: bool) -> Optional[int]:
     return None if data is None else int.from_bytes(data, "little", signed=signed)
 
@@ -976,15 +968,16 @@ def _pin_to_one_cpu() -> None:
 def _pin_with_target(pid: int, tids: list[int]) -> dict[int, set[int]]:
     """--pin on attach: the debugger joins the CPU the target last ran on, and the target's
     threads stay there (they are given their old CPU sets back at detach)."""
+    cpu = procfs.last_cpu(pid)
+    if cpu is None:
+        return {}
     try:
-        with open(f"/proc/{pid}/stat") as f:
-            cpu = int(f.read().rsplit(")", 1)[1].split()[36])  # field 39, "processor"
         saved = {tid: os.sched_getaffinity(tid) for tid in tids}
         for tid in tids:
             os.sched_setaffinity(tid, {cpu})
         os.sched_setaffinity(0, {cpu})
         return saved
-    except (OSError, ValueError, IndexError):
+    except OSError:
         return {}
 
 

@@ -18,6 +18,7 @@ from typing import Callable, Iterable, Optional
 
 from ..arch import ArchSpec, BpType, Chunk
 from ..errors import PtraceError, SlotError, ValidationError
+from ..linux import procfs
 from . import debugregs
 from .ranges import split_range
 from .slots import Allocation, SlotRequest, ThreadRegisters, allocate, plan_writes, state_after
@@ -61,15 +62,6 @@ class HwBreakpoint:
     def __repr__(self) -> str:
         return (f"<HwBreakpoint {self.id} {self.type.label} {self.addr:#x} len {self.length} "
                 f"prio {self.priority} {self.status.value}>")
-
-
-def _alive(tid: int) -> bool:
-    """Whether a thread still exists (a zombie does not count: it has no registers to arm)."""
-    try:
-        with open(f"/proc/{tid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-    except (OSError, IndexError):
-        return False
 
 
 @dataclass(frozen=True)
@@ -226,7 +218,7 @@ class BreakpointManager:
             try:
                 debugregs.write_sequence(tid, writes)
             except PtraceError as exc:
-                if exc.errno == errno.ESRCH and not _alive(tid):
+                if exc.errno == errno.ESRCH and not procfs.is_alive(tid):
                     gone.append(tid)  # it exited, its exit not yet handled: nothing to arm there
                     continue
                 self.threads[tid] = state_after(self.arch, before, writes[:getattr(exc, "done", 0)])

@@ -12,7 +12,7 @@ import errno
 import os
 from typing import Iterable
 
-from .. import _ptrace
+from ..linux.native import lib
 from ..arch import BpType, Chunk
 from ..errors import SlotError, UnsupportedError
 
@@ -22,7 +22,7 @@ EXEC_LENGTH = 8  # perf wants sizeof(long) for execute breakpoints on x86-64
 
 def _open(tid: int, chunk: Chunk) -> int:
     length = EXEC_LENGTH if chunk.type == BpType.X else chunk.length
-    fd = _ptrace.lib.hwdbg_perf_bp_open(tid, chunk.addr, length, PERF_BP_TYPES[chunk.type])
+    fd = lib.hwdbg_perf_bp_open(tid, chunk.addr, length, PERF_BP_TYPES[chunk.type])
     if fd >= 0:
         return fd
     err = -fd

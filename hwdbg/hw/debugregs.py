@@ -1,4 +1,4 @@
-"""Reads and writes one thread's debug registers; the only user of ``hwdbg._ptrace``.
+"""Reads and writes one thread's debug registers (through the cffi module, ``linux.native``).
 
 Every call is one PTRACE_PEEKUSER/POKEUSER. ``counters`` counts them so tests can
 prove that a sync with nothing to change costs zero system calls.
@@ -9,16 +9,8 @@ import errno
 from dataclasses import dataclass
 from typing import Sequence
 
-from ..errors import HwdbgError, PtraceError
-
-try:
-    from .. import _ptrace
-except ImportError as exc:  # pragma: no cover - a broken install
-    raise HwdbgError(
-        "hwdbg._ptrace is not built: reinstall with `pip install .` (needs gcc and the Python headers)"
-    ) from exc
-
-ffi, lib = _ptrace.ffi, _ptrace.lib
+from ..errors import PtraceError
+from ..linux.native import ffi, lib
 
 U_DEBUGREG_OFFSET: int = lib.HWDBG_U_DEBUGREG_OFFSET
 DEBUGREG_SIZE: int = lib.HWDBG_DEBUGREG_SIZE

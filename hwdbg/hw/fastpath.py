@@ -12,9 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Optional, Sequence
 
-from .. import _ptrace
-
-ffi, lib = _ptrace.ffi, _ptrace.lib
+from ..linux.native import ffi, lib
 
 BUFFER = 1024
 MODE_ALL, MODE_CHANGES, MODE_UNCHANGED = 0, 1, 2

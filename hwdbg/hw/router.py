@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from ..process import syscalls as sc
+from ..linux import ptrace as sc
 from . import debugregs
 from .breakpoint import BreakpointManager, HwBreakpoint
 from ..arch import Chunk

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from typing import Iterable, Optional, Sequence
 
 from ..errors import PtraceError, TargetError
-from . import syscalls as sc
+from ..linux import procfs
+from ..linux import ptrace as sc
 from .events import (Exec, Exited, GroupStop, Interrupted, Killed, ProcessEvent, Signal, ThreadCreated,
                      ThreadExited, Trap)
 
@@ -166,7 +167,7 @@ class Inferior:
 
         if pid == os.getpid():
             raise TargetError(f"cannot attach to {pid}: that is hwdbg itself")
-        tgid = _thread_group(pid)
+        tgid = procfs.thread_group(pid)
         if tgid == os.getpid():
             raise TargetError(f"cannot attach to {pid}: it is a thread of hwdbg itself, which cannot trace itself")
         if tgid is not None and tgid != pid:
@@ -444,7 +445,7 @@ class Inferior:
     def _open_memory(self) -> None:
         if self._mem_fd is not None:
             os.close(self._mem_fd)
-        self._mem_fd = os.open(f"/proc/{self.pid}/mem", os.O_RDWR | os.O_CLOEXEC)
+        self._mem_fd = os.open(procfs.mem_path(self.pid), os.O_RDWR | os.O_CLOEXEC)
 
     def read_memory(self, addr: int, size: int) -> bytes:
         if self._mem_fd is None:
@@ -474,20 +475,9 @@ class Inferior:
         sc.setregs(tid, regs)
 
 
-def _thread_group(tid: int) -> Optional[int]:
-    try:
-        with open(f"/proc/{tid}/status") as f:
-            for line in f:
-                if line.startswith("Tgid:"):
-                    return int(line.split()[1])
-    except (OSError, ValueError):
-        pass
-    return None
-
-
 def _list_tasks(pid: int) -> list[int]:
     try:
-        return [int(name) for name in os.listdir(f"/proc/{pid}/task")]
+        return procfs.tasks(pid)
     except FileNotFoundError:
         from ..diagnose import explain_attach_failure
         raise explain_attach_failure(pid, errno.ESRCH) from None

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-from .syscalls import SigInfo
+from ..linux.ptrace import SigInfo
 
 
 @dataclass(frozen=True)

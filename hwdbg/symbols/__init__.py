@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from hwdbg.symbols.elf import ElfImage, Symbol
-from hwdbg.symbols.maps import Mapping, read_maps
+from hwdbg.linux.procfs import Mapping, read_maps
 from hwdbg.symbols.resolver import Location, Module, SymbolTable, Variable
 
 __all__ = ["ElfImage", "Location", "Mapping", "Module", "Symbol", "SymbolTable", "Variable", "read_maps"]

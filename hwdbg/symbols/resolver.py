@@ -13,7 +13,8 @@ from typing import Optional
 from hwdbg.errors import SymbolError, UsageError
 from hwdbg.symbols.dwarf import DwarfInfo
 from hwdbg.symbols.elf import ElfImage, Symbol, suggest
-from hwdbg.symbols.maps import Mapping, read_maps
+from hwdbg.linux import procfs
+from hwdbg.linux.procfs import Mapping, read_maps
 from hwdbg.symbols.types import CType
 
 ELF_MAGIC = b"\x7fELF"
@@ -179,7 +180,7 @@ class SymbolTable:
 
     def _exe_of(self, pid: int) -> str:
         try:
-            return os.path.realpath(os.readlink(f"/proc/{pid}/exe").removesuffix(" (deleted)"))
+            return procfs.real_exe(pid)
         except OSError:
             return os.path.realpath(self.exe_path)
 
@@ -189,8 +190,7 @@ class SymbolTable:
         # through the process's own view of it.
         if not mapping.deleted and os.path.exists(path):
             return path
-        map_file = f"/proc/{pid}/map_files/{mapping.start:x}-{mapping.end:x}"
-        return map_file if os.path.exists(map_file) else f"/proc/{pid}/root{path}"
+        return procfs.mapped_file(pid, mapping.start, mapping.end, path)
 
     def module_for(self, addr: int) -> Optional[Module]:
         return next((m for m in self.modules if m.contains(addr)), None)

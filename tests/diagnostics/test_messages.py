@@ -14,7 +14,7 @@ import pytest
 from diag_helpers import one_or_two_lines
 
 from hwdbg import AttachDenied, TargetError, diagnose
-from hwdbg.probe import IGNORED, NO_TRAP, REFUSED, UNSUPPORTED
+from hwdbg.probe import IGNORED, NO_TRAP, REFUSED, UNSUPPORTED, explain_probe_verdict
 from hwdbg.diagnose import HostFacts, TargetFacts, explain_attach_failure, explain_spawn_failure
 
 PID = 4242
@@ -235,7 +235,7 @@ def test_slots_busy_names_holders():
     (UNSUPPORTED, "x86-64 Linux only"),
 ])
 def test_probe_verdict_messages(verdict, phrase):
-    m = diagnose.explain_probe_verdict(verdict, "", host())
+    m = explain_probe_verdict(verdict, "", host())
     assert phrase in m and one_or_two_lines(m)
 
 

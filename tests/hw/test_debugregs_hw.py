@@ -1,7 +1,7 @@
 """hwdbg.hw.debugregs on the real CPU: each slot, type and length traps where the notes say it does,
 and every kernel refusal surfaces as a PtraceError with the right errno.
 
-The target is driven directly (fork + PTRACE_TRACEME + exec, hwdbg.process.syscalls), never through
+The target is driven directly (fork + PTRACE_TRACEME + exec, hwdbg.linux.ptrace), never through
 hwdbg.session/api: these tests prove the low layers on their own. Facts checked here are the
 measured ones of /work/shared/notes/debug-registers.md (sections cited per test).
 """
@@ -23,7 +23,7 @@ from hwdbg.arch import BpType, Chunk
 from hwdbg.arch.x86_64 import EFLAGS_RF, X86_64
 from hwdbg.errors import PtraceError
 from hwdbg.hw import debugregs
-from hwdbg.process import syscalls as sc
+from hwdbg.linux import ptrace as sc
 
 ARCH = X86_64()
 hw = pytest.mark.requires_hw_watchpoints

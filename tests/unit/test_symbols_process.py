@@ -15,7 +15,7 @@ from elftools.elf.elffile import ELFFile
 
 from hwdbg.errors import SymbolError, TargetError
 from hwdbg.symbols import SymbolTable, read_maps
-from hwdbg.symbols.maps import parse_maps_line
+from hwdbg.linux.procfs import parse_maps_line
 
 
 @pytest.fixture

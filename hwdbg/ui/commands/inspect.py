@@ -497,7 +497,7 @@ def info_proc(ctx: Any, args: argparse.Namespace) -> Result:
 
     The process's memory map (/proc/PID/maps): start, end, size, offset,
     permissions and file of every mapping."""
-    from ...symbols.maps import read_maps
+    from ...linux.procfs import read_maps
     pid = ctx.session.require_process().pid
     maps = read_maps(pid)
     lines = [f"process {pid}", "Mapped address spaces:", "",
