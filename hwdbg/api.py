@@ -13,16 +13,16 @@ from typing import Any, Callable, Iterator, Mapping, Optional, Sequence, Union
 from . import records as rec
 from .errors import TargetError, UsageError
 from .locations import resolve_code, resolve_watch
-from .session import Breakpoint as _Breakpoint
-from .session import Session, install_signal_cleanup
+from .records import Kind
+from .session import Session, UserBreakpoint, install_signal_cleanup
 
-ACCESS_KINDS = {"w": "watch", "r": "rwatch", "rw": "awatch"}
+ACCESS_KINDS = {"w": Kind.WATCH, "r": Kind.RWATCH, "rw": Kind.AWATCH}
 
 
 class Breakpoint:
     """A logical hardware breakpoint or watchpoint of one Target."""
 
-    def __init__(self, target: "Target", bp: _Breakpoint) -> None:
+    def __init__(self, target: "Target", bp: UserBreakpoint) -> None:
         self._target = target
         self._bp = bp
 
@@ -96,10 +96,10 @@ class Target:
         text = expr_or_address if isinstance(expr_or_address, str) else f"*{expr_or_address:#x}"
 
         def resolve() -> tuple[int, int]:
-            where = resolve_watch(self.session, text, length)
+            where = resolve_watch(self.session.symbols, self.session.env(), text, length)
             return where.addr, where.length
 
-        where = resolve_watch(self.session, text, length)
+        where = resolve_watch(self.session.symbols, self.session.env(), text, length)
         bp = self.session.add_breakpoint(kind, where.addr, where.length, expr=text, priority=priority,
                                          thread=thread, condition=condition, changes_only=changes_only,
                                          signed=where.signed, on_hit=on_hit, backtrace=backtrace, resolve=resolve,
@@ -111,9 +111,12 @@ class Target:
                backtrace: bool = False) -> Breakpoint:
         """A hardware execute breakpoint: stops before the instruction at ``location`` runs."""
         text = location if isinstance(location, str) else f"*{location:#x}"
-        bp = self.session.add_breakpoint("hbreak", resolve_code(self.session, text), 1, expr=text,
+        def resolve() -> tuple[int, int]:
+            return resolve_code(self.session.symbols, self.session.env(), text), 1
+
+        bp = self.session.add_breakpoint(Kind.HBREAK, resolve()[0], 1, expr=text,
                                          priority=priority, thread=thread, condition=condition, on_hit=on_hit,
-                                         backtrace=backtrace, resolve=lambda: (resolve_code(self.session, text), 1))
+                                         backtrace=backtrace, resolve=resolve)
         return Breakpoint(self, bp)
 
     @property
@@ -194,7 +197,8 @@ class Target:
         return self.session.require_process().read_memory(addr, size)
 
     def write_memory(self, addr: int, data: bytes) -> None:
-        self.session.require_process().write_memory(addr, data)
+        """Writes target memory; watches over those bytes take them as their value (as ``set var``)."""
+        self.session.write_memory(addr, data)
 
     def evaluate(self, text: str, tid: Optional[int] = None) -> int:
         """The value of an expression (``counter``, ``config.flags``, ``$rip``) in the stopped target."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass
-from typing import Any, Optional, Union
+from typing import Any, Callable, Optional, Union
 
 from .errors import SymbolError, UnsupportedError
 
@@ -46,21 +46,21 @@ def disassemble(code: bytes, addr: int, count: Optional[int] = None) -> list[Ins
             for insn in _decoder().disasm(bytes(code), addr, count or 0)]
 
 
-def disassemble_function(session: Any, name_or_addr: Union[str, int]) -> list[Instruction]:
+def disassemble_function(symbols: Any, read_memory: Optional[Callable[[int, int], bytes]],
+                         name_or_addr: Union[str, int]) -> list[Instruction]:
     """The instructions of a function, by name or by an address inside it.
 
-    Read from the live process when there is one (runtime addresses), else from the
-    ELF file (link-time addresses for a PIE that has not run yet).
+    Read with ``read_memory`` from the live process when there is one (runtime addresses),
+    else from the ELF file (link-time addresses for a PIE that has not run yet).
     """
-    symbols = session.symbols
     if symbols is None:
         raise SymbolError("no symbol table loaded; cannot find a function")
     module, sym = _find_function(symbols, name_or_addr)
     if sym.size == 0:
         raise SymbolError(f"'{sym.name}' has no size in the symbol table; cannot tell where it ends")
     start = sym.value + module.bias
-    if session.alive:
-        code = session.inferior.read_memory(start, sym.size)
+    if read_memory is not None:
+        code = read_memory(start, sym.size)
     else:
         code = _read_from_file(module.image, sym.value, sym.size)
     return disassemble(code, start)

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Optional
 
+from . import expr
 from .errors import SymbolError, UsageError
 
 UNTYPED_LENGTH = 4
@@ -36,10 +37,8 @@ class Resolved:
     ctype: Any = None
 
 
-def resolve_watch(session: Any, text: str, length: Optional[int] = None) -> Resolved:
-    """The memory a watch expression names."""
-    from . import expr
-
+def resolve_watch(symbols: Any, env: expr.Env, text: str, length: Optional[int] = None) -> Resolved:
+    """The memory a watch expression names (``symbols``: the symbol table, or None)."""
     text = text.strip()
     if not text:
         raise UsageError("nothing to watch: give a variable, an expression or an address")
@@ -48,30 +47,28 @@ def resolve_watch(session: Any, text: str, length: Optional[int] = None) -> Reso
         return Resolved(_number(number.group(1)), UNTYPED_LENGTH if length is None else length)
     symbol_offset = _SYMBOL_OFFSET.match(text)
     if symbol_offset and symbol_offset.group("off"):  # sym+N: N bytes into sym's storage
-        var = _lookup(session, symbol_offset.group("name"), symbol_offset.group("lib"))
+        var = _lookup(symbols, symbol_offset.group("name"), symbol_offset.group("lib"))
         return Resolved(var.addr + _number(symbol_offset.group("off")), UNTYPED_LENGTH if length is None else length)
     if text.startswith("&"):  # &sym: the symbol's storage, as `sym`
         text = text[1:].strip()
-    addr, ctype = expr.lvalue(expr.parse(text), session.env())
-    size = _size_of(session, text, ctype) if length is None else length
+    addr, ctype = expr.lvalue(expr.parse(text), env)
+    size = _size_of(symbols, text, ctype) if length is None else length
     return Resolved(addr, size, signed=bool(getattr(ctype, "signed", False)), ctype=ctype)
 
 
-def _size_of(session: Any, text: str, ctype: Any) -> int:
+def _size_of(symbols: Any, text: str, ctype: Any) -> int:
     if ctype is not None and getattr(ctype, "size", 0):
         return int(ctype.size)
-    if session.symbols is not None and re.fullmatch(r"[A-Za-z_][\w.]*(:[A-Za-z_]\w*)?", text):
+    if symbols is not None and re.fullmatch(r"[A-Za-z_][\w.]*(:[A-Za-z_]\w*)?", text):
         lib, _, name = text.rpartition(":")
-        size = _lookup(session, name, lib or None).size
+        size = _lookup(symbols, name, lib or None).size
         if size:
             return int(size)
     return 8  # a symbol without size or type: a machine word
 
 
-def resolve_code(session: Any, text: str) -> int:
-    """The address an execute breakpoint goes to."""
-    from . import expr
-
+def resolve_code(symbols: Any, env: expr.Env, text: str) -> int:
+    """The address an execute breakpoint goes to (``symbols``: the symbol table, or None)."""
     text = text.strip()
     if not text:
         raise UsageError("no location given: use FUNCTION, FILE:LINE or *ADDRESS")
@@ -80,19 +77,19 @@ def resolve_code(session: Any, text: str) -> int:
         return _number(number.group(1))
     file_line = _FILE_LINE.match(text)
     if file_line:
-        if session.symbols is None:
+        if symbols is None:
             raise SymbolError("no symbol table loaded; cannot find a line")
-        return int(session.symbols.address_of_line(file_line.group("file"), int(file_line.group("line"))))
+        return int(symbols.address_of_line(file_line.group("file"), int(file_line.group("line"))))
     symbol_offset = _SYMBOL_OFFSET.match(text)
     if symbol_offset:
-        var = _lookup(session, symbol_offset.group("name"), symbol_offset.group("lib"))
+        var = _lookup(symbols, symbol_offset.group("name"), symbol_offset.group("lib"))
         return var.addr + _number(symbol_offset.group("off") or "0")
     if text.startswith("*"):
-        return int(expr.evaluate(expr.parse(text[1:]), session.env()).value)
+        return int(expr.evaluate(expr.parse(text[1:]), env).value)
     raise UsageError(f"cannot break at {text!r}: use FUNCTION[+OFFSET], FILE:LINE or *ADDRESS")
 
 
-def _lookup(session: Any, name: str, lib: Optional[str]) -> Any:
-    if session.symbols is None:
+def _lookup(symbols: Any, name: str, lib: Optional[str]) -> Any:
+    if symbols is None:
         raise SymbolError(f"no symbol table loaded; cannot look up {name!r}")
-    return session.symbols.lookup(name, lib)
+    return symbols.lookup(name, lib)

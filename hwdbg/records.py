@@ -4,8 +4,25 @@ Every record serialises with ``to_json()`` to the object ``--json`` prints.
 """
 from __future__ import annotations
 
+import enum
 from dataclasses import asdict, dataclass, field
 from typing import Any, Optional
+
+
+class Kind(str, enum.Enum):
+    """What a logical breakpoint traps on. A str, so JSON and ``hit.kind == "watch"`` keep working."""
+
+    WATCH = "watch"  # writes that change the value (gdb's watch)
+    RWATCH = "rwatch"  # reads (emulated on x86-64: accesses that leave the value unchanged)
+    AWATCH = "awatch"  # every access
+    HBREAK = "hbreak"  # execution of an instruction
+
+    def __str__(self) -> str:
+        return self.value
+
+    @property
+    def is_data(self) -> bool:
+        return self is not Kind.HBREAK
 
 
 @dataclass(frozen=True)
@@ -26,7 +43,7 @@ class Hit:
     """One hit of one logical breakpoint in one thread (not frozen: built on the hot path)."""
 
     id: int
-    kind: str  # watch | rwatch | awatch | hbreak
+    kind: Kind
     expr: str
     address: int
     length: int
@@ -38,9 +55,10 @@ class Hit:
     file: Optional[str] = None
     line: Optional[int] = None
     backtrace: Optional[tuple[Frame, ...]] = None
+    stopped: bool = False  # this hit stops the target (it is reported with the stop), else it is traced
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"event": "hit", "id": self.id, "kind": self.kind, "expr": self.expr,
+        out: dict[str, Any] = {"event": "hit", "id": self.id, "kind": self.kind.value, "expr": self.expr,
                                "address": self.address, "length": self.length, "tid": self.tid, "pc": self.pc,
                                "old": self.old, "new": self.new, "function": self.function, "file": self.file,
                                "line": self.line}
@@ -99,6 +117,7 @@ class Notice:
     message: str
     tid: Optional[int] = None
     data: dict[str, Any] = field(default_factory=dict)
+    routine: bool = False  # expected, tells a person nothing new (shown in JSON only)
 
     def to_json(self) -> dict[str, Any]:
         return {"event": self.what, "message": self.message, "tid": self.tid, **self.data}

@@ -12,7 +12,7 @@ k=1
 while [ "$k" -le "$n" ]; do
     log=build/repeat/run-$k.log
     start=$(date +%s)
-    if .venv/bin/python -m pytest -q -p no:cacheprovider "$@" >"$log" 2>&1; then verdict=ok; else verdict=FAILED; failed=$((failed + 1)); fi
+    if .venv/bin/python -m pytest -q -rfE -p no:cacheprovider "$@" >"$log" 2>&1; then verdict=ok; else verdict=FAILED; failed=$((failed + 1)); fi
     echo "run $k/$n: $verdict in $(( $(date +%s) - start )) s: $(tail -n 1 "$log")"
     [ "$verdict" = FAILED ] && grep -E '^(FAILED|ERROR) ' "$log" | sed 's/^/    /'
     k=$((k + 1))

@@ -107,6 +107,13 @@ class ArchSpec:
         """If a data hit stopped inside a repeated string store, that instruction's length."""
         return None
 
+    register_aliases: dict[str, str] = {}  # gdb's $pc/$sp/$fp -> this architecture's register
+
+    def register_name(self, name: str) -> str:
+        """The register a user's name means (``$pc``, ``sp``, ``rip`` -> ``rip``, ``rsp``, ``rip``)."""
+        name = name.lstrip("$")
+        return self.register_aliases.get(name, name)
+
     def get_pc(self, regs: object) -> int:
         raise NotImplementedError
 

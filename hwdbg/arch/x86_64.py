@@ -59,6 +59,7 @@ class X86_64(ArchSpec):
     control_register = DR_CONTROL
     status_register = DR_STATUS
     manual = "Intel SDM Vol. 3B 18.2"
+    register_aliases = {"pc": "rip", "sp": "rsp", "fp": "rbp"}
 
     def validate(self, addr: int, length: int, bp_type: BpType) -> Chunk:
         if bp_type == BpType.R:

@@ -53,9 +53,6 @@ class HwBreakpoint:
     def hw_type(self) -> BpType:
         return self.chunks[0].type
 
-    def status_in(self, tid: int) -> Status:
-        return Status.INSTALLED if tid in self.slots_by_tid else Status.REGISTERED
-
     def applies_to(self, tid: int) -> bool:
         return self.enabled and (self.tid is None or self.tid == tid)
 

@@ -3,16 +3,18 @@
 DR6 is read only at a TRAP_HWBKPT or TRAP_TRACE stop (anywhere else it is stale), and
 every set slot bit is reported, not only the lowest. When exactly one slot is armed
 in the thread, a TRAP_HWBKPT stop can only be that slot: the DR6 read is skipped.
+``deliver`` then hands each hit to its breakpoint's ``triggered`` callback, as the kernel's
+handler calls ``ptrace_triggered`` for a ptrace breakpoint.
 """
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
 
+from ..arch import Chunk
 from ..linux import ptrace as sc
 from . import debugregs
 from .breakpoint import BreakpointManager, HwBreakpoint
-from ..arch import Chunk
 
 
 class TrapKind(enum.Enum):
@@ -28,6 +30,8 @@ class SlotHit:
     bp: HwBreakpoint
     chunk: Chunk
     slot: int
+    tid: int
+    pc: int  # si_addr: after the access for data, the instruction itself for execute
 
 
 @dataclass(frozen=True)
@@ -48,22 +52,32 @@ class Router:
         if info.code == sc.TRAP_HWBKPT:
             only = self.manager.only_armed_slot(tid) if tid in self.manager.threads else None
             if only is not None:
-                return self._report(tid, (only,), single_step=False)
-            return self._from_status(tid, single_step=False)
+                return self._report(tid, info.addr, (only,), single_step=False)
+            return self._from_status(tid, info.addr, single_step=False)
         if info.code == sc.TRAP_TRACE:
             if tid in self.manager.threads and self.manager.armed_slot_count(tid):
-                return self._from_status(tid, single_step=True)
+                return self._from_status(tid, info.addr, single_step=True)
             return TrapReport(TrapKind.STEP, single_step=True)
         if info.code in (sc.SI_KERNEL, sc.TRAP_BRKPT):
             return TrapReport(TrapKind.INT3)
         return TrapReport(TrapKind.OTHER)
 
-    def _from_status(self, tid: int, single_step: bool) -> TrapReport:
+    def _from_status(self, tid: int, pc: int, single_step: bool) -> TrapReport:
         status = self.manager.arch.decode_status(debugregs.read(tid, self.manager.arch.status_register))
-        return self._report(tid, status.slots, single_step or status.single_step)
+        return self._report(tid, pc, status.slots, single_step or status.single_step)
 
-    def _report(self, tid: int, slots: tuple[int, ...], single_step: bool) -> TrapReport:
-        hits = tuple(SlotHit(bp, chunk, slot) for bp, chunk, slot in self.manager.hits_for_slots(tid, slots))
+    def _report(self, tid: int, pc: int, slots: tuple[int, ...], single_step: bool) -> TrapReport:
+        hits = tuple(SlotHit(bp, chunk, slot, tid, pc) for bp, chunk, slot in self.manager.hits_for_slots(tid, slots))
         if not slots:
             return TrapReport(TrapKind.STEP if single_step else TrapKind.OTHER, single_step=single_step)
         return TrapReport(TrapKind.HW, hits, slots, single_step)
+
+    @staticmethod
+    def deliver(hits: tuple[SlotHit, ...]) -> None:
+        """Calls each breakpoint's ``triggered(bp, hit)`` once, for its first slot that fired."""
+        seen: set[int] = set()
+        for hit in hits:
+            if hit.bp.id not in seen:
+                seen.add(hit.bp.id)
+                if hit.bp.triggered is not None:
+                    hit.bp.triggered(hit.bp, hit)

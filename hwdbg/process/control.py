@@ -211,9 +211,6 @@ class Inferior:
         self.generation += 1
         REAPER.release(tid)
 
-    def stopped_threads(self) -> list[int]:
-        return [t.tid for t in self.threads.values() if not t.running]
-
     @property
     def all_stopped(self) -> bool:
         return all(not t.running for t in self.threads.values())

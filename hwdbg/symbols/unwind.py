@@ -273,17 +273,18 @@ def _caller_from_frame_pointer(regs: Registers, read_word: ReadWord) -> Register
     return caller
 
 
-def _find_fde(session: Any, pc: int, refreshed: list[bool]) -> Optional[tuple[FDE, int, _FdeIndex]]:
-    symbols = session.symbols
-    if symbols is None:
+def _find_fde(symbols: Callable[[], Any], refresh: Optional[Callable[[], None]], pc: int,
+              refreshed: list[bool]) -> Optional[tuple[FDE, int, _FdeIndex]]:
+    table = symbols()
+    if table is None:
         return None
-    module = symbols.module_for(pc)
-    if module is None and not refreshed[0] and hasattr(session, "refresh_symbols"):
+    module = table.module_for(pc)
+    if module is None and not refreshed[0] and refresh is not None:
         # Libraries mapped after the last refresh (libc is loaded after exec): look again once.
         refreshed[0] = True
-        session.refresh_symbols()
-        symbols = session.symbols
-        module = symbols.module_for(pc) if symbols is not None else None
+        refresh()
+        table = symbols()
+        module = table.module_for(pc) if table is not None else None
     if module is None:
         return None
     index = _index_for(module.image)
@@ -295,17 +296,20 @@ def _registers(user_regs: Any) -> Registers:
     return {number: int(getattr(user_regs, name)) for number, name in enumerate(DWARF_REGISTERS)}
 
 
-def unwind(session: Any, inferior: Any, tid: int, limit: int = 64) -> list[int]:
-    """The pcs of thread ``tid``'s frames, innermost first: its pc, then return addresses.
+def unwind(user_regs: Any, read_memory: Callable[[int, int], bytes], symbols: Callable[[], Any],
+           refresh: Optional[Callable[[], None]] = None, limit: int = 64) -> list[int]:
+    """The pcs of a thread's frames from its registers, innermost first: its pc, then return
+    addresses. ``symbols`` gives the current symbol table; ``refresh`` re-reads the map once
+    when a pc lies in no known module.
 
     Ends at the outermost frame, a pc of 0, unreadable memory, a stack that does not
     grow towards the caller, or ``limit`` frames.
     """
 
     def read_word(addr: int) -> int:
-        return struct.unpack("<Q", inferior.read_memory(addr & MASK64, 8))[0]
+        return struct.unpack("<Q", read_memory(addr & MASK64, 8))[0]
 
-    regs = _registers(inferior.get_regs(tid))
+    regs = _registers(user_regs)
     pcs: list[int] = []
     refreshed = [False]
     # Frame 0's pc, and that of a frame a signal interrupted, is the next instruction
@@ -318,7 +322,7 @@ def unwind(session: Any, inferior: Any, tid: int, limit: int = 64) -> list[int]:
         pcs.append(pc)
         lookup_pc = pc if exact_pc else pc - 1
         try:
-            found = _find_fde(session, lookup_pc, refreshed)
+            found = _find_fde(symbols, refresh, lookup_pc, refreshed)
             if found is None:
                 caller, exact_pc = _caller_from_frame_pointer(regs, read_word), False
             else:

@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterator, Optional
 
 from .. import records as rec
 from ..errors import HwdbgError, UsageError
-from ..session import Breakpoint, Session
+from ..session import Session, UserBreakpoint
 from .commands import Command, Result, load_all, printable
 from .render import Output, TextOutput
 
@@ -42,7 +42,7 @@ class AlreadyReported(HwdbgError):
 class _Collecting:
     """A ``commands`` block being typed: the breakpoints it is for and its lines so far."""
 
-    bps: list[Breakpoint]
+    bps: list[UserBreakpoint]
     lines: list[str] = field(default_factory=list)
 
 
@@ -80,7 +80,6 @@ class Context:
         self._depth = 0
         self._source_depth = 0  # -x / source files being read (batch.run_file)
         self._output_failure: Optional[OSError] = None  # the listener could not write
-        self._evicted: set[int] = set()  # breakpoints told they lost their debug register
         self._resume_request: Optional[Callable[[], Any]] = None
         self.session.listeners.append(self._on_event)
         self.session.flushers.append(self._flush_output)
@@ -213,24 +212,12 @@ class Context:
 
     def _show_event(self, event: Any) -> None:
         if isinstance(event, rec.Hit):
-            bp = self.session.breakpoints.get(event.id)
-            if self.out.json or (bp is not None and bp.trace):
+            if self.out.json or not event.stopped:
                 self.out.hit(event, full=False)
             return  # a hit that stops is reported with the stop
         if isinstance(event, rec.Notice):
-            if event.what in ("installed", "uninstalled") and not self.out.json:
-                inf = self.session.inferior
-                if inf is None or not inf.alive:
-                    return  # the process is gone: every breakpoint "waits", meaninglessly
-                bp_id = event.data.get("id")
-                if bp_id not in self.session.breakpoints:
-                    return  # the breakpoint being created: its command reports its status
-                if event.what == "installed":
-                    if bp_id not in self._evicted:
-                        return  # armed as expected (at run, attach): nothing worth a line
-                    self._evicted.discard(bp_id)
-                else:
-                    self._evicted.add(bp_id)
+            if event.routine and not self.out.json:
+                return  # the session says it tells a person nothing new
             self.out.notice(event)
 
     # ------------------------------------------------------------ running the target
@@ -245,7 +232,6 @@ class Context:
             kwargs["stdout"] = 2  # stdout carries only JSON: the program's output goes to stderr
         session.spawn(argv, **kwargs)
         self.last_exit = None
-        self._evicted.clear()
         self.report(Result("run", {"pid": session.inferior.pid, "argv": list(session.program or [])},
                            f"Starting program: {' '.join(session.program or [])}"))
 
@@ -298,11 +284,11 @@ class Context:
             self.out.ended(result)
             return None
         reported = False
-        with_commands: list[Breakpoint] = []
+        with_commands: list[UserBreakpoint] = []
         for hit in result.hits:
-            bp = session.breakpoints.get(hit.id)
-            if bp is not None and bp.trace:
+            if not hit.stopped:
                 continue  # reported when it happened
+            bp = session.breakpoints.get(hit.id)
             reported = True
             silent = bp is not None and bool(bp.commands) and bp.commands[0] == "silent"
             if not silent and not self.out.json:
@@ -345,7 +331,7 @@ class Context:
 
     # ------------------------------------------------------------ commands blocks
 
-    def start_commands(self, bps: list[Breakpoint]) -> None:
+    def start_commands(self, bps: list[UserBreakpoint]) -> None:
         self.collecting = _Collecting(bps)
         if self.interactive:
             ids = " ".join(str(bp.id) for bp in bps)

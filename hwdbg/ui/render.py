@@ -12,6 +12,7 @@ import signal
 from typing import Any, Optional, TextIO
 
 from .. import records as rec
+from ..records import Kind
 
 KIND_TITLES = {
     "watch": "Hardware watchpoint",
@@ -58,20 +59,17 @@ def value_text(value: Optional[int]) -> str:
 def hit_text(hit: rec.Hit, *, temporary: bool = False) -> str:
     """A hit in full, as gdb reports the stop."""
     where = where_text(hit.function, hit.file, hit.line)
-    if hit.kind == "hbreak":
+    if hit.kind is Kind.HBREAK:
         title = "Temporary breakpoint" if temporary else "Breakpoint"
         place = where if hit.function else f"{hit.pc:#x}" + (f" {where}" if where else "")
         lines = [f"{title} {hit.id}, {place}"]
     else:
         lines = [f"{KIND_TITLES[hit.kind]} {hit.id}: {hit.expr}", ""]
-        if hit.kind == "rwatch" or (hit.kind == "awatch" and hit.old == hit.new):
+        if hit.kind is Kind.RWATCH or (hit.kind is Kind.AWATCH and hit.old == hit.new):
             lines.append(f"Value = {value_text(hit.new)}")
         else:
             lines += [f"Old value = {value_text(hit.old)}", f"New value = {value_text(hit.new)}"]
         lines.append(f"Thread {hit.tid} at {hit.pc:#x}" + (f" in {where}" if where else ""))
-    merged = getattr(hit, "merged", 1)
-    if merged > 1:
-        lines.append(f"(one string instruction, {merged} stores)")
     if hit.backtrace:
         lines += backtrace_lines(hit.backtrace)
     return "\n".join(lines)
@@ -81,9 +79,9 @@ def hit_line(hit: rec.Hit) -> str:
     """A hit in one line, for --trace: ``[2] counter: 0 -> 1  thread 1234  0x401136 in bump () at counter.c:12``."""
     where = where_text(hit.function, hit.file, hit.line)
     place = f"{hit.pc:#x}" + (f" in {where}" if where else "")
-    if hit.kind == "hbreak":
+    if hit.kind is Kind.HBREAK:
         what = f"{hit.expr}"
-    elif hit.kind == "rwatch" or (hit.kind == "awatch" and hit.old == hit.new):
+    elif hit.kind is Kind.RWATCH or (hit.kind is Kind.AWATCH and hit.old == hit.new):
         what = f"{hit.expr}: read {value_text(hit.new)}"
     else:
         what = f"{hit.expr}: {value_text(hit.old)} -> {value_text(hit.new)}"

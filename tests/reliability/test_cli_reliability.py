@@ -9,6 +9,7 @@ import os
 import pty
 import resource
 import select
+import shlex
 import signal
 import stat
 import subprocess
@@ -63,7 +64,7 @@ def closed_pipe_attached(rel_exe, reader: str, seconds: float = 20):
     err = f"/tmp/hwdbg-rel-{uuid.uuid4().hex}.err"
     try:
         pid = int(target.stdout.readline())
-        script = (f"{' '.join(HWDBG)} --json --batch -p {pid} -ex 'watch counter --trace' -ex continue "
+        script = (f"{shlex.join(HWDBG)} --json --batch -p {pid} -ex 'watch counter --trace' -ex continue "
                   f"2>\"$ERR\" | {reader} >/dev/null; echo \"${{PIPESTATUS[0]}}\"")
         shell = subprocess.Popen(["bash", "-c", script], env=dict(ENV, ERR=err), cwd=ROOT, stdout=subprocess.PIPE,
                                  text=True, start_new_session=True)
@@ -111,8 +112,8 @@ def test_closed_stdout_pipe_attached_mid_stream(rel_exe, figures):
 def test_closed_stdout_pipe_spawned(rel_exe, figures):
     """The same with a program hwdbg started: no traceback, and the program does not outlive it."""
     marker = f"rel-{uuid.uuid4().hex}"
-    script = (f"{' '.join(HWDBG)} --json --batch -ex 'hbreak ready' -ex run -ex 'watch counter --trace' "
-              f"-ex continue {rel_exe} forever 0 20 {marker} 2>\"$ERR\" | head -1 >/dev/null; "
+    script = (f"{shlex.join(HWDBG)} --json --batch -ex 'hbreak ready' -ex run -ex 'watch counter --trace' "
+              f"-ex continue {shlex.quote(str(rel_exe))} forever 0 20 {marker} 2>\"$ERR\" | head -1 >/dev/null; "
               "echo \"${PIPESTATUS[0]}\"")
     err = f"/tmp/hwdbg-rel-{uuid.uuid4().hex}.err"
     proc = subprocess.run(["bash", "-c", script], env=dict(ENV, ERR=err), cwd=ROOT, capture_output=True,

@@ -203,7 +203,7 @@ def test_read_watch_on_written_only_variable_is_silent(rel_start, figures, nthre
 
 
 @pytest.mark.timeout(60)
-@pytest.mark.xfail(strict=True, reason="BUG: session.Session._record_hit classifies rwatch hits by comparing "
+@pytest.mark.xfail(strict=True, reason="BUG: session.hits.HitSemantics.record classifies rwatch hits by comparing "
                    "the value read at the stop with the previously read value; with several writers a write "
                    "whose value another thread already overwrote looks unchanged and is reported as a READ")
 def test_read_watch_with_concurrent_writers_invents_no_reads(rel_start):
@@ -215,7 +215,7 @@ def test_read_watch_with_concurrent_writers_invents_no_reads(rel_start):
 
 
 @pytest.mark.timeout(60)
-@pytest.mark.xfail(strict=True, reason="BUG: session.Session._record_hit, changes_only=True: with several "
+@pytest.mark.xfail(strict=True, reason="BUG: session.hits.HitSemantics.record, changes_only=True: with several "
                    "writers the value read at the first thread's stop already holds the second thread's "
                    "value, so the second (value-changing) write compares equal and is dropped")
 def test_changes_only_watch_with_concurrent_writers_loses_no_change(rel_start):

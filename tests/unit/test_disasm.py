@@ -91,7 +91,7 @@ def test_function_from_the_file_matches_objdump(build_target, cflags, name):
     exe = build_target("unwind_chain", cflags=cflags)
     session = Session()
     session.load([str(exe)])
-    insns = disassemble_function(session, name)
+    insns = disassemble_function(session.symbols, session.read_memory if session.alive else None, name)
     symbol = session.symbols.lookup(name)
     expected = objdump_function(exe, name, symbol.addr, symbol.size)
 
@@ -109,7 +109,7 @@ def test_live_pie_function_matches_objdump_at_runtime_addresses(build_target):
         try:
             target.run_to("main")
             session = target.session
-            insns = disassemble_function(session, "level2")
+            insns = disassemble_function(session.symbols, session.read_memory if session.alive else None, "level2")
             level2 = session.symbols.lookup("level2")
             module = session.symbols.module_for(level2.addr)
             expected = objdump_function(exe, "level2", level2.addr - module.bias, level2.size)
@@ -117,9 +117,9 @@ def test_live_pie_function_matches_objdump_at_runtime_addresses(build_target):
             assert module.bias != 0 and insns[0].address == level2.addr
             assert [(i.address - module.bias, i.bytes) for i in insns] == [(a, raw) for a, raw, _, _ in expected]
             # An address inside the function finds the same function.
-            assert disassemble_function(session, insns[2].address) == insns
+            assert disassemble_function(session.symbols, session.read_memory if session.alive else None, insns[2].address) == insns
             # A function of a shared library, read from the process.
-            assert disassemble_function(session, "memset")[0].address == session.symbols.lookup("memset").addr
+            assert disassemble_function(session.symbols, session.read_memory if session.alive else None, "memset")[0].address == session.symbols.lookup("memset").addr
         finally:
             # Closing a target stopped mid-way hangs in Inferior.kill() (the PTRACE_EVENT_EXIT
             # stop is never resumed); letting it run to its end avoids that.
@@ -132,7 +132,7 @@ def test_pie_before_it_runs_uses_link_time_addresses(build_target):
     session = Session()
     session.load([str(exe)])
     level3 = session.symbols.executable.image.find_symbol("level3")
-    insns = disassemble_function(session, "level3")
+    insns = disassemble_function(session.symbols, session.read_memory if session.alive else None, "level3")
     assert insns[0].address == level3.value
     assert sum(i.size for i in insns) == level3.size
 
@@ -141,8 +141,8 @@ def test_errors(build_target):
     session = Session()
     session.load([str(build_target("unwind_chain"))])
     with pytest.raises(SymbolError, match="no symbol 'levl3'.*level3"):
-        disassemble_function(session, "levl3")
+        disassemble_function(session.symbols, session.read_memory if session.alive else None, "levl3")
     with pytest.raises(SymbolError, match="'the_global' is not a function"):
-        disassemble_function(session, "the_global")
+        disassemble_function(session.symbols, session.read_memory if session.alive else None, "the_global")
     with pytest.raises(SymbolError, match="no function contains address 0x10"):
-        disassemble_function(session, 0x10)
+        disassemble_function(session.symbols, session.read_memory if session.alive else None, 0x10)

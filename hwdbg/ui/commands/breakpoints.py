@@ -7,6 +7,7 @@ from typing import Any, Optional
 
 from ...errors import UsageError
 from ...locations import resolve_code, resolve_watch
+from ...records import Kind
 from ..render import KIND_TITLES, KIND_TYPES
 from . import (Category, CommandParser, Result, command, first_then_raw, number, parse_ids, shell_split,
                split_condition)
@@ -67,17 +68,17 @@ def _status_note(bp: Any) -> str:
     return ""
 
 
-def _add_watch(ctx: Any, args: argparse.Namespace, kind: str) -> Result:
+def _add_watch(ctx: Any, args: argparse.Namespace, kind: Kind) -> Result:
     session = ctx.session
     text = " ".join(args.expr)
     _check_options(ctx, args)
     length = args.length
     if length is not None and length <= 0:
         raise UsageError(f"length must be a positive number of bytes, not {length}")
-    where = resolve_watch(session, text, length)
+    where = resolve_watch(session.symbols, session.env(), text, length)
 
     def resolve() -> tuple[int, int]:
-        again = resolve_watch(session, text, length)
+        again = resolve_watch(session.symbols, session.env(), text, length)
         return again.addr, again.length
 
     bp = session.add_breakpoint(kind, where.addr, where.length, expr=text, priority=args.priority,
@@ -103,7 +104,7 @@ def watch(ctx: Any, args: argparse.Namespace) -> Result:
     (perf breakpoints, exact, at full speed; `info breakpoints` shows the count).
     CONDITION is an expression where `new` and `old` are the value after and before
     the write: watch counter if new > 10."""
-    return _add_watch(ctx, args, "watch")
+    return _add_watch(ctx, args, Kind.WATCH)
 
 
 @command(_bp_parser("rwatch"), category=B, split=bp_split, complete="symbols")
@@ -114,7 +115,7 @@ def rwatch(ctx: Any, args: argparse.Namespace) -> Result:
     access (read/write) watchpoint plus filtering. An access that changes the value
     counts as a write and is not reported; a write of the same value looks like a
     read and is reported."""
-    return _add_watch(ctx, args, "rwatch")
+    return _add_watch(ctx, args, Kind.RWATCH)
 
 
 @command(_bp_parser("awatch"), category=B, split=bp_split, complete="symbols")
@@ -122,17 +123,17 @@ def awatch(ctx: Any, args: argparse.Namespace) -> Result:
     """awatch EXPR [-l N] [--priority P] [--thread TID] [--trace] [--backtrace] [if CONDITION]
 
     Stop when EXPR is read or written (an access watchpoint)."""
-    return _add_watch(ctx, args, "awatch")
+    return _add_watch(ctx, args, Kind.AWATCH)
 
 
 def _add_hbreak(ctx: Any, args: argparse.Namespace, temporary: bool) -> Result:
     session = ctx.session
     text = " ".join(args.expr)
     _check_options(ctx, args)
-    addr = resolve_code(session, text)
-    bp = session.add_breakpoint("hbreak", addr, 1, expr=text, priority=args.priority, thread=args.thread,
+    addr = resolve_code(session.symbols, session.env(), text)
+    bp = session.add_breakpoint(Kind.HBREAK, addr, 1, expr=text, priority=args.priority, thread=args.thread,
                                 condition=args.condition, trace=args.trace, backtrace=args.backtrace,
-                                resolve=lambda: (resolve_code(session, text), 1))
+                                resolve=lambda: (resolve_code(session.symbols, session.env(), text), 1))
     if temporary:
         ctx.temporary.add(bp.id)
     ctx.last_bp_id = bp.id
@@ -311,7 +312,7 @@ def breakpoint_table(ctx: Any, bps: list[Any]) -> str:
         if bp.thread is not None:
             flags.append(f"thread {bp.thread}")
         what = bp.expr
-        if bp.kind == "hbreak":
+        if bp.kind is Kind.HBREAK:
             frame = ctx.session.describe(bp.addr)
             if frame.function and frame.function != bp.expr:
                 what += f" in {frame.function}"
@@ -361,4 +362,4 @@ def info_watchpoints(ctx: Any, args: argparse.Namespace) -> Result:
     """info watchpoints [N...]
 
     Like info breakpoints, watchpoints only."""
-    return _info_breakpoints(ctx, args, "info watchpoints", {"watch", "rwatch", "awatch"})
+    return _info_breakpoints(ctx, args, "info watchpoints", {Kind.WATCH, Kind.RWATCH, Kind.AWATCH})

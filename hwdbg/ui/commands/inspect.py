@@ -141,20 +141,14 @@ def set_var(ctx: Any, args: argparse.Namespace) -> Result:
     if not text:
         raise UsageError("set var needs LVALUE = EXPR")
     session = ctx.session
-    inf = session.require_stopped()
+    session.require_stopped()
     target, source = expr.parse_assignment(text)
     env = session.env()
     value = expr.evaluate(source, env, ctx.bindings())
     if value.ctype is not None and value.ctype.kind in ("struct", "union"):
         raise UsageError(f"cannot assign a {value.ctype.kind}; assign its fields one by one")
     addr, data = expr.assign_bytes(target, value.value, env)
-    inf.write_memory(addr, data)
-    for bp in session.breakpoints.values():
-        if bp.kind != "hbreak" and bp.addr < addr + len(data) and addr < bp.addr + bp.length:
-            try:
-                bp.value = inf.read_memory(bp.addr, bp.length)
-            except HwdbgError:
-                pass
+    session.write_memory(addr, data)
     return Result("set var", {"address": addr, "bytes": data.hex()})
 
 
@@ -368,12 +362,12 @@ def disassemble(ctx: Any, args: argparse.Namespace) -> Result:
     text = (args.text or "").strip()
     pc = _current_pc(ctx)
     if text:
-        addr = resolve_code(session, text)
+        addr = resolve_code(session.symbols, session.env(), text)
     elif pc is not None:
         addr = pc
     else:
         raise UsageError("no location given and the program is not stopped; disassemble FUNCTION")
-    insns = [_instruction_json(ctx, insn) for insn in disassemble_function(session, addr)]
+    insns = [_instruction_json(ctx, insn) for insn in disassemble_function(session.symbols, session.read_memory if session.alive else None, addr)]
     start = insns[0]["address"] if insns else addr
     frame = session.describe(start)
     name = frame.function or f"{start:#x}"

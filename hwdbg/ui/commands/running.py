@@ -9,6 +9,7 @@ from typing import Any
 from ... import records as rec
 from ...errors import HwdbgError, SymbolError, TargetError, UsageError
 from ...locations import resolve_code
+from ...records import Kind
 from . import Category, CommandParser, Result, command, number, raw_split, shell_split
 
 R = Category.RUNNING
@@ -53,9 +54,9 @@ def start(ctx: Any, args: argparse.Namespace) -> None:
     _not_running(ctx)
     ctx.spawn(_program_args(args))
     try:
-        addr = resolve_code(session, "main")
-        bp = session.add_breakpoint("hbreak", addr, 1, expr="main",
-                                    resolve=lambda: (resolve_code(session, "main"), 1))
+        addr = resolve_code(session.symbols, session.env(), "main")
+        bp = session.add_breakpoint(Kind.HBREAK, addr, 1, expr="main",
+                                    resolve=lambda: (resolve_code(session.symbols, session.env(), "main"), 1))
     except HwdbgError as exc:
         try:
             session.kill()  # nothing changed: no half-started program left behind

@@ -1,0 +1,533 @@
+"""The debugging session: one process, its breakpoints, and the loop that runs it.
+
+It ties the process layer (stops), the hw layer (slots, routing, string stores) and the
+symbols together, handing each collaborator only what it needs: the breakpoint table, the
+hit semantics, the C loop's planner and the expression environment. It returns records
+and calls listeners; it never prints.
+"""
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import signal as _signal
+import sys
+import threading
+from typing import Any, Callable, Iterator, Optional, Sequence
+
+from .. import records as rec
+from ..arch import ArchSpec, current
+from ..errors import HwdbgError, TargetError, TargetTimeout, UsageError
+from ..hw.breakpoint import BreakpointManager
+from ..hw.fastpath import BUFFER as FAST_BUFFER
+from ..hw.router import Router, TrapKind
+from ..hw.strings import StringStores
+from ..linux import affinity, procfs
+from ..process import events as pev
+from ..process.control import Inferior, find_program
+from . import cleanup
+from .env import ExpressionEnv
+from .fastplan import FastPlanner
+from .hits import HitSemantics, as_int
+from .image import ProgramImage, load_symbols
+from .model import KEPT_HITS, UserBreakpoint
+from .table import BreakpointTable
+
+# Signals that stop the target and are passed on at the next continue (gdb's defaults).
+STOP_AND_PASS = {_signal.SIGSEGV, _signal.SIGBUS, _signal.SIGILL, _signal.SIGFPE, _signal.SIGABRT}
+STOP_NO_PASS = {_signal.SIGINT}
+
+
+def signal_name(signo: int) -> str:
+    try:
+        return _signal.Signals(signo).name
+    except ValueError:
+        return f"SIG{signo}"
+
+
+class Session:
+    def __init__(self, *, arch: Optional[ArchSpec] = None) -> None:
+        self.arch = arch or current()
+        self.manager = BreakpointManager(self.arch)
+        self.router = Router(self.manager)
+        self.inferior: Optional[Inferior] = None
+        self.program: Optional[list[str]] = None
+        self.listeners: list[Callable[[Any], None]] = []
+        self.flushers: list[Callable[[], None]] = []  # called after a burst of hits was announced
+        self.current_tid: Optional[int] = None
+        self.last_stop: Optional[rec.Stopped] = None
+        self.pin = False
+        self.fast_path = True  # let the C loop take hits that need no Python
+        self.fast_hits = 0  # how many of them it took
+        self._saved_affinity: dict[int, set[int]] = {}
+        self._stepping: set[int] = set()
+        self._interrupt_wanted = False
+        self._timed_out = False
+        self._resume_all_after = False
+        self._tracing = False  # hits never stop the target (run_until_exit, events)
+        self._batch: Optional[int] = None  # in tracing mode, return after this many hits
+        self._batch_start = 0
+        self._flushed = 0
+        self.image = ProgramImage(self.arch, lambda: self.inferior, self.require_process)
+        self.hits = HitSemantics(read_memory=self.read_memory, describe=self.describe,
+                                 backtrace=self.backtrace, env=self.env, emit=self.emit,
+                                 tracing=lambda: self._tracing, current=lambda bp_id: bp_id in self.breakpoints)
+        self.table = BreakpointTable(self.manager, process=self.require_process, alive=lambda: self.alive,
+                                     all_stopped=self._all_threads_stopped, read_value=self.hits.read_value,
+                                     triggered=self.hits.triggered, emit=self.emit)
+        self.hits.strings = self.strings = StringStores(self.manager, self.arch, read_memory=self.read_memory,
+                                                        get_regs=lambda tid: self.require_process().get_regs(tid))
+        self._planner = FastPlanner(self.manager, self.arch.nslots)
+        cleanup.live_sessions.add(self)
+
+    # ------------------------------------------------------------ events out
+
+    def flush(self) -> None:
+        """Tells listeners that buffered the hits of a burst to pass them on now."""
+        if self.hits.published != self._flushed:
+            self._flushed = self.hits.published
+            for flusher in list(self.flushers):
+                flusher()
+
+    def emit(self, event: Any) -> None:
+        if self.listeners:
+            for listener in list(self.listeners):
+                listener(event)
+
+    # ------------------------------------------------------------ process lifecycle
+
+    @property
+    def symbols(self) -> Any:
+        """The program's symbol table (hwdbg.symbols.SymbolTable), or None when it is not known."""
+        return self.image.symbols
+
+    @symbols.setter
+    def symbols(self, table: Any) -> None:
+        self.image.symbols = table
+
+    @property
+    def alive(self) -> bool:
+        return self.inferior is not None and self.inferior.alive
+
+    def require_process(self) -> Inferior:
+        if not self.alive:
+            raise TargetError("the program is not being run; use `run`, `start` or `attach PID`")
+        assert self.inferior is not None
+        return self.inferior
+
+    def require_stopped(self) -> Inferior:
+        inf = self.require_process()
+        if not inf.all_stopped:
+            raise TargetError(f"process {inf.pid} is running; interrupt it first (Ctrl-C)")
+        return inf
+
+    def load(self, program: Sequence[str]) -> None:
+        """Names the program to run; symbols are read now so breakpoints can be set before `run`."""
+        self.program = list(program)
+        self.symbols = load_symbols(find_program(self.program[0]))
+
+    def spawn(self, argv: Optional[Sequence[str]] = None, **kwargs: Any) -> None:
+        if self.alive:
+            raise TargetError(f"process {self.inferior.pid} is already being debugged; `kill` or `detach` it first")
+        if argv is not None:
+            self.load(argv)
+        if not self.program:
+            raise UsageError("no program to run: give one on the command line or to `run`")
+        if self.pin:
+            affinity.pin_to_one_cpu()
+        self.inferior = Inferior.spawn(self.program, **kwargs)
+        self._started()
+
+    def attach(self, pid: int) -> None:
+        if self.alive:
+            raise TargetError(f"process {self.inferior.pid} is already being debugged; `detach` it first")
+        inferior = Inferior.attach(pid)
+        self.inferior = inferior
+        if self.pin:
+            self._saved_affinity = affinity.pin_with_target(pid, list(inferior.threads))
+        try:
+            exe = procfs.exe_path(pid)
+            self.program = [exe]
+            self.symbols = load_symbols(exe)
+        except HwdbgError:
+            self.symbols = None
+        self._started()
+
+    def _started(self) -> None:
+        inf = self.inferior
+        assert inf is not None
+        self.strings.reset()
+        self.image.new_process()
+        for tid in inf.threads:
+            self.manager.add_thread(tid)
+        self.current_tid = inf.pid
+        self.table.rearm("start")
+
+    def detach(self) -> None:
+        """Clears every thread's debug registers, then lets the process go."""
+        inf = self.require_process()
+        inf.stop_all()
+        self._disarm_all(inf)
+        inf.detach()
+        for tid, cpus in self._saved_affinity.items():
+            try:
+                os.sched_setaffinity(tid, cpus)  # --pin moved the target's threads: give them back
+            except OSError:
+                pass
+        self._saved_affinity = {}
+        self._gone()
+
+    def kill(self) -> Optional[rec.Exited | rec.Killed]:
+        inf = self.require_process()
+        event = inf.kill()
+        self._gone()
+        return _exit_record(event, inf.pid) if event is not None else None
+
+    def close(self) -> None:
+        """Lets go of the target safely whatever state it is in: kill what we spawned, detach the rest."""
+        inf = self.inferior
+        if inf is None or not inf.alive:
+            return
+        try:
+            if inf.spawned:
+                self.kill()
+            else:
+                self.detach()
+        except HwdbgError:
+            if inf.alive:
+                inf.kill() if inf.spawned else None
+
+    def _disarm_all(self, inf: Inferior) -> None:
+        for tid in list(inf.threads):
+            self.manager.clear_thread(tid)
+
+    def _gone(self) -> None:
+        self.table.release_counters()
+        for tid in list(self.manager.threads):
+            self.manager.remove_thread(tid)
+        self.strings.reset()
+        self._stepping.clear()
+        self.inferior = None
+
+    # ------------------------------------------------------------ breakpoints (the table's, on this process)
+
+    @property
+    def breakpoints(self) -> dict[int, UserBreakpoint]:
+        return self.table.breakpoints
+
+    def add_breakpoint(self, kind: Any, addr: int, length: int, **options: Any) -> UserBreakpoint:
+        options.setdefault("keep", KEPT_HITS)
+        return self.table.add(kind, addr, length, **options)
+
+    def delete(self, bp: UserBreakpoint) -> None:
+        self.table.delete(bp)
+
+    def set_enabled(self, bp: UserBreakpoint, enabled: bool) -> None:
+        self.table.set_enabled(bp, enabled)
+
+    def set_priority(self, bp: UserBreakpoint, priority: int) -> None:
+        self.table.set_priority(bp, priority)
+
+    def set_condition(self, bp: UserBreakpoint, condition: Optional[str]) -> None:
+        self.table.set_condition(bp, condition)
+
+    def get_breakpoint(self, ident: Any) -> UserBreakpoint:
+        return self.table.get(ident)
+
+    @contextlib.contextmanager
+    def _all_threads_stopped(self, inf: Inferior) -> Iterator[None]:
+        """Changes need every thread stopped; if some run (a callback mid-run), stop them all
+        now, and the run loop resumes them all afterwards."""
+        if not inf.all_stopped:
+            inf.stop_all()
+            self._resume_all_after = True
+        yield
+
+    # ------------------------------------------------------------ running
+
+    def cont(self, timeout: Optional[float] = None) -> rec.Stopped | rec.Exited | rec.Killed:
+        """Resumes every thread and returns at the next stop that needs the user."""
+        inf = self.require_stopped()
+        timer = None
+        if timeout is not None:
+            timer = threading.Timer(timeout, self._on_timeout)
+            timer.daemon = True
+            timer.start()
+        try:
+            self.manager.sync()  # free when nothing changed; lent slots stay lent
+            self._resume_all_after = False
+            inf.resume_all()
+            return self._run_loop(inf)
+        except BaseException:
+            if inf.alive:
+                inf.stop_all()  # whatever went wrong, leave the target in a consistent all-stopped state
+            raise
+        finally:
+            if timer is not None:
+                timer.cancel()
+
+    def step(self, tid: Optional[int] = None) -> rec.Stopped | rec.Exited | rec.Killed:
+        """Executes one instruction in one thread (the others stay stopped)."""
+        inf = self.require_stopped()
+        tid = tid or self.current_tid or inf.pid
+        if tid not in inf.threads:
+            raise UsageError(f"no thread {tid}; see `info threads`")
+        self.manager.sync()
+        self._stepping.add(tid)
+        self._resume_all_after = False
+        try:
+            if not inf.has_pending_events:
+                inf.resume(tid, step=True)
+            return self._run_loop(inf)
+        except BaseException:
+            if inf.alive:
+                inf.stop_all()
+            raise
+        finally:
+            self._stepping.discard(tid)
+
+    def interrupt(self) -> None:
+        """Asks a running target to stop (from a signal handler or another thread)."""
+        inf = self.inferior
+        if inf is not None and inf.alive:
+            self._interrupt_wanted = True
+            inf.request_interrupt()
+
+    @contextlib.contextmanager
+    def tracing(self, batch: Optional[int] = None) -> Iterator[None]:
+        """Hits are recorded but do not stop; with ``batch``, cont() returns a "batch" stop every
+        ``batch`` hits so a caller can stream them."""
+        saved = self._tracing, self._batch
+        self._tracing, self._batch, self._batch_start = True, batch, self.hits.published
+        try:
+            yield
+        finally:
+            self._tracing, self._batch = saved
+
+    def _on_timeout(self) -> None:
+        self._timed_out = True
+        self.interrupt()
+
+    def _run_loop(self, inf: Inferior) -> rec.Stopped | rec.Exited | rec.Killed:
+        cleanup.running_sessions.add(self)
+        try:
+            return self._loop(inf)
+        finally:
+            cleanup.running_sessions.discard(self)
+
+    def _loop(self, inf: Inferior) -> rec.Stopped | rec.Exited | rec.Killed:
+        while True:
+            self.flush()
+            event = self._next_event(inf)
+            result = self._handle(inf, event) if event is not None else None
+            if cleanup.signal_pending():
+                if inf.alive:
+                    inf.stop_all()
+                cleanup.raise_pending_signal()
+            if result is not None:
+                self.flush()
+                if isinstance(result, rec.Stopped):
+                    inf.stop_all()
+                    self.current_tid = result.tid
+                    self.last_stop = result
+                    self._interrupt_wanted = False
+                    if self._timed_out:
+                        self._timed_out = False
+                        if result.reason == "timeout":
+                            raise TargetTimeout(f"the target did not stop in time; it was interrupted at "
+                                                f"{_where(result)}")
+                        # A real stop won the race: report it; the late interrupt is absorbed later.
+                return result
+            if self._batch is not None and self._batched() >= self._batch and inf.alive:
+                self._batch_start = self.hits.published
+                inf.stop_all()
+                self.last_stop = rec.Stopped(reason="batch", tid=inf.pid, pc=0)
+                return self.last_stop
+            if self._resume_all_after:
+                self._resume_all_after = False
+                inf.resume_all()
+
+    def _batched(self) -> int:
+        return self.hits.published - self._batch_start
+
+    def _next_event(self, inf: Inferior) -> Optional[pev.ProcessEvent]:
+        """The next stop for Python, letting the C loop handle delegated hits meanwhile.
+
+        Returns None when hits were recorded and the caller should look at its batch limit.
+        """
+        loop = self._fast_loop(inf)
+        if loop is None:
+            return inf.wait_event()
+        limit = FAST_BUFFER if self._batch is None else max(1, self._batch - self._batched())
+        outcome, err = loop.run(limit)
+        failure: Optional[BaseException] = None
+        try:
+            for fast, tid, pc, old, new in loop.drain():
+                self.fast_hits += 1
+                bp = fast.bp
+                try:
+                    self.hits.publish(bp, tid, pc, as_int(old, bp.signed), as_int(new, bp.signed))
+                except Exception as exc:  # a listener failed: every hit that happened still counts
+                    failure = failure or exc
+            if failure is not None:
+                raise failure
+        finally:
+            # The stop the C loop handed back must not be lost if a listener raised.
+            event = inf.accept(*outcome) if outcome is not None else None
+            if event is not None and sys.exc_info()[0] is not None:
+                inf.requeue(event)
+        if outcome is not None:
+            return event
+        if err not in (0, errno.EINTR):
+            return inf.wait_event()  # reports the failure (the process is gone) as wait_event does
+        return None
+
+    def _fast_loop(self, inf: Inferior) -> Any:
+        if (not self.fast_path or not inf.idle or self._stepping or self.strings.in_flight or inf.mem_fd is None
+                or cleanup.signal_pending()):
+            return None
+        return self._planner.plan(generation=inf.generation, mem_fd=inf.mem_fd, tids=inf.threads,
+                                  plain_pcs=self.strings.plain_pcs, tracing=self._tracing,
+                                  breakpoints=self.breakpoints)
+
+    def _resume(self, inf: Inferior, tid: int) -> None:
+        if tid in inf.threads and not inf.threads[tid].running:
+            inf.resume(tid, step=tid in self._stepping)
+
+    def _handle(self, inf: Inferior, event: pev.ProcessEvent) -> Optional[Any]:
+        tid = event.tid
+        if isinstance(event, pev.Trap):
+            return self._handle_trap(inf, tid, event.info)
+        if isinstance(event, pev.ThreadCreated):
+            self.table.thread_created(tid)
+            self.manager.add_thread(tid)
+            self.manager.sync([tid])
+            self.emit(rec.Notice("thread-created", f"new thread {tid}", tid=tid))
+            self._resume(inf, tid)
+            return None
+        if isinstance(event, pev.ThreadExited):
+            self.table.thread_exited(tid)
+            self.manager.remove_thread(tid)
+            self.strings.forget(tid)
+            self.emit(rec.Notice("thread-exited", f"thread {tid} exited", tid=tid))
+            return None
+        if isinstance(event, pev.Exec):
+            self.table.release_counters()  # the old image's addresses; rearm opens new ones
+            self.manager.reset_after_exec(tid)
+            self.strings.reset()
+            self.image.after_exec()
+            self.emit(rec.Notice("exec", f"process {inf.pid} is executing a new program", tid=tid))
+            self.table.rearm("exec")
+            self.manager.sync([tid])
+            self._resume(inf, tid)
+            return None
+        if isinstance(event, (pev.Exited, pev.Killed)):
+            self._gone()
+            return _exit_record(event, inf.pid)
+        if isinstance(event, pev.Interrupted):
+            if self._interrupt_wanted:
+                return self._stopped(inf, tid, "timeout" if self._timed_out else "interrupted")
+            self._resume(inf, tid)  # an interrupt that arrived after the stop it was for
+            return None
+        if isinstance(event, pev.GroupStop):
+            return self._stopped(inf, tid, "signal", signal=signal_name(event.signo))
+        if isinstance(event, pev.Signal):
+            return self._handle_signal(inf, tid, event)
+        return None
+
+    def _handle_signal(self, inf: Inferior, tid: int, event: pev.Signal) -> Optional[rec.Stopped]:
+        name = signal_name(event.signo)
+        if event.signo in STOP_NO_PASS:
+            inf.threads[tid].signal = 0
+            return self._stopped(inf, tid, "interrupted" if self._interrupt_wanted else "signal", signal=name)
+        if event.signo in STOP_AND_PASS and not self._tracing:
+            return self._stopped(inf, tid, "signal", signal=name)
+        self.emit(rec.Notice("signal", f"thread {tid} received {name}; passed on", tid=tid,
+                             data={"signal": name}))
+        self._resume(inf, tid)
+        return None
+
+    def _stopped(self, inf: Inferior, tid: int, reason: str, *, hits: tuple = (), signal: Optional[str] = None,
+                 pc: Optional[int] = None) -> rec.Stopped:
+        if pc is None:
+            pc = self.arch.get_pc(inf.get_regs(tid))
+        return rec.Stopped(reason=reason, tid=tid, pc=pc, hits=hits, signal=signal, where=self.describe(pc))
+
+    # ------------------------------------------------------------ traps and hits
+
+    def _handle_trap(self, inf: Inferior, tid: int, info: Any) -> Optional[rec.Stopped]:
+        report = self.router.classify(tid, info)
+        kind = report.kind
+        if kind in (TrapKind.USER, TrapKind.OTHER):
+            inf.threads[tid].signal = _signal.SIGTRAP  # the program's own SIGTRAP: deliver it back
+            self.emit(rec.Notice("signal", f"thread {tid} received SIGTRAP from the program; passed on", tid=tid,
+                                 data={"signal": "SIGTRAP"}))
+            self._resume(inf, tid)
+            return None
+        if kind is TrapKind.INT3:
+            return self._stopped(inf, tid, "int3", signal="SIGTRAP")
+        if kind is TrapKind.STEP:
+            if tid in self._stepping:
+                return self._stopped(inf, tid, "step")
+            self._resume(inf, tid)
+            return None
+        trap = self.hits.collect(tid, report)
+        if trap.stop or (report.single_step and tid in self._stepping):
+            # si_addr is the pc for TRAP_HWBKPT (after the write for data, at the instruction for exec)
+            return self._stopped(inf, tid, "breakpoint" if trap.stop else "step", hits=tuple(trap.hits),
+                                 pc=None if report.single_step else info.addr)
+        self._resume(inf, tid)
+        return None
+
+    # ------------------------------------------------------------ memory, registers, symbols
+
+    def read_memory(self, addr: int, size: int) -> bytes:
+        return self.require_process().read_memory(addr, size)
+
+    def write_memory(self, addr: int, data: bytes) -> None:
+        """Writes target memory; watches over those bytes take them as their current value (so
+        the next hit reports the right ``old``, and ``watch`` does not skip a real change)."""
+        self.require_process().write_memory(addr, data)
+        self.table.refresh_values(addr, len(data))
+
+    def describe(self, pc: int) -> rec.Frame:
+        return self.image.describe(pc)
+
+    def backtrace(self, tid: int, limit: int = 64) -> tuple[rec.Frame, ...]:
+        return self.image.backtrace(tid, limit)
+
+    def set_register(self, name: str, value: int, tid: Optional[int] = None) -> None:
+        """Writes one register of a stopped thread. Moving the pc clears RF, so an execute
+        breakpoint at the new pc is not skipped."""
+        inf = self.require_stopped()
+        tid = tid or self.current_tid or inf.pid
+        regs = inf.get_regs(tid)
+        name = self.arch.register_name(name)
+        if name not in {f[0] for f in regs._fields_}:
+            raise UsageError(f"unknown register ${name}")
+        if name == "rip":
+            self.arch.set_pc(regs, value)
+        else:
+            setattr(regs, name, value & (2**64 - 1))
+        inf.set_regs(tid, regs)
+
+    def env(self, tid: Optional[int] = None) -> ExpressionEnv:
+        """The expression environment of one thread (default: the current one)."""
+        return self.image.env(tid or self.current_tid)
+
+    def refresh_symbols(self) -> None:
+        """Re-reads the memory map (after dlopen)."""
+        self.image.refresh()
+
+
+def _exit_record(event: Any, pid: int) -> rec.Exited | rec.Killed:
+    if isinstance(event, pev.Exited):
+        return rec.Exited(code=event.code, pid=pid)
+    return rec.Killed(signal=signal_name(event.signal), pid=pid, core=event.core)
+
+
+def _where(stop: rec.Stopped) -> str:
+    where = stop.where
+    if where is not None and where.function:
+        return f"{stop.pc:#x} in {where.function}"
+    return f"{stop.pc:#x}"

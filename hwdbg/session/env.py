@@ -1,0 +1,58 @@
+"""What the expression language may see: symbols, memory and the registers of one thread."""
+from __future__ import annotations
+
+from typing import Any, Callable, Optional
+
+from ..arch import ArchSpec
+from ..errors import SymbolError, UsageError
+
+
+class MissingNames:
+    """Names looked up in vain since the last exec: the map is re-read for each once, not at every
+    hit (a condition may ask at every hit, and a library mapped since the last look may have it)."""
+
+    def __init__(self) -> None:
+        self.names: set[tuple[str, Optional[str]]] = set()
+
+    def first_miss(self, name: str, lib: Optional[str]) -> bool:
+        key = (name, lib)
+        if key in self.names:
+            return False
+        self.names.add(key)
+        return True
+
+
+class ExpressionEnv:
+    """The ``expr.Env`` of a session: one thread's view, with the session's symbols and memory."""
+
+    def __init__(self, arch: ArchSpec, tid: Optional[int], *, symbols: Callable[[], Any],
+                 alive: Callable[[], bool], refresh: Callable[[], None], missing: MissingNames,
+                 read_memory: Callable[[int, int], bytes], get_regs: Callable[[Optional[int]], Any]) -> None:
+        self.arch, self.tid = arch, tid
+        self._symbols, self._alive, self._refresh, self._missing = symbols, alive, refresh, missing
+        self._read_memory, self._get_regs = read_memory, get_regs
+
+    def lookup(self, name: str, lib: Optional[str]) -> tuple[int, Any]:
+        symbols = self._symbols()
+        if symbols is None:
+            raise SymbolError(f"no symbol table loaded; cannot look up {name!r}")
+        try:
+            var = symbols.lookup(name, lib)
+        except SymbolError:
+            if not self._alive() or not self._missing.first_miss(name, lib):
+                raise
+            self._refresh()  # a library mapped since the last look (dlopen)
+            var = symbols.lookup(name, lib)
+        return var.addr, var.ctype
+
+    def read_memory(self, addr: int, size: int) -> bytes:
+        return self._read_memory(addr, size)
+
+    def register(self, name: str) -> int:
+        if name == "tid":
+            return self.tid or 0
+        regs = self._get_regs(self.tid)
+        field_name = self.arch.register_name(name)
+        if field_name not in {f[0] for f in regs._fields_}:
+            raise UsageError(f"unknown register ${name}")
+        return int(getattr(regs, field_name))

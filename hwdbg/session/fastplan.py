@@ -1,0 +1,74 @@
+"""The C hit loop's plan: the one place that maps Python's value rules onto the loop's modes.
+
+A slot may be handled in C when exactly one breakpoint holds it and its hits need nothing
+but recording (no condition, ignore count, callback or backtrace, and it does not stop the
+target); every thread must have the same layout. The plan is rebuilt only when something
+it depends on changed.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping, Optional
+
+from ..hw.breakpoint import BreakpointManager
+from ..hw.fastpath import MODE_ALL, MODE_CHANGES, MODE_UNCHANGED, FastBreakpoint, FastLoop
+from ..records import Kind
+from .model import UserBreakpoint
+
+FAST_MAX_LENGTH = 32  # the C hit loop's value buffer
+
+
+def delegable(bp: UserBreakpoint, tracing: bool) -> bool:
+    """A hit of bp needs nothing but recording: the C loop may take it."""
+    return (bp.enabled and bp.kind.is_data and bp.hw is not None and bp.condition_ast is None
+            and bp.ignore_count == 0 and bp.on_hit is None and not bp.backtrace
+            and (bp.trace or tracing) and 0 < bp.length <= FAST_MAX_LENGTH)
+
+
+def _mode(bp: UserBreakpoint) -> int:
+    if bp.changes_only:
+        return MODE_CHANGES
+    return MODE_UNCHANGED if bp.kind is Kind.RWATCH else MODE_ALL
+
+
+class FastPlanner:
+    def __init__(self, manager: BreakpointManager, nslots: int) -> None:
+        self.manager, self.nslots = manager, nslots
+        self._key: Any = None
+        self._loop: Optional[FastLoop] = None
+
+    def plan(self, *, generation: int, mem_fd: int, tids: Iterable[int], plain_pcs: set[int], tracing: bool,
+             breakpoints: Mapping[int, UserBreakpoint]) -> Optional[FastLoop]:
+        """The C loop prepared for the current breakpoints and threads, or None if it cannot help."""
+        key = (generation, self.manager.epoch, len(plain_pcs), tracing,
+               tuple((bp.id, bp.condition, bp.ignore_count, bp.trace, bp.on_hit is None) for bp in
+                     breakpoints.values()))
+        if key != self._key:
+            self._key, self._loop = key, self._build(mem_fd, list(tids), plain_pcs, tracing, breakpoints)
+        return self._loop
+
+    def _build(self, mem_fd: int, tids: list[int], plain_pcs: set[int], tracing: bool,
+               breakpoints: Mapping[int, UserBreakpoint]) -> Optional[FastLoop]:
+        shadows = [self.manager.threads.get(tid) for tid in tids]
+        if not shadows or any(s is None for s in shadows):
+            return None
+        layout = shadows[0].slots
+        if any(s.slots != layout for s in shadows[1:]):
+            return None  # thread-scoped breakpoints: per-thread layouts stay in Python
+        slot_bp = [-1] * self.nslots
+        fast: list[FastBreakpoint] = []
+        index: dict[int, int] = {}
+        for slot, chunk in enumerate(layout):
+            if chunk is None:
+                continue
+            owners = [hw for hw in self.manager.breakpoints.values() if hw.enabled and chunk in hw.chunks]
+            bp = breakpoints.get(owners[0].id) if len(owners) == 1 else None
+            if bp is None or not delegable(bp, tracing):
+                continue
+            if bp.id not in index:
+                index[bp.id] = len(fast)
+                fast.append(FastBreakpoint(bp, bp.addr, bp.length, _mode(bp)))
+            slot_bp[slot] = index[bp.id]
+        if not fast:
+            return None
+        armed = [i for i, chunk in enumerate(layout) if chunk is not None]
+        return FastLoop(mem_fd, tids, sorted(plain_pcs), armed[0] if len(armed) == 1 else -1, slot_bp, fast)

@@ -1,0 +1,118 @@
+"""What a hit means: the value rules of watch/rwatch, conditions, ignore counts, the Hit record.
+
+``HitSemantics.triggered`` is what the hw layer calls for each breakpoint that fired, as the
+kernel calls ``ptrace_triggered``; the session collects the trap's hits and whether to stop.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Optional
+
+from .. import expr
+from .. import records as rec
+from ..errors import HwdbgError, TargetError
+from ..hw.router import Router, SlotHit, TrapReport
+from ..hw.strings import StringStores
+from ..records import Kind
+from .model import UserBreakpoint
+
+
+def as_int(data: Optional[bytes], signed: bool) -> Optional[int]:
+    return None if data is None else int.from_bytes(data, "little", signed=signed)
+
+
+class TrapHits:
+    """The hits of one trap, and whether any of them stops the target."""
+
+    def __init__(self) -> None:
+        self.hits: list[rec.Hit] = []
+        self.stop = False
+
+
+class HitSemantics:
+    def __init__(self, *, read_memory: Callable[[int, int], bytes], describe: Callable[[int], rec.Frame],
+                 backtrace: Callable[[int], tuple[rec.Frame, ...]], env: Callable[[int], Any],
+                 emit: Callable[[Any], None], tracing: Callable[[], bool], current: Callable[[int], bool]) -> None:
+        self._read_memory, self._describe, self._backtrace = read_memory, describe, backtrace
+        self._env, self._emit, self._tracing, self._current = env, emit, tracing, current
+        self.strings: Optional[StringStores] = None  # set by the session: rep movs/stos merging
+        self.published = 0  # hits announced so far (the session flushes and batches by it)
+        self._trap: Optional[TrapHits] = None  # the hits of the trap being handled
+
+    def collect(self, tid: int, report: TrapReport) -> TrapHits:
+        """The hits of one debug trap: a string instruction that ended, then every breakpoint
+        that fired, each handed to ``triggered`` by the hw layer."""
+        assert self.strings is not None
+        trap = self._trap = TrapHits()
+        try:
+            ended = self.strings.finished(tid, report)
+            if ended is not None:
+                for bp in ended.breakpoints:
+                    if self._current(bp.id):
+                        self.record(bp, tid, ended.pc, trap, at=ended.pc)
+            Router.deliver(report.hits)
+        finally:
+            self._trap = None
+        return trap
+
+    def triggered(self, bp: UserBreakpoint, hit: SlotHit) -> None:
+        """The hw layer's callback for a breakpoint that fired (the role of the kernel's ptrace_triggered)."""
+        trap, strings = self._trap, self.strings
+        assert trap is not None and strings is not None, "triggered outside a trap"
+        if not self._current(bp.id):
+            return  # deleted by a callback of another hit of the same trap
+        if bp.kind.is_data and strings.defer(hit.tid, hit.pc, hit, bp):
+            return
+        self.record(bp, hit.tid, hit.pc, trap)
+
+    def read_value(self, bp: UserBreakpoint) -> Optional[bytes]:
+        if not bp.kind.is_data:
+            return None
+        try:
+            return self._read_memory(bp.addr, bp.length)
+        except TargetError:
+            return None
+
+    def record(self, bp: UserBreakpoint, tid: int, pc: int, trap: TrapHits, at: Optional[int] = None) -> None:
+        """Applies the breakpoint's semantics to one hit, adding it to ``trap`` if it counts."""
+        old = new = None
+        if bp.kind.is_data:
+            data = self.read_value(bp)
+            previous, bp.value = bp.value, data
+            old, new = as_int(previous, bp.signed), as_int(data, bp.signed)
+            if bp.changes_only and data == previous:
+                return  # watch: same value written again
+            if bp.kind is Kind.RWATCH and previous is not None and data != previous:
+                return  # rwatch on x86-64: an access that changed the value was a write
+        if bp.condition_ast is not None and not self._condition_holds(bp, tid, old, new):
+            return
+        if bp.ignore_count > 0:
+            bp.ignore_count -= 1
+            return
+        stops = not (bp.trace or self._tracing())
+        trap.hits.append(self.publish(bp, tid, pc, old, new, at, stopped=stops))
+        trap.stop |= stops
+
+    def publish(self, bp: UserBreakpoint, tid: int, pc: int, old: Optional[int], new: Optional[int],
+                at: Optional[int] = None, stopped: bool = False) -> rec.Hit:
+        """Counts, keeps and announces one hit, located at ``at`` (default: the accessing instruction)."""
+        # Data traps come after the access: pc - 1 lies in the instruction that made it.
+        where = self._describe(at if at is not None else pc - 1 if bp.kind.is_data else pc)
+        hit = rec.Hit(id=bp.id, kind=bp.kind, expr=bp.expr, address=bp.addr, length=bp.length, tid=tid, pc=pc,
+                      old=old, new=new, function=where.function, file=where.file, line=where.line,
+                      backtrace=self._backtrace(tid) if bp.backtrace else None, stopped=stopped)
+        bp.hit_count += 1
+        bp.hits.append(hit)
+        self.published += 1
+        self._emit(hit)
+        if bp.on_hit is not None:
+            bp.on_hit(hit)
+        return hit
+
+    def _condition_holds(self, bp: UserBreakpoint, tid: int, old: Optional[int], new: Optional[int]) -> bool:
+        bindings = {"new": new if new is not None else 0, "old": old if old is not None else 0}
+        try:
+            return expr.truth(expr.evaluate(bp.condition_ast, self._env(tid), bindings))
+        except HwdbgError as exc:
+            self._emit(rec.Notice("error", f"error in condition of breakpoint {bp.id} ({bp.condition}): {exc}; "
+                                           "stopping", tid=tid))
+            return True  # like gdb: a condition that cannot be evaluated stops

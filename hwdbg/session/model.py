@@ -1,0 +1,87 @@
+"""The user's breakpoints: what a logical breakpoint is, as the session and the front ends see it."""
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+from .. import records as rec
+from ..arch import BpType
+from ..errors import UsageError
+from ..hw.breakpoint import HwBreakpoint
+from ..hw.counting import Counter
+from ..records import Kind
+
+ACCESS = {Kind.WATCH: BpType.W, Kind.RWATCH: BpType.R, Kind.AWATCH: BpType.RW, Kind.HBREAK: BpType.X}
+KEPT_HITS = 10_000  # per breakpoint, by default: hit_count counts them all, memory stays flat
+
+
+def kind_of(name: Any) -> Kind:
+    try:
+        return Kind(name)
+    except ValueError:
+        raise UsageError(f"unknown breakpoint kind {name!r}; use watch, rwatch, awatch or hbreak") from None
+
+
+@dataclass(eq=False)
+class UserBreakpoint:
+    """A logical breakpoint as the user sees it; its number never depends on the slot."""
+
+    id: int
+    kind: Kind
+    expr: str
+    addr: int
+    length: int
+    priority: int = 0
+    thread: Optional[int] = None
+    condition: Optional[str] = None
+    ignore_count: int = 0
+    trace: bool = False
+    changes_only: bool = False
+    backtrace: bool = False
+    signed: bool = False
+    commands: list[str] = field(default_factory=list)
+    on_hit: Optional[Callable[[rec.Hit], Any]] = None
+    hit_count: int = 0
+    hits: deque = field(default_factory=lambda: deque(maxlen=KEPT_HITS))
+    value: Optional[bytes] = None  # the watched bytes when last looked at
+    hw: Optional[HwBreakpoint] = None
+    counter: Optional[Counter] = None  # watch --count: perf counts, never stops
+    resolve: Optional[Callable[[], tuple[int, int]]] = None  # re-resolution after exec/restart
+    enabled: bool = True
+    count: bool = False
+    counted: int = 0  # counts of earlier runs/images of a --count watch
+    condition_ast: Any = None
+    evicted: bool = False  # lost its slots to higher priorities while the process ran
+
+    @property
+    def access(self) -> BpType:
+        return ACCESS[self.kind]
+
+    @property
+    def status(self) -> str:
+        if not self.enabled:
+            return "DISABLED"
+        if self.counter is not None:
+            return "COUNTING"
+        if self.hw is None:
+            return "PENDING"
+        return self.hw.status.name
+
+    @property
+    def total(self) -> int:
+        """Hits so far: trapped ones, or the perf count of a --count watch."""
+        return self.counted + (self.counter.total() if self.counter is not None else self.hit_count)
+
+    def overlaps(self, addr: int, size: int) -> bool:
+        """Whether this data breakpoint watches any of the bytes [addr, addr + size)."""
+        return self.kind.is_data and self.addr < addr + size and addr < self.addr + self.length
+
+    def slots(self) -> dict[int, tuple[int, ...]]:
+        return dict(self.hw.slots_by_tid) if self.hw else {}
+
+    def to_json(self) -> dict[str, Any]:
+        return {"event": "breakpoint", "id": self.id, "kind": self.kind.value, "expr": self.expr,
+                "address": self.addr, "length": self.length, "status": self.status, "priority": self.priority,
+                "thread": self.thread, "condition": self.condition, "ignore": self.ignore_count, "hits": self.total,
+                "trace": self.trace, "slots": {str(t): list(s) for t, s in self.slots().items()}}

@@ -1,0 +1,215 @@
+"""The breakpoint table: the user's breakpoints, and their life on the hw layer (install,
+delete, enable, priority, conditions, re-arming on a fresh image, perf counters)."""
+from __future__ import annotations
+
+import itertools
+from collections import deque
+from contextlib import AbstractContextManager
+from typing import Any, Callable, Iterator, Optional
+
+from .. import expr
+from .. import records as rec
+from ..errors import AddressError, HwdbgError, SlotError, UsageError, ValidationError
+from ..hw.breakpoint import BreakpointManager, HwBreakpoint
+from ..hw.counting import Counter
+from ..hw.router import SlotHit
+from ..linux import procfs
+from ..process.control import Inferior
+from ..records import Kind
+from .model import ACCESS, KEPT_HITS, UserBreakpoint, kind_of
+
+
+def parse_condition(text: Optional[str]) -> Any:
+    return expr.parse(text) if text else None
+
+
+class BreakpointTable:
+    def __init__(self, manager: BreakpointManager, *, process: Callable[[], Inferior], alive: Callable[[], bool],
+                 all_stopped: Callable[[Inferior], AbstractContextManager],
+                 read_value: Callable[[UserBreakpoint], Optional[bytes]],
+                 triggered: Callable[[UserBreakpoint, SlotHit], None], emit: Callable[[Any], None]) -> None:
+        self.manager = manager
+        self.breakpoints: dict[int, UserBreakpoint] = {}
+        self._process, self._alive, self._all_stopped = process, alive, all_stopped
+        self._read_value, self._triggered, self._emit = read_value, triggered, emit
+        self._ids = itertools.count(1)
+
+    def __iter__(self) -> Iterator[UserBreakpoint]:
+        return iter(list(self.breakpoints.values()))
+
+    def get(self, ident: Any) -> UserBreakpoint:
+        try:
+            return self.breakpoints[int(ident)]
+        except (KeyError, ValueError, TypeError):
+            raise UsageError(f"no breakpoint number {ident}; see `info breakpoints`") from None
+
+    # ------------------------------------------------------------ changes
+
+    def add(self, kind: Any, addr: int, length: int, *, expr: Optional[str] = None, priority: int = 0,
+            thread: Optional[int] = None, condition: Optional[str] = None, trace: bool = False,
+            changes_only: Optional[bool] = None, backtrace: bool = False, signed: bool = False,
+            on_hit: Optional[Callable[[rec.Hit], Any]] = None,
+            resolve: Optional[Callable[[], tuple[int, int]]] = None, count: bool = False,
+            keep: Optional[int] = KEPT_HITS) -> UserBreakpoint:
+        kind = kind_of(kind)
+        if count and (kind is Kind.RWATCH or condition or on_hit or backtrace):
+            raise UsageError("--count counts in the CPU without stopping: it cannot filter reads (rwatch), "
+                             "test conditions, call back or take backtraces")
+        condition_ast = parse_condition(condition)
+        if kind is Kind.HBREAK:
+            length = self.manager.arch.exec_length
+        if 0 <= addr < procfs.mmap_min_addr():
+            raise AddressError(f"{addr:#x} is below vm.mmap_min_addr ({procfs.mmap_min_addr():#x}): no program "
+                               "can have memory there, so this breakpoint could never trigger")
+        self.manager.make_chunks(addr, length, ACCESS[kind])  # validate before anything changes
+        bp = UserBreakpoint(id=next(self._ids), kind=kind, expr=expr or f"*{addr:#x}", addr=addr, length=length,
+                            priority=priority, thread=thread,
+                            condition=" ".join(condition.split()) if condition else None, trace=trace,
+                            changes_only=(kind is Kind.WATCH) if changes_only is None else changes_only,
+                            backtrace=backtrace, signed=signed, on_hit=on_hit, resolve=resolve, count=count,
+                            hits=deque(maxlen=keep), condition_ast=condition_ast)
+        if self._alive():
+            self.install(bp)
+        self.breakpoints[bp.id] = bp
+        return bp
+
+    def install(self, bp: UserBreakpoint) -> None:
+        """Registers bp with the hw layer on the stopped process (all or nothing)."""
+        inf = self._process()
+        if bp.count:
+            return self._install_counter(bp, inf)
+        with self._all_stopped(inf):
+            if bp.thread is not None and bp.thread not in inf.threads:
+                raise ValidationError(f"no thread {bp.thread} in process {inf.pid}; see `info threads`")
+            bp.hw = self.manager.register_user_hw_breakpoint(
+                bp.addr, bp.length, bp.access, priority=bp.priority, tid=bp.thread, bp_id=bp.id,
+                triggered=lambda _hw, hit: self._triggered(bp, hit),
+                installed=lambda hw: self._emit(rec.Notice("installed", f"breakpoint {hw.id} installed",
+                                                           data={"id": hw.id}, routine=self._routine(hw, True))),
+                uninstalled=lambda hw: self._emit(rec.Notice("uninstalled", f"breakpoint {hw.id} waits for a slot",
+                                                             data={"id": hw.id}, routine=self._routine(hw, False))))
+            if not bp.enabled:
+                self.manager.modify_user_hw_breakpoint(bp.hw, enabled=False)
+            bp.value = self._read_value(bp)
+
+    def _routine(self, hw: HwBreakpoint, installed: bool) -> bool:
+        """Whether a slot change tells a person nothing: a breakpoint armed as it was set (at
+        run, attach, or by its own command), or one that only waits because the process is gone.
+        An eviction, and the return of an evicted breakpoint, are worth a line."""
+        bp = self.breakpoints.get(hw.id)
+        if bp is None or not self._alive():
+            return True
+        if installed:
+            evicted, bp.evicted = bp.evicted, False
+            return not evicted
+        bp.evicted = True
+        return False
+
+    def _install_counter(self, bp: UserBreakpoint, inf: Inferior) -> None:
+        """watch --count: perf counters on every thread, and their slots kept free of ptrace."""
+        chunks = self.manager.make_chunks(bp.addr, bp.length, bp.access)
+        with self._all_stopped(inf):
+            self.manager.reserved += len(chunks)
+            counter = Counter(chunks)
+            try:
+                if self.manager.reserved > self.manager.arch.nslots:
+                    left = self.manager.arch.nslots - self.manager.reserved + len(chunks)
+                    raise SlotError(f"--count needs {len(chunks)} debug register(s) per thread and only "
+                                    f"{left} are left for counting")
+                self.manager.sync()  # moves ptrace breakpoints out of the reserved slots first
+                for tid in inf.threads:
+                    counter.add_thread(tid)
+            except BaseException:
+                counter.close()
+                self.manager.reserved -= len(chunks)
+                self.manager.sync()
+                raise
+            bp.counter = counter
+
+    def release_counter(self, bp: UserBreakpoint) -> None:
+        if bp.counter is not None:
+            bp.counted += bp.counter.total()
+            bp.counter.close()
+            bp.counter = None
+            self.manager.reserved -= len(self.manager.make_chunks(bp.addr, bp.length, bp.access))
+
+    def delete(self, bp: UserBreakpoint) -> None:
+        self.release_counter(bp)
+        if bp.hw is not None and self._alive():
+            with self._all_stopped(self._process()):
+                self.manager.unregister_hw_breakpoint(bp.hw)
+        self.breakpoints.pop(bp.id, None)
+        bp.hw = None
+
+    def set_enabled(self, bp: UserBreakpoint, enabled: bool) -> None:
+        if bp.count:
+            if not enabled:
+                self.release_counter(bp)
+            elif bp.counter is None and self._alive():
+                self._install_counter(bp, self._process())
+            bp.enabled = enabled
+            return
+        if bp.hw is not None and self._alive():
+            with self._all_stopped(self._process()):
+                self.manager.modify_user_hw_breakpoint(bp.hw, enabled=enabled)
+        bp.enabled = enabled
+
+    def set_priority(self, bp: UserBreakpoint, priority: int) -> None:
+        if bp.hw is not None and self._alive():
+            with self._all_stopped(self._process()):
+                self.manager.modify_user_hw_breakpoint(bp.hw, priority=priority)
+        bp.priority = priority
+
+    def set_condition(self, bp: UserBreakpoint, condition: Optional[str]) -> None:
+        bp.condition_ast = parse_condition(condition)
+        bp.condition = " ".join(condition.split()) if condition else None
+
+    # ------------------------------------------------------------ threads and images
+
+    def thread_created(self, tid: int) -> None:
+        for bp in self.breakpoints.values():
+            if bp.counter is not None:
+                bp.counter.add_thread(tid)  # before ptrace writes any of its slots
+
+    def thread_exited(self, tid: int) -> None:
+        for bp in self.breakpoints.values():
+            if bp.counter is not None:
+                bp.counter.remove_thread(tid)
+
+    def release_counters(self) -> None:
+        for bp in self.breakpoints.values():
+            self.release_counter(bp)
+
+    def rearm(self, why: str) -> None:
+        """(Re-)registers every breakpoint on a fresh image (start, exec); reports those that cannot be."""
+        for bp in self:
+            self.release_counter(bp)
+            bp.evicted = False
+            if bp.hw is not None:
+                try:
+                    self.manager.unregister_hw_breakpoint(bp.hw)
+                except HwdbgError:
+                    pass
+                bp.hw = None
+            if bp.thread is not None:
+                self.breakpoints.pop(bp.id)
+                self._emit(rec.Notice("breakpoint-dropped", f"breakpoint {bp.id} dropped: its thread is gone",
+                                      data={"id": bp.id}))
+                continue
+            try:
+                if bp.resolve is not None:
+                    bp.addr, bp.length = bp.resolve()
+                elif why == "exec":
+                    self._process().read_memory(bp.addr, 1)  # still mapped in the new image?
+                self.install(bp)
+            except HwdbgError as exc:
+                bp.enabled = False
+                self._emit(rec.Notice("breakpoint-dropped", f"breakpoint {bp.id} ({bp.expr}) disabled after "
+                                      f"{why}: {exc}", data={"id": bp.id}))
+
+    def refresh_values(self, addr: int, size: int) -> None:
+        """Memory [addr, addr + size) was written by the debugger: watches over it see the new
+        bytes as their current value, so the next hit reports the right ``old``."""
+        for bp in self.breakpoints.values():
+            if bp.overlaps(addr, size):
+                bp.value = self._read_value(bp)
