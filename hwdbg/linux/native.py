@@ -5,10 +5,10 @@ from __future__ import annotations
 from ..errors import HwdbgError
 
 try:
-    from .. import _ptrace
+    from .._ptrace import ffi, lib
 except ImportError as exc:  # pragma: no cover - a broken install
     raise HwdbgError(
         "hwdbg._ptrace is not built: reinstall with `pip install .` (needs gcc and the Python headers)"
     ) from exc
 
-ffi, lib = _ptrace.ffi, _ptrace.lib
+__all__ = ["ffi", "lib"]
