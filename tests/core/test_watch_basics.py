@@ -146,3 +146,43 @@ def test_two_slots_cost_one_status_read_per_hit(start):
         t.cont()
     assert debugregs.counters.pokes == pokes
     assert debugregs.counters.peeks - peeks == 50
+
+
+def test_the_router_hands_each_hit_to_its_breakpoints_triggered_callback(start):
+    """The hw layer alone, as the kernel's hw_breakpoint handler calls a perf event's overflow
+    handler: classify the trap, deliver it, and ``triggered(bp, hit)`` gets the slot and thread."""
+    from hwdbg.arch import BpType
+    from hwdbg.hw.router import Router, TrapKind
+    from hwdbg.process import events
+
+    t = start("globals", 3)
+    manager, inf = t.session.manager, t.session.inferior
+    calls = []
+    bp = manager.register_user_hw_breakpoint(t.address_of("g") + 8, 8, BpType.W,
+                                             triggered=lambda hw, hit: calls.append((hw, hit)))
+    router = Router(manager)
+    inf.resume_all()
+    event = inf.wait_event()
+    assert isinstance(event, events.Trap)
+    report = router.classify(event.tid, event.info)
+    assert report.kind is TrapKind.HW and calls == []  # classifying alone calls nothing
+    router.deliver(report.hits)
+    assert [(hw, hit.slot, hit.tid, hit.chunk.addr) for hw, hit in calls] == \
+        [(bp, bp.slots_by_tid[event.tid][0], event.tid, t.address_of("g") + 8)]
+    manager.unregister_hw_breakpoint(bp)
+    assert t.run_until_exit().code == 0
+
+
+def test_write_memory_gives_overlapping_watches_the_new_value(start):
+    """Target.write_memory, like `set var`, updates the value a watch remembers: the next hit's
+    old value is what was written, and `watch` (changes only) sees a real change."""
+    t = start("globals", 2)
+    plain = t.watch("g[1]")
+    changes = t.watch("g[1]", changes_only=True)
+    t.write_memory(t.address_of("g") + 8, (77).to_bytes(8, "little", signed=True))
+    stop = t.cont()
+    assert [(h.id, h.old, h.new) for h in stop.hits] == [(plain.id, 77, 2), (changes.id, 77, 2)]
+    t.write_memory(t.address_of("g") + 8, (10).to_bytes(8, "little", signed=True))  # the next value written
+    assert t.run_until_exit().code == 0
+    assert [h.new for h in changes.hits] == [2]  # 10 -> 10 is no change
+    assert [(h.old, h.new) for h in plain.hits] == [(77, 2), (10, 10)]
