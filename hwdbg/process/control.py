@@ -498,8 +498,7 @@ def _list_tasks(pid: int) -> list[int]:
 
 def find_program(name: str) -> str:
     """The path execve will run for ``name`` (PATH search as the shell does), or a clear error."""
-    # An empty PATH entry would be the current directory and an unset PATH a default one:
-    # neither is searched.
+    # Not shutil.which's defaults: an empty PATH entry (the current directory) or an unset PATH searches nowhere.
     dirs = [d for d in os.environ.get("PATH", "").split(os.pathsep) if d]
     found = shutil.which(name, path=os.pathsep.join(dirs))
     if found is not None:
