@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 import signal
 from collections import defaultdict, deque
 from dataclasses import dataclass
@@ -484,13 +485,12 @@ def _list_tasks(pid: int) -> list[int]:
 
 def find_program(name: str) -> str:
     """The path execve will run for ``name`` (PATH search as the shell does), or a clear error."""
-    if "/" in name:
-        candidates = [name]
-    else:
-        candidates = [os.path.join(d, name) for d in os.environ.get("PATH", "").split(os.pathsep) if d]
-    for path in candidates:
-        if os.path.isfile(path):
-            if not os.access(path, os.X_OK):
-                raise TargetError(f"cannot execute {name}: permission denied")
-            return path
+    # Not shutil.which's defaults: an empty PATH entry (the current directory) or an unset PATH searches nowhere.
+    dirs = [d for d in os.environ.get("PATH", "").split(os.pathsep) if d]
+    found = shutil.which(name, path=os.pathsep.join(dirs))
+    if found is not None:
+        return found
+    candidates = [name] if "/" in name else [os.path.join(d, name) for d in dirs]
+    if any(os.path.isfile(path) for path in candidates):
+        raise TargetError(f"cannot execute {name}: permission denied")
     raise TargetError(f"cannot execute {name}: no such file")

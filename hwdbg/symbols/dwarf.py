@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from elftools.common.exceptions import DWARFError, ELFError
+from elftools.dwarf import constants as dw
+from elftools.dwarf.dwarf_expr import DW_OP_name2opcode
 from elftools.elf.elffile import ELFFile
 
 from hwdbg.symbols.types import CType, Field
@@ -22,15 +24,9 @@ from hwdbg.symbols.types import CType, Field
 VOID = CType("void", "void", 0)
 SMALL_DEBUG_INFO = 256 << 10  # bytes of .debug_info that index in about a tenth of a second
 
-DW_OP_addr = 0x03
-DW_OP_plus_uconst = 0x23
-DW_OP_addrx = 0xA1
-DW_OP_GNU_addr_index = 0xFB
-
-# DW_ATE_* base type encodings.
-ATE_ADDRESS, ATE_BOOLEAN, ATE_COMPLEX_FLOAT, ATE_FLOAT = 0x1, 0x2, 0x3, 0x4
-ATE_SIGNED, ATE_SIGNED_CHAR, ATE_UNSIGNED, ATE_UNSIGNED_CHAR = 0x5, 0x6, 0x7, 0x8
-ATE_SIGNED_FIXED, ATE_UTF = 0xD, 0x10
+# Location expressions are matched as raw bytes, so the opcodes are needed as numbers.
+DW_OP_addr, DW_OP_plus_uconst = DW_OP_name2opcode["DW_OP_addr"], DW_OP_name2opcode["DW_OP_plus_uconst"]
+DW_OP_addrx, DW_OP_GNU_addr_index = DW_OP_name2opcode["DW_OP_addrx"], DW_OP_name2opcode["DW_OP_GNU_addr_index"]
 
 QUALIFIER_TAGS = frozenset(
     ("DW_TAG_const_type", "DW_TAG_volatile_type", "DW_TAG_restrict_type", "DW_TAG_atomic_type", "DW_TAG_immutable_type")
@@ -481,16 +477,16 @@ class DwarfInfo:
     def _base_type(die, name: str) -> CType:
         size = _attr_value(die, "DW_AT_byte_size") or 0
         encoding = _attr_value(die, "DW_AT_encoding")
-        if encoding == ATE_BOOLEAN:
+        if encoding == dw.DW_ATE_boolean:
             return CType("bool", name, size)
-        if encoding == ATE_FLOAT:
+        if encoding == dw.DW_ATE_float:
             return CType("float", name, size, signed=True)
-        if encoding == ATE_COMPLEX_FLOAT:
+        if encoding == dw.DW_ATE_complex_float:
             part = CType("float", name.replace("complex", "").strip() or "double", size // 2, signed=True)
             return CType("array", name, size, target=part, count=2)
-        if encoding in (ATE_SIGNED_CHAR, ATE_UNSIGNED_CHAR, ATE_UTF):
-            return CType("char", name, size, signed=encoding == ATE_SIGNED_CHAR)
-        return CType("int", name, size, signed=encoding in (ATE_SIGNED, ATE_SIGNED_FIXED))
+        if encoding in (dw.DW_ATE_signed_char, dw.DW_ATE_unsigned_char, dw.DW_ATE_UTF):
+            return CType("char", name, size, signed=encoding == dw.DW_ATE_signed_char)
+        return CType("int", name, size, signed=encoding in (dw.DW_ATE_signed, dw.DW_ATE_signed_fixed))
 
     def _typedef(self, die, name: str) -> CType:
         target = self.type_of(die)

@@ -89,6 +89,7 @@ class _Row:
     """The unwind rule in force at one pc: how to find the CFA and each saved register.
 
     A rule is (kind, argument); a register without a rule keeps its value in the caller.
+    Rows in a cached table are shared by every lookup: read them, never change them.
     """
 
     cfa_reg: int = RSP
@@ -100,19 +101,37 @@ class _Row:
         return replace(self, rules=dict(self.rules))
 
 
+@dataclass
+class _Table:
+    """An FDE's rows in program order: ``rows[i]`` is in force from ``locs[i]`` on.
+
+    ``locs`` holds the running maximum of the locations, so bisection finds the row the
+    program reaches first for a pc even after a backwards DW_CFA_set_loc. ``broken_at``:
+    from there on the program hit an instruction no unwinder can follow (``problem``).
+    """
+
+    locs: list[int] = field(default_factory=list)
+    rows: list[_Row] = field(default_factory=list)
+    broken_at: Optional[int] = None
+    problem: str = ""
+
+
 _ADVANCES = {dw.DW_CFA_advance_loc, dw.DW_CFA_advance_loc1, dw.DW_CFA_advance_loc2, dw.DW_CFA_advance_loc4}
 
 
-def _execute(instructions: list, row: _Row, initial: Optional[_Row], loc: int, pc: Optional[int],
-             code_align: int, data_align: int) -> _Row:
-    """Runs CFA instructions from ``loc`` until the row for ``pc`` (None: to the end, for a CIE)."""
+def _execute(instructions: list, row: _Row, initial: Optional[_Row], loc: int,
+             code_align: int, data_align: int) -> _Table:
+    """Runs CFA instructions from ``loc`` to their end, keeping the row of each location."""
+    table = _Table()
     remembered: list[_Row] = []
+    reach = loc
     for instr in instructions:
         op, args = int(instr.opcode), instr.args
         if op in _ADVANCES or op == dw.DW_CFA_set_loc:
+            table.locs.append(reach)
+            table.rows.append(row.copy())
             loc = args[0] if op == dw.DW_CFA_set_loc else loc + args[0] * code_align
-            if pc is not None and loc > pc:
-                break
+            reach = max(reach, loc)
         elif op == dw.DW_CFA_def_cfa:
             row.cfa_reg, row.cfa_offset, row.cfa_expr = args[0], args[1], None
         elif op == dw.DW_CFA_def_cfa_sf:
@@ -147,18 +166,37 @@ def _execute(instructions: list, row: _Row, initial: Optional[_Row], loc: int, p
             remembered.append(row.copy())
         elif op == dw.DW_CFA_restore_state:
             if not remembered:
-                raise _CannotUnwind("DW_CFA_restore_state without a remembered state")
+                table.broken_at, table.problem = reach, "DW_CFA_restore_state without a remembered state"
+                return table
             row = remembered.pop()
         # nop and GNU_args_size change nothing an unwinder needs.
-    return row
+    table.locs.append(reach)
+    table.rows.append(row)
+    return table
+
+
+def _table_of(fde: FDE) -> _Table:
+    cie = fde.cie
+    code_align, data_align = cie["code_alignment_factor"], cie["data_alignment_factor"]
+    cie_table = _execute(cie.instructions, _Row(), None, 0, code_align, data_align)
+    if cie_table.broken_at is not None:
+        return _Table(broken_at=0, problem=cie_table.problem)
+    initial = cie_table.rows[-1]
+    return _execute(fde.instructions, initial.copy(), initial, fde["initial_location"], code_align, data_align)
+
+
+# Each FDE's program runs once, not once per frame of every backtrace; the entries die
+# with the FDE index that holds the FDE.
+_tables: "weakref.WeakKeyDictionary[FDE, _Table]" = weakref.WeakKeyDictionary()
 
 
 def _row_at(fde: FDE, link_pc: int) -> _Row:
-    cie = fde.cie
-    code_align, data_align = cie["code_alignment_factor"], cie["data_alignment_factor"]
-    initial = _execute(cie.instructions, _Row(), None, 0, None, code_align, data_align)
-    return _execute(fde.instructions, initial.copy(), initial, fde["initial_location"], link_pc,
-                    code_align, data_align)
+    table = _tables.get(fde)
+    if table is None:
+        table = _tables[fde] = _table_of(fde)
+    if not table.rows or (table.broken_at is not None and link_pc >= table.broken_at):
+        raise _CannotUnwind(table.problem)
+    return table.rows[max(bisect.bisect_right(table.locs, link_pc) - 1, 0)]
 
 
 def _is_signal_frame(fde: FDE) -> bool:

@@ -51,3 +51,29 @@ def test_usage_macros():
         "Ic watch Ar EXPR Oo Fl l Ar N Oc Oo Cm if Ar CONDITION Oc"
     assert manpage.usage_macros("delete [N...]") == "Ic delete Oo Ar N No \\&... Oc"
     assert manpage.usage_macros("hbreak LOCATION [--thread TID]") == "Ic hbreak Ar LOCATION Oo Fl \\-thread Ar TID Oc"
+
+
+def test_template_has_each_placeholder_once_and_ships_in_the_package():
+    body = manpage.template()
+    for name in manpage.GENERATED:
+        assert body.count(f"@{name}@\n") == 1, name
+    # An installed hwdbg regenerates its page from the package's copy of the template.
+    assert f'"ui/{manpage.TEMPLATE}"' in (ROOT / "pyproject.toml").read_text()
+    assert f"include hwdbg/ui/{manpage.TEMPLATE}" in (ROOT / "MANIFEST.in").read_text()
+
+
+def test_a_misplaced_placeholder_is_refused(monkeypatch):
+    monkeypatch.setattr(manpage, "template", lambda: ".Sh SYNOPSIS\nsee @SYNOPSIS@\n")
+    with pytest.raises(ValueError, match="not a line of one placeholder"):
+        manpage.generate()
+
+
+def test_synopsis_names_every_option_of_the_parser():
+    from hwdbg.ui.cli import build_parser
+    text = PAGE.read_text()
+    words = text[text.index(".Sh SYNOPSIS\n"):text.index(".Sh DESCRIPTION\n")].split()
+    for action in build_parser()._actions:
+        if action.option_strings:
+            assert manpage._flag_word(action.option_strings[0]) in words, action.option_strings
+        else:
+            assert action.metavar.lower() in words, action.metavar

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import enum
+import functools
 import re
 import shlex
 from dataclasses import dataclass, field
@@ -294,28 +295,25 @@ def prefix_command(name: str, *, category: Category, doc: str, aliases: Sequence
 
 # ------------------------------------------------------------------ state guards
 
+# functools.wraps keeps what the registry reads: __name__ (the command's name), __doc__
+# (usage and help) and __module__ (named when two modules claim one name).
+
 def requires_process(func: Handler) -> Handler:
     """The command needs a live target (pwndbg's @OnlyWhenRunning)."""
+    @functools.wraps(func)
     def wrapper(ctx: Any, args: argparse.Namespace) -> Any:
         ctx.session.require_process()
         return func(ctx, args)
-    _wraps(wrapper, func)
     return wrapper
 
 
 def requires_stopped(func: Handler) -> Handler:
     """The command needs a live target with every thread stopped."""
+    @functools.wraps(func)
     def wrapper(ctx: Any, args: argparse.Namespace) -> Any:
         ctx.session.require_stopped()
         return func(ctx, args)
-    _wraps(wrapper, func)
     return wrapper
-
-
-def _wraps(wrapper: Handler, func: Handler) -> None:
-    wrapper.__doc__ = func.__doc__
-    wrapper.__name__ = func.__name__
-    wrapper.__module__ = func.__module__
 
 
 def load_all() -> Registry:
