@@ -301,9 +301,6 @@ class DwarfInfo:
         """Sorted lines of ``file`` that have code."""
         return sorted({row_line for _, row_line, _ in self._statements_in(file)})
 
-    def source_files(self) -> list[str]:
-        return sorted({path for cu in self._units() for path in self._files_of(cu) if path})
-
     # -- top-level names ----------------------------------------------------
 
     def _names_of(self, cu) -> _UnitNames:

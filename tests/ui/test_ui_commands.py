@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import json
-from types import SimpleNamespace
 
 import pytest
 
 from hwdbg.errors import UsageError
 from hwdbg.ui.commands import (REGISTRY, Category, CommandParser, Registry, command, first_then_raw, load_all,
-                               parse_ids, raw_split, requires_process, requires_stopped, split_condition)
+                               parse_ids, raw_split, split_condition)
 from hwdbg.ui.context import split_name
 
 hw = pytest.mark.requires_hw_watchpoints
@@ -56,23 +55,6 @@ def test_decorator_refuses_an_existing_name():
         @command(category=Category.SUPPORT, name="watch")
         def again(ctx, args):
             """watch"""
-
-
-@pytest.mark.parametrize("guard, check", [(requires_process, "require_process"),
-                                          (requires_stopped, "require_stopped")])
-def test_state_guards_keep_what_the_registry_reads(guard, check):
-    def show_thing(ctx, args):
-        """show-thing WHAT
-
-        Shows a thing."""
-        return "shown"
-
-    wrapped = guard(show_thing)
-    assert (wrapped.__name__, wrapped.__doc__, wrapped.__module__) == \
-        (show_thing.__name__, show_thing.__doc__, show_thing.__module__)
-    called = []
-    session = SimpleNamespace(**{check: lambda: called.append(check)})
-    assert wrapped(SimpleNamespace(session=session), None) == "shown" and called == [check]
 
 
 def test_rwatch_help_explains_the_emulation():

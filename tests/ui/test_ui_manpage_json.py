@@ -7,7 +7,8 @@ from pathlib import Path
 
 import hwdbg
 from hwdbg import records as rec
-from hwdbg.session import Breakpoint
+from hwdbg.records import Kind
+from hwdbg.session import UserBreakpoint
 from hwdbg.ui.commands.breakpoints import bp_json
 
 from ui_helpers import ROOT
@@ -69,10 +70,10 @@ def emitted_notices() -> list[rec.Notice]:
 
 def test_every_json_key_is_documented_under_its_event():
     frame = rec.Frame(pc=0x401136, function="bump", offset=6, file="counter.c", line=12, module="counter")
-    hit = rec.Hit(2, "watch", "counter", 0x404028, 4, 4242, 0x401136, 0, 1, "bump", "counter.c", 12,
+    hit = rec.Hit(2, Kind.WATCH, "counter", 0x404028, 4, 4242, 0x401136, 0, 1, "bump", "counter.c", 12,
                   backtrace=(frame,))
     stopped = rec.Stopped("signal", 4242, 0x401136, hits=(hit,), signal="SIGUSR1", where=frame, message="why")
-    bp = Breakpoint(id=2, kind="watch", expr="counter", addr=0x404028, length=4, condition="new > 1")
+    bp = UserBreakpoint(id=2, kind=Kind.WATCH, expr="counter", addr=0x404028, length=4, condition="new > 1")
     # Frames are printed in a hit's backtrace; a breakpoint in the result of watch and info breakpoints.
     records = [("hit", hit), ("hit", frame), ("stopped", stopped), ("exited", rec.Exited(0, 4242)),
                ("killed", rec.Killed("SIGSEGV", 4242, True)), ("result", bp)]
@@ -83,7 +84,7 @@ def test_every_json_key_is_documented_under_its_event():
     missing = []
     for event, record in records:
         keys = set(record.to_json())
-        if isinstance(record, Breakpoint):
+        if isinstance(record, UserBreakpoint):
             keys |= set(bp_json(record))  # the result's copy drops event, adds commands
         missing += [f"{event}: {key}" for key in sorted(keys - {"event"} - documented.get(event, set()))]
     assert not missing, "undocumented in JSON OUTPUT: " + ", ".join(missing)

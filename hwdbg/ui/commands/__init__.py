@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import difflib
 import enum
-import functools
 import re
 import shlex
 from dataclasses import dataclass, field
@@ -291,29 +290,6 @@ def prefix_command(name: str, *, category: Category, doc: str, aliases: Sequence
                   split=raw_split, subcommands=Registry(name))
     REGISTRY.add(cmd)
     return cmd
-
-
-# ------------------------------------------------------------------ state guards
-
-# functools.wraps keeps what the registry reads: __name__ (the command's name), __doc__
-# (usage and help) and __module__ (named when two modules claim one name).
-
-def requires_process(func: Handler) -> Handler:
-    """The command needs a live target (pwndbg's @OnlyWhenRunning)."""
-    @functools.wraps(func)
-    def wrapper(ctx: Any, args: argparse.Namespace) -> Any:
-        ctx.session.require_process()
-        return func(ctx, args)
-    return wrapper
-
-
-def requires_stopped(func: Handler) -> Handler:
-    """The command needs a live target with every thread stopped."""
-    @functools.wraps(func)
-    def wrapper(ctx: Any, args: argparse.Namespace) -> Any:
-        ctx.session.require_stopped()
-        return func(ctx, args)
-    return wrapper
 
 
 def load_all() -> Registry:
