@@ -198,17 +198,10 @@ def read_code(ctx: Any, addr: int, size: int) -> bytes:
         raise TargetError("the program is not being run and no executable is loaded")
     if not symbols.resolved:
         raise TargetError(f"{symbols.exe_path} is a PIE: start the program first so its load address is known")
-    from elftools.elf.elffile import ELFFile
-    with open(symbols.exe_path, "rb") as f:
-        elf = ELFFile(f)
-        for seg in elf.iter_segments():
-            if seg["p_type"] != "PT_LOAD":
-                continue
-            start, filesz = seg["p_vaddr"], seg["p_filesz"]
-            if start <= addr < start + filesz:
-                f.seek(seg["p_offset"] + addr - start)
-                return f.read(min(size, start + filesz - addr))
-    raise TargetError(f"{addr:#x} is not in the program's file; start the program to read it")
+    data = symbols.executable.image.read_bytes(addr, size)
+    if not data:
+        raise TargetError(f"{addr:#x} is not in the program's file; start the program to read it")
+    return data
 
 
 def _read_some(inf: Any, addr: int, size: int) -> bytes:
