@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import re
 from typing import Any, Optional
 
@@ -14,6 +15,7 @@ from . import Category, CommandParser, Result, command, current_tid, number, pri
 D = Category.DATA
 
 MAX_EXAMINE_BYTES = 1 << 16
+MAX_STRING_BYTES = 4096  # x/s reads at most this much of one string
 PAGE = 4096
 
 
@@ -24,51 +26,6 @@ def _raw_parser(name: str, metavar: str = "EXPR") -> CommandParser:
 
 
 # ------------------------------------------------------------------ print
-
-_FORMATS = "xduotcaz"
-
-
-def _format_scalar(ctx: Any, value: expr.Value, fmt: str) -> str:
-    number_ = value.value
-    ctype = value.ctype
-    if ctype is not None and ctype.kind in ("struct", "union", "array", "func"):
-        raise UsageError(f"/{fmt} formats numbers; this value is a {ctype.kind}")
-    if isinstance(number_, float):
-        if fmt in ("d", "u"):
-            return str(int(number_))
-        raise UsageError(f"/{fmt} formats integers; this value is floating-point")
-    size = ctype.size if ctype is not None and ctype.size else 8
-    bits = 8 * size
-    unsigned = number_ & ((1 << bits) - 1)
-    if fmt == "x":
-        return f"{unsigned:#x}"
-    if fmt == "z":
-        return f"0x{unsigned:0{2 * size}x}"
-    if fmt == "o":
-        return f"0{unsigned:o}" if unsigned else "0"
-    if fmt == "t":
-        return f"{unsigned:b}"
-    if fmt == "u":
-        return str(unsigned)
-    if fmt == "d":
-        return str(unsigned - (1 << bits) if unsigned >> (bits - 1) else unsigned)
-    if fmt == "c":
-        byte = unsigned & 0xFF
-        signed = byte - 256 if byte > 127 else byte
-        return f"{signed} {_char(byte)}"
-    if fmt == "a":
-        sym = symbolic(ctx, unsigned)
-        return f"{unsigned:#x}" + (f" {sym}" if sym else "")
-    raise UsageError(f"unknown format /{fmt}; use one of /{', /'.join(_FORMATS)}")
-
-
-def _char(byte: int) -> str:
-    escapes = {0: "\\000", 7: "\\a", 8: "\\b", 9: "\\t", 10: "\\n", 11: "\\v", 12: "\\f", 13: "\\r", 39: "\\'",
-               92: "\\\\"}
-    if byte in escapes:
-        return f"'{escapes[byte]}'"
-    return f"'{chr(byte)}'" if 32 <= byte < 127 else f"'\\{byte:03o}'"
-
 
 def _json_value(value: expr.Value) -> Any:
     ctype = value.ctype
@@ -96,13 +53,13 @@ def print_(ctx: Any, args: argparse.Namespace) -> Result:
     if match:
         fmt = match.group(1)
         text = text[match.end():].strip()
-        if len(fmt) != 1 or fmt not in _FORMATS:
-            raise UsageError(f"bad format /{printable(fmt)}: use one letter of {_FORMATS}")
+        if len(fmt) != 1 or fmt not in expr.INTEGER_FORMATS:
+            raise UsageError(f"bad format /{printable(fmt)}: use one letter of {expr.INTEGER_FORMATS}")
     if not text:
         raise UsageError("print needs an expression")
     env = ctx.session.env()
     value = ctx.evaluate(text)
-    shown = _format_scalar(ctx, value, fmt) if fmt else expr.format_value(value, env)
+    shown = expr.format_scalar(value, fmt, functools.partial(symbolic, ctx)) if fmt else expr.format_value(value, env)
     ctx.values.append(_json_value(value) if isinstance(value.value, int) else None)
     number_ = len(ctx.values)
     return Result("print", {"expr": text, "history": number_, "value": _json_value(value), "text": shown},
@@ -273,10 +230,10 @@ def x(ctx: Any, args: argparse.Namespace) -> Result:
         strings, lines = [], []
         here = addr
         for _ in range(count):
-            data = _c_string(inf, here)
+            data = expr.read_c_string(inf, here, MAX_STRING_BYTES)
             label = symbolic(ctx, here)
             strings.append({"address": here, "text": data.decode("latin-1")})
-            lines.append(f"{here:#x}{' ' + label if label else ''}:\t{_c_literal(data)}")
+            lines.append(f"{here:#x}{' ' + label if label else ''}:\t{expr.string_literal(data, repeats=None)}")
             here += len(data) + 1
         ctx.x_format, ctx.x_next = (fmt, unit), here
         return Result("x", {"address": addr, "format": "s", "strings": strings}, "\n".join(lines))
@@ -290,47 +247,11 @@ def x(ctx: Any, args: argparse.Namespace) -> Result:
     for start in range(0, count, per_line):
         here = addr + start * size
         label = symbolic(ctx, here)
-        cells = [_format_unit(ctx, v, fmt, size) for v in values[start:start + per_line]]
+        cells = [expr.format_integer(v, fmt, size, full_width=True, symbol=functools.partial(symbolic, ctx))
+                 for v in values[start:start + per_line]]
         lines.append(f"{here:#x}{' ' + label if label else ''}:\t" + "\t".join(cells))
     ctx.x_format, ctx.x_next = (fmt, unit), addr + total
     return Result("x", {"address": addr, "format": fmt, "unit": size, "values": values}, "\n".join(lines))
-
-
-def _format_unit(ctx: Any, value: int, fmt: str, size: int) -> str:
-    bits = 8 * size
-    if fmt == "x":
-        return f"0x{value:0{2 * size}x}"
-    if fmt == "d":
-        return str(value - (1 << bits) if value >> (bits - 1) else value)
-    if fmt == "u":
-        return str(value)
-    if fmt == "o":
-        return f"0{value:o}" if value else "0"
-    if fmt == "t":
-        return f"{value:0{bits}b}"
-    if fmt == "c":
-        byte = value & 0xFF
-        return f"{byte - 256 if byte > 127 else byte} {_char(byte)}"
-    if fmt == "a":
-        sym = symbolic(ctx, value)
-        return f"{value:#x}" + (f" {sym}" if sym else "")
-    raise UsageError(f"unknown format {fmt}")
-
-
-def _c_string(inf: Any, addr: int, limit: int = 4096) -> bytes:
-    data = b""
-    while len(data) < limit:
-        here = addr + len(data)
-        chunk = inf.read_memory(here, min(limit - len(data), PAGE - here % PAGE))
-        if b"\0" in chunk:
-            return data + chunk[:chunk.index(b"\0")]
-        data += chunk
-    return data
-
-
-def _c_literal(data: bytes) -> str:
-    escapes = {7: "\\a", 8: "\\b", 9: "\\t", 10: "\\n", 11: "\\v", 12: "\\f", 13: "\\r", 34: '\\"', 92: "\\\\"}
-    return '"' + "".join(escapes.get(b, chr(b) if 32 <= b < 127 else f"\\{b:03o}") for b in data) + '"'
 
 
 # ------------------------------------------------------------------ disassemble
