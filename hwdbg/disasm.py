@@ -62,7 +62,9 @@ def disassemble_function(symbols: Any, read_memory: Optional[Callable[[int, int]
     if read_memory is not None:
         code = read_memory(start, sym.size)
     else:
-        code = _read_from_file(module.image, sym.value, sym.size)
+        code = module.image.read_bytes(sym.value, sym.size)
+        if len(code) < sym.size:
+            raise SymbolError(f"{sym.value:#x} is not in a loaded part of {module.image.path}")
     return disassemble(code, start)
 
 
@@ -82,16 +84,3 @@ def _find_function(symbols: Any, name_or_addr: Union[str, int]) -> tuple[Any, An
             return module, sym
     symbols.lookup(name_or_addr)  # an unknown name: its error suggests close names
     raise SymbolError(f"'{name_or_addr}' is not a function")
-
-
-def _read_from_file(image: Any, link_addr: int, size: int) -> bytes:
-    """Bytes at a link-time address, from the PT_LOAD segment that holds them on disk."""
-    for segment in image.elf.iter_segments():
-        if segment["p_type"] != "PT_LOAD":
-            continue
-        start = segment["p_vaddr"]
-        if start <= link_addr and link_addr + size <= start + segment["p_filesz"]:
-            stream = image.elf.stream
-            stream.seek(segment["p_offset"] + link_addr - start)
-            return stream.read(size)
-    raise SymbolError(f"{link_addr:#x} is not in a loaded part of {image.path}")

@@ -19,7 +19,7 @@ from elftools.dwarf import constants as dw
 from elftools.dwarf.dwarf_expr import DW_OP_name2opcode
 from elftools.elf.elffile import ELFFile
 
-from hwdbg.symbols.types import CType, Field
+from hwdbg.symbols.types import CType, Field, pointer_name
 
 VOID = CType("void", "void", 0)
 SMALL_DEBUG_INFO = 256 << 10  # bytes of .debug_info that index in about a tenth of a second
@@ -67,17 +67,6 @@ def file_matches(path: str, wanted: str) -> bool:
     """Does the line-table ``path`` name the file the user typed (basename, suffix or full path)?"""
     wanted = os.path.normpath(wanted)
     return path == wanted or path.endswith("/" + wanted)
-
-
-def pointer_name(target: CType) -> str:
-    """C spelling of a pointer type: 'int *', 'int (*)(int)', 'int (*)[8]'."""
-    if target.kind == "func" and " (" in target.name:
-        result, params = target.name.split(" (", 1)
-        return f"{result} (*)({params}"
-    if target.kind == "array" and " [" in target.name:
-        element, dims = target.name.split(" [", 1)
-        return f"{element} (*)[{dims}"
-    return f"{target.name}*" if target.name.endswith("*") else f"{target.name} *"
 
 
 def _attr_value(die, name: str) -> Any:

@@ -134,6 +134,19 @@ class ElfImage:
             if seg["p_type"] == "PT_LOAD"
         ]
 
+    def read_bytes(self, vaddr: int, size: int) -> bytes:
+        """Up to ``size`` bytes at link-time address ``vaddr``, read from the file: they stop where
+        the PT_LOAD segment holding ``vaddr`` ends on disk (b"" if no segment's file part holds it)."""
+        for seg in self.elf.iter_segments():
+            if seg["p_type"] != "PT_LOAD":
+                continue
+            start, filesz = seg["p_vaddr"], seg["p_filesz"]
+            if start <= vaddr < start + filesz:
+                stream = self.elf.stream
+                stream.seek(seg["p_offset"] + vaddr - start)
+                return stream.read(min(size, start + filesz - vaddr))
+        return b""
+
     # -- debug info -------------------------------------------------------
 
     def has_dwarf(self) -> bool:

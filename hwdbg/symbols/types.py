@@ -40,3 +40,30 @@ def integer_type(size: int, signed: bool = False) -> CType:
     names = {1: "char", 2: "short", 4: "int", 8: "long"}
     name = names.get(size, f"uint{size * 8}")
     return CType("int", name if signed else f"unsigned {name}", size, signed=signed)
+
+
+def type_name(ctype: Optional[CType]) -> str:
+    """C spelling of a type; types built without a name (``&x``, casts) are spelled from their parts."""
+    if ctype is None:
+        return "void"
+    if ctype.name:
+        return ctype.name
+    if ctype.kind == "pointer":
+        return pointer_name(ctype.target)
+    if ctype.kind == "array":
+        return f"{type_name(ctype.target)} [{ctype.count or ''}]"
+    return ctype.kind
+
+
+def pointer_name(target: Optional[CType]) -> str:
+    """C spelling of a pointer to ``target``: 'int *', 'int (*)(int)', 'int (*)[8]', 'int (*)[3][4]'."""
+    if target is not None and target.kind == "array" and not target.name:  # DWARF names carry every dimension
+        return f"{type_name(target.target)} (*)[{target.count or ''}]"
+    inner = type_name(target)
+    if target is not None and target.kind == "func" and " (" in inner:
+        result, _, parameters = inner.partition(" (")  # 'int (void)' -> 'int (*)(void)'
+        return f"{result} (*)({parameters}"
+    if target is not None and target.kind == "array" and " [" in inner:
+        element, _, dimensions = inner.partition(" [")  # 'int [3][4]' -> 'int (*)[3][4]'
+        return f"{element} (*)[{dimensions}"
+    return f"{inner}*" if inner.endswith("*") else f"{inner} *"

@@ -155,6 +155,23 @@ def parse_ids(words: Sequence[str], what: str = "breakpoint") -> list[int]:
     return ids
 
 
+# ------------------------------------------------------------------ context helpers
+
+def current_tid(ctx: Any) -> int:
+    """The thread commands act on: the current one, or the main thread once the current one is gone."""
+    inf = ctx.session.require_process()
+    tid = ctx.session.current_tid
+    return tid if tid in inf.threads else inf.pid
+
+
+def symbolic(ctx: Any, addr: int) -> str:
+    """``<bump+4>`` for an address inside a known function or object ("" otherwise)."""
+    frame = ctx.session.describe(addr)
+    if not frame.function:
+        return ""
+    return f"<{frame.function}+{frame.offset}>" if frame.offset else f"<{frame.function}>"
+
+
 # ------------------------------------------------------------------ the registry
 
 Handler = Callable[[Any, argparse.Namespace], Any]
@@ -294,7 +311,7 @@ def prefix_command(name: str, *, category: Category, doc: str, aliases: Sequence
 
 def load_all() -> Registry:
     """Imports every command module (each registers its commands once) and returns the registry."""
-    from . import breakpoints, inspect, misc, running  # noqa: F401
+    from . import breakpoints, data, misc, running, status  # noqa: F401
     return REGISTRY
 
 

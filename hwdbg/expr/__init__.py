@@ -1,0 +1,53 @@
+"""The expression language of ``print``, ``set var``, watch locations and conditions.
+
+A hand-written tokenizer and precedence-climbing parser build a small tree, which
+is evaluated against an :class:`Env` (symbols, memory, registers). User text never
+reaches Python's eval/exec/compile/ast. Grammar, lowest precedence first::
+
+    expression = or ;
+    or         = and { ("||" | "or") and } ;
+    and        = not { ("&&" | "and") not } ;
+    not        = ("!" | "not") not | comparison ;
+    comparison = bitor [ ("==" | "!=" | "<" | "<=" | ">" | ">=") bitor ] ;
+    bitor      = bitxor { "|" bitxor } ;
+    bitxor     = bitand { "^" bitand } ;
+    bitand     = shift { "&" shift } ;
+    shift      = sum { ("<<" | ">>") sum } ;
+    sum        = product { ("+" | "-") product } ;
+    product    = unary { ("*" | "/" | "%") unary } ;
+    unary      = ("-" | "+" | "~" | "*" | "&") unary | "(" type ")" unary | postfix ;
+    postfix    = primary { "." NAME | "->" NAME | "[" expression "]" } ;
+    primary    = INTEGER | FLOAT | CHAR | NAME | LIBRARY ":" NAME | "$" NAME
+               | "(" expression ")" ;
+    type       = C base type words (int, unsigned long, char, double, _Bool, ...)
+                 or a fixed-width name (uint32_t, size_t, ...), then { "*" } ;
+
+INTEGER is decimal (no leading zeros), 0x hex, 0o octal or 0b binary; FLOAT is
+``1.5``, ``2e10``; CHAR is ``'a'`` with C escapes. ``!`` binds as loosely as
+``not`` (``!a == b`` is ``!(a == b)``). Comparisons do not chain.
+
+Semantics follow C on a 64-bit target: integer results wrap to 64-bit two's
+complement (unsigned when an operand is an unsigned 64-bit integer or a pointer),
+division truncates toward zero, pointer arithmetic scales by the pointee size
+(``void *`` and unknown pointees by 1). Comparisons use the mathematical values.
+A symbol without debug information reads as a signed 8-byte ``long``;
+dereferencing an integer, a ``void *`` or a pointer of unknown type reads a
+4-byte ``int``, as gdb does.
+"""
+# The package, by job (each imports only those above it): syntax (tokens, tree, lexer), parser,
+# evaluator (values, memory, C arithmetic), printer (values and bytes as text).
+from __future__ import annotations
+
+from .evaluator import Env, Value, assign_bytes, evaluate, evaluate_text, lvalue, truth
+from .parser import parse, parse_assignment, referenced_names
+from .printer import (
+    INTEGER_FORMATS, char_literal, format_integer, format_scalar, format_value, read_c_string, string_literal,
+)
+from .syntax import Binary, Cast, Index, Member, Name, Node, Num, Register, Unary
+
+__all__ = [
+    "Env", "Value", "Node", "Num", "Name", "Register", "Unary", "Binary", "Member", "Index", "Cast",
+    "parse", "parse_assignment", "evaluate", "evaluate_text", "lvalue", "assign_bytes", "truth",
+    "referenced_names", "format_value",
+    "INTEGER_FORMATS", "format_integer", "format_scalar", "char_literal", "string_literal", "read_c_string",
+]

@@ -1,0 +1,416 @@
+"""Evaluation of the syntax tree against an :class:`Env`: values, memory loads, C arithmetic, lvalues."""
+from __future__ import annotations
+
+import math
+import operator
+import struct
+from dataclasses import dataclass
+from typing import Mapping, NamedTuple, Optional, Protocol
+
+from ..errors import SymbolError, TargetError, UsageError
+from ..symbols.types import CType, Field, integer_type, type_name
+from .parser import VOID, _pointer_to, parse
+from .syntax import (
+    _COMPARE, MASK64, ULONG, Binary, Cast, Index, Member, Name, Node, Num, Number, Register, Unary, _guard,
+    _truncate,
+)
+
+INT = integer_type(4, signed=True)
+LONG = integer_type(8, signed=True)
+
+
+class Env(Protocol):
+    def lookup(self, name: str, lib: str | None) -> tuple[int, CType | None]:
+        """Runtime address and type of a variable or function; raises SymbolError."""
+
+    def read_memory(self, addr: int, size: int) -> bytes:
+        """Raises TargetError if unreadable."""
+
+    def register(self, name: str) -> int:
+        """A register or convenience value, name without '$'; raises UsageError if unknown."""
+
+
+class _Memory(Protocol):
+    def read_memory(self, addr: int, size: int) -> bytes: ...
+
+
+@dataclass(frozen=True)
+class Value:
+    value: Number  # for structs, unions, arrays and functions: their address
+    ctype: CType | None = None  # None: a plain integer (or float) without a C type
+    address: int | None = None  # set when the value was read from memory
+
+
+class _Place(NamedTuple):
+    """A location in memory: what an lvalue names."""
+
+    address: int
+    ctype: Optional[CType]
+    bits: Optional[tuple[int, int]] = None  # (bit_offset, bit_size) of a bit-field
+
+
+_RECORDS = ("struct", "union")  # never usable as numbers
+_AGGREGATES = (*_RECORDS, "array", "func")  # values are their address; read only on demand
+_SCALARS = ("int", "char", "bool", "enum", "pointer", "float")
+_ADDRESS_REGISTERS = {"pc", "sp", "fp", "rip", "rsp", "rbp", "eip", "esp", "ebp"}
+_VOID_POINTER = _pointer_to(VOID)
+
+
+def _place(address: int, ctype: CType | None, bits: tuple[int, int] | None = None) -> _Place:
+    return _Place(address & MASK64, ctype, bits)
+
+
+def _wrap(number: int, unsigned: bool = False) -> int:
+    return _truncate(number, 64, signed=not unsigned)
+
+
+def _read(memory: _Memory, address: int, size: int) -> bytes:
+    data = memory.read_memory(address, size)
+    if len(data) != size:
+        raise TargetError(f"short read: {len(data)} of {size} bytes at {address:#x}")
+    return bytes(data)
+
+
+def _load(memory: _Memory, place: _Place) -> Value:
+    ctype = place.ctype or LONG  # no debug information: read as a signed long
+    if ctype.kind in _AGGREGATES:
+        return Value(place.address, ctype, place.address)  # read lazily, field by field
+    if ctype.kind == "void":
+        raise UsageError(f"cannot read a value of type {type_name(ctype)}")  # also DWARF it could not parse
+    if place.bits:
+        bit_offset, bit_size = place.bits
+        raw = int.from_bytes(_read(memory, place.address, (bit_offset + bit_size + 7) // 8), "little")
+        number: Number = _truncate(raw >> bit_offset, bit_size, ctype.signed)
+    elif ctype.kind == "float":
+        number = _decode_float(_read(memory, place.address, ctype.size))
+    else:
+        raw = int.from_bytes(_read(memory, place.address, ctype.size), "little")
+        number = _truncate(raw, 8 * ctype.size, ctype.signed and ctype.kind != "pointer")
+    return Value(number, place.ctype, place.address)
+
+
+def _decode_float(data: bytes) -> float:
+    if len(data) == 4:
+        return struct.unpack("<f", data)[0]
+    if len(data) == 8:
+        return struct.unpack("<d", data)[0]
+    if len(data) in (10, 12, 16):  # x87 extended precision, padded
+        mantissa = int.from_bytes(data[:8], "little")
+        top = int.from_bytes(data[8:10], "little")
+        sign = -1.0 if top & 0x8000 else 1.0
+        exponent = top & 0x7FFF
+        if exponent == 0x7FFF:
+            return sign * math.inf if mantissa << 1 & MASK64 == 0 else math.nan
+        try:
+            return sign * math.ldexp(mantissa, max(exponent, 1) - 16383 - 63)
+        except OverflowError:
+            return sign * math.inf
+    raise UsageError(f"cannot read a {len(data)}-byte floating-point value")
+
+
+def _float32(number: float) -> float:
+    try:
+        return struct.unpack("<f", struct.pack("<f", number))[0]
+    except OverflowError:
+        return math.copysign(math.inf, number)
+
+
+def _encode_float(number: float, size: int) -> bytes:
+    if size == 4:
+        return struct.pack("<f", _float32(number))
+    if size == 8:
+        return struct.pack("<d", number)
+    raise UsageError(f"cannot write a {size}-byte floating-point value")
+
+
+def _pointer_type(value: Value) -> CType | None:
+    """The pointer type a value acts as in arithmetic: arrays and functions decay."""
+    ctype = value.ctype
+    if ctype is None:
+        return None
+    if ctype.kind == "pointer":
+        return ctype
+    if ctype.kind == "array":
+        return _pointer_to(ctype.target)
+    if ctype.kind == "func":
+        return _pointer_to(ctype)
+    return None
+
+
+def _pointee(pointer: CType) -> CType:
+    target = pointer.target
+    return INT if target is None or target.kind == "void" else target
+
+
+def _stride(pointer: CType) -> int:
+    target = pointer.target
+    return target.size if target is not None and target.kind not in ("void", "func") and target.size > 0 else 1
+
+
+def _unsigned64(value: Value) -> bool:
+    ctype = value.ctype
+    if ctype is None:
+        return False
+    if _pointer_type(value) is not None:
+        return True
+    return ctype.kind in ("int", "char", "enum", "bool") and ctype.size >= 8 and not ctype.signed
+
+
+def _scalar(value: Value, op: str) -> Number:
+    ctype = value.ctype
+    if ctype is not None and ctype.kind in _RECORDS:
+        verb = "compare" if op in _COMPARE else f"apply '{op}' to"
+        raise UsageError(f"cannot {verb} a {ctype.kind}")
+    return value.value
+
+
+def _integer(number: Number, op: str) -> int:
+    if isinstance(number, float):
+        raise UsageError(f"'{op}' needs an integer, not a floating-point value")
+    return number
+
+
+def _integer_result(number: int, unsigned: bool) -> Value:
+    return Value(_wrap(number, unsigned), ULONG if unsigned else None)
+
+
+def _c_divide(a: int, b: int) -> int:
+    if b == 0:
+        raise UsageError("division by zero")
+    quotient = abs(a) // abs(b)
+    return -quotient if (a < 0) != (b < 0) else quotient
+
+
+def _integer_operation(op: str, a: int, b: int) -> int:
+    if op == "/":
+        return _c_divide(a, b)
+    if op == "%":
+        return a - b * _c_divide(a, b)
+    if op in ("<<", ">>"):
+        if not 0 <= b <= 63:
+            raise UsageError(f"shift count {b} is out of range 0..63")
+        return a << b if op == "<<" else a >> b
+    return {"+": operator.add, "-": operator.sub, "*": operator.mul,
+            "&": operator.and_, "|": operator.or_, "^": operator.xor}[op](a, b)
+
+
+def _arithmetic(op: str, left: Value, right: Value) -> Value:
+    a, b = _scalar(left, op), _scalar(right, op)
+    if isinstance(a, float) or isinstance(b, float):
+        if op not in ("+", "-", "*", "/"):
+            raise UsageError(f"'{op}' needs integers, not floating-point values")
+        if op == "/" and b == 0:
+            raise UsageError("division by zero")
+        return Value({"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv}[op](a, b))
+    return _integer_result(_integer_operation(op, a, b), _unsigned64(left) or _unsigned64(right))
+
+
+def _pointer_arithmetic(op: str, left: Value, right: Value) -> Value | None:
+    """``p + n``, ``n + p``, ``p - n`` scale by the pointee; ``p - q`` counts elements."""
+    left_pointer, right_pointer = _pointer_type(left), _pointer_type(right)
+    if left_pointer and right_pointer and op == "-":
+        return Value(_wrap(_c_divide(left.value - right.value, _stride(left_pointer))))
+    if left_pointer and not right_pointer:
+        pointer, base, offset, sign = left_pointer, left, right, 1 if op == "+" else -1
+    elif right_pointer and not left_pointer and op == "+":
+        pointer, base, offset, sign = right_pointer, right, left, 1
+    else:
+        return None
+    count = _integer(_scalar(offset, op), op)
+    return Value((base.value + sign * count * _stride(pointer)) & MASK64, pointer)
+
+
+def _convert(value: Value, ctype: CType) -> Value:
+    """C's conversion of a scalar to ``ctype``, for casts and assignments."""
+    source = value.ctype
+    if source is not None and source.kind in _RECORDS:
+        raise UsageError(f"cannot convert a {source.kind} to {type_name(ctype)}")
+    if ctype.kind not in _SCALARS:
+        raise UsageError(f"cannot convert to {type_name(ctype)}")
+    number = value.value
+    if ctype.kind == "float":
+        return Value(_float32(float(number)) if ctype.size == 4 else float(number), ctype)
+    if isinstance(number, float):
+        if ctype.kind == "pointer" or not math.isfinite(number):
+            raise UsageError(f"cannot convert {number} to {type_name(ctype)}")
+        number = int(number)
+    if ctype.kind == "bool":
+        return Value(int(number != 0), ctype)
+    if ctype.kind == "pointer":
+        return Value(number & MASK64, ctype)
+    return Value(_truncate(number, 8 * ctype.size, ctype.signed), ctype)
+
+
+def _find_field(ctype: CType, name: str) -> tuple[int, Field] | None:
+    """The field and its offset, looking inside anonymous struct and union members as C does."""
+    for member in ctype.fields:
+        if member.name == name:
+            return member.offset, member
+        if not member.name and member.ctype.kind in ("struct", "union"):
+            inner = _find_field(member.ctype, name)
+            if inner is not None:
+                return member.offset + inner[0], inner[1]
+    return None
+
+
+def _field_place(address: int, offset: int, member: Field) -> _Place:
+    bits = (member.bit_offset or 0, member.bit_size) if member.bit_size else None
+    return _place(address + offset, member.ctype, bits)
+
+
+class _Evaluator:
+    def __init__(self, env: Env, bindings: Mapping[str, int] | None) -> None:
+        self.env = env
+        self.bindings = bindings or {}
+
+    def bound(self, node: Node) -> bool:
+        return isinstance(node, Name) and node.lib is None and node.name in self.bindings
+
+    def value(self, node: Node) -> Value:
+        if isinstance(node, Num):
+            return Value(node.value, node.ctype)
+        if isinstance(node, Register):
+            return self.register(node.name)
+        if self.bound(node):
+            return Value(int(self.bindings[node.name]))
+        if isinstance(node, Binary):
+            return self.binary(node)
+        if isinstance(node, Cast):
+            return _convert(self.value(node.operand), node.ctype)
+        if isinstance(node, Unary) and node.op != "*":
+            return self.unary(node)
+        return _load(self.env, self.place(node))
+
+    def register(self, name: str) -> Value:
+        if f"${name}" in self.bindings:
+            return Value(int(self.bindings[f"${name}"]))
+        number = self.env.register(name)
+        return Value(number, _VOID_POINTER) if name in _ADDRESS_REGISTERS else Value(number)
+
+    def place(self, node: Node) -> _Place:
+        if isinstance(node, Name) and not self.bound(node):
+            address, ctype = self.env.lookup(node.name, node.lib)
+            return _place(address, ctype)
+        if isinstance(node, Member):
+            return self.member(node)
+        if isinstance(node, Index):
+            return self.index(node)
+        if isinstance(node, Unary) and node.op == "*":
+            return self.dereference(node)
+        raise SymbolError(f"'{node.text}' does not name memory")
+
+    def member(self, node: Member) -> _Place:
+        base = self.value(node.base)
+        ctype = base.ctype
+        if ctype is not None and ctype.kind == "pointer":  # like gdb, '.' and '->' both see through a pointer
+            ctype = ctype.target
+        if ctype is None:
+            raise UsageError(f"'{node.base.text}' has no type information")
+        if ctype.kind not in ("struct", "union"):
+            raise UsageError(f"'{node.base.text}' is not a struct or union")
+        found = _find_field(ctype, node.name)
+        if found is None:
+            raise SymbolError(f"{type_name(ctype)} has no field '{node.name}'")
+        offset, member = found
+        return _field_place(base.value, offset, member)
+
+    def index(self, node: Index) -> _Place:
+        base = self.value(node.base)
+        pointer = _pointer_type(base)
+        if pointer is None:
+            raise UsageError(f"cannot subscript '{node.base.text}'")
+        count = _integer(_scalar(self.value(node.index), "[]"), "[]")
+        return _place(base.value + count * _stride(pointer), _pointee(pointer))
+
+    def dereference(self, node: Unary) -> _Place:
+        operand = self.value(node.operand)
+        pointer = _pointer_type(operand)
+        if pointer is not None:
+            return _place(operand.value, _pointee(pointer))
+        number = _scalar(operand, "*")
+        if isinstance(number, float):
+            raise UsageError(f"cannot dereference '{node.operand.text}': it is a floating-point value")
+        return _place(number, INT)  # an untyped address reads as int, as in gdb
+
+    def unary(self, node: Unary) -> Value:
+        op = node.op
+        if op == "&":
+            place = self.place(node.operand)
+            if place.bits:
+                raise UsageError(f"cannot take the address of bit-field '{node.operand.text}'")
+            return Value(place.address, _pointer_to(place.ctype or LONG))
+        operand = self.value(node.operand)
+        if op == "!":
+            return Value(int(not truth(operand)))
+        number = _scalar(operand, op)
+        if isinstance(number, float) and op in ("-", "+"):
+            return Value(-number if op == "-" else number)
+        number = _integer(number, op)
+        result = {"-": operator.neg, "+": operator.pos, "~": operator.invert}[op](number)
+        return _integer_result(result, _unsigned64(operand))
+
+    def binary(self, node: Binary) -> Value:
+        op = node.op
+        left = self.value(node.left)
+        if op in ("&&", "||"):
+            if truth(left) == (op == "||"):  # short-circuit
+                return Value(int(op == "||"))
+            return Value(int(truth(self.value(node.right))))
+        right = self.value(node.right)
+        if op in _COMPARE:
+            return Value(int(_COMPARE[op](_scalar(left, op), _scalar(right, op))))
+        if op in ("+", "-"):
+            result = _pointer_arithmetic(op, left, right)
+            if result is not None:
+                return result
+        return _arithmetic(op, left, right)
+
+
+def evaluate(node: Node, env: Env, bindings: Mapping[str, int] | None = None) -> Value:
+    """The value of ``node``. ``bindings`` (e.g. ``new``, ``old``, ``$tid``) shadow symbols and registers."""
+    return _guard(lambda: _Evaluator(env, bindings).value(node))
+
+
+def evaluate_text(text: str, env: Env, bindings: Mapping[str, int] | None = None) -> Value:
+    return evaluate(parse(text), env, bindings)
+
+
+def truth(value: Value) -> bool:
+    ctype = value.ctype
+    if ctype is not None and ctype.kind in _RECORDS:
+        raise UsageError(f"cannot use a {ctype.kind} as a condition")
+    return value.value != 0
+
+
+def lvalue(node: Node, env: Env) -> tuple[int, CType | None]:
+    """The address and type of the memory ``node`` names; SymbolError if it names none.
+
+    For a bit-field this is its containing storage unit.
+    """
+    place = _guard(lambda: _Evaluator(env, None).place(node))
+    return place.address, place.ctype
+
+
+def assign_bytes(node: Node, value: Number, env: Env) -> tuple[int, bytes]:
+    """What ``set var NODE = value`` writes: the address and its new little-endian bytes.
+
+    The value is converted as C does (truncated, like gdb); a bit-field is merged
+    into the bytes currently around it, so this reads memory but never writes it.
+    """
+    def run() -> tuple[int, bytes]:
+        place = _Evaluator(env, None).place(node)
+        ctype = place.ctype or LONG
+        if ctype.kind not in _SCALARS:
+            raise UsageError(f"cannot assign to '{node.text}' of type {type_name(ctype)}")
+        number = _convert(Value(value), ctype).value
+        if place.bits:
+            bit_offset, bit_size = place.bits
+            width = (bit_offset + bit_size + 7) // 8
+            old = int.from_bytes(_read(env, place.address, width), "little")
+            mask = ((1 << bit_size) - 1) << bit_offset
+            new = old & ~mask | (number << bit_offset) & mask
+            return place.address, new.to_bytes(width, "little")
+        if ctype.kind == "float":
+            return place.address, _encode_float(number, ctype.size)
+        return place.address, (number & ((1 << 8 * ctype.size) - 1)).to_bytes(ctype.size, "little")
+    return _guard(run)

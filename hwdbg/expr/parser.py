@@ -1,0 +1,247 @@
+"""The expression parser: precedence climbing over the tokens of :mod:`.syntax` (grammar in :mod:`hwdbg.expr`)."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Callable, Iterator
+
+from ..errors import UsageError
+from ..symbols.types import CType
+from .syntax import (
+    _COMPARE, _KEYWORDS, _NOT_PRECEDENCE, _PRECEDENCE, _SPACE, Binary, Cast, Index, Member, Name, Node, Num,
+    Register, T, Unary, _children, _clip, _guard, _literal_type, _syntax_error, _Token, _tokenize,
+)
+
+MAX_LENGTH = 4096
+MAX_DEPTH = 64  # keeps parsing and evaluation far from Python's recursion limit
+VOID = CType("void", "void", 0)
+
+
+# --- casts -------------------------------------------------------------------
+
+_FIXED_WIDTH = {
+    **{f"int{8 * size}_t": CType("int", f"int{8 * size}_t", size, signed=True) for size in (1, 2, 4, 8)},
+    **{f"uint{8 * size}_t": CType("int", f"uint{8 * size}_t", size) for size in (1, 2, 4, 8)},
+    "size_t": CType("int", "size_t", 8), "uintptr_t": CType("int", "uintptr_t", 8),
+    "ssize_t": CType("int", "ssize_t", 8, signed=True), "intptr_t": CType("int", "intptr_t", 8, signed=True),
+    "ptrdiff_t": CType("int", "ptrdiff_t", 8, signed=True),
+}
+_INTEGER_SIZES = {  # sorted words without signed/unsigned -> size
+    ("char",): 1, ("short",): 2, ("int", "short"): 2, (): 4, ("int",): 4,
+    ("long",): 8, ("int", "long"): 8, ("long", "long"): 8, ("int", "long", "long"): 8,
+}
+_OTHER_TYPES = {
+    ("void",): VOID, ("_Bool",): CType("bool", "_Bool", 1), ("bool",): CType("bool", "bool", 1),
+    ("float",): CType("float", "float", 4, signed=True), ("double",): CType("float", "double", 8, signed=True),
+    ("double", "long"): CType("float", "long double", 16, signed=True),
+}
+_TYPE_WORDS = {"signed", "unsigned", "char", "short", "int", "long", "float", "double", "void", "_Bool", "bool",
+               *_FIXED_WIDTH}
+_TAGS = {"struct", "union", "enum"}
+_CAST_START = _TYPE_WORDS | _TAGS
+
+
+def _builtin_type(words: list[str]) -> CType | None:
+    if len(words) == 1 and words[0] in _FIXED_WIDTH:
+        return _FIXED_WIDTH[words[0]]
+    signs = [w for w in words if w in ("signed", "unsigned")]
+    key = tuple(sorted(w for w in words if w not in ("signed", "unsigned")))
+    if len(signs) > 1 or (signs and key not in _INTEGER_SIZES):
+        return None
+    if key in _INTEGER_SIZES:
+        kind = "char" if key == ("char",) else "int"
+        return CType(kind, " ".join(words), _INTEGER_SIZES[key], signed=signs != ["unsigned"])
+    return _OTHER_TYPES.get(key)
+
+
+def _pointer_to(ctype: CType | None) -> CType:
+    return CType("pointer", "", 8, target=ctype)
+
+
+# --- parser ------------------------------------------------------------------
+
+class _Parser:
+    """Precedence climbing: one Python frame per nesting level, not one per precedence level."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.tokens = _tokenize(text)
+        self.index = 0
+        self.depth = 0
+        self.consumed_end = 0  # where the last consumed token ends, for node source text
+
+    @property
+    def token(self) -> _Token:
+        return self.tokens[self.index]
+
+    def operator(self) -> str | None:
+        token = self.token
+        if token.kind == "op":
+            return token.text
+        return _KEYWORDS.get(token.text) if token.kind == "name" else None
+
+    def advance(self) -> _Token:
+        token = self.token
+        self.index += 1
+        self.consumed_end = token.end
+        return token
+
+    def error(self, message: str) -> UsageError:
+        return _syntax_error(self.text, self.token.column, message)
+
+    def expect(self, op: str) -> None:
+        if self.token.kind != "op" or self.token.text != op:
+            raise self.error(f"expected '{op}'")
+        self.advance()
+
+    def make(self, start: _Token, cls: Callable[..., T], *args: object) -> T:
+        node = cls(*args, text=self.text[start.column - 1:self.consumed_end])
+        if node.height > MAX_DEPTH:
+            raise UsageError("expression nested too deeply")
+        return node
+
+    @contextmanager
+    def nested(self) -> Iterator[None]:
+        """Bounds the parser's own recursion; every recursive descent goes through here."""
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise UsageError("expression nested too deeply")
+        yield
+        self.depth -= 1
+
+    def expression(self, min_precedence: int = 0) -> Node:
+        with self.nested():
+            start = self.token
+            if self.operator() == "!" and min_precedence <= _NOT_PRECEDENCE:
+                self.advance()
+                left = self.make(start, Unary, "!", self.expression(_NOT_PRECEDENCE))
+            else:
+                left = self.unary()
+            while (precedence := _PRECEDENCE.get(self.operator() or "", 0)) >= max(min_precedence, 1):
+                op = self.operator()
+                self.advance()
+                left = self.make(start, Binary, op, left, self.expression(precedence + 1))
+                if op in _COMPARE and self.operator() in _COMPARE:
+                    raise self.error("comparisons do not chain (join them with 'and')")
+            return left
+
+    def unary(self) -> Node:
+        start = self.token
+        op = self.operator()
+        following = self.tokens[self.index + 1] if op == "(" else None
+        if op in ("-", "+", "~", "*", "&"):
+            self.advance()
+            with self.nested():
+                return self.make(start, Unary, op, self.unary())
+        if following is not None and following.kind == "name" and following.text in _CAST_START:
+            ctype = self.cast_type()
+            with self.nested():
+                return self.make(start, Cast, ctype, self.unary())
+        return self.postfix()
+
+    def cast_type(self) -> CType:
+        self.advance()  # (
+        if self.token.text in _TAGS:
+            raise self.error(f"casts to {self.token.text} types are not supported")
+        words = []
+        while self.token.kind == "name" and self.token.text in _TYPE_WORDS:
+            words.append(self.advance().text)
+        ctype = _builtin_type(words)
+        if ctype is None:
+            raise self.error(f"unknown type '{' '.join(words)}'")
+        while self.operator() == "*":
+            self.advance()
+            ctype = _pointer_to(ctype)
+        if ctype.kind == "void":
+            raise self.error("cannot cast to void")
+        self.expect(")")
+        return ctype
+
+    def postfix(self) -> Node:
+        start = self.token
+        node = self.primary()
+        while (op := self.operator()) in (".", "->", "["):
+            self.advance()
+            if op == "[":
+                index = self.expression()
+                self.expect("]")
+                node = self.make(start, Index, node, index)
+            elif self.token.kind != "name":
+                raise self.error(f"expected a field name after '{op}'")
+            else:
+                node = self.make(start, Member, node, self.advance().text, op == "->")
+        return node
+
+    def primary(self) -> Node:
+        token = self.token
+        if token.kind == "number":
+            self.advance()
+            return self.make(token, Num, token.value, _literal_type(token))
+        if token.kind == "name" and token.text not in _KEYWORDS:
+            self.advance()
+            return self.make(token, Name, token.text)
+        if token.kind == "qualified":
+            self.advance()
+            lib, name = token.value
+            return self.make(token, Name, name, lib)
+        if token.kind == "dollar":
+            self.advance()
+            return self.make(token, Register, token.value)
+        if self.operator() == "(":
+            self.advance()
+            node = self.expression()
+            self.expect(")")
+            return node
+        if token.kind == "end":
+            raise self.error("expected an expression")
+        if self.operator() == "!":
+            raise self.error(f"expected an expression, found '{token.text}' (parenthesise the negation)")
+        raise self.error(f"expected an expression, found '{_clip(token.text)}'")
+
+    def finish(self) -> None:
+        if self.token.kind != "end":
+            hint = " (use '==' to compare)" if self.token.text == "=" else ""
+            raise self.error(f"unexpected '{_clip(self.token.text)}'{hint}")
+
+
+def _parser(text: str) -> _Parser:
+    if len(text) > MAX_LENGTH:
+        raise UsageError(f"expression too long ({len(text)} characters, at most {MAX_LENGTH})")
+    if not text.strip(_SPACE):
+        raise UsageError("empty expression")
+    return _Parser(text)
+
+
+_LINE_BREAKS = str.maketrans({"\n": " ", "\r": " ", "\t": " ", "\v": " ", "\f": " "})
+
+
+def parse(text: str) -> Node:
+    """Parses one expression; raises UsageError naming the column of the problem."""
+    if isinstance(text, str):
+        text = text.translate(_LINE_BREAKS)  # whitespace all the same, and messages stay on one line
+    def run() -> Node:
+        parser = _parser(text)
+        node = parser.expression()
+        parser.finish()
+        return node
+    return _guard(run)
+
+
+def parse_assignment(text: str) -> tuple[Node, Node]:
+    """Parses ``LVALUE = EXPR`` (for ``set var``) into its two sides."""
+    def run() -> tuple[Node, Node]:
+        parser = _parser(text)
+        target = parser.expression()
+        parser.expect("=")
+        source = parser.expression()
+        parser.finish()
+        return target, source
+    return _guard(run)
+
+
+def referenced_names(node: Node) -> set[str]:
+    """Identifiers used: ``name``, ``lib:name`` and ``$register``; field names are not included."""
+    if isinstance(node, Name):
+        return {f"{node.lib}:{node.name}" if node.lib else node.name}
+    if isinstance(node, Register):
+        return {f"${node.name}"}
+    return set().union(*(referenced_names(child) for child in _children(node)))

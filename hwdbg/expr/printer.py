@@ -1,0 +1,248 @@
+"""Everything that turns a value or bytes into text: gdb's ``print`` rendering, C character and
+string literals, and the integer formats of ``print/F`` and ``x/F``. Type names are spelled by
+:func:`hwdbg.symbols.types.type_name`, which DWARF uses too."""
+from __future__ import annotations
+
+import math
+from itertools import groupby
+from typing import Callable, Iterator, Optional
+
+from ..errors import TargetError, UsageError
+from ..symbols.types import CType, type_name
+from .evaluator import INT, Env, Value, _field_place, _float32, _load, _Memory, _place, _read
+from .syntax import _guard
+
+PRINT_ELEMENTS = 200  # gdb's `set print elements`
+PRINT_REPEATS = 10  # gdb's `set print repeats`
+PRINT_DEPTH = 20  # gdb's `set print max-depth`
+PREFETCH_LIMIT = 1 << 16  # aggregates up to this size are read in one go for printing
+INTEGER_FORMATS = "xduotcaz"  # the letters format_integer knows
+
+_CHAR_ESCAPES = {7: "\\a", 8: "\\b", 9: "\\t", 10: "\\n", 11: "\\v", 12: "\\f", 13: "\\r", 92: "\\\\"}
+_PAGE = 4096
+
+
+# --- C literals --------------------------------------------------------------
+
+def _escape(byte: int, quote: str) -> str:
+    if byte in _CHAR_ESCAPES:
+        return _CHAR_ESCAPES[byte]
+    if chr(byte) == quote:
+        return "\\" + quote
+    return chr(byte) if 32 <= byte < 127 else f"\\{byte:03o}"
+
+
+def char_literal(number: int) -> str:
+    """The low byte of ``number`` as a C character literal: ``'A'``, ``'\\n'``, ``'\\000'``."""
+    return "'" + _escape(number & 0xFF, "'") + "'"
+
+
+def string_literal(data: bytes, repeats: Optional[int] = PRINT_REPEATS) -> str:
+    """``data`` as a C string literal. As gdb's ``print`` does, runs longer than ``repeats`` become
+    ``'c' <repeats n times>``; ``repeats=None`` never folds a run (``x/s``)."""
+    segments: list[str] = []
+    current: list[str] = []
+    for byte, run in groupby(data):
+        count = len(list(run))
+        if repeats is not None and count > repeats:
+            if current:
+                segments.append('"' + "".join(current) + '"')
+                current = []
+            segments.append(f"{char_literal(byte)} <repeats {count} times>")
+        else:
+            current.extend([_escape(byte, '"')] * count)
+    if current or not segments:
+        segments.append('"' + "".join(current) + '"')
+    return ", ".join(segments)
+
+
+def _c_string_chunks(memory: _Memory, address: int, limit: int) -> Iterator[bytes]:
+    """The C string at ``address`` up to its NUL (at most ``limit`` bytes), one read per page: a read
+    never crosses a page, so a string that ends just before unmapped memory still reads."""
+    done = 0
+    while done < limit:
+        start = address + done
+        chunk = _read(memory, start, min(limit - done, _PAGE - start % _PAGE))
+        if b"\0" in chunk:
+            yield chunk[:chunk.index(b"\0")]
+            return
+        yield chunk
+        done += len(chunk)
+
+
+def read_c_string(memory: _Memory, address: int, limit: int) -> bytes:
+    """The bytes of the C string at ``address``, without its NUL; ``limit`` bytes if it has none by then."""
+    return b"".join(_c_string_chunks(memory, address, limit))
+
+
+# --- print/F and x/F ---------------------------------------------------------
+
+def _no_symbol(address: int) -> str:
+    return ""
+
+
+def format_integer(number: int, fmt: str, size: int, *, full_width: bool = False,
+                   symbol: Callable[[int], str] = _no_symbol) -> str:
+    """The low ``size`` bytes of ``number`` in format letter ``fmt``: x hex, z zero-padded hex, d signed,
+    u unsigned, o octal, t binary, c character, a address (plus ``symbol(address)``, e.g. ``<main+4>``).
+
+    ``full_width`` pads x and t to every digit of the unit, as ``x`` shows memory (``print`` does not).
+    """
+    bits = 8 * size
+    unsigned = number & ((1 << bits) - 1)
+    if fmt == "z" or (fmt == "x" and full_width):
+        return f"0x{unsigned:0{2 * size}x}"
+    if fmt == "x":
+        return f"{unsigned:#x}"
+    if fmt == "o":
+        return f"0{unsigned:o}" if unsigned else "0"
+    if fmt == "t":
+        return f"{unsigned:0{bits}b}" if full_width else f"{unsigned:b}"
+    if fmt == "u":
+        return str(unsigned)
+    if fmt == "d":
+        return str(unsigned - (1 << bits) if unsigned >> (bits - 1) else unsigned)
+    if fmt == "c":
+        byte = unsigned & 0xFF
+        return f"{byte - 256 if byte > 127 else byte} {char_literal(byte)}"
+    if fmt == "a":
+        label = symbol(unsigned)
+        return f"{unsigned:#x}" + (f" {label}" if label else "")
+    raise UsageError(f"unknown format /{fmt}; use one of /{', /'.join(INTEGER_FORMATS)}")
+
+
+def format_scalar(value: Value, fmt: str, symbol: Callable[[int], str] = _no_symbol) -> str:
+    """``print/F``: a value in one of INTEGER_FORMATS, at the width of its type (8 bytes if it has none)."""
+    number = value.value
+    ctype = value.ctype
+    if ctype is not None and ctype.kind in ("struct", "union", "array", "func"):
+        raise UsageError(f"/{fmt} formats numbers; this value is a {ctype.kind}")
+    if isinstance(number, float):
+        if fmt in ("d", "u"):
+            return str(int(number))
+        raise UsageError(f"/{fmt} formats integers; this value is floating-point")
+    size = ctype.size if ctype is not None and ctype.size else 8
+    return format_integer(number, fmt, size, symbol=symbol)
+
+
+# --- print -------------------------------------------------------------------
+
+def _float_text(number: float, size: int) -> str:
+    """The shortest text that reads back as the same float (or double)."""
+    if not math.isfinite(number):
+        return ("-" if math.copysign(1, number) < 0 else "") + ("nan" if math.isnan(number) else "inf")
+    for digits in range(1, 18):
+        text = f"{number:.{digits}g}"
+        if (_float32(float(text)) if size == 4 else float(text)) == number:
+            return text
+    return repr(number)
+
+
+class _Prefetched:
+    """Serves reads inside one block read up front, so printing a struct costs one read."""
+
+    def __init__(self, memory: _Memory, address: int, size: int) -> None:
+        self.memory = memory
+        self.address = address
+        self.data = _read(memory, address, size)
+
+    def read_memory(self, addr: int, size: int) -> bytes:
+        offset = addr - self.address
+        if 0 <= offset and offset + size <= len(self.data):
+            return self.data[offset:offset + size]
+        return self.memory.read_memory(addr, size)
+
+
+def _print_size(ctype: CType | None) -> int:
+    if ctype is None or ctype.kind not in ("struct", "union", "array"):
+        return 0
+    if ctype.kind == "array":
+        element = ctype.target
+        return min(ctype.count or 0, PRINT_ELEMENTS) * (element.size if element else 0)
+    return ctype.size
+
+
+class _Printer:
+    def __init__(self, env: Env, value: Value) -> None:
+        size = _print_size(value.ctype)
+        self.memory: _Memory = _Prefetched(env, value.value, size) if 0 < size <= PREFETCH_LIMIT else env
+
+    def top(self, value: Value) -> str:
+        ctype = value.ctype
+        if ctype is not None and ctype.kind == "pointer" and not self.is_char(ctype.target):
+            return f"({type_name(ctype)}) {self.text(value, 0)}"
+        return self.text(value, 0)
+
+    @staticmethod
+    def is_char(ctype: CType | None) -> bool:
+        return ctype is not None and ctype.kind == "char" and ctype.size == 1
+
+    def text(self, value: Value, depth: int) -> str:
+        ctype, number = value.ctype, value.value
+        if isinstance(number, float):
+            return _float_text(number, ctype.size if ctype else 8)
+        if ctype is None:
+            return str(number)
+        kind = ctype.kind
+        if kind in ("struct", "union"):
+            return self.struct(number, ctype, depth)
+        if kind == "array":
+            return self.array(number, ctype, depth)
+        if kind == "pointer":
+            if self.is_char(ctype.target) and number:
+                return f"{number:#x} {self.c_string(number)}"
+            return f"{number:#x}"
+        if kind == "func":
+            return f"{{{type_name(ctype)}}} {number:#x}"
+        if kind == "char":
+            return f"{number} {char_literal(number)}"
+        if kind == "bool" and number in (0, 1):
+            return ("false", "true")[number]
+        if kind == "enum":
+            return next((name for name, known in ctype.enumerators if known == number), str(number))
+        return str(number)
+
+    def struct(self, address: int, ctype: CType, depth: int) -> str:
+        if not ctype.fields:
+            return "{<No data fields>}"
+        if depth >= PRINT_DEPTH:
+            return "{...}"
+        parts = []
+        for member in ctype.fields:
+            text = self.text(_load(self.memory, _field_place(address, member.offset, member)), depth + 1)
+            parts.append(f"{member.name} = {text}" if member.name else text)
+        return "{" + ", ".join(parts) + "}"
+
+    def array(self, address: int, ctype: CType, depth: int) -> str:
+        element = ctype.target or INT
+        count = ctype.count or 0
+        shown = min(count, PRINT_ELEMENTS)
+        more = "..." if count > shown else ""
+        if self.is_char(element):
+            data = _read(self.memory, address, shown)
+            if not more and data.endswith(b"\0"):
+                data = data[:-1]  # the terminating NUL, which gdb does not show
+            return string_literal(data) + more
+        if depth >= PRINT_DEPTH:
+            return "{...}"
+        texts = [self.text(_load(self.memory, _place(address + i * element.size, element)), depth + 1)
+                 for i in range(shown)]
+        parts = []
+        for text, run in groupby(texts):
+            repeats = len(list(run))
+            parts += [f"{text} <repeats {repeats} times>"] if repeats > PRINT_REPEATS else [text] * repeats
+        return "{" + ", ".join(parts) + more + "}"
+
+    def c_string(self, address: int) -> str:
+        data = b""
+        try:
+            for chunk in _c_string_chunks(self.memory, address, PRINT_ELEMENTS):
+                data += chunk
+        except TargetError as exc:
+            return (string_literal(data) if data else "") + f"<error: {exc}>"
+        return string_literal(data) + ("..." if len(data) == PRINT_ELEMENTS else "")
+
+
+def format_value(value: Value, env: Env) -> str:
+    """The value as gdb's ``print`` shows it: ``42``, ``65 'A'``, ``{x = 1, y = 2}``, ``(int *) 0x404040``."""
+    return _guard(lambda: _Printer(env, value).top(value))
