@@ -15,6 +15,8 @@ import time
 from pathlib import Path
 from typing import Optional, Sequence
 
+from hwdbg.linux import procfs
+
 CHILD = Path(__file__).with_name("_diag_child.py")
 NOBODY = 65534
 OTHER_UID = 1000
@@ -88,14 +90,7 @@ def wait_for(predicate, timeout: float = 5.0) -> None:
 
 
 def proc_status(pid: int, field: str) -> Optional[str]:
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith(field + ":"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        return None
-    return None
+    return procfs.status_text(pid, field)
 
 
 # Holding a thread's debug-register slots with perf_event_open breakpoints, as perf or another tool would
