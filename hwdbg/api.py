@@ -31,7 +31,8 @@ class Breakpoint:
     expr = property(lambda self: self._bp.expr)
     address = property(lambda self: self._bp.addr)
     length = property(lambda self: self._bp.length)
-    status = property(lambda self: self._bp.status, doc="INSTALLED, REGISTERED (waiting for a slot), DISABLED")
+    status = property(lambda self: self._bp.status,
+                      doc="INSTALLED, REGISTERED (waiting for a slot), DISABLED, PENDING (no process), COUNTING")
     hit_count = property(lambda self: self._bp.total, doc="hits so far (for a count watch: the CPU's count)")
 
     @property

@@ -1,4 +1,4 @@
-"""What the process layer reports: one event per ptrace stop that matters. Stdlib only."""
+"""What the process layer reports: one event per ptrace stop that matters (plain records)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
