@@ -89,6 +89,10 @@ class BreakpointManager:
         self.epoch = 0  # bumped whenever a shadow or the breakpoint set may have changed
         self.reserved = 0  # slots left to perf counters (watch --count), taken from the top
         self.loans: dict[int, Loan] = {}
+        # A thread whose stop is queued, unread, keeps the registers it stopped with: the stop's
+        # DR6 names slots of that layout. Its sync waits (``stale``) until the stop is read.
+        self.is_held: Callable[[int], bool] = lambda tid: False
+        self.stale: set[int] = set()
 
     # ------------------------------------------------------------ the kernel-style API
 
@@ -169,6 +173,7 @@ class BreakpointManager:
     def remove_thread(self, tid: int) -> None:
         self.threads.pop(tid, None)
         self.loans.pop(tid, None)
+        self.stale.discard(tid)
         self.epoch += 1
         for bp in list(self.breakpoints.values()):
             bp.slots_by_tid.pop(tid, None)
@@ -210,7 +215,11 @@ class BreakpointManager:
             plans.append((tid, alloc, plan_writes(self.arch, self.threads[tid], alloc.slots)))
         done: list[tuple[int, ThreadRegisters]] = []
         gone: list[int] = []
+        held: list[int] = []
         for tid, alloc, writes in plans:
+            if writes and self.is_held(tid):
+                held.append(tid)
+                continue
             before = self.threads[tid]
             try:
                 debugregs.write_sequence(tid, writes)
@@ -224,9 +233,11 @@ class BreakpointManager:
                     self._restore(other, state)
                 raise self._sync_error(tid, exc) from None
             self.threads[tid] = state_after(self.arch, before, writes)
+            self.stale.discard(tid)
             done.append((tid, before))
+        self.stale.update(held)
         for tid, alloc, _ in plans:
-            if tid not in gone:
+            if tid not in gone and tid not in held:
                 self._record(tid, alloc)
         for tid in gone:
             self.remove_thread(tid)
@@ -291,6 +302,7 @@ class BreakpointManager:
         debugregs.write_sequence(tid, writes)
         self.threads[tid] = ThreadRegisters.clear(self.arch.nslots)
         self.loans.pop(tid, None)
+        self.stale.discard(tid)
         self.epoch += 1
         for bp in self.breakpoints.values():
             bp.slots_by_tid.pop(tid, None)

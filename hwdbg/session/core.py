@@ -78,6 +78,7 @@ class Session:
         self.hits.strings = self.strings = StringStores(self.manager, self.arch, read_memory=self.read_memory,
                                                         get_regs=lambda tid: self.require_process().get_regs(tid))
         self._planner = FastPlanner(self.manager, self.arch.nslots)
+        self.manager.is_held = self._held
         cleanup.live_sessions.add(self)
 
     # ------------------------------------------------------------ events out
@@ -320,6 +321,8 @@ class Session:
             self.flush()
             event = self._next_event(inf)
             result = self._handle(inf, event) if event is not None else None
+            if event is not None and event.tid in self.manager.stale:
+                self.manager.sync([event.tid])  # its stop is read: now it may have the new registers
             if cleanup.signal_pending():
                 if inf.alive:
                     inf.stop_all()
@@ -345,6 +348,7 @@ class Session:
                 return self.last_stop
             if self._resume_all_after:
                 self._resume_all_after = False
+                self.manager.sync(self.manager.stale)  # those whose stops were read meanwhile
                 inf.resume_all()
 
     def _batched(self) -> int:
@@ -390,8 +394,16 @@ class Session:
                                   plain_pcs=self.strings.plain_pcs, tracing=self._tracing,
                                   breakpoints=self.breakpoints)
 
+    def _held(self, tid: int) -> bool:
+        """A stop of this thread is queued and not yet read (see BreakpointManager.stale)."""
+        inf = self.inferior
+        thread = inf.threads.get(tid) if inf is not None else None
+        return thread is not None and thread.held
+
     def _resume(self, inf: Inferior, tid: int) -> None:
         if tid in inf.threads and not inf.threads[tid].running:
+            if tid in self.manager.stale:
+                self.manager.sync([tid])  # its registers waited for this stop to be read
             inf.resume(tid, step=tid in self._stepping)
 
     def _handle(self, inf: Inferior, event: pev.ProcessEvent) -> Optional[Any]:

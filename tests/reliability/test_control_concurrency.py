@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import collections
 import random
+import time
 
 import pytest
 
@@ -34,6 +35,11 @@ def check_live_threads(target) -> int:
         assert not thread.running, f"thread {tid} runs during a change"
         if tid not in session.manager.threads:
             continue  # created, its first stop not handled yet: armed when it is (see the churn test)
+        if tid in session.manager.stale:
+            # A queued, unread stop: the registers it was taken with stay until it is read, and
+            # the thread does not run before that (synced then: see the test below).
+            assert thread.held, tid
+            continue
         regs = debugregs.read_all(tid)
         shadow = session.manager.threads[tid]
         assert regs[7] == arch.encode_control(shadow.slots), (tid, hex(regs[7]), shadow)
@@ -234,3 +240,32 @@ def test_changes_during_a_string_instruction_keep_its_slot_lent(rel_start, figur
 @pytest.mark.timeout(1800)
 def test_changes_during_a_string_instruction_keep_its_slot_lent_long(rel_start, figures):
     figures.add("breakpoint changes under running threads", changes_during_a_string_instruction(rel_start, 400))
+
+
+@pytest.mark.timeout(120)
+def test_a_queued_stop_is_read_with_the_registers_it_was_taken_with(rel_start):
+    """Thread 1 traps on its watch while the target is stopped for the caller (its stop is
+    queued, unread); the caller deletes that watch. When the stop is read, its DR6 names a slot
+    of the layout the thread trapped with: it must not be taken for whatever that thread holds
+    now. (Found: with only thread 0's watch left armed there, the queued trap was attributed to
+    it, one hit too many, from the wrong thread.)"""
+    t = rel_start("own", 2, 200)
+    tids = thread_ids(t, 2)
+    addr = lambda i: t.address_of("slots") + SLOT_STRIDE * i + V_OFFSET  # noqa: E731
+    a = t.watch(addr(0), length=8)  # written by thread 0 only
+    inf = t.session.inferior
+    queued = 0
+    for _ in range(20):
+        d = t.watch(addr(1), length=8)  # written by thread 1 only
+        stop = t.cont(timeout=60)
+        if not isinstance(stop, hwdbg.Stopped):
+            break
+        inf.resume(tids[1])  # let thread 1 alone run into its watch...
+        time.sleep(0.02)
+        inf.stop_all()  # ...and its trap is queued, unread
+        queued += inf.threads[tids[1]].held
+        d.delete()
+        check_live_threads(t)
+    assert queued > 0  # the scenario happened
+    assert t.run_until_exit(timeout=60).code == 0
+    assert {h.tid for h in a.hits} == {tids[0]} and a.hit_count == 200
