@@ -8,10 +8,8 @@ and calls listeners; it never prints.
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
 import signal as _signal
-import sys
 import threading
 from typing import Any, Callable, Iterator, Optional, Sequence
 
@@ -27,7 +25,7 @@ from ..process import events as pev
 from ..process.control import Inferior, find_program
 from . import cleanup
 from .env import ExpressionEnv
-from .fastplan import FastPlanner
+from .fastplan import FastPlanner, run_fast_loop
 from .hits import HitSemantics, as_int
 from .image import ProgramImage, load_symbols
 from .model import KEPT_HITS, UserBreakpoint
@@ -363,28 +361,11 @@ class Session:
         if loop is None:
             return inf.wait_event()
         limit = FAST_BUFFER if self._batch is None else max(1, self._batch - self._batched())
-        outcome, err = loop.run(limit)
-        failure: Optional[BaseException] = None
-        try:
-            for fast, tid, pc, old, new in loop.drain():
-                self.fast_hits += 1
-                bp = fast.bp
-                try:
-                    self.hits.publish(bp, tid, pc, as_int(old, bp.signed), as_int(new, bp.signed))
-                except Exception as exc:  # a listener failed: every hit that happened still counts
-                    failure = failure or exc
-            if failure is not None:
-                raise failure
-        finally:
-            # The stop the C loop handed back must not be lost if a listener raised.
-            event = inf.accept(*outcome) if outcome is not None else None
-            if event is not None and sys.exc_info()[0] is not None:
-                inf.requeue(event)
-        if outcome is not None:
-            return event
-        if err not in (0, errno.EINTR):
-            return inf.wait_event()  # reports the failure (the process is gone) as wait_event does
-        return None
+        return run_fast_loop(loop, inf, limit, self._publish_fast)
+
+    def _publish_fast(self, bp: UserBreakpoint, tid: int, pc: int, old: Optional[bytes], new: Optional[bytes]) -> None:
+        self.fast_hits += 1
+        self.hits.publish(bp, tid, pc, as_int(old, bp.signed), as_int(new, bp.signed))
 
     def _fast_loop(self, inf: Inferior) -> Any:
         if (not self.fast_path or not inf.idle or self._stepping or self.strings.in_flight or inf.mem_fd is None

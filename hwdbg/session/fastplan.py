@@ -7,10 +7,14 @@ it depends on changed.
 """
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping, Optional
+import errno
+import sys
+from typing import Any, Callable, Iterable, Mapping, Optional
 
 from ..hw.breakpoint import BreakpointManager
 from ..hw.fastpath import MODE_ALL, MODE_CHANGES, MODE_UNCHANGED, FastBreakpoint, FastLoop
+from ..process.control import Inferior
+from ..process.events import ProcessEvent
 from ..records import Kind
 from .model import UserBreakpoint
 
@@ -72,3 +76,30 @@ class FastPlanner:
             return None
         armed = [i for i, chunk in enumerate(layout) if chunk is not None]
         return FastLoop(mem_fd, tids, sorted(plain_pcs), armed[0] if len(armed) == 1 else -1, slot_bp, fast)
+
+
+def run_fast_loop(loop: FastLoop, inf: Inferior, limit: int,
+                  publish: Callable[[UserBreakpoint, int, int, Optional[bytes], Optional[bytes]], None]
+                  ) -> Optional[ProcessEvent]:
+    """Lets the C loop take up to ``limit`` hits, publishes them, and returns the stop it handed
+    back for Python (None when it only recorded hits: the caller looks at its batch limit)."""
+    outcome, err = loop.run(limit)
+    failure: Optional[BaseException] = None
+    try:
+        for fast, tid, pc, old, new in loop.drain():
+            try:
+                publish(fast.bp, tid, pc, old, new)
+            except Exception as exc:  # a listener failed: every hit that happened still counts
+                failure = failure or exc
+        if failure is not None:
+            raise failure
+    finally:
+        # The stop the C loop handed back must not be lost if a listener raised.
+        event = inf.accept(*outcome) if outcome is not None else None
+        if event is not None and sys.exc_info()[0] is not None:
+            inf.requeue(event)
+    if outcome is not None:
+        return event
+    if err not in (0, errno.EINTR):
+        return inf.wait_event()  # reports the failure (the process is gone) as wait_event does
+    return None
