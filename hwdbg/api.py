@@ -15,6 +15,9 @@ from .errors import TargetError, UsageError
 from .locations import resolve_code, resolve_watch
 from .records import Kind
 from .session import Session, UserBreakpoint, install_signal_cleanup
+import time
+from . import expr
+from .hw import debugregs
 
 ACCESS_KINDS = {"w": Kind.WATCH, "r": Kind.RWATCH, "rw": Kind.AWATCH}
 
@@ -184,7 +187,6 @@ class Target:
             self.session.listeners.remove(queue.append)
 
     def _deadline(self, timeout: float) -> float:
-        import time
         if self._ends_at is None:
             self._ends_at = time.monotonic() + timeout
         return self._ends_at - time.monotonic()
@@ -203,7 +205,6 @@ class Target:
 
     def evaluate(self, text: str, tid: Optional[int] = None) -> int:
         """The value of an expression (``counter``, ``config.flags``, ``$rip``) in the stopped target."""
-        from . import expr
         value = expr.evaluate_text(text, self.session.env(tid)).value
         try:
             return int(value)
@@ -226,7 +227,6 @@ class Target:
 
     def debug_registers(self, tid: Optional[int] = None) -> dict[int, int]:
         """What a thread's DR0-DR3, DR6, DR7 really hold (read from the kernel)."""
-        from .hw import debugregs
         inf = self.session.require_stopped()
         return debugregs.read_all(tid or inf.pid)
 

@@ -29,7 +29,7 @@ class Instruction:
 @functools.lru_cache(maxsize=1)
 def _decoder() -> Any:
     try:
-        import capstone
+        import capstone  # here: an optional dependency with a clear error, loaded on first use
     except ImportError:
         raise UnsupportedError("disassembly needs capstone: pip install capstone") from None
     decoder = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64)

@@ -14,6 +14,7 @@ import signal
 from dataclasses import dataclass
 from typing import Optional
 
+from .arch import BpType, Chunk
 from .diagnose import HostFacts, explain_ignored_writes, explain_no_trap, explain_spawn_failure
 from .errors import HwdbgError, PtraceError
 
@@ -103,7 +104,6 @@ def run_probe() -> ProbeResult:
 
 
 def _watch_child(pid, addr, arch, debugregs, sc) -> ProbeResult:
-    from .arch import BpType, Chunk
     dr7 = arch.encode_control([Chunk(addr, 8, BpType.W)])
     armed = False
     while True:

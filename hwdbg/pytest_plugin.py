@@ -15,6 +15,7 @@ import pytest
 from .api import Target, attach, spawn
 from .probe import probe
 from .records import Hit
+from .diagnose import HostFacts
 
 MARKERS = {
     "requires_ptrace": "the test traces a process: skipped (with the reason) where ptrace is refused",
@@ -48,7 +49,6 @@ def _required(config: Any) -> bool:
 def pytest_report_header(config: Any) -> Optional[str]:
     result = probe()
     yes = {True: "yes", False: "no"}
-    from .diagnose import HostFacts
     line = (f"hwdbg: ptrace={yes[result.ptrace_ok]}, hw watchpoints={yes[result.hw_ok]} "
             f"({result}) [{HostFacts.read().summary()}]")
     if _required(config):

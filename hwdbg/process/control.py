@@ -17,6 +17,7 @@ from collections import defaultdict, deque
 from dataclasses import dataclass
 from typing import Iterable, Optional, Sequence
 
+from ..diagnose import explain_attach_failure, explain_spawn_failure
 from ..errors import PtraceError, TargetError
 from ..linux import procfs
 from ..linux import ptrace as sc
@@ -133,7 +134,6 @@ class Inferior:
             try:
                 sc.seize(pid, options)
             except PtraceError as exc:
-                from ..diagnose import explain_spawn_failure
                 raise explain_spawn_failure(exc.errno) from None
             self._add_thread(pid, running=True)
             os.kill(pid, signal.SIGCONT)
@@ -164,7 +164,6 @@ class Inferior:
     @classmethod
     def attach(cls, pid: int) -> "Inferior":
         """Seizes every thread of a running process and stops them all."""
-        from ..diagnose import explain_attach_failure
 
         if pid == os.getpid():
             raise TargetError(f"cannot attach to {pid}: that is hwdbg itself")
@@ -477,7 +476,6 @@ def _list_tasks(pid: int) -> list[int]:
     try:
         return procfs.tasks(pid)
     except FileNotFoundError:
-        from ..diagnose import explain_attach_failure
         raise explain_attach_failure(pid, errno.ESRCH) from None
     except PermissionError:
         raise TargetError(f"cannot list the threads of process {pid}: permission denied") from None

@@ -11,10 +11,11 @@ from ..errors import HwdbgError, SymbolError
 from ..linux import procfs
 from ..process.control import Inferior
 from .env import ExpressionEnv, MissingNames
+from ..symbols import SymbolTable
+from ..symbols.unwind import unwind
 
 
 def load_symbols(path: str) -> Any:
-    from ..symbols import SymbolTable  # pyelftools is imported only when a program is named
     try:
         return SymbolTable(path)
     except (OSError, ValueError) as exc:
@@ -59,7 +60,6 @@ class ProgramImage:
         return rec.Frame(pc=pc)
 
     def backtrace(self, tid: int, limit: int = 64) -> tuple[rec.Frame, ...]:
-        from ..symbols.unwind import unwind
         inf = self._process()
         pcs = unwind(inf.get_regs(tid), inf.read_memory, lambda: self.symbols, self.refresh, limit)
         return tuple(self.describe(pc) for pc in pcs)

@@ -138,6 +138,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             _silence_stdout()
             return EXIT_BROKEN_PIPE
 
+    # Imported here, not at the top: `--help`, `--version` and `--probe` start without them.
     from ..session import Session, install_signal_cleanup
     from .context import Context, Quit
     from .render import JsonOutput, TextOutput

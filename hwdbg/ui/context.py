@@ -21,6 +21,7 @@ from ..errors import HwdbgError, UsageError
 from ..session import Session, UserBreakpoint
 from .commands import Command, Result, load_all, printable
 from .render import Output, TextOutput
+from .. import expr
 
 MAX_COMMAND_DEPTH = 32  # breakpoint commands that step, hitting breakpoints with commands...
 _NAME = re.compile(r"\s*([A-Za-z_][\w-]*)")
@@ -362,7 +363,6 @@ class Context:
 
     def evaluate(self, text: str) -> Any:
         """An expression in the current thread, with the value history bound ($1, $)."""
-        from .. import expr
         if self.values:  # gdb's `$`, the last value, is spelt $N for the expression language
             text = re.sub(r"(?<!')\$(?![\w'$])", f"${len(self.values)}", text)
         for match in re.finditer(r"\$(\d+)\b", text):

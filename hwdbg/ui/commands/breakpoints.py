@@ -46,12 +46,6 @@ def bp_json(bp: Any) -> dict[str, Any]:
 
 
 def _check_options(ctx: Any, args: argparse.Namespace) -> None:
-    if args.backtrace:
-        try:
-            import hwdbg.symbols.unwind  # noqa: F401
-        except ImportError:
-            raise UsageError("--backtrace needs the stack unwinder (hwdbg.symbols.unwind), "
-                             "which this build does not have yet") from None
     if args.thread is not None:
         inf = ctx.session.inferior
         if inf is None or not inf.alive:

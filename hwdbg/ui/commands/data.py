@@ -11,6 +11,8 @@ from ...errors import HwdbgError, TargetError, UsageError
 from ...locations import resolve_code
 from ..render import frame_text
 from . import Category, CommandParser, Result, command, current_tid, number, printable, raw_split, symbolic
+from ...disasm import disassemble as decode
+from ...disasm import disassemble_function
 
 D = Category.DATA
 
@@ -162,7 +164,6 @@ def _instruction_json(ctx: Any, insn: Any) -> dict:
 
 
 def disassemble_bytes(ctx: Any, code: bytes, addr: int, count: Optional[int] = None) -> list[dict]:
-    from ...disasm import disassemble as decode
     return [_instruction_json(ctx, insn) for insn in decode(code, addr, count)]
 
 
@@ -256,7 +257,6 @@ def disassemble(ctx: Any, args: argparse.Namespace) -> Result:
 
     Disassembles the function containing LOCATION (FUNCTION, FILE:LINE, *ADDRESS;
     default: the current pc), in AT&T syntax like gdb; => marks the current pc."""
-    from ...disasm import disassemble_function
     session = ctx.session
     text = (args.text or "").strip()
     pc = _current_pc(ctx)

@@ -74,7 +74,7 @@ def quit_(ctx: Any, args: argparse.Namespace) -> None:
 
     Leaves hwdbg: a program it started is killed, one it attached to is detached
     (debug registers cleared first). CODE is hwdbg's exit status."""
-    from ..context import Quit
+    from ..context import Quit  # here: the context imports the commands
     if args.code is not None and not 0 <= args.code <= 255:
         raise UsageError(f"exit status must be 0-255, not {args.code}")
     raise Quit(args.code)
@@ -90,7 +90,7 @@ def source(ctx: Any, args: argparse.Namespace) -> None:
 
     Runs the commands in FILE, one per line (# starts a comment); stops at the
     first command that fails. The same as -x FILE."""
-    from ..batch import run_file
+    from ..batch import run_file  # here: batch and the context import the commands
     from ..context import AlreadyReported
     if not run_file(ctx, args.path):
         raise AlreadyReported(f"{args.path}: stopped at the first failing command")

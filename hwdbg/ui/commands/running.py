@@ -11,6 +11,8 @@ from ...errors import HwdbgError, SymbolError, TargetError, UsageError
 from ...locations import resolve_code
 from ...records import Kind
 from . import Category, CommandParser, Result, command, number, raw_split, shell_split
+from ..render import frame_text
+from .breakpoints import bp_json
 
 R = Category.RUNNING
 
@@ -68,7 +70,6 @@ def start(ctx: Any, args: argparse.Namespace) -> None:
     ctx.temporary.add(bp.id)
     frame = session.describe(addr)
     place = f": file {os.path.basename(frame.file)}, line {frame.line}." if frame.file and frame.line else "."
-    from .breakpoints import bp_json
     data = bp_json(bp)
     data["temporary"] = True
     ctx.report(Result("hbreak", {"breakpoint": data}, f"Temporary breakpoint {bp.id} at {addr:#x}{place}"))
@@ -85,7 +86,6 @@ def starti(ctx: Any, args: argparse.Namespace) -> Result:
     session = ctx.session
     pc = session.arch.get_pc(session.inferior.get_regs(session.inferior.pid))
     frame = session.describe(pc)
-    from ..render import frame_text
     return Result("starti", {"pid": session.inferior.pid, "pc": pc}, f"\nProgram stopped.\n{frame_text(frame, pc)}")
 
 
@@ -128,7 +128,6 @@ def attach(ctx: Any, args: argparse.Namespace) -> Result:
     ctx.last_exit = None
     inf = session.inferior
     pc = session.arch.get_pc(inf.get_regs(inf.pid))
-    from ..render import frame_text
     text = f"Attaching to process {inf.pid}\n{frame_text(session.describe(pc), pc)}"
     return Result("attach", {"pid": inf.pid, "threads": sorted(inf.threads), "pc": pc}, text)
 

@@ -8,6 +8,7 @@ from ...errors import UsageError
 from ...linux.procfs import read_maps
 from ..render import frame_text
 from . import Category, CommandParser, Result, command, current_tid, number, printable, symbolic
+from ...hw import debugregs
 
 S = Category.STATUS
 
@@ -153,7 +154,6 @@ def info_slots(ctx: Any, args: argparse.Namespace) -> Result:
     What every thread's debug registers really hold, read back from the kernel:
     DR0-DR3 (addresses), DR6 (status: which slot fired) and DR7 (control: type and
     length per slot), decoded, with the breakpoint owning each slot."""
-    from ...hw import debugregs
     session = ctx.session
     inf = session.require_stopped()
     arch = session.arch
