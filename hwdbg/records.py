@@ -58,7 +58,7 @@ class Hit:
     stopped: bool = False  # this hit stops the target (it is reported with the stop), else it is traced
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"event": "hit", "id": self.id, "kind": self.kind.value, "expr": self.expr,
+        out: dict[str, Any] = {"event": "hit", "id": self.id, "kind": str(self.kind), "expr": self.expr,
                                "address": self.address, "length": self.length, "tid": self.tid, "pc": self.pc,
                                "old": self.old, "new": self.new, "function": self.function, "file": self.file,
                                "line": self.line}

@@ -81,7 +81,7 @@ class UserBreakpoint:
         return dict(self.hw.slots_by_tid) if self.hw else {}
 
     def to_json(self) -> dict[str, Any]:
-        return {"event": "breakpoint", "id": self.id, "kind": self.kind.value, "expr": self.expr,
+        return {"event": "breakpoint", "id": self.id, "kind": str(self.kind), "expr": self.expr,
                 "address": self.addr, "length": self.length, "status": self.status, "priority": self.priority,
                 "thread": self.thread, "condition": self.condition, "ignore": self.ignore_count, "hits": self.total,
                 "trace": self.trace, "slots": {str(t): list(s) for t, s in self.slots().items()}}
