@@ -67,14 +67,14 @@ class Session:
         self._batch_start = 0
         self._flushed = 0
         self.image = ProgramImage(self.arch, lambda: self.inferior, self.require_process)
-        self.hits = HitSemantics(read_memory=self.read_memory, describe=self.describe,
+        self.strings = StringStores(self.manager, self.arch, read_memory=self.read_memory,
+                                    get_regs=lambda tid: self.require_process().get_regs(tid))
+        self.hits = HitSemantics(self.strings, read_memory=self.read_memory, describe=self.describe,
                                  backtrace=self.backtrace, env=self.env, emit=self.emit,
                                  tracing=lambda: self._tracing, current=lambda bp_id: bp_id in self.breakpoints)
         self.table = BreakpointTable(self.manager, process=self.require_process, alive=lambda: self.alive,
                                      all_stopped=self._all_threads_stopped, read_value=self.hits.read_value,
                                      triggered=self.hits.triggered, emit=self.emit)
-        self.hits.strings = self.strings = StringStores(self.manager, self.arch, read_memory=self.read_memory,
-                                                        get_regs=lambda tid: self.require_process().get_regs(tid))
         self._planner = FastPlanner(self.manager, self.arch.nslots)
         self.manager.is_held = self._held
         cleanup.live_sessions.add(self)

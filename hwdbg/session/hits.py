@@ -29,19 +29,18 @@ class TrapHits:
 
 
 class HitSemantics:
-    def __init__(self, *, read_memory: Callable[[int, int], bytes], describe: Callable[[int], rec.Frame],
+    def __init__(self, strings: StringStores, *, read_memory: Callable[[int, int], bytes], describe: Callable[[int], rec.Frame],
                  backtrace: Callable[[int], tuple[rec.Frame, ...]], env: Callable[[int], Any],
                  emit: Callable[[Any], None], tracing: Callable[[], bool], current: Callable[[int], bool]) -> None:
         self._read_memory, self._describe, self._backtrace = read_memory, describe, backtrace
         self._env, self._emit, self._tracing, self._current = env, emit, tracing, current
-        self.strings: Optional[StringStores] = None  # set by the session: rep movs/stos merging
+        self.strings = strings  # rep movs/stos merging
         self.published = 0  # hits announced so far (the session flushes and batches by it)
         self._trap: Optional[TrapHits] = None  # the hits of the trap being handled
 
     def collect(self, tid: int, report: TrapReport) -> TrapHits:
         """The hits of one debug trap: a string instruction that ended, then every breakpoint
         that fired, each handed to ``triggered`` by the hw layer."""
-        assert self.strings is not None
         trap = self._trap = TrapHits()
         try:
             ended = self.strings.finished(tid, report)
@@ -57,7 +56,7 @@ class HitSemantics:
     def triggered(self, bp: UserBreakpoint, hit: SlotHit) -> None:
         """The hw layer's callback for a breakpoint that fired (the role of the kernel's ptrace_triggered)."""
         trap, strings = self._trap, self.strings
-        assert trap is not None and strings is not None, "triggered outside a trap"
+        assert trap is not None, "triggered outside a trap"
         if not self._current(bp.id):
             return  # deleted by a callback of another hit of the same trap
         if bp.kind.is_data and strings.defer(hit.tid, hit.pc, hit, bp):
