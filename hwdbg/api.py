@@ -127,6 +127,20 @@ class Target:
     def breakpoints(self) -> list[Breakpoint]:
         return [Breakpoint(self, bp) for bp in self.session.breakpoints.values()]
 
+    def writers(self, bp: Union[Breakpoint, int, None] = None) -> list[rec.Writer]:
+        """Who wrote: the hits of the last run grouped by writing instruction, most writes first.
+
+        For one breakpoint (a Breakpoint or its number), or for every watch; the counts are
+        exact whatever ``keep`` was. A row's ``backtrace`` is its first hit's, for watches set
+        with ``backtrace=True`` (None otherwise: the hit path takes none it was not asked for).
+        """
+        if bp is None:
+            bps = [b for b in self.session.breakpoints.values() if b.kind.is_data]
+        else:
+            bps = [self.session.get_breakpoint(bp.id if isinstance(bp, Breakpoint) else bp)]
+        rows = [row for b in bps for row in b.writers.writers(b.id)]
+        return sorted(rows, key=lambda w: -w.count)
+
     # -------------------------------------------------------------- running
 
     def cont(self, timeout: Optional[float] = None) -> rec.Stopped | rec.Exited | rec.Killed:
