@@ -19,11 +19,11 @@ TIMELINE_BINS = 64
 class _Row:
     """One writing instruction, updated per hit (kept mutable and small: it is on the hot path)."""
 
-    __slots__ = ("pc", "where", "count", "threads", "first", "last", "backtrace", "bins")
+    __slots__ = ("pc", "where", "threads", "first", "last", "backtrace", "bins")
 
     def __init__(self, pc: int, where: rec.Frame, old: Optional[int], new: Optional[int],
                  backtrace: Optional[tuple[rec.Frame, ...]]) -> None:
-        self.pc, self.where, self.count = pc, where, 0
+        self.pc, self.where = pc, where
         self.threads: set[int] = set()
         self.first = self.last = (old, new)
         self.backtrace = backtrace
@@ -40,34 +40,34 @@ class WriterTable:
         """A new run starts with no writers (after exit, the table keeps the last run's)."""
         self.rows: dict[int, _Row] = {}
         self.total = 0  # hits of this run: the timeline's x axis
-        self.width = 1  # hits per timeline bin
+        self.shift = 0  # a timeline bin covers 1 << shift hits
+        self.limit = TIMELINE_BINS  # total at which the bins must widen
 
     def add(self, pc: int, tid: int, old: Optional[int], new: Optional[int], where: rec.Frame,
             backtrace: Optional[tuple[rec.Frame, ...]]) -> None:
         row = self.rows.get(pc)
         if row is None:
             row = self.rows[pc] = _Row(pc, where, old, new, backtrace)
-        row.count += 1
         row.threads.add(tid)
         row.last = (old, new)
-        index = self.total // self.width
-        if index >= TIMELINE_BINS:
+        total = self.total
+        if total >= self.limit:
             self._widen()
-            index = self.total // self.width
-        row.bins[index] += 1
-        self.total += 1
+        row.bins[total >> self.shift] += 1  # a row's count is the sum of its bins
+        self.total = total + 1
 
     def _widen(self) -> None:
         half = TIMELINE_BINS // 2
         for row in self.rows.values():
             bins = row.bins
             row.bins = [bins[2 * i] + bins[2 * i + 1] for i in range(half)] + [0] * half
-        self.width *= 2
+        self.shift += 1
+        self.limit *= 2
 
     def writers(self, bp_id: int) -> list[rec.Writer]:
         """The rows, most writes first (ties: the lower pc)."""
-        rows = sorted(self.rows.values(), key=lambda r: (-r.count, r.pc))
+        counted = sorted(((sum(r.bins), r) for r in self.rows.values()), key=lambda cr: (-cr[0], cr[1].pc))
         return [rec.Writer(id=bp_id, pc=r.pc, function=r.where.function, offset=r.where.offset,
-                           file=r.where.file, line=r.where.line, count=r.count, threads=tuple(sorted(r.threads)),
+                           file=r.where.file, line=r.where.line, count=count, threads=tuple(sorted(r.threads)),
                            first=r.first, last=r.last, backtrace=r.backtrace, timeline=tuple(r.bins),
-                           hits_per_bin=self.width) for r in rows]
+                           hits_per_bin=1 << self.shift) for count, r in counted]
