@@ -14,7 +14,7 @@ from . import records as rec
 from .errors import TargetError, UsageError
 from .locations import resolve_code, resolve_watch
 from .records import Kind
-from .session import Session, UserBreakpoint, install_signal_cleanup
+from .session import Session, UserBreakpoint, install_signal_cleanup, writers_of
 import time
 from . import expr
 from .hw import debugregs
@@ -135,11 +135,8 @@ class Target:
         with ``backtrace=True`` (None otherwise: the hit path takes none it was not asked for).
         """
         if bp is None:
-            bps = [b for b in self.session.breakpoints.values() if b.kind.is_data]
-        else:
-            bps = [self.session.get_breakpoint(bp.id if isinstance(bp, Breakpoint) else bp)]
-        rows = [row for b in bps for row in b.writers.writers(b.id)]
-        return sorted(rows, key=lambda w: -w.count)
+            return writers_of(self.session.breakpoints.values())
+        return writers_of([self.session.get_breakpoint(bp.id if isinstance(bp, Breakpoint) else bp)])
 
     # -------------------------------------------------------------- running
 

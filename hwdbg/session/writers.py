@@ -9,7 +9,7 @@ so memory stays flat and every bin stays exact.
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Iterable, Optional
 
 from .. import records as rec
 
@@ -71,3 +71,9 @@ class WriterTable:
                            file=r.where.file, line=r.where.line, count=count, threads=tuple(sorted(r.threads)),
                            first=r.first, last=r.last, backtrace=r.backtrace, timeline=tuple(r.bins),
                            hits_per_bin=1 << self.shift) for count, r in counted]
+
+
+def writers_of(breakpoints: Iterable[Any]) -> list[rec.Writer]:
+    """The rows of several breakpoints (the watches among them), most writes first."""
+    rows = [row for bp in breakpoints if bp.kind.is_data for row in bp.writers.writers(bp.id)]
+    return sorted(rows, key=lambda w: -w.count)
