@@ -74,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="do not have the kernel kill a started program when hwdbg is SIGKILLed "
                              "(see below)")
     parser.add_argument("--summary", action="store_true",
-                        help="with --batch: at the end, print who wrote each watch (info writers)")
+                        help="at the end (of a --batch run, say), print who wrote each watch: info writers")
     parser.add_argument("--report", metavar="FILE.html",
                         help="at the end, write the writers of each watch and a timeline of their writes "
                              "to FILE.html, one self-contained page")
@@ -131,8 +131,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             parser.error("give a PROGRAM or -p PID, not both")
         if opts.args and not opts.program:
             parser.error("program arguments without a program")
-        if opts.summary and not opts.batch:
-            parser.error("--summary is for --batch runs; at the prompt, use `info writers`")
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     if opts.version:
