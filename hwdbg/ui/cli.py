@@ -74,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="do not have the kernel kill a started program when hwdbg is SIGKILLed "
                              "(see below)")
     parser.add_argument("--summary", action="store_true",
-                        help="at the end (of a --batch run, say), print who wrote each watch: info writers")
+                        help="at the end, print who wrote each watch (info writers)")
     parser.add_argument("--report", metavar="FILE.html",
                         help="at the end, write the writers of each watch and a timeline of their writes "
                              "to FILE.html, one self-contained page")

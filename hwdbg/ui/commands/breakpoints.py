@@ -366,8 +366,8 @@ def info_writers(ctx: Any, args: argparse.Namespace) -> Result:
 
     Who wrote watches N (all watches without N): their hits of the current or last
     run grouped by writing instruction, most writes first. One row per instruction:
-    its function+offset and file:line, the threads that wrote, the count (exact even
-    when only the last --keep hits are kept), the first and the last old -> new, and
+    its function+offset and file:line, the threads that wrote, the count (exact: every hit
+    counts, kept or not), the first and the last old -> new, and
     for watches set with --backtrace the backtrace of its first write (watches without
     it take none, to keep the hit path fast). The pc of a row is that of its hits: the
     address after the writing instruction. Valid after the program exited; `run`
