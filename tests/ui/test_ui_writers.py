@@ -110,3 +110,19 @@ def test_report_renders_in_chromium(writers_exe, tmp_path, request):
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", done.stderr
     assert shot.stat().st_size > 10_000  # a page with text and bars, not a blank one
+
+
+@hw
+def test_info_writers_at_the_prompt(context, writers_exe):
+    """The REPL's dispatcher (no C loop at the prompt: every hit through Python), before and after a run."""
+    ctx, out = context(interactive=True)
+    assert ctx.dispatch(f"file {writers_exe} 4")
+    ctx.session.fast_path = False  # as the CLI sets it at the prompt
+    assert ctx.dispatch("watch box.watched --trace")
+    assert ctx.dispatch("info writers")
+    assert out.getvalue().rstrip().endswith("No writes.")
+    assert ctx.dispatch("run")
+    out.truncate(0), out.seek(0)
+    assert ctx.dispatch("info writers 1")
+    text = out.getvalue()
+    assert row(text, "bump_a")[1] == "4" and row(text, "set_c")[1] == "8" and row(text, "bump_b")[1] == "8"
