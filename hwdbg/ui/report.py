@@ -70,6 +70,16 @@ def _timeline_svg(rows: Sequence[rec.Writer], total: int) -> str:
     return "".join(out)
 
 
+def _backtrace(w: rec.Writer) -> str:
+    """The first write's backtrace (watches with --backtrace), folded: <details> needs no script."""
+    if not w.backtrace:
+        return ""
+    frames = "".join(f"<li><code>{f.pc:#x} {html.escape(f.function or '??')}</code>"
+                     + (f" {html.escape(os.path.basename(f.file))}:{f.line}" if f.file and f.line else "") + "</li>"
+                     for f in w.backtrace)
+    return f"<details><summary>backtrace of the first write</summary><ol start=\"0\">{frames}</ol></details>"
+
+
 def _watch_section(bp: Any, rows: Sequence[rec.Writer]) -> str:
     total = sum(w.count for w in rows)
     head = (f"<h2>Watch {bp.id}: <code>{html.escape(bp.expr)}</code> "
@@ -82,7 +92,7 @@ def _watch_section(bp: Any, rows: Sequence[rec.Writer]) -> str:
     for w in rows:
         at = f"{os.path.basename(w.file)}:{w.line}" if w.file and w.line else ""
         out.append(f'<tr class="writer"><td class="num">{w.count}</td><td><code>{html.escape(_name(w))}</code>'
-                   f" <small><code>{w.pc:#x}</code></small></td><td>{html.escape(at)}</td>"
+                   f" <small><code>{w.pc:#x}</code></small>{_backtrace(w)}</td><td>{html.escape(at)}</td>"
                    f"<td>{html.escape(', '.join(map(str, w.threads)))}</td>"
                    f'<td class="value"><code>{_value(w.first[0])} &rarr;<wbr> {_value(w.first[1])}</code></td>'
                    f'<td class="value"><code>{_value(w.last[0])} &rarr;<wbr> {_value(w.last[1])}</code></td></tr>')

@@ -126,3 +126,18 @@ def test_info_writers_at_the_prompt(context, writers_exe):
     assert ctx.dispatch("info writers 1")
     text = out.getvalue()
     assert row(text, "bump_a")[1] == "4" and row(text, "set_c")[1] == "8" and row(text, "bump_b")[1] == "8"
+
+
+def test_report_page_without_a_process():
+    from hwdbg import records as rec
+    from hwdbg.records import Kind
+    from hwdbg.session import UserBreakpoint
+    from hwdbg.ui.report import render
+
+    bp = UserBreakpoint(id=1, kind=Kind.WATCH, expr="a < b", addr=0x404000, length=4)
+    frames = (rec.Frame(pc=0x401137, function="bump", file="/src/c.c", line=3), rec.Frame(pc=0x401200, function="main"))
+    bp.writers.add(0x401137, 7, 0, 1, frames[0], frames)
+    page = render([bp, UserBreakpoint(id=2, kind=Kind.HBREAK, expr="main", addr=0x401200, length=1)], ["./p"])
+    assert "a &lt; b" in page and "<script" not in page  # escaped, and no script at all
+    assert page.count('<tr class="writer">') == 1 and "<details>" in page and "main" in page
+    assert render([], None).count("No watches were set.") == 1
