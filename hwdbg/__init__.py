@@ -13,14 +13,14 @@ from .arch import (HW_BREAKPOINT_LEN_1, HW_BREAKPOINT_LEN_2, HW_BREAKPOINT_LEN_4
                    HW_BREAKPOINT_R, HW_BREAKPOINT_RW, HW_BREAKPOINT_W, HW_BREAKPOINT_X, BpType)
 from .errors import (AddressError, AlignmentError, AttachDenied, HwdbgError, LengthError, PtraceError, SlotError,
                      SymbolError, TargetError, TargetTimeout, UnsupportedError, UsageError, ValidationError)
-from .records import Exited, Frame, Hit, Killed, Kind, Notice, Stopped
+from .records import Exited, Frame, Hit, Killed, Kind, Notice, Stopped, Writer
 from .version import __version__
 
 _LAZY = {"spawn": "api", "attach": "api", "Target": "api", "Breakpoint": "api", "probe": "probe"}
 
 __all__ = [
     "spawn", "attach", "Target", "Breakpoint", "BpType", "probe", "__version__",
-    "Hit", "Stopped", "Exited", "Killed", "Notice", "Frame", "Kind",
+    "Hit", "Writer", "Stopped", "Exited", "Killed", "Notice", "Frame", "Kind",
     "HW_BREAKPOINT_R", "HW_BREAKPOINT_W", "HW_BREAKPOINT_RW", "HW_BREAKPOINT_X",
     "HW_BREAKPOINT_LEN_1", "HW_BREAKPOINT_LEN_2", "HW_BREAKPOINT_LEN_4", "HW_BREAKPOINT_LEN_8",
     "HwdbgError", "UsageError", "TargetError", "AttachDenied", "PtraceError", "ValidationError",

@@ -14,7 +14,7 @@ from . import records as rec
 from .errors import TargetError, UsageError
 from .locations import resolve_code, resolve_watch
 from .records import Kind
-from .session import Session, UserBreakpoint, install_signal_cleanup
+from .session import Session, UserBreakpoint, install_signal_cleanup, writers_of
 import time
 from . import expr
 from .hw import debugregs
@@ -126,6 +126,17 @@ class Target:
     @property
     def breakpoints(self) -> list[Breakpoint]:
         return [Breakpoint(self, bp) for bp in self.session.breakpoints.values()]
+
+    def writers(self, bp: Union[Breakpoint, int, None] = None) -> list[rec.Writer]:
+        """Who wrote: the hits of the last run grouped by writing instruction, most writes first.
+
+        For one breakpoint (a Breakpoint or its number), or for every watch; the counts are
+        exact whatever ``keep`` was. A row's ``backtrace`` is its first hit's, for watches set
+        with ``backtrace=True`` (None otherwise: the hit path takes none it was not asked for).
+        """
+        if bp is None:
+            return writers_of(self.session.breakpoints.values())
+        return writers_of([self.session.get_breakpoint(bp.id if isinstance(bp, Breakpoint) else bp)])
 
     # -------------------------------------------------------------- running
 

@@ -14,7 +14,7 @@ import pytest
 
 from .api import Target, attach, spawn
 from .probe import probe
-from .records import Hit
+from .records import Hit, writers_table
 from .diagnose import HostFacts
 
 MARKERS = {
@@ -130,32 +130,35 @@ def format_hit(hit: Hit) -> str:
     return f"{where} in thread {hit.tid}{change}"
 
 
-def _watch_run(target: Target, expr: str, timeout: Optional[float], run: bool) -> list[Hit]:
+def _watch_run(target: Target, expr: str, timeout: Optional[float], run: bool) -> tuple[list[Hit], str]:
+    """Every write of ``expr`` until the end, and the writers table of those writes (indented)."""
     __tracebackhide__ = True
     bp = target.watch(expr, access="w", keep=None)  # every write, to list every offender
     if run and target.alive:
         target.run_until_exit(timeout=timeout)
-    return bp.hits
+    table = writers_table(target.writers(bp))
+    return bp.hits, f"\nwriters of {expr}:\n" + "\n".join(f"  {line}" for line in table.splitlines())
 
 
 def assert_never_written(target: Target, expr: str, *, timeout: Optional[float] = None, run: bool = True) -> None:
-    """Watches ``expr``, runs the target to its end, fails listing every write."""
+    """Watches ``expr``, runs the target to its end, fails listing every write and the writers table."""
     __tracebackhide__ = True
-    writes = _watch_run(target, expr, timeout, run)
+    writes, table = _watch_run(target, expr, timeout, run)
     if writes:
         lines = "\n".join(f"  {format_hit(h)}" for h in writes)
-        raise AssertionError(f"{expr} was written {len(writes)} time(s), expected never:\n{lines}")
+        raise AssertionError(f"{expr} was written {len(writes)} time(s), expected never:\n{lines}{table}")
 
 
 def assert_written_only_by(target: Target, expr: str, *, functions: Iterable[str],
                            timeout: Optional[float] = None, run: bool = True) -> list[Hit]:
-    """Watches ``expr``, runs the target to its end, fails listing writes from other functions."""
+    """Watches ``expr``, runs the target to its end, fails listing writes from other functions
+    and the writers table."""
     __tracebackhide__ = True
     allowed = set(functions)
-    writes = _watch_run(target, expr, timeout, run)
+    writes, table = _watch_run(target, expr, timeout, run)
     stray = [h for h in writes if h.function not in allowed]
     if stray:
         lines = "\n".join(f"  {format_hit(h)}" for h in stray)
         raise AssertionError(f"{expr} written outside {', '.join(sorted(allowed))} "
-                             f"({len(stray)} of {len(writes)} writes):\n{lines}")
+                             f"({len(stray)} of {len(writes)} writes):\n{lines}{table}")
     return writes

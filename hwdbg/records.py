@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import asdict, dataclass, field
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 
 class Kind(str, enum.Enum):
@@ -121,6 +121,65 @@ class Notice:
 
     def to_json(self) -> dict[str, Any]:
         return {"event": self.what, "message": self.message, "tid": self.tid, **self.data}
+
+
+@dataclass(frozen=True)
+class Writer:
+    """One instruction that wrote a watched range, with its hits of the last run aggregated."""
+
+    id: int  # the breakpoint
+    pc: int  # as in its hits: for data breakpoints the address after the writing instruction
+    function: Optional[str]
+    offset: int
+    file: Optional[str]
+    line: Optional[int]
+    count: int
+    threads: tuple[int, ...]
+    first: tuple[Optional[int], Optional[int]]  # (old, new) of its first write
+    last: tuple[Optional[int], Optional[int]]
+    backtrace: Optional[tuple[Frame, ...]] = None  # its first hit's, for breakpoints with --backtrace
+    timeline: tuple[int, ...] = ()  # its writes per bin of hits_per_bin hits of the breakpoint
+    hits_per_bin: int = 1
+    syscall: Optional[str] = None  # the system call, for the kernel's writes (not reported yet)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "pc": self.pc, "function": self.function, "offset": self.offset, "file": self.file,
+                "line": self.line, "count": self.count, "threads": list(self.threads),
+                "first": {"old": self.first[0], "new": self.first[1]},
+                "last": {"old": self.last[0], "new": self.last[1]}, "syscall": self.syscall,
+                "backtrace": None if self.backtrace is None else [f.to_json() for f in self.backtrace],
+                "timeline": list(self.timeline), "hits_per_bin": self.hits_per_bin}
+
+
+def writers_table(rows: Sequence[Writer]) -> str:
+    """The writers as a gdb-style table. It lives here, not in ui, because the pytest plugin
+    (beside ui, not above it) prints the same table when an assertion fails."""
+    if not rows:
+        return "No writes."
+
+    def value(v: Optional[int]) -> str:
+        return "?" if v is None else str(v)
+
+    table = [("Num", "Count", "Writer", "At", "Threads", "First -> last")]
+    backtraces = []
+    for w in rows:
+        many = f" (+{len(w.threads) - 3})" if len(w.threads) > 3 else ""
+        table.append((str(w.id), str(w.count), f"{w.function}+{w.offset}" if w.function else f"{w.pc:#x}",
+                      f"{w.file.rsplit('/', 1)[-1]}:{w.line}" if w.file and w.line else f"{w.pc:#x}",
+                      ",".join(map(str, w.threads[:3])) + many,
+                      f"{value(w.first[0])} -> {value(w.first[1])} ... {value(w.last[0])} -> {value(w.last[1])}"))
+        backtraces.append(w.backtrace or ())
+    widths = [max(len(r[i]) for r in table) for i in range(5)]
+    lines = []
+    for n, r in enumerate(table):
+        cells = [r[0].ljust(widths[0]), r[1].rjust(widths[1])] + [r[i].ljust(widths[i]) for i in (2, 3, 4)]
+        lines.append("  ".join(cells + [r[5]]))
+        for depth, frame in enumerate(backtraces[n - 1] if n else ()):
+            where = frame.function or "??"
+            if frame.file and frame.line:
+                where += f" at {frame.file.rsplit('/', 1)[-1]}:{frame.line}"
+            lines.append(f"      #{depth:<2} {frame.pc:#x} in {where}")
+    return "\n".join(lines)
 
 
 Event = Any  # Hit | Stopped | Exited | Killed | Notice

@@ -8,5 +8,6 @@ program's symbols and the expression environment), ``cleanup`` (exit and signal 
 from .cleanup import install_signal_cleanup
 from .core import Session, signal_name
 from .model import KEPT_HITS, UserBreakpoint
+from .writers import writers_of
 
-__all__ = ["KEPT_HITS", "Session", "UserBreakpoint", "install_signal_cleanup", "signal_name"]
+__all__ = ["KEPT_HITS", "Session", "UserBreakpoint", "install_signal_cleanup", "signal_name", "writers_of"]

@@ -157,6 +157,8 @@ class Session:
         assert inf is not None
         self.strings.reset()
         self.image.new_process()
+        for bp in self.breakpoints.values():
+            bp.writers.reset()  # info writers tells of the last run
         for tid in inf.threads:
             self.manager.add_thread(tid)
         self.current_tid = inf.pid

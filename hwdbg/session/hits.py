@@ -100,6 +100,7 @@ class HitSemantics:
                       old=old, new=new, function=where.function, file=where.file, line=where.line,
                       backtrace=self._backtrace(tid) if bp.backtrace else None, stopped=stopped)
         bp.hit_count += 1
+        bp.writers.add(pc, tid, old, new, where, hit.backtrace)  # exact even when few hits are kept
         bp.hits.append(hit)
         self.published += 1
         self._emit(hit)

@@ -11,6 +11,7 @@ from ..errors import UsageError
 from ..hw.breakpoint import HwBreakpoint
 from ..hw.counting import Counter
 from ..records import Kind
+from .writers import WriterTable
 
 ACCESS = {Kind.WATCH: BpType.W, Kind.RWATCH: BpType.R, Kind.AWATCH: BpType.RW, Kind.HBREAK: BpType.X}
 KEPT_HITS = 10_000  # per breakpoint, by default: hit_count counts them all, memory stays flat
@@ -44,6 +45,7 @@ class UserBreakpoint:
     on_hit: Optional[Callable[[rec.Hit], Any]] = None
     hit_count: int = 0
     hits: deque = field(default_factory=lambda: deque(maxlen=KEPT_HITS))
+    writers: WriterTable = field(default_factory=WriterTable)  # every hit of the run, grouped by pc
     value: Optional[bytes] = None  # the watched bytes when last looked at
     hw: Optional[HwBreakpoint] = None
     counter: Optional[Counter] = None  # watch --count: perf counts, never stops

@@ -73,6 +73,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-exitkill", action="store_true",
                         help="do not have the kernel kill a started program when hwdbg is SIGKILLed "
                              "(see below)")
+    parser.add_argument("--summary", action="store_true",
+                        help="at the end, print who wrote each watch (info writers)")
+    parser.add_argument("--report", metavar="FILE.html",
+                        help="at the end, write the writers of each watch and a timeline of their writes "
+                             "to FILE.html, one self-contained page")
     parser.add_argument("--debug", action="store_true", help="show Python tracebacks of internal errors")
     parser.add_argument("program", nargs="?", metavar="PROGRAM", help="the program to debug")
     parser.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS", help="its arguments")
@@ -157,6 +162,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         return _run(ctx, opts, batch=batch, read_stdin=not stdin_tty and not opts.batch)
     except Quit as exc:
+        _summarize(ctx, opts)
         _close(ctx)
         return exc.code if exc.code is not None else (ctx.exit_status() if batch else EXIT_OK)
     except BrokenPipeError:
@@ -204,10 +210,25 @@ def _run(ctx: Any, opts: argparse.Namespace, *, batch: bool, read_stdin: bool) -
     if batch:
         if read_stdin and not run_stream(ctx, sys.stdin, stop_on_error=True):
             return EXIT_ERROR
+        _summarize(ctx, opts)
         _close(ctx)
         return ctx.exit_status()
     from .repl import Repl
-    return Repl(ctx, quiet=opts.quiet).run()
+    code = Repl(ctx, quiet=opts.quiet).run()
+    _summarize(ctx, opts)
+    return code
+
+
+def _summarize(ctx: Any, opts: argparse.Namespace) -> None:
+    """--summary and --report, once, whichever way the run ended (the last run's writers stay)."""
+    if getattr(ctx, "summarized", False):
+        return
+    ctx.summarized = True
+    if opts.summary:
+        ctx.dispatch("info writers")
+    if opts.report:
+        from .report import write_report
+        ctx._guarded(lambda: write_report(opts.report, ctx.session, ctx.session.program), None)
 
 
 if __name__ == "__main__":  # pragma: no cover

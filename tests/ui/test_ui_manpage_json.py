@@ -76,7 +76,8 @@ def test_every_json_key_is_documented_under_its_event():
     bp = UserBreakpoint(id=2, kind=Kind.WATCH, expr="counter", addr=0x404028, length=4, condition="new > 1")
     # Frames are printed in a hit's backtrace; a breakpoint in the result of watch and info breakpoints.
     records = [("hit", hit), ("hit", frame), ("stopped", stopped), ("exited", rec.Exited(0, 4242)),
-               ("killed", rec.Killed("SIGSEGV", 4242, True)), ("result", bp)]
+               ("killed", rec.Killed("SIGSEGV", 4242, True)), ("result", bp),
+               ("result", rec.Writer(2, 0x401136, "bump", 6, "counter.c", 12, 1, (4242,), (0, 1), (0, 1)))]
     records += [(notice.what, notice) for notice in emitted_notices()]
     documented = entries()
     assert "Li event" in json_section()  # "every object has an event key"
@@ -84,6 +85,8 @@ def test_every_json_key_is_documented_under_its_event():
     missing = []
     for event, record in records:
         keys = set(record.to_json())
+        if isinstance(record, rec.Writer):
+            keys |= {"writers", "old", "new"}  # info writers: a list of them, first/last of old and new
         if isinstance(record, UserBreakpoint):
             keys |= set(bp_json(record))  # the result's copy drops event, adds commands
         missing += [f"{event}: {key}" for key in sorted(keys - {"event"} - documented.get(event, set()))]

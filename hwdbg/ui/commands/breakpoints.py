@@ -7,7 +7,8 @@ from typing import Any, Optional
 
 from ...errors import UsageError
 from ...locations import resolve_code, resolve_watch
-from ...records import Kind
+from ...records import Kind, writers_table
+from ...session import writers_of
 from ..render import KIND_TITLES, KIND_TYPES
 from . import (Category, CommandParser, Result, command, first_then_raw, number, parse_ids, shell_split,
                split_condition)
@@ -357,3 +358,19 @@ def info_watchpoints(ctx: Any, args: argparse.Namespace) -> Result:
 
     Like info breakpoints, watchpoints only."""
     return _info_breakpoints(ctx, args, "info watchpoints", {Kind.WATCH, Kind.RWATCH, Kind.AWATCH})
+
+
+@command(_info_parser("info writers"), category=B, group="info", name="writers")
+def info_writers(ctx: Any, args: argparse.Namespace) -> Result:
+    """info writers [N...]
+
+    Who wrote watches N (all watches without N): their hits of the current or last
+    run grouped by writing instruction, most writes first. One row per instruction:
+    its function+offset and file:line, the threads that wrote, the count (exact: every hit
+    counts, kept or not), the first and the last old -> new, and
+    for watches set with --backtrace the backtrace of its first write (watches without
+    it take none, to keep the hit path fast). The pc of a row is that of its hits: the
+    address after the writing instruction. Valid after the program exited; `run`
+    starts a new count."""
+    rows = writers_of(_selected(ctx, args.ids))
+    return Result("info writers", {"writers": [w.to_json() for w in rows]}, writers_table(rows))
