@@ -236,8 +236,8 @@ def load_cached(build_id: Optional[str], info_size: int) -> Optional[NameIndex]:
     try:
         with open(path, "rb") as f:
             data = f.read()
-    except FileNotFoundError:
-        return None
+    except (FileNotFoundError, NotADirectoryError):
+        return None  # not cached yet (an unusable directory is reported when writing)
     except OSError as e:
         notice(f"cannot read symbol index cache {path}: {e.strerror}; indexing without it")
         return None
