@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import bisect
 import os
+import struct
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from elftools.elf.elffile import ELFFile
 
 from hwdbg.symbols import index as name_index
+from hwdbg.symbols.aranges import AddressRanges
 from hwdbg.symbols.dwarf_types import (
     AGGREGATE_KEYWORDS, NAMED_TYPE_TAGS, PARSE_ERRORS, SMALL_DEBUG_INFO, VOID, DW_OP_GNU_addr_index,
     DW_OP_addr, DW_OP_addrx, TypeDecoder, _attr_value, _inherited, _is_constant, _text, _uleb, _unit_key,
@@ -58,9 +60,8 @@ class DwarfInfo(TypeDecoder):
         self._unit_lines: dict[tuple[str, int], _UnitLines] = {}
         self._unit_names: dict[tuple[str, int], NameIndex] = {}
         self._all_names: Optional[NameIndex] = None
-        # Types by DIE; structs under construction (and their typedef aliases) by id().
-        self._types: dict[tuple[str, int], CType] = {}
-        self._building: dict[int, list[CType]] = {}
+        self._types: dict[tuple[str, int], CType] = {}  # by DIE
+        self._strings: dict[int, bytes] = {}  # the string sections, for the scanner
 
     @property
     def _dwarf(self):
@@ -90,14 +91,16 @@ class DwarfInfo(TypeDecoder):
         """The unit whose code covers ``link_addr`` per .debug_aranges, or None."""
         if not self._aranges_loaded:
             self._aranges_loaded = True
+            section = self._dwarf.debug_aranges_sec
             try:
-                aranges = self._dwarf.get_aranges()
-            except PARSE_ERRORS:
+                data = name_index.section_bytes(section)
+                aranges = AddressRanges(bytes(data), self._elf.little_endian) if section is not None else None
+            except (ValueError, struct.error):
                 aranges = None
-            self._aranges = aranges if aranges is not None and aranges.entries else None
+            self._aranges = aranges if aranges else None
         if self._aranges is None:
             return None
-        offset = self._aranges.cu_offset_at_addr(link_addr)
+        offset = self._aranges.unit_at(link_addr)
         return None if offset is None else self._dwarf.get_CU_at(offset)
 
     # -- line table -------------------------------------------------------
@@ -206,12 +209,13 @@ class DwarfInfo(TypeDecoder):
     def _names_of(self, cu) -> NameIndex:
         names = self._unit_names.get(_unit_key(cu))
         if names is None:
-            names = NameIndex()
             try:
-                for die in cu.get_top_DIE().iter_children():
-                    self._index_die(die, names)
-            except PARSE_ERRORS:
-                pass
+                if _unit_key(cu)[0] != "CompileUnit":
+                    raise name_index.ScanError("type units are in .debug_types")
+                names = name_index.scan(self._dwarf, self._elf.stream.name, cu.cu_offset,
+                                        cu.cu_offset + cu.size, self._strings)
+            except name_index.ScanError:
+                names = self._unit_names_slowly(cu)
             self._unit_names[_unit_key(cu)] = names
         return names
 
@@ -222,7 +226,7 @@ class DwarfInfo(TypeDecoder):
             merged = name_index.load_cached(self._build_id, size)
             if merged is None:
                 try:
-                    merged = name_index.scan(self._dwarf, self._elf.stream.name)
+                    merged = name_index.scan(self._dwarf, self._elf.stream.name, strings=self._strings)
                 except name_index.ScanError as e:
                     name_index.notice(f"{e}; reading it the slow way")
                     merged = self._names_slowly()
@@ -238,8 +242,17 @@ class DwarfInfo(TypeDecoder):
         """pyelftools over every unit; a malformed unit is skipped."""
         merged = NameIndex()
         for cu in self._units():
-            merged.merge(self._names_of(cu))
+            merged.merge(self._unit_names_slowly(cu))
         return merged
+
+    def _unit_names_slowly(self, cu) -> NameIndex:
+        names = NameIndex()
+        try:
+            for die in cu.get_top_DIE().iter_children():
+                self._index_die(die, names)
+        except PARSE_ERRORS:
+            pass
+        return names
 
     def _die(self, ref):
         """The DIE an index entry points at: a (unit, DIE) offset pair from the scanner, or a DIE."""

@@ -6,7 +6,6 @@ bitfields), enums, arrays and function types, each converted once and cached by 
 """
 from __future__ import annotations
 
-import dataclasses
 import os
 from typing import Any, Optional
 
@@ -14,7 +13,7 @@ from elftools.common.exceptions import DWARFError, ELFError
 from elftools.dwarf import constants as dw
 from elftools.dwarf.dwarf_expr import DW_OP_name2opcode
 
-from hwdbg.symbols.types import CType, Field, pointer_name
+from hwdbg.symbols.types import CType, Field, fill_later, pointer_name, renamed
 
 VOID = CType("void", "void", 0)
 SMALL_DEBUG_INFO = 256 << 10  # bytes of .debug_info that index in about a tenth of a second
@@ -96,11 +95,10 @@ def _inherited(die, name: str):
 
 
 class TypeDecoder:
-    """DIE -> CType, for a class that has ``_elf``, ``_types``, ``_building`` and ``_complete_definition``."""
+    """DIE -> CType, for a class that has ``_elf``, ``_types`` and ``_complete_definition``."""
 
     _elf: Any
     _types: dict
-    _building: dict
 
     def _complete_definition(self, die):  # pragma: no cover - supplied by DwarfInfo
         raise NotImplementedError
@@ -164,14 +162,7 @@ class TypeDecoder:
         return CType("int", name, size, signed=encoding in (dw.DW_ATE_signed, dw.DW_ATE_signed_fixed))
 
     def _typedef(self, die, name: str) -> CType:
-        target = self.type_of(die)
-        alias = dataclasses.replace(target, name=name)
-        # A typedef of a struct still being built must receive its fields later too.
-        pending = self._building.get(id(target))
-        if pending is not None:
-            pending.append(alias)
-            self._building[id(alias)] = pending
-        return alias
+        return renamed(self.type_of(die), name)
 
     def _aggregate(self, die, name: str, key) -> CType:
         definition = self._complete_definition(die)
@@ -180,19 +171,17 @@ class TypeDecoder:
         keyword = AGGREGATE_KEYWORDS[die.tag]
         kind = "union" if keyword == "union" else "struct"
         ctype = CType(kind, f"{keyword} {name}" if name else f"{keyword} {{...}}", _attr_value(die, "DW_AT_byte_size") or 0)
-        # Cached before the members are converted so self-referential types terminate;
-        # the fields are filled in afterwards (on the struct and any typedef of it).
+        # Cached before the members are converted so self-referential types terminate; the
+        # members are converted when first asked for, so a big struct costs nothing until used.
         self._types[key] = ctype
-        pending = [ctype]
-        self._building[id(ctype)] = pending
-        try:
-            fields = tuple(self._member(child) for child in die.iter_children() if child.tag == "DW_TAG_member")
-        finally:
-            for alias in pending:
-                self._building.pop(id(alias), None)
-        for alias in pending:
-            object.__setattr__(alias, "fields", fields)
+        fill_later(ctype, lambda: self._members(die))
         return ctype
+
+    def _members(self, die) -> tuple[Field, ...]:
+        try:
+            return tuple(self._member(child) for child in die.iter_children() if child.tag == "DW_TAG_member")
+        except PARSE_ERRORS:  # one unreadable member list should not take the struct's name too
+            return ()
 
     def _member(self, die) -> Field:
         ctype = self.type_of(die)

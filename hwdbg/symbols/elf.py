@@ -2,14 +2,12 @@
 from __future__ import annotations
 
 import bisect
-import dataclasses
 import difflib
 import io
 import mmap
 import os
 import struct
-from dataclasses import dataclass
-from typing import Iterator, Optional
+from typing import Iterator, NamedTuple, Optional
 
 from elftools.common.exceptions import ELFError
 from elftools.elf.elffile import ELFFile
@@ -28,9 +26,9 @@ BINDING_NAMES = {STB_LOCAL: "local", STB_GLOBAL: "global", STB_WEAK: "weak", STB
 BINDING_RANK = {"global": 0, "weak": 1, "local": 2}
 
 
-@dataclass(frozen=True)
-class Symbol:
-    """A defined symbol; ``value`` is its link-time address."""
+class Symbol(NamedTuple):
+    """A defined symbol; ``value`` is its link-time address. A named tuple, not a frozen
+    dataclass: a big program has tens of thousands, built at every start."""
 
     name: str
     value: int
@@ -251,7 +249,7 @@ class ElfImage:
                 # old one, which names memcpy only when nothing else does.
                 base, _, version = sym.name.partition("@")
                 is_old_version = not version.startswith("@")
-                sym = dataclasses.replace(sym, name=base)
+                sym = sym._replace(name=base)
             current = by_name.get(sym.name)
             if current is None or (sym.name in old_versions and not is_old_version):
                 by_name[sym.name] = sym

@@ -100,7 +100,7 @@ def cache_dir() -> str:
 # -- building -------------------------------------------------------------
 
 
-def _section_bytes(descriptor) -> bytes:
+def section_bytes(descriptor) -> bytes:
     if descriptor is None:
         return b""
     stream = descriptor.stream
@@ -121,26 +121,33 @@ class ScanError(Exception):
     """The scanner met a unit it cannot read (the caller falls back to the slow path)."""
 
 
-def scan(dwarf, path: str) -> NameIndex:
-    """Index every unit of ``dwarf`` (a pyelftools DWARFInfo) with the C scanner."""
+def scan(dwarf, path: str, start: int = 0, end: Optional[int] = None, strings: Optional[dict] = None) -> NameIndex:
+    """Index every unit of ``dwarf`` (a pyelftools DWARFInfo), or those in .debug_info
+    [start, end), with the C scanner. ``strings`` keeps the string sections between calls."""
     try:
         # Imported here on purpose: the symbols layer imports without the C build, and a
         # missing build costs only speed (the slow path indexes instead).
         from hwdbg.linux.native import ffi, lib
     except HwdbgError as e:
         raise ScanError(f"{path}: {e}") from None
-    info = _section_bytes(dwarf.debug_info_sec)
-    abbrev = _section_bytes(dwarf.debug_abbrev_sec)
-    str_offsets = _section_bytes(dwarf.debug_str_offsets_sec)
-    addr = _section_bytes(dwarf.debug_addr_sec)
+    info = section_bytes(dwarf.debug_info_sec)
+    if end is not None:
+        info = info[:end]
+    abbrev = section_bytes(dwarf.debug_abbrev_sec)
+    str_offsets = section_bytes(dwarf.debug_str_offsets_sec)
+    addr = section_bytes(dwarf.debug_addr_sec)
     keep = [ffi.from_buffer(b) if len(b) else ffi.NULL for b in (info, abbrev, str_offsets, addr)]
     sections = ffi.new("struct hwdbg_dwarf_sections *")
     sections.info, sections.info_len = keep[0], len(info)
     sections.abbrev, sections.abbrev_len = keep[1], len(abbrev)
     sections.str_offsets, sections.str_offsets_len = keep[2], len(str_offsets)
     sections.addr, sections.addr_len = keep[3], len(addr)
-    strings = (bytes(info), bytes(_section_bytes(dwarf.debug_str_sec)), bytes(_section_bytes(dwarf.debug_line_str_sec)))
-    offset = ffi.new("unsigned long long *", 0)
+    if strings is None:
+        strings = {}
+    if not strings:
+        strings[1] = bytes(section_bytes(dwarf.debug_str_sec))
+        strings[2] = bytes(section_bytes(dwarf.debug_line_str_sec))
+    offset = ffi.new("unsigned long long *", start)
     size = CHUNK
     out = ffi.new("struct hwdbg_die_rec[]", size)
     records: list[tuple] = []
@@ -158,11 +165,16 @@ def scan(dwarf, path: str) -> NameIndex:
             continue
         for i in range(count):
             r = out[i]
-            name = _cstr(strings[r.name_sec], r.name_off) if r.name_off >= 0 else None
+            if r.name_off < 0:
+                name = None
+            elif r.name_sec == 0:  # an inline DW_FORM_string, read in place
+                name = _cstr(bytes(info[r.name_off:r.name_off + 4096]), 0)
+            else:
+                name = _cstr(strings[r.name_sec], r.name_off)
             records.append((r.offset, r.cu_offset, r.tag, r.flags, name, r.origin, r.value, r.high))
         if OPTIONS.progress is not None and (shown or time.monotonic() - started > PROGRESS_AFTER):
             shown = True
-            OPTIONS.progress(path, offset[0] / len(info))
+            OPTIONS.progress(path, (offset[0] - start) / max(len(info) - start, 1))
     if shown:
         OPTIONS.progress(path, 1.0)
     del keep

@@ -227,3 +227,25 @@ def test_cli_flag_turns_the_cache_off(monkeypatch):
     assert cli.build_parser().parse_args(["--no-index-cache", "prog"]).no_index_cache
     progress.install(_Output(), quiet=True, json=False, cache=False)
     assert not name_index.cache_enabled()
+
+
+@pytest.mark.parametrize("variant", ["dwarf4", "dwarf5"])
+def test_one_unit_scan_agrees_with_pyelftools(build_target, variant):
+    exe = build_target("sym_globals", cflags=VARIANTS[variant])
+    dwarf = DwarfInfo(ElfImage(exe).elf)
+    for cu in dwarf._units():
+        fast = name_index.scan(dwarf._dwarf, str(exe), cu.cu_offset, cu.cu_offset + cu.size)
+        assert _plain(fast, dwarf) == _plain(dwarf._unit_names_slowly(cu), dwarf)
+
+
+def test_address_ranges_agree_with_pyelftools(build_target):
+    from hwdbg.symbols.aranges import AddressRanges
+
+    exe = build_target("sym_globals")
+    dwarf = DwarfInfo(ElfImage(exe).elf)._dwarf
+    ours = AddressRanges(bytes(name_index.section_bytes(dwarf.debug_aranges_sec)))
+    theirs = dwarf.get_aranges()
+    for entry in theirs.entries:
+        for addr in (entry.begin_addr, entry.begin_addr + entry.length - 1, entry.begin_addr + entry.length):
+            assert ours.unit_at(addr) == theirs.cu_offset_at_addr(addr)
+    assert ours.unit_at(0) is None
