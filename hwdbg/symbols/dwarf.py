@@ -17,6 +17,7 @@ from typing import Any, Optional
 from elftools.elf.elffile import ELFFile
 
 from hwdbg.symbols import index as name_index
+from hwdbg.symbols import sections
 from hwdbg.symbols.aranges import AddressRanges
 from hwdbg.symbols.dwarf_types import (
     AGGREGATE_KEYWORDS, NAMED_TYPE_TAGS, PARSE_ERRORS, SMALL_DEBUG_INFO, VOID, DW_OP_GNU_addr_index,
@@ -66,7 +67,7 @@ class DwarfInfo(TypeDecoder):
     @property
     def _dwarf(self):
         if self._dwarf_info is None:
-            self._dwarf_info = self._elf.get_dwarf_info()
+            self._dwarf_info = sections.dwarf_info(self._elf)
         return self._dwarf_info
 
     @property

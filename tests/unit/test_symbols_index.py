@@ -249,3 +249,18 @@ def test_address_ranges_agree_with_pyelftools(build_target):
         for addr in (entry.begin_addr, entry.begin_addr + entry.length - 1, entry.begin_addr + entry.length):
             assert ours.unit_at(addr) == theirs.cu_offset_at_addr(addr)
     assert ours.unit_at(0) is None
+
+
+@pytest.mark.parametrize("variant", ["dwarf5", "compressed"])
+def test_debug_sections_are_read_on_first_use(build_target, variant):
+    from hwdbg.symbols import sections
+
+    exe = build_target("sym_globals", cflags=VARIANTS[variant])
+    elf = ElfImage(exe).elf
+    dwarf = sections.dwarf_info(elf)
+    stream = dwarf.debug_line_sec.stream
+    assert stream._section is not None  # nothing read yet
+    expected = elf.get_section_by_name(".debug_line").data()
+    assert stream.getvalue() == expected and dwarf.debug_line_sec.size == len(expected)
+    stream.seek(3)
+    assert stream.read(5) == expected[3:8]
