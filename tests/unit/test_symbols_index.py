@@ -19,13 +19,7 @@ from hwdbg.symbols import index as name_index
 from hwdbg.symbols.dwarf import DwarfInfo
 from hwdbg.ui import progress
 
-VARIANTS = {
-    "dwarf3": ("-gdwarf-3",),
-    "dwarf4": ("-gdwarf-4",),
-    "dwarf5": ("-gdwarf-5",),
-    "type-units": ("-gdwarf-4", "-fdebug-types-section"),
-    "compressed": ("-gz",),
-}
+from test_symbols import DWARF_VARIANTS as VARIANTS  # tests/unit is on sys.path (no __init__.py)
 
 
 @pytest.fixture
