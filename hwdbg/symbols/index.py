@@ -20,7 +20,7 @@ from typing import Any, Callable, Optional
 
 from hwdbg.errors import HwdbgError
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: one marshal blob per table, decoded when first used
 MAGIC = b"HWDBGIX\0"
 HEADER = struct.Struct("<8sIIQ")  # magic, format version, crc32 of the payload, payload length
 CACHE_MIN_INFO = 256 << 10  # smaller .debug_info indexes in milliseconds: not worth a file
@@ -216,8 +216,27 @@ def _cache_path(build_id: str) -> str:
     return os.path.join(cache_dir(), f"{build_id}.index")
 
 
+TABLES = ("variables", "functions", "types")
+
+
+class _CachedIndex(NameIndex):
+    """An index read from the cache: each table is unmarshalled when first used (a variable's
+    lookup never decodes the functions and types of 100,000 units)."""
+
+    def __init__(self, blobs: dict[str, bytes]) -> None:  # noqa: super().__init__ would fill the tables
+        self._blobs = blobs
+
+    def __getattr__(self, name: str):  # only for attributes not set yet: the tables
+        blob = self.__dict__.get("_blobs", {}).pop(name, None)
+        if blob is None:
+            raise AttributeError(name)
+        table = marshal.loads(blob)
+        setattr(self, name, table)
+        return table
+
+
 def _encode(index: NameIndex, build_id: str, info_size: int) -> bytes:
-    payload = marshal.dumps((build_id, info_size, index.variables, index.functions, index.types))
+    payload = marshal.dumps((build_id, info_size, *(marshal.dumps(getattr(index, t)) for t in TABLES)))
     return HEADER.pack(MAGIC, FORMAT_VERSION, zlib.crc32(payload), len(payload)) + payload
 
 
@@ -235,10 +254,12 @@ def _decode(data: bytes, build_id: str, info_size: int) -> Optional[NameIndex]:
         raise ValueError("truncated")
     if zlib.crc32(payload) != crc:
         raise ValueError("checksum mismatch")
-    stored_id, stored_size, variables, functions, types = marshal.loads(payload)
+    stored_id, stored_size, *blobs = marshal.loads(payload)
     if stored_id != build_id or stored_size != info_size:
         raise ValueError("stale (made for other debug info)")
-    return NameIndex(variables, functions, types)
+    if len(blobs) != len(TABLES) or not all(isinstance(b, bytes) for b in blobs):
+        raise ValueError("not an hwdbg index")
+    return _CachedIndex(dict(zip(TABLES, blobs)))
 
 
 def load_cached(build_id: Optional[str], info_size: int) -> Optional[NameIndex]:

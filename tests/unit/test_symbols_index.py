@@ -77,6 +77,10 @@ def test_cache_is_written_once_and_read_back(build_target, notices):
         name_index.scan = original
     assert found is not None and found[1] == first.ctype
     assert notices == []
+    # Every table reads back as it was built.
+    cached = name_index.load_cached(build_id, dwarf._dwarf.debug_info_sec.size)
+    built = name_index.scan(dwarf._dwarf, str(exe))
+    assert (cached.variables, cached.functions, cached.types) == (built.variables, built.functions, built.types)
 
 
 @pytest.mark.parametrize("damage", ["garbage", "truncated", "empty", "flipped", "stale"])
