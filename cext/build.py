@@ -8,9 +8,33 @@ values to write, and in which order, is decided in Python (``hwdbg/hw/debugregs.
 classify, record, resume — for hits Python has declared need no Python work. Anything
 else is handed back untouched. cffi releases the GIL around every call.
 """
+import os
+
 from cffi import FFI
 
 ffibuilder = FFI()
+
+# The top-level DIE scanner behind the DWARF name index (hwdbg/symbols/index.py).
+DWARF_TYPES = """
+struct hwdbg_dwarf_sections {
+    const unsigned char *info; size_t info_len;
+    const unsigned char *abbrev; size_t abbrev_len;
+    const unsigned char *str_offsets; size_t str_offsets_len;
+    const unsigned char *addr; size_t addr_len;
+};
+struct hwdbg_die_rec {
+    unsigned long long offset, cu_offset;
+    unsigned long long value;    /* variable: static address; subprogram: low_pc */
+    unsigned long long high;     /* subprogram: end of its code */
+    unsigned long long origin;   /* DW_AT_specification / DW_AT_abstract_origin, a section offset */
+    long long name_off;          /* -1: no DW_AT_name */
+    int name_sec;                /* 0 .debug_info (inline string), 1 .debug_str, 2 .debug_line_str */
+    int tag;
+    int flags;                   /* 1 declaration, 2 static address, 4 pc range, 8 has a type */
+};
+"""
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "dwarfscan.c")) as source:
+    DWARF_SCAN = source.read()
 
 # The C hit loop's tables, declared once for cdef and for the compiler.
 FAST_TYPES = """
@@ -56,6 +80,9 @@ int hwdbg_poke_dr_sequence(int tid, int count, const int *regs,
 int hwdbg_fast_loop(struct hwdbg_fast_args *a);
 
 int hwdbg_perf_bp_open(int tid, unsigned long addr, int len, int type);
+""" + DWARF_TYPES + """
+int hwdbg_dwarf_scan(struct hwdbg_dwarf_sections *s, unsigned long long *offset,
+                     struct hwdbg_die_rec *out, int max_out);
 """)
 
 ffibuilder.set_source("hwdbg._ptrace", r"""
@@ -223,6 +250,7 @@ int hwdbg_fast_loop(struct hwdbg_fast_args *a)
         }
     }
 }
+""" + DWARF_TYPES + DWARF_SCAN + r"""
 """)
 
 if __name__ == "__main__":

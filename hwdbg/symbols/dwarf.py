@@ -9,95 +9,25 @@ whether that is cheap. Works with DWARF 2 to 5.
 from __future__ import annotations
 
 import bisect
-import dataclasses
 import os
+import struct
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from elftools.common.exceptions import DWARFError, ELFError
-from elftools.dwarf import constants as dw
-from elftools.dwarf.dwarf_expr import DW_OP_name2opcode
 from elftools.elf.elffile import ELFFile
 
-from hwdbg.symbols.types import CType, Field, pointer_name
-
-VOID = CType("void", "void", 0)
-SMALL_DEBUG_INFO = 256 << 10  # bytes of .debug_info that index in about a tenth of a second
-
-# Location expressions are matched as raw bytes, so the opcodes are needed as numbers.
-DW_OP_addr, DW_OP_plus_uconst = DW_OP_name2opcode["DW_OP_addr"], DW_OP_name2opcode["DW_OP_plus_uconst"]
-DW_OP_addrx, DW_OP_GNU_addr_index = DW_OP_name2opcode["DW_OP_addrx"], DW_OP_name2opcode["DW_OP_GNU_addr_index"]
-
-QUALIFIER_TAGS = frozenset(
-    ("DW_TAG_const_type", "DW_TAG_volatile_type", "DW_TAG_restrict_type", "DW_TAG_atomic_type", "DW_TAG_immutable_type")
+from hwdbg.symbols import index as name_index
+from hwdbg.symbols import sections
+from hwdbg.symbols.aranges import AddressRanges
+from hwdbg.symbols.dwarf_types import (
+    AGGREGATE_KEYWORDS, NAMED_TYPE_TAGS, PARSE_ERRORS, SMALL_DEBUG_INFO, VOID, DW_OP_GNU_addr_index,
+    DW_OP_addr, DW_OP_addrx, TypeDecoder, _attr_value, _inherited, _is_constant, _text, _uleb, _unit_key,
+    file_matches,
 )
-AGGREGATE_KEYWORDS = {"DW_TAG_structure_type": "struct", "DW_TAG_class_type": "class", "DW_TAG_union_type": "union"}
-NAMED_TYPE_TAGS = frozenset(
-    ("DW_TAG_structure_type", "DW_TAG_class_type", "DW_TAG_union_type", "DW_TAG_enumeration_type",
-     "DW_TAG_typedef", "DW_TAG_base_type")
-)
-# A malformed or unsupported unit is skipped rather than taking the whole file down.
-PARSE_ERRORS = (DWARFError, ELFError, NotImplementedError, KeyError, IndexError, ValueError, AssertionError)
+from hwdbg.symbols.index import NameIndex
+from hwdbg.symbols.types import CType
 
-
-def _text(value: Any) -> str:
-    if isinstance(value, bytes):
-        return value.decode("utf-8", errors="replace")
-    return "" if value is None else str(value)
-
-
-def _uleb(data: list[int], pos: int) -> tuple[int, int]:
-    result = shift = 0
-    while pos < len(data):
-        byte = data[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        shift += 7
-        if not byte & 0x80:
-            break
-    return result, pos
-
-
-def _unit_key(cu) -> tuple[str, int]:
-    # Type units live in their own section, so offsets alone could collide.
-    return type(cu).__name__, cu.cu_offset
-
-
-def file_matches(path: str, wanted: str) -> bool:
-    """Does the line-table ``path`` name the file the user typed (basename, suffix or full path)?"""
-    wanted = os.path.normpath(wanted)
-    return path == wanted or path.endswith("/" + wanted)
-
-
-def _attr_value(die, name: str) -> Any:
-    attr = die.attributes.get(name)
-    return None if attr is None else attr.value
-
-
-def _is_constant(attr) -> bool:
-    return attr is not None and attr.form in (
-        "DW_FORM_data1", "DW_FORM_data2", "DW_FORM_data4", "DW_FORM_data8",
-        "DW_FORM_sdata", "DW_FORM_udata", "DW_FORM_implicit_const", "DW_FORM_data16",
-    )
-
-
-def _origin(die) -> Optional[Any]:
-    """The DIE this one completes (definition of a declaration, instance of an abstract)."""
-    for name in ("DW_AT_specification", "DW_AT_abstract_origin"):
-        if name in die.attributes:
-            return die.get_DIE_from_attribute(name)
-    return None
-
-
-def _inherited(die, name: str):
-    """An attribute of ``die`` or, failing that, of the DIE it completes."""
-    seen = 0
-    while die is not None and seen < 8:
-        if name in die.attributes:
-            return die
-        die = _origin(die)
-        seen += 1
-    return None
+__all__ = ["DwarfInfo", "VOID", "file_matches"]
 
 
 @dataclass
@@ -117,44 +47,27 @@ class _UnitLines:
         return (path, line) if line > 0 else None
 
 
-@dataclass
-class _UnitNames:
-    """Top-level names of one unit (or of all units, merged)."""
-
-    variables: dict[str, list[tuple[int, Any]]] = field(default_factory=dict)  # name -> (addr, DIE)
-    functions: dict[str, list[tuple[int, int, Any]]] = field(default_factory=dict)  # name -> (low, high, DIE)
-    types: dict[str, Any] = field(default_factory=dict)  # 'struct x' / 'enum y' / typedef -> DIE
-
-    def merge(self, other: "_UnitNames") -> None:
-        for name, entries in other.variables.items():
-            self.variables.setdefault(name, []).extend(entries)
-        for name, entries in other.functions.items():
-            self.functions.setdefault(name, []).extend(entries)
-        for name, die in other.types.items():
-            self.types.setdefault(name, die)
-
-
-class DwarfInfo:
+class DwarfInfo(TypeDecoder):
     """Queries over the DWARF of one ELF file; addresses are link-time."""
 
-    def __init__(self, elf: ELFFile) -> None:
+    def __init__(self, elf: ELFFile, build_id: Optional[str] = None) -> None:
         self._elf = elf
+        self._build_id = build_id  # the cache key of the name index
         self._dwarf_info = None
         self._unit_list: Optional[list[Any]] = None
         self._aranges_loaded = False
         self._aranges = None
         self._unit_files: dict[tuple[str, int], list[str]] = {}
         self._unit_lines: dict[tuple[str, int], _UnitLines] = {}
-        self._unit_names: dict[tuple[str, int], _UnitNames] = {}
-        self._all_names: Optional[_UnitNames] = None
-        # Types by DIE; structs under construction (and their typedef aliases) by id().
-        self._types: dict[tuple[str, int], CType] = {}
-        self._building: dict[int, list[CType]] = {}
+        self._unit_names: dict[tuple[str, int], NameIndex] = {}
+        self._all_names: Optional[NameIndex] = None
+        self._types: dict[tuple[str, int], CType] = {}  # by DIE
+        self._strings: dict[int, bytes] = {}  # the string sections, for the scanner
 
     @property
     def _dwarf(self):
         if self._dwarf_info is None:
-            self._dwarf_info = self._elf.get_dwarf_info()
+            self._dwarf_info = sections.dwarf_info(self._elf)
         return self._dwarf_info
 
     @property
@@ -179,14 +92,16 @@ class DwarfInfo:
         """The unit whose code covers ``link_addr`` per .debug_aranges, or None."""
         if not self._aranges_loaded:
             self._aranges_loaded = True
+            section = self._dwarf.debug_aranges_sec
             try:
-                aranges = self._dwarf.get_aranges()
-            except PARSE_ERRORS:
+                data = name_index.section_bytes(section)
+                aranges = AddressRanges(bytes(data), self._elf.little_endian) if section is not None else None
+            except (ValueError, struct.error):
                 aranges = None
-            self._aranges = aranges if aranges is not None and aranges.entries else None
+            self._aranges = aranges if aranges else None
         if self._aranges is None:
             return None
-        offset = self._aranges.cu_offset_at_addr(link_addr)
+        offset = self._aranges.unit_at(link_addr)
         return None if offset is None else self._dwarf.get_CU_at(offset)
 
     # -- line table -------------------------------------------------------
@@ -292,29 +207,62 @@ class DwarfInfo:
 
     # -- top-level names ----------------------------------------------------
 
-    def _names_of(self, cu) -> _UnitNames:
+    def _names_of(self, cu) -> NameIndex:
         names = self._unit_names.get(_unit_key(cu))
         if names is None:
-            names = _UnitNames()
             try:
-                for die in cu.get_top_DIE().iter_children():
-                    self._index_die(die, names)
-            except PARSE_ERRORS:
-                pass
+                if _unit_key(cu)[0] != "CompileUnit":
+                    raise name_index.ScanError("type units are in .debug_types")
+                names = name_index.scan(self._dwarf, self._elf.stream.name, cu.cu_offset,
+                                        cu.cu_offset + cu.size, self._strings)
+            except name_index.ScanError:
+                names = self._unit_names_slowly(cu)
             self._unit_names[_unit_key(cu)] = names
         return names
 
-    def _names(self) -> _UnitNames:
-        """Names of every unit: a one-time scan (seconds for a big library)."""
+    def _names(self) -> NameIndex:
+        """Names of every unit: from the index cache, else one pass over the top-level DIEs."""
         if self._all_names is None:
-            merged = _UnitNames()
-            type_units = list(self._dwarf.iter_TUs()) if self._dwarf.has_debug_types else []
-            for cu in self._units() + type_units:
-                merged.merge(self._names_of(cu))
+            size = self._dwarf.debug_info_sec.size if self._dwarf.debug_info_sec is not None else 0
+            merged = name_index.load_cached(self._build_id, size)
+            if merged is None:
+                try:
+                    merged = name_index.scan(self._dwarf, self._elf.stream.name, strings=self._strings)
+                except name_index.ScanError as e:
+                    name_index.notice(f"{e}; reading it the slow way")
+                    merged = self._names_slowly()
+                else:
+                    name_index.store(merged, self._build_id, size)
+            if self._dwarf.has_debug_types:
+                for tu in self._dwarf.iter_TUs():
+                    merged.merge(self._names_of(tu))
             self._all_names = merged
         return self._all_names
 
-    def _index_die(self, die, names: _UnitNames) -> None:
+    def _names_slowly(self) -> NameIndex:
+        """pyelftools over every unit; a malformed unit is skipped."""
+        merged = NameIndex()
+        for cu in self._units():
+            merged.merge(self._unit_names_slowly(cu))
+        return merged
+
+    def _unit_names_slowly(self, cu) -> NameIndex:
+        names = NameIndex()
+        try:
+            for die in cu.get_top_DIE().iter_children():
+                self._index_die(die, names)
+        except PARSE_ERRORS:
+            pass
+        return names
+
+    def _die(self, ref):
+        """The DIE an index entry points at: a (unit, DIE) offset pair from the scanner, or a DIE."""
+        if isinstance(ref, tuple):
+            cu_offset, offset = ref
+            return self._dwarf.get_CU_at(cu_offset).get_DIE_from_refaddr(offset)
+        return ref
+
+    def _index_die(self, die, names: NameIndex) -> None:
         tag = die.tag
         if tag == "DW_TAG_variable":
             addr = self._static_address(die)
@@ -370,7 +318,8 @@ class DwarfInfo:
                 candidates = [c for entries in variables.values() for c in entries if c[0] == at][:1]
         if not candidates:
             return None
-        addr, die = candidates[0]
+        addr, ref = candidates[0]
+        die = self._die(ref)
         type_die = _inherited(die, "DW_AT_type")
         return addr, (self.type_of(type_die) if type_die is not None else VOID)
 
@@ -406,83 +355,15 @@ class DwarfInfo:
         entry = self._function_entry(name, at)
         if entry is None:
             return None
-        die = entry[2]
+        die = self._die(entry[2])
         return self._function_ctype(_inherited(die, "DW_AT_type"), die, _inherited(die, "DW_AT_prototyped"))
 
     def type_named(self, name: str) -> Optional[CType]:
         """A type by its C spelling: 'struct config', 'enum color', a typedef or base type name."""
-        die = self._names().types.get(" ".join(name.split()))
-        return None if die is None else self._convert(die)
+        ref = self._names().types.get(" ".join(name.split()))
+        return None if ref is None else self._convert(self._die(ref))
 
-    # -- types ------------------------------------------------------------
-
-    def type_of(self, die) -> CType:
-        """The type a DIE's DW_AT_type names (void when it has none)."""
-        if "DW_AT_type" not in die.attributes:
-            return VOID
-        return self._convert(die.get_DIE_from_attribute("DW_AT_type"))
-
-    def _convert(self, die) -> CType:
-        key = (_unit_key(die.cu)[0], die.offset)
-        cached = self._types.get(key)
-        if cached is not None:
-            return cached
-        try:
-            ctype = self._convert_uncached(die, key)
-        except PARSE_ERRORS:  # one unreadable type should not hide the variable
-            ctype = CType("void", "<unreadable type>", 0)
-        self._types[key] = ctype
-        return ctype
-
-    def _convert_uncached(self, die, key) -> CType:
-        tag = die.tag
-        name = _text(_attr_value(die, "DW_AT_name"))
-        if tag == "DW_TAG_base_type":
-            return self._base_type(die, name)
-        if tag in QUALIFIER_TAGS:
-            return self.type_of(die)
-        if tag == "DW_TAG_typedef":
-            return self._typedef(die, name)
-        if tag in ("DW_TAG_pointer_type", "DW_TAG_reference_type", "DW_TAG_rvalue_reference_type"):
-            target = self.type_of(die)
-            size = _attr_value(die, "DW_AT_byte_size") or die.cu["address_size"]
-            return CType("pointer", pointer_name(target), size, target=target)
-        if tag in AGGREGATE_KEYWORDS:
-            return self._aggregate(die, name, key)
-        if tag == "DW_TAG_enumeration_type":
-            return self._enum(die, name)
-        if tag == "DW_TAG_array_type":
-            return self._array(die)
-        if tag in ("DW_TAG_subroutine_type", "DW_TAG_subprogram"):
-            return self._function_ctype(die, die, die)
-        if tag == "DW_TAG_unspecified_type":
-            return CType("void", name or "void", 0)
-        return CType("void", name or tag.replace("DW_TAG_", ""), _attr_value(die, "DW_AT_byte_size") or 0)
-
-    @staticmethod
-    def _base_type(die, name: str) -> CType:
-        size = _attr_value(die, "DW_AT_byte_size") or 0
-        encoding = _attr_value(die, "DW_AT_encoding")
-        if encoding == dw.DW_ATE_boolean:
-            return CType("bool", name, size)
-        if encoding == dw.DW_ATE_float:
-            return CType("float", name, size, signed=True)
-        if encoding == dw.DW_ATE_complex_float:
-            part = CType("float", name.replace("complex", "").strip() or "double", size // 2, signed=True)
-            return CType("array", name, size, target=part, count=2)
-        if encoding in (dw.DW_ATE_signed_char, dw.DW_ATE_unsigned_char, dw.DW_ATE_UTF):
-            return CType("char", name, size, signed=encoding == dw.DW_ATE_signed_char)
-        return CType("int", name, size, signed=encoding in (dw.DW_ATE_signed, dw.DW_ATE_signed_fixed))
-
-    def _typedef(self, die, name: str) -> CType:
-        target = self.type_of(die)
-        alias = dataclasses.replace(target, name=name)
-        # A typedef of a struct still being built must receive its fields later too.
-        pending = self._building.get(id(target))
-        if pending is not None:
-            pending.append(alias)
-            self._building[id(alias)] = pending
-        return alias
+    # -- opaque declarations ------------------------------------------------
 
     def _complete_definition(self, die):
         """The full definition of an opaque 'struct foo;' declaration, from another unit."""
@@ -498,127 +379,4 @@ class DwarfInfo:
         found = self._names_of(die.cu).types.get(key)
         if found is None and (self.small or self.indexed):
             found = self._names().types.get(key)
-        return found if found is not None else die
-
-    def _aggregate(self, die, name: str, key) -> CType:
-        definition = self._complete_definition(die)
-        if definition is not die:
-            return self._convert(definition)
-        keyword = AGGREGATE_KEYWORDS[die.tag]
-        kind = "union" if keyword == "union" else "struct"
-        ctype = CType(kind, f"{keyword} {name}" if name else f"{keyword} {{...}}", _attr_value(die, "DW_AT_byte_size") or 0)
-        # Cached before the members are converted so self-referential types terminate;
-        # the fields are filled in afterwards (on the struct and any typedef of it).
-        self._types[key] = ctype
-        pending = [ctype]
-        self._building[id(ctype)] = pending
-        try:
-            fields = tuple(self._member(child) for child in die.iter_children() if child.tag == "DW_TAG_member")
-        finally:
-            for alias in pending:
-                self._building.pop(id(alias), None)
-        for alias in pending:
-            object.__setattr__(alias, "fields", fields)
-        return ctype
-
-    def _member(self, die) -> Field:
-        ctype = self.type_of(die)
-        name = _text(_attr_value(die, "DW_AT_name"))
-        offset = self._member_offset(die)
-        bit_size = _attr_value(die, "DW_AT_bit_size")
-        if bit_size is None:
-            return Field(name, offset, ctype)
-        if "DW_AT_data_bit_offset" in die.attributes:  # DWARF 4+: bits from the start of the struct
-            total_bits = die.attributes["DW_AT_data_bit_offset"].value
-        else:  # DWARF 2/3: bits from the most significant end of a storage unit
-            unit = _attr_value(die, "DW_AT_byte_size") or ctype.size
-            big_end_offset = _attr_value(die, "DW_AT_bit_offset") or 0
-            if self._elf.little_endian:
-                total_bits = offset * 8 + unit * 8 - big_end_offset - bit_size
-            else:
-                total_bits = offset * 8 + big_end_offset
-        return self._bitfield(name, ctype, total_bits, bit_size)
-
-    @staticmethod
-    def _bitfield(name: str, ctype: CType, total_bits: int, bit_size: int) -> Field:
-        """Place a bitfield in a storage unit of its type's size: read ctype.size bytes at
-        ``offset``, shift right by ``bit_offset`` (little-endian), keep ``bit_size`` bits."""
-        unit = max(ctype.size, 1)
-        offset = total_bits // (8 * unit) * unit
-        bit_offset = total_bits - offset * 8
-        if bit_offset + bit_size > unit * 8:  # straddles a unit boundary (packed structs)
-            offset, bit_offset = total_bits // 8, total_bits % 8
-        return Field(name, offset, ctype, bit_size=bit_size, bit_offset=bit_offset)
-
-    @staticmethod
-    def _member_offset(die) -> int:
-        attr = die.attributes.get("DW_AT_data_member_location")
-        if attr is None:
-            return 0  # union members and DWARF 4 bitfields
-        if isinstance(attr.value, int):
-            return attr.value
-        expr = attr.value
-        if expr and expr[0] == DW_OP_plus_uconst:
-            return _uleb(expr, 1)[0]
-        return 0
-
-    def _enum(self, die, name: str) -> CType:
-        definition = self._complete_definition(die)
-        if definition is not die:
-            return self._convert(definition)
-        size = _attr_value(die, "DW_AT_byte_size") or 0
-        enumerators = []
-        for child in die.iter_children():
-            if child.tag == "DW_TAG_enumerator":
-                enumerators.append((_text(_attr_value(child, "DW_AT_name")), _attr_value(child, "DW_AT_const_value")))
-        if "DW_AT_type" in die.attributes:
-            signed = self.type_of(die).signed
-        else:
-            signed = any(value < 0 for _, value in enumerators)
-        if signed and size:
-            # Unsigned data forms carry negative values as their two's complement.
-            limit = 1 << (8 * size)
-            enumerators = [(n, v - limit if v >= limit >> 1 else v) for n, v in enumerators]
-        return CType("enum", f"enum {name}" if name else "enum {...}", size, signed=signed,
-                     enumerators=tuple(enumerators))
-
-    def _array(self, die) -> CType:
-        element = self.type_of(die)
-        counts: list[Optional[int]] = []
-        for child in die.iter_children():
-            if child.tag != "DW_TAG_subrange_type":
-                continue
-            count_attr = child.attributes.get("DW_AT_count")
-            upper_attr = child.attributes.get("DW_AT_upper_bound")
-            if _is_constant(count_attr):
-                counts.append(count_attr.value)
-            elif _is_constant(upper_attr):
-                lower = _attr_value(child, "DW_AT_lower_bound") or 0
-                upper = upper_attr.value
-                if upper_attr.form != "DW_FORM_sdata" and upper >= 1 << 63:
-                    upper -= 1 << 64  # "int a[0]" may be encoded as upper bound -1
-                counts.append(max(upper - lower + 1, 0))
-            else:
-                counts.append(None)  # flexible or variable-length array
-        if not counts:
-            counts = [None]
-        ctype = element
-        dims = ""
-        for count in reversed(counts):
-            dims = f"[{'' if count is None else count}]" + dims
-            size = ctype.size * count if count is not None else 0
-            ctype = CType("array", f"{element.name} {dims}", size, target=ctype, count=count)
-        return ctype
-
-    def _function_ctype(self, type_die, params_die, prototyped_die=None) -> CType:
-        result = self.type_of(type_die) if type_die is not None else VOID
-        params = []
-        for child in params_die.iter_children():
-            if child.tag == "DW_TAG_formal_parameter":
-                params.append(self.type_of(child).name)
-            elif child.tag == "DW_TAG_unspecified_parameters":
-                params.append("...")
-        if not params and prototyped_die is not None and _attr_value(prototyped_die, "DW_AT_prototyped"):
-            params = ["void"]
-        # sizeof a function is 1 in GNU C; it is never read as data.
-        return CType("func", f"{result.name} ({', '.join(params)})", 1, target=result)
+        return self._die(found) if found is not None else die

@@ -2,14 +2,12 @@
 from __future__ import annotations
 
 import bisect
-import dataclasses
 import difflib
 import io
 import mmap
 import os
 import struct
-from dataclasses import dataclass
-from typing import Iterator, Optional
+from typing import Iterator, NamedTuple, Optional
 
 from elftools.common.exceptions import ELFError
 from elftools.elf.elffile import ELFFile
@@ -28,9 +26,9 @@ BINDING_NAMES = {STB_LOCAL: "local", STB_GLOBAL: "global", STB_WEAK: "weak", STB
 BINDING_RANK = {"global": 0, "weak": 1, "local": 2}
 
 
-@dataclass(frozen=True)
-class Symbol:
-    """A defined symbol; ``value`` is its link-time address."""
+class Symbol(NamedTuple):
+    """A defined symbol; ``value`` is its link-time address. A named tuple, not a frozen
+    dataclass: a big program has tens of thousands, built at every start."""
 
     name: str
     value: int
@@ -210,24 +208,29 @@ class ElfImage:
         strtab = elf.get_section(section["sh_link"]).data()
         order = "<" if elf.little_endian else ">"
         if elf.elfclass == 64:
-            fmt, unpack = order + "IBBHQQ", lambda t: (t[0], t[1], t[3], t[4], t[5])
+            fmt = order + "IBBHQQ"  # name, info, other, shndx, value, size
         else:
-            fmt, unpack = order + "IIIBBH", lambda t: (t[0], t[3], t[5], t[1], t[2])
+            fmt = order + "IIIBBH"  # name, value, size, info, other, shndx
         entry_size = struct.calcsize(fmt)
         data = section.data()
         data = data[: len(data) - len(data) % entry_size]
         hidden = source._hidden_versions(section, order)
-        for index, raw in enumerate(struct.iter_unpack(fmt, data)):
-            name_offset, info, shndx, value, size = unpack(raw)
-            sym_type, bind = info & 0xF, info >> 4
-            if shndx == SHN_UNDEF or sym_type in (STT_SECTION, STT_FILE) or name_offset == 0:
+        entries = struct.iter_unpack(fmt, data)
+        if elf.elfclass != 64:
+            entries = ((n, i, o, x, v, z) for n, v, z, i, o, x in entries)
+        # Kind by (type, is SHN_ABS), computed once rather than per symbol.
+        kinds = {(t, a): "other" if t == STT_TLS else symbol_kind(t, SHN_ABS if a else 1)
+                 for t in range(16) for a in (False, True)}
+        skipped = (STT_SECTION, STT_FILE)
+        find, bindings = strtab.find, BINDING_NAMES
+        for index, (name_offset, info, _, shndx, value, size) in enumerate(entries):
+            sym_type = info & 0xF
+            if shndx == SHN_UNDEF or sym_type in skipped or name_offset == 0:
                 continue
-            end = strtab.find(b"\0", name_offset)
-            name = strtab[name_offset:end].decode(errors="replace")
-            if index < len(hidden) and hidden[index]:
+            name = strtab[name_offset:find(b"\0", name_offset)].decode(errors="replace")
+            if hidden and index < len(hidden) and hidden[index]:
                 name += "@"  # spelled like .symtab spells a non-default version
-            kind = "other" if sym_type == STT_TLS else symbol_kind(sym_type, shndx)
-            yield Symbol(name, value, size, kind, BINDING_NAMES.get(bind, "global"))
+            yield Symbol(name, value, size, kinds[sym_type, shndx == SHN_ABS], bindings.get(info >> 4, "global"))
 
     def _hidden_versions(self, section, order: str) -> list[bool]:
         """Per .dynsym entry: is it a non-default (hidden) symbol version?"""
@@ -251,7 +254,7 @@ class ElfImage:
                 # old one, which names memcpy only when nothing else does.
                 base, _, version = sym.name.partition("@")
                 is_old_version = not version.startswith("@")
-                sym = dataclasses.replace(sym, name=base)
+                sym = sym._replace(name=base)
             current = by_name.get(sym.name)
             if current is None or (sym.name in old_versions and not is_old_version):
                 by_name[sym.name] = sym

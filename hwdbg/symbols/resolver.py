@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from hwdbg.errors import SymbolError, UsageError
+from hwdbg.symbols import index as name_index
 from hwdbg.symbols.dwarf import DwarfInfo
 from hwdbg.symbols.elf import ElfImage, Symbol, suggest
 from hwdbg.linux import procfs
@@ -105,18 +106,28 @@ class _Images:
 
 
 def _dwarf_for(image: ElfImage) -> Optional[DwarfInfo]:
-    """The file's own DWARF, or that of its separate debug file (whose .symtab it also adopts)."""
+    """The file's own DWARF, or that of its separate debug file (whose .symtab it also adopts).
+
+    A debug file that is unreadable or belongs to another build is skipped with one notice:
+    the image's own symbols still work."""
     if image.has_dwarf():
-        return DwarfInfo(image.elf)
+        return DwarfInfo(image.elf, image.build_id())
     debug_path = image.separate_debug_path()
     if debug_path is None:
         return None
     try:
         debug_image = ElfImage(debug_path)
-    except SymbolError:
+    except SymbolError as e:
+        name_index.notice(f"{e}; using the symbols of {image.path} only")
+        return None
+    wanted, found = image.build_id(), debug_image.build_id()
+    if wanted and found and wanted != found:
+        name_index.notice(
+            f"{debug_path} has build-id {found}, but {image.path} has {wanted}; ignoring that debug file"
+        )
         return None
     image.adopt_symbols_from(debug_image)
-    return DwarfInfo(debug_image.elf) if debug_image.has_dwarf() else None
+    return DwarfInfo(debug_image.elf, found or wanted) if debug_image.has_dwarf() else None
 
 
 class SymbolTable:

@@ -1,8 +1,9 @@
 """A small model of C types, filled from DWARF, used by symbols and expressions."""
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Callable, Optional
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,45 @@ class CType:
     @property
     def is_scalar(self) -> bool:
         return self.kind in ("int", "bool", "char", "pointer", "enum", "float")
+
+
+class _Fields:
+    """``CType.fields``, which a struct read from DWARF fills when first asked for (reading a
+    big program's types member by member, only as far as an expression goes). A typedef of
+    such a struct always answers with the struct's fields."""
+
+    def __get__(self, obj, owner=None):
+        if obj is None:
+            return ()
+        state = obj.__dict__
+        same = state.get("_fields_of")
+        if same is not None:
+            return same.fields
+        load = state.pop("_load_fields", None)
+        if load is not None:
+            state["_fields"] = ()  # a member that reaches this struct again sees it empty meanwhile
+            state["_fields"] = tuple(load())
+        return state.get("_fields", ())
+
+    def __set__(self, obj, value) -> None:
+        obj.__dict__["_fields"] = value
+
+
+CType.fields = _Fields()  # type: ignore[assignment]  # after @dataclass, which took its default ()
+
+
+def fill_later(ctype: CType, load: Callable[[], tuple]) -> None:
+    """Let ``load()`` produce the struct's fields on first use of ``ctype.fields``."""
+    ctype.__dict__["_load_fields"] = load
+
+
+def renamed(ctype: CType, name: str) -> CType:
+    """``ctype`` under another name (a typedef), its fields shared rather than copied."""
+    if ctype.kind not in ("struct", "union"):
+        return dataclasses.replace(ctype, name=name)
+    alias = CType(ctype.kind, name, ctype.size, ctype.signed, ctype.target, ctype.count, (), ctype.enumerators)
+    alias.__dict__["_fields_of"] = ctype.__dict__.get("_fields_of", ctype)
+    return alias
 
 
 def integer_type(size: int, signed: bool = False) -> CType:

@@ -78,6 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--report", metavar="FILE.html",
                         help="at the end, write the writers of each watch and a timeline of their writes "
                              "to FILE.html, one self-contained page")
+    parser.add_argument("--no-index-cache", action="store_true",
+                        help="neither read nor write the symbol index cache ($XDG_CACHE_HOME/hwdbg; "
+                             "also HWDBG_NO_INDEX_CACHE=1)")
     parser.add_argument("--debug", action="store_true", help="show Python tracebacks of internal errors")
     parser.add_argument("program", nargs="?", metavar="PROGRAM", help="the program to debug")
     parser.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS", help="its arguments")
@@ -145,12 +148,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     # Imported here, not at the top: `--help`, `--version` and `--probe` start without them.
     from ..session import Session, install_signal_cleanup
+    from . import progress
     from .context import Context, Quit
     from .render import JsonOutput, TextOutput
 
     stdin_tty = _stdin_is_tty()
     batch = opts.batch or not stdin_tty
     output = JsonOutput(sys.stdout) if opts.json else TextOutput(sys.stdout)
+    progress.install(output, quiet=opts.quiet, json=opts.json, cache=not opts.no_index_cache)
     session = Session()
     session.pin = opts.pin
     if not batch:

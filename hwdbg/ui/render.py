@@ -140,7 +140,7 @@ def notice_text(notice: rec.Notice) -> str:
         return f"[breakpoint {notice.data.get('id')} installed in the debug registers]"
     if notice.what == "uninstalled":
         return f"[breakpoint {notice.data.get('id')} lost its debug register: it waits for a free one]"
-    if notice.what in ("breakpoint-dropped", "error"):
+    if notice.what in ("breakpoint-dropped", "error", "warning"):
         return f"warning: {notice.message}"
     return f"[{notice.message}]"
 

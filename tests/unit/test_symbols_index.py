@@ -1,0 +1,264 @@
+"""The DWARF name index: the C scanner agrees with pyelftools, the cache by build-id, and
+every fault (corrupt cache, unwritable or full cache directory, corrupt or truncated debug
+file, a debug file of another build) gives one clear line and a working fallback.
+
+Broken files are made here, at test time, from freshly compiled targets.
+"""
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from hwdbg.symbols import ElfImage, SymbolTable
+from hwdbg.symbols import index as name_index
+from hwdbg.symbols.dwarf import DwarfInfo
+from hwdbg.ui import progress
+
+from test_symbols import DWARF_VARIANTS as VARIANTS  # tests/unit is on sys.path (no __init__.py)
+
+
+@pytest.fixture
+def notices(monkeypatch, tmp_path):
+    """Collected notices; the cache in a fresh directory, used even for small files."""
+    seen: list[str] = []
+    monkeypatch.setattr(name_index, "OPTIONS", name_index.Options(cache_dir=str(tmp_path / "cache")))
+    name_index.configure(notice=seen.append)
+    monkeypatch.setattr(name_index, "CACHE_MIN_INFO", 0)
+    monkeypatch.delenv("HWDBG_NO_INDEX_CACHE", raising=False)
+    return seen
+
+
+def _plain(index: name_index.NameIndex, dwarf: DwarfInfo):
+    """An index with every DIE reference as (unit offset, DIE offset), to compare two indexes."""
+
+    def ref(r):
+        die = dwarf._die(r)
+        return die.cu.cu_offset, die.offset
+
+    return (
+        {n: [(a, ref(r)) for a, r in e] for n, e in index.variables.items()},
+        {n: [(lo, hi, ref(r)) for lo, hi, r in e] for n, e in index.functions.items()},
+        {n: ref(r) for n, r in index.types.items()},
+    )
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_scanner_agrees_with_pyelftools(build_target, variant):
+    exe = build_target("sym_globals", cflags=VARIANTS[variant])
+    dwarf = DwarfInfo(ElfImage(exe).elf)
+    fast = name_index.scan(dwarf._dwarf, str(exe))
+    slow = dwarf._names_slowly()
+    assert fast.variables and fast.functions and fast.types
+    assert _plain(fast, dwarf) == _plain(slow, dwarf)
+
+
+def test_cache_is_written_once_and_read_back(build_target, notices):
+    exe = build_target("sym_globals")
+    image = ElfImage(exe)
+    build_id = image.build_id()
+    assert build_id
+    first = SymbolTable(exe).lookup("config")
+    path = Path(name_index.cache_dir()) / f"{build_id}.index"
+    assert path.is_file()
+    assert not [p for p in path.parent.iterdir() if p.name.endswith(".tmp")]
+    # The second run reads the file and scans nothing.
+    dwarf = DwarfInfo(ElfImage(exe).elf, build_id)
+    dwarf._dwarf  # noqa: B018 - parse the sections before scan is replaced
+    original = name_index.scan
+    name_index.scan = lambda *a: pytest.fail("scanned despite a cached index")
+    try:
+        found = dwarf.variable("config")
+    finally:
+        name_index.scan = original
+    assert found is not None and found[1] == first.ctype
+    assert notices == []
+    # Every table reads back as it was built.
+    cached = name_index.load_cached(build_id, dwarf._dwarf.debug_info_sec.size)
+    built = name_index.scan(dwarf._dwarf, str(exe))
+    assert (cached.variables, cached.functions, cached.types) == (built.variables, built.functions, built.types)
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "empty", "flipped", "stale"])
+def test_unusable_cache_is_rebuilt_with_one_notice(build_target, notices, damage):
+    exe = build_target("sym_globals")
+    expected = SymbolTable(exe).lookup("config")
+    path = Path(name_index.cache_dir()) / f"{ElfImage(exe).build_id()}.index"
+    data = path.read_bytes()
+    if damage == "garbage":
+        path.write_bytes(b"\x00not an index at all" * 10)
+    elif damage == "truncated":
+        path.write_bytes(data[: len(data) // 2])
+    elif damage == "empty":
+        path.write_bytes(b"")
+    elif damage == "flipped":
+        path.write_bytes(data[:-5] + bytes([data[-5] ^ 0xFF]) + data[-4:])
+    else:  # an index of other debug info under this build-id
+        index = name_index._decode(data, ElfImage(exe).build_id(), DwarfInfo(ElfImage(exe).elf)._dwarf.debug_info_sec.size)
+        path.write_bytes(name_index._encode(index, ElfImage(exe).build_id(), 12345))
+    var = SymbolTable(exe).lookup("config")
+    assert var == expected
+    assert len(notices) == 1 and "rebuilding it" in notices[0] and str(path) in notices[0]
+    # Healed: the next run is silent and reads a good file.
+    notices.clear()
+    assert SymbolTable(exe).lookup("config") == expected
+    assert notices == []
+
+
+def test_unwritable_cache_directory(build_target, notices, tmp_path):
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the cache directory should be")
+    name_index.configure(cache_dir=str(blocker / "hwdbg"))
+    exe = build_target("sym_globals")
+    var = SymbolTable(exe).lookup("config")
+    assert var.ctype is not None and var.ctype.name == "struct config"
+    assert len(notices) == 1 and "cannot write symbol index cache" in notices[0]
+
+
+def test_full_cache_directory(build_target, notices, monkeypatch):
+    def full(*args, **kwargs):
+        return os.open("/dev/full", os.O_WRONLY), os.path.join(name_index.cache_dir(), ".x.tmp")
+
+    monkeypatch.setattr(name_index.tempfile, "mkstemp", full)
+    exe = build_target("sym_globals")
+    var = SymbolTable(exe).lookup("config")
+    assert var.ctype is not None and var.ctype.name == "struct config"
+    assert len(notices) == 1 and "No space left on device" in notices[0]
+    assert not list(Path(name_index.cache_dir()).glob("*.index"))
+
+
+def test_no_index_cache(build_target, notices, monkeypatch):
+    exe = build_target("sym_globals")
+    monkeypatch.setenv("HWDBG_NO_INDEX_CACHE", "1")
+    assert SymbolTable(exe).lookup("config").ctype is not None
+    monkeypatch.delenv("HWDBG_NO_INDEX_CACHE")
+    name_index.configure(cache=False)
+    assert SymbolTable(exe).lookup("config").ctype is not None
+    assert not Path(name_index.cache_dir()).exists()
+
+
+def _section_range(path: Path, name: str) -> tuple[int, int]:
+    section = ElfImage(path).elf.get_section_by_name(name)
+    return section["sh_offset"], section["sh_size"]
+
+
+def test_corrupt_debug_info_falls_back(build_target, notices, tmp_path):
+    broken = tmp_path / "broken"
+    shutil.copy(build_target("sym_globals", cflags=("-gdwarf-5",)), broken)
+    offset, size = _section_range(broken, ".debug_info")
+    with open(broken, "r+b") as f:  # the second half of .debug_info is noise
+        f.seek(offset + size // 2)
+        f.write(b"\xff" * (size - size // 2))
+    table = SymbolTable(broken)
+    var = table.lookup("counter")  # from .symtab, whatever DWARF says
+    assert var.kind == "object" and var.addr
+    assert any("unreadable DWARF unit" in n and "slow way" in n for n in notices)
+
+
+def _split(exe: Path, where: Path) -> tuple[Path, Path]:
+    """A stripped copy of ``exe`` and its separate debug file, linked by .gnu_debuglink."""
+    debug, prog = where / "prog.debug", where / "prog"
+    subprocess.run(["objcopy", "--only-keep-debug", str(exe), str(debug)], check=True)
+    shutil.copy(exe, prog)
+    subprocess.run(["strip", "--strip-debug", str(prog)], check=True)
+    subprocess.run(["objcopy", "--add-gnu-debuglink=prog.debug", str(prog)], check=True, cwd=where)
+    return prog, debug
+
+
+def test_truncated_separate_debug_file(build_target, notices, tmp_path):
+    prog, debug = _split(build_target("sym_globals"), tmp_path)
+    debug.write_bytes(debug.read_bytes()[:40])
+    var = SymbolTable(prog).lookup("counter")
+    assert var.kind == "object" and var.ctype is None
+    assert len(notices) == 1 and str(debug) in notices[0] and "symbols of" in notices[0]
+
+
+def test_debug_file_of_another_build_is_ignored(build_target, notices, tmp_path):
+    prog, debug = _split(build_target("sym_globals"), tmp_path)
+    other = build_target("sym_globals", cflags=("-O1",))
+    subprocess.run(["objcopy", "--only-keep-debug", str(other), str(debug)], check=True)
+    assert ElfImage(debug).build_id() != ElfImage(prog).build_id()
+    var = SymbolTable(prog).lookup("counter")
+    assert var.kind == "object" and var.ctype is None  # no types from the wrong DWARF
+    assert len(notices) == 1 and "build-id" in notices[0] and "ignoring" in notices[0]
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+class _Output:
+    def __init__(self) -> None:
+        self.notices: list = []
+
+    def notice(self, notice) -> None:
+        self.notices.append(notice)
+
+
+def test_progress_bar_on_a_terminal_only():
+    tty = _Terminal()
+    reporter = progress.SymbolReporter(_Output(), quiet=False, json=False, stream=tty)
+    for fraction in (0.0, 0.05, 0.5, 1.0):
+        reporter.progress("/usr/bin/python3.11d", fraction)
+    text = tty.getvalue()
+    assert text.startswith("Reading symbols from python3.11d...\n")
+    assert "]  50%" in text and text.endswith("100%\n")
+    for quiet, json in ((True, False), (False, False)):
+        pipe = io.StringIO()
+        output = _Output()
+        progress.SymbolReporter(output, quiet=quiet, json=json, stream=pipe).progress("x", 1.0)
+        assert pipe.getvalue() == "" and output.notices == []
+    output = _Output()
+    progress.SymbolReporter(output, quiet=False, json=True, stream=tty).progress("x", 1.0)
+    assert [(n.what, n.data["done"]) for n in output.notices] == [("progress", 1.0)]
+
+
+def test_cli_flag_turns_the_cache_off(monkeypatch):
+    from hwdbg.ui import cli
+
+    monkeypatch.setattr(name_index, "OPTIONS", name_index.Options())
+    assert cli.build_parser().parse_args(["--no-index-cache", "prog"]).no_index_cache
+    progress.install(_Output(), quiet=True, json=False, cache=False)
+    assert not name_index.cache_enabled()
+
+
+@pytest.mark.parametrize("variant", ["dwarf4", "dwarf5"])
+def test_one_unit_scan_agrees_with_pyelftools(build_target, variant):
+    exe = build_target("sym_globals", cflags=VARIANTS[variant])
+    dwarf = DwarfInfo(ElfImage(exe).elf)
+    for cu in dwarf._units():
+        fast = name_index.scan(dwarf._dwarf, str(exe), cu.cu_offset, cu.cu_offset + cu.size)
+        assert _plain(fast, dwarf) == _plain(dwarf._unit_names_slowly(cu), dwarf)
+
+
+def test_address_ranges_agree_with_pyelftools(build_target):
+    from hwdbg.symbols.aranges import AddressRanges
+
+    exe = build_target("sym_globals")
+    dwarf = DwarfInfo(ElfImage(exe).elf)._dwarf
+    ours = AddressRanges(bytes(name_index.section_bytes(dwarf.debug_aranges_sec)))
+    theirs = dwarf.get_aranges()
+    for entry in theirs.entries:
+        for addr in (entry.begin_addr, entry.begin_addr + entry.length - 1, entry.begin_addr + entry.length):
+            assert ours.unit_at(addr) == theirs.cu_offset_at_addr(addr)
+    assert ours.unit_at(0) is None
+
+
+@pytest.mark.parametrize("variant", ["dwarf5", "compressed"])
+def test_debug_sections_are_read_on_first_use(build_target, variant):
+    from hwdbg.symbols import sections
+
+    exe = build_target("sym_globals", cflags=VARIANTS[variant])
+    elf = ElfImage(exe).elf
+    dwarf = sections.dwarf_info(elf)
+    stream = dwarf.debug_line_sec.stream
+    assert stream._section is not None  # nothing read yet
+    expected = elf.get_section_by_name(".debug_line").data()
+    assert stream.getvalue() == expected and dwarf.debug_line_sec.size == len(expected)
+    stream.seek(3)
+    assert stream.read(5) == expected[3:8]
