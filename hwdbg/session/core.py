@@ -266,6 +266,7 @@ class Session:
         finally:
             if timer is not None:
                 timer.cancel()
+                timer.join()  # ended here, not later: a lingering timer thread would keep this session alive
 
     def step(self, tid: Optional[int] = None) -> rec.Stopped | rec.Exited | rec.Killed:
         """Executes one instruction in one thread (the others stay stopped)."""

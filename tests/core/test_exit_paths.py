@@ -61,7 +61,7 @@ def run_debugger(pid, how, send=None):
     assert debugger.stdout.readline().strip() == "armed", debugger.stderr.read()
     if send is not None:
         debugger.send_signal(send)
-    out, err = debugger.communicate(timeout=30)
+    out, err = debugger.communicate(timeout=120)  # catches a hang, with room for a loaded machine
     return debugger.returncode, err
 
 
