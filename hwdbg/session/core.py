@@ -21,14 +21,17 @@ from ..hw.fastpath import BUFFER as FAST_BUFFER
 from ..hw.router import Router, TrapKind
 from ..hw.strings import StringStores
 from ..linux import affinity, procfs
+from ..locations import resolve_break
 from ..process import events as pev
 from ..process.control import Inferior, find_program
+from ..records import Kind
 from . import cleanup
 from .env import ExpressionEnv
 from .fastplan import FastPlanner, run_fast_loop
 from .hits import HitSemantics, as_int
 from .image import ProgramImage, load_symbols
 from .model import KEPT_HITS, UserBreakpoint
+from .softstops import SoftStops
 from .table import BreakpointTable
 
 # Signals that stop the target and are passed on at the next continue (gdb's defaults).
@@ -76,6 +79,7 @@ class Session:
         self.hits.strings = self.strings = StringStores(self.manager, self.arch, read_memory=self.read_memory,
                                                         get_regs=lambda tid: self.require_process().get_regs(tid))
         self._planner = FastPlanner(self.manager, self.arch.nslots)
+        self.soft = SoftStops(self.arch, self.hits, lambda: self.breakpoints)
         self.manager.is_held = self._held
         cleanup.live_sessions.add(self)
 
@@ -156,6 +160,7 @@ class Session:
         inf = self.inferior
         assert inf is not None
         self.strings.reset()
+        self.soft.reset()
         self.image.new_process()
         for tid in inf.threads:
             self.manager.add_thread(tid)
@@ -205,6 +210,7 @@ class Session:
         for tid in list(self.manager.threads):
             self.manager.remove_thread(tid)
         self.strings.reset()
+        self.soft.reset()
         self._stepping.clear()
         self.inferior = None
 
@@ -217,6 +223,27 @@ class Session:
     def add_breakpoint(self, kind: Any, addr: int, length: int, **options: Any) -> UserBreakpoint:
         options.setdefault("keep", KEPT_HITS)
         return self.table.add(kind, addr, length, **options)
+
+    def add_break(self, location: str, **options: Any) -> tuple[UserBreakpoint, Optional[str]]:
+        """A software breakpoint at a location (gdb's linespecs); returns it and a note to tell
+        the user (the line moved to the next one with code), or None."""
+        site = resolve_break(self.symbols, self.env(), location, self.default_file())
+
+        def resolve() -> tuple[int, int]:
+            return resolve_break(self.symbols, self.env(), location, self.default_file()).addr, 1
+
+        return self.add_breakpoint(Kind.BREAK, site.addr, 1, expr=location, resolve=resolve, **options), site.note
+
+    def default_file(self) -> Optional[str]:
+        """The source file a bare LINE means: the one of the last stop, else the one of main."""
+        where = self.last_stop.where if self.last_stop is not None and self.alive else None
+        if where is not None and where.file:
+            return where.file
+        try:
+            main = self.symbols.lookup("main") if self.symbols is not None else None
+        except HwdbgError:
+            return None
+        return self.describe(main.addr).file if main is not None else None
 
     def delete(self, bp: UserBreakpoint) -> None:
         self.table.delete(bp)
@@ -255,8 +282,7 @@ class Session:
         try:
             self.manager.sync()  # free when nothing changed; lent slots stay lent
             self._resume_all_after = False
-            inf.resume_all()
-            return self._run_loop(inf)
+            return self._run_loop(inf, lambda: self._resume_all(inf))
         except BaseException:
             if inf.alive:
                 inf.stop_all()  # whatever went wrong, leave the target in a consistent all-stopped state
@@ -275,9 +301,7 @@ class Session:
         self._stepping.add(tid)
         self._resume_all_after = False
         try:
-            if not inf.has_pending_events:
-                inf.resume(tid, step=True)
-            return self._run_loop(inf)
+            return self._run_loop(inf, lambda: self._step_start(inf, tid))
         except BaseException:
             if inf.alive:
                 inf.stop_all()
@@ -307,9 +331,18 @@ class Session:
         self._timed_out = True
         self.interrupt()
 
-    def _run_loop(self, inf: Inferior) -> rec.Stopped | rec.Exited | rec.Killed:
-        cleanup.running_sessions.add(self)
+    def _step_start(self, inf: Inferior, tid: int) -> None:
+        if not inf.has_pending_events:
+            addr = self.soft.needs_step_over(inf, tid)
+            if addr is not None:
+                self.soft.step_over(inf, tid, addr)  # that step is this one
+            else:
+                inf.resume(tid, step=True)
+
+    def _run_loop(self, inf: Inferior, start: Callable[[], None]) -> rec.Stopped | rec.Exited | rec.Killed:
+        cleanup.running_sessions.add(self)  # from here a signal is only noted (a step-over may wait)
         try:
+            start()
             return self._loop(inf)
         finally:
             cleanup.running_sessions.discard(self)
@@ -331,6 +364,10 @@ class Session:
                     inf.stop_all()
                     self.current_tid = result.tid
                     self.last_stop = result
+                    for hit in result.hits:
+                        bp = self.breakpoints.get(hit.id)
+                        if hit.stopped and bp is not None and bp.temporary:
+                            self.delete(bp)
                     self._interrupt_wanted = False
                     if self._timed_out:
                         self._timed_out = False
@@ -347,7 +384,7 @@ class Session:
             if self._resume_all_after:
                 self._resume_all_after = False
                 self.manager.sync(self.manager.stale)  # those whose stops were read meanwhile
-                inf.resume_all()
+                self._resume_all(inf)
 
     def _batched(self) -> int:
         return self.hits.published - self._batch_start
@@ -385,7 +422,23 @@ class Session:
         if tid in inf.threads and not inf.threads[tid].running:
             if tid in self.manager.stale:
                 self.manager.sync([tid])  # its registers waited for this stop to be read
+            addr = self.soft.needs_step_over(inf, tid) if self.soft.over else None
+            if addr is not None:
+                if not inf.all_stopped:
+                    inf.stop_all()  # no other thread may pass the address while its int3 is out
+                    self._resume_all_after = True
+                self.soft.step_over(inf, tid, addr)
+                return
             inf.resume(tid, step=tid in self._stepping)
+
+    def _resume_all(self, inf: Inferior) -> None:
+        """Resumes every thread; those standing on one of our int3s step over it first."""
+        for tid in list(self.soft.over):
+            thread = inf.threads.get(tid)
+            addr = self.soft.needs_step_over(inf, tid) if thread and not thread.running and not thread.held else None
+            if addr is not None:
+                self.soft.step_over(inf, tid, addr)
+        inf.resume_all()
 
     def _handle(self, inf: Inferior, event: pev.ProcessEvent) -> Optional[Any]:
         tid = event.tid
@@ -408,6 +461,7 @@ class Session:
             self.table.release_counters()  # the old image's addresses; rearm opens new ones
             self.manager.reset_after_exec(tid)
             self.strings.reset()
+            self.soft.reset()
             self.image.after_exec()
             self.emit(rec.Notice("exec", f"process {inf.pid} is executing a new program", tid=tid))
             self.table.rearm("exec")
@@ -458,7 +512,14 @@ class Session:
             self._resume(inf, tid)
             return None
         if kind is TrapKind.INT3:
-            return self._stopped(inf, tid, "int3", signal="SIGTRAP")
+            addr = self.soft.claim(inf, tid)
+            if addr is None:
+                return self._stopped(inf, tid, "int3", signal="SIGTRAP")  # the program's own int3
+            trap = self.soft.hits_at(tid, addr, inf.breaks.owners(addr))
+            if trap.stop or tid in self._stepping:
+                return self._stopped(inf, tid, "breakpoint" if trap.stop else "step", hits=tuple(trap.hits), pc=addr)
+            self._resume(inf, tid)
+            return None
         if kind is TrapKind.STEP:
             if tid in self._stepping:
                 return self._stopped(inf, tid, "step")

@@ -1,0 +1,250 @@
+"""Software breakpoints (int3) on the real thing: stops, invisibility, exit paths, fork, exec, threads.
+
+Every address comes from the symbols of tests/targets/sw_target.c, compiled at test time.
+"""
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+import hwdbg
+from hwdbg.errors import HwdbgError
+
+pytestmark = pytest.mark.requires_ptrace
+
+INT3 = 0xCC
+
+
+@pytest.fixture(scope="session")
+def sw_exe(build_target):
+    return build_target("sw_target")
+
+
+@pytest.fixture
+def spawn(sw_exe):
+    targets = []
+
+    def _spawn(*args: str) -> hwdbg.Target:
+        target = hwdbg.spawn([str(sw_exe), *args])
+        targets.append(target)
+        return target
+
+    yield _spawn
+    for target in targets:
+        try:
+            target.close()
+        except HwdbgError:
+            pass
+
+
+def stops(target, limit=1000):
+    """(function, line) of every stop until the exit, and the exit."""
+    seen = []
+    for _ in range(limit):
+        result = target.cont(timeout=60)
+        if not isinstance(result, hwdbg.Stopped):
+            return seen, result
+        assert result.reason == "breakpoint", result
+        seen.append((result.where.function, result.where.line))
+    raise AssertionError("too many stops")
+
+
+def test_function_breakpoints_stop_after_the_prologue_any_number(spawn):
+    t = spawn("calls", "3")
+    add, twice = t.break_at("add"), t.break_at("twice")
+    assert add.address != t.address_of("add") and add.status == "INSTALLED"
+    seen, end = stops(t)
+    assert seen == [("twice", 22), ("add", 15)] * 3
+    assert end.code == 0 and add.hit_count == 3 and twice.hit_count == 3
+
+
+def test_star_function_is_the_first_byte_and_a_tbreak_stops_once(spawn):
+    t = spawn("calls", "3")
+    first = t.break_at("*add")
+    once = t.break_at("twice", temporary=True)
+    assert first.address == t.address_of("add")
+    stop = t.cont()
+    assert stop.hits[0].id == once.id and once.id not in {b.id for b in t.breakpoints}
+    stop = t.cont()
+    assert stop.pc == t.address_of("add") and stop.hits[0].id == first.id
+    seen, end = stops(t)
+    assert len(seen) == 2 and end.code == 0
+
+
+def test_condition_ignore_disable_and_delete(spawn):
+    t = spawn("calls", "5")
+    bp = t.break_at("add", condition="total >= 2")  # total after calls 0,1: 0, 2
+    stop = t.cont()
+    assert stop.hits[0].id == bp.id and t.evaluate("total") == 2
+    t.session.get_breakpoint(bp.id).ignore_count = 1
+    stop = t.cont()
+    assert t.evaluate("total") == 12  # one crossing ignored (total 6 after the 3rd call)
+    bp.disable()
+    assert t.read_memory(bp.address, 1) == t.session.require_process().read_raw(bp.address, 1)
+    bp.enable()
+    bp.delete()
+    assert t.cont().code == 0
+
+
+def test_int3_bytes_are_invisible_and_writes_keep_the_breakpoint(spawn):
+    t = spawn("calls", "2")
+    original = t.read_memory(t.address_of("add"), 32)
+    bp = t.break_at("add")
+    inf = t.session.require_process()
+    assert inf.read_raw(bp.address, 1)[0] == INT3
+    assert t.read_memory(t.address_of("add"), 32) == original
+    offset = bp.address - t.address_of("add")
+    t.write_memory(bp.address, original[offset:offset + 1])  # the same byte, written over the breakpoint
+    assert inf.read_raw(bp.address, 1)[0] == INT3 and t.read_memory(bp.address, 1) == original[offset:offset + 1]
+    seen, end = stops(t)
+    assert seen == [("add", 15)] * 2 and end.code == 0
+
+
+def test_thread_specific_breakpoint_lets_other_threads_pass(spawn):
+    t = spawn("calls", "3")
+    bp = t.break_at("add", thread=t.pid)
+    seen, end = stops(t)
+    assert len(seen) == 3 and end.code == 0 and bp.hit_count == 3
+
+
+def test_forked_child_passes_the_breakpoint(spawn):
+    t = spawn("fork")
+    bp = t.break_at("add")
+    seen, end = stops(t)
+    # Only the parent stops; the child, let go with the original bytes, runs add and exits 0.
+    assert seen == [("add", 15)] and end.code == 0 and bp.hit_count == 1
+
+
+def test_re_resolved_after_exec(spawn):
+    t = spawn("exec")
+    bp = t.break_at("add")
+    seen, end = stops(t)
+    assert seen == [("add", 15)] * 3 and end.code == 0 and bp.hit_count == 3
+
+
+def test_threads_pass_one_breakpoint_while_others_hit_a_watchpoint(spawn):
+    n = 200
+    t = spawn("threads", str(n))
+    bp = t.break_at("add", on_hit=lambda hit: None)
+    watched = t.watch("watched")
+    with t.session.tracing():
+        end = t.cont(timeout=120)
+    assert end.code == 0
+    assert bp.hit_count == 4 * n  # every pass of every thread, none missed
+    assert watched.hit_count == 2 * n  # two writers, each value change once
+
+
+@pytest.mark.parametrize("location, message", [
+    ("table", "data symbol"), ("nosuch", "no symbol"), ("nofile.c:3", "no source file"),
+    ("sw_target.c:99999", "no code at"), ("", "no location"),
+])
+def test_bad_locations_change_nothing(spawn, location, message):
+    t = spawn("calls", "1")
+    before = [b.id for b in t.breakpoints]
+    with pytest.raises(HwdbgError) as info:
+        t.break_at(location)
+    assert message in str(info.value) and "\n" not in str(info.value)
+    assert [b.id for b in t.breakpoints] == before
+    assert t.cont().code == 0
+
+
+def test_a_line_without_code_moves_to_the_next(spawn):
+    t = spawn("calls", "1")
+    bp, note = t.session.add_break("sw_target.c:23")
+    assert note == "line 23 of sw_target.c has no code; using line 24"
+    stop = t.cont()
+    assert stop.where.line == 24 and stop.hits[0].id == bp.id
+
+
+# ------------------------------------------------------------------ exit paths
+
+DEBUGGER = textwrap.dedent('''
+    import os, sys, hwdbg
+    pid, how = int(sys.argv[1]), sys.argv[2]
+    seen = []
+
+    def boom(hit):
+        seen.append(hit)
+        if len(seen) > 1:
+            raise RuntimeError("a bug in a user callback")
+
+    target = hwdbg.attach(pid)
+    bp = target.break_at("add", on_hit=boom if how == "callback" else None)
+    assert isinstance(target.cont(timeout=10), hwdbg.Stopped)
+    print("armed", bp.address, flush=True)
+    if how == "detach":
+        target.detach()
+        print("detached", flush=True)
+        sys.stdin.readline()
+    elif how == "close":
+        with target:
+            pass
+    elif how == "callback":
+        with target:
+            target.cont(timeout=10)
+    elif how in ("signal", "sigkill"):
+        with target.session.tracing():
+            target.run_until_exit()  # killed from outside while the target runs
+    elif how == "exit":
+        sys.exit(0)  # interpreter exit with the target attached and its int3 in place
+''')
+
+
+@pytest.fixture
+def forever(sw_exe):
+    proc = subprocess.Popen([str(sw_exe), "forever", "3"], stdout=subprocess.PIPE, text=True)
+    assert int(proc.stdout.readline()) == proc.pid
+    yield proc
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+
+
+def run_debugger(pid, how, send=None):
+    debugger = subprocess.Popen([sys.executable, "-c", DEBUGGER, str(pid), how], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = debugger.stdout.readline().split()
+    assert line and line[0] == "armed", debugger.stderr.read()
+    addr = int(line[1])
+    if how == "detach":
+        assert debugger.stdout.readline().strip() == "detached"
+        with open(f"/proc/{pid}/mem", "rb") as mem:  # the attached process, after detach
+            mem.seek(addr)
+            assert mem.read(1)[0] != INT3
+        debugger.stdin.write("\n")
+        debugger.stdin.flush()
+    if send is not None:
+        debugger.send_signal(send)
+    _out, err = debugger.communicate(timeout=30)
+    return debugger.returncode, err
+
+
+@pytest.mark.parametrize("how", ["detach", "close", "exit"])
+def test_clean_exits_leave_no_int3(forever, how):
+    code, err = run_debugger(forever.pid, how)
+    assert code == 0, err
+    assert forever.wait(timeout=30) == 0
+
+
+def test_exception_in_user_callback_leaves_no_int3(forever):
+    code, err = run_debugger(forever.pid, "callback")
+    assert code == 1 and "a bug in a user callback" in err
+    assert forever.wait(timeout=30) == 0
+
+
+@pytest.mark.parametrize("signo", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+def test_signals_to_the_debugger_leave_no_int3(forever, signo):
+    code, err = run_debugger(forever.pid, "signal", send=signo)
+    assert code != 0
+    assert forever.wait(timeout=30) == 0
+
+
+def test_sigkill_of_the_debugger_is_the_documented_exception(forever):
+    """SIGKILL cannot be caught: the int3 stays and the attached target dies with SIGTRAP at it."""
+    code, _ = run_debugger(forever.pid, "sigkill", send=signal.SIGKILL)
+    assert code == -signal.SIGKILL
+    assert forever.wait(timeout=30) == -signal.SIGTRAP
