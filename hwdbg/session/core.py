@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterator, Optional, Sequence
 
 from .. import records as rec
 from ..arch import ArchSpec, current
-from ..errors import HwdbgError, TargetError, TargetTimeout, UsageError
+from ..errors import HwdbgError, LibraryNotLoaded, TargetError, TargetTimeout, UsageError
 from ..hw.breakpoint import BreakpointManager
 from ..hw.fastpath import BUFFER as FAST_BUFFER
 from ..hw.router import Router, TrapKind
@@ -37,6 +37,7 @@ from .table import BreakpointTable
 # Signals that stop the target and are passed on at the next continue (gdb's defaults).
 STOP_AND_PASS = {_signal.SIGSEGV, _signal.SIGBUS, _signal.SIGILL, _signal.SIGFPE, _signal.SIGABRT}
 STOP_NO_PASS = {_signal.SIGINT}
+LOADER = 0  # owner of the internal int3 on the dynamic linker's hook (breakpoint numbers start at 1)
 
 
 def signal_name(signo: int) -> str:
@@ -166,6 +167,7 @@ class Session:
             self.manager.add_thread(tid)
         self.current_tid = inf.pid
         self.table.rearm("start")
+        self._watch_loader()
 
     def detach(self) -> None:
         """Clears every thread's debug registers, then lets the process go."""
@@ -227,12 +229,30 @@ class Session:
     def add_break(self, location: str, **options: Any) -> tuple[UserBreakpoint, Optional[str]]:
         """A software breakpoint at a location (gdb's linespecs); returns it and a note to tell
         the user (the line moved to the next one with code), or None."""
-        site = resolve_break(self.symbols, self.env(), location, self.default_file())
-
         def resolve() -> tuple[int, int]:
             return resolve_break(self.symbols, self.env(), location, self.default_file()).addr, 1
 
+        try:
+            site = resolve_break(self.symbols, self.env(), location, self.default_file())
+        except LibraryNotLoaded as exc:
+            if ":" not in location:
+                raise
+            bp = self.add_breakpoint(Kind.BREAK, 0, 1, expr=location, resolve=resolve, pending=True, **options)
+            self._watch_loader()
+            return bp, f"breakpoint {bp.id} is pending: {exc}"
         return self.add_breakpoint(Kind.BREAK, site.addr, 1, expr=location, resolve=resolve, **options), site.note
+
+    def _watch_loader(self) -> None:
+        """While breaks wait for libraries, an internal int3 on the dynamic linker's
+        _dl_debug_state (called at every load and unload: gdb's shlib event) tells when."""
+        inf = self.inferior
+        if inf is None or not inf.alive or not self.table.any_pending or self.symbols is None:
+            return
+        try:
+            addr = self.symbols.lookup("_dl_debug_state").addr
+            inf.breaks.insert(addr, LOADER)
+        except HwdbgError:
+            pass  # a static program: nothing will be loaded
 
     def default_file(self) -> Optional[str]:
         """The source file a bare LINE means: the one of the last stop, else the one of main."""
@@ -465,6 +485,7 @@ class Session:
             self.image.after_exec()
             self.emit(rec.Notice("exec", f"process {inf.pid} is executing a new program", tid=tid))
             self.table.rearm("exec")
+            self._watch_loader()
             self.manager.sync([tid])
             self._resume(inf, tid)
             return None
@@ -515,7 +536,11 @@ class Session:
             addr = self.soft.claim(inf, tid)
             if addr is None:
                 return self._stopped(inf, tid, "int3", signal="SIGTRAP")  # the program's own int3
-            trap = self.soft.hits_at(tid, addr, inf.breaks.owners(addr))
+            owners = inf.breaks.owners(addr)
+            if LOADER in owners:
+                self.image.refresh()  # a library came or went
+                self.table.resolve_pending()
+            trap = self.soft.hits_at(tid, addr, owners)
             if trap.stop or tid in self._stepping:
                 return self._stopped(inf, tid, "breakpoint" if trap.stop else "step", hits=tuple(trap.hits), pc=addr)
             self._resume(inf, tid)

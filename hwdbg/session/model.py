@@ -55,6 +55,7 @@ class UserBreakpoint:
     evicted: bool = False  # lost its slots to higher priorities while the process ran
     temporary: bool = False  # deleted by the session at its first stop
     inserted: bool = False  # break: its int3 is in the code
+    pending: bool = False  # break on LIB:FUNCTION whose library is not loaded yet
 
     @property
     def access(self) -> BpType:

@@ -9,7 +9,7 @@ from typing import Any, Callable, Iterator, Optional
 
 from .. import expr
 from .. import records as rec
-from ..errors import AddressError, HwdbgError, SlotError, UsageError, ValidationError
+from ..errors import AddressError, HwdbgError, LibraryNotLoaded, SlotError, UsageError, ValidationError
 from ..hw.breakpoint import BreakpointManager, HwBreakpoint
 from ..hw.counting import Counter
 from ..hw.router import SlotHit
@@ -50,7 +50,7 @@ class BreakpointTable:
             changes_only: Optional[bool] = None, backtrace: bool = False, signed: bool = False,
             on_hit: Optional[Callable[[rec.Hit], Any]] = None,
             resolve: Optional[Callable[[], tuple[int, int]]] = None, count: bool = False,
-            keep: Optional[int] = KEPT_HITS, temporary: bool = False) -> UserBreakpoint:
+            keep: Optional[int] = KEPT_HITS, temporary: bool = False, pending: bool = False) -> UserBreakpoint:
         kind = kind_of(kind)
         if count and (kind is Kind.RWATCH or condition or on_hit or backtrace):
             raise UsageError("--count counts in the CPU without stopping: it cannot filter reads (rwatch), "
@@ -60,7 +60,7 @@ class BreakpointTable:
             length = self.manager.arch.exec_length
         if kind is Kind.BREAK and count:
             raise UsageError("--count needs a debug register; use hbreak")
-        if 0 <= addr < procfs.mmap_min_addr():
+        if 0 <= addr < procfs.mmap_min_addr() and not pending:
             raise AddressError(f"{addr:#x} is below vm.mmap_min_addr ({procfs.mmap_min_addr():#x}): no program "
                                "can have memory there, so this breakpoint could never trigger")
         if kind is not Kind.BREAK:
@@ -70,7 +70,8 @@ class BreakpointTable:
                             condition=" ".join(condition.split()) if condition else None, trace=trace,
                             changes_only=(kind is Kind.WATCH) if changes_only is None else changes_only,
                             backtrace=backtrace, signed=signed, on_hit=on_hit, resolve=resolve, count=count,
-                            hits=deque(maxlen=keep), condition_ast=condition_ast, temporary=temporary)
+                            hits=deque(maxlen=keep), condition_ast=condition_ast, temporary=temporary,
+                            pending=pending)
         if self._alive():
             self.install(bp)
         self.breakpoints[bp.id] = bp
@@ -101,7 +102,7 @@ class BreakpointTable:
         """A software breakpoint: its int3 goes in now if it is enabled (no debug register)."""
         if bp.thread is not None and bp.thread not in inf.threads:
             raise ValidationError(f"no thread {bp.thread} in process {inf.pid}; see `info threads`")
-        if bp.enabled and not bp.inserted:
+        if bp.enabled and not bp.inserted and not bp.pending:
             with self._all_stopped(inf):
                 try:
                     inf.breaks.insert(bp.addr, bp.id)
@@ -229,15 +230,44 @@ class BreakpointTable:
                                       data={"id": bp.id}))
                 continue
             try:
+                if bp.kind is Kind.BREAK:
+                    bp.pending = False
                 if bp.resolve is not None:
                     bp.addr, bp.length = bp.resolve()
                 elif why == "exec":
                     self._process().read_memory(bp.addr, 1)  # still mapped in the new image?
                 self.install(bp)
+            except LibraryNotLoaded:
+                if bp.kind is not Kind.BREAK:
+                    raise
+                bp.pending = True  # resolved when the library loads (see resolve_pending)
             except HwdbgError as exc:
                 bp.enabled = False
                 self._emit(rec.Notice("breakpoint-dropped", f"breakpoint {bp.id} ({bp.expr}) disabled after "
                                       f"{why}: {exc}", data={"id": bp.id}))
+
+    @property
+    def any_pending(self) -> bool:
+        return any(bp.pending and bp.enabled for bp in self.breakpoints.values())
+
+    def resolve_pending(self) -> None:
+        """Libraries were loaded (the dynamic linker's hook): breaks waiting for them go in."""
+        for bp in self:
+            if not (bp.pending and bp.enabled) or bp.resolve is None:
+                continue
+            try:
+                bp.addr = bp.resolve()[0]
+                bp.pending = False
+                self._insert(bp, self._process())
+            except LibraryNotLoaded:
+                continue
+            except HwdbgError as exc:
+                bp.pending, bp.enabled = False, False
+                self._emit(rec.Notice("breakpoint-dropped", f"breakpoint {bp.id} ({bp.expr}) disabled: {exc}",
+                                      data={"id": bp.id}))
+                continue
+            self._emit(rec.Notice("breakpoint-resolved", f"breakpoint {bp.id} ({bp.expr}) resolved at "
+                                  f"{bp.addr:#x}", data={"id": bp.id, "address": bp.addr}))
 
     def refresh_values(self, addr: int, size: int) -> None:
         """Memory [addr, addr + size) was written by the debugger: watches over it see the new

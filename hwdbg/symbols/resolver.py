@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Optional
 
-from hwdbg.errors import SymbolError, UsageError
+from hwdbg.errors import LibraryNotLoaded, SymbolError, UsageError
 from hwdbg.symbols.dwarf import DwarfInfo
 from hwdbg.symbols.elf import ElfImage, Symbol, suggest
 from hwdbg.linux import procfs
@@ -208,7 +208,7 @@ class SymbolTable:
         if not chosen:
             known = ", ".join(m.name for m in self.modules)
             hint = "" if self.pid is not None else "; shared libraries are known once the program runs (e.g. `start`)"
-            raise SymbolError(f"no loaded module matches '{lib}' (loaded: {known}){hint}")
+            raise LibraryNotLoaded(f"no loaded module matches '{lib}' (loaded: {known}){hint}")
         return chosen
 
     # -- names -> addresses -------------------------------------------------

@@ -12,6 +12,7 @@ import textwrap
 import pytest
 
 import hwdbg
+import hwdbg.session
 from hwdbg.errors import HwdbgError
 
 pytestmark = pytest.mark.requires_ptrace
@@ -58,7 +59,7 @@ def test_function_breakpoints_stop_after_the_prologue_any_number(spawn):
     add, twice = t.break_at("add"), t.break_at("twice")
     assert add.address != t.address_of("add") and add.status == "INSTALLED"
     seen, end = stops(t)
-    assert seen == [("twice", 22), ("add", 15)] * 3
+    assert seen == [("twice", 23), ("add", 16)] * 3
     assert end.code == 0 and add.hit_count == 3 and twice.hit_count == 3
 
 
@@ -101,7 +102,7 @@ def test_int3_bytes_are_invisible_and_writes_keep_the_breakpoint(spawn):
     t.write_memory(bp.address, original[offset:offset + 1])  # the same byte, written over the breakpoint
     assert inf.read_raw(bp.address, 1)[0] == INT3 and t.read_memory(bp.address, 1) == original[offset:offset + 1]
     seen, end = stops(t)
-    assert seen == [("add", 15)] * 2 and end.code == 0
+    assert seen == [("add", 16)] * 2 and end.code == 0
 
 
 def test_thread_specific_breakpoint_lets_other_threads_pass(spawn):
@@ -116,14 +117,14 @@ def test_forked_child_passes_the_breakpoint(spawn):
     bp = t.break_at("add")
     seen, end = stops(t)
     # Only the parent stops; the child, let go with the original bytes, runs add and exits 0.
-    assert seen == [("add", 15)] and end.code == 0 and bp.hit_count == 1
+    assert seen == [("add", 16)] and end.code == 0 and bp.hit_count == 1
 
 
 def test_re_resolved_after_exec(spawn):
     t = spawn("exec")
     bp = t.break_at("add")
     seen, end = stops(t)
-    assert seen == [("add", 15)] * 3 and end.code == 0 and bp.hit_count == 3
+    assert seen == [("add", 16)] * 3 and end.code == 0 and bp.hit_count == 3
 
 
 def test_threads_pass_one_breakpoint_while_others_hit_a_watchpoint(spawn):
@@ -154,10 +155,10 @@ def test_bad_locations_change_nothing(spawn, location, message):
 
 def test_a_line_without_code_moves_to_the_next(spawn):
     t = spawn("calls", "1")
-    bp, note = t.session.add_break("sw_target.c:23")
-    assert note == "line 23 of sw_target.c has no code; using line 24"
+    bp, note = t.session.add_break("sw_target.c:24")
+    assert note == "line 24 of sw_target.c has no code; using line 25"
     stop = t.cont()
-    assert stop.where.line == 24 and stop.hits[0].id == bp.id
+    assert stop.where.line == 25 and stop.hits[0].id == bp.id
 
 
 # ------------------------------------------------------------------ exit paths
@@ -248,3 +249,28 @@ def test_sigkill_of_the_debugger_is_the_documented_exception(forever):
     code, _ = run_debugger(forever.pid, "sigkill", send=signal.SIGKILL)
     assert code == -signal.SIGKILL
     assert forever.wait(timeout=30) == -signal.SIGTRAP
+
+
+# ------------------------------------------------------------------ libraries not loaded yet
+
+def test_pending_breakpoint_resolves_when_dlopen_loads_the_library(build_target, spawn):
+    lib = build_target("sym_lib", shared=True)
+    t = spawn("dlopen", str(lib))
+    bp = t.break_at("libsym_lib:lib_bump")
+    assert bp.status == "PENDING"
+    seen, end = stops(t)
+    assert seen == [("lib_bump", 14)] * 2 and end.code == 0 and bp.hit_count == 2
+
+
+def test_pending_before_run_resolves_at_startup(build_target):
+    exe = build_target("sym_uselib", libs=("sym_lib",))
+    session = hwdbg.session.Session()
+    session.load([str(exe)])
+    bp, note = session.add_break("libsym_lib:lib_bump")
+    assert bp.status == "PENDING" and "pending" in note
+    try:
+        session.spawn()
+        stop = session.cont()
+        assert stop.reason == "breakpoint" and stop.where.function == "lib_bump"
+    finally:
+        session.close()

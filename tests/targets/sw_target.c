@@ -1,4 +1,5 @@
 /* Software breakpoint target: sw_target MODE [N]. */
+#include <dlfcn.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,7 +44,7 @@ static void *writer(void *arg)
 int main(int argc, char **argv)
 {
     const char *mode = argc > 1 ? argv[1] : "calls";
-    long n = argc > 2 ? atol(argv[2]) : 3;
+    long n = argc > 2 && strcmp(mode, "dlopen") ? atol(argv[2]) : 3;
 
     if (!strcmp(mode, "calls")) {            /* n calls of twice, each calling add */
         for (long i = 0; i < n; i++)
@@ -85,6 +86,15 @@ int main(int argc, char **argv)
         add(5, 5);
         execl("/proc/self/exe", argv[0], "calls", "2", (char *)NULL);
         return 3;
+    }
+    if (!strcmp(mode, "dlopen")) {           /* dlopens the library argv[2], calls its lib_bump twice */
+        void *lib = dlopen(argv[2], RTLD_NOW);
+        int (*bump)(int) = lib ? (int (*)(int))dlsym(lib, "lib_bump") : NULL;
+        if (bump == NULL)
+            return 4;
+        bump(1);
+        bump(2);
+        return 0;
     }
     if (!strcmp(mode, "wait")) {             /* calls add, then waits for a newline on stdin */
         add(1, 1);

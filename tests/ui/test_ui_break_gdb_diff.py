@@ -18,7 +18,7 @@ STOP = re.compile(r"^(?:Temporary b|B)reakpoint \d+, (?:0x[0-9a-f]+ in )?(\w+) \
 SCRIPTS = {
     "functions": ["break add", "break twice", "break main"],
     "tbreak": ["tbreak twice", "break add", "tbreak main"],
-    "lines": ["break sw_target.c:16", "tbreak sw_target.c:23", "break sw_target.c:51"],
+    "lines": ["break sw_target.c:17", "tbreak sw_target.c:24", "break sw_target.c:52"],
     "star": ["break *add", "break twice"],
     "counter": ["break bump", "tbreak same", "break ui_counter.c:21"],
 }
