@@ -185,8 +185,9 @@ def break_(ctx: Any, args: argparse.Namespace) -> Result:
     A software breakpoint (an int3 written into the code): stop before the
     instruction at LOCATION runs. LOCATION is FUNCTION (after its prologue, as gdb),
     *ADDRESS or *FUNCTION (that very byte), FUNCTION+OFFSET, FILE:LINE, LINE (in
-    the current file) or LIB:FUNCTION. A line without code moves to the next line
-    that has some, and says so. Any number of them, none uses a debug register;
+    the current file) or LIB:FUNCTION (pending until LIB is loaded, at startup
+    or by dlopen). A line without code moves to the next line that has some, and
+    says so. Any number of them, none uses a debug register;
     the int3 bytes are invisible to print, x, disassemble and memory reads, and are
     removed before the process is let go (detach, quit, errors, signals) and from
     forked children. thread TID: only that thread stops."""
