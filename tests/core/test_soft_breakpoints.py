@@ -4,11 +4,6 @@ Every address comes from the symbols of tests/targets/sw_target.c, compiled at t
 """
 from __future__ import annotations
 
-import signal
-import subprocess
-import sys
-import textwrap
-
 import pytest
 
 import hwdbg
@@ -159,96 +154,6 @@ def test_a_line_without_code_moves_to_the_next(spawn):
     assert note == "line 24 of sw_target.c has no code; using line 25"
     stop = t.cont()
     assert stop.where.line == 25 and stop.hits[0].id == bp.id
-
-
-# ------------------------------------------------------------------ exit paths
-
-DEBUGGER = textwrap.dedent('''
-    import os, sys, hwdbg
-    pid, how = int(sys.argv[1]), sys.argv[2]
-    seen = []
-
-    def boom(hit):
-        seen.append(hit)
-        if len(seen) > 1:
-            raise RuntimeError("a bug in a user callback")
-
-    target = hwdbg.attach(pid)
-    bp = target.break_at("add", on_hit=boom if how == "callback" else None)
-    assert isinstance(target.cont(timeout=10), hwdbg.Stopped)
-    print("armed", bp.address, flush=True)
-    if how == "detach":
-        target.detach()
-        print("detached", flush=True)
-        sys.stdin.readline()
-    elif how == "close":
-        with target:
-            pass
-    elif how == "callback":
-        with target:
-            target.cont(timeout=10)
-    elif how in ("signal", "sigkill"):
-        with target.session.tracing():
-            target.run_until_exit()  # killed from outside while the target runs
-    elif how == "exit":
-        sys.exit(0)  # interpreter exit with the target attached and its int3 in place
-''')
-
-
-@pytest.fixture
-def forever(sw_exe):
-    proc = subprocess.Popen([str(sw_exe), "forever", "3"], stdout=subprocess.PIPE, text=True)
-    assert int(proc.stdout.readline()) == proc.pid
-    yield proc
-    if proc.poll() is None:
-        proc.kill()
-        proc.wait()
-
-
-def run_debugger(pid, how, send=None):
-    debugger = subprocess.Popen([sys.executable, "-c", DEBUGGER, str(pid), how], stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    line = debugger.stdout.readline().split()
-    assert line and line[0] == "armed", debugger.stderr.read()
-    addr = int(line[1])
-    if how == "detach":
-        assert debugger.stdout.readline().strip() == "detached"
-        with open(f"/proc/{pid}/mem", "rb") as mem:  # the attached process, after detach
-            mem.seek(addr)
-            assert mem.read(1)[0] != INT3
-        debugger.stdin.write("\n")
-        debugger.stdin.flush()
-    if send is not None:
-        debugger.send_signal(send)
-    _out, err = debugger.communicate(timeout=30)
-    return debugger.returncode, err
-
-
-@pytest.mark.parametrize("how", ["detach", "close", "exit"])
-def test_clean_exits_leave_no_int3(forever, how):
-    code, err = run_debugger(forever.pid, how)
-    assert code == 0, err
-    assert forever.wait(timeout=30) == 0
-
-
-def test_exception_in_user_callback_leaves_no_int3(forever):
-    code, err = run_debugger(forever.pid, "callback")
-    assert code == 1 and "a bug in a user callback" in err
-    assert forever.wait(timeout=30) == 0
-
-
-@pytest.mark.parametrize("signo", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
-def test_signals_to_the_debugger_leave_no_int3(forever, signo):
-    code, err = run_debugger(forever.pid, "signal", send=signo)
-    assert code != 0
-    assert forever.wait(timeout=30) == 0
-
-
-def test_sigkill_of_the_debugger_is_the_documented_exception(forever):
-    """SIGKILL cannot be caught: the int3 stays and the attached target dies with SIGTRAP at it."""
-    code, _ = run_debugger(forever.pid, "sigkill", send=signal.SIGKILL)
-    assert code == -signal.SIGKILL
-    assert forever.wait(timeout=30) == -signal.SIGTRAP
 
 
 # ------------------------------------------------------------------ libraries not loaded yet
