@@ -425,6 +425,7 @@ class Inferior:
     def detach(self) -> None:
         """Lets every thread go (debug registers must already be clear: see hw.breakpoint)."""
         self.stop_all()
+        self._rewind_unread_int3s()
         self.breaks.remove_all()
         for thread in list(self.threads.values()):
             try:
@@ -436,6 +437,16 @@ class Inferior:
             os.kill(self.pid, signal.SIGCONT)  # our interrupt may still be queued
         self.exit_event = None
         self._forget()
+
+    def _rewind_unread_int3s(self) -> None:
+        """A queued, unread stop at one of our int3s leaves its pc one byte into the instruction
+        the original byte begins: set it back, or the thread would resume mid-instruction."""
+        for event in self._queue:
+            if isinstance(event, Trap) and event.info.code in (sc.SI_KERNEL, sc.TRAP_BRKPT):
+                regs = self.get_regs(event.tid)
+                if regs.rip - 1 in self.breaks.sites:
+                    regs.rip -= 1
+                    self.set_regs(event.tid, regs)
 
     def kill(self) -> Optional[ProcessEvent]:
         """SIGKILLs the process and reaps it; returns its death event."""

@@ -15,16 +15,14 @@ from typing import Any, Callable, Iterator, Optional, Sequence
 
 from .. import records as rec
 from ..arch import ArchSpec, current
-from ..errors import HwdbgError, LibraryNotLoaded, TargetError, TargetTimeout, UsageError
+from ..errors import HwdbgError, TargetError, TargetTimeout, UsageError
 from ..hw.breakpoint import BreakpointManager
 from ..hw.fastpath import BUFFER as FAST_BUFFER
 from ..hw.router import Router, TrapKind
 from ..hw.strings import StringStores
 from ..linux import affinity, procfs
-from ..locations import resolve_break
 from ..process import events as pev
 from ..process.control import Inferior, find_program
-from ..records import Kind
 from . import cleanup
 from .env import ExpressionEnv
 from .fastplan import FastPlanner, run_fast_loop
@@ -37,7 +35,6 @@ from .table import BreakpointTable
 # Signals that stop the target and are passed on at the next continue (gdb's defaults).
 STOP_AND_PASS = {_signal.SIGSEGV, _signal.SIGBUS, _signal.SIGILL, _signal.SIGFPE, _signal.SIGABRT}
 STOP_NO_PASS = {_signal.SIGINT}
-LOADER = 0  # owner of the internal int3 on the dynamic linker's hook (breakpoint numbers start at 1)
 
 
 def signal_name(signo: int) -> str:
@@ -167,7 +164,7 @@ class Session:
             self.manager.add_thread(tid)
         self.current_tid = inf.pid
         self.table.rearm("start")
-        self._watch_loader()
+        self.soft.watch_loader(self)
 
     def detach(self) -> None:
         """Clears every thread's debug registers, then lets the process go."""
@@ -228,42 +225,8 @@ class Session:
 
     def add_break(self, location: str, **options: Any) -> tuple[UserBreakpoint, Optional[str]]:
         """A software breakpoint at a location (gdb's linespecs); returns it and a note to tell
-        the user (the line moved to the next one with code), or None."""
-        def resolve() -> tuple[int, int]:
-            return resolve_break(self.symbols, self.env(), location, self.default_file()).addr, 1
-
-        try:
-            site = resolve_break(self.symbols, self.env(), location, self.default_file())
-        except LibraryNotLoaded as exc:
-            if ":" not in location:
-                raise
-            bp = self.add_breakpoint(Kind.BREAK, 0, 1, expr=location, resolve=resolve, pending=True, **options)
-            self._watch_loader()
-            return bp, f"breakpoint {bp.id} is pending: {exc}"
-        return self.add_breakpoint(Kind.BREAK, site.addr, 1, expr=location, resolve=resolve, **options), site.note
-
-    def _watch_loader(self) -> None:
-        """While breaks wait for libraries, an internal int3 on the dynamic linker's
-        _dl_debug_state (called at every load and unload: gdb's shlib event) tells when."""
-        inf = self.inferior
-        if inf is None or not inf.alive or not self.table.any_pending or self.symbols is None:
-            return
-        try:
-            addr = self.symbols.lookup("_dl_debug_state").addr
-            inf.breaks.insert(addr, LOADER)
-        except HwdbgError:
-            pass  # a static program: nothing will be loaded
-
-    def default_file(self) -> Optional[str]:
-        """The source file a bare LINE means: the one of the last stop, else the one of main."""
-        where = self.last_stop.where if self.last_stop is not None and self.alive else None
-        if where is not None and where.file:
-            return where.file
-        try:
-            main = self.symbols.lookup("main") if self.symbols is not None else None
-        except HwdbgError:
-            return None
-        return self.describe(main.addr).file if main is not None else None
+        the user (the line moved to the next one with code, or it waits for its library), or None."""
+        return self.soft.add_break(self, location, **options)
 
     def delete(self, bp: UserBreakpoint) -> None:
         self.table.delete(bp)
@@ -302,7 +265,7 @@ class Session:
         try:
             self.manager.sync()  # free when nothing changed; lent slots stay lent
             self._resume_all_after = False
-            return self._run_loop(inf, lambda: self._resume_all(inf))
+            return self._run_loop(inf, lambda: self.soft.resume_all(inf))
         except BaseException:
             if inf.alive:
                 inf.stop_all()  # whatever went wrong, leave the target in a consistent all-stopped state
@@ -321,7 +284,7 @@ class Session:
         self._stepping.add(tid)
         self._resume_all_after = False
         try:
-            return self._run_loop(inf, lambda: self._step_start(inf, tid))
+            return self._run_loop(inf, lambda: self.soft.start_step(inf, tid))
         except BaseException:
             if inf.alive:
                 inf.stop_all()
@@ -350,14 +313,6 @@ class Session:
     def _on_timeout(self) -> None:
         self._timed_out = True
         self.interrupt()
-
-    def _step_start(self, inf: Inferior, tid: int) -> None:
-        if not inf.has_pending_events:
-            addr = self.soft.needs_step_over(inf, tid)
-            if addr is not None:
-                self.soft.step_over(inf, tid, addr)  # that step is this one
-            else:
-                inf.resume(tid, step=True)
 
     def _run_loop(self, inf: Inferior, start: Callable[[], None]) -> rec.Stopped | rec.Exited | rec.Killed:
         cleanup.running_sessions.add(self)  # from here a signal is only noted (a step-over may wait)
@@ -404,7 +359,7 @@ class Session:
             if self._resume_all_after:
                 self._resume_all_after = False
                 self.manager.sync(self.manager.stale)  # those whose stops were read meanwhile
-                self._resume_all(inf)
+                self.soft.resume_all(inf)
 
     def _batched(self) -> int:
         return self.hits.published - self._batch_start
@@ -451,14 +406,6 @@ class Session:
                 return
             inf.resume(tid, step=tid in self._stepping)
 
-    def _resume_all(self, inf: Inferior) -> None:
-        """Resumes every thread; those standing on one of our int3s step over it first."""
-        for tid in list(self.soft.over):
-            thread = inf.threads.get(tid)
-            addr = self.soft.needs_step_over(inf, tid) if thread and not thread.running and not thread.held else None
-            if addr is not None:
-                self.soft.step_over(inf, tid, addr)
-        inf.resume_all()
 
     def _handle(self, inf: Inferior, event: pev.ProcessEvent) -> Optional[Any]:
         tid = event.tid
@@ -485,7 +432,7 @@ class Session:
             self.image.after_exec()
             self.emit(rec.Notice("exec", f"process {inf.pid} is executing a new program", tid=tid))
             self.table.rearm("exec")
-            self._watch_loader()
+            self.soft.watch_loader(self)
             self.manager.sync([tid])
             self._resume(inf, tid)
             return None
@@ -537,7 +484,7 @@ class Session:
             if addr is None:
                 return self._stopped(inf, tid, "int3", signal="SIGTRAP")  # the program's own int3
             owners = inf.breaks.owners(addr)
-            if LOADER in owners:
+            if self.soft.LOADER in owners:
                 self.image.refresh()  # a library came or went
                 self.table.resolve_pending()
             trap = self.soft.hits_at(tid, addr, owners)

@@ -10,13 +10,18 @@ from __future__ import annotations
 
 from typing import Any, Callable, Optional
 
+from ..errors import HwdbgError, LibraryNotLoaded
+from ..locations import resolve_break
 from ..process.control import Inferior
 from ..process.swbreak import INT3
+from ..records import Kind
 from .hits import HitSemantics, TrapHits
 from .model import UserBreakpoint
 
 
 class SoftStops:
+    LOADER = 0  # owner of the internal int3 on the dynamic linker's hook (breakpoint numbers start at 1)
+
     def __init__(self, arch: Any, hits: HitSemantics, breakpoints: Callable[[], dict[int, UserBreakpoint]]) -> None:
         self.arch, self.hits, self._breakpoints = arch, hits, breakpoints
         self.over: dict[int, int] = {}  # tid -> breakpoint address it stands on, to step over
@@ -57,8 +62,7 @@ class SoftStops:
             return None  # the user moved the pc
         return addr
 
-    @staticmethod
-    def step_over(inf: Inferior, tid: int, addr: int) -> None:
+    def step_over(self, inf: Inferior, tid: int, addr: int) -> None:
         """Runs the original instruction at addr in tid alone; its event is queued for the loop."""
         inf.breaks.lift(addr)
         try:
@@ -68,3 +72,63 @@ class SoftStops:
                 inf.breaks.drop(addr)
         if event is not None:
             inf.requeue(event)
+            if tid in inf.threads and self.arch.get_pc(inf.get_regs(tid)) == addr:
+                self.over[tid] = addr  # stopped before the instruction ran (an interrupt): still to do
+
+    def resume_all(self, inf: Inferior) -> None:
+        """Resumes every thread; those standing on one of our int3s step over it first."""
+        for tid in list(self.over):
+            thread = inf.threads.get(tid)
+            addr = self.needs_step_over(inf, tid) if thread and not thread.running and not thread.held else None
+            if addr is not None:
+                self.step_over(inf, tid, addr)
+        inf.resume_all()
+
+    def start_step(self, inf: Inferior, tid: int) -> None:
+        """stepi's resume: from one of our int3s, the step-over is the step."""
+        if not inf.has_pending_events:
+            addr = self.needs_step_over(inf, tid)
+            if addr is not None:
+                self.step_over(inf, tid, addr)
+            else:
+                inf.resume(tid, step=True)
+
+    # ------------------------------------------------------------ setting them (session: the Session)
+
+    def add_break(self, session: Any, location: str, **options: Any) -> tuple[UserBreakpoint, Optional[str]]:
+        def resolve() -> tuple[int, int]:
+            return resolve_break(session.symbols, session.env(), location, self.default_file(session)).addr, 1
+
+        try:
+            site = resolve_break(session.symbols, session.env(), location, self.default_file(session))
+        except LibraryNotLoaded as exc:
+            if ":" not in location:
+                raise
+            bp = session.add_breakpoint(Kind.BREAK, 0, 1, expr=location, resolve=resolve, pending=True, **options)
+            self.watch_loader(session)
+            return bp, f"breakpoint {bp.id} is pending: {exc}"
+        return session.add_breakpoint(Kind.BREAK, site.addr, 1, expr=location, resolve=resolve,
+                                      **options), site.note
+
+    def watch_loader(self, session: Any) -> None:
+        """While breaks wait for libraries, an internal int3 on the dynamic linker's
+        _dl_debug_state (called at every load and unload: gdb's shlib event) tells when."""
+        inf = session.inferior
+        if inf is None or not inf.alive or not session.table.any_pending or session.symbols is None:
+            return
+        try:
+            inf.breaks.insert(session.symbols.lookup("_dl_debug_state").addr, self.LOADER)
+        except HwdbgError:
+            pass  # a static program: nothing will be loaded
+
+    @staticmethod
+    def default_file(session: Any) -> Optional[str]:
+        """The source file a bare LINE means: the one of the last stop, else the one of main."""
+        where = session.last_stop.where if session.last_stop is not None and session.alive else None
+        if where is not None and where.file:
+            return where.file
+        try:
+            main = session.symbols.lookup("main") if session.symbols is not None else None
+        except HwdbgError:
+            return None
+        return session.describe(main.addr).file if main is not None else None
