@@ -134,6 +134,25 @@ def test_threads_pass_one_breakpoint_while_others_hit_a_watchpoint(spawn):
     assert watched.hit_count == 2 * n  # two writers, each value change once
 
 
+def test_threads_stopping_at_one_breakpoint_and_a_watchpoint_count_exactly(spawn):
+    n = 40
+    t = spawn("threads", str(n))
+    bp = t.break_at("add")
+    watched = t.watch("watched")
+    kinds = {"break": 0, "watch": 0}
+    while True:
+        result = t.cont(timeout=120)
+        if not isinstance(result, hwdbg.Stopped):
+            break
+        assert result.reason == "breakpoint", result
+        for hit in result.hits:
+            kinds[hit.kind.value] += 1
+            if hit.kind == "break":
+                assert hit.pc == bp.address and result.pc == bp.address
+    assert result.code == 0
+    assert kinds == {"break": 4 * n, "watch": 2 * n} and bp.hit_count == 4 * n and watched.hit_count == 2 * n
+
+
 @pytest.mark.parametrize("location, message", [
     ("table", "data symbol"), ("nosuch", "no symbol"), ("nofile.c:3", "no source file"),
     ("sw_target.c:99999", "no code at"), ("", "no location"),
