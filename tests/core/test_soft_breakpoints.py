@@ -115,6 +115,13 @@ def test_forked_child_passes_the_breakpoint(spawn):
     assert seen == [("add", 16)] and end.code == 0 and bp.hit_count == 1
 
 
+def test_vfork_child_runs_while_the_parent_keeps_its_breakpoint(spawn):
+    t = spawn("vfork")
+    bp = t.break_at("add")
+    seen, end = stops(t)
+    assert seen == [("add", 16)] and end.code == 0 and bp.hit_count == 1
+
+
 def test_re_resolved_after_exec(spawn):
     t = spawn("exec")
     bp = t.break_at("add")

@@ -102,5 +102,16 @@ int main(int argc, char **argv)
         add(2, 2);
         return total == 6 ? 0 : 5;
     }
+    if (!strcmp(mode, "vfork")) {            /* vfork + exec of /bin/true, then add in the parent */
+        pid_t pid = vfork();
+        if (pid == 0) {
+            execl("/bin/true", "true", (char *)NULL);
+            _exit(8);
+        }
+        int status;
+        waitpid(pid, &status, 0);
+        add(1, 2);
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 9;
+    }
     return 2;
 }
