@@ -23,7 +23,7 @@ ACCESS_KINDS = {"w": Kind.WATCH, "r": Kind.RWATCH, "rw": Kind.AWATCH}
 
 
 class Breakpoint:
-    """A logical hardware breakpoint or watchpoint of one Target."""
+    """A logical breakpoint or watchpoint of one Target (hardware, or break_at's int3)."""
 
     def __init__(self, target: "Target", bp: UserBreakpoint) -> None:
         self._target = target
@@ -35,7 +35,8 @@ class Breakpoint:
     address = property(lambda self: self._bp.addr)
     length = property(lambda self: self._bp.length)
     status = property(lambda self: self._bp.status,
-                      doc="INSTALLED, REGISTERED (waiting for a slot), DISABLED, PENDING (no process), COUNTING")
+                      doc="INSTALLED (in the debug registers, or the int3 in the code), REGISTERED (waiting for "
+                          "a slot), DISABLED, PENDING (no process), COUNTING")
     hit_count = property(lambda self: self._bp.total, doc="hits so far (for a count watch: the CPU's count)")
 
     @property
@@ -121,6 +122,16 @@ class Target:
         bp = self.session.add_breakpoint(Kind.HBREAK, resolve()[0], 1, expr=text,
                                          priority=priority, thread=thread, condition=condition, on_hit=on_hit,
                                          backtrace=backtrace, resolve=resolve)
+        return Breakpoint(self, bp)
+
+    def break_at(self, location: Union[str, int], condition: Optional[str] = None, thread: Optional[int] = None,
+                 temporary: bool = False, on_hit: Optional[Callable[[rec.Hit], Any]] = None) -> Breakpoint:
+        """A software breakpoint (int3): FUNCTION (after its prologue), FILE:LINE, LINE, *ADDRESS
+        (or an int), LIB:FUNCTION. ``cont()`` returns a ``Stopped`` with reason "breakpoint" and
+        the hit; ``temporary`` deletes it at its first stop. No debug register is used."""
+        text = location if isinstance(location, str) else f"*{location:#x}"
+        bp, _note = self.session.add_break(text, condition=condition, thread=thread, temporary=temporary,
+                                           on_hit=on_hit)
         return Breakpoint(self, bp)
 
     @property

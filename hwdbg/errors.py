@@ -69,5 +69,9 @@ class SymbolError(HwdbgError):
     """An unknown symbol or an expression that does not name memory."""
 
 
+class LibraryNotLoaded(SymbolError):
+    """LIB:NAME where no loaded module is LIB (yet: a break on it waits for the library)."""
+
+
 class TargetTimeout(TargetError):
     """The target did not stop within the requested time; it was interrupted."""

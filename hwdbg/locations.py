@@ -4,7 +4,8 @@ Watch: ``counter``, ``config.flags``, ``table[3]``, ``cache->size``, ``*0xADDR``
 ``&symbol``, ``symbol+OFFSET``, ``LIB:symbol``. The length comes from the DWARF type or the
 symbol size; an untyped address watches an ``int`` (4 bytes), as gdb's ``*ADDR`` does.
 Code (hbreak): ``function``, ``function+OFFSET``, ``*0xADDR``, ``0xADDR``, ``FILE:LINE``,
-``LIB:function``.
+``LIB:function``. Software breakpoints (break): the same, with ``LINE`` for a line number and a
+function meaning its first line after the prologue.
 """
 from __future__ import annotations
 
@@ -83,10 +84,55 @@ def resolve_code(symbols: Any, env: expr.Env, text: str) -> int:
     symbol_offset = _SYMBOL_OFFSET.match(text)
     if symbol_offset:
         var = _lookup(symbols, symbol_offset.group("name"), symbol_offset.group("lib"))
+        if not symbol_offset.group("off") and var.kind == "func":
+            return int(symbols.after_prologue(var))  # gdb's FUNCTION: after the prologue
         return var.addr + _number(symbol_offset.group("off") or "0")
     if text.startswith("*"):
         return int(expr.evaluate(expr.parse(text[1:]), env).value)
     raise UsageError(f"cannot break at {text!r}: use FUNCTION[+OFFSET], FILE:LINE or *ADDRESS")
+
+
+@dataclass(frozen=True)
+class CodeSite:
+    addr: int
+    note: Optional[str] = None  # said to the user: the line moved to the next one with code
+
+
+_LINE = re.compile(r"^\d+$")
+
+
+def resolve_break(symbols: Any, env: expr.Env, text: str, default_file: Optional[str] = None) -> CodeSite:
+    """Where a software breakpoint goes, by gdb's rules: FUNCTION and LIB:FUNCTION after the
+    prologue, *ADDRESS (or *FUNCTION) exactly, FILE:LINE and LINE (in ``default_file``) at the
+    line, or at the next line with code when it has none."""
+    text = text.strip()
+    if not text:
+        raise UsageError("no location given: use FUNCTION, FILE:LINE, LINE or *ADDRESS")
+    file_line = _FILE_LINE.match(text)
+    if _LINE.match(text) or file_line:
+        if symbols is None:
+            raise SymbolError("no symbol table loaded; cannot find a line")
+        if file_line:
+            file, line = file_line.group("file"), int(file_line.group("line"))
+        elif default_file is None:
+            raise SymbolError(f"no default source file for line {text}; use FILE:LINE")
+        else:
+            file, line = default_file, _number(text)
+        addr, found = symbols.line_with_code(file, line)
+        note = None if found == line else f"line {line} of {file} has no code; using line {found}"
+        return CodeSite(addr, note)
+    if text.startswith("*"):
+        return CodeSite(resolve_code(symbols, env, text))
+    symbol_offset = _SYMBOL_OFFSET.match(text)
+    if symbol_offset:
+        var = _lookup(symbols, symbol_offset.group("name"), symbol_offset.group("lib"))
+        if var.kind != "func":
+            raise SymbolError(f"'{var.name}' is a data symbol, not a function; to stop when it changes, use "
+                              f"watch {var.name}")
+        if symbol_offset.group("off"):
+            return CodeSite(var.addr + _number(symbol_offset.group("off")))
+        return CodeSite(symbols.after_prologue(var))
+    raise UsageError(f"cannot break at {text!r}: use FUNCTION, FILE:LINE, LINE or *ADDRESS")
 
 
 def _lookup(symbols: Any, name: str, lib: Optional[str]) -> Any:

@@ -15,14 +15,15 @@ class Kind(str, enum.Enum):
     WATCH = "watch"  # writes that change the value (gdb's watch)
     RWATCH = "rwatch"  # reads (emulated on x86-64: accesses that leave the value unchanged)
     AWATCH = "awatch"  # every access
-    HBREAK = "hbreak"  # execution of an instruction
+    HBREAK = "hbreak"  # execution of an instruction (a debug register)
+    BREAK = "break"  # execution of an instruction (an int3 in the code)
 
     def __str__(self) -> str:
         return self.value
 
     @property
     def is_data(self) -> bool:
-        return self is not Kind.HBREAK
+        return self not in (Kind.HBREAK, Kind.BREAK)
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ class Hit:
 class Stopped:
     """The target is stopped and waits for a command."""
 
-    reason: str  # breakpoint | step | signal | interrupted | int3 | timeout
+    reason: str  # breakpoint | step | signal | interrupted | int3 (the program's own) | timeout
     tid: int
     pc: int
     hits: tuple[Hit, ...] = ()

@@ -21,10 +21,13 @@ from ..diagnose import explain_attach_failure, explain_spawn_failure
 from ..errors import PtraceError, TargetError
 from ..linux import procfs
 from ..linux import ptrace as sc
+from .swbreak import SoftwareBreakpoints, write_child
 from .events import (Exec, Exited, GroupStop, Interrupted, Killed, ProcessEvent, Signal, ThreadCreated,
                      ThreadExited, Trap)
 
-TRACE_OPTIONS = sc.PTRACE_O_TRACECLONE | sc.PTRACE_O_TRACEEXEC | sc.PTRACE_O_TRACEEXIT
+# Forks are traced only to let the child go at once, after on_fork removed our int3s from its copy.
+TRACE_OPTIONS = (sc.PTRACE_O_TRACECLONE | sc.PTRACE_O_TRACEEXEC | sc.PTRACE_O_TRACEEXIT | sc.PTRACE_O_TRACEFORK
+                 | sc.PTRACE_O_TRACEVFORK | sc.PTRACE_O_TRACEVFORKDONE)
 
 
 @dataclass
@@ -93,6 +96,7 @@ class Inferior:
         self._mem_fd: Optional[int] = None
         self.exit_event: Optional[ProcessEvent] = None
         self.generation = 0  # bumped whenever the thread set changes
+        self.breaks = SoftwareBreakpoints(self.read_raw, self.write_raw)  # our int3s in its code
 
     # ---------------------------------------------------------------- creation
 
@@ -280,6 +284,7 @@ class Inferior:
             for other in list(self.threads):
                 if other != tid:
                     self._drop_thread(other)
+            self.breaks.forget()
             self._open_memory()
             return Exec(tid, former)
         if event == sc.PTRACE_EVENT_EXIT:
@@ -287,6 +292,12 @@ class Inferior:
                 self.resume(tid)
             return None
         if event in (sc.PTRACE_EVENT_FORK, sc.PTRACE_EVENT_VFORK):
+            self._release_child(sc.geteventmsg(tid), event == sc.PTRACE_EVENT_VFORK)
+            if not stopping:
+                self.resume(tid)
+            return None
+        if event == sc.PTRACE_EVENT_VFORK_DONE:
+            self.breaks.drop_all()  # the vfork child has let go of our memory
             if not stopping:
                 self.resume(tid)
             return None
@@ -323,6 +334,38 @@ class Inferior:
         self.exit_event = event
         self._forget()
         return event
+
+    def _release_child(self, child: int, vfork: bool) -> None:
+        """A forked child, auto-attached and stopping: on_fork cleans its memory, then it goes untraced."""
+        statuses = REAPER.unclaimed.pop(child, [])
+        try:
+            if not statuses:
+                os.waitpid(child, sc.WALL)
+            if vfork:
+                self.breaks.lift_all()  # shared memory: no int3 until the child execs or exits (gdb too)
+            else:
+                self.breaks.strip(lambda addr, data: write_child(child, addr, data))
+            sc.detach(child)
+        except (OSError, PtraceError):
+            pass  # killed before it ran: nothing to clean
+
+    def step_alone(self, tid: int) -> Optional[ProcessEvent]:
+        """Single-steps tid while every other thread stays stopped; returns the event the step
+        ends with (others' events are queued). Ptrace event stops on the way are stepped through."""
+        self.resume(tid, step=True)
+        while self.alive and tid in self.threads:
+            other, status = REAPER.next_status(self)
+            event = self._reap(other, status, stopping=True)
+            if other == tid and event is not None:
+                return event
+            if other == tid:
+                if tid in self.threads and not self.threads[tid].running:
+                    self.resume(tid, step=True)
+            elif event is not None:
+                self._queue.append(event)
+                if event.tid in self.threads:
+                    self.threads[event.tid].held = True
+        return None
 
     # ---------------------------------------------------------------- stop and go
 
@@ -382,6 +425,8 @@ class Inferior:
     def detach(self) -> None:
         """Lets every thread go (debug registers must already be clear: see hw.breakpoint)."""
         self.stop_all()
+        self._rewind_unread_int3s()
+        self.breaks.remove_all()
         for thread in list(self.threads.values()):
             try:
                 sc.detach(thread.tid, thread.signal)
@@ -392,6 +437,16 @@ class Inferior:
             os.kill(self.pid, signal.SIGCONT)  # our interrupt may still be queued
         self.exit_event = None
         self._forget()
+
+    def _rewind_unread_int3s(self) -> None:
+        """A queued, unread stop at one of our int3s leaves its pc one byte into the instruction
+        the original byte begins: set it back, or the thread would resume mid-instruction."""
+        for event in self._queue:
+            if isinstance(event, Trap) and event.info.code in (sc.SI_KERNEL, sc.TRAP_BRKPT):
+                regs = self.get_regs(event.tid)
+                if regs.rip - 1 in self.breaks.sites:
+                    regs.rip -= 1
+                    self.set_regs(event.tid, regs)
 
     def kill(self) -> Optional[ProcessEvent]:
         """SIGKILLs the process and reaps it; returns its death event."""
@@ -445,6 +500,14 @@ class Inferior:
         self._mem_fd = os.open(procfs.mem_path(self.pid), os.O_RDWR | os.O_CLOEXEC)
 
     def read_memory(self, addr: int, size: int) -> bytes:
+        """The program's bytes: the original ones where our int3s are."""
+        return self.breaks.mask(addr, self.read_raw(addr, size))
+
+    def write_memory(self, addr: int, data: bytes) -> None:
+        """Writes the program's bytes; an int3 written over stays, keeping the new byte as its original."""
+        self.write_raw(addr, self.breaks.store(addr, data))
+
+    def read_raw(self, addr: int, size: int) -> bytes:
         if self._mem_fd is None:
             raise TargetError(f"process {self.pid} is not running")
         try:
@@ -455,7 +518,7 @@ class Inferior:
             raise TargetError(f"cannot read {size} bytes at {addr:#x}: not mapped in process {self.pid}")
         return data
 
-    def write_memory(self, addr: int, data: bytes) -> None:
+    def write_raw(self, addr: int, data: bytes) -> None:
         if self._mem_fd is None:
             raise TargetError(f"process {self.pid} is not running")
         try:

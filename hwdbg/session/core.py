@@ -29,6 +29,7 @@ from .fastplan import FastPlanner, run_fast_loop
 from .hits import HitSemantics, as_int
 from .image import ProgramImage, load_symbols
 from .model import KEPT_HITS, UserBreakpoint
+from .softstops import SoftStops
 from .table import BreakpointTable
 
 # Signals that stop the target and are passed on at the next continue (gdb's defaults).
@@ -76,6 +77,7 @@ class Session:
                                      all_stopped=self._all_threads_stopped, read_value=self.hits.read_value,
                                      triggered=self.hits.triggered, emit=self.emit)
         self._planner = FastPlanner(self.manager, self.arch.nslots)
+        self.soft = SoftStops(self.arch, self.hits, lambda: self.breakpoints)
         self.manager.is_held = self._held
         cleanup.live_sessions.add(self)
 
@@ -156,6 +158,7 @@ class Session:
         inf = self.inferior
         assert inf is not None
         self.strings.reset()
+        self.soft.reset()
         self.image.new_process()
         for bp in self.breakpoints.values():
             bp.writers.reset()  # info writers tells of the last run
@@ -163,6 +166,7 @@ class Session:
             self.manager.add_thread(tid)
         self.current_tid = inf.pid
         self.table.rearm("start")
+        self.soft.watch_loader(self)
 
     def detach(self) -> None:
         """Clears every thread's debug registers, then lets the process go."""
@@ -207,6 +211,7 @@ class Session:
         for tid in list(self.manager.threads):
             self.manager.remove_thread(tid)
         self.strings.reset()
+        self.soft.reset()
         self._stepping.clear()
         self.inferior = None
 
@@ -219,6 +224,11 @@ class Session:
     def add_breakpoint(self, kind: Any, addr: int, length: int, **options: Any) -> UserBreakpoint:
         options.setdefault("keep", KEPT_HITS)
         return self.table.add(kind, addr, length, **options)
+
+    def add_break(self, location: str, **options: Any) -> tuple[UserBreakpoint, Optional[str]]:
+        """A software breakpoint at a location (gdb's linespecs); returns it and a note to tell
+        the user (the line moved to the next one with code, or it waits for its library), or None."""
+        return self.soft.add_break(self, location, **options)
 
     def delete(self, bp: UserBreakpoint) -> None:
         self.table.delete(bp)
@@ -257,8 +267,7 @@ class Session:
         try:
             self.manager.sync()  # free when nothing changed; lent slots stay lent
             self._resume_all_after = False
-            inf.resume_all()
-            return self._run_loop(inf)
+            return self._run_loop(inf, lambda: self.soft.resume_all(inf))
         except BaseException:
             if inf.alive:
                 inf.stop_all()  # whatever went wrong, leave the target in a consistent all-stopped state
@@ -278,9 +287,7 @@ class Session:
         self._stepping.add(tid)
         self._resume_all_after = False
         try:
-            if not inf.has_pending_events:
-                inf.resume(tid, step=True)
-            return self._run_loop(inf)
+            return self._run_loop(inf, lambda: self.soft.start_step(inf, tid))
         except BaseException:
             if inf.alive:
                 inf.stop_all()
@@ -310,9 +317,10 @@ class Session:
         self._timed_out = True
         self.interrupt()
 
-    def _run_loop(self, inf: Inferior) -> rec.Stopped | rec.Exited | rec.Killed:
-        cleanup.running_sessions.add(self)
+    def _run_loop(self, inf: Inferior, start: Callable[[], None]) -> rec.Stopped | rec.Exited | rec.Killed:
+        cleanup.running_sessions.add(self)  # from here a signal is only noted (a step-over may wait)
         try:
+            start()
             return self._loop(inf)
         finally:
             cleanup.running_sessions.discard(self)
@@ -334,6 +342,10 @@ class Session:
                     inf.stop_all()
                     self.current_tid = result.tid
                     self.last_stop = result
+                    for hit in result.hits:
+                        bp = self.breakpoints.get(hit.id)
+                        if hit.stopped and bp is not None and bp.temporary:
+                            self.delete(bp)
                     self._interrupt_wanted = False
                     if self._timed_out:
                         self._timed_out = False
@@ -350,7 +362,7 @@ class Session:
             if self._resume_all_after:
                 self._resume_all_after = False
                 self.manager.sync(self.manager.stale)  # those whose stops were read meanwhile
-                inf.resume_all()
+                self.soft.resume_all(inf)
 
     def _batched(self) -> int:
         return self.hits.published - self._batch_start
@@ -388,7 +400,15 @@ class Session:
         if tid in inf.threads and not inf.threads[tid].running:
             if tid in self.manager.stale:
                 self.manager.sync([tid])  # its registers waited for this stop to be read
+            addr = self.soft.needs_step_over(inf, tid) if self.soft.over else None
+            if addr is not None:
+                if not inf.all_stopped:
+                    inf.stop_all()  # no other thread may pass the address while its int3 is out
+                    self._resume_all_after = True
+                self.soft.step_over(inf, tid, addr)
+                return
             inf.resume(tid, step=tid in self._stepping)
+
 
     def _handle(self, inf: Inferior, event: pev.ProcessEvent) -> Optional[Any]:
         tid = event.tid
@@ -411,9 +431,11 @@ class Session:
             self.table.release_counters()  # the old image's addresses; rearm opens new ones
             self.manager.reset_after_exec(tid)
             self.strings.reset()
+            self.soft.reset()
             self.image.after_exec()
             self.emit(rec.Notice("exec", f"process {inf.pid} is executing a new program", tid=tid))
             self.table.rearm("exec")
+            self.soft.watch_loader(self)
             self.manager.sync([tid])
             self._resume(inf, tid)
             return None
@@ -461,7 +483,18 @@ class Session:
             self._resume(inf, tid)
             return None
         if kind is TrapKind.INT3:
-            return self._stopped(inf, tid, "int3", signal="SIGTRAP")
+            addr = self.soft.claim(inf, tid)
+            if addr is None:
+                return self._stopped(inf, tid, "int3", signal="SIGTRAP")  # the program's own int3
+            owners = inf.breaks.owners(addr)
+            if self.soft.LOADER in owners:
+                self.image.refresh()  # a library came or went
+                self.table.resolve_pending()
+            trap = self.soft.hits_at(tid, addr, owners)
+            if trap.stop or tid in self._stepping:
+                return self._stopped(inf, tid, "breakpoint" if trap.stop else "step", hits=tuple(trap.hits), pc=addr)
+            self._resume(inf, tid)
+            return None
         if kind is TrapKind.STEP:
             if tid in self._stepping:
                 return self._stopped(inf, tid, "step")

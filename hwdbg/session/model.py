@@ -21,7 +21,7 @@ def kind_of(name: Any) -> Kind:
     try:
         return Kind(name)
     except ValueError:
-        raise UsageError(f"unknown breakpoint kind {name!r}; use watch, rwatch, awatch or hbreak") from None
+        raise UsageError(f"unknown breakpoint kind {name!r}; use watch, rwatch, awatch, hbreak or break") from None
 
 
 @dataclass(eq=False)
@@ -55,6 +55,9 @@ class UserBreakpoint:
     counted: int = 0  # counts of earlier runs/images of a --count watch
     condition_ast: Any = None
     evicted: bool = False  # lost its slots to higher priorities while the process ran
+    temporary: bool = False  # deleted by the session at its first stop
+    inserted: bool = False  # break: its int3 is in the code
+    pending: bool = False  # break on LIB:FUNCTION whose library is not loaded yet
 
     @property
     def access(self) -> BpType:
@@ -66,6 +69,8 @@ class UserBreakpoint:
             return "DISABLED"
         if self.counter is not None:
             return "COUNTING"
+        if self.kind is Kind.BREAK:
+            return "INSTALLED" if self.inserted else "PENDING"
         if self.hw is None:
             return "PENDING"
         return self.hw.status.name

@@ -9,7 +9,7 @@ from typing import Any, Callable, Iterator, Optional
 
 from .. import expr
 from .. import records as rec
-from ..errors import AddressError, HwdbgError, SlotError, UsageError, ValidationError
+from ..errors import AddressError, HwdbgError, LibraryNotLoaded, SlotError, UsageError, ValidationError
 from ..hw.breakpoint import BreakpointManager, HwBreakpoint
 from ..hw.counting import Counter
 from ..hw.router import SlotHit
@@ -50,24 +50,28 @@ class BreakpointTable:
             changes_only: Optional[bool] = None, backtrace: bool = False, signed: bool = False,
             on_hit: Optional[Callable[[rec.Hit], Any]] = None,
             resolve: Optional[Callable[[], tuple[int, int]]] = None, count: bool = False,
-            keep: Optional[int] = KEPT_HITS) -> UserBreakpoint:
+            keep: Optional[int] = KEPT_HITS, temporary: bool = False, pending: bool = False) -> UserBreakpoint:
         kind = kind_of(kind)
         if count and (kind is Kind.RWATCH or condition or on_hit or backtrace):
             raise UsageError("--count counts in the CPU without stopping: it cannot filter reads (rwatch), "
                              "test conditions, call back or take backtraces")
         condition_ast = parse_condition(condition)
-        if kind is Kind.HBREAK:
+        if kind in (Kind.HBREAK, Kind.BREAK):
             length = self.manager.arch.exec_length
-        if 0 <= addr < procfs.mmap_min_addr():
+        if kind is Kind.BREAK and count:
+            raise UsageError("--count needs a debug register; use hbreak")
+        if 0 <= addr < procfs.mmap_min_addr() and not pending:
             raise AddressError(f"{addr:#x} is below vm.mmap_min_addr ({procfs.mmap_min_addr():#x}): no program "
                                "can have memory there, so this breakpoint could never trigger")
-        self.manager.make_chunks(addr, length, ACCESS[kind])  # validate before anything changes
+        if kind is not Kind.BREAK:
+            self.manager.make_chunks(addr, length, ACCESS[kind])  # validate before anything changes
         bp = UserBreakpoint(id=next(self._ids), kind=kind, expr=expr or f"*{addr:#x}", addr=addr, length=length,
                             priority=priority, thread=thread,
                             condition=" ".join(condition.split()) if condition else None, trace=trace,
                             changes_only=(kind is Kind.WATCH) if changes_only is None else changes_only,
                             backtrace=backtrace, signed=signed, on_hit=on_hit, resolve=resolve, count=count,
-                            hits=deque(maxlen=keep), condition_ast=condition_ast)
+                            hits=deque(maxlen=keep), condition_ast=condition_ast, temporary=temporary,
+                            pending=pending)
         if self._alive():
             self.install(bp)
         self.breakpoints[bp.id] = bp
@@ -78,6 +82,8 @@ class BreakpointTable:
         inf = self._process()
         if bp.count:
             return self._install_counter(bp, inf)
+        if bp.kind is Kind.BREAK:
+            return self._insert(bp, inf)
         with self._all_stopped(inf):
             if bp.thread is not None and bp.thread not in inf.threads:
                 raise ValidationError(f"no thread {bp.thread} in process {inf.pid}; see `info threads`")
@@ -91,6 +97,24 @@ class BreakpointTable:
             if not bp.enabled:
                 self.manager.modify_user_hw_breakpoint(bp.hw, enabled=False)
             bp.value = self._read_value(bp)
+
+    def _insert(self, bp: UserBreakpoint, inf: Inferior) -> None:
+        """A software breakpoint: its int3 goes in now if it is enabled (no debug register)."""
+        if bp.thread is not None and bp.thread not in inf.threads:
+            raise ValidationError(f"no thread {bp.thread} in process {inf.pid}; see `info threads`")
+        if bp.enabled and not bp.inserted and not bp.pending:
+            with self._all_stopped(inf):
+                try:
+                    inf.breaks.insert(bp.addr, bp.id)
+                except HwdbgError as exc:
+                    raise AddressError(f"cannot insert a breakpoint at {bp.addr:#x}: {exc}") from None
+            bp.inserted = True
+
+    def _remove(self, bp: UserBreakpoint) -> None:
+        if bp.inserted and self._alive():
+            with self._all_stopped(self._process()):
+                self._process().breaks.remove(bp.addr, bp.id)
+        bp.inserted = False
 
     def _routine(self, hw: HwBreakpoint, installed: bool) -> bool:
         """Whether a slot change tells a person nothing: a breakpoint armed as it was set (at
@@ -135,6 +159,7 @@ class BreakpointTable:
 
     def delete(self, bp: UserBreakpoint) -> None:
         self.release_counter(bp)
+        self._remove(bp)
         if bp.hw is not None and self._alive():
             with self._all_stopped(self._process()):
                 self.manager.unregister_hw_breakpoint(bp.hw)
@@ -148,6 +173,13 @@ class BreakpointTable:
             elif bp.counter is None and self._alive():
                 self._install_counter(bp, self._process())
             bp.enabled = enabled
+            return
+        if bp.kind is Kind.BREAK:
+            bp.enabled = enabled
+            if not enabled:
+                self._remove(bp)
+            elif self._alive():
+                self._insert(bp, self._process())
             return
         if bp.hw is not None and self._alive():
             with self._all_stopped(self._process()):
@@ -185,6 +217,7 @@ class BreakpointTable:
         for bp in self:
             self.release_counter(bp)
             bp.evicted = False
+            bp.inserted = False  # a fresh image: the process layer forgot the old one's int3s
             if bp.hw is not None:
                 try:
                     self.manager.unregister_hw_breakpoint(bp.hw)
@@ -197,15 +230,44 @@ class BreakpointTable:
                                       data={"id": bp.id}))
                 continue
             try:
+                if bp.kind is Kind.BREAK:
+                    bp.pending = False
                 if bp.resolve is not None:
                     bp.addr, bp.length = bp.resolve()
                 elif why == "exec":
                     self._process().read_memory(bp.addr, 1)  # still mapped in the new image?
                 self.install(bp)
+            except LibraryNotLoaded:
+                if bp.kind is not Kind.BREAK:
+                    raise
+                bp.pending = True  # resolved when the library loads (see resolve_pending)
             except HwdbgError as exc:
                 bp.enabled = False
                 self._emit(rec.Notice("breakpoint-dropped", f"breakpoint {bp.id} ({bp.expr}) disabled after "
                                       f"{why}: {exc}", data={"id": bp.id}))
+
+    @property
+    def any_pending(self) -> bool:
+        return any(bp.pending and bp.enabled for bp in self.breakpoints.values())
+
+    def resolve_pending(self) -> None:
+        """Libraries were loaded (the dynamic linker's hook): breaks waiting for them go in."""
+        for bp in self:
+            if not (bp.pending and bp.enabled) or bp.resolve is None:
+                continue
+            try:
+                bp.addr = bp.resolve()[0]
+                bp.pending = False
+                self._insert(bp, self._process())
+            except LibraryNotLoaded:
+                continue
+            except HwdbgError as exc:
+                bp.pending, bp.enabled = False, False
+                self._emit(rec.Notice("breakpoint-dropped", f"breakpoint {bp.id} ({bp.expr}) disabled: {exc}",
+                                      data={"id": bp.id}))
+                continue
+            self._emit(rec.Notice("breakpoint-resolved", f"breakpoint {bp.id} ({bp.expr}) resolved at "
+                                  f"{bp.addr:#x}", data={"id": bp.id, "address": bp.addr}))
 
     def refresh_values(self, addr: int, size: int) -> None:
         """Memory [addr, addr + size) was written by the debugger: watches over it see the new

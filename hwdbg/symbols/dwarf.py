@@ -38,6 +38,7 @@ class _UnitLines:
     ends: list[int] = field(default_factory=list)
     rows: list[tuple[str, int]] = field(default_factory=list)  # (path, line)
     statements: list[tuple[str, int, int]] = field(default_factory=list)  # (path, line, addr), is_stmt rows
+    prologue_ends: list[int] = field(default_factory=list)  # addresses the compiler marked prologue_end
 
     def at(self, link_addr: int) -> Optional[tuple[str, int]]:
         i = bisect.bisect_right(self.starts, link_addr) - 1
@@ -151,6 +152,7 @@ class DwarfInfo(TypeDecoder):
             sequence.append(state)
             if state.end_sequence:
                 self._add_sequence(sequence, files, ranges, table.statements)
+                table.prologue_ends += [s.address for s in sequence if getattr(s, "prologue_end", False)]
                 sequence = []
         ranges.sort()
         table.starts = [r[0] for r in ranges]
@@ -164,12 +166,16 @@ class DwarfInfo(TypeDecoder):
         # Sequences at address 0 belong to code the linker discarded.
         if not sequence or sequence[0].address == 0:
             return
+        stmt_line, stmt_addr = 0, -1  # the last is_stmt row at this address: its line wins (gdb)
         for row, following in zip(sequence, sequence[1:]):
             if row.file >= len(files):
                 continue
             path = files[row.file]
+            if row.is_stmt and row.line > 0:
+                stmt_line, stmt_addr = row.line, row.address
             if following.address > row.address:
-                ranges.append((row.address, following.address, path, row.line))
+                line = stmt_line if stmt_addr == row.address else row.line
+                ranges.append((row.address, following.address, path, line))
             if row.is_stmt and row.line > 0:
                 statements.append((path, row.line, row.address))
 
@@ -200,6 +206,25 @@ class DwarfInfo(TypeDecoder):
         """Lowest statement address for file:line (file by basename, suffix or path), or None."""
         addresses = [addr for _, row_line, addr in self._statements_in(file) if row_line == line]
         return min(addresses) if addresses else None
+
+    def body_start(self, low: int, high: int) -> Optional[int]:
+        """Where the function at [low, high) starts after its prologue, by gdb's rule: the
+        address marked prologue_end, else the second line's first address (the first byte
+        when a second line already starts there, as optimised code often has)."""
+        cu = self._unit_at(low)
+        for unit in [cu] if cu is not None else self._units():
+            table = self._lines_of(unit)
+            marked = [a for a in table.prologue_ends if low <= a < high]
+            if marked:
+                return min(marked)
+            rows = [(line, addr) for _, line, addr in table.statements if low <= addr < high]
+            if not rows:
+                continue
+            if len({line for line, addr in rows if addr == low}) > 1:
+                return low
+            later = [addr for _, addr in rows if addr > low]
+            return min(later) if later else low
+        return None
 
     def lines_in(self, file: str) -> list[int]:
         """Sorted lines of ``file`` that have code."""

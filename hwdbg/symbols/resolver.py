@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Optional
 
-from hwdbg.errors import SymbolError, UsageError
+from hwdbg.errors import LibraryNotLoaded, SymbolError, UsageError
 from hwdbg.symbols import index as name_index
 from hwdbg.symbols.dwarf import DwarfInfo
 from hwdbg.symbols.elf import ElfImage, Symbol, suggest
@@ -219,7 +219,7 @@ class SymbolTable:
         if not chosen:
             known = ", ".join(m.name for m in self.modules)
             hint = "" if self.pid is not None else "; shared libraries are known once the program runs (e.g. `start`)"
-            raise SymbolError(f"no loaded module matches '{lib}' (loaded: {known}){hint}")
+            raise LibraryNotLoaded(f"no loaded module matches '{lib}' (loaded: {known}){hint}")
         return chosen
 
     # -- names -> addresses -------------------------------------------------
@@ -309,6 +309,25 @@ class SymbolTable:
         after = [n for n in lines if n > line]
         nearest = " and ".join(str(n) for n in (before[-1:] + after[:1]))
         raise SymbolError(f"no code at {file}:{line}; nearest lines with code: {nearest}")
+
+    def after_prologue(self, var: Variable) -> int:
+        """Where a breakpoint on function ``var`` goes (gdb's rule: after the prologue)."""
+        module = next((m for m in self.modules if m.name == var.module and m.contains(var.addr)), None)
+        if module is None or module.dwarf is None or not var.size:
+            return var.addr
+        link_addr = var.addr - module.bias
+        found = module.dwarf.body_start(link_addr, link_addr + var.size)
+        return var.addr if found is None else found + module.bias
+
+    def line_with_code(self, file: str, line: int) -> tuple[int, int]:
+        """(address, line) of file:line, or of the next line with code after it (gdb moves there too)."""
+        try:
+            return self.address_of_line(file, line), line
+        except SymbolError as exc:
+            later = sorted({n for m in self.modules if m.dwarf is not None for n in m.dwarf.lines_in(file) if n > line})
+            if not later:
+                raise exc
+            return self.address_of_line(file, later[0]), later[0]
 
     def names(self, prefix: str = "") -> list[str]:
         """Sorted function and object names starting with ``prefix``, for completion."""

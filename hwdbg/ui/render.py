@@ -19,9 +19,10 @@ KIND_TITLES = {
     "rwatch": "Hardware read watchpoint",
     "awatch": "Hardware access (read/write) watchpoint",
     "hbreak": "Breakpoint",
+    "break": "Breakpoint",
 }
 KIND_TYPES = {"watch": "hw watchpoint", "rwatch": "read watchpoint", "awatch": "acc watchpoint",
-              "hbreak": "hw breakpoint"}
+              "hbreak": "hw breakpoint", "break": "breakpoint"}
 
 _RED, _BOLD, _DIM, _RESET = "\x1b[31m", "\x1b[1m", "\x1b[2m", "\x1b[0m"
 
@@ -59,7 +60,7 @@ def value_text(value: Optional[int]) -> str:
 def hit_text(hit: rec.Hit, *, temporary: bool = False) -> str:
     """A hit in full, as gdb reports the stop."""
     where = where_text(hit.function, hit.file, hit.line)
-    if hit.kind is Kind.HBREAK:
+    if not hit.kind.is_data:
         title = "Temporary breakpoint" if temporary else "Breakpoint"
         place = where if hit.function else f"{hit.pc:#x}" + (f" {where}" if where else "")
         lines = [f"{title} {hit.id}, {place}"]
@@ -79,7 +80,7 @@ def hit_line(hit: rec.Hit) -> str:
     """A hit in one line, for --trace: ``[2] counter: 0 -> 1  thread 1234  0x401136 in bump () at counter.c:12``."""
     where = where_text(hit.function, hit.file, hit.line)
     place = f"{hit.pc:#x}" + (f" in {where}" if where else "")
-    if hit.kind is Kind.HBREAK:
+    if not hit.kind.is_data:
         what = f"{hit.expr}"
     elif hit.kind is Kind.RWATCH or (hit.kind is Kind.AWATCH and hit.old == hit.new):
         what = f"{hit.expr}: read {value_text(hit.new)}"

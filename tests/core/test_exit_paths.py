@@ -1,7 +1,8 @@
 """Never a time bomb: whichever way the debugger lets go, the target runs on and exits 0.
 
-The target keeps writing the watched variable after the debugger is gone; if a debug
-register were still armed, the kernel would kill it with SIGTRAP at that write.
+The target keeps writing the watched variable (or calling the function with a software
+breakpoint) after the debugger is gone; if a debug register were still armed, or an int3
+still in its code, the kernel would kill it with SIGTRAP there.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ pytestmark = pytest.mark.requires_hw_watchpoints
 
 DEBUGGER = textwrap.dedent('''
     import os, sys, hwdbg
-    pid, how = int(sys.argv[1]), sys.argv[2]
+    pid, how, kind = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 
     seen = []
 
@@ -26,11 +27,14 @@ DEBUGGER = textwrap.dedent('''
             raise RuntimeError("a bug in a user callback")
 
     target = hwdbg.attach(pid)
-    bp = target.watch("counter", on_hit=boom if how == "callback" else None)
+    arm = target.watch if kind == "watch" else target.break_at
+    bp = arm("counter" if kind == "watch" else "add", on_hit=boom if how == "callback" else None)
     assert isinstance(target.cont(timeout=10), hwdbg.Stopped)
-    print("armed", flush=True)
+    print("armed", bp.address, flush=True)
     if how == "detach":
         target.detach()
+        print("detached", flush=True)
+        sys.stdin.readline()
     elif how == "close":
         with target:
             pass
@@ -44,10 +48,12 @@ DEBUGGER = textwrap.dedent('''
 ''')
 
 
-@pytest.fixture
-def forever(core_exe):
-    """A target that writes `counter` every 10 ms for 3 s, then exits 0."""
-    proc = subprocess.Popen([str(core_exe), "forever", "3"], stdout=subprocess.PIPE, text=True)
+@pytest.fixture(params=["watch", "break"])
+def forever(request, core_exe, build_target):
+    """A target that writes `counter` (or calls add) every 10 ms for 3 s, then exits 0."""
+    exe = core_exe if request.param == "watch" else build_target("sw_target")
+    proc = subprocess.Popen([str(exe), "forever", "3"], stdout=subprocess.PIPE, text=True)
+    proc.kind = request.param
     assert int(proc.stdout.readline()) == proc.pid
     yield proc
     if proc.poll() is None:
@@ -55,10 +61,20 @@ def forever(core_exe):
         proc.wait()
 
 
-def run_debugger(pid, how, send=None):
-    debugger = subprocess.Popen([sys.executable, "-c", DEBUGGER, str(pid), how], stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
-    assert debugger.stdout.readline().strip() == "armed", debugger.stderr.read()
+def run_debugger(target, how, send=None):
+    pid = target.pid
+    debugger = subprocess.Popen([sys.executable, "-c", DEBUGGER, str(pid), how, target.kind], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = debugger.stdout.readline().split()
+    assert line and line[0] == "armed", debugger.stderr.read()
+    if how == "detach":
+        assert debugger.stdout.readline().strip() == "detached"
+        if target.kind == "break":
+            with open(f"/proc/{pid}/mem", "rb") as mem:  # read after detach: the original byte is back
+                mem.seek(int(line[1]))
+                assert mem.read(1) != b"\xcc"
+        debugger.stdin.write("\n")
+        debugger.stdin.flush()
     if send is not None:
         debugger.send_signal(send)
     out, err = debugger.communicate(timeout=120)  # catches a hang, with room for a loaded machine
@@ -67,28 +83,28 @@ def run_debugger(pid, how, send=None):
 
 @pytest.mark.parametrize("how", ["detach", "close", "exit"])
 def test_clean_exits(forever, how):
-    code, err = run_debugger(forever.pid, how)
+    code, err = run_debugger(forever, how)
     assert code == 0, err
     assert forever.wait(timeout=30) == 0
 
 
 def test_exception_in_user_callback(forever):
-    code, err = run_debugger(forever.pid, "callback")
+    code, err = run_debugger(forever, "callback")
     assert code == 1 and "a bug in a user callback" in err
     assert forever.wait(timeout=30) == 0
 
 
 @pytest.mark.parametrize("signo", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
 def test_signals_to_the_debugger(forever, signo):
-    code, err = run_debugger(forever.pid, "signal", send=signo)
+    code, err = run_debugger(forever, "signal", send=signo)
     assert code != 0
     assert "Traceback" not in err or signo == signal.SIGINT  # KeyboardInterrupt may print one
     assert forever.wait(timeout=30) == 0
 
 
 def test_sigkill_of_the_debugger_is_the_documented_exception(forever):
-    """SIGKILL cannot be caught: the kernel keeps the registers armed and the target dies with
-    SIGTRAP at its next write (spawned targets get PTRACE_O_EXITKILL instead)."""
-    code, _ = run_debugger(forever.pid, "sigkill", send=signal.SIGKILL)
+    """SIGKILL cannot be caught: the kernel keeps the registers armed (the int3 stays) and the
+    target dies with SIGTRAP at its next write or call (spawned targets get PTRACE_O_EXITKILL)."""
+    code, _ = run_debugger(forever, "sigkill", send=signal.SIGKILL)
     assert code == -signal.SIGKILL
     assert forever.wait(timeout=30) == -signal.SIGTRAP

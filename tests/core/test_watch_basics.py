@@ -115,7 +115,7 @@ def test_fork_child_runs_untouched(start):
 
 def test_execute_breakpoint_stops_before_and_continue_proceeds(start):
     t = start("globals", 4)
-    bp = t.hbreak("write_g")
+    bp = t.hbreak("*write_g")  # the first byte (gdb: write_g is after the prologue)
     stops = 0
     while True:
         result = t.cont()

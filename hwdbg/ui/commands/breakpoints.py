@@ -133,11 +133,74 @@ def _add_hbreak(ctx: Any, args: argparse.Namespace, temporary: bool) -> Result:
         ctx.temporary.add(bp.id)
     ctx.last_bp_id = bp.id
     title = "Temporary breakpoint" if temporary else "Hardware assisted breakpoint"
-    frame = session.describe(addr)
+    return _announce(ctx, "hbreak", bp, title, temporary)
+
+
+def _announce(ctx: Any, name: str, bp: Any, title: str, temporary: bool, note: Optional[str] = None) -> Result:
+    frame = ctx.session.describe(bp.addr)
     place = f": file {os.path.basename(frame.file)}, line {frame.line}." if frame.file and frame.line else "."
     data = bp_json(bp)
     data["temporary"] = temporary
-    return Result("hbreak", {"breakpoint": data}, f"{title} {bp.id} at {addr:#x}{place}{_status_note(bp)}")
+    text = f"{title} {bp.id} at {bp.addr:#x}{place}{_status_note(bp)}"
+    if note:
+        data["note"] = note
+        text = f"{note[0].upper()}{note[1:]}.\n{text}"
+    return Result(name, {"breakpoint": data}, text)
+
+
+def _add_break(ctx: Any, args: argparse.Namespace, temporary: bool) -> Result:
+    session = ctx.session
+    _check_options(ctx, args)
+    bp, note = session.add_break(" ".join(args.expr), thread=args.thread, condition=args.condition,
+                                 trace=args.trace, backtrace=args.backtrace, temporary=temporary)
+    if temporary:
+        ctx.temporary.add(bp.id)
+    ctx.last_bp_id = bp.id
+    return _announce(ctx, "break", bp, "Temporary breakpoint" if temporary else "Breakpoint", temporary, note)
+
+
+def _break_parser(name: str) -> CommandParser:
+    parser = CommandParser(name)
+    parser.add_argument("expr", nargs="+", metavar="LOCATION")
+    parser.add_argument("--thread", type=number, metavar="TID")
+    parser.add_argument("--trace", action="store_true")
+    parser.add_argument("--backtrace", action="store_true")
+    parser.add_argument("--if", dest="condition", help=argparse.SUPPRESS)
+    parser.set_defaults(priority=0)
+    return parser
+
+
+def break_split(rest: str) -> list[str]:
+    """gdb's `break LOC thread TID if COND` as well as the --thread option."""
+    argv = bp_split(rest)
+    words = [w for w in argv if not w.startswith("--if=")]
+    if len(words) >= 3 and words[-2] == "thread":
+        argv = words[:-2] + ["--thread", words[-1]] + [w for w in argv if w.startswith("--if=")]
+    return argv
+
+
+@command(_break_parser("break"), category=B, split=break_split, complete="symbols", aliases=("b", "br"))
+def break_(ctx: Any, args: argparse.Namespace) -> Result:
+    """break LOCATION [thread TID] [--trace] [--backtrace] [if CONDITION]
+
+    A software breakpoint (an int3 written into the code): stop before the
+    instruction at LOCATION runs. LOCATION is FUNCTION (after its prologue, as gdb),
+    *ADDRESS or *FUNCTION (that very byte), FUNCTION+OFFSET, FILE:LINE, LINE (in
+    the current file) or LIB:FUNCTION (pending until LIB is loaded, at startup
+    or by dlopen). A line without code moves to the next line that has some, and
+    says so. Any number of them, none uses a debug register;
+    the int3 bytes are invisible to print, x, disassemble and memory reads, and are
+    removed before the process is let go (detach, quit, errors, signals) and from
+    forked children. thread TID: only that thread stops."""
+    return _add_break(ctx, args, temporary=False)
+
+
+@command(_break_parser("tbreak"), category=B, split=break_split, complete="symbols")
+def tbreak(ctx: Any, args: argparse.Namespace) -> Result:
+    """tbreak LOCATION [thread TID] [if CONDITION]
+
+    Like break, but the breakpoint is deleted when it first stops the program."""
+    return _add_break(ctx, args, temporary=True)
 
 
 @command(_bp_parser("hbreak", code=True), category=B, split=bp_split, complete="symbols", aliases=("hb",))
@@ -295,11 +358,9 @@ def _info_parser(name: str) -> CommandParser:
 def breakpoint_table(ctx: Any, bps: list[Any]) -> str:
     if not bps:
         return "No breakpoints or watchpoints."
-    rows = [f"{'Num':<5}{'Type':<17}{'Status':<12}{'Address':<20}{'Len':<5}What"]
+    rows = [f"{'Num':<5}{'Type':<16}{'Disp':<5}{'Enb':<4}{'Status':<12}{'Address':<20}{'Len':<5}What"]
     for bp in bps:
         flags = []
-        if bp.id in ctx.temporary:
-            flags.append("temporary")
         if bp.trace:
             flags.append("trace")
         if bp.priority:
@@ -307,13 +368,16 @@ def breakpoint_table(ctx: Any, bps: list[Any]) -> str:
         if bp.thread is not None:
             flags.append(f"thread {bp.thread}")
         what = bp.expr
-        if bp.kind is Kind.HBREAK:
+        if not bp.kind.is_data:
             frame = ctx.session.describe(bp.addr)
             if frame.function and frame.function != bp.expr:
                 what += f" in {frame.function}"
             if frame.file and frame.line:
                 what += f" at {os.path.basename(frame.file)}:{frame.line}"
-        rows.append(f"{bp.id:<5}{KIND_TYPES[bp.kind]:<17}{bp.status:<12}{bp.addr:#018x}  {bp.length:<5}{what}")
+        disp = "del" if bp.id in ctx.temporary or bp.temporary else "keep"
+        enb = "y" if bp.enabled else "n"
+        rows.append(f"{bp.id:<5}{KIND_TYPES[bp.kind]:<16}{disp:<5}{enb:<4}{bp.status:<12}{bp.addr:#018x}  "
+                    f"{bp.length:<5}{what}")
         if flags:
             rows.append(f"\t{', '.join(flags)}")
         if bp.condition:

@@ -1,0 +1,134 @@
+"""The session's side of software breakpoints: whose int3 a trap is, and the step-over.
+
+A thread reported at one of our int3s has its pc set back to the breakpoint; before it runs
+again it must execute the original instruction: the byte is restored, that thread alone
+single-steps (every other thread stopped, so none runs past the address unseen), and the
+int3 goes back. The step's own event is queued, so a debug-register hit during it is
+handled like any other.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Optional
+
+from ..errors import HwdbgError, LibraryNotLoaded
+from ..locations import resolve_break
+from ..process.control import Inferior
+from ..process.swbreak import INT3
+from ..records import Kind
+from .hits import HitSemantics, TrapHits
+from .model import UserBreakpoint
+
+
+class SoftStops:
+    LOADER = 0  # owner of the internal int3 on the dynamic linker's hook (breakpoint numbers start at 1)
+
+    def __init__(self, arch: Any, hits: HitSemantics, breakpoints: Callable[[], dict[int, UserBreakpoint]]) -> None:
+        self.arch, self.hits, self._breakpoints = arch, hits, breakpoints
+        self.over: dict[int, int] = {}  # tid -> breakpoint address it stands on, to step over
+
+    def reset(self) -> None:
+        self.over.clear()
+
+    def claim(self, inf: Inferior, tid: int) -> Optional[int]:
+        """If this int3 trap is ours, sets the pc back onto the breakpoint and returns its address."""
+        regs = inf.get_regs(tid)
+        addr = self.arch.get_pc(regs) - 1
+        breaks = inf.breaks
+        if not breaks.is_ours(addr):
+            # One we removed while this trap waited in the queue (gdb's moribund locations).
+            if addr not in breaks.ever or addr in breaks.sites or inf.read_raw(addr, 1)[0] == INT3:
+                return None
+        self.arch.set_pc(regs, addr)
+        inf.set_regs(tid, regs)
+        self.over[tid] = addr
+        return addr
+
+    def hits_at(self, tid: int, addr: int, owners: set[int]) -> TrapHits:
+        """Applies each breakpoint's semantics (thread, condition, ignore count) to one int3 hit."""
+        trap = TrapHits()
+        breakpoints = self._breakpoints()
+        for bp_id in sorted(owners):
+            bp = breakpoints.get(bp_id)
+            if bp is None or not bp.enabled or (bp.thread is not None and bp.thread != tid):
+                continue
+            self.hits.record(bp, tid, addr, trap)
+        return trap
+
+    def needs_step_over(self, inf: Inferior, tid: int) -> Optional[int]:
+        addr = self.over.pop(tid, None)
+        if addr is None or not inf.breaks.is_ours(addr):
+            return None
+        if self.arch.get_pc(inf.get_regs(tid)) != addr:
+            return None  # the user moved the pc
+        return addr
+
+    def step_over(self, inf: Inferior, tid: int, addr: int) -> None:
+        """Runs the original instruction at addr in tid alone; its event is queued for the loop."""
+        inf.breaks.lift(addr)
+        try:
+            event = inf.step_alone(tid)
+        finally:
+            if inf.alive:
+                inf.breaks.drop(addr)
+        if event is not None:
+            inf.requeue(event)
+            if tid in inf.threads and self.arch.get_pc(inf.get_regs(tid)) == addr:
+                self.over[tid] = addr  # stopped before the instruction ran (an interrupt): still to do
+
+    def resume_all(self, inf: Inferior) -> None:
+        """Resumes every thread; those standing on one of our int3s step over it first."""
+        for tid in list(self.over):
+            thread = inf.threads.get(tid)
+            addr = self.needs_step_over(inf, tid) if thread and not thread.running and not thread.held else None
+            if addr is not None:
+                self.step_over(inf, tid, addr)
+        inf.resume_all()
+
+    def start_step(self, inf: Inferior, tid: int) -> None:
+        """stepi's resume: from one of our int3s, the step-over is the step."""
+        if not inf.has_pending_events:
+            addr = self.needs_step_over(inf, tid)
+            if addr is not None:
+                self.step_over(inf, tid, addr)
+            else:
+                inf.resume(tid, step=True)
+
+    # ------------------------------------------------------------ setting them (session: the Session)
+
+    def add_break(self, session: Any, location: str, **options: Any) -> tuple[UserBreakpoint, Optional[str]]:
+        def resolve() -> tuple[int, int]:
+            return resolve_break(session.symbols, session.env(), location, self.default_file(session)).addr, 1
+
+        try:
+            site = resolve_break(session.symbols, session.env(), location, self.default_file(session))
+        except LibraryNotLoaded as exc:
+            if ":" not in location:
+                raise
+            bp = session.add_breakpoint(Kind.BREAK, 0, 1, expr=location, resolve=resolve, pending=True, **options)
+            self.watch_loader(session)
+            return bp, f"breakpoint {bp.id} is pending: {exc}"
+        return session.add_breakpoint(Kind.BREAK, site.addr, 1, expr=location, resolve=resolve,
+                                      **options), site.note
+
+    def watch_loader(self, session: Any) -> None:
+        """While breaks wait for libraries, an internal int3 on the dynamic linker's
+        _dl_debug_state (called at every load and unload: gdb's shlib event) tells when."""
+        inf = session.inferior
+        if inf is None or not inf.alive or not session.table.any_pending or session.symbols is None:
+            return
+        try:
+            inf.breaks.insert(session.symbols.lookup("_dl_debug_state").addr, self.LOADER)
+        except HwdbgError:
+            pass  # a static program: nothing will be loaded
+
+    @staticmethod
+    def default_file(session: Any) -> Optional[str]:
+        """The source file a bare LINE means: the one of the last stop, else the one of main."""
+        where = session.last_stop.where if session.last_stop is not None and session.alive else None
+        if where is not None and where.file:
+            return where.file
+        try:
+            main = session.symbols.lookup("main") if session.symbols is not None else None
+        except HwdbgError:
+            return None
+        return session.describe(main.addr).file if main is not None else None
