@@ -13,7 +13,7 @@ import errno
 import os
 import shutil
 import signal
-from collections import defaultdict, deque
+from collections import deque
 from dataclasses import dataclass
 from typing import Iterable, Optional, Sequence
 
@@ -21,9 +21,10 @@ from ..diagnose import explain_attach_failure, explain_spawn_failure
 from ..errors import PtraceError, TargetError
 from ..linux import procfs
 from ..linux import ptrace as sc
-from .swbreak import SoftwareBreakpoints, write_child
 from .events import (Exec, Exited, GroupStop, Interrupted, Killed, ProcessEvent, Signal, ThreadCreated,
                      ThreadExited, Trap)
+from .reaper import REAPER
+from .swbreak import SoftwareBreakpoints, write_child
 
 # Forks are traced only to let the child go at once, after on_fork removed our int3s from its copy.
 TRACE_OPTIONS = (sc.PTRACE_O_TRACECLONE | sc.PTRACE_O_TRACEEXEC | sc.PTRACE_O_TRACEEXIT | sc.PTRACE_O_TRACEFORK
@@ -40,47 +41,6 @@ class TraceeThread:
     parent: Optional[int] = None
 
 
-class _Reaper:
-    """The one waitpid(-1, __WALL) of this debugger process, routing statuses by tid."""
-
-    def __init__(self) -> None:
-        self.owners: dict[int, "Inferior"] = {}
-        self.unclaimed: dict[int, list[int]] = defaultdict(list)
-
-    def next_status(self, inferior: "Inferior") -> tuple[int, int]:
-        if inferior._inbox:
-            return inferior._inbox.popleft()
-        while True:
-            try:
-                tid, status = os.waitpid(-1, sc.WALL)
-            except ChildProcessError:
-                raise TargetError(f"process {inferior.pid} is not traced any more (no child to wait for)") from None
-            if self.route(inferior, tid, status):
-                return tid, status
-
-    def route(self, inferior: "Inferior", tid: int, status: int) -> bool:
-        """True if the status is ``inferior``'s; otherwise it is kept for its owner."""
-        owner = self.owners.get(tid)
-        if owner is inferior:
-            return True
-        if owner is not None:
-            owner._inbox.append((tid, status))
-        elif os.WIFSTOPPED(status):
-            # Usually a new thread whose initial stop beat its parent's clone event.
-            self.unclaimed[tid].append(status)
-        return False
-
-    def claim(self, tid: int, inferior: "Inferior") -> list[int]:
-        self.owners[tid] = inferior
-        return self.unclaimed.pop(tid, [])
-
-    def release(self, tid: int) -> None:
-        self.owners.pop(tid, None)
-
-
-REAPER = _Reaper()
-
-
 class Inferior:
     """A traced process and its threads."""
 
@@ -91,7 +51,7 @@ class Inferior:
         self.threads: dict[int, TraceeThread] = {}
         self.alive = True
         self._queue: deque[ProcessEvent] = deque()
-        self._inbox: deque[tuple[int, int]] = deque()
+        self.inbox: deque[tuple[int, int]] = deque()
         self._sigstops_pending = 0
         self._mem_fd: Optional[int] = None
         self.exit_event: Optional[ProcessEvent] = None
@@ -207,7 +167,7 @@ class Inferior:
         self.threads[tid] = thread
         self.generation += 1
         for status in REAPER.claim(tid, self):
-            self._inbox.append((tid, status))
+            self.inbox.append((tid, status))
         return thread
 
     def _drop_thread(self, tid: int) -> None:
@@ -232,7 +192,7 @@ class Inferior:
                 return event
             if not self.alive:
                 raise TargetError(f"process {self.pid} has exited")
-            if not any(t.running for t in self.threads.values()) and not self._inbox:
+            if not any(t.running for t in self.threads.values()) and not self.inbox:
                 raise TargetError(f"process {self.pid} is stopped: nothing to wait for")
             tid, status = REAPER.next_status(self)
             event = self._reap(tid, status, stopping=False)
@@ -242,7 +202,7 @@ class Inferior:
     @property
     def idle(self) -> bool:
         """Nothing queued on our side: every pending stop is still in the kernel."""
-        return not self._queue and not self._inbox
+        return not self._queue and not self.inbox
 
     @property
     def mem_fd(self) -> Optional[int]:

@@ -6,7 +6,8 @@ session: ``model`` (the user's breakpoints), ``table`` (their life on the hw lay
 program's symbols and the expression environment), ``cleanup`` (exit and signal safety).
 """
 from .cleanup import install_signal_cleanup
-from .core import Session, signal_name
+from .core import Session
+from .stops import signal_name
 from .model import KEPT_HITS, UserBreakpoint
 from .writers import writers_of
 

@@ -29,20 +29,9 @@ from .fastplan import FastPlanner, run_fast_loop
 from .hits import HitSemantics, as_int
 from .image import ProgramImage, load_symbols
 from .model import KEPT_HITS, UserBreakpoint
-from .softstops import SoftStops
+from .softstops import BreakSites, SoftStops
+from .stops import exit_record, passed_on, signal_name, stop_reason, where_text
 from .table import BreakpointTable
-
-# Signals that stop the target and are passed on at the next continue (gdb's defaults).
-STOP_AND_PASS = {_signal.SIGSEGV, _signal.SIGBUS, _signal.SIGILL, _signal.SIGFPE, _signal.SIGABRT}
-STOP_NO_PASS = {_signal.SIGINT}
-
-
-def signal_name(signo: int) -> str:
-    try:
-        return _signal.Signals(signo).name
-    except ValueError:
-        return f"SIG{signo}"
-
 
 class Session:
     def __init__(self, *, arch: Optional[ArchSpec] = None) -> None:
@@ -78,6 +67,9 @@ class Session:
                                      triggered=self.hits.triggered, emit=self.emit)
         self._planner = FastPlanner(self.manager, self.arch.nslots)
         self.soft = SoftStops(self.arch, self.hits, lambda: self.breakpoints)
+        self.sites = BreakSites(symbols=lambda: self.symbols, env=self.env, describe=self.describe,
+                                inferior=lambda: self.inferior, last_stop=lambda: self.last_stop,
+                                add=self.add_breakpoint, any_pending=lambda: self.table.any_pending)
         self.manager.is_held = self._held
         cleanup.live_sessions.add(self)
 
@@ -166,7 +158,7 @@ class Session:
             self.manager.add_thread(tid)
         self.current_tid = inf.pid
         self.table.rearm("start")
-        self.soft.watch_loader(self)
+        self.sites.watch_loader()
 
     def detach(self) -> None:
         """Clears every thread's debug registers, then lets the process go."""
@@ -186,7 +178,7 @@ class Session:
         inf = self.require_process()
         event = inf.kill()
         self._gone()
-        return _exit_record(event, inf.pid) if event is not None else None
+        return exit_record(event, inf.pid) if event is not None else None
 
     def close(self) -> None:
         """Lets go of the target safely whatever state it is in: kill what we spawned, detach the rest."""
@@ -228,7 +220,7 @@ class Session:
     def add_break(self, location: str, **options: Any) -> tuple[UserBreakpoint, Optional[str]]:
         """A software breakpoint at a location (gdb's linespecs); returns it and a note to tell
         the user (the line moved to the next one with code, or it waits for its library), or None."""
-        return self.soft.add_break(self, location, **options)
+        return self.sites.add_break(location, **options)
 
     def delete(self, bp: UserBreakpoint) -> None:
         self.table.delete(bp)
@@ -351,7 +343,7 @@ class Session:
                         self._timed_out = False
                         if result.reason == "timeout":
                             raise TargetTimeout(f"the target did not stop in time; it was interrupted at "
-                                                f"{_where(result)}")
+                                                f"{where_text(result)}")
                         # A real stop won the race: report it; the late interrupt is absorbed later.
                 return result
             if self._batch is not None and self._batched() >= self._batch and inf.alive:
@@ -435,13 +427,13 @@ class Session:
             self.image.after_exec()
             self.emit(rec.Notice("exec", f"process {inf.pid} is executing a new program", tid=tid))
             self.table.rearm("exec")
-            self.soft.watch_loader(self)
+            self.sites.watch_loader()
             self.manager.sync([tid])
             self._resume(inf, tid)
             return None
         if isinstance(event, (pev.Exited, pev.Killed)):
             self._gone()
-            return _exit_record(event, inf.pid)
+            return exit_record(event, inf.pid)
         if isinstance(event, pev.Interrupted):
             if self._interrupt_wanted:
                 return self._stopped(inf, tid, "timeout" if self._timed_out else "interrupted")
@@ -455,11 +447,11 @@ class Session:
 
     def _handle_signal(self, inf: Inferior, tid: int, event: pev.Signal) -> Optional[rec.Stopped]:
         name = signal_name(event.signo)
-        if event.signo in STOP_NO_PASS:
-            inf.threads[tid].signal = 0
-            return self._stopped(inf, tid, "interrupted" if self._interrupt_wanted else "signal", signal=name)
-        if event.signo in STOP_AND_PASS and not self._tracing:
-            return self._stopped(inf, tid, "signal", signal=name)
+        reason = stop_reason(event.signo, interrupt_wanted=self._interrupt_wanted, tracing=self._tracing)
+        if reason is not None:
+            if not passed_on(event.signo):
+                inf.threads[tid].signal = 0
+            return self._stopped(inf, tid, reason, signal=name)
         self.emit(rec.Notice("signal", f"thread {tid} received {name}; passed on", tid=tid,
                              data={"signal": name}))
         self._resume(inf, tid)
@@ -547,16 +539,3 @@ class Session:
     def refresh_symbols(self) -> None:
         """Re-reads the memory map (after dlopen)."""
         self.image.refresh()
-
-
-def _exit_record(event: Any, pid: int) -> rec.Exited | rec.Killed:
-    if isinstance(event, pev.Exited):
-        return rec.Exited(code=event.code, pid=pid)
-    return rec.Killed(signal=signal_name(event.signal), pid=pid, core=event.core)
-
-
-def _where(stop: rec.Stopped) -> str:
-    where = stop.where
-    if where is not None and where.function:
-        return f"{stop.pc:#x} in {where.function}"
-    return f"{stop.pc:#x}"

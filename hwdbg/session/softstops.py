@@ -93,42 +93,50 @@ class SoftStops:
             else:
                 inf.resume(tid, step=True)
 
-    # ------------------------------------------------------------ setting them (session: the Session)
 
-    def add_break(self, session: Any, location: str, **options: Any) -> tuple[UserBreakpoint, Optional[str]]:
+class BreakSites:
+    """Setting software breakpoints: where a linespec lands, and pending ones (a library not
+    loaded yet). It gets what it needs as callables, never the session."""
+
+    def __init__(self, *, symbols: Callable[[], Any], env: Callable[[], Any], describe: Callable[[int], Any],
+                 inferior: Callable[[], Optional[Inferior]], last_stop: Callable[[], Any],
+                 add: Callable[..., UserBreakpoint], any_pending: Callable[[], bool]) -> None:
+        self._symbols, self._env, self._describe = symbols, env, describe
+        self._inferior, self._last_stop, self._add, self._any_pending = inferior, last_stop, add, any_pending
+
+    def add_break(self, location: str, **options: Any) -> tuple[UserBreakpoint, Optional[str]]:
         def resolve() -> tuple[int, int]:
-            return resolve_break(session.symbols, session.env(), location, self.default_file(session)).addr, 1
+            return resolve_break(self._symbols(), self._env(), location, self.default_file()).addr, 1
 
         try:
-            site = resolve_break(session.symbols, session.env(), location, self.default_file(session))
+            site = resolve_break(self._symbols(), self._env(), location, self.default_file())
         except LibraryNotLoaded as exc:
             if ":" not in location:
                 raise
-            bp = session.add_breakpoint(Kind.BREAK, 0, 1, expr=location, resolve=resolve, pending=True, **options)
-            self.watch_loader(session)
+            bp = self._add(Kind.BREAK, 0, 1, expr=location, resolve=resolve, pending=True, **options)
+            self.watch_loader()
             return bp, f"breakpoint {bp.id} is pending: {exc}"
-        return session.add_breakpoint(Kind.BREAK, site.addr, 1, expr=location, resolve=resolve,
-                                      **options), site.note
+        return self._add(Kind.BREAK, site.addr, 1, expr=location, resolve=resolve, **options), site.note
 
-    def watch_loader(self, session: Any) -> None:
+    def watch_loader(self) -> None:
         """While breaks wait for libraries, an internal int3 on the dynamic linker's
         _dl_debug_state (called at every load and unload: gdb's shlib event) tells when."""
-        inf = session.inferior
-        if inf is None or not inf.alive or not session.table.any_pending or session.symbols is None:
+        inf, symbols = self._inferior(), self._symbols()
+        if inf is None or not inf.alive or not self._any_pending() or symbols is None:
             return
         try:
-            inf.breaks.insert(session.symbols.lookup("_dl_debug_state").addr, self.LOADER)
+            inf.breaks.insert(symbols.lookup("_dl_debug_state").addr, SoftStops.LOADER)
         except HwdbgError:
             pass  # a static program: nothing will be loaded
 
-    @staticmethod
-    def default_file(session: Any) -> Optional[str]:
+    def default_file(self) -> Optional[str]:
         """The source file a bare LINE means: the one of the last stop, else the one of main."""
-        where = session.last_stop.where if session.last_stop is not None and session.alive else None
+        inf, last_stop, symbols = self._inferior(), self._last_stop(), self._symbols()
+        where = last_stop.where if last_stop is not None and inf is not None and inf.alive else None
         if where is not None and where.file:
             return where.file
         try:
-            main = session.symbols.lookup("main") if session.symbols is not None else None
+            main = symbols.lookup("main") if symbols is not None else None
         except HwdbgError:
             return None
-        return session.describe(main.addr).file if main is not None else None
+        return self._describe(main.addr).file if main is not None else None
