@@ -28,7 +28,7 @@ from .env import ExpressionEnv
 from .fastplan import FastPlanner, run_fast_loop
 from .hits import HitSemantics, as_int
 from .image import ProgramImage, load_symbols
-from .model import KEPT_HITS, UserBreakpoint
+from .model import UserBreakpoint
 from .softstops import BreakSites, SoftStops
 from .stops import exit_record, passed_on, signal_name, stop_reason, where_text
 from .table import BreakpointTable
@@ -214,7 +214,6 @@ class Session:
         return self.table.breakpoints
 
     def add_breakpoint(self, kind: Any, addr: int, length: int, **options: Any) -> UserBreakpoint:
-        options.setdefault("keep", KEPT_HITS)
         return self.table.add(kind, addr, length, **options)
 
     def add_break(self, location: str, **options: Any) -> tuple[UserBreakpoint, Optional[str]]:
