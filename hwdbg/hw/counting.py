@@ -43,6 +43,7 @@ class Counter:
         self.chunks = tuple(chunks)
         self.fds: dict[int, list[int]] = {}
         self.finished = 0
+        self.missed = 0  # counts the kernel lost with a hit's DR6 bits (see session/causeless.py)
 
     def add_thread(self, tid: int) -> None:
         opened: list[int] = []
@@ -62,7 +63,7 @@ class Counter:
             os.close(fd)
 
     def total(self) -> int:
-        return self.finished + sum(_read(fd) for fds in self.fds.values() for fd in fds)
+        return self.finished + self.missed + sum(_read(fd) for fds in self.fds.values() for fd in fds)
 
     def close(self) -> None:
         for tid in list(self.fds):

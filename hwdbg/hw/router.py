@@ -3,6 +3,12 @@
 DR6 is read only at a TRAP_HWBKPT or TRAP_TRACE stop (anywhere else it is stale), and
 every set slot bit is reported, not only the lowest. When exactly one slot is armed
 in the thread, a TRAP_HWBKPT stop can only be that slot: the DR6 read is skipped.
+
+On x86 an int3 is SI_KERNEL; TRAP_BRKPT is a debug exception whose DR6 named no cause
+(traps.c: "icebp"): a single step that ended in a system call, an icebp (int1) instruction,
+or a debug-register hit whose DR6 bits the (virtual) CPU lost before the kernel read them,
+seen once in millions of hits in KVM guests under load. Such a stop is CAUSELESS: the session
+works out from the code which armed slot it was (``session/causeless.py``).
 ``deliver`` then hands each hit to its breakpoint's ``triggered`` callback, as the kernel's
 handler calls ``ptrace_triggered`` for a ptrace breakpoint.
 """
@@ -23,6 +29,8 @@ class TrapKind(enum.Enum):
     INT3 = "int3"  # a breakpoint instruction in the program
     USER = "user"  # a SIGTRAP the program sent (kill, raise): deliver it back
     OTHER = "other"  # a kernel SIGTRAP we do not own (perf sigtrap, ...): deliver it back
+    CAUSELESS = "causeless"  # a debug exception with nothing in DR6 (see above): fired_slots are the armed ones
+    SPURIOUS = "spurious"  # already accounted for: resume the thread, nothing to report
 
 
 @dataclass(frozen=True)
@@ -46,7 +54,8 @@ class Router:
     def __init__(self, manager: BreakpointManager) -> None:
         self.manager = manager
 
-    def classify(self, tid: int, info: sc.SigInfo) -> TrapReport:
+    def classify(self, tid: int, info: sc.SigInfo, *, stepped: bool = False) -> TrapReport:
+        """``stepped``: the thread was resumed with a single step."""
         if info.sent_by_process:
             return TrapReport(TrapKind.USER)
         if info.code == sc.TRAP_HWBKPT:
@@ -58,9 +67,19 @@ class Router:
             if tid in self.manager.threads and self.manager.armed_slot_count(tid):
                 return self._from_status(tid, info.addr, single_step=True)
             return TrapReport(TrapKind.STEP, single_step=True)
-        if info.code in (sc.SI_KERNEL, sc.TRAP_BRKPT):
+        if info.code == sc.SI_KERNEL:
             return TrapReport(TrapKind.INT3)
+        if info.code == sc.TRAP_BRKPT:
+            if stepped:  # the step ended in a system call (user_single_step_report)
+                return TrapReport(TrapKind.STEP, single_step=True)
+            state = self.manager.threads.get(tid)
+            armed = tuple(i for i, s in enumerate(state.slots) if s is not None) if state else ()
+            return TrapReport(TrapKind.CAUSELESS, fired_slots=armed)
         return TrapReport(TrapKind.OTHER)
+
+    def report_slots(self, tid: int, pc: int, slots: tuple[int, ...]) -> TrapReport:
+        """The report of a data trap whose slots were found another way than DR6."""
+        return self._report(tid, pc, slots, single_step=False)
 
     def _from_status(self, tid: int, pc: int, single_step: bool) -> TrapReport:
         status = self.manager.arch.decode_status(debugregs.read(tid, self.manager.arch.status_register))

@@ -46,7 +46,7 @@ PTRACE_EVENT_STOP = 128
 WALL = 0x40000000  # __WALL: also wait for threads (os has no constant for it)
 
 # si_code values of SIGTRAP (include/uapi/asm-generic/siginfo.h)
-TRAP_BRKPT = 1
+TRAP_BRKPT = 1  # x86: a debug exception with nothing in DR6 (icebp, a step into a syscall), not int3
 TRAP_TRACE = 2
 TRAP_HWBKPT = 4
 SI_KERNEL = 0x80  # int3 on x86

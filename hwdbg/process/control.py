@@ -39,6 +39,7 @@ class TraceeThread:
     held: bool = False  # stopped with an event queued that nobody has consumed yet
     signal: int = 0  # signal to deliver when resumed
     parent: Optional[int] = None
+    stepping: bool = False  # last resumed with PTRACE_SINGLESTEP (its trap may be the step's)
 
 
 class Inferior:
@@ -333,6 +334,7 @@ class Inferior:
         thread = self.threads[tid]
         signo, thread.signal = thread.signal, 0
         thread.running = True  # first: an exception after the request must not hide a running thread
+        thread.stepping = step
         try:
             (sc.singlestep if step else sc.cont)(tid, signo)
         except PtraceError as exc:
@@ -402,7 +404,7 @@ class Inferior:
         """A queued, unread stop at one of our int3s leaves its pc one byte into the instruction
         the original byte begins: set it back, or the thread would resume mid-instruction."""
         for event in self._queue:
-            if isinstance(event, Trap) and event.info.code in (sc.SI_KERNEL, sc.TRAP_BRKPT):
+            if isinstance(event, Trap) and event.info.code == sc.SI_KERNEL:  # x86 int3 (TRAP_BRKPT is not)
                 regs = self.get_regs(event.tid)
                 if regs.rip - 1 in self.breaks.sites:
                     regs.rip -= 1

@@ -24,6 +24,7 @@ from ..linux import affinity, procfs
 from ..process import events as pev
 from ..process.control import Inferior, find_program
 from . import cleanup
+from .causeless import CauselessTraps
 from .env import ExpressionEnv
 from .fastplan import FastPlanner, run_fast_loop
 from .hits import HitSemantics, as_int
@@ -67,6 +68,7 @@ class Session:
                                      triggered=self.hits.triggered, emit=self.emit)
         self._planner = FastPlanner(self.manager, self.arch.nslots)
         self.soft = SoftStops(self.arch, self.hits, lambda: self.breakpoints)
+        self.causeless = CauselessTraps(self.manager, self.router, lambda: self.breakpoints)
         self.sites = BreakSites(symbols=lambda: self.symbols, env=self.env, describe=self.describe,
                                 inferior=lambda: self.inferior, last_stop=lambda: self.last_stop,
                                 add=self.add_breakpoint, any_pending=lambda: self.table.any_pending)
@@ -465,7 +467,9 @@ class Session:
     # ------------------------------------------------------------ traps and hits
 
     def _handle_trap(self, inf: Inferior, tid: int, info: Any) -> Optional[rec.Stopped]:
-        report = self.router.classify(tid, info)
+        report = self.router.classify(tid, info, stepped=inf.threads[tid].stepping)
+        if report.kind is TrapKind.CAUSELESS:
+            report = self.causeless.resolve(inf, tid, info.addr, report)
         kind = report.kind
         if kind in (TrapKind.USER, TrapKind.OTHER):
             inf.threads[tid].signal = _signal.SIGTRAP  # the program's own SIGTRAP: deliver it back
@@ -486,8 +490,8 @@ class Session:
                 return self._stopped(inf, tid, "breakpoint" if trap.stop else "step", hits=tuple(trap.hits), pc=addr)
             self._resume(inf, tid)
             return None
-        if kind is TrapKind.STEP:
-            if tid in self._stepping:
+        if kind in (TrapKind.STEP, TrapKind.SPURIOUS):
+            if kind is TrapKind.STEP and tid in self._stepping:
                 return self._stopped(inf, tid, "step")
             self._resume(inf, tid)
             return None

@@ -439,7 +439,8 @@ def test_special_pids(zombie, root_sleeper, rel_start, figures, readable_copy):
 def test_attach_to_another_users_process_as_root(rel_exe, figures, readable_copy):
     """Root may trace a uid-65534 process: attach, watch, let go; it runs on to exit 0."""
     target = subprocess.Popen(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-                               readable_copy.add(rel_exe), "forever", "0", "1"], stdout=subprocess.PIPE, text=True)
+                               readable_copy.add(rel_exe), "forever-attached", "0", "1"], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)  # its second of writes starts once attached
     try:
         pid = int(target.stdout.readline())
         code = '''

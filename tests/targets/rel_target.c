@@ -10,6 +10,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <immintrin.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
@@ -53,6 +54,24 @@ __attribute__((noinline)) void ready(void) { __asm__ volatile("" ::: "memory"); 
 __attribute__((noinline)) void tick(void) { __asm__ volatile("" ::: "memory"); }
 __attribute__((noinline)) void done(void) { __asm__ volatile("" ::: "memory"); }
 __attribute__((noinline)) void bump(void) { counter = counter + 1; }
+
+/* syscall mode: a system call instruction at a symbol of its own (rax: the call, then its result) */
+__asm__(".text\n.globl sys_insn\n.type sys_insn, @function\nsys_insn:\n\tsyscall\n\tret\n"
+        ".size sys_insn, .-sys_insn\n");
+
+/* A debugger is attached (TracerPid in /proc/self/status is not 0). */
+static int traced(void)
+{
+    char line[256];
+    int pid = 0;
+    FILE *f = fopen("/proc/self/status", "r");
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "TracerPid: %d", &pid) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return pid != 0;
+}
 
 static long gettid_(void) { return syscall(SYS_gettid); }
 
@@ -261,6 +280,19 @@ int main(int argc, char **argv)
             counter = r + 1;
         return 0;
     }
+    if (!strcmp(mode, "icebp")) {              /* a write, an icebp (int1: a debug trap with nothing in DR6), a write */
+        ready();
+        counter = 1;
+        __asm__ volatile(".byte 0xf1" ::: "memory");
+        counter = 2;
+        return 0;
+    }
+    if (!strcmp(mode, "syscall")) {            /* getpid by a syscall instruction at sys_insn */
+        long ret;
+        ready();
+        __asm__ volatile("call sys_insn" : "=a"(ret) : "a"((long)SYS_getpid) : "rcx", "r11", "memory");
+        return ret == getpid() ? 0 : 7;
+    }
     if (!strcmp(mode, "burst-signal")) {       /* N writes, raise(SIGUSR1) (handled), N writes */
         signal(SIGUSR1, on_usr1);
         ready();
@@ -303,9 +335,15 @@ int main(int argc, char **argv)
         bump();
         return 0;
     }
-    if (!strcmp(mode, "forever")) {            /* writes counter every ms until killed (or N seconds) */
+    if (!strcmp(mode, "forever") || !strcmp(mode, "forever-attached")) {
+        /* writes counter every ms for N seconds (forever-attached: from when a debugger has attached,
+         * or stdin has a line or its end, at most 2 minutes later) */
+        struct pollfd in = {0, POLLIN, 0};
         printf("%d\n", (int)getpid());
         fflush(stdout);
+        for (int ms = 0; !strcmp(mode, "forever-attached") && !traced() && ms < 120000; ms++)
+            if (poll(&in, 1, 1) > 0)
+                break;
         ready();
         for (long i = 0; i < rounds * 1000; i++) {
             bump();
