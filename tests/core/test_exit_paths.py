@@ -16,8 +16,11 @@ import pytest
 pytestmark = pytest.mark.requires_hw_watchpoints
 
 DEBUGGER = textwrap.dedent('''
-    import os, sys, hwdbg
+    import os, signal, sys, hwdbg
     pid, how, kind = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+    # SIGINT as from a terminal: started from a script's background job (`cmd &`) it is ignored,
+    # and hwdbg rightly leaves an ignored signal ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
     seen = []
 
@@ -50,7 +53,8 @@ DEBUGGER = textwrap.dedent('''
 
 @pytest.fixture(params=["watch", "break"])
 def forever(request, core_exe, build_target):
-    """A target that writes `counter` (or calls add) every 10 ms for 3 s, then exits 0."""
+    """A target that writes `counter` (or calls add) every 10 ms for 3 s from when the debugger
+    attached (starting hwdbg can take longer than that on a loaded machine), then exits 0."""
     exe = core_exe if request.param == "watch" else build_target("sw_target")
     proc = subprocess.Popen([str(exe), "forever", "3"], stdout=subprocess.PIPE, text=True)
     proc.kind = request.param

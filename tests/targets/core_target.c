@@ -47,6 +47,20 @@ static void *thread_idle(void *arg)
 
 static void on_trap(int sig) { (void)sig; trap_handled = 1; }
 
+/* A debugger is attached (TracerPid in /proc/self/status is not 0). */
+static int traced(void)
+{
+    char line[256];
+    int pid = 0;
+    FILE *f = fopen("/proc/self/status", "r");
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "TracerPid: %d", &pid) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return pid != 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *mode = argc > 1 ? argv[1] : "globals";
@@ -140,9 +154,11 @@ int main(int argc, char **argv)
         bump();
         return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 3;
     }
-    if (!strcmp(mode, "forever")) {          /* keeps writing counter until n seconds passed */
+    if (!strcmp(mode, "forever")) {          /* writes counter for n seconds from when a debugger attached */
         printf("%d\n", (int)getpid());
         fflush(stdout);
+        for (int ms = 0; !traced() && ms < 120000; ms++)  /* a loaded machine may be slow to attach */
+            usleep(1000);
         for (long i = 0; i < n * 100; i++) {
             bump();
             usleep(10000);
