@@ -43,6 +43,9 @@ class ExpressionEnv:
                 raise
             self._refresh()  # a library mapped since the last look (dlopen)
             var = symbols.lookup(name, lib)
+        if var.kind == "tls":  # a thread-local: this thread's instance, typed even in a big library
+            fs_base = self.register("fs_base")
+            return symbols.thread_local_address(var, fs_base, self.read_memory), symbols.ctype_of(var)
         return var.addr, var.ctype
 
     def read_memory(self, addr: int, size: int) -> bytes:

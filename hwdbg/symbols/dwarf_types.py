@@ -21,6 +21,8 @@ SMALL_DEBUG_INFO = 256 << 10  # bytes of .debug_info that index in about a tenth
 # Location expressions are matched as raw bytes, so the opcodes are needed as numbers.
 DW_OP_addr, DW_OP_plus_uconst = DW_OP_name2opcode["DW_OP_addr"], DW_OP_name2opcode["DW_OP_plus_uconst"]
 DW_OP_addrx, DW_OP_GNU_addr_index = DW_OP_name2opcode["DW_OP_addrx"], DW_OP_name2opcode["DW_OP_GNU_addr_index"]
+DW_OP_const4u, DW_OP_const8u, DW_OP_constu = (DW_OP_name2opcode[n] for n in ("DW_OP_const4u", "DW_OP_const8u", "DW_OP_constu"))
+DW_OP_GNU_push_tls_address, DW_OP_form_tls_address = 0xE0, 0x9B
 
 QUALIFIER_TAGS = frozenset(
     ("DW_TAG_const_type", "DW_TAG_volatile_type", "DW_TAG_restrict_type", "DW_TAG_atomic_type", "DW_TAG_immutable_type")
