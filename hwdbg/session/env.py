@@ -51,6 +51,11 @@ class ExpressionEnv:
     def read_memory(self, addr: int, size: int) -> bytes:
         return self._read_memory(addr, size)
 
+    def type_named(self, name: str) -> Optional[Any]:
+        """A type the program's debug info names ('struct node', a typedef), for casts and sizeof."""
+        symbols = self._symbols()
+        return symbols.type_named(name) if symbols is not None else None
+
     def register(self, name: str) -> int:
         if name == "tid":
             return self.tid or 0

@@ -227,6 +227,14 @@ class DwarfInfo(TypeDecoder):
             return min(later) if later else low
         return None
 
+    def source_path(self, file: str) -> Optional[str]:
+        """The full path the line tables give the source file ``file`` (basename, suffix or path)."""
+        for cu in self._units():
+            for path in self._files_of(cu):
+                if path and file_matches(path, file):
+                    return path
+        return None
+
     def lines_in(self, file: str) -> list[int]:
         """Sorted lines of ``file`` that have code."""
         return sorted({row_line for _, row_line, _ in self._statements_in(file)})

@@ -300,6 +300,16 @@ class SymbolTable:
         found = module.dwarf.variable(var.name, at=link_addr)
         return found[1] if found is not None else None
 
+    def type_named(self, name: str) -> Optional[CType]:
+        """A type by its C spelling ('struct node', 'pair_t'): the executable's first, then those of
+        libraries whose DWARF is small or indexed already (a miss never indexes all of libc)."""
+        for module in self.modules:
+            if module.dwarf is not None and self._types_cheap(module):
+                found = module.dwarf.type_named(name)
+                if found is not None:
+                    return found
+        return None
+
     def thread_local_address(self, var: Variable, thread_pointer: int, read_memory) -> int:
         """The address of thread-local ``var`` in the thread whose thread pointer (fs_base) is given."""
         module = next((m for m in self.modules if m.name == var.module), None)

@@ -59,6 +59,8 @@ int main(int argc, char **argv)
         pthread_create(&threads[i], NULL, worker, (void *)(i + 1));
     for (int i = 0; i < 3; i++)
         pthread_join(threads[i], NULL);
+    tcount += 2;
+    errno = 43;
     at_checkpoint(9);
     return (int)tcount;
 }

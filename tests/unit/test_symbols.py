@@ -204,7 +204,7 @@ def test_file_static_and_function(table, exe, facts):
     bump = table.lookup("bump")
     assert (bump.addr, bump.size) == (facts["addr bump"], nm_symbols(exe)["bump"][1])
     assert (bump.kind, bump.ctype.kind, bump.ctype.name) == ("func", "func", "int (int)")
-    assert table.lookup("sum_table").ctype.name == "long int (void)"
+    assert table.lookup("sum_table").ctype.name == "long (void)"
 
 
 def test_non_pie_is_resolved_without_a_process(table):
