@@ -273,6 +273,11 @@ def _field_place(address: int, offset: int, member: Field) -> _Place:
     return _place(address + offset, member.ctype, bits)
 
 
+def _bound(value: "int | Value") -> Value:
+    """A binding is a number (``new``, ``$tid``) or a whole value (``$3`` of the value history)."""
+    return value if isinstance(value, Value) else Value(int(value))
+
+
 class _Evaluator:
     def __init__(self, env: Env, bindings: Mapping[str, int] | None) -> None:
         self.env = env
@@ -287,7 +292,7 @@ class _Evaluator:
         if isinstance(node, Register):
             return self.register(node.name)
         if self.bound(node):
-            return Value(int(self.bindings[node.name]))
+            return _bound(self.bindings[node.name])
         if isinstance(node, Binary):
             return self.binary(node)
         if isinstance(node, Cast):
@@ -342,7 +347,7 @@ class _Evaluator:
 
     def register(self, name: str) -> Value:
         if f"${name}" in self.bindings:
-            return Value(int(self.bindings[f"${name}"]))
+            return _bound(self.bindings[f"${name}"])
         number = self.env.register(name)
         return Value(number, _VOID_POINTER) if name in _ADDRESS_REGISTERS else Value(number)
 

@@ -159,6 +159,18 @@ class ElfImage:
                 return stream.read(min(size, start + filesz - vaddr))
         return b""
 
+    def read_initial(self, vaddr: int, size: int) -> bytes:
+        """The ``size`` bytes at ``vaddr`` as the program starts: the file's bytes, zeros in .bss
+        (b"" unless one PT_LOAD segment holds all of them)."""
+        for seg in self.elf.iter_segments():
+            if seg["p_type"] != "PT_LOAD":
+                continue
+            start, filesz, memsz = seg["p_vaddr"], seg["p_filesz"], seg["p_memsz"]
+            if start <= vaddr and vaddr + size <= start + memsz:
+                data = self.read_bytes(vaddr, size) if vaddr < start + filesz else b""
+                return data + bytes(size - len(data))
+        return b""
+
     # -- debug info -------------------------------------------------------
 
     def has_dwarf(self) -> bool:

@@ -70,7 +70,7 @@ class Context:
         self.exitkill = exitkill
         self.reraise = reraise  # tests: let non-hwdbg exceptions escape
         self.temporary: set[int] = set()
-        self.values: list[Any] = []  # print's value history: $1, $2, ...
+        self.values: list[Any] = []  # print's value history, $1, $2, ...: expr.Value, None for void
         self.last_bp_id: Optional[int] = None
         self.last_exit: Optional[Any] = None  # Exited | Killed of the last run
         self.errors = 0
@@ -366,7 +366,7 @@ class Context:
     def bindings(self) -> dict[str, int]:
         """``$N`` of the value history, for expressions (``evaluate`` spells ``$`` as ``$N``), and
         ``$_exitcode`` once the program has exited."""
-        bound = {f"${n}": v for n, v in enumerate(self.values, 1) if isinstance(v, int)}
+        bound: dict[str, Any] = {f"${n}": v for n, v in enumerate(self.values, 1) if v is not None}
         code = self.exit_code()
         if code is not None:
             bound["$_exitcode"] = code
@@ -394,8 +394,8 @@ class Context:
             n = int(match.group(1))
             if not 1 <= n <= last:
                 raise UsageError(f"history has not yet reached ${n}")
-            if not isinstance(self.values[n - 1], int):
-                raise UsageError(f"${n} is not an integer (the history keeps integers only for reuse)")
+            if self.values[n - 1] is None:
+                raise UsageError(f"${n} is void")
         return text
 
     def evaluate(self, text: str) -> Any:

@@ -1,6 +1,7 @@
 /* Thread-locals: each of three threads writes its own instance of the executable's
  * tcount, of libtls_lib.so's lib_tls and of errno, then stops in at_checkpoint();
- * the main thread dlopen()s argv[1] (if given) and writes its thread-locals too. */
+ * the main thread dlopen()s argv[1] (if given) and writes its thread-locals too.
+ * Threads take turns (a mutex), so the order of writes is the same under any debugger. */
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
@@ -14,10 +15,11 @@ int lib_tls_bump(int by);
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 int (*dyn_bump)(int);
+long checkpoint_id;  /* the id of the thread in at_checkpoint */
 
 void at_checkpoint(long id)
 {
-    (void)id;
+    checkpoint_id = id;
 }
 
 static void *worker(void *arg)

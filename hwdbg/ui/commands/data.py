@@ -71,7 +71,7 @@ def print_(ctx: Any, args: argparse.Namespace) -> Result:
     env = ctx.session.env()
     value = ctx.evaluate(text)
     shown = expr.format_value(value, env, fmt, functools.partial(symbolic, ctx))
-    ctx.values.append(_json_value(value) if isinstance(value.value, int) else None)
+    ctx.values.append(value)
     number_ = len(ctx.values)
     return Result("print", {"expr": text, "history": number_, "value": _json_value(value), "text": shown},
                   f"${number_} = {shown}")

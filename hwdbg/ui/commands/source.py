@@ -83,7 +83,7 @@ def _show(ctx: Any, path: str, first: int, last: int) -> Result:
     ctx.listing = listing
     text = _read_lines(path)
     if text is None:
-        listing.next_line = last + 1
+        listing.next_line = first  # gdb stays where it is: `list` names the same line again
         if not listing.missing_reported:
             listing.missing_reported = True
             raise SymbolError(f"{first}\t{path}: No such file or directory.")
