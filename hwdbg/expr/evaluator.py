@@ -29,7 +29,8 @@ class Env(Protocol):
     def register(self, name: str) -> int:
         """A register or convenience value, name without '$'; raises UsageError if unknown."""
 
-    # Optional: ``type_named(name) -> CType | None`` names the program's types for casts and sizeof.
+    # Optional: ``type_named(name) -> CType | None`` names the program's types for casts and sizeof;
+    # ``lookup_type(name, lib) -> CType | None`` the type of a variable without its address.
 
 
 class _Memory(Protocol):
@@ -308,6 +309,8 @@ class _Evaluator:
 
     def type_of(self, node: Node) -> CType:
         """The type of ``node``'s value; memory is read only where the type depends on it."""
+        if isinstance(node, Name) and not self.bound(node) and hasattr(self.env, "lookup_type"):
+            return self.env.lookup_type(node.name, node.lib) or LONG
         if isinstance(node, (Name, Member, Index)) or (isinstance(node, Unary) and node.op == "*"):
             if not self.bound(node):
                 return self.place(node).ctype or LONG
