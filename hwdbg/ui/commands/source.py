@@ -131,12 +131,13 @@ _list_parser.add_argument("text", nargs="?", metavar="LOCATION")
 
 @command(_list_parser, category=D, split=raw_split, aliases=("l",), repeatable=True, complete="symbols")
 def list_(ctx: Any, args: argparse.Namespace) -> Result:
-    """list [FUNCTION | FILE:LINE | LINE | FIRST,LAST]
+    """list [LOCATION]
 
-    Shows source lines, ten at a time: around FUNCTION's start, around LINE (of the
-    current file) or FILE:LINE, or lines FIRST to LAST. Without an argument: around
-    where the program stopped (or main before it runs), then the ten lines after the
-    last ones listed. A source file that is not on disk is named instead."""
+    Shows source lines, ten at a time, as gdb does. LOCATION is FUNCTION (around its
+    start), LINE (of the current file), FILE:LINE, FILE:FUNCTION, or FIRST,LAST (those
+    lines; FIRST, and ,LAST for ten from or to a line). Without LOCATION: around where
+    the program stopped (or before main when it has not run), then the ten lines after
+    the last ones listed. A source file that is not on disk is named instead."""
     text = (args.text or "").strip()
     if not text:
         if isinstance(ctx.listing, Listing):
