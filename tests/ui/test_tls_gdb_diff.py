@@ -112,3 +112,20 @@ def test_thread_local_bad_input(tls_exe):
         assert stream.getvalue().splitlines()[-2:] == ["type = long", "$1 = 16"]
     finally:
         ctx.close()
+
+
+def test_static_executable_places_its_tls_block_as_the_loader_does(build_target):
+    """No link_map to read (gdb 13 cannot read these at all): the block is placed as glibc
+    places the first module's; the program's own &tcount and &tsmall agree with hwdbg's."""
+    exe = build_target("tls_static", cflags=("-static",))
+    ctx, stream = make_context(reraise=False)
+    try:
+        ctx.session.load([str(exe)])
+        for command in ("break stop", "run"):
+            assert ctx.dispatch(command), stream.getvalue()
+        values = []
+        for text in ("tcount", "tsmall", "tpad[1]", "where == &tcount", "small_at == &tsmall", "sizeof(tpad)"):
+            values.append(ctx.evaluate(text).value)
+        assert values == [5, 11, 2, 1, 1, 40]
+    finally:
+        ctx.close()
