@@ -57,8 +57,10 @@ int main(int argc, char **argv)
     if (dyn_bump)
         dyn_bump(0);
     at_checkpoint(0);
+    pthread_mutex_lock(&lock);  /* every worker exists before the first ends: none reuses another's TLS */
     for (long i = 0; i < 3; i++)
         pthread_create(&threads[i], NULL, worker, (void *)(i + 1));
+    pthread_mutex_unlock(&lock);
     for (int i = 0; i < 3; i++)
         pthread_join(threads[i], NULL);
     tcount += 2;

@@ -129,3 +129,22 @@ def test_static_executable_places_its_tls_block_as_the_loader_does(build_target)
         assert values == [5, 11, 2, 1, 1, 40]
     finally:
         ctx.close()
+
+
+@pytest.mark.requires_hw_watchpoints
+def test_watch_set_in_a_worker_thread_watches_that_threads_instance(tls_exe):
+    """`watch tcount` while a worker is current: its three writes hit, from that thread only,
+    while two other workers write their own tcount. (gdb 13 moves such a watch to whichever
+    thread stops next, and so reports a mix of threads' writes; hwdbg keeps the instance.)"""
+    lines = SOURCE.read_text().splitlines()
+    loop = next(n for n, text in enumerate(lines, 1) if "tcount += id;" in text) - 1  # the for line
+    run = run_hwdbg("--batch", "--json", "-ex", f"break tls_target.c:{loop}", "-ex", "run", "-ex", "delete 1",
+                    "-ex", "watch tcount", "-ex", "commands", "-ex", "silent", "-ex", "continue", "-ex", "end",
+                    "-ex", "continue", tls_exe, timeout=180)
+    stop = run.of("stopped")[0]
+    hits = [h for h in run.of("hit") if h["kind"] == "watch"]
+    assert len(hits) == 3, run
+    step = hits[0]["new"]
+    assert step in (1, 2, 3) and [h["new"] for h in hits] == [step, 2 * step, 3 * step]
+    pid = next(r["pid"] for r in run.of("result") if r["command"] == "run")
+    assert {h["tid"] for h in hits} == {stop["tid"]} and stop["tid"] != pid  # a worker's, every one
