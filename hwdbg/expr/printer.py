@@ -9,7 +9,7 @@ from typing import Callable, Iterator, Optional
 
 from ..errors import TargetError, UsageError
 from ..symbols.types import CType, type_name
-from .evaluator import INT, Env, Value, _encode_float, _field_place, _float32, _load, _Memory, _place, _read, untyped_type
+from .evaluator import INT, Env, Value, _encode_float, _field_place, _load, _Memory, _place, _read, untyped_type
 from .syntax import _guard
 
 PRINT_ELEMENTS = 200  # gdb's `set print elements`

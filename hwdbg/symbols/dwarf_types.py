@@ -157,7 +157,11 @@ class TypeDecoder:
         word = {"DW_TAG_const_type": "const", "DW_TAG_volatile_type": "volatile"}.get(die.tag)
         if word is None or target.typedef_of is not None or target.kind not in (*SCALAR_LEAVES, "void"):
             return target
-        return dataclasses.replace(target, name=f"{word} {target.name}")
+        words = target.name.split()
+        qualifiers = {word, *(w for w in words if w in ("const", "volatile"))}
+        rest = " ".join(w for w in words if w not in ("const", "volatile"))
+        name = " ".join(q for q in ("const", "volatile") if q in qualifiers)  # gdb's order, whatever DWARF's
+        return dataclasses.replace(target, name=f"{name} {rest}")
 
     @staticmethod
     def _base_type(die, name: str) -> CType:

@@ -303,7 +303,8 @@ def test_typedef_qualifiers_and_function_pointer(versioned):
     _, table, _ = versioned
     typed = table.lookup("typed_counter").ctype
     assert (typed.kind, typed.name, typed.size, typed.signed) == ("int", "counter_t", 8, False)
-    assert table.lookup("cv_int").ctype.name == "int"  # const volatile stripped
+    cv_int = table.lookup("cv_int").ctype
+    assert (cv_int.kind, cv_int.name, cv_int.size) == ("int", "const volatile int", 4)  # as gdb spells it
     callback = table.lookup("callback").ctype
     assert (callback.kind, callback.name, callback.target.kind) == ("pointer", "int (*)(int)", "func")
 
