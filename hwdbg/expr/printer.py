@@ -137,6 +137,33 @@ def _float_text(number: float, size: int) -> str:
     return f"{number:.9g}" if size == 4 else f"{number:.17g}"
 
 
+def _is_flag_enum(enumerators: tuple[tuple[str, int], ...]) -> bool:
+    """gdb's flag enum: every value non-negative, of at most one bit, no bit used twice."""
+    mask = 0
+    for _, value in enumerators:
+        if value < 0 or bin(value).count("1") > 1 or mask & value:
+            return False
+        mask |= value
+    return True
+
+
+def _enum_text(number: int, enumerators: tuple[tuple[str, int], ...]) -> str:
+    """``GREEN``; for a flag enum ``(A | B)``, ``(A | unknown: 0x8)``; else the number, as gdb prints them."""
+    named = next((name for name, known in enumerators if known == number), None)
+    if named is not None:
+        return named
+    if not _is_flag_enum(enumerators) or number < 0:
+        return str(number)
+    parts = []
+    for name, value in enumerators:
+        if number & value:
+            parts.append(name)
+            number &= ~value
+    if number:
+        parts.append(f"unknown: {number:#x}")
+    return f"({' | '.join(parts)})" if parts else "0"
+
+
 class _Prefetched:
     """Serves reads inside one block read up front, so printing a struct costs one read."""
 
@@ -207,7 +234,7 @@ class _Printer:
         if kind == "bool" and number in (0, 1):
             return ("false", "true")[number]
         if kind == "enum":
-            return next((name for name, known in ctype.enumerators if known == number), str(number))
+            return _enum_text(number, ctype.enumerators)
         return str(number)
 
     def struct(self, address: int, ctype: CType, depth: int) -> str:

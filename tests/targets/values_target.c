@@ -4,6 +4,7 @@
 
 enum color { RED, GREEN = 4, BLUE };
 typedef enum { OFF, ON } switch_t;
+enum perms { P_READ = 1, P_WRITE = 2, P_EXEC = 4 };  /* a flag enum, to gdb */
 
 struct pair {
     int x;
@@ -45,6 +46,7 @@ pair_t origin = {-1, -2};
 union number num = {.i = 0x41424344};
 enum color favourite = BLUE;
 switch_t power = ON;
+enum perms perm = P_READ | P_WRITE;
 struct node nodes[2];
 struct node *head = &nodes[0];
 binop_t adder;

@@ -22,7 +22,7 @@ TYPE_COMMANDS = [
     "whatis *head", "whatis &head->pair", "ptype int*", "whatis message", "whatis greeting", "whatis raw",
     "whatis small", "whatis big", "whatis ptrs", "ptype ptrs", "whatis flag_b", "whatis opaque", "whatis 1+2",
     "whatis 1.5", "whatis 'a'", "whatis sizeof(int)", "ptype long unsigned int", "whatis (char)1",
-    "whatis *arr@2", "ptype pairs[0]", "whatis ratio", "whatis scale * 2",
+    "whatis *arr@2", "ptype pairs[0]", "whatis ratio", "whatis scale * 2", "ptype enum perms", "whatis perm",
 ]
 PRINT_COMMANDS = [
     "print sizeof(int)", "print sizeof(struct node)", "print sizeof(pair_t)", "print sizeof arr",
@@ -42,6 +42,8 @@ PRINT_COMMANDS = [
     "print small", "print &main", "print main", "print *main", "print $", "print $$", "print $$3", "print $4",
     "print nodes[0].flag", "print nodes[0].mode", "print/x nodes[0].u", "print pairs[2].y * 2",
     "print/x (short)-2", "print (unsigned char)300", "print/c 65", "print/x 'a'", "print $_exitcode",
+    "print perm", "print (enum perms)8", "print (enum perms)9", "print (enum perms)0", "print (enum perms)4",
+    "print/d perm", "print (enum color)-1",
 ]
 
 

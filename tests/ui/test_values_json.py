@@ -7,7 +7,7 @@ import json
 import pytest
 
 from test_ui_manpage_json import entries
-from ui_helpers import make_context
+from ui_helpers import ROOT, make_context
 
 pytestmark = pytest.mark.requires_ptrace
 COMMANDS = ["ptype struct pair", "whatis head", "list 10,11", "display/x arr[1]", "display ticks", "info display",
@@ -40,7 +40,8 @@ def test_new_results_are_documented_and_complete(build_target):
     assert by_command["ptype"][0]["type"] == "struct pair {\n    int x;\n    long y;\n}"
     assert by_command["whatis"][0] == {"event": "result", "command": "whatis", "expr": "head", "type": "struct node *"}
     assert [row["line"] for row in by_command["list"][0]["lines"]] == [10, 11]
-    assert by_command["list"][0]["lines"][1]["text"] == "};"
+    source = (ROOT / "tests" / "targets" / "values_target.c").read_text().splitlines()
+    assert [row["text"] for row in by_command["list"][0]["lines"]] == source[9:11]
     shown = [d for d in by_command["display"] if d["text"] is not None]  # at the stop
     assert [(d["number"], d["format"], d["text"]) for d in shown] == [(1, "x", "0x2"), (2, None, "123456789")]
     assert [d["number"] for d in by_command["info display"][-1]["displays"]] == [2]

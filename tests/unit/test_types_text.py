@@ -96,7 +96,7 @@ def test_casts_to_the_programs_types(env):
     assert format_value(evaluate_text("*(pair_t *)&p0", env), env) == "{x = 1, y = -2}"
     assert format_value(evaluate_text("(struct point)table", env), env) == "{x = 0, y = 10}"
     assert format_value(evaluate_text("(enum color)2", env), env) == "BLUE"
-    assert format_value(evaluate_text("(enum color)9", env), env) == "9"
+    assert format_value(evaluate_text("(enum color)9", env), env) == "(GREEN | unknown: 0x8)"  # 0, 1, 2: flags
     assert evaluate_text("((struct point *)&table[2])->y", env).value == 30
     with pytest.raises(EvaluationError, match="Invalid cast."):
         evaluate_text("(struct point)3", env)
@@ -123,3 +123,36 @@ def test_at_and_formats_on_aggregates(env):
             evaluate_text(text, env)
     with pytest.raises(UsageError):
         parse("sizeof(")
+
+
+@pytest.mark.parametrize("enumerators, number, shown", [
+    ((("A", 1), ("B", 2), ("C", 4)), 3, "(A | B)"),
+    ((("A", 1), ("B", 2), ("C", 4)), 9, "(A | unknown: 0x8)"),
+    ((("A", 1), ("B", 2), ("C", 4)), 8, "(unknown: 0x8)"),
+    ((("A", 1), ("B", 2), ("C", 4)), 0, "0"),
+    ((("Z", 0), ("A", 1), ("B", 2)), 3, "(A | B)"),
+    ((("A", 1), ("AB", 3)), 2, "2"),  # two bits in one value: not a flag enum
+    ((("M", -1), ("P", 1)), 5, "5"),  # a negative value: not a flag enum
+    ((("A", 1), ("A2", 1)), 3, "3"),  # a bit used twice
+])
+def test_enums_print_as_gdb_prints_them(enumerators, number, shown):
+    env = make_env()
+    ctype = CType("enum", "enum e", 4, enumerators=enumerators)
+    assert format_value(evaluate_text("x", _With(env, ctype, number)), env) == shown
+
+
+class _With:
+    """``env`` plus one int-sized variable x of ``ctype`` holding ``number``."""
+
+    def __init__(self, env, ctype, number):
+        self.env, self.addr = env, env.define("x_enum", ctype, i32(number))
+        self.ctype = ctype
+
+    def lookup(self, name, lib):
+        return (self.addr, self.ctype) if name == "x" else self.env.lookup(name, lib)
+
+    def read_memory(self, addr, size):
+        return self.env.read_memory(addr, size)
+
+    def register(self, name):
+        return self.env.register(name)
