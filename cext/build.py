@@ -30,7 +30,7 @@ struct hwdbg_die_rec {
     long long name_off;          /* -1: no DW_AT_name */
     int name_sec;                /* 0 .debug_info (inline string), 1 .debug_str, 2 .debug_line_str */
     int tag;
-    int flags;                   /* 1 declaration, 2 static address, 4 pc range, 8 has a type */
+    int flags;                   /* 1 declaration, 2 static address, 4 pc range, 8 has a type, 64 thread-local */
 };
 """
 with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "dwarfscan.c")) as source:

@@ -255,6 +255,19 @@ int hwdbg_dwarf_scan(struct hwdbg_dwarf_sections *s, unsigned long long *offset,
                         struct ds_unit e = { blk + 1, blk + blen, 4, 8, 5, 0 };
                         unsigned long long idx = ds_uleb(&e);
                         if (!e.bad && e.p == e.end) { r.value = idx; r.flags |= 2 | 32; }
+                    } else if (blen >= 2 && (blk[blen - 1] == 0xe0 || blk[blen - 1] == 0x9b)) {
+                        /* a thread-local: DW_OP_const4u/const8u/constu OFFSET, then
+                         * DW_OP_GNU_push_tls_address or DW_OP_form_tls_address */
+                        int width = blk[0] == 0x0e ? 8 : blk[0] == 0x0c ? 4 : 0;
+                        if (width && blen == 2 + (unsigned long long)width) {
+                            unsigned long long tls = 0;
+                            for (int k = 0; k < width; k++) tls |= (unsigned long long)blk[1 + k] << (8 * k);
+                            r.value = tls; r.flags |= 64;
+                        } else if (blk[0] == 0x10) {
+                            struct ds_unit e = { blk + 1, blk + blen - 1, 4, 8, 5, 0 };
+                            unsigned long long tls = ds_uleb(&e);
+                            if (!e.bad && e.p == e.end) { r.value = tls; r.flags |= 64; }
+                        }
                     }
                 }
             }

@@ -75,3 +75,7 @@ class LibraryNotLoaded(SymbolError):
 
 class TargetTimeout(TargetError):
     """The target did not stop within the requested time; it was interrupted."""
+
+
+class EvaluationError(HwdbgError):
+    """An expression that parses but has no value: gdb's own message, without a usage line."""

@@ -12,15 +12,18 @@ reaches Python's eval/exec/compile/ast. Grammar, lowest precedence first::
     bitor      = bitxor { "|" bitxor } ;
     bitxor     = bitand { "^" bitand } ;
     bitand     = shift { "&" shift } ;
-    shift      = sum { ("<<" | ">>") sum } ;
+    shift      = repeat { ("<<" | ">>") repeat } ;
+    repeat     = sum { "@" sum } ;
     sum        = product { ("+" | "-") product } ;
     product    = unary { ("*" | "/" | "%") unary } ;
-    unary      = ("-" | "+" | "~" | "*" | "&") unary | "(" type ")" unary | postfix ;
+    unary      = ("-" | "+" | "~" | "*" | "&") unary | "(" type ")" unary
+               | "sizeof" "(" type ")" | "sizeof" unary | postfix ;
     postfix    = primary { "." NAME | "->" NAME | "[" expression "]" } ;
     primary    = INTEGER | FLOAT | CHAR | NAME | LIBRARY ":" NAME | "$" NAME
                | "(" expression ")" ;
-    type       = C base type words (int, unsigned long, char, double, _Bool, ...)
-                 or a fixed-width name (uint32_t, size_t, ...), then { "*" } ;
+    type       = C base type words (int, unsigned long, char, double, _Bool, ...), a fixed-width
+                 name (uint32_t, size_t, ...), "struct"/"union"/"enum" TAG or a typedef name of
+                 the program, then { "*" } { "[" INTEGER "]" } ;
 
 INTEGER is decimal (no leading zeros), 0x hex, 0o octal or 0b binary; FLOAT is
 ``1.5``, ``2e10``; CHAR is ``'a'`` with C escapes. ``!`` binds as loosely as
@@ -32,22 +35,26 @@ division truncates toward zero, pointer arithmetic scales by the pointee size
 (``void *`` and unknown pointees by 1). Comparisons use the mathematical values.
 A symbol without debug information reads as a signed 8-byte ``long``;
 dereferencing an integer, a ``void *`` or a pointer of unknown type reads a
-4-byte ``int``, as gdb does.
+4-byte ``int``, as gdb does. ``LEFT@N`` is gdb's artificial array: N objects of
+LEFT's type from LEFT's address on. A cast to a struct or union type sees the
+operand's bytes as that type.
 """
 # The package, by job (each imports only those above it): syntax (tokens, tree, lexer), parser,
 # evaluator (values, memory, C arithmetic), printer (values and bytes as text).
 from __future__ import annotations
 
-from .evaluator import Env, Value, assign_bytes, evaluate, evaluate_text, lvalue, truth
-from .parser import parse, parse_assignment, referenced_names
+from .evaluator import Env, Value, assign_bytes, evaluate, evaluate_text, lvalue, truth, type_of
+from .parser import parse, parse_assignment, parse_type, referenced_names
 from .printer import (
     INTEGER_FORMATS, char_literal, format_integer, format_scalar, format_value, read_c_string, string_literal,
 )
-from .syntax import Binary, Cast, Index, Member, Name, Node, Num, Register, Unary
+from .syntax import Binary, Cast, Index, Member, Name, Node, Num, Register, SizeOf, Unary
+from .typeprint import declaration, ptype_text, strip_typedefs, whatis_text
 
 __all__ = [
-    "Env", "Value", "Node", "Num", "Name", "Register", "Unary", "Binary", "Member", "Index", "Cast",
-    "parse", "parse_assignment", "evaluate", "evaluate_text", "lvalue", "assign_bytes", "truth",
+    "Env", "Value", "Node", "Num", "Name", "Register", "Unary", "Binary", "Member", "Index", "Cast", "SizeOf",
+    "parse", "parse_assignment", "parse_type", "evaluate", "evaluate_text", "lvalue", "assign_bytes", "truth",
+    "type_of", "declaration", "ptype_text", "whatis_text", "strip_typedefs",
     "referenced_names", "format_value",
     "INTEGER_FORMATS", "format_integer", "format_scalar", "char_literal", "string_literal", "read_c_string",
 ]

@@ -7,11 +7,11 @@ import struct
 from dataclasses import dataclass
 from typing import Mapping, NamedTuple, Optional, Protocol
 
-from ..errors import SymbolError, TargetError, UsageError
+from ..errors import EvaluationError, SymbolError, TargetError, UsageError
 from ..symbols.types import CType, Field, integer_type, type_name
-from .parser import VOID, _pointer_to, parse
+from .parser import SIZE_TYPE, VOID, _pointer_to, parse
 from .syntax import (
-    _COMPARE, MASK64, ULONG, Binary, Cast, Index, Member, Name, Node, Num, Number, Register, Unary, _guard,
+    _COMPARE, MASK64, ULONG, Binary, Cast, Index, Member, Name, Node, Num, Number, Register, SizeOf, Unary, _guard,
     _truncate,
 )
 
@@ -28,6 +28,9 @@ class Env(Protocol):
 
     def register(self, name: str) -> int:
         """A register or convenience value, name without '$'; raises UsageError if unknown."""
+
+    # Optional: ``type_named(name) -> CType | None`` names the program's types for casts and sizeof;
+    # ``lookup_type(name, lib) -> CType | None`` the type of a variable without its address.
 
 
 class _Memory(Protocol):
@@ -54,6 +57,7 @@ _AGGREGATES = (*_RECORDS, "array", "func")  # values are their address; read onl
 _SCALARS = ("int", "char", "bool", "enum", "pointer", "float")
 _ADDRESS_REGISTERS = {"pc", "sp", "fp", "rip", "rsp", "rbp", "eip", "esp", "ebp"}
 _VOID_POINTER = _pointer_to(VOID)
+_X86_NAN = struct.unpack("<d", (0xFFF8 << 48).to_bytes(8, "little"))[0]  # what 0.0/0 gives on x86: -nan
 
 
 def _place(address: int, ctype: CType | None, bits: tuple[int, int] | None = None) -> _Place:
@@ -199,8 +203,8 @@ def _arithmetic(op: str, left: Value, right: Value) -> Value:
     if isinstance(a, float) or isinstance(b, float):
         if op not in ("+", "-", "*", "/"):
             raise UsageError(f"'{op}' needs integers, not floating-point values")
-        if op == "/" and b == 0:
-            raise UsageError("division by zero")
+        if op == "/" and b == 0:  # IEEE, as gdb computes it: inf, -inf, or the x86 default NaN
+            return Value(math.copysign(math.inf, a) * math.copysign(1, b) if a else _X86_NAN)
         return Value({"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv}[op](a, b))
     return _integer_result(_integer_operation(op, a, b), _unsigned64(left) or _unsigned64(right))
 
@@ -241,6 +245,18 @@ def _convert(value: Value, ctype: CType) -> Value:
     return Value(_truncate(number, 8 * ctype.size, ctype.signed), ctype)
 
 
+def untyped_type(number: Number) -> CType:
+    """The C type of a value that has none: a literal or arithmetic result (int if it fits, as in C)."""
+    if isinstance(number, float):
+        return CType("float", "double", 8, signed=True)
+    return INT if -(1 << 31) <= number < (1 << 31) else LONG
+
+
+def array_of(element: CType | None, count: int) -> CType:
+    element = element or LONG
+    return CType("array", "", element.size * count, target=element, count=count)
+
+
 def _find_field(ctype: CType, name: str) -> tuple[int, Field] | None:
     """The field and its offset, looking inside anonymous struct and union members as C does."""
     for member in ctype.fields:
@@ -258,6 +274,11 @@ def _field_place(address: int, offset: int, member: Field) -> _Place:
     return _place(address + offset, member.ctype, bits)
 
 
+def _bound(value: "int | Value") -> Value:
+    """A binding is a number (``new``, ``$tid``) or a whole value (``$3`` of the value history)."""
+    return value if isinstance(value, Value) else Value(int(value))
+
+
 class _Evaluator:
     def __init__(self, env: Env, bindings: Mapping[str, int] | None) -> None:
         self.env = env
@@ -272,18 +293,64 @@ class _Evaluator:
         if isinstance(node, Register):
             return self.register(node.name)
         if self.bound(node):
-            return Value(int(self.bindings[node.name]))
+            return _bound(self.bindings[node.name])
         if isinstance(node, Binary):
             return self.binary(node)
         if isinstance(node, Cast):
-            return _convert(self.value(node.operand), node.ctype)
+            return self.cast(node)
+        if isinstance(node, SizeOf):
+            ctype = self.type_of(node.operand)
+            if ctype.kind == "func":
+                return Value(1, SIZE_TYPE)
+            return Value(ctype.size, SIZE_TYPE)
         if isinstance(node, Unary) and node.op != "*":
             return self.unary(node)
         return _load(self.env, self.place(node))
 
+    def type_of(self, node: Node) -> CType:
+        """The type of ``node``'s value; memory is read only where the type depends on it."""
+        if isinstance(node, Name) and not self.bound(node) and hasattr(self.env, "lookup_type"):
+            return self.env.lookup_type(node.name, node.lib) or LONG
+        if isinstance(node, (Name, Member, Index)) or (isinstance(node, Unary) and node.op == "*"):
+            if not self.bound(node):
+                return self.place(node).ctype or LONG
+        value = self.value(node)
+        return value.ctype or untyped_type(value.value)
+
+    def cast(self, node: Cast) -> Value:
+        ctype = node.ctype
+        if ctype.kind in ("struct", "union", "array"):
+            # gdb's cast to an aggregate: the same bytes seen as that type, so they must be in memory
+            operand = node.operand
+            if isinstance(operand, (Name, Member, Index)) or (isinstance(operand, Unary) and operand.op == "*"):
+                address = self.place(operand).address
+            else:
+                value = self.value(operand)
+                if value.ctype is None or value.ctype.kind not in _AGGREGATES:
+                    raise EvaluationError("Invalid cast.")
+                address = value.value
+            return Value(address, ctype, address)
+        return _convert(self.value(node.operand), ctype)
+
+    def repeat(self, node: Binary) -> Value:
+        """gdb's ``LEFT@COUNT``: an array of COUNT objects of LEFT's type, from LEFT's address on."""
+        try:
+            place = self.place(node.left)
+        except SymbolError:
+            if isinstance(node.left, Name):
+                raise
+            raise EvaluationError("Only values in memory can be extended with '@'.") from None
+        if place.bits:
+            raise EvaluationError("Only values in memory can be extended with '@'.")
+        count = _integer(_scalar(self.value(node.right), "@"), "@")
+        if count <= 0:
+            raise EvaluationError(f"Invalid number {count} of repetitions.")
+        ctype = array_of(place.ctype, count)
+        return Value(place.address, ctype, place.address)
+
     def register(self, name: str) -> Value:
         if f"${name}" in self.bindings:
-            return Value(int(self.bindings[f"${name}"]))
+            return _bound(self.bindings[f"${name}"])
         number = self.env.register(name)
         return Value(number, _VOID_POINTER) if name in _ADDRESS_REGISTERS else Value(number)
 
@@ -351,6 +418,8 @@ class _Evaluator:
 
     def binary(self, node: Binary) -> Value:
         op = node.op
+        if op == "@":
+            return self.repeat(node)
         left = self.value(node.left)
         if op in ("&&", "||"):
             if truth(left) == (op == "||"):  # short-circuit
@@ -372,7 +441,12 @@ def evaluate(node: Node, env: Env, bindings: Mapping[str, int] | None = None) ->
 
 
 def evaluate_text(text: str, env: Env, bindings: Mapping[str, int] | None = None) -> Value:
-    return evaluate(parse(text), env, bindings)
+    return evaluate(parse(text, getattr(env, "type_named", None)), env, bindings)
+
+
+def type_of(node: Node, env: Env, bindings: Mapping[str, int] | None = None) -> CType:
+    """The C type of ``node`` (``whatis``): untyped numbers are int, long or double as in C."""
+    return _guard(lambda: _Evaluator(env, bindings).type_of(node))
 
 
 def truth(value: Value) -> bool:

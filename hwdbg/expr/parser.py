@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Optional
 
-from ..errors import UsageError
-from ..symbols.types import CType
+from ..errors import SymbolError, UsageError
+from ..symbols.types import CType, base_type_name, integer_type
 from .syntax import (
     _COMPARE, _KEYWORDS, _NOT_PRECEDENCE, _PRECEDENCE, _SPACE, Binary, Cast, Index, Member, Name, Node, Num,
-    Register, T, Unary, _children, _clip, _guard, _literal_type, _syntax_error, _Token, _tokenize,
+    Register, SizeOf, T, Unary, _children, _clip, _guard, _literal_type, _syntax_error, _Token, _tokenize,
 )
 
 MAX_LENGTH = 4096
@@ -37,7 +37,11 @@ _OTHER_TYPES = {
 _TYPE_WORDS = {"signed", "unsigned", "char", "short", "int", "long", "float", "double", "void", "_Bool", "bool",
                *_FIXED_WIDTH}
 _TAGS = {"struct", "union", "enum"}
-_CAST_START = _TYPE_WORDS | _TAGS
+_QUALIFIERS = {"const", "volatile", "restrict"}
+_CAST_START = _TYPE_WORDS | _TAGS | _QUALIFIERS
+SIZE_TYPE = integer_type(4, signed=True)  # gdb's type of sizeof: int
+# Types named by the program (struct/union/enum tags, typedefs): 'struct node' or 'pair_t' -> CType.
+TypeLookup = Callable[[str], Optional[CType]]
 
 
 def _builtin_type(words: list[str]) -> CType | None:
@@ -49,8 +53,20 @@ def _builtin_type(words: list[str]) -> CType | None:
         return None
     if key in _INTEGER_SIZES:
         kind = "char" if key == ("char",) else "int"
-        return CType(kind, " ".join(words), _INTEGER_SIZES[key], signed=signs != ["unsigned"])
+        return CType(kind, _canonical(words), _INTEGER_SIZES[key], signed=signs != ["unsigned"])
     return _OTHER_TYPES.get(key)
+
+
+def _canonical(words: list[str]) -> str:
+    """``long unsigned int`` -> ``unsigned long``, ``signed char`` stays: gdb's spelling."""
+    rest = [w for w in words if w not in ("signed", "unsigned")]
+    sign = "unsigned " if "unsigned" in words else ("signed " if rest == ["char"] and "signed" in words else "")
+    if not rest:
+        return "unsigned int" if sign == "unsigned " else "int"
+    if rest != ["int"] and "int" in rest:
+        rest.remove("int")
+    order = {"short": 0, "long": 1, "char": 2, "int": 3}
+    return base_type_name(sign + " ".join(sorted(rest, key=lambda w: order.get(w, 9))))
 
 
 def _pointer_to(ctype: CType | None) -> CType:
@@ -62,8 +78,9 @@ def _pointer_to(ctype: CType | None) -> CType:
 class _Parser:
     """Precedence climbing: one Python frame per nesting level, not one per precedence level."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, types: TypeLookup | None = None) -> None:
         self.text = text
+        self.types = types
         self.tokens = _tokenize(text)
         self.index = 0
         self.depth = 0
@@ -132,28 +149,80 @@ class _Parser:
             self.advance()
             with self.nested():
                 return self.make(start, Unary, op, self.unary())
-        if following is not None and following.kind == "name" and following.text in _CAST_START:
-            ctype = self.cast_type()
+        if following is not None and self.starts_type(following):
+            self.advance()  # (
+            ctype = self.type_name()
+            if ctype.kind == "void":
+                raise self.error("cannot cast to void")
+            self.expect(")")
             with self.nested():
                 return self.make(start, Cast, ctype, self.unary())
+        if self.token.kind == "name" and self.token.text == "sizeof":
+            return self.sizeof()
         return self.postfix()
 
-    def cast_type(self) -> CType:
-        self.advance()  # (
-        if self.token.text in _TAGS:
-            raise self.error(f"casts to {self.token.text} types are not supported")
-        words = []
-        while self.token.kind == "name" and self.token.text in _TYPE_WORDS:
-            words.append(self.advance().text)
-        ctype = _builtin_type(words)
-        if ctype is None:
-            raise self.error(f"unknown type '{' '.join(words)}'")
+    def starts_type(self, token: _Token) -> bool:
+        if token.kind != "name":
+            return False
+        if token.text in _CAST_START:
+            return True
+        return self.types is not None and token.text not in _KEYWORDS and self.types(token.text) is not None
+
+    def sizeof(self) -> Node:
+        start = self.advance()
+        if self.operator() == "(" and self.starts_type(self.tokens[self.index + 1]):
+            self.advance()
+            ctype = self.type_name()
+            self.expect(")")
+            return self.make(start, Num, ctype.size, SIZE_TYPE)
+        with self.nested():
+            return self.make(start, SizeOf, self.unary())
+
+    def type_name(self) -> CType:
+        """A C type name: base type words, ``struct TAG``, a typedef name; then ``*``s and ``[N]``s."""
+        while self.token.kind == "name" and self.token.text in _QUALIFIERS:
+            self.advance()
+        if self.token.kind == "name" and self.token.text in _TAGS:
+            tag = self.advance().text
+            if self.token.kind != "name":
+                raise self.error(f"expected a {tag} tag name")
+            name = self.advance().text
+            if self.types is None:  # parsing alone, without the program's debug info
+                raise self.error(f"unknown type '{tag} {_clip(name)}'")
+            ctype = self.types(f"{tag} {name}")
+            if ctype is None:
+                raise SymbolError(f"No {tag} type named {name}.")
+        elif self.token.kind == "name" and self.token.text not in _TYPE_WORDS:
+            ctype = self.types(self.token.text) if self.types is not None else None
+            if ctype is None:
+                raise SymbolError(f'No symbol "{_clip(self.token.text)}" in current context.')
+            self.advance()
+        else:
+            words = []
+            while self.token.kind == "name" and self.token.text in _TYPE_WORDS | _QUALIFIERS:
+                word = self.advance().text
+                if word not in _QUALIFIERS:
+                    words.append(word)
+            program = self.types(words[0]) if self.types is not None and words in ([w] for w in _FIXED_WIDTH) else None
+            ctype = program or _builtin_type(words)  # the program's own uint32_t typedef when it has one
+            if ctype is None:
+                raise self.error(f"unknown type '{' '.join(words)}'")
+        while self.token.kind == "name" and self.token.text in _QUALIFIERS:
+            self.advance()
         while self.operator() == "*":
             self.advance()
             ctype = _pointer_to(ctype)
-        if ctype.kind == "void":
-            raise self.error("cannot cast to void")
-        self.expect(")")
+            while self.token.kind == "name" and self.token.text in _QUALIFIERS:
+                self.advance()
+        dimensions = []
+        while self.operator() == "[":
+            self.advance()
+            if self.token.kind != "number" or not isinstance(self.token.value, int):
+                raise self.error("expected an array length")
+            dimensions.append(self.advance().value)
+            self.expect("]")
+        for count in reversed(dimensions):
+            ctype = CType("array", "", ctype.size * count, target=ctype, count=count)
         return ctype
 
     def postfix(self) -> Node:
@@ -203,26 +272,41 @@ class _Parser:
             raise self.error(f"unexpected '{_clip(self.token.text)}'{hint}")
 
 
-def _parser(text: str) -> _Parser:
+def _parser(text: str, types: TypeLookup | None = None) -> _Parser:
     if len(text) > MAX_LENGTH:
         raise UsageError(f"expression too long ({len(text)} characters, at most {MAX_LENGTH})")
     if not text.strip(_SPACE):
         raise UsageError("empty expression")
-    return _Parser(text)
+    return _Parser(text, types)
 
 
 _LINE_BREAKS = str.maketrans({"\n": " ", "\r": " ", "\t": " ", "\v": " ", "\f": " "})
 
 
-def parse(text: str) -> Node:
-    """Parses one expression; raises UsageError naming the column of the problem."""
+def parse(text: str, types: TypeLookup | None = None) -> Node:
+    """Parses one expression; raises UsageError naming the column of the problem.
+
+    ``types`` names the program's types (for casts such as ``(struct node *)p`` and ``sizeof``)."""
     if isinstance(text, str):
         text = text.translate(_LINE_BREAKS)  # whitespace all the same, and messages stay on one line
     def run() -> Node:
-        parser = _parser(text)
+        parser = _parser(text, types)
         node = parser.expression()
         parser.finish()
         return node
+    return _guard(run)
+
+
+def parse_type(text: str, types: TypeLookup | None = None) -> CType | None:
+    """The type ``text`` names (``struct node *``, ``pair_t``, ``unsigned long``), or None when
+    ``text`` is not a type name (it may be an expression); an unknown ``struct TAG`` raises."""
+    text = text.translate(_LINE_BREAKS)
+    def run() -> CType | None:
+        parser = _parser(text, types)
+        if not parser.starts_type(parser.token):
+            return None
+        ctype = parser.type_name()
+        return ctype if parser.token.kind == "end" else None
     return _guard(run)
 
 

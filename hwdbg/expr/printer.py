@@ -9,7 +9,7 @@ from typing import Callable, Iterator, Optional
 
 from ..errors import TargetError, UsageError
 from ..symbols.types import CType, type_name
-from .evaluator import INT, Env, Value, _field_place, _float32, _load, _Memory, _place, _read
+from .evaluator import INT, Env, Value, _encode_float, _field_place, _load, _Memory, _place, _read, untyped_type
 from .syntax import _guard
 
 PRINT_ELEMENTS = 200  # gdb's `set print elements`
@@ -114,28 +114,54 @@ def format_integer(number: int, fmt: str, size: int, *, full_width: bool = False
 def format_scalar(value: Value, fmt: str, symbol: Callable[[int], str] = _no_symbol) -> str:
     """``print/F``: a value in one of INTEGER_FORMATS, at the width of its type (8 bytes if it has none)."""
     number = value.value
-    ctype = value.ctype
-    if ctype is not None and ctype.kind in ("struct", "union", "array", "func"):
+    ctype = value.ctype or untyped_type(number)  # an untyped -1 is an int: /x shows 0xffffffff, as gdb
+    if ctype.kind in ("struct", "union", "array", "func"):
         raise UsageError(f"/{fmt} formats numbers; this value is a {ctype.kind}")
     if isinstance(number, float):
-        if fmt in ("d", "u"):
-            return str(int(number))
-        raise UsageError(f"/{fmt} formats integers; this value is floating-point")
-    size = ctype.size if ctype is not None and ctype.size else 8
-    return format_integer(number, fmt, size, symbol=symbol)
+        # gdb formats the bits of a floating-point value as an integer of its size
+        size = ctype.size if ctype.size in (4, 8) else 8
+        return format_integer(int.from_bytes(_encode_float(number, size), "little"), fmt, size, symbol=symbol)
+    return format_integer(number, fmt, ctype.size or 8, symbol=symbol)
 
 
 # --- print -------------------------------------------------------------------
 
 def _float_text(number: float, size: int) -> str:
-    """The shortest text that reads back as the same float (or double)."""
-    if not math.isfinite(number):
-        return ("-" if math.copysign(1, number) < 0 else "") + ("nan" if math.isnan(number) else "inf")
-    for digits in range(1, 18):
-        text = f"{number:.{digits}g}"
-        if (_float32(float(text)) if size == 4 else float(text)) == number:
-            return text
-    return repr(number)
+    """As gdb prints it: %.9g for a float, %.17g for a double; nan with its payload: -nan(0x8000000000000)."""
+    if math.isnan(number):
+        bits = int.from_bytes(_encode_float(number, 4 if size == 4 else 8), "little")
+        sign, payload = (bits >> 31, bits & 0x7FFFFF) if size == 4 else (bits >> 63, bits & (1 << 52) - 1)
+        return f"{'-' if sign else ''}nan({payload:#x})"
+    if math.isinf(number):
+        return "-inf" if number < 0 else "inf"
+    return f"{number:.9g}" if size == 4 else f"{number:.17g}"
+
+
+def _is_flag_enum(enumerators: tuple[tuple[str, int], ...]) -> bool:
+    """gdb's flag enum: every value non-negative, of at most one bit, no bit used twice."""
+    mask = 0
+    for _, value in enumerators:
+        if value < 0 or bin(value).count("1") > 1 or mask & value:
+            return False
+        mask |= value
+    return True
+
+
+def _enum_text(number: int, enumerators: tuple[tuple[str, int], ...]) -> str:
+    """``GREEN``; for a flag enum ``(A | B)``, ``(A | unknown: 0x8)``; else the number, as gdb prints them."""
+    named = next((name for name, known in enumerators if known == number), None)
+    if named is not None:
+        return named
+    if not _is_flag_enum(enumerators) or number < 0:
+        return str(number)
+    parts = []
+    for name, value in enumerators:
+        if number & value:
+            parts.append(name)
+            number &= ~value
+    if number:
+        parts.append(f"unknown: {number:#x}")
+    return f"({' | '.join(parts)})" if parts else "0"
 
 
 class _Prefetched:
@@ -163,13 +189,19 @@ def _print_size(ctype: CType | None) -> int:
 
 
 class _Printer:
-    def __init__(self, env: Env, value: Value) -> None:
+    def __init__(self, env: Env, value: Value, fmt: Optional[str], symbol: Callable[[int], str]) -> None:
         size = _print_size(value.ctype)
         self.memory: _Memory = _Prefetched(env, value.value, size) if 0 < size <= PREFETCH_LIMIT else env
+        self.fmt, self.symbol = fmt, symbol
+
+    def address(self, number: int) -> str:
+        """A pointer as gdb shows it: ``0x404188 <nodes+72>`` when it points into a known symbol."""
+        label = self.symbol(number)
+        return f"{number:#x} {label}" if label else f"{number:#x}"
 
     def top(self, value: Value) -> str:
         ctype = value.ctype
-        if ctype is not None and ctype.kind == "pointer" and not self.is_char(ctype.target):
+        if self.fmt is None and ctype is not None and ctype.kind == "pointer" and not self.is_char(ctype.target):
             return f"({type_name(ctype)}) {self.text(value, 0)}"
         return self.text(value, 0)
 
@@ -179,27 +211,30 @@ class _Printer:
 
     def text(self, value: Value, depth: int) -> str:
         ctype, number = value.ctype, value.value
-        if isinstance(number, float):
-            return _float_text(number, ctype.size if ctype else 8)
-        if ctype is None:
-            return str(number)
-        kind = ctype.kind
+        kind = ctype.kind if ctype is not None else None
         if kind in ("struct", "union"):
             return self.struct(number, ctype, depth)
         if kind == "array":
             return self.array(number, ctype, depth)
+        if kind == "func":
+            return f"{{{type_name(ctype)}}} {self.address(number)}"
+        if self.fmt is not None:
+            return format_scalar(value, self.fmt, self.symbol)
+        if isinstance(number, float):
+            return _float_text(number, ctype.size if ctype else 8)
+        if ctype is None:
+            return str(number)
         if kind == "pointer":
             if self.is_char(ctype.target) and number:
-                return f"{number:#x} {self.c_string(number)}"
-            return f"{number:#x}"
-        if kind == "func":
-            return f"{{{type_name(ctype)}}} {number:#x}"
+                label = self.symbol(number)
+                return f"{number:#x}{' ' + label if label else ''} {self.c_string(number)}"
+            return self.address(number)
         if kind == "char":
             return f"{number} {char_literal(number)}"
         if kind == "bool" and number in (0, 1):
             return ("false", "true")[number]
         if kind == "enum":
-            return next((name for name, known in ctype.enumerators if known == number), str(number))
+            return _enum_text(number, ctype.enumerators)
         return str(number)
 
     def struct(self, address: int, ctype: CType, depth: int) -> str:
@@ -218,7 +253,7 @@ class _Printer:
         count = ctype.count or 0
         shown = min(count, PRINT_ELEMENTS)
         more = "..." if count > shown else ""
-        if self.is_char(element):
+        if self.is_char(element) and self.fmt is None:
             data = _read(self.memory, address, shown)
             if not more and data.endswith(b"\0"):
                 data = data[:-1]  # the terminating NUL, which gdb does not show
@@ -243,6 +278,9 @@ class _Printer:
         return string_literal(data) + ("..." if len(data) == PRINT_ELEMENTS else "")
 
 
-def format_value(value: Value, env: Env) -> str:
-    """The value as gdb's ``print`` shows it: ``42``, ``65 'A'``, ``{x = 1, y = 2}``, ``(int *) 0x404040``."""
-    return _guard(lambda: _Printer(env, value).top(value))
+def format_value(value: Value, env: Env, fmt: Optional[str] = None, symbol: Callable[[int], str] = _no_symbol) -> str:
+    """The value as gdb's ``print`` shows it: ``42``, ``65 'A'``, ``{x = 1, y = 2}``, ``(int *) 0x404040 <x>``.
+
+    ``fmt`` (``print/x``) formats every number inside, arrays and structs too; ``symbol(address)``
+    names what a pointer points at (``<nodes+72>``)."""
+    return _guard(lambda: _Printer(env, value, fmt, symbol).top(value))

@@ -95,6 +95,14 @@ class Cast(Node):
     text: str = _source()
 
 
+@dataclass(frozen=True)
+class SizeOf(Node):
+    """``sizeof EXPR`` (``sizeof(TYPE)`` is parsed to a number at once)."""
+
+    operand: Node
+    text: str = _source()
+
+
 def _children(node: Node) -> list[Node]:
     return [child for child in (getattr(node, f.name) for f in fields(node)) if isinstance(child, Node)]
 
@@ -112,12 +120,12 @@ class _Token(NamedTuple):
         return self.column - 1 + len(self.text)
 
 
-_OPERATORS = ("||", "&&", "==", "!=", "<=", ">=", "<<", ">>", "->", *"+-*/%&|^~!<>()[].=")
+_OPERATORS = ("||", "&&", "==", "!=", "<=", ">=", "<<", ">>", "->", *"+-*/%&|^~!<>()[].=@")
 _KEYWORDS = {"or": "||", "and": "&&", "not": "!"}
 _COMPARE = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
             ">": operator.gt, ">=": operator.ge}
 _PRECEDENCE = {"||": 1, "&&": 2, **dict.fromkeys(_COMPARE, 4), "|": 5, "^": 6, "&": 7, "<<": 8, ">>": 8,
-               "+": 9, "-": 9, "*": 10, "/": 10, "%": 10}
+               "@": 9, "+": 10, "-": 10, "*": 11, "/": 11, "%": 11}  # '@' as in gdb's C grammar
 _NOT_PRECEDENCE = 3
 _SPACE = " \t\r\n"
 

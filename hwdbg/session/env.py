@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any, Callable, Optional
 
 from ..arch import ArchSpec
-from ..errors import SymbolError, UsageError
+from ..errors import SymbolError, TargetError, UsageError
 
 
 class MissingNames:
@@ -43,10 +43,31 @@ class ExpressionEnv:
                 raise
             self._refresh()  # a library mapped since the last look (dlopen)
             var = symbols.lookup(name, lib)
+        if var.kind == "tls":  # a thread-local: this thread's instance, typed even in a big library
+            if not self._alive():
+                raise TargetError(f"Cannot read `{name}' without registers")
+            fs_base = self.register("fs_base")
+            return symbols.thread_local_address(var, fs_base, self.read_memory), symbols.ctype_of(var)
         return var.addr, var.ctype
+
+    def lookup_type(self, name: str, lib: Optional[str]) -> Any:
+        """The type of a variable, for whatis and sizeof: a thread-local has one before it has an address."""
+        try:
+            return self.lookup(name, lib)[1]
+        except TargetError:
+            symbols = self._symbols()
+            var = symbols.lookup(name, lib)
+            if var.kind != "tls":
+                raise
+            return symbols.ctype_of(var)
 
     def read_memory(self, addr: int, size: int) -> bytes:
         return self._read_memory(addr, size)
+
+    def type_named(self, name: str) -> Optional[Any]:
+        """A type the program's debug info names ('struct node', a typedef), for casts and sizeof."""
+        symbols = self._symbols()
+        return symbols.type_named(name) if symbols is not None else None
 
     def register(self, name: str) -> int:
         if name == "tid":

@@ -70,8 +70,16 @@ class ProgramImage:
             return inf.get_regs(thread or inf.pid)
 
         return ExpressionEnv(self.arch, tid, symbols=lambda: self.symbols, alive=self._alive, refresh=self.refresh,
-                             missing=self._missing, read_memory=lambda a, n: self._process().read_memory(a, n),
+                             missing=self._missing, read_memory=self._read_memory,
                              get_regs=get_regs)
+
+    def _read_memory(self, addr: int, size: int) -> bytes:
+        """The process's memory; before it runs, a non-PIE executable's initial data (gdb reads
+        the file too, so ``print table`` works before ``run``)."""
+        if self._alive() or self.symbols is None or not self.symbols.resolved:
+            return self._process().read_memory(addr, size)
+        data = self.symbols.executable.image.read_initial(addr, size)
+        return data if len(data) == size else self._process().read_memory(addr, size)
 
     def new_process(self) -> None:
         """A new process of the same program (start, attach): re-read its map."""

@@ -21,7 +21,8 @@ from hwdbg.symbols import sections
 from hwdbg.symbols.aranges import AddressRanges
 from hwdbg.symbols.dwarf_types import (
     AGGREGATE_KEYWORDS, NAMED_TYPE_TAGS, PARSE_ERRORS, SMALL_DEBUG_INFO, VOID, DW_OP_GNU_addr_index,
-    DW_OP_addr, DW_OP_addrx, TypeDecoder, _attr_value, _inherited, _is_constant, _text, _uleb, _unit_key,
+    DW_OP_addr, DW_OP_addrx, DW_OP_const4u, DW_OP_const8u, DW_OP_constu, DW_OP_form_tls_address,
+    DW_OP_GNU_push_tls_address, TypeDecoder, _attr_value, _inherited, _is_constant, _text, _uleb, _unit_key,
     file_matches,
 )
 from hwdbg.symbols.index import NameIndex
@@ -226,6 +227,14 @@ class DwarfInfo(TypeDecoder):
             return min(later) if later else low
         return None
 
+    def source_path(self, file: str) -> Optional[str]:
+        """The full path the line tables give the source file ``file`` (basename, suffix or path)."""
+        for cu in self._units():
+            for path in self._files_of(cu):
+                if path and file_matches(path, file):
+                    return path
+        return None
+
     def lines_in(self, file: str) -> list[int]:
         """Sorted lines of ``file`` that have code."""
         return sorted({row_line for _, row_line, _ in self._statements_in(file)})
@@ -294,6 +303,9 @@ class DwarfInfo(TypeDecoder):
             name_die = _inherited(die, "DW_AT_name")
             if addr is not None and name_die is not None:
                 names.variables.setdefault(_text(_attr_value(name_die, "DW_AT_name")), []).append((addr, die))
+            offset = self._tls_offset(die)
+            if offset is not None and name_die is not None:
+                names.tls.setdefault(_text(_attr_value(name_die, "DW_AT_name")), []).append((offset, die))
         elif tag == "DW_TAG_subprogram":
             pc_range = self._pc_range(die)
             name_die = _inherited(die, "DW_AT_name")
@@ -319,6 +331,24 @@ class DwarfInfo(TypeDecoder):
             index, end = _uleb(expr, 1)
             if end == len(expr):
                 return self._dwarf.get_addr(die.cu, index)
+        return None
+
+    @staticmethod
+    def _tls_offset(die) -> Optional[int]:
+        """The offset in its module's TLS block of a thread-local (DW_OP_const4u/const8u/constu X,
+        then DW_OP_GNU_push_tls_address or DW_OP_form_tls_address), or None."""
+        attr = die.attributes.get("DW_AT_location")
+        if attr is None or not isinstance(attr.value, list) or len(attr.value) < 2:
+            return None
+        expr = attr.value
+        if expr[-1] not in (DW_OP_GNU_push_tls_address, DW_OP_form_tls_address):
+            return None
+        width = {DW_OP_const8u: 8, DW_OP_const4u: 4}.get(expr[0])
+        if width is not None and len(expr) == 2 + width:
+            return int.from_bytes(bytes(expr[1:1 + width]), "little")
+        if expr[0] == DW_OP_constu:
+            value, end = _uleb(expr, 1)
+            return value if end == len(expr) - 1 else None
         return None
 
     @staticmethod
@@ -350,6 +380,18 @@ class DwarfInfo(TypeDecoder):
 
     def variable_names(self) -> list[str]:
         return sorted(self._names().variables)
+
+    def tls_variable(self, name: str) -> Optional[tuple[int, CType]]:
+        """(offset in the module's TLS block, type) of a thread-local variable, or None."""
+        candidates = self._names().tls.get(name, [])
+        if not candidates:
+            return None
+        offset, ref = candidates[0]
+        type_die = _inherited(self._die(ref), "DW_AT_type")
+        return offset, (self.type_of(type_die) if type_die is not None else VOID)
+
+    def tls_names(self) -> list[str]:
+        return sorted(self._names().tls)
 
     def _function_entry(self, name: str, at: Optional[int]):
         """(low, high, DIE) of the function ``name``; with ``at``, of the one containing it,

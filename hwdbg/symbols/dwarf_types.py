@@ -6,6 +6,7 @@ bitfields), enums, arrays and function types, each converted once and cached by 
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 from typing import Any, Optional
 
@@ -13,7 +14,7 @@ from elftools.common.exceptions import DWARFError, ELFError
 from elftools.dwarf import constants as dw
 from elftools.dwarf.dwarf_expr import DW_OP_name2opcode
 
-from hwdbg.symbols.types import CType, Field, fill_later, pointer_name, renamed
+from hwdbg.symbols.types import CType, Field, base_type_name, fill_later, pointer_name, renamed
 
 VOID = CType("void", "void", 0)
 SMALL_DEBUG_INFO = 256 << 10  # bytes of .debug_info that index in about a tenth of a second
@@ -21,10 +22,13 @@ SMALL_DEBUG_INFO = 256 << 10  # bytes of .debug_info that index in about a tenth
 # Location expressions are matched as raw bytes, so the opcodes are needed as numbers.
 DW_OP_addr, DW_OP_plus_uconst = DW_OP_name2opcode["DW_OP_addr"], DW_OP_name2opcode["DW_OP_plus_uconst"]
 DW_OP_addrx, DW_OP_GNU_addr_index = DW_OP_name2opcode["DW_OP_addrx"], DW_OP_name2opcode["DW_OP_GNU_addr_index"]
+DW_OP_const4u, DW_OP_const8u, DW_OP_constu = (DW_OP_name2opcode[n] for n in ("DW_OP_const4u", "DW_OP_const8u", "DW_OP_constu"))
+DW_OP_GNU_push_tls_address, DW_OP_form_tls_address = 0xE0, 0x9B
 
 QUALIFIER_TAGS = frozenset(
     ("DW_TAG_const_type", "DW_TAG_volatile_type", "DW_TAG_restrict_type", "DW_TAG_atomic_type", "DW_TAG_immutable_type")
 )
+SCALAR_LEAVES = ("int", "char", "bool", "float", "enum")
 AGGREGATE_KEYWORDS = {"DW_TAG_structure_type": "struct", "DW_TAG_class_type": "class", "DW_TAG_union_type": "union"}
 NAMED_TYPE_TAGS = frozenset(
     ("DW_TAG_structure_type", "DW_TAG_class_type", "DW_TAG_union_type", "DW_TAG_enumeration_type",
@@ -125,9 +129,9 @@ class TypeDecoder:
         tag = die.tag
         name = _text(_attr_value(die, "DW_AT_name"))
         if tag == "DW_TAG_base_type":
-            return self._base_type(die, name)
+            return self._base_type(die, base_type_name(name))
         if tag in QUALIFIER_TAGS:
-            return self.type_of(die)
+            return self._qualified(die)
         if tag == "DW_TAG_typedef":
             return self._typedef(die, name)
         if tag in ("DW_TAG_pointer_type", "DW_TAG_reference_type", "DW_TAG_rvalue_reference_type"):
@@ -145,6 +149,19 @@ class TypeDecoder:
         if tag == "DW_TAG_unspecified_type":
             return CType("void", name or "void", 0)
         return CType("void", name or tag.replace("DW_TAG_", ""), _attr_value(die, "DW_AT_byte_size") or 0)
+
+    def _qualified(self, die) -> CType:
+        """``const char``: gdb spells the const and volatile of a base or enum type; other
+        qualified types (pointers, structs, typedefs) read as their unqualified type."""
+        target = self.type_of(die)
+        word = {"DW_TAG_const_type": "const", "DW_TAG_volatile_type": "volatile"}.get(die.tag)
+        if word is None or target.typedef_of is not None or target.kind not in (*SCALAR_LEAVES, "void"):
+            return target
+        words = target.name.split()
+        qualifiers = {word, *(w for w in words if w in ("const", "volatile"))}
+        rest = " ".join(w for w in words if w not in ("const", "volatile"))
+        name = " ".join(q for q in ("const", "volatile") if q in qualifiers)  # gdb's order, whatever DWARF's
+        return dataclasses.replace(target, name=f"{name} {rest}")
 
     @staticmethod
     def _base_type(die, name: str) -> CType:

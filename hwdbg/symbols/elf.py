@@ -33,7 +33,7 @@ class Symbol(NamedTuple):
     name: str
     value: int
     size: int
-    kind: str  # 'func' | 'object' | 'other'
+    kind: str  # 'func' | 'object' | 'tls' (value: offset in the TLS block) | 'other'
     binding: str = "global"  # 'global' | 'weak' | 'local'
 
 
@@ -51,7 +51,7 @@ def _preferred(a: Symbol, b: Symbol) -> Symbol:
     """Of two symbols for the same name or address, the one a user means."""
 
     def rank(s: Symbol) -> tuple:
-        return (s.kind == "other", BINDING_RANK[s.binding], s.name.startswith("_"), len(s.name))
+        return (s.kind in ("other", "tls"), BINDING_RANK[s.binding], s.name.startswith("_"), len(s.name))
 
     return b if rank(b) < rank(a) else a
 
@@ -132,6 +132,20 @@ class ElfImage:
             if seg["p_type"] == "PT_LOAD"
         ]
 
+    def tls_segment(self) -> Optional[tuple[int, int, int]]:
+        """(p_vaddr, p_memsz, p_align) of the PT_TLS segment (the thread-locals' template), or None."""
+        for seg in self.elf.iter_segments():
+            if seg["p_type"] == "PT_TLS":
+                return seg["p_vaddr"], seg["p_memsz"], max(seg["p_align"], 1)
+        return None
+
+    def dynamic_vaddr(self) -> Optional[int]:
+        """Link-time address of the PT_DYNAMIC segment (what the loader's link_map calls l_ld)."""
+        for seg in self.elf.iter_segments():
+            if seg["p_type"] == "PT_DYNAMIC":
+                return seg["p_vaddr"]
+        return None
+
     def read_bytes(self, vaddr: int, size: int) -> bytes:
         """Up to ``size`` bytes at link-time address ``vaddr``, read from the file: they stop where
         the PT_LOAD segment holding ``vaddr`` ends on disk (b"" if no segment's file part holds it)."""
@@ -143,6 +157,18 @@ class ElfImage:
                 stream = self.elf.stream
                 stream.seek(seg["p_offset"] + vaddr - start)
                 return stream.read(min(size, start + filesz - vaddr))
+        return b""
+
+    def read_initial(self, vaddr: int, size: int) -> bytes:
+        """The ``size`` bytes at ``vaddr`` as the program starts: the file's bytes, zeros in .bss
+        (b"" unless one PT_LOAD segment holds all of them)."""
+        for seg in self.elf.iter_segments():
+            if seg["p_type"] != "PT_LOAD":
+                continue
+            start, filesz, memsz = seg["p_vaddr"], seg["p_filesz"], seg["p_memsz"]
+            if start <= vaddr and vaddr + size <= start + memsz:
+                data = self.read_bytes(vaddr, size) if vaddr < start + filesz else b""
+                return data + bytes(size - len(data))
         return b""
 
     # -- debug info -------------------------------------------------------
@@ -219,7 +245,7 @@ class ElfImage:
         if elf.elfclass != 64:
             entries = ((n, i, o, x, v, z) for n, v, z, i, o, x in entries)
         # Kind by (type, is SHN_ABS), computed once rather than per symbol.
-        kinds = {(t, a): "other" if t == STT_TLS else symbol_kind(t, SHN_ABS if a else 1)
+        kinds = {(t, a): "tls" if t == STT_TLS and not a else symbol_kind(t, SHN_ABS if a else 1)
                  for t in range(16) for a in (False, True)}
         skipped = (STT_SECTION, STT_FILE)
         find, bindings = strtab.find, BINDING_NAMES

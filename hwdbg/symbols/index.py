@@ -20,7 +20,7 @@ from typing import Any, Callable, Optional
 
 from hwdbg.errors import HwdbgError
 
-FORMAT_VERSION = 2  # 2: one marshal blob per table, decoded when first used
+FORMAT_VERSION = 3  # 2: one marshal blob per table, decoded when first used; 3: thread-locals
 MAGIC = b"HWDBGIX\0"
 HEADER = struct.Struct("<8sIIQ")  # magic, format version, crc32 of the payload, payload length
 CACHE_MIN_INFO = 256 << 10  # smaller .debug_info indexes in milliseconds: not worth a file
@@ -29,7 +29,7 @@ CHUNK = 8192  # records per call into C
 
 TAG_VARIABLE, TAG_SUBPROGRAM = 0x34, 0x2E
 TYPE_KEYWORDS = {0x13: "struct", 0x02: "class", 0x17: "union", 0x04: "enum", 0x16: "", 0x24: ""}
-DECLARATION, STATIC_ADDRESS, PC_RANGE = 1, 2, 4
+DECLARATION, STATIC_ADDRESS, PC_RANGE, THREAD_LOCAL = 1, 2, 4, 64
 
 Ref = Any  # (cu_offset, die_offset) from the scanner, or a pyelftools DIE from the slow path
 
@@ -41,6 +41,7 @@ class NameIndex:
     variables: dict[str, list[tuple[int, Ref]]] = field(default_factory=dict)  # name -> (addr, DIE)
     functions: dict[str, list[tuple[int, int, Ref]]] = field(default_factory=dict)  # name -> (low, high, DIE)
     types: dict[str, Ref] = field(default_factory=dict)  # 'struct x' / 'enum y' / typedef -> DIE
+    tls: dict[str, list[tuple[int, Ref]]] = field(default_factory=dict)  # name -> (offset in the TLS block, DIE)
 
     def merge(self, other: "NameIndex") -> None:
         for name, entries in other.variables.items():
@@ -49,6 +50,8 @@ class NameIndex:
             self.functions.setdefault(name, []).extend(entries)
         for name, die in other.types.items():
             self.types.setdefault(name, die)
+        for name, entries in other.tls.items():
+            self.tls.setdefault(name, []).extend(entries)
 
 
 @dataclass
@@ -194,10 +197,11 @@ def _from_records(records: list[tuple]) -> NameIndex:
 
     for offset, cu_offset, tag, flags, name, origin, value, high in records:
         if tag == TAG_VARIABLE:
-            if flags & STATIC_ADDRESS:
+            if flags & (STATIC_ADDRESS | THREAD_LOCAL):
                 full = inherited_name(name, origin)
+                table = index.variables if flags & STATIC_ADDRESS else index.tls
                 if full is not None:
-                    index.variables.setdefault(full, []).append((value, (cu_offset, offset)))
+                    table.setdefault(full, []).append((value, (cu_offset, offset)))
         elif tag == TAG_SUBPROGRAM:
             if flags & PC_RANGE:
                 full = inherited_name(name, origin)
@@ -216,7 +220,7 @@ def _cache_path(build_id: str) -> str:
     return os.path.join(cache_dir(), f"{build_id}.index")
 
 
-TABLES = ("variables", "functions", "types")
+TABLES = ("variables", "functions", "types", "tls")
 
 
 class _CachedIndex(NameIndex):

@@ -12,6 +12,7 @@ from typing import Optional
 
 from hwdbg.errors import LibraryNotLoaded, SymbolError, UsageError
 from hwdbg.symbols import index as name_index
+from hwdbg.symbols import tls
 from hwdbg.symbols.dwarf import DwarfInfo
 from hwdbg.symbols.elf import ElfImage, Symbol, suggest
 from hwdbg.linux import procfs
@@ -31,7 +32,7 @@ class Variable:
     size: int
     ctype: Optional[CType]
     module: str
-    kind: str  # 'func' | 'object'
+    kind: str  # 'func' | 'object' | 'tls' (a thread-local: addr is its offset in the module's TLS block)
 
 
 @dataclass(frozen=True)
@@ -245,6 +246,10 @@ class SymbolTable:
         if sym is not None and sym.kind in ("func", "object"):
             self._require_resolved(module)
             return self._from_symbol(module, sym, self._types_cheap(module))
+        if sym is not None and sym.kind == "tls":
+            found = module.dwarf.tls_variable(name) if self._types_cheap(module) else None
+            ctype = found[1] if found is not None else None
+            return Variable(name, sym.value, sym.size or (ctype.size if ctype else 0), ctype, module.name, "tls")
         if module is self.executable and module.dwarf is not None:
             # A variable the symbol table lacks (stripped .symtab, DWARF kept).
             found = module.dwarf.variable(name)
@@ -252,6 +257,10 @@ class SymbolTable:
                 self._require_resolved(module)
                 link_addr, ctype = found
                 return Variable(name, link_addr + module.bias, ctype.size, ctype, module.name, "object")
+            found = module.dwarf.tls_variable(name)
+            if found is not None:
+                offset, ctype = found
+                return Variable(name, offset, ctype.size, ctype, module.name, "tls")
         return None
 
     def _types_cheap(self, module: Module) -> bool:
@@ -283,10 +292,30 @@ class SymbolTable:
         if module is None or module.dwarf is None:
             return None
         link_addr = var.addr - module.bias
+        if var.kind == "tls":
+            found = module.dwarf.tls_variable(var.name)
+            return found[1] if found is not None else None
         if var.kind == "func":
             return module.dwarf.function_type(var.name, at=link_addr)
         found = module.dwarf.variable(var.name, at=link_addr)
         return found[1] if found is not None else None
+
+    def type_named(self, name: str) -> Optional[CType]:
+        """A type by its C spelling ('struct node', 'pair_t'): the executable's first, then those of
+        libraries whose DWARF is small or indexed already (a miss never indexes all of libc)."""
+        for module in self.modules:
+            if module.dwarf is not None and self._types_cheap(module):
+                found = module.dwarf.type_named(name)
+                if found is not None:
+                    return found
+        return None
+
+    def thread_local_address(self, var: Variable, thread_pointer: int, read_memory) -> int:
+        """The address of thread-local ``var`` in the thread whose thread pointer (fs_base) is given."""
+        module = next((m for m in self.modules if m.name == var.module), None)
+        if module is None:
+            raise SymbolError(f"module {var.module} of thread-local '{var.name}' is not loaded")
+        return tls.block_address(self, module, thread_pointer, read_memory) + var.addr
 
     def address_of_line(self, file: str, line: int) -> int:
         """Runtime address of the first statement of file:line."""

@@ -27,6 +27,7 @@ class CType:
     count: Optional[int] = None  # array length, None if unknown
     fields: tuple[Field, ...] = field(default=(), compare=False)
     enumerators: tuple[tuple[str, int], ...] = ()
+    typedef_of: Optional["CType"] = field(default=None, compare=False, repr=False)  # what a typedef names
 
     def field_named(self, name: str) -> Optional[Field]:
         return next((f for f in self.fields if f.name == name), None)
@@ -69,10 +70,23 @@ def fill_later(ctype: CType, load: Callable[[], tuple]) -> None:
 def renamed(ctype: CType, name: str) -> CType:
     """``ctype`` under another name (a typedef), its fields shared rather than copied."""
     if ctype.kind not in ("struct", "union"):
-        return dataclasses.replace(ctype, name=name)
-    alias = CType(ctype.kind, name, ctype.size, ctype.signed, ctype.target, ctype.count, (), ctype.enumerators)
+        return dataclasses.replace(ctype, name=name, typedef_of=ctype)
+    alias = CType(ctype.kind, name, ctype.size, ctype.signed, ctype.target, ctype.count, (), ctype.enumerators,
+                  typedef_of=ctype)
     alias.__dict__["_fields_of"] = ctype.__dict__.get("_fields_of", ctype)
     return alias
+
+
+_GDB_SPELLING = {  # DWARF's names of C's integer types, as gdb shows them
+    "long int": "long", "long unsigned int": "unsigned long", "short int": "short",
+    "short unsigned int": "unsigned short", "long long int": "long long",
+    "long long unsigned int": "unsigned long long", "__int128 unsigned": "unsigned __int128",
+}
+
+
+def base_type_name(name: str) -> str:
+    """``long unsigned int`` -> ``unsigned long``: the spelling gdb uses for a base type."""
+    return _GDB_SPELLING.get(name, name)
 
 
 def integer_type(size: int, signed: bool = False) -> CType:

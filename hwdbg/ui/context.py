@@ -20,6 +20,7 @@ from .. import records as rec
 from ..errors import HwdbgError, UsageError
 from ..session import Session, UserBreakpoint
 from .commands import Command, Result, load_all, printable
+from .commands.display import show_displays
 from .render import Output, TextOutput
 from .. import expr
 
@@ -69,12 +70,15 @@ class Context:
         self.exitkill = exitkill
         self.reraise = reraise  # tests: let non-hwdbg exceptions escape
         self.temporary: set[int] = set()
-        self.values: list[Any] = []  # print's value history: $1, $2, ...
+        self.values: list[Any] = []  # print's value history, $1, $2, ...: expr.Value, None for void
         self.last_bp_id: Optional[int] = None
         self.last_exit: Optional[Any] = None  # Exited | Killed of the last run
         self.errors = 0
         self.x_format = ("x", "w")
         self.x_next: Optional[int] = None
+        self.displays: list[Any] = []  # display EXPR: shown at every stop (commands/display.py)
+        self.next_display = 0
+        self.listing: Optional[Any] = None  # where the next `list` goes on (commands/source.py)
         self.collecting: Optional[_Collecting] = None
         self.running = False
         self._active: list[Command] = []
@@ -297,6 +301,8 @@ class Context:
             if bp is not None and bp.commands and bp not in with_commands:
                 with_commands.append(bp)
         self.out.stopped(result, reported_hits=reported)
+        self.listing = None  # the next `list` centres on this stop
+        self.report(show_displays(self))
         self._drop_temporaries(hit_ids={h.id for h in result.hits})
         for bp in with_commands:
             for line in bp.commands:
@@ -358,20 +364,43 @@ class Context:
     # ------------------------------------------------------------ lifetime
 
     def bindings(self) -> dict[str, int]:
-        """``$N`` of the value history, for expressions (``evaluate`` spells ``$`` as ``$N``)."""
-        return {f"${n}": v for n, v in enumerate(self.values, 1) if isinstance(v, int)}
+        """``$N`` of the value history, for expressions (``evaluate`` spells ``$`` as ``$N``), and
+        ``$_exitcode`` once the program has exited."""
+        bound: dict[str, Any] = {f"${n}": v for n, v in enumerate(self.values, 1) if v is not None}
+        code = self.exit_code()
+        if code is not None:
+            bound["$_exitcode"] = code
+        return bound
 
-    def evaluate(self, text: str) -> Any:
-        """An expression in the current thread, with the value history bound ($1, $)."""
-        if self.values:  # gdb's `$`, the last value, is spelt $N for the expression language
-            text = re.sub(r"(?<!')\$(?![\w'$])", f"${len(self.values)}", text)
+    def exit_code(self) -> Optional[int]:
+        """gdb's $_exitcode: the exit status of the program that ran last, if it exited."""
+        return self.last_exit.code if isinstance(self.last_exit, rec.Exited) else None
+
+    def history_text(self, text: str) -> str:
+        """``text`` with gdb's history names spelt $N: ``$`` the last value, ``$$`` the one before,
+        ``$$K`` the Kth before the last; raises for a value the history does not have."""
+        last = len(self.values)
+
+        def back(match: re.Match) -> str:
+            n = last - int(match.group(1) or 1)
+            if n < 1:
+                raise UsageError("History has not yet reached $1.")
+            return f"${n}"
+
+        if self.values:
+            text = re.sub(r"(?<!')\$\$(\d*)", back, text)
+            text = re.sub(r"(?<!')\$(?![\w'$])", f"${last}", text)
         for match in re.finditer(r"\$(\d+)\b", text):
             n = int(match.group(1))
-            if not 1 <= n <= len(self.values):
+            if not 1 <= n <= last:
                 raise UsageError(f"history has not yet reached ${n}")
-            if not isinstance(self.values[n - 1], int):
-                raise UsageError(f"${n} is not an integer (the history keeps integers only for reuse)")
-        return expr.evaluate_text(text, self.session.env(), self.bindings())
+            if self.values[n - 1] is None:
+                raise UsageError(f"${n} is void")
+        return text
+
+    def evaluate(self, text: str) -> Any:
+        """An expression in the current thread, with the value history bound ($1, $, $$)."""
+        return expr.evaluate_text(self.history_text(text), self.session.env(), self.bindings())
 
     def close(self) -> None:
         """Kills a program we started, detaches from one we attached to (registers cleared)."""

@@ -181,7 +181,7 @@ class Repl:
         cmd = self.ctx.registry.find(name)
         if cmd is None or not cmd.repeatable:
             return None
-        return "x" if cmd.name == "x" else line
+        return cmd.name if cmd.name in ("x", "list") else line  # both go on where they ended, as in gdb
 
 
 def status_line(ctx: Context) -> str:

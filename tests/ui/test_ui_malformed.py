@@ -40,7 +40,7 @@ FIXED = [
     "info registers rbz", "info slots 1", "info proc maps", "info breakpoints x", "thread 1", "thread x",
     "thread -5", "x/0x &counter", "x/4q &counter", "x/4xx &counter", "x/100000xg &counter", "x/2s 0x10",
     "x/4xg 0x10", f"x/4xg {KERNEL}", f"x/i {NON_CANONICAL}", "x", "print", "print/", "print/xx 1", "print/x",
-    "print/x config", "set", "set var", "set var counter", "set var 1 = 2", "set var nosuch = 1",
+    "set", "set var", "set var counter", "set var 1 = 2", "set var nosuch = 1",
     "set var counter = @", "set var config = config", "set nosuch", "delete x", "watch counter --thread 1",
     "watch counter --thread x", "watch counter --priority x", "watch counter --priority 99999999999",
     "watch counter --nope", "watch 'counter", "watch counter if", "p 1 +", "p (", "p counter.flags",

@@ -209,7 +209,7 @@ def test_literals(text, number):
 @pytest.mark.parametrize("text, message", [
     ("a + (b", "syntax error at column 7: expected ')' in 'a + (b'"),
     ("1 +", "syntax error at column 4: expected an expression in '1 +'"),
-    ("a @ b", "syntax error at column 3: unexpected character '@' in 'a @ b'"),
+    ("a # b", "syntax error at column 3: unexpected character '#' in 'a # b'"),
     ("a\x07", "syntax error at column 2: unexpected character '\\x07' in 'a\\x07'"),
     ("x é", "syntax error at column 3: unexpected character 'é' in 'x é'"),
     ("a < b < c", "syntax error at column 7: comparisons do not chain (join them with 'and') in 'a < b < c'"),
@@ -219,7 +219,7 @@ def test_literals(text, number):
     ("s.", "syntax error at column 3: expected a field name after '.' in 's.'"),
     ("libfoo:", "syntax error at column 8: expected a symbol name after 'libfoo:' in 'libfoo:'"),
     ("a + !b", "syntax error at column 5: expected an expression, found '!' (parenthesise the negation) in 'a + !b'"),
-    ("(struct foo *)p", "syntax error at column 2: casts to struct types are not supported in '(struct foo *)p'"),
+    ("(struct foo *)p", "syntax error at column 13: unknown type 'struct foo' in '(struct foo *)p'"),
     ("", "empty expression"),
 ])
 def test_syntax_errors_name_the_column(text, message):
@@ -299,8 +299,9 @@ def test_floats(env):
     assert value("-ratio", env) == -2.5
     assert value("2e3", env) == 2000.0
     assert evaluate_text("1e300", env) == Value(1e300)  # a float, however large, is not an unsigned long
+    assert value("1.0 / 0", env) == float("inf") and value("-1.0 / 0", env) == float("-inf")  # IEEE, as gdb
     for text, message in (("1.5 & 1", "'&' needs integers"), ("~ratio", "'~' needs an integer"),
-                          ("1.0 / 0", "division by zero"), ("table[1.0]", "needs an integer"),
+                          ("table[1.0]", "needs an integer"),
                           ("(int)(1e308 * 10)", "cannot convert inf"), ("*ratio", "floating-point")):
         with pytest.raises(UsageError, match=message):
             evaluate_text(text, env)
@@ -514,11 +515,11 @@ def test_format_scalars(env):
     assert show("'\\n'", env) == "10 '\\n'"
     assert show("flag", env) == "true"
     assert show("color", env) == "BLUE"
-    assert show("odd_color", env) == "7"
+    assert show("odd_color", env) == "(GREEN | BLUE | unknown: 0x4)"  # 0, 1, 2: a flag enum to gdb
     assert show("ratio", env) == "2.5"
     assert show("half", env) == "0.5"
-    assert show("1.0 / 3", env) == "0.3333333333333333"
-    assert show("(float)0.1", env) == "0.1"
+    assert show("1.0 / 3", env) == "0.33333333333333331"  # %.17g, as gdb prints a double
+    assert show("(float)0.1", env) == "0.100000001"  # %.9g, as gdb prints a float
     assert show("1 == 1", env) == "1"
     assert show("no_dwarf", env) == str(0x1122334455667788)
 

@@ -14,6 +14,7 @@ from hwdbg.symbols.types import CType, pointer_name, type_name
 INT = CType("int", "int", 4, signed=True)
 CHAR = CType("char", "char", 1, signed=True)
 DOUBLE = CType("float", "double", 8, signed=True)
+FLOAT = CType("float", "float", 4, signed=True)
 POINT = CType("struct", "struct point", 8)
 SIZES = st.sampled_from((1, 2, 4, 8))
 
@@ -59,16 +60,18 @@ def test_format_integer_refuses_an_unknown_letter():
 
 def test_format_scalar_uses_the_width_of_the_type():
     assert format_scalar(Value(-1, INT), "x") == "0xffffffff"
-    assert format_scalar(Value(-1), "x") == "0xffffffffffffffff"
+    assert format_scalar(Value(-1), "x") == "0xffffffff"  # an untyped number is an int, as in gdb
+    assert format_scalar(Value(-(1 << 40)), "x") == "0xffffff0000000000"  # or a long when it needs one
     assert format_scalar(Value(-1, INT), "z") == "0xffffffff"
     assert format_scalar(Value(0x401166), "a", label) == "0x401166 <bump>"
 
 
 def test_format_scalar_on_floats_and_aggregates():
-    assert format_scalar(Value(2.75, DOUBLE), "d") == "2"
-    assert format_scalar(Value(-2.75, DOUBLE), "u") == "-2"
-    with pytest.raises(UsageError, match="/x formats integers; this value is floating-point"):
-        format_scalar(Value(2.75, DOUBLE), "x")
+    # gdb formats the bits of a floating-point value (print/x 2.75 -> 0x4006000000000000)
+    assert format_scalar(Value(2.75, DOUBLE), "x") == "0x4006000000000000"
+    assert format_scalar(Value(2.75, DOUBLE), "d") == str(0x4006000000000000)
+    assert format_scalar(Value(1.5, FLOAT), "x") == "0x3fc00000"
+    assert format_scalar(Value(float("inf")), "d") == "9218868437227405312"  # print/d 1.0/0
     with pytest.raises(UsageError, match="/d formats numbers; this value is a struct"):
         format_scalar(Value(0x1000, POINT), "d")
 

@@ -46,9 +46,14 @@ def print_(ctx: Any, args: argparse.Namespace) -> Result:
     """print[/F] EXPR
 
     Evaluates EXPR (the expression language, see EXPRESSIONS) and shows its value as
-    gdb does; /F formats an integer: x hex, z zero-padded hex, d signed, u unsigned,
-    o octal, t binary, c character, a address. Values are numbered $1, $2, ...
-    and can be used in later expressions ($ is the last one)."""
+    gdb does; /F formats every number in it, array elements and struct members too:
+    x hex, z zero-padded hex, d signed, u unsigned, o octal, t binary, c character,
+    a address (a floating-point value's bits). Values are numbered $1, $2, ... and
+    can be used in later expressions ($ is the last one, $$ the one before, $$N the
+    Nth before). EXPR@N shows N objects from EXPR on (print *arr@4, print arr[1]@2);
+    sizeof(TYPE) and sizeof EXPR are sizes in bytes; casts take the program's types
+    ((struct node *)p, *(pair_t *)addr, (enum color)1). $_exitcode is the exit code
+    of the program that ran last (void until one has exited)."""
     text = (args.text or "").strip()
     fmt = None
     match = re.match(r"/(\w*)", text)
@@ -59,10 +64,14 @@ def print_(ctx: Any, args: argparse.Namespace) -> Result:
             raise UsageError(f"bad format /{printable(fmt)}: use one letter of {expr.INTEGER_FORMATS}")
     if not text:
         raise UsageError("print needs an expression")
+    if text == "$_exitcode" and ctx.exit_code() is None:
+        ctx.values.append(None)  # gdb's void: the program has not exited
+        return Result("print", {"expr": text, "history": len(ctx.values), "value": None, "text": "void"},
+                      f"${len(ctx.values)} = void")
     env = ctx.session.env()
     value = ctx.evaluate(text)
-    shown = expr.format_scalar(value, fmt, functools.partial(symbolic, ctx)) if fmt else expr.format_value(value, env)
-    ctx.values.append(_json_value(value) if isinstance(value.value, int) else None)
+    shown = expr.format_value(value, env, fmt, functools.partial(symbolic, ctx))
+    ctx.values.append(value)
     number_ = len(ctx.values)
     return Result("print", {"expr": text, "history": number_, "value": _json_value(value), "text": shown},
                   f"${number_} = {shown}")
