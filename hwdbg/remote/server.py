@@ -120,6 +120,8 @@ class Server:
     def __init__(self, stub: Stub, *, on_disconnect: Optional[str] = None,
                  log: Callable[[str], None] = lambda line: None) -> None:
         self.stub, self.on_disconnect, self.log = stub, on_disconnect, log
+        trace = os.environ.get("HWDBG_SERVE_TRACE")  # a file to log every packet to (debugging a client)
+        self.trace = open(trace, "a", buffering=1) if trace else None
 
     # ------------------------------------------------------------ one connection
 
@@ -174,6 +176,8 @@ class Server:
             reply, more = self._run(conn, reply)
         else:
             more = b""
+        if self.trace:
+            self.trace.write(f"<- {item.data[:200]!r}\n-> {reply if reply is None else reply!r:.300}\n")
         if reply is NO_REPLY:
             return more
         for packet in reply if isinstance(reply, list) else [reply]:

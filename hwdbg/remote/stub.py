@@ -70,7 +70,7 @@ class Stub:
         self.last_end: Optional[bytes] = None  # W/X when the process is gone
         self.ended = False  # D or k outside --multi, or `monitor exit`: serve no more
         self.exit_requested = False
-        self.handled_end = False  # D or k: the client let the target go, no disconnect policy
+        self.lldb = False  # lldb waits for a reply to `k` (lldb-server sends one), gdb must get none
 
     # ------------------------------------------------------------ dispatch
 
@@ -366,18 +366,16 @@ class Stub:
         self.points.clear()
         self.session.detach()
         self.last, self.last_end = None, None
-        self.handled_end = True
         self.ended = not self.multi
         return b"OK"
 
-    def _kill(self) -> None:
+    def _kill(self) -> Optional[bytes]:
         if self.session.alive:
             self.points.clear()
             self.session.kill()
         self.last, self.last_end = None, b"X09"
-        self.handled_end = True
         self.ended = not self.multi
-        return NO_REPLY
+        return self.last_end if self.lldb else NO_REPLY
 
     def _extended(self) -> bytes:
         return b"OK" if self.multi else b""
@@ -453,6 +451,7 @@ class Stub:
         if args == b"Symbol::":
             return b"OK"
         if args == b"HostInfo":
+            self.lldb = True
             return (f"triple:{TRIPLE};ptrsize:8;endian:little;ostype:linux;vendor:pc;"
                     "watchpoint_exceptions_received:after;").encode()
         if args == b"ProcessInfo" and self.session.alive:
@@ -488,8 +487,9 @@ class Stub:
             return b"OK"
         if args.startswith(b"NonStop:"):
             return b"OK" if args == b"NonStop:0" else b"E01"  # all-stop only
-        if args in (b"ThreadSuffixSupported", b"ListThreadsInStopReply"):
-            return b"OK" if args == b"ThreadSuffixSupported" else b""
+        if args == b"ThreadSuffixSupported":
+            self.lldb = True
+            return b"OK"
         return b""
 
     def _xfer(self, rest: bytes) -> bytes:
