@@ -1,16 +1,14 @@
 """Fixtures for hwdbg serve: the stub as a subprocess on a free loopback port."""
 from __future__ import annotations
 
-import os
 import re
 import signal
 import subprocess
-import sys
 import time
 
 import pytest
 
-STUB = [sys.executable, "-m", "hwdbg", "serve"]
+from remote_helpers import STUB
 
 
 class Stub:
@@ -58,14 +56,3 @@ def serve():
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-
-
-def stdio_command(exe, *args) -> str:
-    """gdb's `target remote | ...` command line for the stub on a pipe."""
-    return " ".join([*STUB, "--stdio", str(exe), *map(str, args)])
-
-
-def env_without_debuginfod() -> dict:
-    env = dict(os.environ)
-    env.pop("DEBUGINFOD_URLS", None)
-    return env

@@ -6,7 +6,7 @@ import shutil
 import subprocess
 
 import pytest
-from conftest import env_without_debuginfod, stdio_command
+from remote_helpers import env_without_debuginfod, stdio_command
 
 pytestmark = [pytest.mark.requires_hw_watchpoints,
               pytest.mark.skipif(shutil.which("gdb") is None, reason="gdb is not installed")]

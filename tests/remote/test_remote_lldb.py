@@ -6,7 +6,7 @@ import shutil
 import subprocess
 
 import pytest
-from conftest import env_without_debuginfod
+from remote_helpers import env_without_debuginfod
 
 pytestmark = [pytest.mark.requires_hw_watchpoints,
               pytest.mark.skipif(shutil.which("lldb") is None, reason="lldb is not installed"),

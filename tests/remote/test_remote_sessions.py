@@ -1,0 +1,150 @@
+"""hwdbg serve's life cycle with real clients: attach and detach, disconnects, --multi, monitor,
+slots running out, refused addresses."""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+
+import pytest
+from remote_helpers import STUB, Client, env_without_debuginfod, symbol_address
+
+
+pytestmark = [pytest.mark.requires_hw_watchpoints,
+              pytest.mark.skipif(shutil.which("gdb") is None, reason="gdb is not installed")]
+
+
+def gdb(exe, *commands: str) -> subprocess.CompletedProcess:
+    args = ["gdb", "-nx", "-batch", "-ex", "set confirm off"]
+    for command in commands:
+        args += ["-ex", command]
+    return subprocess.run([*args, str(exe)], capture_output=True, text=True, timeout=300,
+                          stdin=subprocess.DEVNULL, env=env_without_debuginfod())
+
+
+@pytest.fixture
+def waiting(build_target):
+    """A running target (remote_target wait) that exits 0 on SIGTERM, and its pid."""
+    exe = build_target("remote_target")
+    proc = subprocess.Popen([str(exe), "wait"], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().startswith("ready")
+    yield exe, proc
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+
+
+def _runs_on_and_exits_zero(proc: subprocess.Popen) -> None:
+    time.sleep(0.2)  # it runs through watched writes: an armed debug register would kill it with SIGTRAP
+    assert proc.poll() is None
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 0
+
+
+def test_attach_watch_detach_and_the_process_runs_on(waiting, serve):
+    exe, proc = waiting
+    stub = serve(options=("-p", str(proc.pid)))
+    out = gdb(exe, f"target remote {stub.address}", "watch counter", "continue", "continue", "break usleep",
+              "continue", "monitor info slots", "detach")
+    assert out.stdout.count("Hardware watchpoint 1: counter") >= 2, out.stdout + out.stderr
+    assert "New value" in out.stdout
+    assert "write  len 8  breakpoint" in out.stdout + out.stderr, out.stdout + out.stderr
+    assert stub.wait() == 0
+    _runs_on_and_exits_zero(proc)
+
+
+def test_a_client_that_vanishes_leaves_an_attached_process_running(waiting, serve):
+    exe, proc = waiting
+    stub = serve(options=("-p", str(proc.pid)))
+    client = Client(stub.port)
+    client.hello()
+    addr = symbol_address(exe, "counter")
+    assert client.send(b"Z2,%x,8" % addr) == b"OK"
+    assert client.send(b"c").startswith(b"T05")  # the stop armed the register; a resume would keep it
+    assert client.send(b"Z0,%x,1" % symbol_address(exe, "add")) == b"OK"
+    client.close()
+    assert stub.wait() == 0
+    _runs_on_and_exits_zero(proc)
+
+
+def test_a_client_that_vanishes_kills_a_started_program(build_target, serve):
+    exe = build_target("remote_target")
+    stub = serve(exe, "wait")
+    client = Client(stub.port)
+    client.hello()
+    pid = int(client.send(b"qC")[2:], 16)
+    client.close()
+    assert stub.wait() == 0
+    assert not os.path.exists(f"/proc/{pid}") or "zombie" in open(f"/proc/{pid}/status").read().lower()
+
+
+def test_on_disconnect_detach_lets_a_started_program_run(build_target, serve):
+    exe = build_target("remote_target")
+    stub = serve(exe, "loop", "200000", options=("--on-disconnect", "detach"))
+    client = Client(stub.port)
+    client.hello()
+    pid = int(client.send(b"qC")[2:], 16)
+    assert client.send(b"Z2,%x,8" % symbol_address(exe, "counter")) == b"OK"
+    assert client.send(b"c").startswith(b"T05")
+    client.close()
+    assert stub.wait() == 0
+    deadline = time.monotonic() + 60
+    while os.path.exists(f"/proc/{pid}") and time.monotonic() < deadline:
+        time.sleep(0.05)  # it finishes its loop, untraced (it is not our child: nothing to reap)
+    assert not os.path.exists(f"/proc/{pid}")
+
+
+def test_extended_remote_runs_twice_and_attaches(build_target, serve, waiting):
+    exe = build_target("remote_target")
+    _, proc = waiting
+    stub = serve(options=("--multi",))
+    out = gdb(exe, f"target extended-remote {stub.address}", f"set remote exec-file {exe}", "break bump",
+              "run", "continue", "delete", "continue", "break bump", "run", "continue", "kill", f"attach {proc.pid}",
+              "watch counter", "continue", "detach", "monitor exit")
+    text = out.stdout + out.stderr
+    assert text.count("exited normally") == 1, text  # the second run was killed
+    assert text.count("bump (i=0)") == 2 and "bump (i=1)" in text, text
+    assert "New value" in text, text
+    assert stub.wait() == 0
+    _runs_on_and_exits_zero(proc)
+
+
+def test_out_of_slots_is_an_error_at_insertion(build_target, serve):
+    exe = build_target("remote_target")
+    stub = serve(exe)
+    client = Client(stub.port)
+    client.hello()
+    base = symbol_address(exe, "counter")
+    others = [symbol_address(exe, name) for name in ("source", "sink", "by_thread")]
+    for addr in [base, *others]:
+        assert client.send(b"Z2,%x,8" % addr) == b"OK"
+    assert client.send(b"Z2,%x,8" % base) == b"OK"  # inserting again changes nothing
+    assert client.send(b"Z4,%x,4" % symbol_address(exe, "pair")) == b"E01"  # a fifth slot
+    assert client.send(b"z2,%x,8" % others[0]) == b"OK"
+    assert client.send(b"Z4,%x,4" % symbol_address(exe, "pair")) == b"OK"
+    assert client.send(b"Z2,%x,16" % base) == b"E01"  # two more chunks than the free slot
+    assert client.send(b"QNonStop:1") == b"E01"
+    assert client.send(b"qNoSuchThing") == b""
+    assert client.send(b"vCont?") == b"vCont;c;C;s;S;t"
+    client.close()
+    assert stub.wait() == 0
+
+
+def test_monitor_help_through_gdb(build_target):
+    exe = build_target("remote_target")
+    out = gdb(exe, f"target remote | {' '.join(STUB)} --stdio {exe}", "monitor help", "monitor frobnicate", "kill")
+    text = out.stdout + out.stderr  # gdb writes a stub's console output to its standard error
+    assert "info slots" in text and "priority N P" in text, text
+    assert "unknown monitor command 'frobnicate'" in text
+
+
+@pytest.mark.parametrize("address", ["0.0.0.0:0", "[::]:0"])
+def test_non_loopback_addresses_are_refused(build_target, address):
+    exe = build_target("remote_target")
+    done = subprocess.run([*STUB, address, str(exe)], capture_output=True, text=True, timeout=120,
+                          stdin=subprocess.DEVNULL)
+    assert done.returncode == 2
+    assert "refusing to listen" in done.stderr and "--listen-any" in done.stderr
+    assert "Traceback" not in done.stderr
