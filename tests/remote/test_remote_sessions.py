@@ -11,6 +11,8 @@ import time
 import pytest
 from remote_helpers import STUB, Client, env_without_debuginfod, symbol_address
 
+from hwdbg.remote.packets import frame
+
 
 pytestmark = [pytest.mark.requires_hw_watchpoints,
               pytest.mark.skipif(shutil.which("gdb") is None, reason="gdb is not installed")]
@@ -148,3 +150,23 @@ def test_non_loopback_addresses_are_refused(build_target, address):
     assert done.returncode == 2
     assert "refusing to listen" in done.stderr and "--listen-any" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_interrupt_stops_a_running_target_and_it_continues(build_target, serve):
+    exe = build_target("remote_target")
+    stub = serve(exe, "wait")
+    client = Client(stub.port)
+    client.hello()
+    pid = int(client.send(b"qC")[2:], 16)
+    for _ in range(2):
+        client.raw(frame(b"c"))
+        time.sleep(0.3)
+        client.raw(b"\x03")  # gdb's Ctrl-C, outside any packet
+        stop = client.reply()
+        assert stop.startswith(b"T02") and b"thread:%x;" % pid in stop, stop
+    counter = int.from_bytes(bytes.fromhex(client.send(b"m%x,8" % symbol_address(exe, "counter")).decode()),
+                             "little")
+    assert counter > 0  # it ran between the interrupts
+    client.raw(frame(b"k"))
+    client.close()
+    assert stub.wait() == 0
