@@ -7,6 +7,7 @@ manual ("Packets", "General Query Packets", "Stop Reply Packets"); lldb's extra 
 """
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
@@ -16,6 +17,7 @@ from ..linux import procfs
 from ..linux import ptrace as sc
 from ..session import Session
 from . import monitor
+from .libraries import svr4_xml
 from .packets import MAX_PACKET, escape, unescape
 from .points import ClientPoints, Key
 from .regs import EXPEDITED, REGISTERS, RegisterFile, target_xml
@@ -479,7 +481,7 @@ class Stub:
         self.client_swbreak = b"swbreak+" in offered
         self.client_hwbreak = b"hwbreak+" in offered
         return (f"PacketSize={MAX_PACKET:x};QStartNoAckMode+;qXfer:features:read+;qXfer:auxv:read+;"
-                "qXfer:exec-file:read+;qXfer:threads:read+;swbreak+;hwbreak+;vContSupported+").encode()
+                "qXfer:exec-file:read+;qXfer:threads:read+;qXfer:libraries-svr4:read+;swbreak+;hwbreak+;vContSupported+").encode()
 
     def _set(self, args: bytes) -> bytes:
         if args == b"StartNoAckMode":
@@ -503,6 +505,11 @@ class Stub:
             data = target_xml()
         elif obj == b"auxv":
             data = self._proc_file("auxv")
+        elif obj == b"libraries-svr4":
+            try:
+                data = svr4_xml(self.session.read_memory, self._proc_file("auxv"))
+            except (HwdbgError, struct.error):
+                raise PacketError() from None
         elif obj == b"exec-file":
             pid = _hex_int(annex) if annex else None
             data = procfs.exe_path(pid or self._inferior().pid).encode()

@@ -32,6 +32,7 @@ awatch pair.b
 """ + "continue\n" * 14
 
 CONTROL = """\
+info sharedlibrary
 hbreak add
 continue
 bt
@@ -55,10 +56,12 @@ continue
 """
 
 KEEP = re.compile(r"^(STOP |EXITED |#\d|(Old|New) value = |Value = |Run till exit|Value returned|\d+\t|"
-                  r"Hardware .*watchpoint \d+: |\*? +\d+ +Thread )")
+                  r"Hardware .*watchpoint \d+: |\*? +\d+ +Thread |0x[0-9a-f]+ +0x[0-9a-f]+ +Yes )")
 
 
 def _normalize(line: str) -> str:
+    if " Yes " in line:  # info sharedlibrary: the libraries and their order; addresses are randomized
+        return re.sub(r"0x[0-9a-f]+", "ADDR", line)
     line = re.sub(r"0x[0-9a-f]+ in ", "", line)
     line = re.sub(r"=0x[0-9a-f]+", "=ADDR", line)  # argv: the stack is randomized under the stub
     line = re.sub(r"Thread 0x[0-9a-f]+ \(LWP \d+\)|Thread \d+\.\d+", "Thread", line)  # native vs remote names
