@@ -2,37 +2,24 @@
 
 A handler returns the reply's data, ``NO_REPLY`` (``k``), or a ``Resume`` the server runs
 (it must watch the connection for an interrupt meanwhile). Packet facts from the gdb
-manual ("Packets", "General Query Packets", "Stop Reply Packets"); lldb's extra queries
-(qHostInfo, qProcessInfo, qWatchpointSupportInfo, qThreadStopInfo) as lldb-server answers them.
+manual ("Packets", "Stop Reply Packets"); the queries are in queries.py.
 """
 from __future__ import annotations
 
-import struct
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 from .. import records as rec
 from ..errors import HwdbgError
-from ..linux import procfs
 from ..linux import ptrace as sc
 from ..session import Session
-from . import monitor
-from .libraries import svr4_xml
 from .packets import MAX_PACKET, escape, unescape
 from .points import ClientPoints, Key
-from .regs import EXPEDITED, REGISTERS, RegisterFile, target_xml
-from .stopreply import exit_reply, host_signal, stop_reply, thread_id
+from .queries import PacketError, Queries, hex_int, thread
+from .regs import EXPEDITED, REGISTERS, RegisterFile
+from .stopreply import exit_reply, host_signal, stop_reply
 
 NO_REPLY = None
-TRIPLE = b"x86_64-pc-linux-gnu".hex()
-
-
-class PacketError(Exception):
-    """A packet we understood but cannot honour: the reply is ``E NN``."""
-
-    def __init__(self, code: int = 1) -> None:
-        super().__init__(code)
-        self.code = code
 
 
 @dataclass(frozen=True)
@@ -41,23 +28,7 @@ class Resume:
     signals: tuple[tuple[int, int], ...] = ()  # (tid, Linux signal) to deliver
 
 
-def _hex_int(text: bytes) -> int:
-    try:
-        return int(text, 16)
-    except ValueError:
-        raise PacketError() from None
-
-
-def _thread(text: bytes) -> Optional[int]:
-    """A thread id: -1 (all) and 0 (any) are None; ``pPID.TID`` is accepted too."""
-    if text.startswith(b"p") and b"." in text:
-        text = text.split(b".", 1)[1]
-    if text in (b"-1", b"0", b""):
-        return None
-    return _hex_int(text)
-
-
-class Stub:
+class Stub(Queries):
     def __init__(self, session: Session, *, program: Optional[list[str]] = None, multi: bool = False,
                  spawn_options: Optional[dict] = None) -> None:
         self.session = session
@@ -164,8 +135,8 @@ class Stub:
     def _reg_args(self, text: bytes) -> tuple[int, int]:
         """``n`` or ``n;thread:TID;`` (lldb's thread suffix)."""
         num_text, _, rest = text.partition(b";")
-        num = _hex_int(num_text)
-        tid = _thread(rest[len(b"thread:"):].rstrip(b";")) if rest.startswith(b"thread:") else None
+        num = hex_int(num_text)
+        tid = thread(rest[len(b"thread:"):].rstrip(b";")) if rest.startswith(b"thread:") else None
         if not 0 <= num < len(REGISTERS):
             raise PacketError()
         return num, self._tid(tid)
@@ -192,7 +163,7 @@ class Stub:
         addr, sep, length = text.partition(b",")
         if not sep:
             raise PacketError()
-        return _hex_int(addr), _hex_int(length)
+        return hex_int(addr), hex_int(length)
 
     def _read(self, addr: int, length: int) -> bytes:
         """The readable prefix of [addr, addr + length) (a short read is allowed), int3s hidden."""
@@ -275,7 +246,7 @@ class Stub:
     def _with_signal(self, args: bytes, step: bool) -> Resume:
         text, _, _ = args.partition(b";")
         try:
-            signo = host_signal(_hex_int(text))
+            signo = host_signal(hex_int(text))
         except ValueError:
             raise PacketError() from None
         tid = self._tid()
@@ -296,7 +267,7 @@ class Stub:
         step_tid, signals, stop_only = None, [], True
         for action in args[1:].split(b";"):
             verb, _, tid_text = action.partition(b":")
-            tid = _thread(tid_text) if tid_text else None
+            tid = thread(tid_text) if tid_text else None
             if not verb or verb[:1] not in b"cCsSt":
                 raise PacketError()
             if verb[:1] != b"t":
@@ -305,7 +276,7 @@ class Stub:
                 step_tid = tid or self._tid()
             if verb[:1] in b"CS":
                 try:
-                    signo = host_signal(_hex_int(verb[1:]))
+                    signo = host_signal(hex_int(verb[1:]))
                 except ValueError:
                     raise PacketError() from None
                 if signo:
@@ -317,7 +288,7 @@ class Stub:
         return Resume(step_tid, tuple(signals))
 
     def _set_thread(self, args: bytes) -> bytes:
-        op, tid = args[:1], _thread(args[1:])
+        op, tid = args[:1], thread(args[1:])
         inf = self._inferior() if self.session.alive else None
         if tid is not None and (inf is None or tid not in inf.threads):
             raise PacketError()
@@ -328,7 +299,7 @@ class Stub:
         return b"OK"
 
     def _thread_alive(self, args: bytes) -> bytes:
-        tid = _thread(args)
+        tid = thread(args)
         if not self.session.alive or tid is None or tid not in self.session.inferior.threads:
             raise PacketError()
         return b"OK"
@@ -339,7 +310,7 @@ class Stub:
         fields = args.split(b";", 1)[0].split(b",")
         if len(fields) != 3:
             raise PacketError()
-        return Key(_hex_int(fields[0]), _hex_int(fields[1]), _hex_int(fields[2]))
+        return Key(hex_int(fields[0]), hex_int(fields[1]), hex_int(fields[2]))
 
     def _insert(self, args: bytes) -> bytes:
         key = self._key(args)
@@ -395,7 +366,7 @@ class Stub:
         if name == b"Run":
             return self._run(rest)
         if name == b"Attach":
-            return self._attach(_hex_int(rest))
+            return self._attach(hex_int(rest))
         if name == b"Kill":
             if self.session.alive:
                 self.points.clear()
@@ -429,125 +400,3 @@ class Stub:
         self.session.attach(pid)
         self.initial_stop()
         return self.last
-
-    # ------------------------------------------------------------ queries
-
-    def _query(self, args: bytes) -> Any:
-        name, _, rest = args.partition(b":")
-        if name == b"Supported":
-            return self._supported(rest)
-        if name == b"Xfer":
-            return self._xfer(rest)
-        if args == b"C":
-            return b"QC" + thread_id(self._tid()).encode() if self.session.alive else b"QC0"
-        if args == b"fThreadInfo":
-            if not self.session.alive:
-                return b"l"
-            return b"m" + b",".join(thread_id(t).encode() for t in self._thread_order())
-        if args == b"sThreadInfo":
-            return b"l"
-        if name == b"Attached":
-            return b"0" if self.session.alive and self.session.inferior.spawned else b"1"
-        if name.startswith(b"Rcmd,"):
-            return self._monitor(name[5:])
-        if args == b"Symbol::":
-            return b"OK"
-        if args == b"HostInfo":
-            self.lldb = True
-            return (f"triple:{TRIPLE};ptrsize:8;endian:little;ostype:linux;vendor:pc;"
-                    "watchpoint_exceptions_received:after;").encode()
-        if args == b"ProcessInfo" and self.session.alive:
-            pid = self.session.inferior.pid
-            return f"pid:{pid:x};ptrsize:8;endian:little;ostype:linux;vendor:pc;triple:{TRIPLE};".encode()
-        if args == b"WatchpointSupportInfo" or name == b"WatchpointSupportInfo":
-            return f"num:{self.session.arch.nslots};".encode()
-        if name.startswith(b"ThreadStopInfo") and self.session.alive:
-            tid = _hex_int(name[len(b"ThreadStopInfo"):])
-            if tid not in self.session.inferior.threads:
-                raise PacketError()
-            if self.last and f"thread:{thread_id(tid)};".encode() in self.last:
-                return self.last
-            return f"T00thread:{thread_id(tid)};".encode()
-        return b""
-
-    def _thread_order(self) -> list[int]:
-        """The stopped thread first: gdb selects the first thread listed."""
-        threads = sorted(self.session.inferior.threads)
-        current = self.session.current_tid
-        return ([current] if current in threads else []) + [t for t in threads if t != current]
-
-    def _supported(self, features: bytes) -> bytes:
-        offered = set(features.split(b";"))
-        self.client_swbreak = b"swbreak+" in offered
-        self.client_hwbreak = b"hwbreak+" in offered
-        return (f"PacketSize={MAX_PACKET:x};QStartNoAckMode+;qXfer:features:read+;qXfer:auxv:read+;"
-                "qXfer:exec-file:read+;qXfer:threads:read+;qXfer:libraries-svr4:read+;swbreak+;hwbreak+;vContSupported+").encode()
-
-    def _set(self, args: bytes) -> bytes:
-        if args == b"StartNoAckMode":
-            self.no_ack = True  # the server sends this OK with an ack, then stops acking
-            return b"OK"
-        if args.startswith(b"NonStop:"):
-            return b"OK" if args == b"NonStop:0" else b"E01"  # all-stop only
-        if args == b"ThreadSuffixSupported":
-            self.lldb = True
-            return b"OK"
-        return b""
-
-    def _xfer(self, rest: bytes) -> bytes:
-        parts = rest.split(b":")
-        if len(parts) != 4 or parts[1] != b"read":
-            return b""
-        obj, annex, (offset, length) = parts[0], parts[2], self._addr_len(parts[3])
-        if obj == b"features":
-            if annex != b"target.xml":
-                raise PacketError()
-            data = target_xml()
-        elif obj == b"auxv":
-            data = self._proc_file("auxv")
-        elif obj == b"libraries-svr4":
-            try:
-                data = svr4_xml(self.session.read_memory, self._proc_file("auxv"))
-            except (HwdbgError, struct.error):
-                raise PacketError() from None
-        elif obj == b"exec-file":
-            pid = _hex_int(annex) if annex else None
-            data = procfs.exe_path(pid or self._inferior().pid).encode()
-        elif obj == b"threads":
-            data = self._threads_xml()
-        else:
-            return b""
-        chunk = data[offset:offset + min(length, MAX_PACKET // 2)]
-        return (b"m" if offset + len(chunk) < len(data) else b"l") + escape(chunk)
-
-    def _proc_file(self, name: str) -> bytes:
-        pid = self._inferior().pid
-        try:
-            with open(f"/proc/{pid}/{name}", "rb") as fh:
-                return fh.read()
-        except OSError:
-            raise PacketError() from None
-
-    def _threads_xml(self) -> bytes:
-        inf = self._inferior()
-        rows = []
-        for tid in self._thread_order():
-            comm = procfs.read_text(f"/proc/{inf.pid}/task/{tid}/comm").strip()
-            name = "".join(c for c in comm if c.isalnum() or c in "-_.")
-            rows.append(f'<thread id="{thread_id(tid)}" name="{name}"/>')
-        return ("<?xml version=\"1.0\"?><threads>" + "".join(rows) + "</threads>").encode()
-
-    def _monitor(self, hexcmd: bytes) -> bytes:
-        try:
-            command = bytes.fromhex(hexcmd.decode()).decode()
-        except (ValueError, UnicodeDecodeError):
-            raise PacketError() from None
-
-        def stop_serving() -> None:
-            self.exit_requested = True
-
-        try:
-            text = monitor.run(command, self.session, self.points, stop_serving)
-        except HwdbgError as exc:
-            text = f"{exc}\n"
-        return [b"O" + text.encode().hex().encode(), b"OK"] if text else b"OK"

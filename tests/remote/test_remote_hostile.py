@@ -2,6 +2,8 @@
 drops them, never crashes, and the target is untouched."""
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -30,19 +32,25 @@ def test_hostile_input_never_crashes_the_stub_or_the_target(build_target, serve)
     before = client.send(b"m%x,8" % counter)
     assert before == b"00" * 8
 
+    probes = itertools.count()
+
     @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
     @given(st.lists(PACKETS | GARBAGE, min_size=1, max_size=5))
     def survive(chunks):
         for chunk in chunks:
             client.raw(chunk)
-        # Close whatever packet the garbage left open, then ask where the target is.
+        # Close whatever packet the garbage left open, then a probe no hostile packet can answer:
+        # a monitor command with a fresh name, whose error message names it.
+        marker = f"sync-{next(probes)}"
         client.raw(b"#00")
-        client.raw(frame(b"?"))
+        client.raw(frame(b"qRcmd," + marker.encode().hex().encode()))
         for _ in range(200):
-            if client.reply().startswith(b"T05"):
+            if marker.encode().hex().encode() in client.reply():
                 break
         else:
             raise AssertionError("the stub stopped answering")
+        assert client.reply() == b"OK"
+        assert client.send(b"?").startswith(b"T05")
 
     survive()
     assert client.send(b"m%x,8" % counter) == before  # the target's memory is as it was
