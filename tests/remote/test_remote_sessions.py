@@ -170,3 +170,44 @@ def test_interrupt_stops_a_running_target_and_it_continues(build_target, serve):
     client.raw(frame(b"k"))
     client.close()
     assert stub.wait() == 0
+
+
+def test_memory_reads_hide_the_int3s_and_detach_removes_them(build_target, serve):
+    exe = build_target("remote_target")
+    stub = serve(exe, "wait")  # runs on after the detach, never calling add or bump
+    client = Client(stub.port)
+    client.hello()
+    bump, add = symbol_address(exe, "bump"), symbol_address(exe, "add")
+    original = client.send(b"m%x,40" % bump)
+    assert client.send(b"Z0,%x,1" % add) == b"OK" and client.send(b"Z0,%x,1" % (bump + 8)) == b"OK"
+    client.raw(frame(b"c"))  # the int3s go in at the resume
+    time.sleep(0.2)
+    client.raw(b"\x03")
+    assert client.reply().startswith(b"T02")
+    pid = int(client.send(b"qC")[2:], 16)
+    with open(f"/proc/{pid}/mem", "rb") as mem:
+        mem.seek(bump + 8)
+        assert mem.read(1) == b"\xcc"  # really there
+    assert client.send(b"m%x,40" % bump) == original  # and hidden from the client
+    assert client.send(b"D") == b"OK"
+    with open(f"/proc/{pid}/mem", "rb") as mem:
+        mem.seek(bump)
+        assert mem.read(0x40).hex().encode() == original  # gone after detach (m lengths are hex)
+    client.close()
+    assert stub.wait() == 0
+    os.kill(pid, signal.SIGTERM)  # it runs on and ends when told (not our child: nothing to reap)
+
+
+def test_a_client_that_vanishes_while_the_target_runs(waiting, serve):
+    """The watcher sees the end of the connection, stops the target and lets it go (attached:
+    detached with its registers clear, running on)."""
+    exe, proc = waiting
+    stub = serve(options=("-p", str(proc.pid)))
+    client = Client(stub.port)
+    client.hello()
+    assert client.send(b"Z2,%x,8" % symbol_address(exe, "source")) == b"OK"  # never written: no stop
+    client.raw(frame(b"c"))
+    time.sleep(0.3)
+    client.close()
+    assert stub.wait() == 0
+    _runs_on_and_exits_zero(proc)
