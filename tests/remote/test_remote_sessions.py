@@ -211,3 +211,34 @@ def test_a_client_that_vanishes_while_the_target_runs(waiting, serve):
     client.close()
     assert stub.wait() == 0
     _runs_on_and_exits_zero(proc)
+
+
+def _monitor(client: Client, command: str) -> str:
+    client.raw(frame(b"qRcmd," + command.encode().hex().encode()))
+    out = ""
+    while True:
+        reply = client.reply()
+        if reply == b"OK":
+            return out
+        assert reply.startswith(b"O"), reply
+        out += bytes.fromhex(reply[1:].decode()).decode()
+
+
+def test_monitor_slots_writers_and_priority(build_target, serve):
+    exe = build_target("remote_target")
+    stub = serve(exe)
+    client = Client(stub.port)
+    client.hello()
+    counter = symbol_address(exe, "counter")
+    assert client.send(b"Z2,%x,8" % counter) == b"OK"
+    for _ in range(3):
+        assert client.send(b"c").startswith(b"T05")
+    slots = _monitor(client, "info slots")
+    assert f"{counter:#018x}  write  len 8  breakpoint 1 (watch {counter:#x} len 8)" in slots, slots
+    writers = _monitor(client, "info writers")
+    assert "bump" in writers and " 3  bump" in writers and "0 -> 1 ... 3 -> 6" in writers, writers  # 3 changes
+    assert _monitor(client, "priority 1 5") == "breakpoint 1 has priority 5\n"
+    assert "no hwdbg breakpoint number 9" in _monitor(client, "priority 9 5")
+    client.raw(frame(b"k"))
+    client.close()
+    assert stub.wait() == 0
