@@ -68,11 +68,11 @@ def _normalize(line: str) -> str:
     return re.sub(r'"[^"]*" ', "", line)
 
 
-def run_gdb(exe, scenario: str, tmp_path, *, remote: bool) -> list[str]:
+def run_gdb(exe, scenario: str, tmp_path, *, remote: bool, args: tuple = ()) -> list[str]:
     if remote:
-        start = f"target remote | {stdio_command(exe)}\nbreak main\ncontinue\n"
+        start = f"target remote | {stdio_command(exe, *args)}\nbreak main\ncontinue\n"
     else:
-        start = "break main\nrun\n"
+        start = f"set args {' '.join(args)}\nbreak main\nrun\n"
     script = tmp_path / ("remote.gdb" if remote else "native.gdb")
     script.write_text("set pagination off\nset confirm off\n" + start + HOOK + scenario)
     proc = subprocess.run(["gdb", "-nx", "-batch", "-x", str(script), str(exe)], capture_output=True, text=True,
@@ -90,6 +90,15 @@ def test_same_stops_as_native_gdb(build_target, tmp_path, scenario, pie):
     native = run_gdb(exe, scenario, tmp_path, remote=False)
     remote = run_gdb(exe, scenario, tmp_path, remote=True)
     assert remote == native
+
+
+def test_a_signal_is_reported_then_delivered_as_gdb_decides(build_target, tmp_path):
+    """SIGSEGV: a stop (T0b), then `continue` delivers it (C0b) and the program dies of it (X0b)."""
+    exe = build_target("remote_target")
+    scenario = "watch counter\ncontinue\ncontinue\ncontinue\n"
+    native = run_gdb(exe, scenario, tmp_path, remote=False, args=("segv",))
+    remote = run_gdb(exe, scenario, tmp_path, remote=True, args=("segv",))
+    assert any("SIGSEGV" in line for line in native) and remote == native
 
 
 def test_watch_hits_are_the_values_the_program_wrote(build_target, tmp_path):

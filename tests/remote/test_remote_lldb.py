@@ -59,3 +59,17 @@ def test_breakpoint_stops_match_gdb(build_target, serve, hardware):
     assert re.search(r"frame #1: .*`main", out), out
     assert re.search(r"thread #1: tid = \d+, .*`bump", out), out
     assert stub.wait() == 0
+
+
+def test_watchpoint_in_a_second_thread(build_target, serve):
+    exe = build_target("remote_target")
+    stub = serve(exe)
+    out = lldb(exe, stub, "breakpoint set -n main", "continue", "watchpoint set variable by_thread",
+               "continue", "thread list", *["continue"] * 3, "kill")
+    got = [(int(a), int(b)) for a, b in re.findall(r"old value: (-?\d+)\s+new value: (-?\d+)", out)]
+    gdb_out = native_gdb(exe, "watch by_thread", *["continue"] * 3)
+    expected = [(int(a), int(b)) for a, b in re.findall(r"Old value = (-?\d+)\s+New value = (-?\d+)", gdb_out)]
+    assert expected == [(0, 1), (1, 2), (2, 3)] and got == expected, out
+    assert re.search(r"\* thread #2: tid = \d+, .*`worker.*stop reason = watchpoint", out), out
+    assert re.search(r"  thread #1: tid = \d+", out), out  # main, waiting in pthread_join
+    assert stub.wait() == 0

@@ -1,6 +1,6 @@
 /* A target for hwdbg serve: writes (watch), reads (rwatch), accesses (awatch), a function
-   to break on (hbreak/break/finish/step), a thread, and a mode that runs until told to stop
-   (attach tests). */
+   to break on (hbreak/break/finish/step), a thread, a mode that runs until told to stop
+   (attach tests) and one that dies of SIGSEGV (signals). */
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -43,6 +43,11 @@ int main(int argc, char **argv)
             usleep(1000);
         }
         return counter > 0 ? 0 : 1;
+    }
+    if (argc > 1 && strcmp(argv[1], "segv") == 0) {
+        bump(1);
+        *(volatile int *)(long)sink = 1; /* sink is 0: a SIGSEGV the debugger sees, then passes on */
+        return 0;
     }
     if (argc > 1 && strcmp(argv[1], "loop") == 0) {
         long n = argc > 2 ? atol(argv[2]) : 1000;
