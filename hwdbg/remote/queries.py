@@ -4,6 +4,7 @@ the gdb manual ("General Query Packets") and lldb-server answer them. A mixin of
 it reads the same state."""
 from __future__ import annotations
 
+import signal
 import struct
 from typing import Any, Optional
 
@@ -13,9 +14,11 @@ from . import monitor
 from .libraries import svr4_xml
 from .packets import MAX_PACKET, escape
 from .regs import target_xml
-from .stopreply import thread_id
+from .stopreply import host_signal, thread_id
 
 TRIPLE = b"x86_64-pc-linux-gnu".hex()
+# Signals a client is told about, as gdbserver reports them (stops and traps are the session's own)
+REPORTABLE = frozenset(range(1, signal.SIGRTMAX + 1)) - {signal.SIGKILL, signal.SIGSTOP, signal.SIGTRAP}
 
 
 class PacketError(Exception):
@@ -98,11 +101,14 @@ class Queries:
         self.client_swbreak = b"swbreak+" in offered
         self.client_hwbreak = b"hwbreak+" in offered
         return (f"PacketSize={MAX_PACKET:x};QStartNoAckMode+;qXfer:features:read+;qXfer:auxv:read+;"
-                "qXfer:exec-file:read+;qXfer:threads:read+;qXfer:libraries-svr4:read+;swbreak+;hwbreak+;vContSupported+").encode()
+                "qXfer:exec-file:read+;qXfer:threads:read+;qXfer:libraries-svr4:read+;QPassSignals+;swbreak+;hwbreak+;vContSupported+").encode()
 
     def _set(self, args: bytes) -> bytes:
         if args == b"StartNoAckMode":
             self.no_ack = True  # the server sends this OK with an ack, then stops acking
+            return b"OK"
+        if args.startswith(b"PassSignals:"):
+            self._pass_signals(args[len(b"PassSignals:"):])
             return b"OK"
         if args.startswith(b"NonStop:"):
             return b"OK" if args == b"NonStop:0" else b"E01"  # all-stop only
@@ -110,6 +116,16 @@ class Queries:
             self.lldb = True
             return b"OK"
         return b""
+
+    def _pass_signals(self, numbers: bytes) -> None:
+        """QPassSignals: the client handles every other signal itself, so those stop the target."""
+        passed = set()
+        for text in filter(None, numbers.split(b";")):
+            try:
+                passed.add(host_signal(hex_int(text)))
+            except ValueError:
+                continue
+        self.session.stop_signals = REPORTABLE - passed
 
     def _xfer(self, rest: bytes) -> bytes:
         parts = rest.split(b":")

@@ -16,16 +16,26 @@ _GDB_NUMBERS = {
     "SIGIO": 23, "SIGXCPU": 24, "SIGXFSZ": 25, "SIGVTALRM": 26, "SIGPROF": 27, "SIGWINCH": 28,
     "SIGUSR1": 30, "SIGUSR2": 31, "SIGPWR": 32,
 }
-_HOST_BY_GDB = {n: getattr(_signal, name) for name, n in _GDB_NUMBERS.items() if hasattr(_signal, name)}
+# Real-time signals: 33-63 are gdb's 45-75, 32 is 77, 64 is 78 (signals.def, REALTIME_*)
+_RT = {**{n: 45 + n - 33 for n in range(33, 64)}, 32: 77, 64: 78}
+_GDB_BY_HOST = {**{int(getattr(_signal, name)): n for name, n in _GDB_NUMBERS.items() if hasattr(_signal, name)},
+                **_RT}
+_HOST_BY_GDB = {n: host for host, n in _GDB_BY_HOST.items()}
 GDB_SIGNAL_0, GDB_SIGNAL_INT, GDB_SIGNAL_TRAP = 0, 2, 5
 GDB_SIGNAL_UNKNOWN = 143
 
 
 def gdb_signal(name: Optional[str]) -> int:
-    """gdb's number for a signal name ("SIGSEGV"), GDB_SIGNAL_UNKNOWN for others."""
+    """gdb's number for a signal name ("SIGSEGV", "SIGRTMIN", "SIG35"), GDB_SIGNAL_UNKNOWN for others."""
     if not name:
         return GDB_SIGNAL_0
-    return _GDB_NUMBERS.get(name, GDB_SIGNAL_UNKNOWN)
+    if name in _GDB_NUMBERS:
+        return _GDB_NUMBERS[name]
+    try:
+        host = int(_signal.Signals[name])
+    except KeyError:
+        host = int(name[3:]) if name[3:].isdigit() else 0
+    return _GDB_BY_HOST.get(host, GDB_SIGNAL_UNKNOWN)
 
 
 def host_signal(number: int) -> int:
@@ -33,7 +43,7 @@ def host_signal(number: int) -> int:
     if number == 0:
         return 0
     try:
-        return int(_HOST_BY_GDB[number])
+        return _HOST_BY_GDB[number]
     except KeyError:
         raise ValueError(f"no Linux signal for gdb's signal {number}") from None
 

@@ -101,6 +101,16 @@ def test_a_signal_is_reported_then_delivered_as_gdb_decides(build_target, tmp_pa
     assert any("SIGSEGV" in line for line in native) and remote == native
 
 
+def test_signals_stop_as_gdb_says_and_handlers_run(build_target, tmp_path):
+    """QPassSignals: SIGCHLD passes silently, SIGUSR1 stops, then its handler runs (exit 0)."""
+    exe = build_target("remote_target")
+    native = run_gdb(exe, "continue\ncontinue\n", tmp_path, remote=False, args=("signals",))
+    remote = run_gdb(exe, "continue\ncontinue\n", tmp_path, remote=True, args=("signals",))
+    assert [line.split()[:4] for line in native if line.startswith("STOP")] == [
+        ["STOP", "SignalEvent", "[]", "SIGUSR1"]] and native[-1] == "EXITED 0"
+    assert remote == native
+
+
 def test_watch_hits_are_the_values_the_program_wrote(build_target, tmp_path):
     """Not only equal to gdb's: the counter's writes are the sums the program computes."""
     exe = build_target("remote_target")

@@ -31,6 +31,7 @@ void *worker(void *arg)
 }
 
 static void on_term(int sig) { (void)sig; stop_now = 1; }
+static void on_usr1(int sig) { (void)sig; counter += 100; }
 
 int main(int argc, char **argv)
 {
@@ -48,6 +49,12 @@ int main(int argc, char **argv)
         bump(1);
         *(volatile int *)(long)sink = 1; /* sink is 0: a SIGSEGV the debugger sees, then passes on */
         return 0;
+    }
+    if (argc > 1 && strcmp(argv[1], "signals") == 0) {
+        signal(SIGUSR1, on_usr1);
+        raise(SIGCHLD); /* gdb passes it without stopping */
+        raise(SIGUSR1); /* gdb stops, then delivers it: the handler runs */
+        return counter == 100 ? 0 : 1;
     }
     if (argc > 1 && strcmp(argv[1], "loop") == 0) {
         long n = argc > 2 ? atol(argv[2]) : 1000;

@@ -87,5 +87,6 @@ def test_x87_tag_word_survives_fxsave_abridging(full):
 def test_gdb_signal_numbers_differ_from_linux_and_round_trip():
     assert gdb_signal("SIGUSR1") == 30 and gdb_signal("SIGBUS") == 10 and gdb_signal("SIGCHLD") == 20
     import signal
-    for name in ("SIGSEGV", "SIGUSR1", "SIGBUS", "SIGCHLD", "SIGINT", "SIGTRAP"):
+    for name in ("SIGSEGV", "SIGUSR1", "SIGBUS", "SIGCHLD", "SIGINT", "SIGTRAP", "SIGRTMIN", "SIGRTMAX"):
         assert host_signal(gdb_signal(name)) == getattr(signal, name)
+    assert (gdb_signal("SIG33"), gdb_signal("SIG35"), host_signal(77)) == (45, 47, 32)  # REALTIME_33, _35, _32
