@@ -112,8 +112,13 @@ def _serve(opts: argparse.Namespace, words: list[str], say) -> int:
         if not words:
             raise UsageError("give [HOST:]PORT to listen on, or --stdio; see hwdbg serve --help")
         address = parse_address(words.pop(0))
-        if words[:1] == ["--"]:
-            words = words[1:]
+    if words[:1] in (["-p"], ["--pid"], ["--attach"]):  # `hwdbg serve :2345 -p PID`, gdbserver's order
+        if opts.pid is not None or len(words) < 2 or not words[1].isdigit():
+            raise UsageError("-p takes one process id: hwdbg serve [HOST:]PORT -p PID")
+        opts.pid = int(words[1])
+        words = words[2:]
+    if words[:1] == ["--"]:
+        words = words[1:]
     if words and opts.pid is not None:
         raise UsageError("give a PROGRAM or -p PID, not both")
     if not words and opts.pid is None and not opts.multi:

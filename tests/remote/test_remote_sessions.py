@@ -47,7 +47,7 @@ def _runs_on_and_exits_zero(proc: subprocess.Popen) -> None:
 
 def test_attach_watch_detach_and_the_process_runs_on(waiting, serve):
     exe, proc = waiting
-    stub = serve(options=("-p", str(proc.pid)))
+    stub = serve("-p", str(proc.pid))  # gdbserver's order: hwdbg serve ADDRESS -p PID
     out = gdb(exe, f"target remote {stub.address}", "watch counter", "continue", "continue", "break usleep",
               "continue", "monitor info slots", "detach")
     assert out.stdout.count("Hardware watchpoint 1: counter") >= 2, out.stdout + out.stderr
