@@ -20,6 +20,9 @@ PTRACE_CONT = 7
 PTRACE_SINGLESTEP = 9
 PTRACE_GETREGS = 12
 PTRACE_SETREGS = 13
+PTRACE_GETFPREGS = 14
+PTRACE_SETFPREGS = 15
+FPREGS_SIZE = 512  # struct user_fpregs_struct: the FXSAVE area
 PTRACE_DETACH = 17
 PTRACE_SETOPTIONS = 0x4200
 PTRACE_GETEVENTMSG = 0x4201
@@ -119,3 +122,15 @@ def getregs(tid: int) -> Regs:
 
 def setregs(tid: int, regs: Regs) -> None:
     _call("PTRACE_SETREGS", PTRACE_SETREGS, tid, 0, ctypes.addressof(regs))
+
+
+def getfpregs(tid: int) -> bytes:
+    """The x87/SSE state (FXSAVE layout), for the remote protocol's register packets."""
+    buf = ctypes.create_string_buffer(FPREGS_SIZE)
+    _call("PTRACE_GETFPREGS", PTRACE_GETFPREGS, tid, 0, ctypes.addressof(buf))
+    return buf.raw
+
+
+def setfpregs(tid: int, data: bytes) -> None:
+    buf = ctypes.create_string_buffer(bytes(data[:FPREGS_SIZE]).ljust(FPREGS_SIZE, b"\0"), FPREGS_SIZE)
+    _call("PTRACE_SETFPREGS", PTRACE_SETFPREGS, tid, 0, ctypes.addressof(buf))

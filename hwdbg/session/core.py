@@ -48,6 +48,7 @@ class Session:
         self.pin = False
         self.fast_path = True  # let the C loop take hits that need no Python
         self.fast_hits = 0  # how many of them it took
+        self.stop_signals: set[int] = set()  # signals that stop too (hwdbg serve: those its client does not pass)
         self._saved_affinity: dict[int, set[int]] = {}
         self._stepping: set[int] = set()
         self._interrupt_wanted = False
@@ -449,6 +450,8 @@ class Session:
     def _handle_signal(self, inf: Inferior, tid: int, event: pev.Signal) -> Optional[rec.Stopped]:
         name = signal_name(event.signo)
         reason = stop_reason(event.signo, interrupt_wanted=self._interrupt_wanted, tracing=self._tracing)
+        if reason is None and event.signo in self.stop_signals and not self._tracing:
+            reason = "signal"
         if reason is not None:
             if not passed_on(event.signo):
                 inf.threads[tid].signal = 0

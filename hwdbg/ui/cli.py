@@ -46,7 +46,9 @@ class _Script(argparse.Action):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="hwdbg", usage="hwdbg [options] [--] PROGRAM [ARGS...]\n       hwdbg [options] -p PID",
+        prog="hwdbg", usage="hwdbg [options] [--] PROGRAM [ARGS...]\n       hwdbg [options] -p PID\n"
+              "       hwdbg serve [HOST:]PORT PROGRAM [ARGS...] | -p PID   (gdb's remote protocol: "
+              "hwdbg serve --help)",
         description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
         allow_abbrev=False)
     parser.add_argument("-ex", "--eval-command", dest="script", action=_Script, const="ex", metavar="CMD",
