@@ -14,7 +14,7 @@ from __future__ import annotations
 import ctypes
 from typing import TYPE_CHECKING
 
-from ..errors import TargetError
+from ..errors import PtraceError, TargetError
 from ..linux import ptrace as sc
 from .events import Signal, Trap
 
@@ -31,8 +31,35 @@ MASK64 = (1 << 64) - 1
 def at_syscall_stop(tid: int) -> bool:
     try:
         return sc.get_syscall_info(tid).op != 0
-    except Exception:  # noqa: BLE001 - an old kernel without the request: assume the worst case
+    except PtraceError:  # an old kernel without the request: assume the worst case
         return True
+
+
+# Event stops that sit inside a system call (exec, clone, fork...): the call's return would
+# overwrite our rax. Stepping one instruction first completes the call and leaves the thread
+# at a trap stop, inside signal delivery, where injecting is safe.
+_IN_SYSCALL_EVENTS = (sc.PTRACE_EVENT_EXEC, sc.PTRACE_EVENT_CLONE, sc.PTRACE_EVENT_FORK, sc.PTRACE_EVENT_VFORK,
+                      sc.PTRACE_EVENT_VFORK_DONE)
+
+
+def settle(inf: "Inferior", tid: int) -> bool:
+    """Makes tid's stop one an injection can start from; False if it cannot be (a syscall stop, exiting)."""
+    if at_syscall_stop(tid):
+        return False
+    try:
+        code = sc.getsiginfo(tid).code
+    except PtraceError:
+        return False
+    event = (code >> 8) & 0xFF if code > 0 else 0
+    if event == sc.PTRACE_EVENT_EXIT:
+        return False
+    if event in _IN_SYSCALL_EVENTS:
+        result = inf.step_alone(tid)
+        if not isinstance(result, Trap):
+            if result is not None:
+                inf.requeue(result)
+            return False
+    return True
 
 
 def inject_syscall(inf: "Inferior", tid: int, nr: int, *args: int) -> int:

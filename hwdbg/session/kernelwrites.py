@@ -29,7 +29,7 @@ from .pagewatch import PageWatches, SyscallLift
 
 SYSCALL_INSN_LENGTH = 2  # 0f 05
 # Measured by bench/kernel_writes.py (bench/results/kernel.md): what PTRACE_SYSCALL adds to each system call.
-SYSCALL_STOP_COST = "about 60 µs per call"
+SYSCALL_STOP_COST = "about 90 µs added to each call"
 
 
 @dataclass(frozen=True)

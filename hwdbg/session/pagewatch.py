@@ -32,7 +32,7 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 MAX_LENGTH = 1 << 30
 SEGV_ACCERR = 2
 # Measured by bench/page_watch.py (bench/results/pages.md).
-FAULT_COST = "about 0.3 ms per write to a protected page"
+FAULT_COST = "about 0.3-0.6 ms per write to its pages"
 
 
 def _page_span(addr: int, length: int) -> range:
@@ -160,7 +160,8 @@ class PageWatches:
     def _injector(inf: Inferior) -> int:
         """A thread that may run an injected call: stopped, and not at a system-call stop."""
         for tid in [inf.pid] + sorted(inf.threads):
-            if tid in inf.threads and not inf.threads[tid].running and not inject.at_syscall_stop(tid):
+            if tid in inf.threads and not inf.threads[tid].running and not inf.threads[tid].held \
+                    and inject.settle(inf, tid):
                 return tid
         raise TargetError(f"no thread of process {inf.pid} can change page protections now (all are inside "
                           "system calls); interrupt it again")
