@@ -159,9 +159,10 @@ class PageWatches:
     @staticmethod
     def _injector(inf: Inferior) -> int:
         """A thread that may run an injected call: stopped, and not at a system-call stop."""
-        for tid in [inf.pid] + sorted(inf.threads):
-            if tid in inf.threads and not inf.threads[tid].running and not inf.threads[tid].held \
-                    and inject.settle(inf, tid):
+        stopped = [t for t in [inf.pid] + sorted(inf.threads) if t in inf.threads and not inf.threads[t].running]
+        # Threads whose stop is queued unread come last: injecting moves them to a new stop.
+        for tid in sorted(stopped, key=lambda t: inf.threads[t].held):
+            if inject.settle(inf, tid):
                 return tid
         raise TargetError(f"no thread of process {inf.pid} can change page protections now (all are inside "
                           "system calls); interrupt it again")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import textwrap
@@ -77,16 +78,19 @@ def test_read_into_protected_pages_does_not_fail(page_exe, kernel):
         assert len([h for h in bp.hits if not h.syscall]) == 8192  # memset: rep stosb, one hit per byte
 
 
-def test_threads_each_write_is_a_hit_in_its_thread(page_exe):
-    with hwdbg.spawn([str(page_exe), "threads", "4"]) as target:
+@pytest.mark.parametrize("gap", [30000, 2000], ids=["other-pages", "same-page"])
+def test_threads_each_write_is_a_hit_in_its_thread(page_exe, gap):
+    """Two threads write concurrently; while one is stepped the other is stopped: no write is lost."""
+    rounds = 150
+    with hwdbg.spawn([str(page_exe), "threads", str(rounds), str(gap)]) as target:
         target.run_to("ready")
         bp = target.watch("big")
-        assert isinstance(target.run_until_exit(timeout=120), hwdbg.records.Exited)
+        assert isinstance(target.run_until_exit(timeout=300), hwdbg.records.Exited)
         base = target.address_of("big")
         by_thread: dict[int, list] = {}
         for h in bp.hits:
             by_thread.setdefault(h.tid, []).append(h.changed[0] - base)
-        assert sorted(by_thread.values()) == [[0, 1, 2, 3], [30000, 30001, 30002, 30003]]
+        assert sorted(by_thread.values()) == [list(range(0, rounds)), list(range(gap, gap + rounds))]
         assert target.pid not in by_thread
 
 
@@ -130,24 +134,26 @@ def state(pid: int) -> str:
         return f.read().rsplit(")", 1)[1].split()[0]
 
 
-@pytest.mark.parametrize("how", ["detach", "sigkill"])
+@pytest.mark.parametrize("how", ["detach", "sigterm", "sigkill"])
 def test_attached_target_after_detach_and_after_sigkill(page_exe, how):
-    """Detach: the target runs on and exits 0. SIGKILL of hwdbg: its pages stay read-only, and it
-    dies of SIGSEGV at its next write there (what the man page says)."""
+    """Detach, or SIGTERM of hwdbg: the pages are given back, the target runs on and exits 0.
+    SIGKILL of hwdbg: its pages stay read-only, and it dies of SIGSEGV at its next write there
+    (what the man page says)."""
     proc = subprocess.Popen([str(page_exe), "forever"], stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout.readline().strip() == "looping"
         debugger = subprocess.Popen([sys.executable, "-c", DEBUGGER, str(proc.pid), how], stdout=subprocess.PIPE,
                                     stderr=subprocess.PIPE, text=True)
         assert debugger.stdout.readline().strip() == "armed"
-        if how == "sigkill":
+        if how != "detach":
             while state(proc.pid) in ("t", "T"):  # until the debugger has resumed it
                 time.sleep(0.01)
-            debugger.kill()
-        assert debugger.wait(timeout=120) == (0 if how == "detach" else -9), debugger.stderr.read()
-        os.kill(proc.pid, 10)  # SIGUSR1: stop looping, write big, exit 0
-        code = proc.wait(timeout=60)
-        assert code == (0 if how == "detach" else -11)
+            debugger.send_signal(signal.SIGKILL if how == "sigkill" else signal.SIGTERM)
+        code = debugger.wait(timeout=120)
+        assert code == (-9 if how == "sigkill" else code), debugger.stderr.read()
+        assert "Traceback" not in debugger.stderr.read()
+        os.kill(proc.pid, signal.SIGUSR1)  # stop looping, write big, exit 0
+        assert proc.wait(timeout=60) == (-signal.SIGSEGV if how == "sigkill" else 0)
     finally:
         if proc.poll() is None:
             proc.kill()

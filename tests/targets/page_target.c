@@ -33,7 +33,7 @@ static void *thread_writer(void *arg)
 {
     long base = (long)arg;
     for (long r = 0; r < rounds; r++)
-        put(base + r, (char)(r + 1));
+        put(base + r, (char)(r % 250 + 1));
     return NULL;
 }
 
@@ -73,8 +73,9 @@ int main(int argc, char **argv)
         put(100, 'z');
     } else if (strcmp(mode, "threads") == 0) {
         pthread_t t[2];
+        long gap = argc > 3 ? atol(argv[3]) : 30000;  /* 2000: both threads write the same page */
         for (long i = 0; i < 2; i++)
-            pthread_create(&t[i], NULL, thread_writer, (void *)(i * 30000));
+            pthread_create(&t[i], NULL, thread_writer, (void *)(i * gap));
         for (int i = 0; i < 2; i++)
             pthread_join(t[i], NULL);
     }
