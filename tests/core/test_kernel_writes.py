@@ -131,3 +131,25 @@ def test_kernel_goes_with_watch_only(kernel_exe):
         with pytest.raises(UsageError, match="--kernel"):
             target.watch("inbuf", count=True, kernel=True)
         assert target.session.breakpoints == {}
+
+
+@pytest.mark.requires_ptrace
+def test_an_attached_program_is_seen_through_ptrace_syscall(kernel_exe):
+    proc = subprocess.Popen([str(kernel_exe), "wait"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "waiting"
+        with hwdbg.attach(proc.pid) as target:
+            bp = target.watch("inbuf", kernel=True, length=16)
+            assert target.session.kernel.mode(target.session.inferior) == "ptrace-syscall"
+            os.kill(proc.pid, 10)  # SIGUSR1: do the calls
+            stop = target.cont(timeout=120)
+            while not bp.hits and isinstance(stop, hwdbg.records.Stopped):
+                stop = target.cont(timeout=120)  # the SIGUSR1 stop (gdb stops at signals too)
+            assert [(h.syscall, h.syscall_result) for h in bp.hits] == [("read", 14)]
+            target.detach()  # no filter was installed: detach is allowed
+        assert proc.wait(timeout=60) == 0
+        assert "result=14" in proc.stdout.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
