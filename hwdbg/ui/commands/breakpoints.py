@@ -125,7 +125,10 @@ def watch(ctx: Any, args: argparse.Namespace) -> Result:
     against 15 to 25 µs for a debug register; bench/results/pages.md); a rep
     stos/movs faults once per element.
     System calls that write into those pages are made with the pages writable
-    (no EFAULT; this needs the same system-call stops as --kernel). Not for
+    (no EFAULT; this needs the same system-call stops as --kernel); while such
+    a call blocks, another thread's write to those pages is not trapped (with
+    --kernel it shows as the call's write). Calls hwdbg does not decode (ioctl,
+    fcntl) still get EFAULT there. Not for
     thread stacks; 1 byte to 1 GiB of mapped writable memory. Every page gets
     its protection back on delete, detach, quit, kill and errors; if hwdbg
     is killed with SIGKILL, an attached program keeps the pages read-only and
