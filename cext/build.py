@@ -80,6 +80,8 @@ int hwdbg_poke_dr_sequence(int tid, int count, const int *regs,
 int hwdbg_fast_loop(struct hwdbg_fast_args *a);
 
 int hwdbg_perf_bp_open(int tid, unsigned long addr, int len, int type);
+
+int hwdbg_seccomp_install(const unsigned char *filter, unsigned short count);
 """ + DWARF_TYPES + """
 int hwdbg_dwarf_scan(struct hwdbg_dwarf_sections *s, unsigned long long *offset,
                      struct hwdbg_die_rec *out, int max_out);
@@ -102,6 +104,9 @@ ffibuilder.set_source("hwdbg._ptrace", r"""
 #include <unistd.h>
 #include <linux/hw_breakpoint.h>
 #include <linux/perf_event.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/prctl.h>
 
 #define HWDBG_U_DEBUGREG_OFFSET offsetof(struct user, u_debugreg)
 #define HWDBG_DEBUGREG_SIZE sizeof(((struct user *)0)->u_debugreg[0])
@@ -250,6 +255,25 @@ int hwdbg_fast_loop(struct hwdbg_fast_args *a)
         }
     }
 }
+/* The kernel-write filter (hwdbg/linux/seccomp.py builds the BPF): installed by the child hwdbg
+ * forked, before it execs. As root (CAP_SYS_ADMIN) no_new_privs is not needed; otherwise the
+ * kernel demands it (EACCES), and it is set then only. */
+int hwdbg_seccomp_install(const unsigned char *filter, unsigned short count)
+{
+    struct sock_fprog prog;
+    prog.len = count;
+    prog.filter = (struct sock_filter *)filter;
+    if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) == 0)
+        return 0;
+    if (errno != EACCES)
+        return -errno;
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+        return -errno;
+    if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) != 0)
+        return -errno;
+    return 0;
+}
+
 """ + DWARF_TYPES + DWARF_SCAN + r"""
 """)
 

@@ -87,13 +87,16 @@ class Target:
     def watch(self, expr_or_address: Union[str, int], *, access: str = "w", length: Optional[int] = None,
               priority: int = 0, thread: Optional[int] = None, condition: Optional[str] = None,
               on_hit: Optional[Callable[[rec.Hit], Any]] = None, changes_only: bool = False,
-              backtrace: bool = False, count: bool = False, keep: Optional[int] = 10_000) -> Breakpoint:
+              backtrace: bool = False, count: bool = False, keep: Optional[int] = 10_000,
+              kernel: bool = False) -> Breakpoint:
         """Watches memory: access "w" (writes), "rw" (any access) or "r" (reads, emulated on x86-64).
 
         Every trapped access is a hit unless ``changes_only`` (gdb's ``watch``: only value changes).
         ``count=True`` never stops: the CPU counts accesses (perf breakpoints) at native speed;
         ``hit_count`` reads the count, ``hits`` stays empty. ``keep`` bounds the hits kept in
-        ``hits`` (the most recent ones; None keeps all).
+        ``hits`` (the most recent ones; None keeps all). ``kernel=True`` (access "w" only) also
+        reports writes the kernel makes into the range during the program's system calls: such
+        hits have ``syscall``, ``syscall_args`` and ``syscall_result`` set (see ``watch --kernel``).
         """
         kind = ACCESS_KINDS.get(access)
         if kind is None:
@@ -108,7 +111,7 @@ class Target:
         bp = self.session.add_breakpoint(kind, where.addr, where.length, expr=text, priority=priority,
                                          thread=thread, condition=condition, changes_only=changes_only,
                                          signed=where.signed, on_hit=on_hit, backtrace=backtrace, resolve=resolve,
-                                         count=count, keep=keep)
+                                         count=count, keep=keep, kernel=kernel)
         return Breakpoint(self, bp)
 
     def hbreak(self, location: Union[str, int], *, priority: int = 0, thread: Optional[int] = None,
@@ -274,19 +277,22 @@ class Target:
 
 def spawn(argv: Sequence[str], *, env: Optional[Mapping[str, str]] = None, cwd: Optional[str] = None,
           stdin: Optional[int] = None, stdout: Optional[int] = None, stderr: Optional[int] = None,
-          exitkill: bool = True, pin: bool = False) -> Target:
+          exitkill: bool = True, pin: bool = False, kernel_writes: bool = False) -> Target:
     """Starts ``argv`` under hwdbg, stopped before its first instruction.
 
     ``exitkill`` (PTRACE_O_EXITKILL): if this Python process dies without cleaning up
     (SIGKILL), the kernel kills the target rather than leaving it with armed registers.
     ``pin`` runs debugger and target on one CPU: hits cost several times less, the
     target loses its parallelism. stdin/stdout/stderr take file descriptors.
+    ``kernel_writes`` starts it under the kernel-write seccomp filter, so that ``watch(...,
+    kernel=True)`` stops only at the system calls that write memory (else every call stops);
+    such a target cannot be detached.
     """
     install_signal_cleanup()
     session = Session()
     session.pin = pin
     session.spawn(list(argv), env=dict(env) if env is not None else None, cwd=cwd, stdin=_fd(stdin),
-                  stdout=_fd(stdout), stderr=_fd(stderr), exitkill=exitkill)
+                  stdout=_fd(stdout), stderr=_fd(stderr), exitkill=exitkill, kernel_writes=kernel_writes)
     return Target(session)
 
 

@@ -57,6 +57,16 @@ class Hit:
     line: Optional[int] = None
     backtrace: Optional[tuple[Frame, ...]] = None
     stopped: bool = False  # this hit stops the target (it is reported with the stop), else it is traced
+    syscall: Optional[str] = None  # a write by the kernel during this system call (pc: its syscall instruction)
+    syscall_args: Optional[dict[str, int]] = None  # the arguments that matter (fd, count, ...)
+    syscall_result: Optional[int] = None  # what it returned (-errno on failure)
+    changed: Optional[tuple[int, int]] = None  # page watches: (address, length) of the bytes old/new are of
+
+    @property
+    def syscall_text(self) -> str:
+        """``read(fd=3, count=64) = 64``, for a kernel write."""
+        args = ", ".join(f"{k}={v}" for k, v in (self.syscall_args or {}).items())
+        return f"{self.syscall}({args}) = {self.syscall_result}"
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"event": "hit", "id": self.id, "kind": str(self.kind), "expr": self.expr,
@@ -65,6 +75,11 @@ class Hit:
                                "line": self.line}
         if self.backtrace is not None:
             out["backtrace"] = [f.to_json() for f in self.backtrace]
+        if self.changed is not None:
+            out["changed"] = {"address": self.changed[0], "length": self.changed[1]}
+        if self.syscall is not None:
+            out.update(writer="kernel", syscall=self.syscall, syscall_args=dict(self.syscall_args or {}),
+                       syscall_result=self.syscall_result)
         return out
 
 
@@ -141,7 +156,7 @@ class Writer:
     backtrace: Optional[tuple[Frame, ...]] = None  # its first hit's, for breakpoints with --backtrace
     timeline: tuple[int, ...] = ()  # its writes per bin of hits_per_bin hits of the breakpoint
     hits_per_bin: int = 1
-    syscall: Optional[str] = None  # the system call, for the kernel's writes (not reported yet)
+    syscall: Optional[str] = None  # the system call, for the kernel's writes (pc: its syscall instruction)
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "pc": self.pc, "function": self.function, "offset": self.offset, "file": self.file,
@@ -165,7 +180,10 @@ def writers_table(rows: Sequence[Writer]) -> str:
     backtraces = []
     for w in rows:
         many = f" (+{len(w.threads) - 3})" if len(w.threads) > 3 else ""
-        table.append((str(w.id), str(w.count), f"{w.function}+{w.offset}" if w.function else f"{w.pc:#x}",
+        writer = f"{w.function}+{w.offset}" if w.function else f"{w.pc:#x}"
+        if w.syscall is not None:
+            writer = f"kernel: {w.syscall} ({writer})"
+        table.append((str(w.id), str(w.count), writer,
                       f"{w.file.rsplit('/', 1)[-1]}:{w.line}" if w.file and w.line else f"{w.pc:#x}",
                       ",".join(map(str, w.threads[:3])) + many,
                       f"{value(w.first[0])} -> {value(w.first[1])} ... {value(w.last[0])} -> {value(w.last[1])}"))

@@ -7,6 +7,7 @@ so nothing from python-ptrace leaks upward.
 from __future__ import annotations
 
 import ctypes
+import struct
 from dataclasses import dataclass
 
 from ptrace.binding import func as _pt
@@ -29,6 +30,8 @@ PTRACE_GETEVENTMSG = 0x4201
 PTRACE_GETSIGINFO = 0x4202
 PTRACE_SEIZE = 0x4206
 PTRACE_INTERRUPT = 0x4207
+PTRACE_SYSCALL = 24
+PTRACE_GET_SYSCALL_INFO = 0x420e
 
 PTRACE_O_TRACEFORK = 0x2
 PTRACE_O_TRACEVFORK = 0x4
@@ -37,6 +40,8 @@ PTRACE_O_TRACEEXEC = 0x10
 PTRACE_O_TRACEVFORKDONE = 0x20
 PTRACE_O_TRACEEXIT = 0x40
 PTRACE_O_EXITKILL = 0x100000
+PTRACE_O_TRACESYSGOOD = 0x1  # syscall stops report SIGTRAP | 0x80
+PTRACE_O_TRACESECCOMP = 0x80
 
 PTRACE_EVENT_FORK = 1
 PTRACE_EVENT_VFORK = 2
@@ -44,6 +49,7 @@ PTRACE_EVENT_CLONE = 3
 PTRACE_EVENT_EXEC = 4
 PTRACE_EVENT_VFORK_DONE = 5
 PTRACE_EVENT_EXIT = 6
+PTRACE_EVENT_SECCOMP = 7
 PTRACE_EVENT_STOP = 128
 
 WALL = 0x40000000  # __WALL: also wait for threads (os has no constant for it)
@@ -56,7 +62,29 @@ SI_KERNEL = 0x80  # int3 on x86
 SI_USER = 0
 SI_TKILL = -6
 
+SYSCALL_STOP_SIGNAL = 0x80 | 5  # SIGTRAP | 0x80 under PTRACE_O_TRACESYSGOOD
+
+# ptrace_syscall_info.op (include/uapi/linux/ptrace.h)
+SYSCALL_INFO_ENTRY = 1
+SYSCALL_INFO_EXIT = 2
+SYSCALL_INFO_SECCOMP = 3
+AUDIT_ARCH_X86_64 = 0xC000003E
+
 Regs = user_regs_struct
+
+
+@dataclass(frozen=True)
+class SyscallInfo:
+    """PTRACE_GET_SYSCALL_INFO at a syscall or seccomp stop: entry/seccomp stops have nr and
+    args, exit stops the result."""
+
+    op: int
+    arch: int
+    ip: int  # after the syscall instruction
+    nr: int = -1
+    args: tuple[int, ...] = ()
+    rval: int = 0
+    is_error: bool = False
 
 
 @dataclass(frozen=True)
@@ -134,3 +162,27 @@ def getfpregs(tid: int) -> bytes:
 def setfpregs(tid: int, data: bytes) -> None:
     buf = ctypes.create_string_buffer(bytes(data[:FPREGS_SIZE]).ljust(FPREGS_SIZE, b"\0"), FPREGS_SIZE)
     _call("PTRACE_SETFPREGS", PTRACE_SETFPREGS, tid, 0, ctypes.addressof(buf))
+
+
+def syscall(tid: int, signo: int = 0) -> None:
+    """Resumes to the next syscall entry or exit stop (PTRACE_SYSCALL)."""
+    _call("PTRACE_SYSCALL", PTRACE_SYSCALL, tid, 0, signo)
+
+
+_INFO = struct.Struct("<BxxxIQQ")
+_ENTRY = struct.Struct("<Q6Q")
+_EXIT = struct.Struct("<qB")
+
+
+def get_syscall_info(tid: int) -> SyscallInfo:
+    buf = ctypes.create_string_buffer(96)
+    _call("PTRACE_GET_SYSCALL_INFO", PTRACE_GET_SYSCALL_INFO, tid, len(buf), ctypes.addressof(buf))
+    raw = buf.raw
+    op, arch, ip, _sp = _INFO.unpack_from(raw)
+    if op in (SYSCALL_INFO_ENTRY, SYSCALL_INFO_SECCOMP):
+        nr, *args = _ENTRY.unpack_from(raw, _INFO.size)
+        return SyscallInfo(op, arch, ip, nr=nr, args=tuple(args))
+    if op == SYSCALL_INFO_EXIT:
+        rval, is_error = _EXIT.unpack_from(raw, _INFO.size)
+        return SyscallInfo(op, arch, ip, rval=rval, is_error=bool(is_error))
+    return SyscallInfo(op, arch, ip)

@@ -21,14 +21,16 @@ from ..diagnose import explain_attach_failure, explain_spawn_failure
 from ..errors import PtraceError, TargetError
 from ..linux import procfs
 from ..linux import ptrace as sc
-from .events import (Exec, Exited, GroupStop, Interrupted, Killed, ProcessEvent, Signal, ThreadCreated,
+from ..linux import seccomp
+from .events import (Exec, Exited, GroupStop, Interrupted, Killed, ProcessEvent, Signal, SyscallStop, ThreadCreated,
                      ThreadExited, Trap)
+from .passthrough import PASSTHROUGH
 from .reaper import REAPER
 from .swbreak import SoftwareBreakpoints, write_child
 
 # Forks are traced only to let the child go at once, after on_fork removed our int3s from its copy.
 TRACE_OPTIONS = (sc.PTRACE_O_TRACECLONE | sc.PTRACE_O_TRACEEXEC | sc.PTRACE_O_TRACEEXIT | sc.PTRACE_O_TRACEFORK
-                 | sc.PTRACE_O_TRACEVFORK | sc.PTRACE_O_TRACEVFORKDONE)
+                 | sc.PTRACE_O_TRACEVFORK | sc.PTRACE_O_TRACEVFORKDONE | sc.PTRACE_O_TRACESYSGOOD)
 
 
 @dataclass
@@ -40,6 +42,7 @@ class TraceeThread:
     signal: int = 0  # signal to deliver when resumed
     parent: Optional[int] = None
     stepping: bool = False  # last resumed with PTRACE_SINGLESTEP (its trap may be the step's)
+    to_exit: bool = False  # resume with PTRACE_SYSCALL: its syscall's exit stop is wanted (kernel writes)
 
 
 class Inferior:
@@ -58,16 +61,19 @@ class Inferior:
         self.exit_event: Optional[ProcessEvent] = None
         self.generation = 0  # bumped whenever the thread set changes
         self.breaks = SoftwareBreakpoints(self.read_raw, self.write_raw)  # our int3s in its code
+        self.filtered = False  # started under the kernel-write seccomp filter (linux/seccomp.py)
+        self.trace_syscalls = False  # resume with PTRACE_SYSCALL: stop at every syscall (kernel writes)
 
     # ---------------------------------------------------------------- creation
 
     @classmethod
     def spawn(cls, argv: Sequence[str], *, env: Optional[dict] = None, cwd: Optional[str] = None,
               stdin: Optional[int] = None, stdout: Optional[int] = None, stderr: Optional[int] = None,
-              exitkill: bool = True) -> "Inferior":
+              exitkill: bool = True, kernel_filter: Optional[bytes] = None) -> "Inferior":
         """Starts argv stopped at its first instruction after exec, with every option set.
 
         The child stops itself before exec; we seize it there, so the exec is traced.
+        ``kernel_filter``: a seccomp program the child installs before exec (kernel writes).
         """
         if not argv:
             raise TargetError("no program to run")
@@ -84,14 +90,19 @@ class Inferior:
                 if cwd is not None:
                     os.chdir(cwd)
                 os.kill(os.getpid(), signal.SIGSTOP)
+                if kernel_filter is not None and seccomp.install(kernel_filter) != 0:
+                    os.write(err_w, b"seccomp")
+                    os._exit(127)
                 os.execve(path, list(argv), environ)
             except OSError as exc:
                 os.write(err_w, f"{exc.errno}".encode())
             finally:
                 os._exit(127)
         os.close(err_w)
-        options = TRACE_OPTIONS | (sc.PTRACE_O_EXITKILL if exitkill else 0)
+        options = (TRACE_OPTIONS | (sc.PTRACE_O_EXITKILL if exitkill else 0)
+                   | (sc.PTRACE_O_TRACESECCOMP if kernel_filter is not None else 0))
         self = cls(pid, spawned=True, options=options)
+        self.filtered = kernel_filter is not None
         try:
             _, status = os.waitpid(pid, os.WUNTRACED)
             if not os.WIFSTOPPED(status):
@@ -117,6 +128,8 @@ class Inferior:
             if os.WIFEXITED(status) or os.WIFSIGNALED(status):
                 self._forget()
                 code = os.read(err_r, 64).decode() or "0"
+                if code == "seccomp":
+                    raise TargetError(f"cannot start {name}: the kernel refused the kernel-write seccomp filter")
                 reason = os.strerror(int(code)) if code.isdigit() and int(code) else "it exited"
                 raise TargetError(f"cannot execute {name}: {reason}")
             self.threads[tid].running = False
@@ -271,6 +284,10 @@ class Inferior:
                     self.resume(tid)  # stale: asked for while the thread was already stopped
                 return None
             return GroupStop(tid, sig)
+        if event == sc.PTRACE_EVENT_SECCOMP or (event == 0 and sig == sc.SYSCALL_STOP_SIGNAL):
+            if event == 0 and thread.to_exit:
+                thread.to_exit = False  # this is that exit stop (or the entry of a restarted call)
+            return SyscallStop(tid, sc.get_syscall_info(tid))
         if sig == signal.SIGTRAP:
             return Trap(tid, sc.getsiginfo(tid))
         if sig == signal.SIGSTOP and self._sigstops_pending > 0:
@@ -306,6 +323,10 @@ class Inferior:
                 self.breaks.lift_all()  # shared memory: no int3 until the child execs or exits (gdb too)
             else:
                 self.breaks.strip(lambda addr, data: write_child(child, addr, data))
+            if self.filtered:  # it inherited the filter: let go, its filtered calls would fail with ENOSYS
+                sc.cont(child, 0)
+                PASSTHROUGH.adopt(child)
+                return
             sc.detach(child)
         except (OSError, PtraceError):
             pass  # killed before it ran: nothing to clean
@@ -336,7 +357,12 @@ class Inferior:
         thread.running = True  # first: an exception after the request must not hide a running thread
         thread.stepping = step
         try:
-            (sc.singlestep if step else sc.cont)(tid, signo)
+            if step:
+                sc.singlestep(tid, signo)
+            elif self.trace_syscalls or thread.to_exit:
+                sc.syscall(tid, signo)
+            else:
+                sc.cont(tid, signo)
         except PtraceError as exc:
             if exc.errno != errno.ESRCH:
                 thread.running, thread.signal = False, signo

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-from ..linux.ptrace import SigInfo
+from ..linux.ptrace import SigInfo, SyscallInfo
 
 
 @dataclass(frozen=True)
@@ -65,3 +65,11 @@ class GroupStop(ProcessEvent):
 @dataclass(frozen=True)
 class Interrupted(ProcessEvent):
     """The stop hwdbg asked for (Ctrl-C, a timeout)."""
+
+
+@dataclass(frozen=True)
+class SyscallStop(ProcessEvent):
+    """A system-call stop: a seccomp stop (the kernel-write filter), or a syscall entry or exit
+    stop (PTRACE_SYSCALL); ``info`` says which, with the number and arguments or the result."""
+
+    info: SyscallInfo

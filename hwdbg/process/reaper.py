@@ -35,7 +35,11 @@ class _Reaper:
         if owner is inferior:
             return True
         if owner is not None:
-            owner.inbox.append((tid, status))
+            absorb = getattr(owner, "absorb", None)  # a passed-through child (passthrough.py)
+            if absorb is not None:
+                absorb(tid, status)
+            else:
+                owner.inbox.append((tid, status))
         elif os.WIFSTOPPED(status):
             # Usually a new thread whose initial stop beat its parent's clone event.
             self.unclaimed[tid].append(status)

@@ -29,6 +29,8 @@ from .env import ExpressionEnv
 from .fastplan import FastPlanner, run_fast_loop
 from .hits import HitSemantics, as_int
 from .image import ProgramImage, load_symbols
+from .kernelwrites import KernelWrites
+from .pagewatch import PageWatches
 from .model import UserBreakpoint
 from .softstops import BreakSites, SoftStops
 from .stops import exit_record, passed_on, signal_name, stop_reason, where_text
@@ -64,15 +66,18 @@ class Session:
         self.hits = HitSemantics(self.strings, read_memory=self.read_memory, describe=self.describe,
                                  backtrace=self.backtrace, env=self.env, emit=self.emit,
                                  tracing=lambda: self._tracing, current=lambda bp_id: bp_id in self.breakpoints)
+        self.pages = PageWatches(breakpoints=lambda: self.breakpoints, hits=self.hits, read_memory=self.read_memory)
         self.table = BreakpointTable(self.manager, process=self.require_process, alive=lambda: self.alive,
                                      all_stopped=self._all_threads_stopped, read_value=self.hits.read_value,
-                                     triggered=self.hits.triggered, emit=self.emit)
+                                     triggered=self.hits.triggered, emit=self.emit, pages=self.pages)
         self._planner = FastPlanner(self.manager, self.arch.nslots)
         self.soft = SoftStops(self.arch, self.hits, lambda: self.breakpoints)
         self.causeless = CauselessTraps(self.manager, self.router, lambda: self.breakpoints)
         self.sites = BreakSites(symbols=lambda: self.symbols, env=self.env, describe=self.describe,
                                 inferior=lambda: self.inferior, last_stop=lambda: self.last_stop,
                                 add=self.add_breakpoint, any_pending=lambda: self.table.any_pending)
+        self.kernel = KernelWrites(breakpoints=lambda: self.breakpoints, hits=self.hits, read_memory=self.read_memory,
+                                   pages=self.pages)
         self.manager.is_held = self._held
         cleanup.live_sessions.add(self)
 
@@ -122,7 +127,8 @@ class Session:
         self.program = list(program)
         self.symbols = load_symbols(find_program(self.program[0]))
 
-    def spawn(self, argv: Optional[Sequence[str]] = None, **kwargs: Any) -> None:
+    def spawn(self, argv: Optional[Sequence[str]] = None, *, kernel_writes: bool = False, **kwargs: Any) -> None:
+        """Starts the program; under the kernel-write filter if ``kernel_writes`` or a --kernel watch exists."""
         if self.alive:
             raise TargetError(f"process {self.inferior.pid} is already being debugged; `kill` or `detach` it first")
         if argv is not None:
@@ -131,6 +137,7 @@ class Session:
             raise UsageError("no program to run: give one on the command line or to `run`")
         if self.pin:
             affinity.pin_to_one_cpu()
+        kwargs["kernel_filter"] = self.kernel.spawn_filter(kernel_writes)
         self.inferior = Inferior.spawn(self.program, **kwargs)
         self._started()
 
@@ -160,13 +167,16 @@ class Session:
         for tid in inf.threads:
             self.manager.add_thread(tid)
         self.current_tid = inf.pid
+        self.pages.reset()
         self.table.rearm("start")
         self.sites.watch_loader()
 
     def detach(self) -> None:
         """Clears every thread's debug registers, then lets the process go."""
         inf = self.require_process()
+        self.kernel.check_detach(inf)
         inf.stop_all()
+        self.pages.disarm_all(inf)  # no page left protected
         self._disarm_all(inf)
         inf.detach()
         for tid, cpus in self._saved_affinity.items():
@@ -207,6 +217,8 @@ class Session:
             self.manager.remove_thread(tid)
         self.strings.reset()
         self.soft.reset()
+        self.kernel.reset()
+        self.pages.reset()
         self._stepping.clear()
         self.inferior = None
 
@@ -314,6 +326,7 @@ class Session:
     def _run_loop(self, inf: Inferior, start: Callable[[], None]) -> rec.Stopped | rec.Exited | rec.Killed:
         cleanup.running_sessions.add(self)  # from here a signal is only noted (a step-over may wait)
         try:
+            self.kernel.before_resume(inf)
             start()
             return self._loop(inf)
         finally:
@@ -378,7 +391,7 @@ class Session:
 
     def _fast_loop(self, inf: Inferior) -> Any:
         if (not self.fast_path or not inf.idle or self._stepping or self.strings.in_flight or inf.mem_fd is None
-                or cleanup.signal_pending()):
+                or cleanup.signal_pending() or inf.trace_syscalls):  # the C loop resumes with PTRACE_CONT
             return None
         return self._planner.plan(generation=inf.generation, mem_fd=inf.mem_fd, tids=inf.threads,
                                   plain_pcs=self.strings.plain_pcs, tracing=self._tracing,
@@ -408,6 +421,12 @@ class Session:
         tid = event.tid
         if isinstance(event, pev.Trap):
             return self._handle_trap(inf, tid, event.info)
+        if isinstance(event, pev.SyscallStop):
+            trap = self.kernel.handle(inf, event)
+            if trap.stop:
+                return self._stopped(inf, tid, "breakpoint", hits=tuple(trap.hits))
+            self._resume(inf, tid)
+            return None
         if isinstance(event, pev.ThreadCreated):
             self.table.thread_created(tid)
             self.manager.add_thread(tid)
@@ -419,6 +438,7 @@ class Session:
             self.table.thread_exited(tid)
             self.manager.remove_thread(tid)
             self.strings.forget(tid)
+            self.kernel.forget(tid)
             self.emit(rec.Notice("thread-exited", f"thread {tid} exited", tid=tid))
             return None
         if isinstance(event, pev.Exec):
@@ -427,6 +447,8 @@ class Session:
             self.strings.reset()
             self.soft.reset()
             self.image.after_exec()
+            self.pages.reset()
+            self.kernel.reset()
             self.emit(rec.Notice("exec", f"process {inf.pid} is executing a new program", tid=tid))
             self.table.rearm("exec")
             self.sites.watch_loader()
@@ -444,8 +466,18 @@ class Session:
         if isinstance(event, pev.GroupStop):
             return self._stopped(inf, tid, "signal", signal=signal_name(event.signo))
         if isinstance(event, pev.Signal):
+            if self.pages.owns(event.signo, event.info):
+                return self._page_fault(inf, tid, event)
             return self._handle_signal(inf, tid, event)
         return None
+
+    def _page_fault(self, inf: Inferior, tid: int, event: pev.Signal) -> Optional[rec.Stopped]:
+        """A write to a protected page: stepped with every other thread stopped (pagewatch.py)."""
+        if not inf.all_stopped:
+            inf.stop_all()
+            self._resume_all_after = True
+        trap = self.pages.handle_fault(inf, tid, event.info)
+        return self._stopped(inf, tid, "breakpoint", hits=tuple(trap.hits)) if trap.stop else None
 
     def _handle_signal(self, inf: Inferior, tid: int, event: pev.Signal) -> Optional[rec.Stopped]:
         name = signal_name(event.signo)

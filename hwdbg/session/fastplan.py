@@ -25,7 +25,8 @@ def delegable(bp: UserBreakpoint, tracing: bool) -> bool:
     """A hit of bp needs nothing but recording: the C loop may take it."""
     return (bp.enabled and bp.kind.is_data and bp.hw is not None and bp.condition_ast is None
             and bp.ignore_count == 0 and bp.on_hit is None and not bp.backtrace
-            and (bp.trace or tracing) and 0 < bp.length <= FAST_MAX_LENGTH)
+            and (bp.trace or tracing) and 0 < bp.length <= FAST_MAX_LENGTH
+            and not bp.kernel)  # its value must stay current in Python for the syscall-exit compare
 
 
 def _mode(bp: UserBreakpoint) -> int:

@@ -71,10 +71,15 @@ class HitSemantics:
         except TargetError:
             return None
 
-    def record(self, bp: UserBreakpoint, tid: int, pc: int, trap: TrapHits, at: Optional[int] = None) -> None:
-        """Applies the breakpoint's semantics to one hit, adding it to ``trap`` if it counts."""
+    def record(self, bp: UserBreakpoint, tid: int, pc: int, trap: TrapHits, at: Optional[int] = None,
+               syscall: Optional[tuple[str, dict[str, int], int]] = None,
+               change: Optional[tuple[Optional[int], int, int, int]] = None) -> None:
+        """Applies the breakpoint's semantics to one hit, adding it to ``trap`` if it counts.
+        ``change`` (old, new, address, length): a page watch's changed bytes, already compared."""
         old = new = None
-        if bp.kind.is_data:
+        if change is not None:
+            old, new = change[0], change[1]
+        elif bp.kind.is_data:
             data = self.read_value(bp)
             previous, bp.value = bp.value, data
             old, new = as_int(previous, bp.signed), as_int(data, bp.signed)
@@ -88,19 +93,27 @@ class HitSemantics:
             bp.ignore_count -= 1
             return
         stops = not (bp.trace or self._tracing())
-        trap.hits.append(self.publish(bp, tid, pc, old, new, at, stopped=stops))
+        hit = self.publish(bp, tid, pc, old, new, at, stopped=stops, syscall=syscall,
+                           changed=change[2:] if change is not None else None)
+        trap.hits.append(hit)
         trap.stop |= stops
 
     def publish(self, bp: UserBreakpoint, tid: int, pc: int, old: Optional[int], new: Optional[int],
-                at: Optional[int] = None, stopped: bool = False) -> rec.Hit:
-        """Counts, keeps and announces one hit, located at ``at`` (default: the accessing instruction)."""
+                at: Optional[int] = None, stopped: bool = False,
+                syscall: Optional[tuple[str, dict[str, int], int]] = None,
+                changed: Optional[tuple[int, int]] = None) -> rec.Hit:
+        """Counts, keeps and announces one hit, located at ``at`` (default: the accessing instruction);
+        ``syscall`` (name, arguments, result) makes it a write by the kernel."""
         # Data traps come after the access: pc - 1 lies in the instruction that made it.
         where = self._describe(at if at is not None else pc - 1 if bp.kind.is_data else pc)
         hit = rec.Hit(id=bp.id, kind=bp.kind, expr=bp.expr, address=bp.addr, length=bp.length, tid=tid, pc=pc,
                       old=old, new=new, function=where.function, file=where.file, line=where.line,
                       backtrace=self._backtrace(tid) if bp.backtrace else None, stopped=stopped)
+        if syscall is not None:
+            hit.syscall, hit.syscall_args, hit.syscall_result = syscall
+        hit.changed = changed
         bp.hit_count += 1
-        bp.writers.add(pc, tid, old, new, where, hit.backtrace)  # exact even when few hits are kept
+        bp.writers.add(pc, tid, old, new, where, hit.backtrace, hit.syscall)  # exact even when few hits are kept
         bp.hits.append(hit)
         self.published += 1
         self._emit(hit)

@@ -58,6 +58,9 @@ class UserBreakpoint:
     temporary: bool = False  # deleted by the session at its first stop
     inserted: bool = False  # break: its int3 is in the code
     pending: bool = False  # break on LIB:FUNCTION whose library is not loaded yet
+    kernel: bool = False  # watch --kernel: writes by the kernel during system calls are hits too
+    paged: bool = False  # too large for the debug registers: page protection (pagewatch.py)
+    armed_pages: bool = False  # its pages are protected now
 
     @property
     def access(self) -> BpType:
@@ -71,6 +74,8 @@ class UserBreakpoint:
             return "COUNTING"
         if self.kind is Kind.BREAK:
             return "INSTALLED" if self.inserted else "PENDING"
+        if self.paged:
+            return "INSTALLED" if self.armed_pages else "PENDING"
         if self.hw is None:
             return "PENDING"
         return self.hw.status.name
@@ -91,4 +96,7 @@ class UserBreakpoint:
         return {"event": "breakpoint", "id": self.id, "kind": str(self.kind), "expr": self.expr,
                 "address": self.addr, "length": self.length, "status": self.status, "priority": self.priority,
                 "thread": self.thread, "condition": self.condition, "ignore": self.ignore_count, "hits": self.total,
-                "trace": self.trace, "slots": {str(t): list(s) for t, s in self.slots().items()}}
+                "trace": self.trace, "kernel": self.kernel,
+                "backend": "pages" if self.paged else "int3" if self.kind is Kind.BREAK else "perf" if self.count
+                else "debug registers",
+                "slots": {str(t): list(s) for t, s in self.slots().items()}}

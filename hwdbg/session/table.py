@@ -12,6 +12,7 @@ from .. import records as rec
 from ..errors import AddressError, HwdbgError, LibraryNotLoaded, SlotError, UsageError, ValidationError
 from ..hw.breakpoint import BreakpointManager, HwBreakpoint
 from ..hw.counting import Counter
+from ..hw.ranges import split_range
 from ..hw.router import SlotHit
 from ..linux import procfs
 from ..process.control import Inferior
@@ -27,8 +28,10 @@ class BreakpointTable:
     def __init__(self, manager: BreakpointManager, *, process: Callable[[], Inferior], alive: Callable[[], bool],
                  all_stopped: Callable[[Inferior], AbstractContextManager],
                  read_value: Callable[[UserBreakpoint], Optional[bytes]],
-                 triggered: Callable[[UserBreakpoint, SlotHit], None], emit: Callable[[Any], None]) -> None:
+                 triggered: Callable[[UserBreakpoint, SlotHit], None], emit: Callable[[Any], None],
+                 pages: Any = None) -> None:
         self.manager = manager
+        self.pages = pages  # pagewatch.PageWatches: the backend of watches too large for the debug registers
         self.breakpoints: dict[int, UserBreakpoint] = {}
         self._process, self._alive, self._all_stopped = process, alive, all_stopped
         self._read_value, self._triggered, self._emit = read_value, triggered, emit
@@ -50,8 +53,12 @@ class BreakpointTable:
             changes_only: Optional[bool] = None, backtrace: bool = False, signed: bool = False,
             on_hit: Optional[Callable[[rec.Hit], Any]] = None,
             resolve: Optional[Callable[[], tuple[int, int]]] = None, count: bool = False,
-            keep: Optional[int] = KEPT_HITS, temporary: bool = False, pending: bool = False) -> UserBreakpoint:
+            keep: Optional[int] = KEPT_HITS, temporary: bool = False, pending: bool = False,
+            kernel: bool = False) -> UserBreakpoint:
         kind = kind_of(kind)
+        if kernel and (kind is not Kind.WATCH or count):
+            raise UsageError("--kernel reports the kernel's writes: it goes with watch (not rwatch, awatch, "
+                             "hbreak or --count)")
         if count and (kind is Kind.RWATCH or condition or on_hit or backtrace):
             raise UsageError("--count counts in the CPU without stopping: it cannot filter reads (rwatch), "
                              "test conditions, call back or take backtraces")
@@ -63,7 +70,10 @@ class BreakpointTable:
         if 0 <= addr < procfs.mmap_min_addr() and not pending:
             raise AddressError(f"{addr:#x} is below vm.mmap_min_addr ({procfs.mmap_min_addr():#x}): no program "
                                "can have memory there, so this breakpoint could never trigger")
-        if kind is not Kind.BREAK:
+        paged = kind is Kind.WATCH and not count and self._too_large(addr, length)
+        if paged:
+            self.pages.check_length(length)
+        elif kind is not Kind.BREAK:
             self.manager.make_chunks(addr, length, ACCESS[kind])  # validate before anything changes
         bp = UserBreakpoint(id=next(self._ids), kind=kind, expr=expr or f"*{addr:#x}", addr=addr, length=length,
                             priority=priority, thread=thread,
@@ -71,7 +81,7 @@ class BreakpointTable:
                             changes_only=(kind is Kind.WATCH) if changes_only is None else changes_only,
                             backtrace=backtrace, signed=signed, on_hit=on_hit, resolve=resolve, count=count,
                             hits=deque(maxlen=keep), condition_ast=condition_ast, temporary=temporary,
-                            pending=pending)
+                            pending=pending, kernel=kernel, paged=paged)
         if self._alive():
             self.install(bp)
         self.breakpoints[bp.id] = bp
@@ -82,6 +92,11 @@ class BreakpointTable:
         inf = self._process()
         if bp.count:
             return self._install_counter(bp, inf)
+        if bp.paged:
+            if bp.enabled:
+                with self._all_stopped(inf):
+                    self.pages.arm(inf, bp)
+            return
         if bp.kind is Kind.BREAK:
             return self._insert(bp, inf)
         with self._all_stopped(inf):
@@ -157,7 +172,24 @@ class BreakpointTable:
             bp.counter = None
             self.manager.reserved -= len(self.manager.make_chunks(bp.addr, bp.length, bp.access))
 
+    def _too_large(self, addr: int, length: int) -> bool:
+        """More than the debug registers can cover: page protection takes it."""
+        arch = self.manager.arch
+        if length <= 0:
+            return False  # make_chunks refuses it with its own message
+        return length > arch.nslots * arch.max_length or len(split_range(addr, length, arch.lengths)) > arch.nslots
+
+    def _disarm_pages(self, bp: UserBreakpoint) -> None:
+        if bp.armed_pages:
+            inf = self._process() if self._alive() else None
+            if inf is not None:
+                with self._all_stopped(inf):
+                    self.pages.disarm(inf, bp)
+            else:
+                self.pages.disarm(None, bp)
+
     def delete(self, bp: UserBreakpoint) -> None:
+        self._disarm_pages(bp)
         self.release_counter(bp)
         self._remove(bp)
         if bp.hw is not None and self._alive():
@@ -180,6 +212,13 @@ class BreakpointTable:
                 self._remove(bp)
             elif self._alive():
                 self._insert(bp, self._process())
+            return
+        if bp.paged:
+            if not enabled:
+                self._disarm_pages(bp)
+            bp.enabled = enabled
+            if enabled and self._alive() and not bp.armed_pages:
+                self.install(bp)
             return
         if bp.hw is not None and self._alive():
             with self._all_stopped(self._process()):

@@ -19,11 +19,11 @@ TIMELINE_BINS = 64
 class _Row:
     """One writing instruction, updated per hit (kept mutable and small: it is on the hot path)."""
 
-    __slots__ = ("pc", "where", "threads", "first", "last", "backtrace", "bins")
+    __slots__ = ("pc", "where", "threads", "first", "last", "backtrace", "bins", "syscall")
 
     def __init__(self, pc: int, where: rec.Frame, old: Optional[int], new: Optional[int],
-                 backtrace: Optional[tuple[rec.Frame, ...]]) -> None:
-        self.pc, self.where = pc, where
+                 backtrace: Optional[tuple[rec.Frame, ...]], syscall: Optional[str]) -> None:
+        self.pc, self.where, self.syscall = pc, where, syscall
         self.threads: set[int] = set()
         self.first = self.last = (old, new)
         self.backtrace = backtrace
@@ -38,16 +38,17 @@ class WriterTable:
 
     def reset(self) -> None:
         """A new run starts with no writers (after exit, the table keeps the last run's)."""
-        self.rows: dict[int, _Row] = {}
+        self.rows: dict[Any, _Row] = {}  # by pc; the kernel's by (pc, syscall)
         self.total = 0  # hits of this run: the timeline's x axis
         self.shift = 0  # a timeline bin covers 1 << shift hits
         self.limit = TIMELINE_BINS  # total at which the bins must widen
 
     def add(self, pc: int, tid: int, old: Optional[int], new: Optional[int], where: rec.Frame,
-            backtrace: Optional[tuple[rec.Frame, ...]]) -> None:
-        row = self.rows.get(pc)
+            backtrace: Optional[tuple[rec.Frame, ...]], syscall: Optional[str] = None) -> None:
+        key = pc if syscall is None else (pc, syscall)  # one syscall instruction can make several calls
+        row = self.rows.get(key)
         if row is None:
-            row = self.rows[pc] = _Row(pc, where, old, new, backtrace)
+            row = self.rows[key] = _Row(pc, where, old, new, backtrace, syscall)
         row.threads.add(tid)
         row.last = (old, new)
         total = self.total
@@ -70,7 +71,7 @@ class WriterTable:
         return [rec.Writer(id=bp_id, pc=r.pc, function=r.where.function, offset=r.where.offset,
                            file=r.where.file, line=r.where.line, count=count, threads=tuple(sorted(r.threads)),
                            first=r.first, last=r.last, backtrace=r.backtrace, timeline=tuple(r.bins),
-                           hits_per_bin=1 << self.shift) for count, r in counted]
+                           hits_per_bin=1 << self.shift, syscall=r.syscall) for count, r in counted]
 
 
 def writers_of(breakpoints: Iterable[Any]) -> list[rec.Writer]:

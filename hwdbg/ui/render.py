@@ -71,6 +71,8 @@ def hit_text(hit: rec.Hit, *, temporary: bool = False) -> str:
         else:
             lines += [f"Old value = {value_text(hit.old)}", f"New value = {value_text(hit.new)}"]
         lines.append(f"Thread {hit.tid} at {hit.pc:#x}" + (f" in {where}" if where else ""))
+        if hit.syscall is not None:
+            lines.append(f"Written by the kernel in {hit.syscall_text}")
     if hit.backtrace:
         lines += backtrace_lines(hit.backtrace)
     return "\n".join(lines)
@@ -87,6 +89,8 @@ def hit_line(hit: rec.Hit) -> str:
     else:
         what = f"{hit.expr}: {value_text(hit.old)} -> {value_text(hit.new)}"
     text = f"[{hit.id}] {what}  thread {hit.tid}  {place}"
+    if hit.syscall is not None:
+        text += f"  kernel: {hit.syscall_text}"
     if hit.backtrace:
         text += "\n" + "\n".join(backtrace_lines(hit.backtrace))
     return text

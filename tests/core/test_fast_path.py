@@ -28,10 +28,10 @@ def run_hits(core_exe, mode, n, fast, watches):
 @pytest.mark.parametrize("watches", [
     [("g[0]", "w")],                                   # one slot: no DR6 read at all
     [("g[0]", "w"), ("g[3]", "rw"), ("g[5]", "r")],    # several slots: DR6 decides, rwatch filters
-    [("g", "w")],                                      # 64 bytes: too long, refused... see below
+    [("g", "rw")],                                     # 64 bytes: too long for awatch, refused
 ])
 def test_fast_and_python_paths_agree(core_exe, watches):
-    if watches[0][0] == "g":
+    if watches[0][0] == "g":  # (watch takes 64 bytes by page protection: tests/core/test_page_watch.py)
         with pytest.raises(hwdbg.ValidationError):
             run_hits(core_exe, "globals", 1, True, watches)
         return

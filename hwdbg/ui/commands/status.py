@@ -9,6 +9,7 @@ from ...linux.procfs import read_maps
 from ..render import frame_text
 from . import Category, CommandParser, Result, command, current_tid, number, printable, symbolic
 from ...hw import debugregs
+from ...session.pagewatch import backend_text
 
 S = Category.STATUS
 
@@ -153,7 +154,8 @@ def info_slots(ctx: Any, args: argparse.Namespace) -> Result:
 
     What every thread's debug registers really hold, read back from the kernel:
     DR0-DR3 (addresses), DR6 (status: which slot fired) and DR7 (control: type and
-    length per slot), decoded, with the breakpoint owning each slot."""
+    length per slot), decoded, with the breakpoint owning each slot; then the
+    watches too large for them, which page protection took."""
     session = ctx.session
     inf = session.require_stopped()
     arch = session.arch
@@ -187,7 +189,12 @@ def info_slots(ctx: Any, args: argparse.Namespace) -> Result:
         out.append({"tid": tid, "dr0": regs[0], "dr1": regs[1], "dr2": regs[2], "dr3": regs[3], "dr6": regs[6],
                     "dr7": regs[7], "slots": slots, "fired": list(status.slots),
                     "single_step": status.single_step})
-    return Result("info slots", {"threads": out}, "\n".join(lines))
+    paged = [bp for bp in session.breakpoints.values() if bp.paged]
+    for bp in paged:  # not in any debug register: say where they are
+        lines.append(f"Watch {bp.id} ({bp.expr}, {bp.length} bytes): {backend_text(bp)}")
+    return Result("info slots", {"threads": out, "pages": [{"breakpoint": bp.id, "address": bp.addr,
+                                                           "length": bp.length, "protected": bp.armed_pages}
+                                                          for bp in paged]}, "\n".join(lines))
 
 
 _TYPE_WORDS = {"x": "exec", "w": "write", "rw": "rw", "r": "read"}

@@ -1,0 +1,102 @@
+"""System calls made by a stopped thread on hwdbg's behalf (mprotect for page watches).
+
+The thread's two bytes at its pc are replaced by a `syscall` instruction, its registers set
+to the call, and it is single-stepped while every other thread stays stopped; then the bytes
+and registers are put back exactly. The step's stop happens inside the kernel's signal
+delivery, so a thread that was stopped inside an interrupted system call still restarts it
+(or fails it with EINTR) as it would have: the kernel decides from the restored registers.
+
+Not from a syscall stop: there, changing the registers would change the call the thread is
+making (``at_syscall_stop`` tells; the caller picks another moment or thread).
+"""
+from __future__ import annotations
+
+import ctypes
+from typing import TYPE_CHECKING
+
+from ..errors import PtraceError, TargetError
+from ..linux import ptrace as sc
+from .events import Signal, Trap
+
+if TYPE_CHECKING:
+    from .control import Inferior
+
+SYSCALL_INSN = b"\x0f\x05"
+SYSCALL_LENGTH = len(SYSCALL_INSN)
+NR_MPROTECT = 10
+PROT_READ, PROT_WRITE, PROT_EXEC = 1, 2, 4
+MASK64 = (1 << 64) - 1
+
+
+def at_syscall_stop(tid: int) -> bool:
+    try:
+        return sc.get_syscall_info(tid).op != 0
+    except PtraceError:  # an old kernel without the request: assume the worst case
+        return True
+
+
+# Event stops that sit inside a system call (exec, clone, fork...): the call's return would
+# overwrite our rax. Stepping one instruction first completes the call and leaves the thread
+# at a trap stop, inside signal delivery, where injecting is safe.
+_IN_SYSCALL_EVENTS = (sc.PTRACE_EVENT_EXEC, sc.PTRACE_EVENT_CLONE, sc.PTRACE_EVENT_FORK, sc.PTRACE_EVENT_VFORK,
+                      sc.PTRACE_EVENT_VFORK_DONE)
+
+
+def settle(inf: "Inferior", tid: int) -> bool:
+    """Makes tid's stop one an injection can start from; False if it cannot be (a syscall stop, exiting)."""
+    if at_syscall_stop(tid):
+        return False
+    try:
+        code = sc.getsiginfo(tid).code
+    except PtraceError:
+        return False
+    event = (code >> 8) & 0xFF if code > 0 else 0
+    if event == sc.PTRACE_EVENT_EXIT:
+        return False
+    if event in _IN_SYSCALL_EVENTS:
+        result = inf.step_alone(tid)
+        if not isinstance(result, Trap):
+            if result is not None:
+                inf.requeue(result)
+            return False
+    return True
+
+
+def inject_syscall(inf: "Inferior", tid: int, nr: int, *args: int) -> int:
+    """Runs syscall ``nr`` in thread ``tid`` (stopped, every other thread stopped); returns its
+    result (-errno on failure)."""
+    thread = inf.threads[tid]
+    saved = inf.get_regs(tid)
+    regs = sc.Regs.from_buffer_copy(saved)
+    pc = saved.rip
+    original = inf.read_raw(pc, len(SYSCALL_INSN))
+    regs.rax, regs.orig_rax = nr, MASK64  # orig_rax -1: no restart logic applies to our registers
+    for name, value in zip(("rdi", "rsi", "rdx", "r10", "r8", "r9"), args):
+        setattr(regs, name, value & MASK64)
+    pending, thread.signal = thread.signal, 0
+    to_exit, thread.to_exit = thread.to_exit, False
+    inf.write_raw(pc, SYSCALL_INSN)
+    try:
+        inf.set_regs(tid, regs)
+        event = inf.step_alone(tid)
+        while isinstance(event, Signal):  # a signal that was pending got in first: deliver it later
+            pending = pending or event.signo
+            thread.signal = 0
+            event = inf.step_alone(tid)
+        if not isinstance(event, Trap):
+            if event is not None:
+                inf.requeue(event)
+            raise TargetError(f"thread {tid} did not come back from an injected system call ({event})")
+        result = ctypes.c_int64(inf.get_regs(tid).rax).value
+    finally:
+        if inf.alive and tid in inf.threads:
+            inf.write_raw(pc, original)
+            inf.set_regs(tid, saved)
+            thread.signal, thread.to_exit = pending, to_exit
+    return result
+
+
+def mprotect(inf: "Inferior", tid: int, start: int, length: int, prot: int) -> None:
+    rc = inject_syscall(inf, tid, NR_MPROTECT, start, length, prot)
+    if rc != 0:
+        raise TargetError(f"mprotect({start:#x}, {length}, {prot}) in process {inf.pid} failed: errno {-rc}")

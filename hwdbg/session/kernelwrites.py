@@ -1,0 +1,150 @@
+"""Writes by the kernel into watched ranges (``watch --kernel``).
+
+Debug registers do not fire for the kernel's copy_to_user, so writes made during a system
+call are found at its exit: at the entry of a call that can write user memory
+(arch/syscalls.py), if one of its buffers overlaps a --kernel watch, the thread is resumed
+to the call's exit stop; there the watched bytes are compared with the watch's last known
+value. A hit is a change of bytes that lie inside the call's buffers (other changes were
+made by someone else: a thread's write is a debug-register hit of its own).
+
+Two ways to get the stops. A program hwdbg starts while a --kernel watch exists runs under
+a seccomp filter that stops only the writing calls (one stop at entry, one at exit when a
+buffer overlaps); any other program (attached, or started before the watch) is resumed
+with PTRACE_SYSCALL, which stops at the entry and exit of every call.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Mapping, Optional
+
+from ..arch import syscalls
+from ..errors import TargetError
+from ..linux import ptrace as sc
+from ..linux import seccomp
+from ..process import events as pev
+from ..process.control import Inferior
+from .hits import HitSemantics, TrapHits
+from .model import UserBreakpoint
+from .pagewatch import PageWatches, SyscallLift
+
+SYSCALL_INSN_LENGTH = 2  # 0f 05
+# Measured by bench/kernel_writes.py (bench/results/kernel.md): what PTRACE_SYSCALL adds to each system call.
+SYSCALL_STOP_COST = "about 90 µs added to each call"
+
+
+@dataclass(frozen=True)
+class _Call:
+    nr: int
+    args: tuple[int, ...]
+    pc: int  # the syscall instruction
+    buffers: list[tuple[int, int]]
+
+
+class KernelWrites:
+    def __init__(self, *, breakpoints: Callable[[], Mapping[int, UserBreakpoint]], hits: HitSemantics,
+                 read_memory: Callable[[int, int], bytes], pages: PageWatches) -> None:
+        self._breakpoints, self._hits, self._read_memory = breakpoints, hits, read_memory
+        self.pages, self.lift = pages, SyscallLift(pages)
+        self._calls: dict[int, _Call] = {}  # tid -> the call it is in, whose exit we wait for
+        self._filter: Optional[bytes] = None
+        self.stops = 0  # syscall and seccomp stops handled (what the filter saves shows here)
+
+    def watches(self) -> list[UserBreakpoint]:
+        return [bp for bp in self._breakpoints().values()
+                if bp.kernel and bp.enabled and (bp.hw is not None or bp.armed_pages)]
+
+    def spawn_filter(self, wanted: bool = False) -> Optional[bytes]:
+        """The seccomp program for a program about to be started, if wanted or a --kernel watch exists."""
+        if not wanted and not any(bp.kernel or bp.paged for bp in self._breakpoints().values()):
+            return None
+        if self._filter is None:
+            self._filter = seccomp.build_filter(syscalls.writing_numbers())
+        return self._filter
+
+    def mode(self, inf: Optional[Inferior]) -> str:
+        """How this process's kernel writes are seen: "seccomp", "ptrace-syscall" (every call stops)."""
+        return "seccomp" if inf is not None and inf.filtered else "ptrace-syscall"
+
+    def before_resume(self, inf: Inferior) -> None:
+        """Every-syscall stops only while a --kernel watch needs them and no filter does the job."""
+        inf.trace_syscalls = not inf.filtered and bool(self.watches() or self.pages.protected)
+
+    def reset(self) -> None:
+        self._calls.clear()
+        self.lift.reset()
+
+    def forget(self, tid: int) -> None:
+        self._calls.pop(tid, None)
+
+    def check_detach(self, inf: Inferior) -> None:
+        if inf.filtered:
+            raise TargetError(f"process {inf.pid} runs under hwdbg's kernel-write filter (seccomp, set because a "
+                              "watch --kernel existed when it started): detached, its read(2), stat(2)... would "
+                              "fail with ENOSYS. `kill` it, or restart it without --kernel watches")
+
+    def handle(self, inf: Inferior, event: pev.SyscallStop) -> TrapHits:
+        """A syscall or seccomp stop: at entry, decide whether the exit matters; at exit, compare."""
+        info, tid = event.info, event.tid
+        trap = TrapHits()
+        self.stops += 1
+        if info.op in (sc.SYSCALL_INFO_ENTRY, sc.SYSCALL_INFO_SECCOMP):
+            self._calls.pop(tid, None)
+            call = self._entry(info)
+            if call is not None and self.lift.at_entry(inf, tid, call.buffers):
+                inf.threads[tid].to_exit = True  # it runs our mprotect first, then its own call again
+            elif call is not None:
+                self._calls[tid] = call
+                inf.threads[tid].to_exit = True
+        elif info.op == sc.SYSCALL_INFO_EXIT:
+            if self.lift.at_exit(inf, tid):
+                return trap
+            call = self._calls.pop(tid, None)
+            if call is not None:
+                self._exit(tid, call, info.rval, trap)
+            if self.lift.wants_exit(tid):
+                self.lift.restore(inf, tid)
+        return trap
+
+    def _watched(self) -> list[UserBreakpoint]:
+        """What a call's exit must look at: --kernel watches, and page watches (whose kept copy
+        must follow the kernel's writes even when they are not reported)."""
+        return self.watches() + [bp for bp in self.pages.watches() if bp.armed_pages and not bp.kernel]
+
+    def _entry(self, info: sc.SyscallInfo) -> Optional[_Call]:
+        if info.arch != sc.AUDIT_ARCH_X86_64:
+            return None  # int 0x80 / x32: other numbers, not decoded (stated in help)
+        watches = self._watched()
+        if not watches and not self.pages.protected:
+            return None
+        found = syscalls.buffers(info.nr, info.args, self._read_memory)
+        if not found or not (any(syscalls.overlaps(found, bp.addr, bp.length) for bp in watches)
+                             or self.pages.overlapping_runs(found)):
+            return None
+        return _Call(info.nr, info.args, info.ip - SYSCALL_INSN_LENGTH, found)
+
+    def _exit(self, tid: int, call: _Call, rval: int, trap: TrapHits) -> None:
+        entry = syscalls.BY_NR[call.nr]
+        described = (entry.name, entry.describe(call.args), rval)
+        for bp in self._watched():
+            if not syscalls.overlaps(call.buffers, bp.addr, bp.length):
+                continue
+            if bp.paged:
+                if bp.kernel:
+                    self.pages.compare(bp, tid, call.pc, trap, syscall=described)
+                else:
+                    bp.value = self._read_memory(bp.addr, bp.length)  # not reported: only kept current
+                continue
+            now = self._hits.read_value(bp)
+            if now is None or now == bp.value or not self._changed_inside(bp, now, call.buffers):
+                continue
+            self._hits.record(bp, tid, call.pc, trap, at=call.pc, syscall=described)
+
+    @staticmethod
+    def _changed_inside(bp: UserBreakpoint, now: bytes, found: list[tuple[int, int]]) -> bool:
+        before = bp.value
+        for i, byte in enumerate(now):
+            if before is not None and i < len(before) and before[i] == byte:
+                continue
+            if syscalls.overlaps(found, bp.addr + i, 1):
+                return True
+        return False
