@@ -20,6 +20,7 @@ PTRACE_CONT = 7
 PTRACE_SINGLESTEP = 9
 PTRACE_GETREGS = 12
 PTRACE_SETREGS = 13
+PTRACE_GETFPREGS = 14
 PTRACE_DETACH = 17
 PTRACE_SETOPTIONS = 0x4200
 PTRACE_GETEVENTMSG = 0x4201
@@ -119,3 +120,10 @@ def getregs(tid: int) -> Regs:
 
 def setregs(tid: int, regs: Regs) -> None:
     _call("PTRACE_SETREGS", PTRACE_SETREGS, tid, 0, ctypes.addressof(regs))
+
+
+def getfpregs(tid: int) -> bytes:
+    """The thread's user_fpregs_struct (FXSAVE layout, 512 bytes): xmm0 is at offset 160."""
+    area = ctypes.create_string_buffer(512)
+    _call("PTRACE_GETFPREGS", PTRACE_GETFPREGS, tid, 0, ctypes.addressof(area))
+    return area.raw

@@ -30,6 +30,7 @@ from .hits import HitSemantics, as_int
 from .image import ProgramImage, load_symbols
 from .model import UserBreakpoint
 from .softstops import BreakSites, SoftStops
+from .stepping import Stepper
 from .stops import exit_record, passed_on, signal_name, stop_reason, where_text
 from .table import BreakpointTable
 
@@ -49,6 +50,9 @@ class Session:
         self.fast_hits = 0  # how many of them it took
         self._saved_affinity: dict[int, set[int]] = {}
         self._stepping: set[int] = set()
+        self._locked: Optional[int] = None  # while set, only this thread runs (scheduler-locking)
+        self.scheduler_locking = "replay"  # gdb's modes: off, on, step, replay (= off when not replaying)
+        self.step_filter: Optional[Callable[[int, int], bool]] = None  # the step engine's int3s: stop here?
         self._interrupt_wanted = False
         self._timed_out = False
         self._resume_all_after = False
@@ -70,6 +74,7 @@ class Session:
         self.sites = BreakSites(symbols=lambda: self.symbols, env=self.env, describe=self.describe,
                                 inferior=lambda: self.inferior, last_stop=lambda: self.last_stop,
                                 add=self.add_breakpoint, any_pending=lambda: self.table.any_pending)
+        self.stepper = Stepper(self)  # next, step, finish, until, advance, nexti
         self.manager.is_held = self._held
         cleanup.live_sessions.add(self)
 
@@ -258,33 +263,44 @@ class Session:
         try:
             self.manager.sync()  # free when nothing changed; lent slots stay lent
             self._resume_all_after = False
-            return self._run_loop(inf, lambda: self.soft.resume_all(inf))
+            self._locked = self.current_tid if self.scheduler_locking == "on" and self.current_tid in inf.threads \
+                else None
+            return self._run_loop(inf, lambda: self.soft.resume_all(inf, only=self._locked))
         except BaseException:
             if inf.alive:
                 inf.stop_all()  # whatever went wrong, leave the target in a consistent all-stopped state
             raise
         finally:
+            self._locked = None
             if timer is not None:
                 timer.cancel()
                 timer.join()  # ended here, not later: a lingering timer thread would keep this session alive
 
     def step(self, tid: Optional[int] = None) -> rec.Stopped | rec.Exited | rec.Killed:
         """Executes one instruction in one thread (the others stay stopped)."""
+        return self.go(tid, step=True, lock=True)
+
+    def go(self, tid: Optional[int] = None, *, step: bool, lock: bool) -> rec.Stopped | rec.Exited | rec.Killed:
+        """Resumes one thread, for one instruction (``step``) or until a stop, and the others
+        too unless ``lock``; returns the next stop that needs the user (the step engine's move)."""
         inf = self.require_stopped()
         tid = tid or self.current_tid or inf.pid
         if tid not in inf.threads:
             raise UsageError(f"no thread {tid}; see `info threads`")
         self.manager.sync()
-        self._stepping.add(tid)
+        if step:
+            self._stepping.add(tid)
+        self._locked = tid if lock else None
         self._resume_all_after = False
         try:
-            return self._run_loop(inf, lambda: self.soft.start_step(inf, tid))
+            return self._run_loop(inf, lambda: self.soft.start(inf, tid, step=step, lock=lock))
         except BaseException:
             if inf.alive:
                 inf.stop_all()
             raise
         finally:
             self._stepping.discard(tid)
+            self._locked = None
 
     def interrupt(self) -> None:
         """Asks a running target to stop (from a signal handler or another thread)."""
@@ -353,7 +369,7 @@ class Session:
             if self._resume_all_after:
                 self._resume_all_after = False
                 self.manager.sync(self.manager.stale)  # those whose stops were read meanwhile
-                self.soft.resume_all(inf)
+                self.soft.resume_all(inf, only=self._locked)
 
     def _batched(self) -> int:
         return self.hits.published - self._batch_start
@@ -388,6 +404,8 @@ class Session:
         return thread is not None and thread.held
 
     def _resume(self, inf: Inferior, tid: int) -> None:
+        if self._locked is not None and tid != self._locked:
+            return  # scheduler-locking: it waits, stopped, for the next command that lets it run
         if tid in inf.threads and not inf.threads[tid].running:
             if tid in self.manager.stale:
                 self.manager.sync([tid])  # its registers waited for this stop to be read
@@ -482,7 +500,7 @@ class Session:
                 self.image.refresh()  # a library came or went
                 self.table.resolve_pending()
             trap = self.soft.hits_at(tid, addr, owners)
-            if trap.stop or tid in self._stepping:
+            if trap.stop or tid in self._stepping or (self.soft.STEP in owners and self._step_stop(tid, addr)):
                 return self._stopped(inf, tid, "breakpoint" if trap.stop else "step", hits=tuple(trap.hits), pc=addr)
             self._resume(inf, tid)
             return None
@@ -498,6 +516,9 @@ class Session:
                                  pc=None if report.single_step else info.addr)
         self._resume(inf, tid)
         return None
+
+    def _step_stop(self, tid: int, addr: int) -> bool:
+        return self.step_filter is not None and self.step_filter(tid, addr)
 
     # ------------------------------------------------------------ memory, registers, symbols
 

@@ -13,6 +13,7 @@ from typing import Any, Optional, TextIO
 
 from .. import records as rec
 from ..records import Kind
+from .location import SourceLines, stop_lines
 
 KIND_TITLES = {
     "watch": "Hardware watchpoint",
@@ -185,6 +186,7 @@ class TextOutput(Output):
     def __init__(self, stream: TextIO, *, color: Optional[bool] = None) -> None:
         super().__init__(stream)
         self.color = use_color(stream) if color is None else color
+        self.sources = SourceLines()
 
     def _paint(self, text: str, code: str) -> str:
         return f"{code}{text}{_RESET}" if self.color and text else text
@@ -200,7 +202,7 @@ class TextOutput(Output):
     def stopped(self, stop: rec.Stopped, *, reported_hits: bool) -> None:
         if reported_hits:
             return
-        self.write(stopped_text(stop))
+        self.write(stop_lines(stop, self.sources) if stop.style else stopped_text(stop))
 
     def ended(self, record: Any) -> None:
         self.write(exit_text(record))
