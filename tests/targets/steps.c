@@ -1,6 +1,6 @@
-/* Stepping target: steps [threads N]. Functions of every return class, recursion, a loop,
-   a call through a pointer, calls into libc; "threads": two workers write w1, w2 N times each
-   while main loops. Line numbers are used by the tests through markers (see STEP: comments). */
+/* Stepping target: steps [threads | long N]. Functions of every return class, recursion, a loop,
+   a call through a pointer, calls into libc; "threads": two workers write w1, w2 1000 times each
+   while main loops; "long N": busy(N) runs long. Tests find lines by their text. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -106,13 +106,26 @@ __attribute__((noinline)) long loop(int n)
 }
 
 volatile long w1, w2, spins;
+volatile int go;
 
 static void *worker(void *arg)
 {
     volatile long *target = arg;
-    for (long i = 1; i <= 1000; i++)
+    while (!go)
+        ;
+    for (long i = 1; i <= 1000; i++) {
         *target = i;
+        for (volatile int k = 0; k < 2000; k++)
+            ;
+    }
     return NULL;
+}
+
+__attribute__((noinline)) long busy(long n)
+{
+    long t = 0;
+    for (long i = 0; i < n; i++) t += i ^ shared;  /* one line: next over it runs long */
+    return t;
 }
 
 static int threads(void)
@@ -120,7 +133,8 @@ static int threads(void)
     pthread_t a, b;
     pthread_create(&a, NULL, worker, (void *)&w1);
     pthread_create(&b, NULL, worker, (void *)&w2);
-    for (int i = 0; i < 50; i++)  /* STEP:spin */
+    go = 1;  /* go */
+    for (int i = 0; i < 50; i++)  /* spin */
         spins += i;
     pthread_join(a, NULL);
     pthread_join(b, NULL);
@@ -131,6 +145,10 @@ int main(int argc, char **argv)
 {
     if (argc > 1 && !strcmp(argv[1], "threads"))
         return threads();
+    if (argc > 2 && !strcmp(argv[1], "long")) {
+        long r = busy(atol(argv[2]));
+        return r == 42 ? 3 : 0;
+    }
     struct pair p = make_pair(3, 4);
     int s = sum_pair(&p);
     struct mixed m = make_mixed(1.5, 7);
