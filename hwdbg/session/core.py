@@ -55,6 +55,7 @@ class Session:
         self.scheduler_locking = "replay"  # gdb's modes: off, on, step, replay (= off when not replaying)
         self.step_filter: Optional[Callable[[int, int], bool]] = None  # the step engine's int3s: stop here?
         self._interrupt_wanted = False
+        self.interrupts = 0
         self._timed_out = False
         self._resume_all_after = False
         self._tracing = False  # hits never stop the target (run_until_exit, events)
@@ -308,6 +309,7 @@ class Session:
         inf = self.inferior
         if inf is not None and inf.alive:
             self._interrupt_wanted = True
+            self.interrupts += 1  # the step engine checks it between its moves
             inf.request_interrupt()
 
     @contextlib.contextmanager
@@ -519,6 +521,11 @@ class Session:
                                  pc=None if report.single_step else info.addr)
         self._resume(inf, tid)
         return None
+
+    def interrupt_handled(self) -> None:
+        """The step engine stopped for an interrupt between its moves: the SIGSTOP still on its way
+        is absorbed when it arrives, as one that came late."""
+        self._interrupt_wanted = False
 
     def _step_stop(self, tid: int, addr: int) -> bool:
         return self.step_filter is not None and self.step_filter(tid, addr)

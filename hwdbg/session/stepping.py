@@ -44,6 +44,20 @@ class _Range:
 class Stepper:
     def __init__(self, session: Any) -> None:
         self.s = session
+        self._interrupts = 0  # the session's interrupt count when the command began
+
+    def _begin(self, tid: Optional[int]) -> int:
+        self._interrupts = self.s.interrupts
+        return self._tid(tid)
+
+    def _go(self, tid: int, *, step: bool, lock: bool) -> Result:
+        """One move of the engine; Ctrl-C between two moves ends the command (its SIGSTOP may
+        arrive after the move that was running has already stopped)."""
+        if self.s.interrupts != self._interrupts:
+            self.s.interrupt_handled()
+            pc = self._pc(tid)
+            return self._settle(rec.Stopped(reason="interrupted", tid=tid, pc=pc, where=self.s.describe(pc)))
+        return self.s.go(tid, step=step, lock=lock)
 
     # ------------------------------------------------------------ the thread and its frames
 
@@ -86,7 +100,7 @@ class Stepper:
 
     def _single(self, tid: int, lock: bool) -> Result:
         """One instruction; a user breakpoint where it lands counts as hit there (gdb's bpstat)."""
-        result = self.s.go(tid, step=True, lock=lock)
+        result = self._go(tid, step=True, lock=lock)
         if not self._plain_step(result):
             return result
         inf = self.s.require_process()
@@ -120,7 +134,7 @@ class Stepper:
                 inf.breaks.insert(addr, SoftStops.STEP)
                 inserted.append(addr)
             self.s.step_filter = lambda t, a: t == tid and a in places and places[a]()
-            return self.s.go(tid, step=False, lock=lock)
+            return self._go(tid, step=False, lock=lock)
         finally:
             self.s.step_filter = None
             for addr in inserted:
@@ -152,7 +166,7 @@ class Stepper:
     def line_step(self, tid: Optional[int] = None, count: int = 1, *, over: bool, until: bool = False) -> Result:
         """``next``/``step`` (``over``: calls are stepped over) ``count`` times; ``until``: like next,
         but a jump back to an earlier address of the function does not end it (loops)."""
-        tid = self._tid(tid)
+        tid = self._begin(tid)
         result: Result = None
         for _ in range(count):
             result = self._one_line(tid, over=over, until=until)
@@ -272,7 +286,7 @@ class Stepper:
 
     def instruction_step(self, tid: Optional[int] = None, count: int = 1, *, over: bool) -> Result:
         """``stepi``/``nexti`` (``over``: a call runs to its return, in this frame)."""
-        tid = self._tid(tid)
+        tid = self._begin(tid)
         lock = self._lock(True)
         result: Result = None
         for _ in range(count):
@@ -315,7 +329,7 @@ class Stepper:
     def finish(self, tid: Optional[int] = None) -> tuple[Result, Optional[tuple[str, Any]], Optional[Any]]:
         """Runs until the selected function returns to its caller's frame: (the stop, the returned
         value as (printed, number or None) or None, its type or None)."""
-        tid = self._tid(tid)
+        tid = self._begin(tid)
         self.check_finish(tid)
         frames = self._frames(tid, 2)
         pc, cfa = frames[0]
@@ -342,7 +356,7 @@ class Stepper:
         """``until LOCATION`` / ``advance LOCATION``: run until addr is reached, or the current
         frame returns. ``until`` stops at addr only in the current frame or an outer one when addr
         is in the current function (gdb); ``advance`` (``anywhere``) in any frame."""
-        tid = self._tid(tid)
+        tid = self._begin(tid)
         frames = self._frames(tid, 2)
         pc = frames[0][0] if frames else self._pc(tid)
         cfa = frames[0][1] if frames else None

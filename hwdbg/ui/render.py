@@ -194,6 +194,8 @@ class TextOutput(Output):
     def hit(self, hit: rec.Hit, *, full: bool, temporary: bool = False) -> None:
         if full:
             text = hit_text(hit, temporary=temporary)
+            if not hit.kind.is_data and hit.file and hit.line and not hit.backtrace:
+                text += "\n" + self.sources.text(hit.file, hit.line)  # gdb shows the line it stopped at
             head, _, tail = text.partition("\n")
             self.write("\n" + self._paint(head, _BOLD) + ("\n" + tail if tail else ""))
         else:

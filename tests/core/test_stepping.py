@@ -147,7 +147,7 @@ def test_ctrl_c_interrupts_a_long_finish_and_next_and_leaves_no_int3(steps):
     assert not internal_int3s(t)
     inf = t.session.inferior
     assert inf.read_raw(ret, 1) == inf.read_memory(ret, 1)  # the original byte is back
-    assert t.next().where.line == line_of("for (long i = 0; i < n; i++) t += i ^ shared;")
+    assert stop.where.line == line_of("for (long i = 0; i < n; i++) t += i ^ shared;")
     stop = interrupted(t, t.next)  # one line, a whole loop: stepped instruction by instruction
     assert (stop.reason, stop.where.function) == ("interrupted", "busy")
     assert not internal_int3s(t)
