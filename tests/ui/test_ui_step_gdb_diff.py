@@ -24,7 +24,7 @@ SOURCE = re.compile(r"^(?:0x[0-9a-f]+\t)?(\d+)\t")  # a source line, maybe after
 VALUE = re.compile(r"^Value returned is \$\d+ = (.*)$")
 
 SCRIPTS = {
-    "next-step-finish": ["break main", "run", "next", "step", "finish", "step", "step", "finish", "next", "next",
+    "next-step-finish": ["break main", "run", "next", "next", "next", "step", "finish", "step", "step", "finish", "next", "next",
                          "step", "step", "step", "next", "next", "next", "next", "next"],
     "recursion": ["break fact", "run", "next", "next", "step", "step", "next", "next", "next", "next", "next",
                   "next", "next"],
