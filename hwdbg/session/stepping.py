@@ -134,6 +134,8 @@ class Stepper:
                 inf.breaks.insert(addr, SoftStops.STEP)
                 inserted.append(addr)
             self.s.step_filter = lambda t, a: t == tid and a in places and places[a]()
+            if self._pc(tid) in places:
+                self.s.soft.over[tid] = self._pc(tid)  # standing on one: run from it, as gdb steps over it
             return self._go(tid, step=False, lock=lock)
         finally:
             self.s.step_filter = None
