@@ -179,8 +179,47 @@ class Target:
             if bp.id in self.session.breakpoints:
                 bp.delete()
 
-    def step(self) -> rec.Stopped | rec.Exited | rec.Killed:
-        return self.session.step()
+    def _ended(self, result: Any) -> Any:
+        if not isinstance(result, rec.Stopped):
+            self.exit = result
+        return result
+
+    def step(self, count: int = 1, tid: Optional[int] = None) -> rec.Stopped | rec.Exited | rec.Killed:
+        """gdb's ``step``: to the next source line, into called functions that have line info
+        (after their prologue), over those without. Returns the stop: reason "step", or
+        whatever ended it earlier (a breakpoint or watchpoint hit, a signal, the exit)."""
+        return self._ended(self.session.stepper.line_step(tid, count, over=False))
+
+    def next(self, count: int = 1, tid: Optional[int] = None) -> rec.Stopped | rec.Exited | rec.Killed:
+        """gdb's ``next``: to the next source line of this frame, calls stepped over."""
+        return self._ended(self.session.stepper.line_step(tid, count, over=True))
+
+    def stepi(self, count: int = 1, tid: Optional[int] = None) -> rec.Stopped | rec.Exited | rec.Killed:
+        """One machine instruction (``count`` of them) of one thread, into calls."""
+        return self._ended(self.session.stepper.instruction_step(tid, count, over=False))
+
+    def nexti(self, count: int = 1, tid: Optional[int] = None) -> rec.Stopped | rec.Exited | rec.Killed:
+        """One machine instruction; a call runs to its return."""
+        return self._ended(self.session.stepper.instruction_step(tid, count, over=True))
+
+    def finish(self, tid: Optional[int] = None) -> tuple[rec.Stopped | rec.Exited | rec.Killed, Optional[str]]:
+        """Runs until the current function returns: (the stop, reason "finish"; the returned value
+        as ``print`` shows it, None for void or when something else stopped the program first)."""
+        stop, value, _ = self.session.stepper.finish(tid)
+        return self._ended(stop), value[0] if value is not None else None
+
+    def until(self, location: Optional[str] = None, tid: Optional[int] = None) -> rec.Stopped | rec.Exited | rec.Killed:
+        """gdb's ``until``: without location, ``next`` that does not go back in loops; with one,
+        runs until it is reached in this frame (reason "until") or this function returns."""
+        stepper = self.session.stepper
+        if location is None:
+            return self._ended(stepper.line_step(tid, 1, over=True, until=True))
+        return self._ended(stepper.run_until(stepper.location(location), tid, anywhere=False))
+
+    def advance(self, location: str, tid: Optional[int] = None) -> rec.Stopped | rec.Exited | rec.Killed:
+        """gdb's ``advance``: runs until ``location`` is reached in any frame, or this function returns."""
+        stepper = self.session.stepper
+        return self._ended(stepper.run_until(stepper.location(location), tid, anywhere=True))
 
     def run_until_exit(self, timeout: Optional[float] = None) -> rec.Exited | rec.Killed:
         """Runs to the end without stopping at hits; they collect in each breakpoint's ``hits``.

@@ -87,13 +87,16 @@ class Hit:
 class Stopped:
     """The target is stopped and waits for a command."""
 
-    reason: str  # breakpoint | step | signal | interrupted | int3 (the program's own) | timeout
+    reason: str  # breakpoint | step | finish | until | signal | interrupted | int3 (the program's own) | timeout
     tid: int
     pc: int
     hits: tuple[Hit, ...] = ()
     signal: Optional[str] = None
     where: Optional[Frame] = None
     message: Optional[str] = None
+    # How a person sees a stop that ends a step (gdb's print_stop_event): "line" (the source line),
+    # "frame" (the frame, then the line), with "-address" when the pc is inside a line. Not in JSON.
+    style: Optional[str] = None
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"event": "stopped", "reason": self.reason, "tid": self.tid, "pc": self.pc}

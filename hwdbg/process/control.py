@@ -522,6 +522,9 @@ class Inferior:
     def set_regs(self, tid: int, regs: sc.Regs) -> None:
         sc.setregs(tid, regs)
 
+    def get_fpregs(self, tid: int) -> bytes:
+        return sc.getfpregs(tid)
+
 
 def _list_tasks(pid: int) -> list[int]:
     try:

@@ -21,6 +21,7 @@ from ..hw.fastpath import BUFFER as FAST_BUFFER
 from ..hw.router import Router, TrapKind
 from ..hw.strings import StringStores
 from ..linux import affinity, procfs
+from ..linux.ptrace import TRAP_BRKPT
 from ..process import events as pev
 from ..process.control import Inferior, find_program
 from . import cleanup
@@ -33,6 +34,7 @@ from .kernelwrites import KernelWrites
 from .pagewatch import PageWatches
 from .model import UserBreakpoint
 from .softstops import BreakSites, SoftStops
+from .stepping import Stepper
 from .stops import exit_record, passed_on, signal_name, stop_reason, where_text
 from .table import BreakpointTable
 
@@ -53,7 +55,11 @@ class Session:
         self.stop_signals: set[int] = set()  # signals that stop too (hwdbg serve: those its client does not pass)
         self._saved_affinity: dict[int, set[int]] = {}
         self._stepping: set[int] = set()
+        self._locked: Optional[int] = None  # while set, only this thread runs (scheduler-locking)
+        self.scheduler_locking = "replay"  # gdb's modes: off, on, step, replay (= off when not replaying)
+        self.step_filter: Optional[Callable[[int, int], bool]] = None  # the step engine's int3s: stop here?
         self._interrupt_wanted = False
+        self.interrupts = 0
         self._timed_out = False
         self._resume_all_after = False
         self._tracing = False  # hits never stop the target (run_until_exit, events)
@@ -78,6 +84,7 @@ class Session:
                                 add=self.add_breakpoint, any_pending=lambda: self.table.any_pending)
         self.kernel = KernelWrites(breakpoints=lambda: self.breakpoints, hits=self.hits, read_memory=self.read_memory,
                                    pages=self.pages)
+        self.stepper = Stepper(self)  # next, step, finish, until, advance, nexti
         self.manager.is_held = self._held
         cleanup.live_sessions.add(self)
 
@@ -273,39 +280,51 @@ class Session:
         try:
             self.manager.sync()  # free when nothing changed; lent slots stay lent
             self._resume_all_after = False
-            return self._run_loop(inf, lambda: self.soft.resume_all(inf))
+            self._locked = self.current_tid if self.scheduler_locking == "on" and self.current_tid in inf.threads \
+                else None
+            return self._run_loop(inf, lambda: self.soft.resume_all(inf, only=self._locked))
         except BaseException:
             if inf.alive:
                 inf.stop_all()  # whatever went wrong, leave the target in a consistent all-stopped state
             raise
         finally:
+            self._locked = None
             if timer is not None:
                 timer.cancel()
                 timer.join()  # ended here, not later: a lingering timer thread would keep this session alive
 
     def step(self, tid: Optional[int] = None) -> rec.Stopped | rec.Exited | rec.Killed:
         """Executes one instruction in one thread (the others stay stopped)."""
+        return self.go(tid, step=True, lock=True)
+
+    def go(self, tid: Optional[int] = None, *, step: bool, lock: bool) -> rec.Stopped | rec.Exited | rec.Killed:
+        """Resumes one thread, for one instruction (``step``) or until a stop, and the others
+        too unless ``lock``; returns the next stop that needs the user (the step engine's move)."""
         inf = self.require_stopped()
         tid = tid or self.current_tid or inf.pid
         if tid not in inf.threads:
             raise UsageError(f"no thread {tid}; see `info threads`")
         self.manager.sync()
-        self._stepping.add(tid)
+        if step:
+            self._stepping.add(tid)
+        self._locked = tid if lock else None
         self._resume_all_after = False
         try:
-            return self._run_loop(inf, lambda: self.soft.start_step(inf, tid))
+            return self._run_loop(inf, lambda: self.soft.start(inf, tid, step=step, lock=lock))
         except BaseException:
             if inf.alive:
                 inf.stop_all()
             raise
         finally:
             self._stepping.discard(tid)
+            self._locked = None
 
     def interrupt(self) -> None:
         """Asks a running target to stop (from a signal handler or another thread)."""
         inf = self.inferior
         if inf is not None and inf.alive:
             self._interrupt_wanted = True
+            self.interrupts += 1  # the step engine checks it between its moves
             inf.request_interrupt()
 
     @contextlib.contextmanager
@@ -369,7 +388,7 @@ class Session:
             if self._resume_all_after:
                 self._resume_all_after = False
                 self.manager.sync(self.manager.stale)  # those whose stops were read meanwhile
-                self.soft.resume_all(inf)
+                self.soft.resume_all(inf, only=self._locked)
 
     def _batched(self) -> int:
         return self.hits.published - self._batch_start
@@ -404,6 +423,8 @@ class Session:
         return thread is not None and thread.held
 
     def _resume(self, inf: Inferior, tid: int) -> None:
+        if self._locked is not None and tid != self._locked:
+            return  # scheduler-locking: it waits, stopped, for the next command that lets it run
         if tid in inf.threads and not inf.threads[tid].running:
             if tid in self.manager.stale:
                 self.manager.sync([tid])  # its registers waited for this stop to be read
@@ -514,6 +535,8 @@ class Session:
             return None
         if kind is TrapKind.INT3:
             addr = self.soft.claim(inf, tid)
+            if addr is None and info.code == TRAP_BRKPT and tid in self._stepping:
+                return self._stopped(inf, tid, "step")  # a single step over a syscall ends with TRAP_BRKPT
             if addr is None:
                 return self._stopped(inf, tid, "int3", signal="SIGTRAP")  # the program's own int3
             owners = inf.breaks.owners(addr)
@@ -521,7 +544,7 @@ class Session:
                 self.image.refresh()  # a library came or went
                 self.table.resolve_pending()
             trap = self.soft.hits_at(tid, addr, owners)
-            if trap.stop or tid in self._stepping:
+            if trap.stop or tid in self._stepping or (self.soft.STEP in owners and self._step_stop(tid, addr)):
                 return self._stopped(inf, tid, "breakpoint" if trap.stop else "step", hits=tuple(trap.hits), pc=addr)
             self._resume(inf, tid)
             return None
@@ -537,6 +560,14 @@ class Session:
                                  pc=None if report.single_step else info.addr)
         self._resume(inf, tid)
         return None
+
+    def interrupt_handled(self) -> None:
+        """The step engine stopped for an interrupt between its moves: the SIGSTOP still on its way
+        is absorbed when it arrives, as one that came late."""
+        self._interrupt_wanted = False
+
+    def _step_stop(self, tid: int, addr: int) -> bool:
+        return self.step_filter is not None and self.step_filter(tid, addr)
 
     # ------------------------------------------------------------ memory, registers, symbols
 

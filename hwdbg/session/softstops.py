@@ -21,6 +21,7 @@ from .model import UserBreakpoint
 
 class SoftStops:
     LOADER = 0  # owner of the internal int3 on the dynamic linker's hook (breakpoint numbers start at 1)
+    STEP = -1  # owner of the step engine's int3s (a return address, a function's body)
 
     def __init__(self, arch: Any, hits: HitSemantics, breakpoints: Callable[[], dict[int, UserBreakpoint]]) -> None:
         self.arch, self.hits, self._breakpoints = arch, hits, breakpoints
@@ -75,23 +76,41 @@ class SoftStops:
             if tid in inf.threads and self.arch.get_pc(inf.get_regs(tid)) == addr:
                 self.over[tid] = addr  # stopped before the instruction ran (an interrupt): still to do
 
-    def resume_all(self, inf: Inferior) -> None:
-        """Resumes every thread; those standing on one of our int3s step over it first."""
+    def resume_all(self, inf: Inferior, only: Optional[int] = None) -> None:
+        """Resumes every thread (or ``only`` that one); those standing on one of our int3s step over it first."""
         for tid in list(self.over):
             thread = inf.threads.get(tid)
+            if only is not None and tid != only:
+                continue
             addr = self.needs_step_over(inf, tid) if thread and not thread.running and not thread.held else None
             if addr is not None:
                 self.step_over(inf, tid, addr)
-        inf.resume_all()
+        if only is None:
+            inf.resume_all()
+        elif only in inf.threads and not inf.threads[only].running and not inf.threads[only].held:
+            inf.resume(only)
 
-    def start_step(self, inf: Inferior, tid: int) -> None:
-        """stepi's resume: from one of our int3s, the step-over is the step."""
-        if not inf.has_pending_events:
-            addr = self.needs_step_over(inf, tid)
-            if addr is not None:
-                self.step_over(inf, tid, addr)
-            else:
-                inf.resume(tid, step=True)
+    def start(self, inf: Inferior, tid: int, *, step: bool, lock: bool) -> None:
+        """The step engine's resume: tid runs (one instruction if ``step``); the others run too
+        unless ``lock``. A thread whose stop is queued is not resumed: that stop is read first."""
+        thread = inf.threads.get(tid)
+        if thread is None or thread.running or thread.held:
+            if not lock:
+                self.resume_all(inf)
+            return
+        if not step:
+            self.resume_all(inf, only=tid if lock else None)
+            return
+        addr = self.needs_step_over(inf, tid)
+        if addr is not None:
+            self.step_over(inf, tid, addr)  # that is the step; its event is queued
+            return
+        if not lock:
+            for other in list(self.over):
+                if other != tid:
+                    self.resume_all(inf, only=other)
+            inf.resume_all(except_tids=(tid,))
+        inf.resume(tid, step=True)
 
 
 class BreakSites:

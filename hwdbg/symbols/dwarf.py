@@ -40,6 +40,8 @@ class _UnitLines:
     rows: list[tuple[str, int]] = field(default_factory=list)  # (path, line)
     statements: list[tuple[str, int, int]] = field(default_factory=list)  # (path, line, addr), is_stmt rows
     prologue_ends: list[int] = field(default_factory=list)  # addresses the compiler marked prologue_end
+    entries: list[tuple[int, int, str, bool]] = field(default_factory=list)  # gdb's line table: (addr, line, path, is_stmt)
+    entry_starts: list[int] = field(default_factory=list)
 
     def at(self, link_addr: int) -> Optional[tuple[str, int]]:
         i = bisect.bisect_right(self.starts, link_addr) - 1
@@ -47,6 +49,30 @@ class _UnitLines:
             return None
         path, line = self.rows[i]
         return (path, line) if line > 0 else None
+
+
+def _add_entries(sequence, files, entries) -> None:
+    """One sequence's rows as gdb records them: a row repeating the line of the one before is
+    dropped when that line had a non-zero discriminator since it began (gdb's
+    dwarf_record_line_p), and the sequence ends with a line-0 marker."""
+    if not sequence or sequence[0].address == 0:
+        return
+    last: Optional[tuple[int, int]] = None  # (file, line) of the last recorded row
+    line, discriminated = None, False
+    for row in sequence:
+        if row.end_sequence:
+            entries.append((row.address, 0, "", False))
+            break
+        if row.line != line:
+            line, discriminated = row.line, bool(getattr(row, "discriminator", 0))
+        else:
+            discriminated = discriminated or bool(getattr(row, "discriminator", 0))
+        if row.file >= len(files) or row.line == 0:
+            continue
+        if last == (row.file, row.line) and discriminated:
+            continue
+        entries.append((row.address, row.line, files[row.file], bool(row.is_stmt)))
+        last = (row.file, row.line)
 
 
 class DwarfInfo(TypeDecoder):
@@ -153,12 +179,15 @@ class DwarfInfo(TypeDecoder):
             sequence.append(state)
             if state.end_sequence:
                 self._add_sequence(sequence, files, ranges, table.statements)
+                _add_entries(sequence, files, table.entries)
                 table.prologue_ends += [s.address for s in sequence if getattr(s, "prologue_end", False)]
                 sequence = []
         ranges.sort()
         table.starts = [r[0] for r in ranges]
         table.ends = [r[1] for r in ranges]
         table.rows = [(r[2], r[3]) for r in ranges]
+        table.entries.sort(key=lambda e: (e[0], e[1] != 0))  # an end marker before a line at its address (gdb)
+        table.entry_starts = [e[0] for e in table.entries]
         self._unit_lines[_unit_key(cu)] = table
         return table
 
@@ -202,6 +231,27 @@ class DwarfInfo(TypeDecoder):
             if any(file_matches(path, file) for path in self._files_of(cu)):
                 rows += [row for row in self._lines_of(cu).statements if file_matches(row[0], file)]
         return rows
+
+    def line_entry(self, link_addr: int) -> Optional[tuple[int, int, str, int, bool]]:
+        """The line-table entry holding ``link_addr`` as gdb's find_pc_line sees it: (start, end,
+        path, line, is_stmt); None where there is no line. Stepping stops at an entry's start."""
+        cu = self._unit_at(link_addr)
+        units = [cu] if cu is not None else (self._units() if self.small else [])
+        for unit in units:
+            table = self._lines_of(unit)
+            i = bisect.bisect_right(table.entry_starts, link_addr) - 1
+            if i < 0:
+                continue
+            start = table.entries[i][0]
+            j = i
+            while not table.entries[j][3] and j > 0 and table.entries[j - 1][0] == start and table.entries[j - 1][1]:
+                j -= 1  # at one address, prefer the is_stmt entry
+            entry = table.entries[j] if table.entries[j][3] else table.entries[i]
+            end = next((e[0] for e in table.entries[i + 1:] if e[0] > start), None)
+            if entry[1] == 0 or end is None:
+                continue
+            return start, end, entry[2], entry[1], entry[3]
+        return None
 
     def address_of_line(self, file: str, line: int) -> Optional[int]:
         """Lowest statement address for file:line (file by basename, suffix or path), or None."""

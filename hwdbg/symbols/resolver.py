@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Callable, Optional
 
 from hwdbg.errors import LibraryNotLoaded, SymbolError, UsageError
 from hwdbg.symbols import index as name_index
 from hwdbg.symbols import tls
 from hwdbg.symbols.dwarf import DwarfInfo
+from hwdbg.symbols import plt
 from hwdbg.symbols.elf import ElfImage, Symbol, suggest
 from hwdbg.linux import procfs
 from hwdbg.linux.procfs import Mapping, read_maps
@@ -53,6 +54,17 @@ class Location:
         if self.file and self.line:
             text += f" at {os.path.basename(self.file)}:{self.line}"
         return text
+
+
+@dataclass(frozen=True)
+class LineEntry:
+    """One entry of the line table at runtime addresses: [start, end) is ``line`` of ``file``."""
+
+    start: int
+    end: int
+    file: str
+    line: int
+    is_stmt: bool
 
 
 @dataclass
@@ -385,3 +397,51 @@ class SymbolTable:
         source = module.dwarf.line_at(link_addr) if module.dwarf is not None else None
         file, line = source if source else (None, None)
         return Location(addr, function, offset, file, line, module.name)
+
+    # -- stepping -----------------------------------------------------------
+
+    def line_entry(self, addr: int) -> Optional[LineEntry]:
+        """The line-table entry holding a runtime address (gdb's find_pc_line), or None."""
+        module = self.module_for(addr)
+        if module is None or module.dwarf is None:
+            return None
+        found = module.dwarf.line_entry(addr - module.bias)
+        if found is None:
+            return None
+        start, end, file, line, is_stmt = found
+        return LineEntry(start + module.bias, end + module.bias, file, line, is_stmt)
+
+    def function_at(self, addr: int) -> Optional[Variable]:
+        """The function whose code holds a runtime address (from the ELF symbols), or None."""
+        module = self.module_for(addr)
+        if module is None:
+            return None
+        hit = module.image.function_at(addr - module.bias)
+        return None if hit is None else self._from_symbol(module, hit[0], False)
+
+    def return_type(self, addr: int) -> Optional[CType]:
+        """The DWARF return type of the function holding ``addr`` (kind "void" for void), or None."""
+        var = self.function_at(addr)
+        ctype = self.ctype_of(var) if var is not None else None
+        return ctype.target if ctype is not None and ctype.kind == "func" else None
+
+    def plt_target(self, addr: int, read_word: Callable[[int], int]) -> Optional[int]:
+        """Where the PLT stub at a runtime address leads: the GOT's address once the dynamic linker
+        resolved it (an IFUNC's choice included), else the function of that name in another module."""
+        module = self.module_for(addr)
+        found = plt.stub_target(module.image, addr - module.bias) if module is not None else None
+        if found is None:
+            return None
+        name, slot = found
+        resolved = read_word(slot + module.bias)
+        if self.module_for(resolved) not in (None, module):
+            return resolved
+        for other in self.modules:
+            sym = other.image.find_symbol(name) if other is not module else None
+            if sym is not None and sym.kind == "func" and sym.value:
+                return sym.value + other.bias
+        return None
+
+    def in_plt(self, addr: int) -> bool:
+        module = self.module_for(addr)
+        return module is not None and plt.in_plt(module.image, addr - module.bias)

@@ -343,21 +343,29 @@ def unwind(user_regs: Any, read_memory: Callable[[int, int], bytes], symbols: Ca
     Ends at the outermost frame, a pc of 0, unreadable memory, a stack that does not
     grow towards the caller, or ``limit`` frames.
     """
+    return [pc for pc, _ in walk(user_regs, read_memory, symbols, refresh, limit)]
+
+
+def walk(user_regs: Any, read_memory: Callable[[int, int], bytes], symbols: Callable[[], Any],
+         refresh: Optional[Callable[[], None]] = None, limit: int = 64) -> list[tuple[int, Optional[int]]]:
+    """``unwind`` with each frame's CFA: (pc, cfa), innermost first. The CFA (the caller's stack
+    pointer) names an activation, as gdb's frame id does: stepping tells recursion apart by it.
+    It is None for the outermost frame, whose caller is unknown."""
 
     def read_word(addr: int) -> int:
         return struct.unpack("<Q", read_memory(addr & MASK64, 8))[0]
 
     regs = _registers(user_regs)
-    pcs: list[int] = []
+    frames: list[tuple[int, Optional[int]]] = []
     refreshed = [False]
     # Frame 0's pc, and that of a frame a signal interrupted, is the next instruction
     # to run; any other is a return address, so pc-1 is what lies inside the call.
     exact_pc = True
-    while len(pcs) < limit:
+    while len(frames) < limit:
         pc = regs.get(RIP, 0)
         if pc == 0:
             break
-        pcs.append(pc)
+        frames.append((pc, None))
         lookup_pc = pc if exact_pc else pc - 1
         try:
             found = _find_fde(symbols, refresh, lookup_pc, refreshed)
@@ -370,7 +378,8 @@ def unwind(user_regs: Any, read_memory: Callable[[int, int], bytes], symbols: Ca
                 exact_pc = _is_signal_frame(fde)
         except (_CannotUnwind, HwdbgError):
             break
+        frames[-1] = (pc, caller[RSP])
         if caller.get(RSP, 0) <= regs[RSP]:
             break  # a stack that does not grow towards the caller would loop
         regs = caller
-    return pcs
+    return frames

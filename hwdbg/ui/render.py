@@ -13,6 +13,7 @@ from typing import Any, Optional, TextIO
 
 from .. import records as rec
 from ..records import Kind
+from .location import SourceLines, stop_lines
 
 KIND_TITLES = {
     "watch": "Hardware watchpoint",
@@ -189,6 +190,7 @@ class TextOutput(Output):
     def __init__(self, stream: TextIO, *, color: Optional[bool] = None) -> None:
         super().__init__(stream)
         self.color = use_color(stream) if color is None else color
+        self.sources = SourceLines()
 
     def _paint(self, text: str, code: str) -> str:
         return f"{code}{text}{_RESET}" if self.color and text else text
@@ -196,6 +198,8 @@ class TextOutput(Output):
     def hit(self, hit: rec.Hit, *, full: bool, temporary: bool = False) -> None:
         if full:
             text = hit_text(hit, temporary=temporary)
+            if not hit.kind.is_data and hit.file and hit.line and not hit.backtrace:
+                text += "\n" + self.sources.text(hit.file, hit.line)  # gdb shows the line it stopped at
             head, _, tail = text.partition("\n")
             self.write("\n" + self._paint(head, _BOLD) + ("\n" + tail if tail else ""))
         else:
@@ -204,7 +208,7 @@ class TextOutput(Output):
     def stopped(self, stop: rec.Stopped, *, reported_hits: bool) -> None:
         if reported_hits:
             return
-        self.write(stopped_text(stop))
+        self.write(stop_lines(stop, self.sources) if stop.style else stopped_text(stop))
 
     def ended(self, record: Any) -> None:
         self.write(exit_text(record))

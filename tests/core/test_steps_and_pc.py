@@ -13,7 +13,7 @@ def test_a_hit_during_a_single_step_is_a_hit(start):
     t.run_to("write_g")
     g0 = t.watch("g[0]")
     for _ in range(50):
-        stop = t.step()
+        stop = t.stepi()
         if stop.hits:
             break
         assert stop.reason == "step"

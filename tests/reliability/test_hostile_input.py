@@ -545,7 +545,7 @@ def test_nothing_written_into_the_target(rel_start, rel_exe, figures, n):
             except hwdbg.HwdbgError:
                 refused += 1
         elif op < 0.67:
-            t.step()
+            t.stepi()
             stops += 1
         else:
             assert isinstance(t.cont(timeout=10), hwdbg.Stopped)

@@ -97,7 +97,7 @@ def test_prefix_abbreviations(context):
     ctx, out = context()
     assert ctx.dispatch("he watch")  # unique prefix of help
     assert "Usage: watch" in out.getvalue()
-    assert not ctx.dispatch("s")  # ambiguous: set, si, start, starti, stepi, source...
+    assert not ctx.dispatch("st")  # ambiguous: start, starti, step, stepi (s alone is step, as in gdb)
     assert "ambiguous command" in out.getvalue()
 
 

@@ -45,7 +45,7 @@ FIXED = [
     "watch counter --thread x", "watch counter --priority x", "watch counter --priority 99999999999",
     "watch counter --nope", "watch 'counter", "watch counter if", "p 1 +", "p (", "p counter.flags",
     "p config.nosuch", "p *0", "p 1 / 0", "p $nosuch", "p $99", "p 'ab'", "p 0777", "frobnicate", "123",
-    "@", "-watch", "/x 1", "s", "info b 99", "enable 99", "disable 0", "delete 2 99",
+    "@", "-watch", "/x 1", "st", "info b 99", "enable 99", "disable 0", "delete 2 99",
 ]
 
 

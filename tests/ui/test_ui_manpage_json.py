@@ -9,6 +9,7 @@ import hwdbg
 from hwdbg import records as rec
 from hwdbg.records import Kind
 from hwdbg.session import UserBreakpoint
+from hwdbg.ui.commands import Result
 from hwdbg.ui.commands.breakpoints import bp_json
 
 from ui_helpers import ROOT
@@ -78,6 +79,10 @@ def test_every_json_key_is_documented_under_its_event():
     records = [("hit", hit), ("hit", frame), ("stopped", stopped), ("exited", rec.Exited(0, 4242)),
                ("killed", rec.Killed("SIGSEGV", 4242, True)), ("result", bp),
                ("result", rec.Writer(2, 0x401136, "bump", 6, "counter.c", 12, 1, (4242,), (0, 1), (0, 1)))]
+    # Stepping: a stop that ends a step, finish's value, the scheduler-locking mode.
+    records += [("stopped", rec.Stopped("finish", 4242, 0x401136, where=frame, style="frame-address")),
+                ("result", Result("finish", {"value": "7", "history": 1, "type": "int"})),
+                ("result", Result("set scheduler-locking", {"mode": "step"}))]
     records += [(notice.what, notice) for notice in emitted_notices()]
     documented = entries()
     assert "Li event" in json_section()  # "every object has an event key"

@@ -129,7 +129,7 @@ def test_complete_commands_and_subcommands(context):
     assert completions(ctx, "info b") == ["breakpoints"]
     assert "debug-registers" not in completions(ctx, "info ")  # aliases are not offered
     assert completions(ctx, "wat") == ["watch"]
-    assert set(completions(ctx, "st")) == {"start", "starti", "stepi"}
+    assert set(completions(ctx, "st")) == {"start", "starti", "step", "stepi"}
     assert completions(ctx, "help rw") == ["rwatch"]
     assert completions(ctx, "set v") == ["var"]
 

@@ -311,7 +311,7 @@ def prefix_command(name: str, *, category: Category, doc: str, aliases: Sequence
 
 def load_all() -> Registry:
     """Imports every command module (each registers its commands once) and returns the registry."""
-    from . import breakpoints, data, display, misc, running, source, status, typeinfo  # noqa: F401
+    from . import breakpoints, data, display, misc, running, source, status, stepping, typeinfo  # noqa: F401
     return REGISTRY
 
 
@@ -322,3 +322,6 @@ INFO = prefix_command("info", category=Category.STATUS, aliases=("i",), doc="""i
 SET = prefix_command("set", category=Category.DATA, doc="""set SUBCOMMAND [ARGS]
 
     Changes things; today only the program's memory: set var LVALUE = EXPR.""")
+SHOW = prefix_command("show", category=Category.STATUS, doc="""show SUBCOMMAND
+
+    Shows a setting: scheduler-locking.""")

@@ -1,4 +1,4 @@
-"""Running the program: run, start, starti, attach, detach, kill, continue, stepi."""
+"""Running the program: run, start, starti, attach, detach, kill, continue (stepping: stepping.py)."""
 from __future__ import annotations
 
 import argparse
@@ -182,29 +182,3 @@ def continue_(ctx: Any, args: argparse.Namespace) -> None:
     if ctx.request_resume(session.cont):
         return
     ctx.resume(session.cont)
-
-
-_stepi_parser = CommandParser("stepi")
-_stepi_parser.add_argument("n", nargs="?", type=number, default=1, metavar="N")
-
-
-@command(_stepi_parser, category=R, aliases=("si",), repeatable=True)
-def stepi(ctx: Any, args: argparse.Namespace) -> None:
-    """stepi [N]
-
-    Executes N machine instructions (default 1) in the current thread; the other
-    threads stay stopped. Stops early at a breakpoint hit or a signal."""
-    session = ctx.session
-    session.require_stopped()
-    if args.n < 1 or args.n > 1_000_000:
-        raise UsageError(f"stepi N needs 1 <= N <= 1000000, not {args.n}")
-
-    def steps() -> Any:
-        result = None
-        for _ in range(args.n):
-            result = session.step()
-            if not isinstance(result, rec.Stopped) or result.reason != "step" or result.hits:
-                break
-        return result
-
-    ctx.resume(steps)

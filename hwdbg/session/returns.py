@@ -1,0 +1,102 @@
+"""The value a function returned, read where the SysV x86-64 ABI puts it (psABI 3.2.3).
+
+Scalars come back in rax (integers, pointers, char, bool, enums; rdx holds the high half of
+16-byte integers) or xmm0 (float, double). A struct or union of at most 16 bytes is split in
+eightbytes, each classed INTEGER (next of rax, rdx) or SSE (next of xmm0, xmm1) by the fields
+that overlap it; a bigger one (or one with a field the registers cannot carry) is MEMORY: the
+caller passed a buffer and rax holds its address. The bytes are then printed as ``print`` would.
+"""
+from __future__ import annotations
+
+import struct
+from typing import Any, Callable, Optional
+
+from .. import expr
+from ..symbols.types import CType
+
+INTEGER, SSE, MEMORY = "INTEGER", "SSE", "MEMORY"
+XMM0_OFFSET = 160  # in the FXSAVE area PTRACE_GETFPREGS returns; each xmm register is 16 bytes
+_FAKE_ADDRESS = 0xFFFF_FF00_0000_0000  # where returned bytes are served from: not user memory
+
+
+def _leaves(ctype: CType, offset: int = 0):
+    """(offset, scalar type) of every scalar in a type, arrays and nested records flattened."""
+    if ctype.kind in ("struct", "union"):
+        for member in ctype.fields:
+            yield from _leaves(member.ctype, offset + member.offset)
+    elif ctype.kind == "array":
+        element = ctype.target
+        if element is not None and element.size:
+            for i in range(ctype.count or 0):
+                yield from _leaves(element, offset + i * element.size)
+    else:
+        yield offset, ctype
+
+
+def classify(ctype: CType) -> list[str]:
+    """The class of each eightbyte of a returned type: [INTEGER], [SSE, INTEGER], [MEMORY]..."""
+    if ctype.kind in ("struct", "union", "array"):
+        if ctype.size > 16 or ctype.size == 0:
+            return [MEMORY]
+        classes = [None] * ((ctype.size + 7) // 8)
+        for offset, leaf in _leaves(ctype):
+            if leaf.kind == "float" and leaf.size > 8 or offset % max(1, min(leaf.size, 8)):
+                return [MEMORY]  # long double (x87) or an unaligned field
+            word = offset // 8
+            kind = SSE if leaf.kind == "float" else INTEGER
+            classes[word] = INTEGER if INTEGER in (classes[word], kind) else SSE
+        return [c or SSE for c in classes]  # padding only: no register needed, SSE is harmless
+    if ctype.kind == "float":
+        return [SSE] if ctype.size <= 8 else [MEMORY]
+    return [INTEGER] * max(1, (ctype.size + 7) // 8)
+
+
+def returned_bytes(ctype: CType, regs: Any, fpregs: Callable[[], bytes],
+                   read_memory: Callable[[int, int], bytes]) -> tuple[bytes, Optional[int]]:
+    """The returned object's bytes, and its address when it came back in memory (MEMORY class)."""
+    classes = classify(ctype)
+    if classes == [MEMORY]:
+        return read_memory(regs.rax, ctype.size), regs.rax
+    integers = [regs.rax, regs.rdx]
+    data = b""
+    fp = fpregs() if SSE in classes else b""
+    sse = 0
+    for cls in classes:
+        if cls == INTEGER:
+            data += struct.pack("<Q", integers.pop(0) & (2**64 - 1))
+        else:
+            data += fp[XMM0_OFFSET + 16 * sse:XMM0_OFFSET + 16 * sse + 8]
+            sse += 1
+    return data[:ctype.size], None
+
+
+class _Served:
+    """An expression environment that serves the returned bytes at a fixed address and passes
+    every other read (a char * member's string) to the process."""
+
+    def __init__(self, env: Any, data: bytes) -> None:
+        self._env, self._data = env, data
+
+    def read_memory(self, addr: int, size: int) -> bytes:
+        offset = addr - _FAKE_ADDRESS
+        if 0 <= offset and offset + size <= len(self._data):
+            return self._data[offset:offset + size]
+        return self._env.read_memory(addr, size)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._env, name)
+
+
+def format_returned(ctype: CType, regs: Any, fpregs: Callable[[], bytes], env: Any) -> tuple[str, Any]:
+    """The returned value as ``print`` spells it (gdb's "Value returned is $N = ..."), and the
+    number itself for a scalar (None for an aggregate)."""
+    data, address = returned_bytes(ctype, regs, fpregs, env.read_memory)
+    if ctype.kind in ("struct", "union", "array"):
+        where = address if address is not None else _FAKE_ADDRESS
+        served = env if address is not None else _Served(env, data)
+        return expr.format_value(expr.Value(where, ctype, where), served), None
+    if ctype.kind == "float":
+        number: Any = struct.unpack("<f" if ctype.size == 4 else "<d", data[:ctype.size])[0]
+    else:
+        number = int.from_bytes(data, "little", signed=ctype.signed and ctype.kind != "pointer")
+    return expr.format_value(expr.Value(number, ctype), env), number

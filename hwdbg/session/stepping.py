@@ -1,0 +1,388 @@
+"""Source-level stepping with gdb's rules: next, step, until, advance, finish, nexti, stepi.
+
+A line step single-steps the thread through the line-table entry it is in. Leaving it:
+- into a subroutine (the new frame's caller is the stepping frame, by CFA): ``next`` runs to
+  the return address with an internal int3 that only stops in the stepping frame (so a
+  recursive call of the same function does not end it); ``step`` runs to the callee's body
+  (after its prologue, through a PLT stub to the function it calls) when it has line info,
+  and steps over it otherwise;
+- to the start of an is_stmt entry of another line: the step ends;
+- into the middle of a line (a return into the caller mid-statement, a jump): that line
+  becomes the one stepped through, so the step ends at the start of the next one.
+Any stop that is not the engine's own (a breakpoint, a watchpoint, a signal, Ctrl-C, the
+exit) ends the command and is returned as it is. The internal int3s are removed on every path.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
+
+from .. import records as rec
+from ..errors import TargetError, UsageError
+from ..locations import resolve_break
+from ..symbols.unwind import walk
+from .returns import format_returned
+from .softstops import SoftStops
+
+Result = Any  # rec.Stopped | rec.Exited | rec.Killed
+LOCKING_MODES = ("off", "on", "step", "replay")
+ENDBR64, PUSH_RBP, MOV_RSP_RBP = b"\xf3\x0f\x1e\xfa", b"\x55", (b"\x48\x89\xe5", b"\x48\x8b\xec")
+
+
+@dataclass
+class _Range:
+    """What a line step is stepping through, and in which frame (gdb's step range and step frame)."""
+
+    start: int
+    end: int
+    file: Optional[str]
+    line: Optional[int]
+    frame: tuple[Optional[int], Optional[int]]  # (CFA, function start): the frame's identity
+
+
+class Stepper:
+    def __init__(self, session: Any) -> None:
+        self.s = session
+        self._interrupts = 0  # the session's interrupt count when the command began
+
+    def _begin(self, tid: Optional[int]) -> int:
+        self._interrupts = self.s.interrupts
+        return self._tid(tid)
+
+    def _go(self, tid: int, *, step: bool, lock: bool) -> Result:
+        """One move of the engine; Ctrl-C between two moves ends the command (its SIGSTOP may
+        arrive after the move that was running has already stopped)."""
+        if self.s.interrupts != self._interrupts:
+            self.s.interrupt_handled()
+            pc = self._pc(tid)
+            return self._settle(rec.Stopped(reason="interrupted", tid=tid, pc=pc, where=self.s.describe(pc)))
+        return self.s.go(tid, step=step, lock=lock)
+
+    # ------------------------------------------------------------ the thread and its frames
+
+    def _inf(self) -> Any:
+        return self.s.require_stopped()
+
+    def _tid(self, tid: Optional[int]) -> int:
+        inf = self._inf()
+        tid = tid or self.s.current_tid
+        return tid if tid in inf.threads else inf.pid
+
+    def _pc(self, tid: int) -> int:
+        return self.s.arch.get_pc(self._inf().get_regs(tid))
+
+    def _frames(self, tid: int, limit: int = 2) -> list[tuple[int, Optional[int]]]:
+        inf = self.s.require_process()
+        return walk(inf.get_regs(tid), inf.read_memory, lambda: self.s.symbols, self.s.refresh_symbols, limit)
+
+    def _cfa(self, tid: int) -> Optional[int]:
+        frames = self._frames(tid, 1)
+        return frames[0][1] if frames else None
+
+    def _function_start(self, pc: int) -> Optional[int]:
+        symbols = self.s.symbols
+        fn = symbols.function_at(pc) if symbols is not None else None
+        return fn.addr if fn is not None else None
+
+    def _frame_id(self, tid: int, pc: int) -> tuple[Optional[int], Optional[int]]:
+        return self._cfa(tid), self._function_start(pc)
+
+    def _lock(self, stepping: bool) -> bool:
+        mode = self.s.scheduler_locking
+        return mode == "on" or (mode == "step" and stepping)
+
+    # ------------------------------------------------------------ moves
+
+    @staticmethod
+    def _plain_step(result: Result) -> bool:
+        return isinstance(result, rec.Stopped) and result.reason == "step" and not any(h.stopped for h in result.hits)
+
+    def _single(self, tid: int, lock: bool) -> Result:
+        """One instruction; a user breakpoint where it lands counts as hit there (gdb's bpstat)."""
+        result = self._go(tid, step=True, lock=lock)
+        if not self._plain_step(result):
+            return result
+        inf = self.s.require_process()
+        if inf.breaks.is_ours(result.pc):
+            self.s.soft.over[tid] = result.pc  # the int3 is not executed: stepped over when resumed
+            owners = {o for o in inf.breaks.owners(result.pc) if o > 0}
+            trap = self.s.soft.hits_at(tid, result.pc, owners)
+            if trap.stop:
+                return self._settle(dataclasses.replace(result, reason="breakpoint", hits=tuple(trap.hits)))
+        return result
+
+    def _settle(self, stop: rec.Stopped) -> rec.Stopped:
+        self.s.last_stop = stop
+        for hit in stop.hits:
+            bp = self.s.breakpoints.get(hit.id)
+            if hit.stopped and bp is not None and bp.temporary:
+                self.s.delete(bp)
+        return stop
+
+    def _run_to(self, tid: int, addr: int, accept: Callable[[], bool], lock: bool) -> Result:
+        """Runs until tid reaches addr with ``accept()`` true (its frame), or anything else stops it."""
+        return self._run_to_any(tid, {addr: accept}, lock)
+
+    def _run_to_any(self, tid: int, places: dict[int, Callable[[], bool]], lock: bool) -> Result:
+        """Runs until tid reaches one of the addresses with its ``accept()`` true, or anything else
+        stops it. The internal int3s are gone when it returns, however it returns."""
+        inf = self._inf()
+        inserted = []
+        try:
+            for addr in places:
+                inf.breaks.insert(addr, SoftStops.STEP)
+                inserted.append(addr)
+            self.s.step_filter = lambda t, a: t == tid and a in places and places[a]()
+            if self._pc(tid) in places:
+                self.s.soft.over[tid] = self._pc(tid)  # standing on one: run from it, as gdb steps over it
+            return self._go(tid, step=False, lock=lock)
+        finally:
+            self.s.step_filter = None
+            for addr in inserted:
+                if inf.alive:
+                    inf.breaks.remove(addr, SoftStops.STEP)
+
+    @staticmethod
+    def _reached(result: Result, addr: int) -> bool:
+        return isinstance(result, rec.Stopped) and result.reason == "step" and result.pc == addr and not any(
+            h.stopped for h in result.hits)
+
+    # ------------------------------------------------------------ the end of a command
+
+    def _stop(self, tid: int, reason: str, origin: Optional[tuple] = None, start_function: Optional[int] = None,
+              message: Optional[str] = None) -> rec.Stopped:
+        """The stop a command ends with, and how to show it: the source line alone when the
+        frame and function are the ones it started in, else the frame line too (gdb's
+        print_stop_event); the address when the pc is not at the start of a line."""
+        pc = self._pc(tid)
+        entry = self.s.symbols.line_entry(pc) if self.s.symbols is not None else None
+        same = origin is not None and self._frame_id(tid, pc) == origin and self._function_start(pc) == start_function
+        style = ("line" if same else "frame") + ("" if entry is not None and entry.start == pc else "-address")
+        stop = rec.Stopped(reason=reason, tid=tid, pc=pc, where=self.s.describe(pc), style=style, message=message)
+        self.s.current_tid = tid
+        return self._settle(stop)
+
+    # ------------------------------------------------------------ next, step, until
+
+    def line_step(self, tid: Optional[int] = None, count: int = 1, *, over: bool, until: bool = False) -> Result:
+        """``next``/``step`` (``over``: calls are stepped over) ``count`` times; ``until``: like next,
+        but a jump back to an earlier address of the function does not end it (loops)."""
+        tid = self._begin(tid)
+        result: Result = None
+        for _ in range(count):
+            result = self._one_line(tid, over=over, until=until)
+            if not (isinstance(result, rec.Stopped) and result.reason == "step"):
+                break
+        return result
+
+    def _one_line(self, tid: int, *, over: bool, until: bool) -> Result:
+        symbols = self.s.symbols
+        if symbols is None:
+            raise TargetError("no symbol table is loaded; use stepi")
+        lock = self._lock(True)
+        pc = self._pc(tid)
+        origin = self._frame_id(tid, pc)
+        start_function = origin[1]
+        entry = symbols.line_entry(pc)
+        if entry is None:
+            fn = symbols.function_at(pc)
+            if fn is None or not fn.size:
+                raise TargetError("Cannot find bounds of current function")
+            self.s.emit(rec.Notice("no-line-info", f"Single stepping until exit from function {fn.name},\n"
+                                                   "which has no line number information.", tid=tid))
+            current = _Range(fn.addr, fn.addr + fn.size, None, None, origin)
+            over = True  # gdb steps over everything in a function without line info
+        else:
+            current = _Range(entry.start, entry.end, entry.file, entry.line, origin)
+            if until and start_function is not None:
+                current.start = start_function
+        while True:
+            result = self._single(tid, lock)
+            if not self._plain_step(result):
+                return result
+            pc = result.pc
+            if current.start <= pc < current.end:
+                continue
+            frames = self._frames(tid, 2)
+            here = frames[0][1] if frames else None
+            caller = frames[1] if len(frames) > 1 else None
+            if caller is not None and current.frame[0] is not None and caller[1] == current.frame[0] \
+                    and here != current.frame[0]:
+                # Stepped into a subroutine called from the stepping frame.
+                target = None if over else self._body_of(pc)
+                if target is None:
+                    back = current.frame[0]
+                    result = self._run_to(tid, caller[0], lambda: self._cfa(tid) == back, lock)
+                    if not self._reached(result, caller[0]):
+                        return result
+                    pc = caller[0]
+                    if current.start <= pc < current.end:
+                        continue
+                else:
+                    if target != pc:
+                        # Also back in this frame: a target that is never run (an unresolved IFUNC) is stepped over.
+                        back = current.frame[0]
+                        result = self._run_to_any(tid, {target: lambda: self._cfa(tid) == here,
+                                                        caller[0]: lambda: self._cfa(tid) == back}, lock)
+                        if self._reached(result, caller[0]) and target != caller[0]:
+                            pc = caller[0]
+                            if current.start <= pc < current.end:
+                                continue
+                        elif not self._reached(result, target):
+                            return result
+                        else:
+                            return self._stop(tid, "step", current.frame, start_function)
+                    else:
+                        return self._stop(tid, "step", current.frame, start_function)
+            found = symbols.line_entry(pc)
+            if found is None:
+                return self._stop(tid, "step", current.frame, start_function)  # no line here: stop (gdb)
+            line = found.line
+            if pc == found.start and (found.line != current.line or found.file != current.file):
+                if found.is_stmt:
+                    return self._stop(tid, "step", current.frame, start_function)
+                if self._frame_id(tid, pc) == current.frame:
+                    continue  # not a statement: look for a better place to stop
+                line = 0  # another frame, not a statement: a later entry of this line may stop
+            # The middle of a line (or the same line again): step through it, in this frame.
+            current = _Range(found.start, found.end, found.file, line, self._frame_id(tid, pc))
+
+    def _body_of(self, pc: int) -> Optional[int]:
+        """Where ``step`` into the function at pc stops: after its prologue, if it has line info
+        (through a PLT stub, the function the stub calls); None: step over it."""
+        symbols = self.s.symbols
+        if symbols.in_plt(pc):
+            inf = self.s.require_process()
+
+            def read_word(addr: int) -> int:
+                return int.from_bytes(inf.read_memory(addr, 8), "little")
+
+            target = symbols.plt_target(pc, read_word)
+            if target is None:
+                self.s.refresh_symbols()  # the library may have been mapped since the last look
+                target = symbols.plt_target(pc, read_word)
+            if target is None:
+                return None
+            pc = target
+        fn = symbols.function_at(pc)
+        if fn is None or fn.addr != pc or symbols.line_entry(fn.addr) is None:
+            return None
+        body = fn.addr + self._frame_setup(fn.addr)
+        entry = symbols.line_entry(body)
+        # The prologue ends mid-line: go on to the end of that line, inside the function (gdb).
+        if entry is not None and entry.start != body and entry.end < fn.addr + fn.size:
+            body = entry.end
+        return body
+
+    def _frame_setup(self, addr: int) -> int:
+        """The length of ``[endbr64] push %rbp; mov %rsp,%rbp`` at a function's start, or 0 when
+        it has no frame pointer: what gdb's amd64 prologue analysis skips when stepping in."""
+        code = self.s.require_process().read_memory(addr, 8)
+        at = 4 if code.startswith(ENDBR64) else 0
+        if code[at:at + 1] == PUSH_RBP and code[at + 1:at + 4] in MOV_RSP_RBP:
+            return at + 4
+        return 0
+
+    # ------------------------------------------------------------ stepi, nexti
+
+    def instruction_step(self, tid: Optional[int] = None, count: int = 1, *, over: bool) -> Result:
+        """``stepi``/``nexti`` (``over``: a call runs to its return, in this frame)."""
+        tid = self._begin(tid)
+        lock = self._lock(True)
+        result: Result = None
+        for _ in range(count):
+            pc = self._pc(tid)
+            origin = self._frame_id(tid, pc)
+            result = self._single(tid, lock)
+            if not self._plain_step(result):
+                return result
+            if over:
+                frames = self._frames(tid, 2)
+                if len(frames) > 1 and frames[1][1] == origin[0] and frames[0][1] != origin[0]:
+                    back = origin[0]
+                    result = self._run_to(tid, frames[1][0], lambda: self._cfa(tid) == back, lock)
+                    if not self._reached(result, frames[1][0]):
+                        return result
+            result = self._stop(tid, "step", origin, origin[1])
+        return result
+
+    # ------------------------------------------------------------ finish, until LOCATION, advance
+
+    def frame0(self, tid: int) -> tuple[rec.Frame, int, bool]:
+        """Frame 0 of a thread: where it is, its pc, and whether the pc is inside a line."""
+        pc = self._pc(tid)
+        entry = self.s.symbols.line_entry(pc) if self.s.symbols is not None else None
+        return self.s.describe(pc), pc, entry is None or entry.start != pc
+
+    def check_finish(self, tid: int) -> None:
+        """gdb's outermost frame: one without a caller, or main (backtraces stop there)."""
+        frames = self._frames(tid, 2)
+        fn = self.s.symbols.function_at(frames[0][0]) if frames and self.s.symbols is not None else None
+        if len(frames) < 2 or frames[0][1] is None or (fn is not None and fn.name == "main"):
+            raise TargetError('"finish" not meaningful in the outermost frame.')
+
+    def location(self, text: str) -> int:
+        """The address of an until/advance LOCATION (break's syntax: FUNCTION is after its prologue)."""
+        if not text.strip():
+            raise UsageError("no location given: use FUNCTION, FILE:LINE, LINE or *ADDRESS")
+        return resolve_break(self.s.symbols, self.s.env(), text, self.s.sites.default_file()).addr
+
+    def finish(self, tid: Optional[int] = None) -> tuple[Result, Optional[tuple[str, Any]], Optional[Any]]:
+        """Runs until the selected function returns to its caller's frame: (the stop, the returned
+        value as (printed, number or None) or None, its type or None)."""
+        tid = self._begin(tid)
+        self.check_finish(tid)
+        frames = self._frames(tid, 2)
+        pc, cfa = frames[0]
+        ret, caller_cfa = frames[1]
+        symbols = self.s.symbols
+        rtype = symbols.return_type(pc) if symbols is not None else None
+
+        def returned() -> bool:  # in the caller's frame: by its CFA, or (unknown) the stack pointer
+            if caller_cfa is not None:
+                return self._cfa(tid) == caller_cfa
+            return self.s.require_process().get_regs(tid).rsp == cfa
+
+        result = self._run_to(tid, ret, returned, self._lock(False))
+        if not self._reached(result, ret):
+            return result, None, None
+        stop = self._stop(tid, "finish")
+        if rtype is None or rtype.kind == "void":
+            return stop, None, rtype
+        inf = self.s.require_process()
+        value = format_returned(rtype, inf.get_regs(tid), lambda: inf.get_fpregs(tid), self.s.env(tid))
+        return stop, value, rtype
+
+    def run_until(self, addr: int, tid: Optional[int] = None, *, anywhere: bool) -> Result:
+        """``until LOCATION`` / ``advance LOCATION``: run until addr is reached, or the current
+        frame returns. ``until`` stops at addr only in the current frame or an outer one when addr
+        is in the current function (gdb); ``advance`` (``anywhere``) in any frame."""
+        tid = self._begin(tid)
+        frames = self._frames(tid, 2)
+        pc = frames[0][0] if frames else self._pc(tid)
+        cfa = frames[0][1] if frames else None
+        same_function = self._function_start(addr) == self._function_start(pc)
+        lock = self._lock(False)
+        caller = frames[1] if len(frames) > 1 and frames[1][1] is not None else None
+
+        def at_location() -> bool:
+            if anywhere or not same_function or cfa is None:
+                return True
+            here = self._cfa(tid)
+            return here is not None and here >= cfa
+
+        places = {addr: at_location}
+        if caller is not None and caller[0] != addr:
+            places[caller[0]] = lambda: self._cfa(tid) == caller[1]
+        result = self._run_to_any(tid, places, lock)
+        if isinstance(result, rec.Stopped) and result.reason == "step" and not any(h.stopped for h in result.hits):
+            return self._stop(tid, "until")
+        return result
+
+
+def check_locking_mode(mode: str) -> str:
+    if mode not in LOCKING_MODES:
+        raise UsageError(f'Undefined item: "{mode}"; scheduler-locking is one of {", ".join(LOCKING_MODES)}')
+    return mode
+

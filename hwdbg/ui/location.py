@@ -1,0 +1,62 @@
+"""Where the program stopped, as gdb shows it after a step: the frame line and the source line.
+
+``frame_line`` is the one place that spells ``sum_pair () at steps.c:15`` (arguments go
+between the parentheses once frames know them); ``source_line`` reads the line from the
+source file, saying once per file when it is not on disk, as gdb does.
+"""
+from __future__ import annotations
+
+import os
+from typing import Optional
+
+from .. import records as rec
+
+
+def frame_line(frame: Optional[rec.Frame], pc: int, *, address: bool) -> str:
+    """``0x401136 in bump () at counter.c:12`` (``address``: the pc is inside a line), or
+    ``bump () at counter.c:12``; ``0x... in bump ()`` from LIB without line info."""
+    if frame is None or not frame.function:
+        return f"{pc:#018x} in ?? ()"
+    text = f"{frame.function} ()"
+    if frame.file and frame.line:
+        text += f" at {os.path.basename(frame.file)}:{frame.line}"
+    elif frame.module:
+        text += f" from {frame.module}"
+    return f"{pc:#018x} in {text}" if address or not (frame.file and frame.line) else text
+
+
+class SourceLines:
+    """Source files read once each; gdb's ``LINE\\tTEXT`` (or why the text is missing)."""
+
+    def __init__(self) -> None:
+        self._files: dict[str, Optional[list[str]]] = {}
+
+    def text(self, path: str, line: int) -> str:
+        if path not in self._files:
+            try:
+                with open(path, encoding="utf-8", errors="replace") as f:
+                    self._files[path] = f.read().splitlines()
+            except OSError as exc:
+                self._files[path] = None
+                return f"{line}\t{path}: {os.strerror(exc.errno or 2)}."
+        lines = self._files[path]
+        if lines is None:
+            return f"{line}\tin {path}"
+        if not 1 <= line <= len(lines):
+            return f"Line number {line} out of range; \"{path}\" has {len(lines)} lines."
+        return f"{line}\t{lines[line - 1]}"
+
+
+def stop_lines(stop: rec.Stopped, sources: SourceLines) -> str:
+    """A stop that ends a step, finish or until, by its ``style`` (see records.Stopped)."""
+    where = stop.where
+    style = stop.style or "frame-address"
+    inside = style.endswith("-address")
+    has_line = where is not None and where.file and where.line
+    if style.startswith("line") and has_line:
+        prefix = f"{stop.pc:#018x}\t" if inside else ""
+        return prefix + sources.text(where.file, where.line)
+    text = frame_line(where, stop.pc, address=inside)
+    if has_line:
+        text += "\n" + sources.text(where.file, where.line)
+    return text
