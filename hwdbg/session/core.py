@@ -21,7 +21,6 @@ from ..hw.fastpath import BUFFER as FAST_BUFFER
 from ..hw.router import Router, TrapKind
 from ..hw.strings import StringStores
 from ..linux import affinity, procfs
-from ..linux.ptrace import TRAP_BRKPT
 from ..process import events as pev
 from ..process.control import Inferior, find_program
 from . import cleanup
@@ -535,8 +534,6 @@ class Session:
             return None
         if kind is TrapKind.INT3:
             addr = self.soft.claim(inf, tid)
-            if addr is None and info.code == TRAP_BRKPT and tid in self._stepping:
-                return self._stopped(inf, tid, "step")  # a single step over a syscall ends with TRAP_BRKPT
             if addr is None:
                 return self._stopped(inf, tid, "int3", signal="SIGTRAP")  # the program's own int3
             owners = inf.breaks.owners(addr)
