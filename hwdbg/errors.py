@@ -75,3 +75,11 @@ class LibraryNotLoaded(SymbolError):
 
 class TargetTimeout(TargetError):
     """The target did not stop within the requested time; it was interrupted."""
+
+
+class OptimizedOut(SymbolError):
+    """A local the compiler left no trace of at this pc (gdb's ``<optimized out>``)."""
+
+
+class FrameError(HwdbgError):
+    """No such frame: no stack, or up/down past either end (gdb's messages)."""

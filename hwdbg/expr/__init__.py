@@ -38,7 +38,7 @@ dereferencing an integer, a ``void *`` or a pointer of unknown type reads a
 # evaluator (values, memory, C arithmetic), printer (values and bytes as text).
 from __future__ import annotations
 
-from .evaluator import Env, Value, assign_bytes, evaluate, evaluate_text, lvalue, truth
+from .evaluator import Env, Held, Value, assign_bytes, evaluate, evaluate_text, lvalue, truth
 from .parser import parse, parse_assignment, referenced_names
 from .printer import (
     INTEGER_FORMATS, char_literal, format_integer, format_scalar, format_value, read_c_string, string_literal,
@@ -46,7 +46,7 @@ from .printer import (
 from .syntax import Binary, Cast, Index, Member, Name, Node, Num, Register, Unary
 
 __all__ = [
-    "Env", "Value", "Node", "Num", "Name", "Register", "Unary", "Binary", "Member", "Index", "Cast",
+    "Env", "Held", "Value", "Node", "Num", "Name", "Register", "Unary", "Binary", "Member", "Index", "Cast",
     "parse", "parse_assignment", "evaluate", "evaluate_text", "lvalue", "assign_bytes", "truth",
     "referenced_names", "format_value",
     "INTEGER_FORMATS", "format_integer", "format_scalar", "char_literal", "string_literal", "read_c_string",

@@ -26,6 +26,7 @@ from ..process.control import Inferior, find_program
 from . import cleanup
 from .env import ExpressionEnv
 from .fastplan import FastPlanner, run_fast_loop
+from .frames import FrameTable
 from .hits import HitSemantics, as_int
 from .image import ProgramImage, load_symbols
 from .model import UserBreakpoint
@@ -70,6 +71,8 @@ class Session:
         self.sites = BreakSites(symbols=lambda: self.symbols, env=self.env, describe=self.describe,
                                 inferior=lambda: self.inferior, last_stop=lambda: self.last_stop,
                                 add=self.add_breakpoint, any_pending=lambda: self.table.any_pending)
+        self.frames = FrameTable(regs=lambda tid: self.require_process().get_regs(tid), read_memory=self.read_memory,
+                                 symbols=lambda: self.symbols, refresh=self.refresh_symbols, describe=self.describe)
         self.manager.is_held = self._held
         cleanup.live_sessions.add(self)
 
@@ -157,6 +160,7 @@ class Session:
         for tid in inf.threads:
             self.manager.add_thread(tid)
         self.current_tid = inf.pid
+        self.frames.reset(stopped=True)
         self.table.rearm("start")
         self.sites.watch_loader()
 
@@ -205,6 +209,7 @@ class Session:
         self.strings.reset()
         self.soft.reset()
         self._stepping.clear()
+        self.frames.reset(stopped=False)
         self.inferior = None
 
     # ------------------------------------------------------------ breakpoints (the table's, on this process)
@@ -310,6 +315,7 @@ class Session:
 
     def _run_loop(self, inf: Inferior, start: Callable[[], None]) -> rec.Stopped | rec.Exited | rec.Killed:
         cleanup.running_sessions.add(self)  # from here a signal is only noted (a step-over may wait)
+        self.frames.reset(stopped=False)
         try:
             start()
             return self._loop(inf)
@@ -333,6 +339,7 @@ class Session:
                     inf.stop_all()
                     self.current_tid = result.tid
                     self.last_stop = result
+                    self.frames.reset(stopped=True)
                     for hit in result.hits:
                         bp = self.breakpoints.get(hit.id)
                         if hit.stopped and bp is not None and bp.temporary:
@@ -348,6 +355,7 @@ class Session:
             if self._batch is not None and self._batched() >= self._batch and inf.alive:
                 self._batch_start = self.hits.published
                 inf.stop_all()
+                self.frames.reset(stopped=True)
                 self.last_stop = rec.Stopped(reason="batch", tid=inf.pid, pc=0)
                 return self.last_stop
             if self._resume_all_after:
@@ -530,10 +538,13 @@ class Session:
         else:
             setattr(regs, name, value & (2**64 - 1))
         inf.set_regs(tid, regs)
+        self.frames.reset(stopped=True)
 
     def env(self, tid: Optional[int] = None) -> ExpressionEnv:
-        """The expression environment of one thread (default: the current one)."""
-        return self.image.env(tid or self.current_tid)
+        """The expression environment of one thread (default: the current one), in its selected frame."""
+        env = self.image.env(tid or self.current_tid)
+        env.frame = lambda: self.frames.selected(env.tid or self.require_process().pid)
+        return env
 
     def refresh_symbols(self) -> None:
         """Re-reads the memory map (after dlopen)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any, Callable, Optional
 
 from ..arch import ArchSpec
-from ..errors import SymbolError, UsageError
+from ..errors import LibraryNotLoaded, SymbolError, UsageError
 
 
 class MissingNames:
@@ -31,8 +31,40 @@ class ExpressionEnv:
         self.arch, self.tid = arch, tid
         self._symbols, self._alive, self._refresh, self._missing = symbols, alive, refresh, missing
         self._read_memory, self._get_regs = read_memory, get_regs
+        # The frame names are looked up in first (session/frames.py): set by the session.
+        self.frame: Optional[Callable[[], Any]] = None
+        self.frame_used: Any = None  # the frame whose locals the last expressions used (scoped watches)
 
-    def lookup(self, name: str, lib: Optional[str]) -> tuple[int, Any]:
+    def _local(self, name: str) -> Any:
+        frame = self.frame() if self.frame is not None and self._alive() else None
+        var = frame.visible(name) if frame is not None else None
+        if var is None:
+            return None
+        self.frame_used = frame
+        return frame.found(var)
+
+    def _elsewhere(self, name: str) -> bool:
+        """Is ``name`` a local of another frame of the stack (gdb: not in the current context)?"""
+        frame = self.frame() if self.frame is not None and self._alive() else None
+        while frame is not None:
+            frame = frame.caller()
+            if frame is not None and frame.visible(name) is not None:
+                return True
+        return False
+
+    def lookup(self, name: str, lib: Optional[str]) -> Any:
+        if lib is None:
+            found = self._local(name)
+            if found is not None:
+                return found
+        try:
+            return self._lookup_symbol(name, lib)
+        except SymbolError as exc:
+            if lib is None and not isinstance(exc, LibraryNotLoaded) and self._elsewhere(name):
+                raise SymbolError(f'No symbol "{name}" in current context.') from None
+            raise
+
+    def _lookup_symbol(self, name: str, lib: Optional[str]) -> tuple[int, Any]:
         symbols = self._symbols()
         if symbols is None:
             raise SymbolError(f"no symbol table loaded; cannot look up {name!r}")
@@ -51,6 +83,11 @@ class ExpressionEnv:
     def register(self, name: str) -> int:
         if name == "tid":
             return self.tid or 0
+        frame = self.frame() if self.frame is not None and self._alive() else None
+        if frame is not None and frame.level > 0:  # $pc, $sp, ... of the selected frame, as gdb
+            value = frame.register(self.arch.register_name(name))
+            if value is not None:
+                return value
         regs = self._get_regs(self.tid)
         field_name = self.arch.register_name(name)
         if field_name not in {f[0] for f in regs._fields_}:

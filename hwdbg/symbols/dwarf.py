@@ -194,6 +194,15 @@ class DwarfInfo(TypeDecoder):
                 return found
         return None
 
+    def row_start(self, link_addr: int) -> Optional[int]:
+        """Where the line-table row containing ``link_addr`` starts (gdb's sal.pc), or None."""
+        cu = self._unit_at(link_addr)
+        if cu is None:
+            return None
+        table = self._lines_of(cu)
+        i = bisect.bisect_right(table.starts, link_addr) - 1
+        return table.starts[i] if i >= 0 and link_addr < table.ends[i] else None
+
     def _statements_in(self, file: str) -> list[tuple[str, int, int]]:
         rows = []
         for cu in self._units():
@@ -369,6 +378,24 @@ class DwarfInfo(TypeDecoder):
             if containing:
                 return containing[0]
         return None
+
+    def function_die_at(self, link_addr: int):
+        """The DW_TAG_subprogram DIE whose code contains ``link_addr`` (only its unit is read), or None."""
+        entry = self._function_entry("", link_addr)
+        return None if entry is None else self._die(entry[2])
+
+    @property
+    def location_lists(self):
+        """pyelftools' reader of .debug_loc / .debug_loclists (None without them), made once."""
+        if not hasattr(self, "_location_lists"):
+            self._location_lists = self._dwarf.location_lists()
+        return self._location_lists
+
+    @property
+    def range_lists(self):
+        if not hasattr(self, "_range_lists"):
+            self._range_lists = self._dwarf.range_lists()
+        return self._range_lists
 
     def function_range(self, name: str, at: Optional[int] = None) -> Optional[tuple[int, int]]:
         """Link-time [low, high) of a function's code, or None; ``at`` (an address in it) makes it cheap."""
