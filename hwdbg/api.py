@@ -15,6 +15,7 @@ from .errors import TargetError, UsageError
 from .locations import resolve_code, resolve_watch
 from .records import Kind
 from .session import Session, UserBreakpoint, install_signal_cleanup, writers_of
+from .session.frames import variable_value
 import time
 from . import expr
 from .hw import debugregs
@@ -60,6 +61,85 @@ class Breakpoint:
 
     def __repr__(self) -> str:
         return f"<Breakpoint {self.id} {self.kind} {self.expr} {self.status} hits={self.hit_count}>"
+
+
+class Frame:
+    """One frame of a stopped thread (``Target.frames()``): level 0 is the innermost."""
+
+    def __init__(self, target: "Target", frame: Any, tid: int) -> None:
+        self._target, self._frame, self.tid = target, frame, tid
+        self.level: int = frame.level
+        self.pc: int = frame.pc
+        self.cfa: Optional[int] = frame.cfa
+        self.function: Optional[str] = frame.function
+        self.file: Optional[str] = frame.file
+        self.line: Optional[int] = frame.line
+
+    def _values(self, variables: list) -> dict[str, Any]:
+        env = self._target.session.env(self.tid)
+        out: dict[str, Any] = {}
+        for var in variables:
+            if var.name not in out:  # an inner block's variable shadows an outer one's
+                out[var.name] = python_value(variable_value(self._frame, var, env), env)
+        return out
+
+    @property
+    def args(self) -> dict[str, Any]:
+        """Argument name -> Python value (int, float, dict for a struct, list for an array, None
+        when optimized out)."""
+        return self._values(self._frame.arguments())
+
+    @property
+    def locals(self) -> dict[str, Any]:
+        """Local name -> Python value, innermost block first; a shadowed local is left out."""
+        return self._values(self._frame.locals())
+
+    def evaluate(self, text: str) -> Any:
+        """An expression in this frame (its locals and arguments visible), as a Python value."""
+        env = self._target.session.env(self.tid)
+        env.frame = lambda: self._frame
+        return python_value(expr.evaluate_text(text, env), env)
+
+    def __repr__(self) -> str:
+        return f"<Frame #{self.level} {self.function} at {self.file}:{self.line}>"
+
+
+def python_value(value: Optional[expr.Value], env: Any, depth: int = 0) -> Any:
+    """A C value as Python data: numbers, a dict per struct, a list per array (bounded)."""
+    if value is None:
+        return None
+    ctype = value.ctype
+    if ctype is None or ctype.kind not in ("struct", "union", "array") or depth > 8:
+        return value.value
+    if ctype.kind == "array":
+        element = ctype.target
+        if element is None or element.size <= 0:
+            return []
+        return [_object_at(env, value.value + i * element.size, element, depth)
+                for i in range(min(ctype.count or 0, 200))]
+    return {field.name: _object_at(env, value.value + field.offset, field.ctype, depth)
+            for field in ctype.fields if field.name and not field.bit_size}
+
+
+def _object_at(env: Any, address: int, ctype: Any, depth: int) -> Any:
+    value = expr.evaluate(expr.Name("v", None, "v"), _AtEnv(env, address, ctype))
+    return python_value(value, env, depth + 1)
+
+
+class _AtEnv:
+    """An Env whose one name is the object of type ``ctype`` at ``address``."""
+
+    def __init__(self, env: Any, address: int, ctype: Any) -> None:
+        self._env, self._found = env, (address, ctype)
+
+    def lookup(self, name: str, lib: Optional[str]) -> Any:
+        return self._found
+
+    def read_memory(self, addr: int, size: int) -> bytes:
+        return self._env.read_memory(addr, size)
+
+    def register(self, name: str) -> int:
+        return self._env.register(name)
 
 
 class Target:
@@ -232,6 +312,15 @@ class Target:
             return int(value)
         except (OverflowError, ValueError):
             raise UsageError(f"{text!r} is {value}, not a number that fits an integer") from None
+
+    def frames(self, tid: Optional[int] = None) -> list[Frame]:
+        """The frames of a stopped thread (default: the current one), innermost first, up to main."""
+        session = self.session
+        inf = session.require_stopped()
+        thread = tid or session.current_tid or inf.pid
+        if thread not in inf.threads:
+            raise UsageError(f"no thread {thread}; see Target.threads")
+        return [Frame(self, frame, thread) for frame in session.frames.stack(thread)]
 
     def address_of(self, name: str) -> int:
         if self.session.symbols is None:

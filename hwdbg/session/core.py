@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from dataclasses import replace
 import signal as _signal
 import threading
 from typing import Any, Callable, Iterator, Optional, Sequence
@@ -23,7 +24,7 @@ from ..hw.strings import StringStores
 from ..linux import affinity, procfs
 from ..process import events as pev
 from ..process.control import Inferior, find_program
-from . import cleanup
+from . import cleanup, scoped
 from .env import ExpressionEnv
 from .fastplan import FastPlanner, run_fast_loop
 from .frames import FrameTable
@@ -486,6 +487,13 @@ class Session:
             if addr is None:
                 return self._stopped(inf, tid, "int3", signal="SIGTRAP")  # the program's own int3
             owners = inf.breaks.owners(addr)
+            gone = scoped.frames_left(self.breakpoints, owners, self.arch.get_sp(inf.get_regs(tid)))
+            for bp in gone:  # a watched local's frame returned
+                self.delete(bp)
+                self.emit(scoped.left_notice(bp, tid))
+            if gone:
+                return replace(self._stopped(inf, tid, "watchpoint-scope", pc=addr),
+                               message="\n".join(scoped.MESSAGE.format(id=bp.id) for bp in gone))
             if self.soft.LOADER in owners:
                 self.image.refresh()  # a library came or went
                 self.table.resolve_pending()

@@ -58,6 +58,7 @@ class UserBreakpoint:
     temporary: bool = False  # deleted by the session at its first stop
     inserted: bool = False  # break: its int3 is in the code
     pending: bool = False  # break on LIB:FUNCTION whose library is not loaded yet
+    scope: Any = None  # a watch on a local: the frame it lives in (session/scoped.py Scope)
 
     @property
     def access(self) -> BpType:

@@ -9,6 +9,7 @@ from ...errors import UsageError
 from ...locations import resolve_code, resolve_watch
 from ...records import Kind, writers_table
 from ...session import writers_of
+from ...session.scoped import Scope
 from ..render import KIND_TITLES, KIND_TYPES
 from . import (Category, CommandParser, Result, command, first_then_raw, number, parse_ids, shell_split,
                split_condition)
@@ -21,7 +22,8 @@ def _bp_parser(name: str, *, code: bool = False) -> CommandParser:
     parser = CommandParser(name)
     parser.add_argument("expr", nargs="+", metavar="LOCATION" if code else "EXPR")
     if not code:
-        parser.add_argument("-l", "--length", type=number, metavar="N")
+        parser.add_argument("-l", "-location", dest="location", action="store_true")
+        parser.add_argument("--length", type=number, metavar="N")
         parser.add_argument("--count", action="store_true")
     parser.add_argument("--priority", type=number, default=0, metavar="P")
     parser.add_argument("--thread", type=number, metavar="TID")
@@ -70,27 +72,51 @@ def _add_watch(ctx: Any, args: argparse.Namespace, kind: Kind) -> Result:
     length = args.length
     if length is not None and length <= 0:
         raise UsageError(f"length must be a positive number of bytes, not {length}")
-    where = resolve_watch(session.symbols, session.env(), text, length)
+    env = session.env()
+    where = resolve_watch(session.symbols, env, text, length)
+    scope = None if args.location else watch_scope(env.frame_used)
 
     def resolve() -> tuple[int, int]:
+        if args.location:
+            return where.addr, where.length  # -location: the address it named when set
         again = resolve_watch(session.symbols, session.env(), text, length)
         return again.addr, again.length
 
-    bp = session.add_breakpoint(kind, where.addr, where.length, expr=text, priority=args.priority,
+    shown = f"-location {text}" if args.location else text
+    bp = session.add_breakpoint(kind, where.addr, where.length, expr=shown, priority=args.priority,
                                 thread=args.thread, condition=args.condition, trace=args.trace,
-                                backtrace=args.backtrace, signed=where.signed, resolve=resolve, count=args.count)
+                                backtrace=args.backtrace, signed=where.signed, resolve=resolve, count=args.count,
+                                scope=scope)
     ctx.last_bp_id = bp.id
-    return Result(kind, {"breakpoint": bp_json(bp)}, f"{KIND_TITLES[kind]} {bp.id}: {text}{_status_note(bp)}")
+    data = bp_json(bp)
+    if scope is not None:
+        data["scope"] = {"cfa": scope.cfa, "function": scope.function, "return_address": scope.return_address}
+    return Result(kind, {"breakpoint": data}, f"{KIND_TITLES[kind]} {bp.id}: {shown}{_status_note(bp)}")
+
+
+def watch_scope(frame: Any) -> Any:
+    """The scope of a watch whose expression used locals of ``frame`` (None: not scoped; gdb
+    does not scope a watch whose frame has no caller to return to)."""
+    caller = frame.caller() if frame is not None else None
+    if caller is None or frame.cfa is None:
+        return None
+    return Scope(frame.cfa, caller.pc, frame.function or "")
 
 
 @command(_bp_parser("watch"), category=B, split=bp_split, complete="symbols")
 def watch(ctx: Any, args: argparse.Namespace) -> Result:
-    """watch EXPR [-l N] [--priority P] [--thread TID] [--trace] [--count] [--backtrace] [if CONDITION]
+    """watch [-l|-location] EXPR [--length N] [--priority P] [--thread TID] [--trace] [--count] [--backtrace] [if CONDITION]
 
     Stop when a write changes the value of EXPR (a variable, a field, an array
-    element, *ADDRESS, LIB:symbol). The length comes from the type; -l/--length
+    element, *ADDRESS, LIB:symbol). The length comes from the type; --length
     overrides it (1, 2, 4, 8, or a range hwdbg splits over several debug registers).
     Writes of the same value are not reported (gdb semantics).
+
+    EXPR is evaluated in the selected frame. A watch on a local watches that frame's
+    instance; when the frame returns the watch is deleted and the program stops
+    ("Watchpoint N deleted because the program has left the block in which its
+    expression is valid."), recursion included. -l/-location watches the address
+    EXPR names now, never scoped, as gdb's watch -location.
 
     --trace reports each change in one line and keeps running; --thread TID arms it
     in one thread only; --priority P decides who keeps a debug register when more
@@ -104,7 +130,7 @@ def watch(ctx: Any, args: argparse.Namespace) -> Result:
 
 @command(_bp_parser("rwatch"), category=B, split=bp_split, complete="symbols")
 def rwatch(ctx: Any, args: argparse.Namespace) -> Result:
-    """rwatch EXPR [-l N] [--priority P] [--thread TID] [--trace] [--backtrace] [if CONDITION]
+    """rwatch [-l|-location] EXPR [--length N] [--priority P] [--thread TID] [--trace] [--backtrace] [if CONDITION]
 
     Stop when EXPR is read. x86-64 cannot trap reads only: this is emulated with an
     access (read/write) watchpoint plus filtering. An access that changes the value
@@ -115,7 +141,7 @@ def rwatch(ctx: Any, args: argparse.Namespace) -> Result:
 
 @command(_bp_parser("awatch"), category=B, split=bp_split, complete="symbols")
 def awatch(ctx: Any, args: argparse.Namespace) -> Result:
-    """awatch EXPR [-l N] [--priority P] [--thread TID] [--trace] [--backtrace] [if CONDITION]
+    """awatch [-l|-location] EXPR [--length N] [--priority P] [--thread TID] [--trace] [--backtrace] [if CONDITION]
 
     Stop when EXPR is read or written (an access watchpoint)."""
     return _add_watch(ctx, args, Kind.AWATCH)
