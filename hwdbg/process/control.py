@@ -494,6 +494,10 @@ class Inferior:
     def set_regs(self, tid: int, regs: sc.Regs) -> None:
         sc.setregs(tid, regs)
 
+    def get_xmm(self, tid: int) -> list[int]:
+        """XMM0-15 of a stopped thread (where floating-point arguments and locals live)."""
+        return sc.getxmm(tid)
+
 
 def _list_tasks(pid: int) -> list[int]:
     try:

@@ -72,7 +72,8 @@ class Session:
         self.sites = BreakSites(symbols=lambda: self.symbols, env=self.env, describe=self.describe,
                                 inferior=lambda: self.inferior, last_stop=lambda: self.last_stop,
                                 add=self.add_breakpoint, any_pending=lambda: self.table.any_pending)
-        self.frames = FrameTable(regs=lambda tid: self.require_process().get_regs(tid), read_memory=self.read_memory,
+        self.frames = FrameTable(regs=lambda tid: self.require_process().get_regs(tid),
+                                 xmm=lambda tid: self.require_process().get_xmm(tid), read_memory=self.read_memory,
                                  symbols=lambda: self.symbols, refresh=self.refresh_symbols, describe=self.describe)
         self.manager.is_held = self._held
         cleanup.live_sessions.add(self)

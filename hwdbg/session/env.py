@@ -5,6 +5,7 @@ from typing import Any, Callable, Optional
 
 from ..arch import ArchSpec
 from ..errors import LibraryNotLoaded, SymbolError, UsageError
+from .frames import HELD_BASE
 
 
 class MissingNames:
@@ -46,11 +47,7 @@ class ExpressionEnv:
     def _elsewhere(self, name: str) -> bool:
         """Is ``name`` a local of another frame of the stack (gdb: not in the current context)?"""
         frame = self.frame() if self.frame is not None and self._alive() else None
-        while frame is not None:
-            frame = frame.caller()
-            if frame is not None and frame.visible(name) is not None:
-                return True
-        return False
+        return frame is not None and any(other.visible(name) is not None for other in frame.stack if other is not frame)
 
     def lookup(self, name: str, lib: Optional[str]) -> Any:
         if lib is None:
@@ -78,6 +75,11 @@ class ExpressionEnv:
         return var.addr, var.ctype
 
     def read_memory(self, addr: int, size: int) -> bytes:
+        if addr >= HELD_BASE and self.frame is not None:  # a struct of the frame held in registers
+            frame = self.frame()
+            data = frame.held.read(addr, size) if frame is not None else None
+            if data is not None:
+                return data
         return self._read_memory(addr, size)
 
     def register(self, name: str) -> int:

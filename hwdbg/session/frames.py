@@ -21,6 +21,7 @@ from ..symbols.scopes import FunctionScope, ScopeVariable, const_value, function
 from ..symbols.unwind import UnwoundFrame, unwind_frames
 
 MAX_FRAMES = 4096
+XMM0 = 17  # DWARF number of xmm0 on x86-64
 
 
 class StackFrame:
@@ -33,6 +34,8 @@ class StackFrame:
         self.module, self.where = module, where
         self._read_memory, self._caller = read_memory, caller
         self._scope: Any = False  # not looked up yet
+        self.stack: list[StackFrame] = [self]  # every frame of its thread, set by FrameTable
+        self.held = HeldRegions()  # the table's, set by FrameTable
 
     # -------------------------------------------------------------- where
 
@@ -64,6 +67,12 @@ class StackFrame:
     @property
     def line(self) -> Optional[int]:
         return self.where.line
+
+    @property
+    def file_shown(self) -> Optional[str]:
+        """The source file as gdb names it in frame lines."""
+        dwarf = self.module.dwarf if self.module is not None else None
+        return dwarf.display_name(self.file) if dwarf is not None and self.file else self.file
 
     def caller(self) -> Optional["StackFrame"]:
         return self._caller()
@@ -129,7 +138,7 @@ class StackFrame:
         if scope is None or attr is None:
             return None
         found = expression_at(attr, var.die, self.module.dwarf.location_lists, scope.low)
-        if found is None or len(found) != 1 or not 0x50 <= found[0] <= 0x5F:
+        if found is None or len(found) != 1 or not 0x50 <= found[0] <= 0x6F:
             return None  # gdb resolves DW_OP_regN only
         try:
             value = self._entry_value(scope.parser.parse_expr(found))
@@ -137,6 +146,29 @@ class StackFrame:
             return None
         size = var.ctype.size or 8
         return None if value is None else (value & MASK64).to_bytes(8, "little")[:size]
+
+    def base_address(self) -> Optional[int]:
+        """gdb's "Arglist at" of info frame (amd64's frame base): rbp once the function has set
+        it up (push %rbp; mov %rsp,%rbp), else the stack pointer as on entry, less 8."""
+        scope, sp = self.scope, self.regs.get(7)
+        if sp is None:
+            return None
+        if scope is None:
+            return sp - 8
+        start = scope.low + self.bias
+        try:
+            code = bytes(self._read_memory(start, 8))
+        except Exception:
+            return sp - 8
+        if code.startswith(b"\xf3\x0f\x1e\xfa"):  # endbr64
+            start, code = start + 4, code[4:]
+        if not code.startswith(b"\x55"):
+            return sp - 8
+        if self.lookup_pc <= start + 1 and self.exact:
+            return sp  # the push ran, not the mov
+        if code[1:4] in (b"\x48\x89\xe5", b"\x48\x8b\xec") and (self.lookup_pc > start + 1 or not self.exact):
+            return self.regs.get(6)
+        return sp
 
     def at_line_start(self) -> bool:
         """Is the pc the first address of its line-table row? (gdb then shows no address.)"""
@@ -159,6 +191,8 @@ class StackFrame:
             data = read_located(where, size, self.state())
         except Exception:
             raise OptimizedOut("value has been optimized out") from None
+        if var.ctype.kind in ("struct", "union", "array"):
+            return self.held.place(data), var.ctype  # read field by field from there
         return expr.Held(data, var.ctype, why)
 
     def visible(self, name: str) -> Optional[ScopeVariable]:
@@ -177,7 +211,7 @@ class StackFrame:
         """A register as this frame sees it (None: not known here, or not a DWARF register)."""
         aliases = {"pc": "rip", "sp": "rsp", "fp": "rbp"}
         name = aliases.get(name, name)
-        if name not in REGISTER_NAMES:
+        if name not in REGISTER_NAMES[:XMM0]:
             return None
         return self.pc if name == "rip" else self.regs.get(REGISTER_NAMES.index(name))
 
@@ -189,11 +223,13 @@ class StackFrame:
 class FrameTable:
     """The frames of each stopped thread, and the selected frame (one, as gdb has)."""
 
-    def __init__(self, *, regs: Callable[[int], Any], read_memory: Callable[[int, int], bytes],
+    def __init__(self, *, regs: Callable[[int], Any], xmm: Callable[[int], list[int]],
+                 read_memory: Callable[[int, int], bytes],
                  symbols: Callable[[], Any], refresh: Callable[[], None], describe: Callable[[int], rec.Frame]) -> None:
-        self._regs, self._read_memory, self._symbols = regs, read_memory, symbols
+        self._regs, self._xmm, self._read_memory, self._symbols = regs, xmm, read_memory, symbols
         self._refresh, self._describe = refresh, describe
         self._stacks: dict[int, list[StackFrame]] = {}
+        self.held = HeldRegions()
         self.stopped = False  # the target waits for the user: frames may be kept
         self.tid: Optional[int] = None  # the thread the selection is in
         self.level = 0
@@ -201,6 +237,7 @@ class FrameTable:
     def reset(self, stopped: bool) -> None:
         """At every stop (``stopped``) and resume: frames are forgotten, #0 is selected."""
         self._stacks.clear()
+        self.held.clear()
         self.stopped, self.level, self.tid = stopped, 0, None
 
     def stack(self, tid: int, limit: int = MAX_FRAMES) -> list[StackFrame]:
@@ -210,8 +247,10 @@ class FrameTable:
         symbols = self._symbols()
         unwound = unwind_frames(self._regs(tid), self._read_memory, self._symbols, self._refresh,
                                 limit if self.stopped else 2)
-        frames = []
+        frames: list[StackFrame] = []
+        xmm = {XMM0 + n: value for n, value in enumerate(self._xmm(tid))} if unwound else {}
         for level, frame in enumerate(unwound):
+            frame.regs.update(xmm)  # call-clobbered: every frame sees frame 0's, as gdb shows them
             lookup_pc = frame.pc if frame.exact else frame.pc - 1
             module = symbols.module_for(frame.pc) if symbols is not None else None
             where = self._describe(frame.pc)
@@ -223,6 +262,8 @@ class FrameTable:
                                      lambda n=level + 1: frames[n] if n < len(frames) else None))
             if frames[-1].function == "main":
                 break  # gdb's backtrace past-main off: the C library's frames are not shown
+        for frame in frames:
+            frame.stack, frame.held = frames, self.held
         if self.stopped:
             self._stacks[tid] = frames
         return frames
@@ -268,6 +309,35 @@ def variable_value(frame: StackFrame, var: ScopeVariable, env: Any) -> Optional[
     except OptimizedOut:
         return None
     return expr.evaluate(expr.Name(var.name, None, var.name), _OneName(env, var.name, found))
+
+
+HELD_BASE = 0xFFFF_F000_0000_0000  # in the kernel half: no user-space object can be there
+
+
+class HeldRegions:
+    """Aggregates held outside memory (a struct passed in two registers), served at made-up
+    addresses no process has, so the expression language and the printer read them field by
+    field. Forgotten when the target runs."""
+
+    def __init__(self) -> None:
+        self._regions: list[tuple[int, bytes]] = []
+
+    def clear(self) -> None:
+        self._regions.clear()
+
+    def place(self, data: bytes) -> int:
+        for start, known in self._regions:
+            if known == data:
+                return start
+        start = HELD_BASE + (len(self._regions) << 20)
+        self._regions.append((start, data))
+        return start
+
+    def read(self, addr: int, size: int) -> Optional[bytes]:
+        for start, data in self._regions:
+            if start <= addr and addr + size <= start + len(data):
+                return data[addr - start:addr - start + size]
+        return None
 
 
 class _OneName:

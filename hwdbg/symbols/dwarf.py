@@ -64,6 +64,7 @@ class DwarfInfo(TypeDecoder):
         self._all_names: Optional[NameIndex] = None
         self._types: dict[tuple[str, int], CType] = {}  # by DIE
         self._strings: dict[int, bytes] = {}  # the string sections, for the scanner
+        self._display: dict[str, str] = {}  # source path -> the name gdb shows
 
     @property
     def _dwarf(self):
@@ -133,6 +134,10 @@ class DwarfInfo(TypeDecoder):
                 directory = os.path.join(comp_dir, directory)
             path = name if os.path.isabs(name) or not directory else os.path.join(directory, name)
             files.append(os.path.normpath(path))
+            # gdb shows a file as the compiler named it: relative to the compilation directory.
+            recorded = dirs[index] if index and index < len(dirs) else ""
+            self._display.setdefault(files[-1], name if os.path.isabs(name) or not recorded
+                                     else os.path.join(recorded, name))
         return files if version >= 5 else [""] + files  # file numbers are 1-based before DWARF 5
 
     def _lines_of(self, cu) -> _UnitLines:
@@ -193,6 +198,10 @@ class DwarfInfo(TypeDecoder):
             if found is not None:
                 return found
         return None
+
+    def display_name(self, path: str) -> str:
+        """The name gdb shows for a source file of the line table (as the compiler was given it)."""
+        return self._display.get(path, path)
 
     def row_start(self, link_addr: int) -> Optional[int]:
         """Where the line-table row containing ``link_addr`` starts (gdb's sal.pc), or None."""

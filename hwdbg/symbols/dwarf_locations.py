@@ -18,9 +18,10 @@ from elftools.dwarf.locationlists import BaseAddressEntry, LocationEntry, Locati
 from hwdbg.symbols.dwarf_types import PARSE_ERRORS
 
 MASK64 = (1 << 64) - 1
+XMM0 = 17  # DWARF numbers 17-32 are xmm0-15
 # DWARF register numbers of x86-64, as user_regs_struct names them (0-16), for messages.
 REGISTER_NAMES = ("rax", "rdx", "rcx", "rbx", "rsi", "rdi", "rbp", "rsp",
-                  "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15", "rip")
+                  "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15", "rip") + tuple(f"xmm{n}" for n in range(16))
 
 
 class NotAvailable(Exception):
@@ -115,7 +116,9 @@ def _run(ops: list, parser: DWARFExprParser, frame: FrameState, size: int) -> Lo
             stack.append(args[0] + frame.bias)
         elif name.startswith("DW_OP_lit"):
             stack.append(int(name[len("DW_OP_lit"):]))
-        elif name.startswith("DW_OP_const") and name != "DW_OP_const_type":
+        elif name in ("DW_OP_const_type", "DW_OP_GNU_const_type"):
+            stack.append(int.from_bytes(bytes(args[1][:8]), "little"))  # a typed constant (a double's bits)
+        elif name.startswith("DW_OP_const"):
             stack.append(args[0] & MASK64)
         elif name.startswith("DW_OP_reg") and name != "DW_OP_regval_type":
             number = args[0] if name == "DW_OP_regx" else int(name[len("DW_OP_reg"):])
@@ -201,7 +204,9 @@ def read_located(where: Located, size: int, frame: FrameState) -> bytes:
     if where.data is not None:
         return where.data[:size].ljust(size, b"\0")
     if where.register is not None:
-        return (frame.register(where.register) & MASK64).to_bytes(8, "little")[:size].ljust(size, b"\0")
+        width = 16 if XMM0 <= where.register < XMM0 + 16 else 8
+        value = frame.register(where.register) & ((1 << 8 * width) - 1)
+        return value.to_bytes(width, "little")[:size].ljust(size, b"\0")
     if where.address is not None:
         return bytes(frame.read_memory(where.address, size))
     raise NotAvailable("optimized out")

@@ -7,7 +7,7 @@ import re
 from typing import Any, Optional
 
 from ... import expr
-from ...errors import HwdbgError, TargetError, UsageError
+from ...errors import HwdbgError, OptimizedOut, TargetError, UsageError
 from ...locations import resolve_code
 from . import Category, CommandParser, Result, command, current_tid, printable, raw_split, symbolic
 from ...disasm import disassemble as decode
@@ -59,7 +59,14 @@ def print_(ctx: Any, args: argparse.Namespace) -> Result:
     if not text:
         raise UsageError("print needs an expression")
     env = ctx.session.env()
-    value = ctx.evaluate(text)
+    try:
+        value = ctx.evaluate(text)
+    except OptimizedOut:
+        if not re.fullmatch(r"[A-Za-z_]\w*", text):
+            raise
+        ctx.values.append(None)  # gdb: a local with no location here prints as <optimized out>
+        return Result("print", {"expr": text, "history": len(ctx.values), "value": None,
+                                "text": "<optimized out>"}, f"${len(ctx.values)} = <optimized out>")
     shown = expr.format_scalar(value, fmt, functools.partial(symbolic, ctx)) if fmt else expr.format_value(value, env)
     ctx.values.append(_json_value(value) if isinstance(value.value, int) else None)
     number_ = len(ctx.values)

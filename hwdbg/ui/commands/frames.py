@@ -98,7 +98,7 @@ def frame_line(frame: Any, env: Any) -> str:
     text = f"{head} {frame.pc:#018x} in " if address else f"{head} "
     text += f"{frame.function or '??'} ({', '.join(_argument_texts(frame, env)) if frame.scope else ''})"
     if frame.file and frame.line:
-        text += f" at {os.path.basename(frame.file)}:{frame.line}"
+        text += f" at {frame.file_shown}:{frame.line}"
     elif frame.where.module and frame.function:
         text += f" from {frame.where.module}"
     return text
@@ -241,7 +241,7 @@ def info_frame(ctx: Any, args: argparse.Namespace) -> Result:
     caller = frame.caller()
     where = f" in {frame.function}" if frame.function else ""
     if frame.file and frame.line:
-        where += f" ({os.path.basename(frame.file)}:{frame.line})"
+        where += f" ({frame.file_shown}:{frame.line})"
     cfa = frame.cfa
     lines = [f"Stack level {frame.level}, frame at {cfa:#x}:" if cfa is not None else f"Stack level {frame.level}:"]
     saved_pc = caller.pc if caller is not None else None
@@ -256,9 +256,11 @@ def info_frame(ctx: Any, args: argparse.Namespace) -> Result:
     if frame.scope is not None:
         lines.append(" source language c.")
     arglist = ", ".join(_argument_texts(frame, env)) if frame.scope else ""
-    if cfa is not None:
-        lines.append(f" Arglist at {cfa - 16:#x}, args: {arglist}".rstrip())
-        lines.append(f" Locals at {cfa - 16:#x}, Previous frame's sp is {cfa:#x}")
+    base = frame.base_address()
+    if base is not None:
+        lines.append(f" Arglist at {base:#x}, args: {arglist}".rstrip())
+        lines.append(f" Locals at {base:#x}, Previous frame's sp is {cfa:#x}" if cfa is not None
+                     else f" Locals at {base:#x},")
     saved = [(reg, frame.saved[reg]) for reg in _GDB_ORDER if reg in frame.saved]
     if saved:
         lines.append(" Saved registers:")
