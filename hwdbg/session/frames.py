@@ -36,6 +36,7 @@ class StackFrame:
         self._scope: Any = False  # not looked up yet
         self.stack: list[StackFrame] = [self]  # every frame of its thread, set by FrameTable
         self.held = HeldRegions()  # the table's, set by FrameTable
+        self.return_address: Optional[int] = None  # the caller's pc, even beyond main
 
     # -------------------------------------------------------------- where
 
@@ -260,6 +261,7 @@ class FrameTable:
                                   line=line.line, module=where.module)
             frames.append(StackFrame(level, frame, module, where, self._read_memory,
                                      lambda n=level + 1: frames[n] if n < len(frames) else None))
+            frames[-1].return_address = unwound[level + 1].pc if level + 1 < len(unwound) else None
             if frames[-1].function == "main":
                 break  # gdb's backtrace past-main off: the C library's frames are not shown
         for frame in frames:

@@ -97,10 +97,9 @@ def _add_watch(ctx: Any, args: argparse.Namespace, kind: Kind) -> Result:
 def watch_scope(frame: Any) -> Any:
     """The scope of a watch whose expression used locals of ``frame`` (None: not scoped; gdb
     does not scope a watch whose frame has no caller to return to)."""
-    caller = frame.caller() if frame is not None else None
-    if caller is None or frame.cfa is None:
+    if frame is None or frame.return_address is None or frame.cfa is None:
         return None
-    return Scope(frame.cfa, caller.pc, frame.function or "")
+    return Scope(frame.cfa, frame.return_address, frame.function or "")
 
 
 @command(_bp_parser("watch"), category=B, split=bp_split, complete="symbols")

@@ -244,7 +244,7 @@ def info_frame(ctx: Any, args: argparse.Namespace) -> Result:
         where += f" ({frame.file_shown}:{frame.line})"
     cfa = frame.cfa
     lines = [f"Stack level {frame.level}, frame at {cfa:#x}:" if cfa is not None else f"Stack level {frame.level}:"]
-    saved_pc = caller.pc if caller is not None else None
+    saved_pc = frame.return_address
     lines.append(f" rip = {frame.pc:#x}{where}" + (f"; saved rip = {saved_pc:#x}" if saved_pc is not None else ""))
     links = []
     if caller is not None and caller.cfa is not None:
@@ -272,6 +272,8 @@ def info_frame(ctx: Any, args: argparse.Namespace) -> Result:
 
 
 def _info_variables(ctx: Any, which: str) -> Result:
+    if not ctx.session.alive:
+        raise FrameError("No frame selected.")
     session, _tid = _stack(ctx)
     frame = _selected(ctx)
     name = f"info {which}"
