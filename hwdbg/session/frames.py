@@ -291,17 +291,19 @@ class FrameTable:
         self.tid, self.level = tid, level
         return frames[level]
 
-    def move(self, tid: int, count: int) -> StackFrame:
-        """``up COUNT`` (positive) or ``down COUNT`` (negative), stopping at either end as gdb does."""
+    def move(self, tid: int, count: int, explicit: bool = False) -> StackFrame:
+        """``up COUNT`` (positive) or ``down COUNT`` (negative), stopping at either end. As in gdb,
+        only a plain up or down at the end is an error: ``down 9999`` means "all the way down"."""
         frames = self.stack(tid)
         if not frames:
             raise FrameError("No stack.")
         current = self.level if tid == self.tid else 0
-        if count > 0 and current == len(frames) - 1:
+        wanted = current + count
+        if not explicit and wanted >= len(frames):
             raise FrameError("Initial frame selected; you cannot go up.")
-        if count < 0 and current == 0:
+        if not explicit and wanted < 0:
             raise FrameError("Bottom (innermost) frame selected; you cannot go down.")
-        return self.select(tid, max(0, min(len(frames) - 1, current + count)))
+        return self.select(tid, max(0, min(len(frames) - 1, wanted)))
 
 
 def variable_value(frame: StackFrame, var: ScopeVariable, env: Any) -> Optional[expr.Value]:

@@ -204,16 +204,18 @@ def frame(ctx: Any, args: argparse.Namespace) -> Result:
 
 
 _move_parser = CommandParser("up")
-_move_parser.add_argument("count", nargs="?", type=number, default=1, metavar="N")
+_move_parser.add_argument("count", nargs="?", type=number, metavar="N")
 
 
 @command(_move_parser, category=D)
 def up(ctx: Any, args: argparse.Namespace) -> Result:
     """up [N]
 
-    Selects the frame N levels up (towards main; default 1) and shows it."""
+    Selects the frame N levels up (towards main; default 1) and shows it; a plain
+    up in the outermost frame is an error, up N stops there."""
     session, tid = _stack(ctx)
-    return _shown(ctx, session.frames.move(tid, args.count), "up")
+    return _shown(ctx, session.frames.move(tid, 1 if args.count is None else args.count, args.count is not None),
+                  "up")
 
 
 @command(_move_parser, category=D)
@@ -222,7 +224,8 @@ def down(ctx: Any, args: argparse.Namespace) -> Result:
 
     Selects the frame N levels down (towards frame 0; default 1) and shows it."""
     session, tid = _stack(ctx)
-    return _shown(ctx, session.frames.move(tid, -args.count), "down")
+    count = 1 if args.count is None else args.count
+    return _shown(ctx, session.frames.move(tid, -count, args.count is not None), "down")
 
 
 # ------------------------------------------------------------------ info frame, locals, args
