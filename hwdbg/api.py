@@ -16,6 +16,7 @@ from .locations import resolve_code, resolve_watch
 from .records import Kind
 from .session import Session, UserBreakpoint, install_signal_cleanup, writers_of
 from .session.frames import variable_value
+from .session.scoped import scope_of
 import time
 from . import expr
 from .hw import debugregs
@@ -171,6 +172,8 @@ class Target:
         """Watches memory: access "w" (writes), "rw" (any access) or "r" (reads, emulated on x86-64).
 
         Every trapped access is a hit unless ``changes_only`` (gdb's ``watch``: only value changes).
+        An expression that uses locals watches the current frame's instance: when that frame
+        returns, the watch is deleted (a "watchpoint-scope" stop; it leaves ``breakpoints``).
         ``count=True`` never stops: the CPU counts accesses (perf breakpoints) at native speed;
         ``hit_count`` reads the count, ``hits`` stays empty. ``keep`` bounds the hits kept in
         ``hits`` (the most recent ones; None keeps all).
@@ -184,11 +187,12 @@ class Target:
             where = resolve_watch(self.session.symbols, self.session.env(), text, length)
             return where.addr, where.length
 
-        where = resolve_watch(self.session.symbols, self.session.env(), text, length)
+        env = self.session.env()
+        where = resolve_watch(self.session.symbols, env, text, length)
         bp = self.session.add_breakpoint(kind, where.addr, where.length, expr=text, priority=priority,
                                          thread=thread, condition=condition, changes_only=changes_only,
                                          signed=where.signed, on_hit=on_hit, backtrace=backtrace, resolve=resolve,
-                                         count=count, keep=keep)
+                                         count=count, keep=keep, scope=scope_of(env.frame_used))
         return Breakpoint(self, bp)
 
     def hbreak(self, location: Union[str, int], *, priority: int = 0, thread: Optional[int] = None,

@@ -9,7 +9,7 @@ returns to the same address with a lower stack pointer and is let through.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Any, Iterable, Optional
 
 from .. import records as rec
 from .model import UserBreakpoint
@@ -27,8 +27,12 @@ class Scope:
     function: str = ""
 
 
-def guard_owner(bp: UserBreakpoint) -> int:
-    return -bp.id
+def scope_of(frame: Any) -> Optional[Scope]:
+    """The scope of a watch whose expression used locals of ``frame`` (an ExpressionEnv's
+    ``frame_used``); None: not scoped (no locals, or a frame with nowhere to return to)."""
+    if frame is None or frame.return_address is None or frame.cfa is None:
+        return None
+    return Scope(frame.cfa, frame.return_address, frame.function or "")
 
 
 def frames_left(breakpoints: dict[int, UserBreakpoint], owners: Iterable[int], sp: int) -> list[UserBreakpoint]:

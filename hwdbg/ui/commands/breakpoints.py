@@ -9,7 +9,7 @@ from ...errors import UsageError
 from ...locations import resolve_code, resolve_watch
 from ...records import Kind, writers_table
 from ...session import writers_of
-from ...session.scoped import Scope
+from ...session.scoped import scope_of
 from ..render import KIND_TITLES, KIND_TYPES
 from . import (Category, CommandParser, Result, command, first_then_raw, number, parse_ids, shell_split,
                split_condition)
@@ -74,7 +74,7 @@ def _add_watch(ctx: Any, args: argparse.Namespace, kind: Kind) -> Result:
         raise UsageError(f"length must be a positive number of bytes, not {length}")
     env = session.env()
     where = resolve_watch(session.symbols, env, text, length)
-    scope = None if args.location else watch_scope(env.frame_used)
+    scope = None if args.location else scope_of(env.frame_used)
 
     def resolve() -> tuple[int, int]:
         if args.location:
@@ -92,14 +92,6 @@ def _add_watch(ctx: Any, args: argparse.Namespace, kind: Kind) -> Result:
     if scope is not None:
         data["scope"] = {"cfa": scope.cfa, "function": scope.function, "return_address": scope.return_address}
     return Result(kind, {"breakpoint": data}, f"{KIND_TITLES[kind]} {bp.id}: {shown}{_status_note(bp)}")
-
-
-def watch_scope(frame: Any) -> Any:
-    """The scope of a watch whose expression used locals of ``frame`` (None: not scoped; gdb
-    does not scope a watch whose frame has no caller to return to)."""
-    if frame is None or frame.return_address is None or frame.cfa is None:
-        return None
-    return Scope(frame.cfa, frame.return_address, frame.function or "")
 
 
 @command(_bp_parser("watch"), category=B, split=bp_split, complete="symbols")
