@@ -163,7 +163,7 @@ def _run(ops: list, parser: DWARFExprParser, frame: FrameState, size: int) -> Lo
         elif name == "DW_OP_stack_value":
             result = Located(data=(stack.pop() & MASK64).to_bytes(8, "little"))
         elif name == "DW_OP_implicit_value":
-            result = Located(data=bytes(args[1]))
+            result = Located(data=bytes(args[-1]))  # pyelftools: [the block]
         elif name in ("DW_OP_entry_value", "DW_OP_GNU_entry_value"):
             value = frame.entry_value(args[0]) if frame.entry_value is not None and args else None
             if value is None:
