@@ -98,7 +98,7 @@ class Frame:
     def evaluate(self, text: str) -> Any:
         """An expression in this frame (its locals and arguments visible), as a Python value."""
         env = self._target.session.env(self.tid)
-        env.frame = lambda: self._frame
+        env.frame = lambda name=None: self._frame
         return python_value(expr.evaluate_text(text, env), env)
 
     def __repr__(self) -> str:
@@ -168,11 +168,13 @@ class Target:
     def watch(self, expr_or_address: Union[str, int], *, access: str = "w", length: Optional[int] = None,
               priority: int = 0, thread: Optional[int] = None, condition: Optional[str] = None,
               on_hit: Optional[Callable[[rec.Hit], Any]] = None, changes_only: bool = False,
-              backtrace: bool = False, count: bool = False, keep: Optional[int] = 10_000) -> Breakpoint:
+              backtrace: bool = False, count: bool = False, keep: Optional[int] = 10_000,
+              scoped: bool = False) -> Breakpoint:
         """Watches memory: access "w" (writes), "rw" (any access) or "r" (reads, emulated on x86-64).
 
         Every trapped access is a hit unless ``changes_only`` (gdb's ``watch``: only value changes).
-        An expression that uses locals watches the current frame's instance: when that frame
+        The watch is on the address the expression names now (gdb's ``watch -location``); with
+        ``scoped=True`` an expression that uses locals lives as long as their frame: when it
         returns, the watch is deleted (a "watchpoint-scope" stop; it leaves ``breakpoints``).
         ``count=True`` never stops: the CPU counts accesses (perf breakpoints) at native speed;
         ``hit_count`` reads the count, ``hits`` stays empty. ``keep`` bounds the hits kept in
@@ -192,7 +194,7 @@ class Target:
         bp = self.session.add_breakpoint(kind, where.addr, where.length, expr=text, priority=priority,
                                          thread=thread, condition=condition, changes_only=changes_only,
                                          signed=where.signed, on_hit=on_hit, backtrace=backtrace, resolve=resolve,
-                                         count=count, keep=keep, scope=scope_of(env.frame_used))
+                                         count=count, keep=keep, scope=scope_of(env.frame_used) if scoped else None)
         return Breakpoint(self, bp)
 
     def hbreak(self, location: Union[str, int], *, priority: int = 0, thread: Optional[int] = None,

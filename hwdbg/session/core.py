@@ -211,7 +211,7 @@ class Session:
         self.strings.reset()
         self.soft.reset()
         self._stepping.clear()
-        self.frames.reset(stopped=False)
+        self.frames.reset(stopped=False, gone=True)
         self.inferior = None
 
     # ------------------------------------------------------------ breakpoints (the table's, on this process)
@@ -552,7 +552,7 @@ class Session:
     def env(self, tid: Optional[int] = None) -> ExpressionEnv:
         """The expression environment of one thread (default: the current one), in its selected frame."""
         env = self.image.env(tid or self.current_tid)
-        env.frame = lambda: self.frames.selected(env.tid or self.require_process().pid)
+        env.frame = lambda name=None: self.frames.selected(env.tid or self.require_process().pid, name)
         return env
 
     def refresh_symbols(self) -> None:

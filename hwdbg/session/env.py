@@ -32,12 +32,13 @@ class ExpressionEnv:
         self.arch, self.tid = arch, tid
         self._symbols, self._alive, self._refresh, self._missing = symbols, alive, refresh, missing
         self._read_memory, self._get_regs = read_memory, get_regs
-        # The frame names are looked up in first (session/frames.py): set by the session.
-        self.frame: Optional[Callable[[], Any]] = None
+        # The frame names are looked up in first (session/frames.py), set by the session; called
+        # with a name, it may answer None when that frame has no local of that name.
+        self.frame: Optional[Callable[..., Any]] = None
         self.frame_used: Any = None  # the frame whose locals the last expressions used (scoped watches)
 
     def _local(self, name: str) -> Any:
-        frame = self.frame() if self.frame is not None and self._alive() else None
+        frame = self.frame(name) if self.frame is not None and self._alive() else None
         var = frame.visible(name) if frame is not None else None
         if var is None:
             return None
@@ -47,7 +48,7 @@ class ExpressionEnv:
     def _elsewhere(self, name: str) -> bool:
         """Is ``name`` a local of another frame of the stack (gdb: not in the current context)?"""
         frame = self.frame() if self.frame is not None and self._alive() else None
-        return frame is not None and any(other.visible(name) is not None for other in frame.stack if other is not frame)
+        return frame is not None and any(other.visible(name) is not None for other in frame.whole_stack() if other.level != frame.level)
 
     def lookup(self, name: str, lib: Optional[str]) -> Any:
         if lib is None:
@@ -85,8 +86,10 @@ class ExpressionEnv:
     def register(self, name: str) -> int:
         if name == "tid":
             return self.tid or 0
-        frame = self.frame() if self.frame is not None and self._alive() else None
-        if frame is not None and frame.level > 0:  # $pc, $sp, ... of the selected frame, as gdb
+        # $pc, $sp, ... of the selected frame, as gdb (no local is named "$x": while the target
+        # runs, this reads no frame at all)
+        frame = self.frame(f"${name}") if self.frame is not None and self._alive() else None
+        if frame is not None and frame.level > 0:
             value = frame.register(self.arch.register_name(name))
             if value is not None:
                 return value

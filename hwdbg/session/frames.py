@@ -34,7 +34,7 @@ class StackFrame:
         self.module, self.where = module, where
         self._read_memory, self._caller = read_memory, caller
         self._scope: Any = False  # not looked up yet
-        self.stack: list[StackFrame] = [self]  # every frame of its thread, set by FrameTable
+        self.whole_stack: Callable[[], list[StackFrame]] = lambda: [self]  # set by FrameTable
         self.held = HeldRegions()  # the table's, set by FrameTable
         self.return_address: Optional[int] = None  # the caller's pc, even beyond main
 
@@ -230,27 +230,47 @@ class FrameTable:
         self._regs, self._xmm, self._read_memory, self._symbols = regs, xmm, read_memory, symbols
         self._refresh, self._describe = refresh, describe
         self._stacks: dict[int, list[StackFrame]] = {}
+        self._names_at: dict[int, frozenset[str]] = {}  # pc -> locals and arguments frame #0 sees there
         self.held = HeldRegions()
         self.stopped = False  # the target waits for the user: frames may be kept
         self.tid: Optional[int] = None  # the thread the selection is in
         self.level = 0
 
-    def reset(self, stopped: bool) -> None:
-        """At every stop (``stopped``) and resume: frames are forgotten, #0 is selected."""
+    def reset(self, stopped: bool, gone: bool = False) -> None:
+        """At every stop (``stopped``) and resume: frames are forgotten, #0 is selected;
+        ``gone``: the process too (its code, so the names visible at each pc)."""
         self._stacks.clear()
         self.held.clear()
         self.stopped, self.level, self.tid = stopped, 0, None
+        if gone or len(self._names_at) > 4096:
+            self._names_at.clear()
+
+    def _may_see(self, tid: int, name: str) -> bool:
+        """While the target runs (a condition at a hit): can frame #0 see a local ``name``? The
+        names visible at a pc are kept, so a condition on a global costs one register read."""
+        pc = int(self._regs(tid).rip)
+        names = self._names_at.get(pc)
+        if names is None:
+            frames = self.stack(tid, 1)
+            names = frozenset(v.name for v in frames[0].locals() + frames[0].arguments()) if frames else frozenset()
+            self._names_at[pc] = names
+        return name in names
 
     def stack(self, tid: int, limit: int = MAX_FRAMES) -> list[StackFrame]:
-        frames = self._stacks.get(tid) if self.stopped else None
-        if frames is not None:
-            return frames
+        """The frames of ``tid``, innermost first: at least ``limit`` of them when it has that
+        many (unwinding only as far as asked: frame #0 needs no library's CFI)."""
+        cached = self._stacks.get(tid) if self.stopped else None
+        if cached is not None and (cached[1] or len(cached[0]) >= limit):
+            return cached[0]
+        if not self.stopped:
+            limit = 1
         symbols = self._symbols()
-        unwound = unwind_frames(self._regs(tid), self._read_memory, self._symbols, self._refresh,
-                                limit if self.stopped else 2)
+        # One frame more than asked: the return address of the last one (a scoped watch's end).
+        unwound = unwind_frames(self._regs(tid), self._read_memory, self._symbols, self._refresh, limit + 1)
         frames: list[StackFrame] = []
         xmm = {XMM0 + n: value for n, value in enumerate(self._xmm(tid))} if unwound else {}
-        for level, frame in enumerate(unwound):
+        complete = len(unwound) <= limit
+        for level, frame in enumerate(unwound[:limit]):
             frame.regs.update(xmm)  # call-clobbered: every frame sees frame 0's, as gdb shows them
             lookup_pc = frame.pc if frame.exact else frame.pc - 1
             module = symbols.module_for(frame.pc) if symbols is not None else None
@@ -260,26 +280,34 @@ class FrameTable:
                 where = rec.Frame(pc=where.pc, function=where.function, offset=where.offset, file=line.file,
                                   line=line.line, module=where.module)
             frames.append(StackFrame(level, frame, module, where, self._read_memory,
-                                     lambda n=level + 1: frames[n] if n < len(frames) else None))
+                                     lambda n=level + 1: self._nth(tid, n)))
             frames[-1].return_address = unwound[level + 1].pc if level + 1 < len(unwound) else None
             if frames[-1].function == "main":
+                complete = True
                 break  # gdb's backtrace past-main off: the C library's frames are not shown
         for frame in frames:
-            frame.stack, frame.held = frames, self.held
+            frame.whole_stack, frame.held = (lambda: self.stack(tid)), self.held
         if self.stopped:
-            self._stacks[tid] = frames
+            self._stacks[tid] = (frames, complete)
         return frames
 
-    def selected(self, tid: int) -> Optional[StackFrame]:
+    def _nth(self, tid: int, level: int) -> Optional[StackFrame]:
+        frames = self.stack(tid, level + 1)
+        return frames[level] if level < len(frames) else None
+
+    def selected(self, tid: int, name: Optional[str] = None) -> Optional[StackFrame]:
         """The selected frame if ``tid`` is the thread it was selected in, else frame #0 of ``tid``
-        (None when its registers cannot be read: it runs)."""
+        (None when its registers cannot be read: it runs). With ``name``, while the target runs,
+        None unless that frame sees a local of that name."""
         try:
-            frames = self.stack(tid)
+            if name is not None and not self.stopped and not self._may_see(tid, name):
+                return None
+            level = self.level if tid == self.tid else 0
+            frames = self.stack(tid, level + 1)
         except HwdbgError:
             return None
         if not frames:
             return None
-        level = self.level if tid == self.tid else 0
         return frames[min(level, len(frames) - 1)]
 
     def select(self, tid: int, level: int) -> StackFrame:

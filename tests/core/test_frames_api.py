@@ -72,7 +72,9 @@ def test_scoped_watch_through_the_api_ends_with_its_frame(spawn):
     entry = target.break_at("accumulate")
     target.cont()
     entry.delete()
-    total = target.watch("total")
+    assert target.watch("total").delete() is None  # plain: the address, never scoped
+    total = target.watch("total", scoped=True)
+    assert all(bp._bp.scope is None for bp in target.breakpoints if bp.id != total.id)
     stops = []
     while True:
         result = target.cont()

@@ -124,3 +124,17 @@ def test_scoped_watch_deleted_by_user_leaves_no_guard(build_target):
     assert not inf.breaks.owners(bp.scope.return_address)
     assert ctx.dispatch("delete") and ctx.dispatch("continue")  # runs to the end: no stray int3
     assert ctx.last_exit is not None and ctx.last_exit.code == 0
+
+
+def test_repl_completes_the_selected_frames_locals(build_target):
+    from hwdbg.ui.repl import HwdbgCompleter
+
+    _exe, ctx, _out = stopped_in_sum_pair(build_target)
+
+    def complete(text: str) -> set[str]:
+        return {word for word, _ in HwdbgCompleter(ctx)._complete(text)}
+
+    assert {"scale", "s"} <= complete("print s") and "counter" in complete("print cou")
+    assert ctx.dispatch("up")
+    assert "result" in complete("watch res") and "scale" not in complete("print s")
+    ctx.close()
