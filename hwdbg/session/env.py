@@ -47,8 +47,10 @@ class ExpressionEnv:
 
     def _elsewhere(self, name: str) -> bool:
         """Is ``name`` a local of another frame of the stack (gdb: not in the current context)?"""
-        frame = self.frame() if self.frame is not None and self._alive() else None
-        return frame is not None and any(other.visible(name) is not None for other in frame.whole_stack() if other.level != frame.level)
+        # (Called with the name: while the target runs, a condition's unknown name costs no unwinding.)
+        frame = self.frame(name) if self.frame is not None and self._alive() else None
+        return frame is not None and any(other.visible(name) is not None
+                                         for other in frame.whole_stack() if other.level != frame.level)
 
     def lookup(self, name: str, lib: Optional[str]) -> Any:
         if lib is None:

@@ -65,6 +65,8 @@ class DwarfInfo(TypeDecoder):
         self._types: dict[tuple[str, int], CType] = {}  # by DIE
         self._strings: dict[int, bytes] = {}  # the string sections, for the scanner
         self._display: dict[str, str] = {}  # source path -> the name gdb shows
+        # Function scopes by DIE offset (symbols/scopes.py): kept here, they die with this file's DWARF.
+        self.scopes: dict[int, Any] = {}
 
     @property
     def _dwarf(self):

@@ -7,7 +7,6 @@ variables belong to another function, which gdb shows as a frame of its own).
 """
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -128,9 +127,6 @@ def _call_return_pc(site: Any) -> Optional[int]:
     return None
 
 
-_scopes: "weakref.WeakKeyDictionary[DwarfInfo, dict[int, FunctionScope]]" = weakref.WeakKeyDictionary()
-
-
 def function_scope(dwarf: DwarfInfo, link_pc: int) -> Optional[FunctionScope]:
     """The scope of the function containing ``link_pc`` in this file, or None (no DWARF there)."""
     try:
@@ -139,7 +135,7 @@ def function_scope(dwarf: DwarfInfo, link_pc: int) -> Optional[FunctionScope]:
         return None
     if die is None:
         return None
-    cache = _scopes.setdefault(dwarf, {})
+    cache = dwarf.scopes  # not a module-level map: its types refer back to ``dwarf``
     scope = cache.get(die.offset)
     if scope is None:
         try:

@@ -96,7 +96,7 @@ def _add_watch(ctx: Any, args: argparse.Namespace, kind: Kind) -> Result:
 
 @command(_bp_parser("watch"), category=B, split=bp_split, complete="symbols")
 def watch(ctx: Any, args: argparse.Namespace) -> Result:
-    """watch [-l|-location] EXPR [--length N] [--priority P] [--thread TID] [--trace] [--count] [--backtrace] [if CONDITION]
+    """watch EXPR [-l|-location] [--length N] [--priority P] [--thread TID] [--trace] [--count] [--backtrace] [if CONDITION]
 
     Stop when a write changes the value of EXPR (a variable, a field, an array
     element, *ADDRESS, LIB:symbol). The length comes from the type; --length
@@ -121,7 +121,7 @@ def watch(ctx: Any, args: argparse.Namespace) -> Result:
 
 @command(_bp_parser("rwatch"), category=B, split=bp_split, complete="symbols")
 def rwatch(ctx: Any, args: argparse.Namespace) -> Result:
-    """rwatch [-l|-location] EXPR [--length N] [--priority P] [--thread TID] [--trace] [--backtrace] [if CONDITION]
+    """rwatch EXPR [-l|-location] [--length N] [--priority P] [--thread TID] [--trace] [--backtrace] [if CONDITION]
 
     Stop when EXPR is read. x86-64 cannot trap reads only: this is emulated with an
     access (read/write) watchpoint plus filtering. An access that changes the value
@@ -132,7 +132,7 @@ def rwatch(ctx: Any, args: argparse.Namespace) -> Result:
 
 @command(_bp_parser("awatch"), category=B, split=bp_split, complete="symbols")
 def awatch(ctx: Any, args: argparse.Namespace) -> Result:
-    """awatch [-l|-location] EXPR [--length N] [--priority P] [--thread TID] [--trace] [--backtrace] [if CONDITION]
+    """awatch EXPR [-l|-location] [--length N] [--priority P] [--thread TID] [--trace] [--backtrace] [if CONDITION]
 
     Stop when EXPR is read or written (an access watchpoint)."""
     return _add_watch(ctx, args, Kind.AWATCH)
