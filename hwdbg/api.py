@@ -15,6 +15,8 @@ from .errors import TargetError, UsageError
 from .locations import resolve_code, resolve_watch
 from .records import Kind
 from .session import Session, UserBreakpoint, install_signal_cleanup, writers_of
+from .session.frames import variable_value
+from .session.scoped import scope_of
 import time
 from . import expr
 from .hw import debugregs
@@ -62,6 +64,85 @@ class Breakpoint:
         return f"<Breakpoint {self.id} {self.kind} {self.expr} {self.status} hits={self.hit_count}>"
 
 
+class Frame:
+    """One frame of a stopped thread (``Target.frames()``): level 0 is the innermost."""
+
+    def __init__(self, target: "Target", frame: Any, tid: int) -> None:
+        self._target, self._frame, self.tid = target, frame, tid
+        self.level: int = frame.level
+        self.pc: int = frame.pc
+        self.cfa: Optional[int] = frame.cfa
+        self.function: Optional[str] = frame.function
+        self.file: Optional[str] = frame.file
+        self.line: Optional[int] = frame.line
+
+    def _values(self, variables: list) -> dict[str, Any]:
+        env = self._target.session.env(self.tid)
+        out: dict[str, Any] = {}
+        for var in variables:
+            if var.name not in out:  # an inner block's variable shadows an outer one's
+                out[var.name] = python_value(variable_value(self._frame, var, env), env)
+        return out
+
+    @property
+    def args(self) -> dict[str, Any]:
+        """Argument name -> Python value (int, float, dict for a struct, list for an array, None
+        when optimized out)."""
+        return self._values(self._frame.arguments())
+
+    @property
+    def locals(self) -> dict[str, Any]:
+        """Local name -> Python value, innermost block first; a shadowed local is left out."""
+        return self._values(self._frame.locals())
+
+    def evaluate(self, text: str) -> Any:
+        """An expression in this frame (its locals and arguments visible), as a Python value."""
+        env = self._target.session.env(self.tid)
+        env.frame = lambda name=None: self._frame
+        return python_value(expr.evaluate_text(text, env), env)
+
+    def __repr__(self) -> str:
+        return f"<Frame #{self.level} {self.function} at {self.file}:{self.line}>"
+
+
+def python_value(value: Optional[expr.Value], env: Any, depth: int = 0) -> Any:
+    """A C value as Python data: numbers, a dict per struct, a list per array (bounded)."""
+    if value is None:
+        return None
+    ctype = value.ctype
+    if ctype is None or ctype.kind not in ("struct", "union", "array") or depth > 8:
+        return value.value
+    if ctype.kind == "array":
+        element = ctype.target
+        if element is None or element.size <= 0:
+            return []
+        return [_object_at(env, value.value + i * element.size, element, depth)
+                for i in range(min(ctype.count or 0, 200))]
+    return {field.name: _object_at(env, value.value + field.offset, field.ctype, depth)
+            for field in ctype.fields if field.name and not field.bit_size}
+
+
+def _object_at(env: Any, address: int, ctype: Any, depth: int) -> Any:
+    value = expr.evaluate(expr.Name("v", None, "v"), _AtEnv(env, address, ctype))
+    return python_value(value, env, depth + 1)
+
+
+class _AtEnv:
+    """An Env whose one name is the object of type ``ctype`` at ``address``."""
+
+    def __init__(self, env: Any, address: int, ctype: Any) -> None:
+        self._env, self._found = env, (address, ctype)
+
+    def lookup(self, name: str, lib: Optional[str]) -> Any:
+        return self._found
+
+    def read_memory(self, addr: int, size: int) -> bytes:
+        return self._env.read_memory(addr, size)
+
+    def register(self, name: str) -> int:
+        return self._env.register(name)
+
+
 class Target:
     """A process under hwdbg: a context manager that always lets go safely."""
 
@@ -88,10 +169,13 @@ class Target:
               priority: int = 0, thread: Optional[int] = None, condition: Optional[str] = None,
               on_hit: Optional[Callable[[rec.Hit], Any]] = None, changes_only: bool = False,
               backtrace: bool = False, count: bool = False, keep: Optional[int] = 10_000,
-              kernel: bool = False) -> Breakpoint:
+              kernel: bool = False, scoped: bool = False) -> Breakpoint:
         """Watches memory: access "w" (writes), "rw" (any access) or "r" (reads, emulated on x86-64).
 
         Every trapped access is a hit unless ``changes_only`` (gdb's ``watch``: only value changes).
+        The watch is on the address the expression names now (gdb's ``watch -location``); with
+        ``scoped=True`` an expression that uses locals lives as long as their frame: when it
+        returns, the watch is deleted (a "watchpoint-scope" stop; it leaves ``breakpoints``).
         ``count=True`` never stops: the CPU counts accesses (perf breakpoints) at native speed;
         ``hit_count`` reads the count, ``hits`` stays empty. ``keep`` bounds the hits kept in
         ``hits`` (the most recent ones; None keeps all). ``kernel=True`` (access "w" only) also
@@ -107,11 +191,13 @@ class Target:
             where = resolve_watch(self.session.symbols, self.session.env(), text, length)
             return where.addr, where.length
 
-        where = resolve_watch(self.session.symbols, self.session.env(), text, length)
+        env = self.session.env()
+        where = resolve_watch(self.session.symbols, env, text, length)
         bp = self.session.add_breakpoint(kind, where.addr, where.length, expr=text, priority=priority,
                                          thread=thread, condition=condition, changes_only=changes_only,
                                          signed=where.signed, on_hit=on_hit, backtrace=backtrace, resolve=resolve,
-                                         count=count, keep=keep, kernel=kernel)
+                                         count=count, keep=keep, kernel=kernel,
+                                         scope=scope_of(env.frame_used) if scoped else None)
         return Breakpoint(self, bp)
 
     def hbreak(self, location: Union[str, int], *, priority: int = 0, thread: Optional[int] = None,
@@ -274,6 +360,15 @@ class Target:
             return int(value)
         except (OverflowError, ValueError):
             raise UsageError(f"{text!r} is {value}, not a number that fits an integer") from None
+
+    def frames(self, tid: Optional[int] = None) -> list[Frame]:
+        """The frames of a stopped thread (default: the current one), innermost first, up to main."""
+        session = self.session
+        inf = session.require_stopped()
+        thread = tid or session.current_tid or inf.pid
+        if thread not in inf.threads:
+            raise UsageError(f"no thread {thread}; see Target.threads")
+        return [Frame(self, frame, thread) for frame in session.frames.stack(thread)]
 
     def address_of(self, name: str) -> int:
         if self.session.symbols is None:

@@ -79,3 +79,11 @@ class TargetTimeout(TargetError):
 
 class EvaluationError(HwdbgError):
     """An expression that parses but has no value: gdb's own message, without a usage line."""
+
+
+class OptimizedOut(SymbolError):
+    """A local the compiler left no trace of at this pc (gdb's ``<optimized out>``)."""
+
+
+class FrameError(HwdbgError):
+    """No such frame: no stack, or up/down past either end (gdb's messages)."""

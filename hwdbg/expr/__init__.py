@@ -43,7 +43,7 @@ operand's bytes as that type.
 # evaluator (values, memory, C arithmetic), printer (values and bytes as text).
 from __future__ import annotations
 
-from .evaluator import Env, Value, assign_bytes, evaluate, evaluate_text, lvalue, truth, type_of
+from .evaluator import Env, Held, Value, assign_bytes, evaluate, evaluate_text, lvalue, truth, type_of
 from .parser import parse, parse_assignment, parse_type, referenced_names
 from .printer import (
     INTEGER_FORMATS, char_literal, format_integer, format_scalar, format_value, read_c_string, string_literal,
@@ -52,7 +52,7 @@ from .syntax import Binary, Cast, Index, Member, Name, Node, Num, Register, Size
 from .typeprint import declaration, ptype_text, strip_typedefs, whatis_text
 
 __all__ = [
-    "Env", "Value", "Node", "Num", "Name", "Register", "Unary", "Binary", "Member", "Index", "Cast", "SizeOf",
+    "Env", "Held", "Value", "Node", "Num", "Name", "Register", "Unary", "Binary", "Member", "Index", "Cast", "SizeOf",
     "parse", "parse_assignment", "parse_type", "evaluate", "evaluate_text", "lvalue", "assign_bytes", "truth",
     "type_of", "declaration", "ptype_text", "whatis_text", "strip_typedefs",
     "referenced_names", "format_value",

@@ -19,9 +19,17 @@ INT = integer_type(4, signed=True)
 LONG = integer_type(8, signed=True)
 
 
+class Held(NamedTuple):
+    """A variable that is not in memory (a register, a computed value): readable, never addressable."""
+
+    data: bytes  # its bytes, little-endian
+    ctype: CType
+    why: str  # the error for taking its address or assigning to it (gdb's words)
+
+
 class Env(Protocol):
-    def lookup(self, name: str, lib: str | None) -> tuple[int, CType | None]:
-        """Runtime address and type of a variable or function; raises SymbolError."""
+    def lookup(self, name: str, lib: str | None) -> tuple[int, CType | None] | Held:
+        """Runtime address and type of a variable or function (or a Held local); raises SymbolError."""
 
     def read_memory(self, addr: int, size: int) -> bytes:
         """Raises TargetError if unreadable."""
@@ -50,6 +58,7 @@ class _Place(NamedTuple):
     address: int
     ctype: Optional[CType]
     bits: Optional[tuple[int, int]] = None  # (bit_offset, bit_size) of a bit-field
+    held: Optional[Held] = None  # a value outside memory: address is meaningless
 
 
 _RECORDS = ("struct", "union")  # never usable as numbers
@@ -75,7 +84,19 @@ def _read(memory: _Memory, address: int, size: int) -> bytes:
     return bytes(data)
 
 
+def _load_held(held: Held) -> Value:
+    ctype = held.ctype
+    if ctype.kind in _AGGREGATES or ctype.kind == "void":
+        raise UsageError(f"cannot show a {type_name(ctype)} held in registers or computed by the compiler")
+    if ctype.kind == "float":
+        return Value(_decode_float(held.data[:ctype.size]), ctype)
+    raw = int.from_bytes(held.data[:ctype.size], "little")
+    return Value(_truncate(raw, 8 * ctype.size, ctype.signed and ctype.kind != "pointer"), ctype)
+
+
 def _load(memory: _Memory, place: _Place) -> Value:
+    if place.held is not None:
+        return _load_held(place.held)
     ctype = place.ctype or LONG  # no debug information: read as a signed long
     if ctype.kind in _AGGREGATES:
         return Value(place.address, ctype, place.address)  # read lazily, field by field
@@ -356,7 +377,10 @@ class _Evaluator:
 
     def place(self, node: Node) -> _Place:
         if isinstance(node, Name) and not self.bound(node):
-            address, ctype = self.env.lookup(node.name, node.lib)
+            found = self.env.lookup(node.name, node.lib)
+            if isinstance(found, Held):
+                return _Place(0, found.ctype, None, found)
+            address, ctype = found
             return _place(address, ctype)
         if isinstance(node, Member):
             return self.member(node)
@@ -403,6 +427,8 @@ class _Evaluator:
         op = node.op
         if op == "&":
             place = self.place(node.operand)
+            if place.held is not None:
+                raise UsageError(place.held.why)
             if place.bits:
                 raise UsageError(f"cannot take the address of bit-field '{node.operand.text}'")
             return Value(place.address, _pointer_to(place.ctype or LONG))
@@ -462,6 +488,8 @@ def lvalue(node: Node, env: Env) -> tuple[int, CType | None]:
     For a bit-field this is its containing storage unit.
     """
     place = _guard(lambda: _Evaluator(env, None).place(node))
+    if place.held is not None:
+        raise UsageError(place.held.why)
     return place.address, place.ctype
 
 
@@ -473,6 +501,8 @@ def assign_bytes(node: Node, value: Number, env: Env) -> tuple[int, bytes]:
     """
     def run() -> tuple[int, bytes]:
         place = _Evaluator(env, None).place(node)
+        if place.held is not None:
+            raise UsageError(place.held.why)
         ctype = place.ctype or LONG
         if ctype.kind not in _SCALARS:
             raise UsageError(f"cannot assign to '{node.text}' of type {type_name(ctype)}")

@@ -148,6 +148,14 @@ def getregs(tid: int) -> Regs:
     return regs
 
 
+def getxmm(tid: int) -> list[int]:
+    """XMM0-15 of a stopped thread (PTRACE_GETFPREGS), each as a 128-bit integer."""
+    fpregs = _pt.user_fpregs_struct()
+    _call("PTRACE_GETFPREGS", _pt.PTRACE_GETFPREGS, tid, 0, ctypes.addressof(fpregs))
+    raw = bytes(fpregs.xmm_space)
+    return [int.from_bytes(raw[16 * i:16 * i + 16], "little") for i in range(16)]
+
+
 def setregs(tid: int, regs: Regs) -> None:
     _call("PTRACE_SETREGS", PTRACE_SETREGS, tid, 0, ctypes.addressof(regs))
 

@@ -525,6 +525,10 @@ class Inferior:
     def get_fpregs(self, tid: int) -> bytes:
         return sc.getfpregs(tid)
 
+    def get_xmm(self, tid: int) -> list[int]:
+        """XMM0-15 of a stopped thread (where floating-point arguments and locals live)."""
+        return sc.getxmm(tid)
+
 
 def _list_tasks(pid: int) -> list[int]:
     try:

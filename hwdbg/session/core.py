@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from dataclasses import replace
 import signal as _signal
 import threading
 from typing import Any, Callable, Iterator, Optional, Sequence
@@ -23,10 +24,11 @@ from ..hw.strings import StringStores
 from ..linux import affinity, procfs
 from ..process import events as pev
 from ..process.control import Inferior, find_program
-from . import cleanup
+from . import cleanup, scoped
 from .causeless import CauselessTraps
 from .env import ExpressionEnv
 from .fastplan import FastPlanner, run_fast_loop
+from .frames import FrameTable
 from .hits import HitSemantics, as_int
 from .image import ProgramImage, load_symbols
 from .kernelwrites import KernelWrites
@@ -84,6 +86,9 @@ class Session:
         self.kernel = KernelWrites(breakpoints=lambda: self.breakpoints, hits=self.hits, read_memory=self.read_memory,
                                    pages=self.pages)
         self.stepper = Stepper(self)  # next, step, finish, until, advance, nexti
+        self.frames = FrameTable(regs=lambda tid: self.require_process().get_regs(tid),
+                                 xmm=lambda tid: self.require_process().get_xmm(tid), read_memory=self.read_memory,
+                                 symbols=lambda: self.symbols, refresh=self.refresh_symbols, describe=self.describe)
         self.manager.is_held = self._held
         cleanup.live_sessions.add(self)
 
@@ -174,6 +179,7 @@ class Session:
             self.manager.add_thread(tid)
         self.current_tid = inf.pid
         self.pages.reset()
+        self.frames.reset(stopped=True)
         self.table.rearm("start")
         self.sites.watch_loader()
 
@@ -226,6 +232,7 @@ class Session:
         self.kernel.reset()
         self.pages.reset()
         self._stepping.clear()
+        self.frames.reset(stopped=False, gone=True)
         self.inferior = None
 
     # ------------------------------------------------------------ breakpoints (the table's, on this process)
@@ -343,6 +350,7 @@ class Session:
 
     def _run_loop(self, inf: Inferior, start: Callable[[], None]) -> rec.Stopped | rec.Exited | rec.Killed:
         cleanup.running_sessions.add(self)  # from here a signal is only noted (a step-over may wait)
+        self.frames.reset(stopped=False)
         try:
             self.kernel.before_resume(inf)
             start()
@@ -367,6 +375,7 @@ class Session:
                     inf.stop_all()
                     self.current_tid = result.tid
                     self.last_stop = result
+                    self.frames.reset(stopped=True)
                     for hit in result.hits:
                         bp = self.breakpoints.get(hit.id)
                         if hit.stopped and bp is not None and bp.temporary:
@@ -382,6 +391,7 @@ class Session:
             if self._batch is not None and self._batched() >= self._batch and inf.alive:
                 self._batch_start = self.hits.published
                 inf.stop_all()
+                self.frames.reset(stopped=True)
                 self.last_stop = rec.Stopped(reason="batch", tid=inf.pid, pc=0)
                 return self.last_stop
             if self._resume_all_after:
@@ -537,6 +547,13 @@ class Session:
             if addr is None:
                 return self._stopped(inf, tid, "int3", signal="SIGTRAP")  # the program's own int3
             owners = inf.breaks.owners(addr)
+            gone = scoped.frames_left(self.breakpoints, owners, self.arch.get_sp(inf.get_regs(tid)))
+            for bp in gone:  # a watched local's frame returned
+                self.delete(bp)
+                self.emit(scoped.left_notice(bp, tid))
+            if gone:
+                return replace(self._stopped(inf, tid, "watchpoint-scope", pc=addr),
+                               message="\n".join(scoped.MESSAGE.format(id=bp.id) for bp in gone))
             if self.soft.LOADER in owners:
                 self.image.refresh()  # a library came or went
                 self.table.resolve_pending()
@@ -597,10 +614,13 @@ class Session:
         else:
             setattr(regs, name, value & (2**64 - 1))
         inf.set_regs(tid, regs)
+        self.frames.reset(stopped=True)
 
     def env(self, tid: Optional[int] = None) -> ExpressionEnv:
-        """The expression environment of one thread (default: the current one)."""
-        return self.image.env(tid or self.current_tid)
+        """The expression environment of one thread (default: the current one), in its selected frame."""
+        env = self.image.env(tid or self.current_tid)
+        env.frame = lambda name=None: self.frames.selected(env.tid or self.require_process().pid, name)
+        return env
 
     def refresh_symbols(self) -> None:
         """Re-reads the memory map (after dlopen)."""

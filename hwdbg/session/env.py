@@ -4,7 +4,8 @@ from __future__ import annotations
 from typing import Any, Callable, Optional
 
 from ..arch import ArchSpec
-from ..errors import SymbolError, TargetError, UsageError
+from ..errors import LibraryNotLoaded, SymbolError, TargetError, UsageError
+from .frames import HELD_BASE
 
 
 class MissingNames:
@@ -31,8 +32,39 @@ class ExpressionEnv:
         self.arch, self.tid = arch, tid
         self._symbols, self._alive, self._refresh, self._missing = symbols, alive, refresh, missing
         self._read_memory, self._get_regs = read_memory, get_regs
+        # The frame names are looked up in first (session/frames.py), set by the session; called
+        # with a name, it may answer None when that frame has no local of that name.
+        self.frame: Optional[Callable[..., Any]] = None
+        self.frame_used: Any = None  # the frame whose locals the last expressions used (scoped watches)
 
-    def lookup(self, name: str, lib: Optional[str]) -> tuple[int, Any]:
+    def _local(self, name: str) -> Any:
+        frame = self.frame(name) if self.frame is not None and self._alive() else None
+        var = frame.visible(name) if frame is not None else None
+        if var is None:
+            return None
+        self.frame_used = frame
+        return frame.found(var)
+
+    def _elsewhere(self, name: str) -> bool:
+        """Is ``name`` a local of another frame of the stack (gdb: not in the current context)?"""
+        # (Called with the name: while the target runs, a condition's unknown name costs no unwinding.)
+        frame = self.frame(name) if self.frame is not None and self._alive() else None
+        return frame is not None and any(other.visible(name) is not None
+                                         for other in frame.whole_stack() if other.level != frame.level)
+
+    def lookup(self, name: str, lib: Optional[str]) -> Any:
+        if lib is None:
+            found = self._local(name)
+            if found is not None:
+                return found
+        try:
+            return self._lookup_symbol(name, lib)
+        except SymbolError as exc:
+            if lib is None and not isinstance(exc, LibraryNotLoaded) and self._elsewhere(name):
+                raise SymbolError(f'No symbol "{name}" in current context.') from None
+            raise
+
+    def _lookup_symbol(self, name: str, lib: Optional[str]) -> tuple[int, Any]:
         symbols = self._symbols()
         if symbols is None:
             raise SymbolError(f"no symbol table loaded; cannot look up {name!r}")
@@ -62,6 +94,11 @@ class ExpressionEnv:
             return symbols.ctype_of(var)
 
     def read_memory(self, addr: int, size: int) -> bytes:
+        if addr >= HELD_BASE and self.frame is not None:  # a struct of the frame held in registers
+            frame = self.frame()
+            data = frame.held.read(addr, size) if frame is not None else None
+            if data is not None:
+                return data
         return self._read_memory(addr, size)
 
     def type_named(self, name: str) -> Optional[Any]:
@@ -72,6 +109,13 @@ class ExpressionEnv:
     def register(self, name: str) -> int:
         if name == "tid":
             return self.tid or 0
+        # $pc, $sp, ... of the selected frame, as gdb (no local is named "$x": while the target
+        # runs, this reads no frame at all)
+        frame = self.frame(f"${name}") if self.frame is not None and self._alive() else None
+        if frame is not None and frame.level > 0:
+            value = frame.register(self.arch.register_name(name))
+            if value is not None:
+                return value
         regs = self._get_regs(self.tid)
         field_name = self.arch.register_name(name)
         if field_name not in {f[0] for f in regs._fields_}:

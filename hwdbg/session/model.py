@@ -61,6 +61,7 @@ class UserBreakpoint:
     kernel: bool = False  # watch --kernel: writes by the kernel during system calls are hits too
     paged: bool = False  # too large for the debug registers: page protection (pagewatch.py)
     armed_pages: bool = False  # its pages are protected now
+    scope: Any = None  # a watch on a local: the frame it lives in (session/scoped.py Scope)
 
     @property
     def access(self) -> BpType:

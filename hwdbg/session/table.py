@@ -54,7 +54,7 @@ class BreakpointTable:
             on_hit: Optional[Callable[[rec.Hit], Any]] = None,
             resolve: Optional[Callable[[], tuple[int, int]]] = None, count: bool = False,
             keep: Optional[int] = KEPT_HITS, temporary: bool = False, pending: bool = False,
-            kernel: bool = False) -> UserBreakpoint:
+            kernel: bool = False, scope: Any = None) -> UserBreakpoint:
         kind = kind_of(kind)
         if kernel and (kind is not Kind.WATCH or count):
             raise UsageError("--kernel reports the kernel's writes: it goes with watch (not rwatch, awatch, "
@@ -81,11 +81,27 @@ class BreakpointTable:
                             changes_only=(kind is Kind.WATCH) if changes_only is None else changes_only,
                             backtrace=backtrace, signed=signed, on_hit=on_hit, resolve=resolve, count=count,
                             hits=deque(maxlen=keep), condition_ast=condition_ast, temporary=temporary,
-                            pending=pending, kernel=kernel, paged=paged)
+                            pending=pending, kernel=kernel, paged=paged, scope=scope)
         if self._alive():
             self.install(bp)
+            self._guard(bp, True)
         self.breakpoints[bp.id] = bp
         return bp
+
+    def _guard(self, bp: UserBreakpoint, armed: bool) -> None:
+        """The internal int3 that ends a scoped watch when its frame returns (session/scoped.py)."""
+        if bp.scope is None or not self._alive():
+            return
+        inf = self._process()
+        with self._all_stopped(inf):
+            if armed:
+                try:
+                    inf.breaks.insert(bp.scope.return_address, -bp.id)
+                except HwdbgError:
+                    self.delete(bp)
+                    raise
+            else:
+                inf.breaks.remove(bp.scope.return_address, -bp.id)
 
     def install(self, bp: UserBreakpoint) -> None:
         """Registers bp with the hw layer on the stopped process (all or nothing)."""
@@ -192,6 +208,7 @@ class BreakpointTable:
         self._disarm_pages(bp)
         self.release_counter(bp)
         self._remove(bp)
+        self._guard(bp, False)
         if bp.hw is not None and self._alive():
             with self._all_stopped(self._process()):
                 self.manager.unregister_hw_breakpoint(bp.hw)
@@ -263,9 +280,10 @@ class BreakpointTable:
                 except HwdbgError:
                     pass
                 bp.hw = None
-            if bp.thread is not None:
+            if bp.thread is not None or bp.scope is not None:
                 self.breakpoints.pop(bp.id)
-                self._emit(rec.Notice("breakpoint-dropped", f"breakpoint {bp.id} dropped: its thread is gone",
+                gone = "thread" if bp.thread is not None else "frame"
+                self._emit(rec.Notice("breakpoint-dropped", f"breakpoint {bp.id} dropped: its {gone} is gone",
                                       data={"id": bp.id}))
                 continue
             try:

@@ -91,6 +91,9 @@ class DwarfInfo(TypeDecoder):
         self._all_names: Optional[NameIndex] = None
         self._types: dict[tuple[str, int], CType] = {}  # by DIE
         self._strings: dict[int, bytes] = {}  # the string sections, for the scanner
+        self._display: dict[str, str] = {}  # source path -> the name gdb shows
+        # Function scopes by DIE offset (symbols/scopes.py): kept here, they die with this file's DWARF.
+        self.scopes: dict[int, Any] = {}
 
     @property
     def _dwarf(self):
@@ -160,6 +163,10 @@ class DwarfInfo(TypeDecoder):
                 directory = os.path.join(comp_dir, directory)
             path = name if os.path.isabs(name) or not directory else os.path.join(directory, name)
             files.append(os.path.normpath(path))
+            # gdb shows a file as the compiler named it: relative to the compilation directory.
+            recorded = dirs[index] if index and index < len(dirs) else ""
+            self._display.setdefault(files[-1], name if os.path.isabs(name) or not recorded
+                                     else os.path.join(recorded, name))
         return files if version >= 5 else [""] + files  # file numbers are 1-based before DWARF 5
 
     def _lines_of(self, cu) -> _UnitLines:
@@ -223,6 +230,19 @@ class DwarfInfo(TypeDecoder):
             if found is not None:
                 return found
         return None
+
+    def display_name(self, path: str) -> str:
+        """The name gdb shows for a source file of the line table (as the compiler was given it)."""
+        return self._display.get(path, path)
+
+    def row_start(self, link_addr: int) -> Optional[int]:
+        """Where the line-table row containing ``link_addr`` starts (gdb's sal.pc), or None."""
+        cu = self._unit_at(link_addr)
+        if cu is None:
+            return None
+        table = self._lines_of(cu)
+        i = bisect.bisect_right(table.starts, link_addr) - 1
+        return table.starts[i] if i >= 0 and link_addr < table.ends[i] else None
 
     def _statements_in(self, file: str) -> list[tuple[str, int, int]]:
         rows = []
@@ -461,6 +481,24 @@ class DwarfInfo(TypeDecoder):
             if containing:
                 return containing[0]
         return None
+
+    def function_die_at(self, link_addr: int):
+        """The DW_TAG_subprogram DIE whose code contains ``link_addr`` (only its unit is read), or None."""
+        entry = self._function_entry("", link_addr)
+        return None if entry is None else self._die(entry[2])
+
+    @property
+    def location_lists(self):
+        """pyelftools' reader of .debug_loc / .debug_loclists (None without them), made once."""
+        if not hasattr(self, "_location_lists"):
+            self._location_lists = self._dwarf.location_lists()
+        return self._location_lists
+
+    @property
+    def range_lists(self):
+        if not hasattr(self, "_range_lists"):
+            self._range_lists = self._dwarf.range_lists()
+        return self._range_lists
 
     def function_range(self, name: str, at: Optional[int] = None) -> Optional[tuple[int, int]]:
         """Link-time [low, high) of a function's code, or None; ``at`` (an address in it) makes it cheap."""

@@ -270,14 +270,18 @@ def _evaluate(expr: bytes, parser: DWARFExprParser, regs: Registers, read_word: 
 # ---------------------------------------------------------------- one frame
 
 
+def _cfa_of(row: _Row, regs: Registers, read_word: ReadWord, parser: DWARFExprParser) -> int:
+    """The canonical frame address: the caller's stack pointer before its call."""
+    if row.cfa_expr is not None:
+        return _evaluate(row.cfa_expr, parser, regs, read_word)
+    if row.cfa_reg in regs:
+        return (regs[row.cfa_reg] + row.cfa_offset) & MASK64
+    raise _CannotUnwind(f"CFA based on unknown register {row.cfa_reg}")
+
+
 def _caller_from_cfi(row: _Row, regs: Registers, read_word: ReadWord,
                      parser: DWARFExprParser) -> Registers:
-    if row.cfa_expr is not None:
-        cfa = _evaluate(row.cfa_expr, parser, regs, read_word)
-    elif row.cfa_reg in regs:
-        cfa = (regs[row.cfa_reg] + row.cfa_offset) & MASK64
-    else:
-        raise _CannotUnwind(f"CFA based on unknown register {row.cfa_reg}")
+    cfa = _cfa_of(row, regs, read_word, parser)
     kind, _ = row.rules.get(RIP, ("undefined", None))
     if kind == "undefined":
         raise _CannotUnwind("outermost frame")  # _start, thread entry: no caller
@@ -334,6 +338,18 @@ def _registers(user_regs: Any) -> Registers:
     return {number: int(getattr(user_regs, name)) for number, name in enumerate(DWARF_REGISTERS)}
 
 
+@dataclass(frozen=True)
+class UnwoundFrame:
+    """One frame: its pc, the registers it sees (DWARF numbers; callee-saved ones recovered
+    from the CFI, caller-saved ones only in frame 0) and its CFA (None if unknown)."""
+
+    pc: int
+    regs: Registers
+    cfa: Optional[int]
+    exact: bool  # pc is the next instruction to run (frame 0, signal frames), not a return address
+    saved: dict[int, int] = field(default_factory=dict)  # register -> where this frame saved it
+
+
 def unwind(user_regs: Any, read_memory: Callable[[int, int], bytes], symbols: Callable[[], Any],
            refresh: Optional[Callable[[], None]] = None, limit: int = 64) -> list[int]:
     """The pcs of a thread's frames from its registers, innermost first: its pc, then return
@@ -343,20 +359,18 @@ def unwind(user_regs: Any, read_memory: Callable[[int, int], bytes], symbols: Ca
     Ends at the outermost frame, a pc of 0, unreadable memory, a stack that does not
     grow towards the caller, or ``limit`` frames.
     """
-    return [pc for pc, _ in walk(user_regs, read_memory, symbols, refresh, limit)]
+    return [frame.pc for frame in unwind_frames(user_regs, read_memory, symbols, refresh, limit)]
 
 
-def walk(user_regs: Any, read_memory: Callable[[int, int], bytes], symbols: Callable[[], Any],
-         refresh: Optional[Callable[[], None]] = None, limit: int = 64) -> list[tuple[int, Optional[int]]]:
-    """``unwind`` with each frame's CFA: (pc, cfa), innermost first. The CFA (the caller's stack
-    pointer) names an activation, as gdb's frame id does: stepping tells recursion apart by it.
-    It is None for the outermost frame, whose caller is unknown."""
+def unwind_frames(user_regs: Any, read_memory: Callable[[int, int], bytes], symbols: Callable[[], Any],
+                  refresh: Optional[Callable[[], None]] = None, limit: int = 64) -> list[UnwoundFrame]:
+    """Like ``unwind``, with each frame's registers and CFA (what locals are found by)."""
 
     def read_word(addr: int) -> int:
         return struct.unpack("<Q", read_memory(addr & MASK64, 8))[0]
 
     regs = _registers(user_regs)
-    frames: list[tuple[int, Optional[int]]] = []
+    frames: list[UnwoundFrame] = []
     refreshed = [False]
     # Frame 0's pc, and that of a frame a signal interrupted, is the next instruction
     # to run; any other is a return address, so pc-1 is what lies inside the call.
@@ -365,21 +379,36 @@ def walk(user_regs: Any, read_memory: Callable[[int, int], bytes], symbols: Call
         pc = regs.get(RIP, 0)
         if pc == 0:
             break
-        frames.append((pc, None))
         lookup_pc = pc if exact_pc else pc - 1
+        cfa: Optional[int] = None
+        caller: Optional[Registers] = None
+        caller_exact = False
+        saved: dict[int, int] = {}
         try:
             found = _find_fde(symbols, refresh, lookup_pc, refreshed)
             if found is None:
-                caller, exact_pc = _caller_from_frame_pointer(regs, read_word), False
+                caller = _caller_from_frame_pointer(regs, read_word)
+                cfa = caller[RSP]
+                saved = {RBP: cfa - 16, RIP: cfa - 8}
             else:
                 fde, bias, index = found
                 row = _row_at(fde, lookup_pc - bias)
+                cfa = _cfa_of(row, regs, read_word, index.expr_parser)
+                saved = {reg: (cfa + arg) & MASK64 for reg, (kind, arg) in row.rules.items() if kind == "offset"}
                 caller = _caller_from_cfi(row, regs, read_word, index.expr_parser)
-                exact_pc = _is_signal_frame(fde)
+                caller_exact = _is_signal_frame(fde)
         except (_CannotUnwind, HwdbgError):
-            break
-        frames[-1] = (pc, caller[RSP])
-        if caller.get(RSP, 0) <= regs[RSP]:
-            break  # a stack that does not grow towards the caller would loop
-        regs = caller
+            caller = None
+        frames.append(UnwoundFrame(pc, regs, cfa, exact_pc, saved))
+        if caller is None or caller.get(RSP, 0) <= regs[RSP]:
+            break  # the outermost frame; a stack that does not grow towards the caller would loop
+        # Registers without a CFI rule keep their value in the caller, as gdb takes them.
+        regs, exact_pc = caller, caller_exact
     return frames
+
+
+def walk(user_regs: Any, read_memory: Callable[[int, int], bytes], symbols: Callable[[], Any],
+         refresh: Optional[Callable[[], None]] = None, limit: int = 64) -> list[tuple[int, Optional[int]]]:
+    """(pc, cfa) of each frame, innermost first. The CFA (the caller's stack pointer) names an
+    activation, as gdb's frame id does: stepping tells recursion apart by it."""
+    return [(frame.pc, frame.cfa) for frame in unwind_frames(user_regs, read_memory, symbols, refresh, limit)]

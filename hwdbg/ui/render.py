@@ -124,6 +124,8 @@ def stopped_text(stop: rec.Stopped) -> str:
         return f"\nThread {stop.tid} executed int3 (SIGTRAP, Trace/breakpoint trap)\n{frame}"
     if stop.reason == "timeout":
         return f"\nThread {stop.tid} stopped (timeout).\n{frame}"
+    if stop.reason == "watchpoint-scope":  # gdb's words, in the stop's message
+        return f"\n{stop.message}\n{frame}"
     return f"\nThread {stop.tid} stopped ({stop.reason}).\n{frame}"
 
 

@@ -9,7 +9,7 @@ started, detaching from one we attached to). A blank line repeats ``continue``,
 from __future__ import annotations
 
 import os
-from typing import Iterable, Optional
+from typing import Any, Iterable, Optional
 
 from prompt_toolkit import PromptSession
 from prompt_toolkit.completion import CompleteEvent, Completer, Completion
@@ -111,8 +111,18 @@ class HwdbgCompleter(Completer):
             prefix = current[head:]
             if not prefix and head != 0:
                 return
-            for name in session.symbols.names(prefix)[:MAX_SYMBOL_COMPLETIONS]:
+            for name in (local_names(session, prefix) + session.symbols.names(prefix))[:MAX_SYMBOL_COMPLETIONS]:
                 yield name, -len(prefix)
+
+
+def local_names(session: Any, prefix: str) -> list[str]:
+    """The locals and arguments of the selected frame starting with ``prefix`` (first: they shadow)."""
+    if not session.alive or not session.inferior.all_stopped:
+        return []
+    frame = session.frames.selected(session.current_tid or session.inferior.pid)
+    if frame is None:
+        return []
+    return sorted({var.name for var in frame.locals() + frame.arguments() if var.name.startswith(prefix)})
 
 
 class Repl:

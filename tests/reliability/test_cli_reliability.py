@@ -219,7 +219,7 @@ MALFORMED = {
     "binary": bytes(range(256)) * 64,
     "crlf-and-tabs": b"echo a\r\n\t\twatch\t\r\n\r\n",
     "options-as-commands": b"--json\n-x /dev/null\n--pid 1\n",
-    "bad-options": b"watch counter --priority ' --thread -1 -l -5\nhbreak --priority 99999999999999999999999 main\n",
+    "bad-options": b"watch counter --priority ' --thread -1 --length -5\nhbreak --priority 99999999999999999999999 main\n",
     "many-errors": b"nosuchcommand\n" * 10_000,
 }
 

@@ -171,8 +171,8 @@ def test_breakpoints_before_run(context, counter_exe):
     assert ctx.dispatch("ignore 1 2")
     assert ctx.dispatch("disable 2")
     before = {i: bp.to_json() for i, bp in ctx.session.breakpoints.items()}
-    for bad in ("delete 1 7", "condition 1 new >", "watch countr", "hbreak nosuch.c:3", "watch counter -l 0",
-                "awatch table[0] -l 99", "watch table[0] -l 0x40000001", "enable 3-9", "ignore 1 -1", "watch *0x10", "hbreak *0",
+    for bad in ("delete 1 7", "condition 1 new >", "watch countr", "hbreak nosuch.c:3", "watch counter --length 0",
+                "awatch table[0] --length 99", "watch table[0] --length 0x40000001", "enable 3-9", "ignore 1 -1", "watch *0x10", "hbreak *0",
                 "watch counter --thread 4"):
         assert not ctx.dispatch(bad), bad
     assert {i: bp.to_json() for i, bp in ctx.session.breakpoints.items()} == before

@@ -36,7 +36,7 @@ FIXED = [
     "run", "start", "starti", "attach 1", "attach x", "attach 0", "attach -5",
     "quit 999", "quit x", "commands 99", "commands x", "end", "echo \\x", "help nosuchcmd", "help info nosuch",
     "backtrace 0", "bt x", "disassemble nosuchfn", "disassemble *0xffffffff81000000", "hbreak nosuch.c:1",
-    "hbreak ui_counter.c:99999", "hbreak", "watch", "watch --trace", "rwatch -l 4", "info", "info nosuch",
+    "hbreak ui_counter.c:99999", "hbreak", "watch", "watch --trace", "rwatch --length 4", "info", "info nosuch",
     "info registers rbz", "info slots 1", "info proc maps", "info breakpoints x", "thread 1", "thread x",
     "thread -5", "x/0x &counter", "x/4q &counter", "x/4xx &counter", "x/100000xg &counter", "x/2s 0x10",
     "x/4xg 0x10", f"x/4xg {KERNEL}", f"x/i {NON_CANONICAL}", "x", "print", "print/", "print/xx 1", "print/x",
@@ -105,13 +105,13 @@ def malformed(draw) -> str:
         return f"hbreak *{draw(st.sampled_from(BAD_ADDRESSES))}"
     if choice == 2:  # 33, 40, 4096: watch takes them by page protection
         lengths = [n for n in BAD_LENGTHS if kind != "watch" or n not in ("33", "40", "4096")]
-        return f"{kind} counter -l {draw(st.sampled_from(lengths))}"
+        return f"{kind} counter --length {draw(st.sampled_from(lengths))}"
     if choice == 3:  # unaligned with an explicit length that needs more than 4 debug registers
         offset = draw(st.integers(1, 7))
         length = draw(st.sampled_from([33, 40, 64, 100, 4096]))
         if kind == "watch":  # watch takes it by page protection: only over 1 GiB is it refused
             length += 1 << 30
-        return f"{kind} *COUNTER{offset} -l {length}"
+        return f"{kind} *COUNTER{offset} --length {length}"
     if choice == 4:
         return f"{kind} {expr}{BAD}"
     if choice == 5:
@@ -168,10 +168,10 @@ def test_specific_messages(live):
     assert "not a user-space address" in check(live, f"watch *{NON_CANONICAL}")
     assert "not a user-space address" in check(live, f"awatch *{LAST_USER_PAGE}")
     assert "mmap_min_addr" in check(live, "watch *0")
-    assert "debug registers" in check(live, f"awatch *{counter + 1:#x} -l 16")  # watch: page protection
-    assert "length must be a positive" in check(live, "watch counter -l -4")
-    assert "1 GiB" in check(live, f"watch counter -l {1 << 40}")
-    assert "too long" in check(live, f"awatch counter -l {1 << 40}")
+    assert "debug registers" in check(live, f"awatch *{counter + 1:#x} --length 16")  # watch: page protection
+    assert "length must be a positive" in check(live, "watch counter --length -4")
+    assert "1 GiB" in check(live, f"watch counter --length {1 << 40}")
+    assert "too long" in check(live, f"awatch counter --length {1 << 40}")
     assert "no breakpoint number 99" in check(live, "delete 2 99")
 
 
@@ -183,7 +183,7 @@ def test_json_error_line(live):
     stream = io.StringIO()
     ctx.out = JsonOutput(stream)
     try:
-        assert not ctx.dispatch("watch counter -l 0")
+        assert not ctx.dispatch("watch counter --length 0")
     finally:
         ctx.out = saved
     [line] = stream.getvalue().splitlines()

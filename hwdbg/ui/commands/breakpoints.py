@@ -11,6 +11,7 @@ from ...records import Kind, writers_table
 from ...session import writers_of
 from ...session.kernelwrites import SYSCALL_STOP_COST
 from ...session.pagewatch import backend_text
+from ...session.scoped import scope_of
 from ..render import KIND_TITLES, KIND_TYPES
 from . import (Category, CommandParser, Result, command, first_then_raw, number, parse_ids, shell_split,
                split_condition)
@@ -23,7 +24,8 @@ def _bp_parser(name: str, *, code: bool = False) -> CommandParser:
     parser = CommandParser(name)
     parser.add_argument("expr", nargs="+", metavar="LOCATION" if code else "EXPR")
     if not code:
-        parser.add_argument("-l", "--length", type=number, metavar="N")
+        parser.add_argument("-l", "-location", dest="location", action="store_true")
+        parser.add_argument("--length", type=number, metavar="N")
         parser.add_argument("--count", action="store_true")
         parser.add_argument("--kernel", action="store_true")
     parser.add_argument("--priority", type=number, default=0, metavar="P")
@@ -75,19 +77,27 @@ def _add_watch(ctx: Any, args: argparse.Namespace, kind: Kind) -> Result:
     length = args.length
     if length is not None and length <= 0:
         raise UsageError(f"length must be a positive number of bytes, not {length}")
-    where = resolve_watch(session.symbols, session.env(), text, length)
+    env = session.env()
+    where = resolve_watch(session.symbols, env, text, length)
+    scope = None if args.location else scope_of(env.frame_used)
 
     def resolve() -> tuple[int, int]:
+        if args.location:
+            return where.addr, where.length  # -location: the address it named when set
         again = resolve_watch(session.symbols, session.env(), text, length)
         return again.addr, again.length
 
-    bp = session.add_breakpoint(kind, where.addr, where.length, expr=text, priority=args.priority,
+    shown = f"-location {text}" if args.location else text
+    bp = session.add_breakpoint(kind, where.addr, where.length, expr=shown, priority=args.priority,
                                 thread=args.thread, condition=args.condition, trace=args.trace,
                                 backtrace=args.backtrace, signed=where.signed, resolve=resolve, count=args.count,
-                                kernel=getattr(args, "kernel", False))
+                                kernel=getattr(args, "kernel", False), scope=scope)
     ctx.last_bp_id = bp.id
-    return Result(kind, {"breakpoint": bp_json(bp)},
-                  f"{'Watchpoint' if bp.paged else KIND_TITLES[kind]} {bp.id}: {text}{_status_note(bp)}"
+    data = bp_json(bp)
+    if scope is not None:
+        data["scope"] = {"cfa": scope.cfa, "function": scope.function, "return_address": scope.return_address}
+    return Result(kind, {"breakpoint": data},
+                  f"{'Watchpoint' if bp.paged else KIND_TITLES[kind]} {bp.id}: {shown}{_status_note(bp)}"
                   f"{_kernel_note(ctx.session, bp)}")  # gdb's title for a watch without debug registers
 
 
@@ -107,12 +117,18 @@ def _kernel_note(session: Any, bp: Any) -> str:
 
 @command(_bp_parser("watch"), category=B, split=bp_split, complete="symbols")
 def watch(ctx: Any, args: argparse.Namespace) -> Result:
-    """watch EXPR [-l N] [--priority P] [--thread TID] [--trace] [--count] [--kernel] [--backtrace] [if CONDITION]
+    """watch EXPR [-l|-location] [--length N] [--priority P] [--thread TID] [--trace] [--count] [--kernel] [--backtrace] [if CONDITION]
 
     Stop when a write changes the value of EXPR (a variable, a field, an array
-    element, *ADDRESS, LIB:symbol). The length comes from the type; -l/--length
+    element, *ADDRESS, LIB:symbol). The length comes from the type; --length
     overrides it (1, 2, 4, 8, or a range hwdbg splits over several debug registers).
     Writes of the same value are not reported (gdb semantics).
+
+    EXPR is evaluated in the selected frame. A watch on a local watches that frame's
+    instance; when the frame returns the watch is deleted and the program stops
+    ("Watchpoint N deleted because the program has left the block in which its
+    expression is valid."), recursion included. -l/-location watches the address
+    EXPR names now, never scoped, as gdb's watch -location.
 
     A range the debug registers cannot cover (over 32 aligned bytes: an array,
     a struct, -l 100000) is watched by page protection, and the result says so:
@@ -169,7 +185,7 @@ def watch(ctx: Any, args: argparse.Namespace) -> Result:
 
 @command(_bp_parser("rwatch"), category=B, split=bp_split, complete="symbols")
 def rwatch(ctx: Any, args: argparse.Namespace) -> Result:
-    """rwatch EXPR [-l N] [--priority P] [--thread TID] [--trace] [--backtrace] [if CONDITION]
+    """rwatch EXPR [-l|-location] [--length N] [--priority P] [--thread TID] [--trace] [--backtrace] [if CONDITION]
 
     Stop when EXPR is read. x86-64 cannot trap reads only: this is emulated with an
     access (read/write) watchpoint plus filtering. An access that changes the value
@@ -180,7 +196,7 @@ def rwatch(ctx: Any, args: argparse.Namespace) -> Result:
 
 @command(_bp_parser("awatch"), category=B, split=bp_split, complete="symbols")
 def awatch(ctx: Any, args: argparse.Namespace) -> Result:
-    """awatch EXPR [-l N] [--priority P] [--thread TID] [--trace] [--backtrace] [if CONDITION]
+    """awatch EXPR [-l|-location] [--length N] [--priority P] [--thread TID] [--trace] [--backtrace] [if CONDITION]
 
     Stop when EXPR is read or written (an access watchpoint)."""
     return _add_watch(ctx, args, Kind.AWATCH)

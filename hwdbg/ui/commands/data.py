@@ -1,4 +1,4 @@
-"""Examining the program's data: print, set var, x, disassemble, backtrace."""
+"""Examining the program's data: print, set var, x, disassemble (backtrace: frames.py)."""
 from __future__ import annotations
 
 import argparse
@@ -7,10 +7,9 @@ import re
 from typing import Any, Optional
 
 from ... import expr
-from ...errors import HwdbgError, TargetError, UsageError
+from ...errors import HwdbgError, OptimizedOut, TargetError, UsageError
 from ...locations import resolve_code
-from ..render import frame_text
-from . import Category, CommandParser, Result, command, current_tid, number, printable, raw_split, symbolic
+from . import Category, CommandParser, Result, command, current_tid, printable, raw_split, symbolic
 from ...disasm import disassemble as decode
 from ...disasm import disassemble_function
 
@@ -69,7 +68,14 @@ def print_(ctx: Any, args: argparse.Namespace) -> Result:
         return Result("print", {"expr": text, "history": len(ctx.values), "value": None, "text": "void"},
                       f"${len(ctx.values)} = void")
     env = ctx.session.env()
-    value = ctx.evaluate(text)
+    try:
+        value = ctx.evaluate(text)
+    except OptimizedOut:
+        if not re.fullmatch(r"[A-Za-z_]\w*", text):
+            raise
+        ctx.values.append(None)  # gdb: a local with no location here prints as <optimized out>
+        return Result("print", {"expr": text, "history": len(ctx.values), "value": None,
+                                "text": "<optimized out>"}, f"${len(ctx.values)} = <optimized out>")
     shown = expr.format_value(value, env, fmt, functools.partial(symbolic, ctx))
     ctx.values.append(value)
     number_ = len(ctx.values)
@@ -286,29 +292,3 @@ def disassemble(ctx: Any, args: argparse.Namespace) -> Result:
     lines.append("End of assembler dump.")
     return Result("disassemble", {"function": frame.function, "address": start, "instructions": insns},
                   "\n".join(lines))
-
-
-# ------------------------------------------------------------------ backtrace
-
-_bt_parser = CommandParser("backtrace")
-_bt_parser.add_argument("limit", nargs="?", type=number, default=64, metavar="N")
-
-
-@command(_bt_parser, category=D, aliases=("bt", "where"))
-def backtrace(ctx: Any, args: argparse.Namespace) -> Result:
-    """backtrace [N]
-
-    The call stack of the current thread, innermost frame first (at most N frames,
-    default 64)."""
-    session = ctx.session
-    session.require_stopped()
-    if args.limit < 1 or args.limit > 100_000:
-        raise UsageError(f"backtrace N needs 1 <= N <= 100000, not {args.limit}")
-    tid = current_tid(ctx)
-    try:
-        frames = session.backtrace(tid, args.limit)
-    except ImportError:
-        raise HwdbgError("backtraces need the stack unwinder (hwdbg.symbols.unwind), "
-                         "which this build does not have yet") from None
-    lines = [f"#{n:<2} {frame_text(f, f.pc)}" for n, f in enumerate(frames)]
-    return Result("backtrace", {"tid": tid, "frames": [f.to_json() for f in frames]}, "\n".join(lines))

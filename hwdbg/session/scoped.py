@@ -1,0 +1,51 @@
+"""Watches on locals live as long as their frame (gdb's watchpoint scope).
+
+A scoped watch remembers its frame by the frame's CFA and puts an internal int3 at the
+frame's return address (owner ``-id``: user breakpoints are numbered from 1). When a thread
+reaches that address with its stack pointer at or above the CFA, the frame has returned:
+the watch is deleted and the stop reported. A deeper call of the same function (recursion)
+returns to the same address with a lower stack pointer and is let through.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable, Optional
+
+from .. import records as rec
+from .model import UserBreakpoint
+
+MESSAGE = ("Watchpoint {id} deleted because the program has left the block in\n"
+           "which its expression is valid.")
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The frame a watch's expression was evaluated in."""
+
+    cfa: int  # the frame's identity: its caller's stack pointer before the call
+    return_address: int  # where the internal int3 goes
+    function: str = ""
+
+
+def scope_of(frame: Any) -> Optional[Scope]:
+    """The scope of a watch whose expression used locals of ``frame`` (an ExpressionEnv's
+    ``frame_used``); None: not scoped (no locals, or a frame with nowhere to return to)."""
+    if frame is None or frame.return_address is None or frame.cfa is None:
+        return None
+    return Scope(frame.cfa, frame.return_address, frame.function or "")
+
+
+def frames_left(breakpoints: dict[int, UserBreakpoint], owners: Iterable[int], sp: int) -> list[UserBreakpoint]:
+    """The scoped watches among an int3's ``owners`` whose frame has returned (sp at or above its CFA)."""
+    gone = []
+    for owner in sorted(owners):
+        bp = breakpoints.get(-owner) if owner < 0 else None
+        if bp is not None and bp.scope is not None and sp >= bp.scope.cfa:
+            gone.append(bp)
+    return gone
+
+
+def left_notice(bp: UserBreakpoint, tid: int) -> rec.Notice:
+    """For --json: the watch left its scope (the stop that follows says it in text)."""
+    return rec.Notice("watchpoint-scope", MESSAGE.format(id=bp.id).replace("\n", " "), tid=tid,
+                      data={"id": bp.id, "expr": bp.expr}, routine=True)

@@ -1,0 +1,209 @@
+"""The variables a pc can see: its function's DIE, the lexical blocks around the pc, their
+DW_TAG_formal_parameter and DW_TAG_variable children, innermost block first.
+
+Only the unit of the pc is read (the name index leads to the function's DIE); each
+function's tree of blocks is decoded once. Inlined subroutines are not entered (their
+variables belong to another function, which gdb shows as a frame of its own).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from elftools.dwarf.dwarf_expr import DWARFExprParser
+from elftools.dwarf.ranges import BaseAddressEntry, RangeEntry
+
+from hwdbg.symbols.dwarf import DwarfInfo
+from hwdbg.symbols.dwarf_types import PARSE_ERRORS, VOID, _attr_value, _inherited, _is_constant, _text
+from hwdbg.symbols.types import CType
+
+_CALL_SITES = ("DW_TAG_call_site", "DW_TAG_GNU_call_site")
+_CALL_PARAMETERS = ("DW_TAG_call_site_parameter", "DW_TAG_GNU_call_site_parameter")
+
+
+@dataclass(frozen=True)
+class ScopeVariable:
+    """A parameter or local: its DIE carries the location (or DW_AT_const_value)."""
+
+    name: str
+    die: Any
+    ctype: CType
+    is_argument: bool
+
+
+@dataclass
+class _Block:
+    ranges: list[tuple[int, int]]  # link-time [low, high)
+    variables: list[ScopeVariable] = field(default_factory=list)
+    blocks: list["_Block"] = field(default_factory=list)
+    call_sites: list[Any] = field(default_factory=list)  # DW_TAG_call_site DIEs
+
+    def contains(self, link_pc: int) -> bool:
+        return any(low <= link_pc < high for low, high in self.ranges)
+
+
+@dataclass
+class FunctionScope:
+    """One function as DWARF describes it."""
+
+    name: str
+    die: Any
+    low: int  # link-time entry address
+    top: _Block
+    parser: DWARFExprParser
+
+    @property
+    def frame_base(self) -> Any:
+        """The DW_AT_frame_base attribute (usually DW_OP_call_frame_cfa), or None."""
+        return self.die.attributes.get("DW_AT_frame_base")
+
+    @property
+    def arguments(self) -> list[ScopeVariable]:
+        return [v for v in self.top.variables if v.is_argument]
+
+    def locals_at(self, link_pc: int) -> list[ScopeVariable]:
+        """Locals visible at ``link_pc``, innermost block first (gdb's ``info locals`` order)."""
+        chain = [self.top]
+        while True:
+            inner = next((b for b in chain[-1].blocks if b.contains(link_pc)), None)
+            if inner is None:
+                break
+            chain.append(inner)
+        return [v for block in reversed(chain) for v in block.variables if not v.is_argument]
+
+    def visible(self, name: str, link_pc: int) -> Optional[ScopeVariable]:
+        """``name`` as C sees it at ``link_pc``: the innermost declaration wins, arguments last."""
+        for var in self.locals_at(link_pc) + self.arguments:
+            if var.name == name:
+                return var
+        return None
+
+    def call_site_value(self, return_pc: int, register: int, callee: str) -> Optional[list[int]]:
+        """DW_AT_call_value of the parameter passed in ``register`` at the call of ``callee``
+        returning to ``return_pc`` (link-time): what the callee's DW_OP_entry_value(register)
+        stands for. Only direct calls count (gdb does not trust an indirect call's target)."""
+        stack = [self.top]
+        while stack:
+            block = stack.pop()
+            stack += block.blocks
+            for site in block.call_sites:
+                if _call_return_pc(site) != return_pc or _call_origin(site) != callee:
+                    continue
+                for parameter in site.iter_children():
+                    if parameter.tag not in _CALL_PARAMETERS:
+                        continue
+                    location = _attr_value(parameter, "DW_AT_location")
+                    value = (_attr_value(parameter, "DW_AT_call_value")
+                             or _attr_value(parameter, "DW_AT_GNU_call_site_value"))
+                    if location and value and _register_of(location) == register:
+                        return list(value)
+        return None
+
+
+def _register_of(expr: list[int]) -> Optional[int]:
+    """N for a one-operation DW_OP_regN expression."""
+    if len(expr) == 1 and 0x50 <= expr[0] <= 0x6F:
+        return expr[0] - 0x50
+    return None
+
+
+def _call_origin(site: Any) -> Optional[str]:
+    """The name of the function a call site calls directly, or None (an indirect call)."""
+    for name in ("DW_AT_call_origin", "DW_AT_abstract_origin"):
+        if name in site.attributes:
+            try:
+                origin = _inherited(site.get_DIE_from_attribute(name), "DW_AT_name")
+            except PARSE_ERRORS:
+                return None
+            return _text(_attr_value(origin, "DW_AT_name")) if origin is not None else None
+    return None
+
+
+def _call_return_pc(site: Any) -> Optional[int]:
+    for name in ("DW_AT_call_return_pc", "DW_AT_low_pc"):  # DWARF 5, then GNU's DWARF 4 extension
+        attr = site.attributes.get(name)
+        if attr is not None:
+            return attr.value
+    return None
+
+
+def function_scope(dwarf: DwarfInfo, link_pc: int) -> Optional[FunctionScope]:
+    """The scope of the function containing ``link_pc`` in this file, or None (no DWARF there)."""
+    try:
+        die = dwarf.function_die_at(link_pc)
+    except PARSE_ERRORS:
+        return None
+    if die is None:
+        return None
+    cache = dwarf.scopes  # not a module-level map: its types refer back to ``dwarf``
+    scope = cache.get(die.offset)
+    if scope is None:
+        try:
+            scope = cache[die.offset] = _build(dwarf, die)
+        except PARSE_ERRORS:
+            return None
+    return scope
+
+
+def _build(dwarf: DwarfInfo, die: Any) -> FunctionScope:
+    name_die = _inherited(die, "DW_AT_name")
+    name = _text(_attr_value(name_die, "DW_AT_name")) if name_die is not None else "??"
+    ranges = _ranges(dwarf, die)
+    top = _Block(ranges)
+    _fill(dwarf, die, top)
+    return FunctionScope(name, die, min(low for low, _ in ranges) if ranges else 0, top,
+                         DWARFExprParser(die.cu.structs))
+
+
+def _fill(dwarf: DwarfInfo, parent: Any, block: _Block) -> None:
+    for child in parent.iter_children():
+        tag = child.tag
+        if tag in ("DW_TAG_formal_parameter", "DW_TAG_variable"):
+            if "DW_AT_declaration" in child.attributes:
+                continue  # `extern int x;` inside a function: the global is found by name
+            name_die = _inherited(child, "DW_AT_name")
+            if name_die is None:
+                continue  # unnamed: artificial or an unused parameter
+            type_die = _inherited(child, "DW_AT_type")
+            ctype = dwarf.type_of(type_die) if type_die is not None else VOID
+            block.variables.append(ScopeVariable(_text(_attr_value(name_die, "DW_AT_name")), child, ctype,
+                                                 tag == "DW_TAG_formal_parameter"))
+        elif tag == "DW_TAG_lexical_block":
+            inner = _Block(_ranges(dwarf, child))
+            _fill(dwarf, child, inner)
+            block.blocks.append(inner)
+        elif tag in _CALL_SITES:
+            block.call_sites.append(child)
+
+
+def _ranges(dwarf: DwarfInfo, die: Any) -> list[tuple[int, int]]:
+    """Link-time [low, high) ranges of a function or block (DW_AT_low_pc/high_pc or DW_AT_ranges)."""
+    low, high = die.attributes.get("DW_AT_low_pc"), die.attributes.get("DW_AT_high_pc")
+    if low is not None and high is not None:
+        return [(low.value, low.value + high.value if _is_constant(high) else high.value)]
+    attr = die.attributes.get("DW_AT_ranges")
+    lists = dwarf.range_lists
+    if attr is None or lists is None or attr.form == "DW_FORM_rnglistx":
+        return []
+    top_low = die.cu.get_top_DIE().attributes.get("DW_AT_low_pc")
+    base = top_low.value if top_low is not None else 0
+    out = []
+    for entry in lists.get_range_list_at_offset(attr.value, cu=die.cu):
+        if isinstance(entry, BaseAddressEntry):
+            base = entry.base_address
+        elif isinstance(entry, RangeEntry):
+            begin, end = entry.begin_offset, entry.end_offset
+            out.append((begin, end) if entry.is_absolute else (base + begin, base + end))
+    return out
+
+
+def const_value(var: ScopeVariable) -> Optional[bytes]:
+    """The bytes of a variable the compiler folded into DW_AT_const_value, or None."""
+    attr = var.die.attributes.get("DW_AT_const_value")
+    if attr is None:
+        return None
+    value = attr.value
+    if isinstance(value, (list, bytes)):
+        return bytes(value)
+    size = var.ctype.size or 8
+    return (int(value) & ((1 << 8 * size) - 1)).to_bytes(size, "little")
