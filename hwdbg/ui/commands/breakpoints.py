@@ -131,7 +131,7 @@ def watch(ctx: Any, args: argparse.Namespace) -> Result:
     EXPR names now, never scoped, as gdb's watch -location.
 
     A range the debug registers cannot cover (over 32 aligned bytes: an array,
-    a struct, -l 100000) is watched by page protection, and the result says so:
+    a struct, --length 100000) is watched by page protection, and the result says so:
     its pages lose write permission (an mprotect run in the target), a write
     to them faults, is single-stepped with the other threads stopped, and a
     change of the range is a hit at the exact writing pc with the bytes that
