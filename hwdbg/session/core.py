@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-from dataclasses import replace
 import signal as _signal
 import threading
 from typing import Any, Callable, Iterator, Optional, Sequence
@@ -548,12 +547,8 @@ class Session:
                 return self._stopped(inf, tid, "int3", signal="SIGTRAP")  # the program's own int3
             owners = inf.breaks.owners(addr)
             gone = scoped.frames_left(self.breakpoints, owners, self.arch.get_sp(inf.get_regs(tid)))
-            for bp in gone:  # a watched local's frame returned
-                self.delete(bp)
-                self.emit(scoped.left_notice(bp, tid))
-            if gone:
-                return replace(self._stopped(inf, tid, "watchpoint-scope", pc=addr),
-                               message="\n".join(scoped.MESSAGE.format(id=bp.id) for bp in gone))
+            if gone:  # a watched local's frame returned
+                return scoped.left(gone, self._stopped(inf, tid, "watchpoint-scope", pc=addr), self.delete, self.emit)
             if self.soft.LOADER in owners:
                 self.image.refresh()  # a library came or went
                 self.table.resolve_pending()

@@ -8,8 +8,8 @@ returns to the same address with a lower stack pointer and is let through.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Iterable, Optional
+from dataclasses import dataclass, replace
+from typing import Any, Callable, Iterable, Optional
 
 from .. import records as rec
 from .model import UserBreakpoint
@@ -43,6 +43,15 @@ def frames_left(breakpoints: dict[int, UserBreakpoint], owners: Iterable[int], s
         if bp is not None and bp.scope is not None and sp >= bp.scope.cfa:
             gone.append(bp)
     return gone
+
+
+def left(gone: list[UserBreakpoint], stop: rec.Stopped, delete: Callable[[UserBreakpoint], None],
+         emit: Callable[[Any], None]) -> rec.Stopped:
+    """Deletes the watches whose frame returned, tells it (a notice each) and returns the stop."""
+    for bp in gone:
+        delete(bp)  # its guard int3 goes with it
+        emit(left_notice(bp, stop.tid))
+    return replace(stop, message="\n".join(MESSAGE.format(id=bp.id) for bp in gone))
 
 
 def left_notice(bp: UserBreakpoint, tid: int) -> rec.Notice:

@@ -86,7 +86,7 @@ def test_selection_resets_to_frame_zero_at_every_stop(build_target):
 def test_json_results_name_the_frame_and_list_variables(build_target):
     exe = build_target("frames_target")
     run = run_hwdbg("--batch", "--json", "-ex", f"break {INNER}", "-ex", "run", "-ex", "info locals", "-ex",
-                    "info args", "-ex", "up", "-ex", "down", "-ex", "bt", exe)
+                    "info args", "-ex", "up", "-ex", "down", "-ex", "bt", exe, timeout=180)
     assert run.returncode == 0, run
     results = {r["command"]: r for r in run.of("result")}
     assert [v["name"] for v in results["info locals"]["variables"]] == ["s", "t", "i", "s"]
