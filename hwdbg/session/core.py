@@ -29,6 +29,7 @@ from .fastplan import FastPlanner, run_fast_loop
 from .hits import HitSemantics, as_int
 from .image import ProgramImage, load_symbols
 from .model import UserBreakpoint
+from .notrace import NoStopTraces, slot_holders
 from .softstops import BreakSites, SoftStops
 from .stops import exit_record, passed_on, signal_name, stop_reason, where_text
 from .table import BreakpointTable
@@ -62,9 +63,11 @@ class Session:
         self.hits = HitSemantics(self.strings, read_memory=self.read_memory, describe=self.describe,
                                  backtrace=self.backtrace, env=self.env, emit=self.emit,
                                  tracing=lambda: self._tracing, current=lambda bp_id: bp_id in self.breakpoints)
+        self.notrace = NoStopTraces(self.manager, publish=self.hits.publish, describe=self.describe, emit=self.emit,
+                                    flush=self.flush, holders=lambda: slot_holders(self.breakpoints.values()))
         self.table = BreakpointTable(self.manager, process=self.require_process, alive=lambda: self.alive,
                                      all_stopped=self._all_threads_stopped, read_value=self.hits.read_value,
-                                     triggered=self.hits.triggered, emit=self.emit)
+                                     triggered=self.hits.triggered, emit=self.emit, notrace=self.notrace)
         self._planner = FastPlanner(self.manager, self.arch.nslots)
         self.soft = SoftStops(self.arch, self.hits, lambda: self.breakpoints)
         self.sites = BreakSites(symbols=lambda: self.symbols, env=self.env, describe=self.describe,
@@ -78,12 +81,18 @@ class Session:
     def flush(self) -> None:
         """Tells listeners that buffered the hits of a burst to pass them on now."""
         if self.hits.published != self._flushed:
-            self._flushed = self.hits.published
-            for flusher in list(self.flushers):
-                flusher()
+            with self.notrace.guard():
+                self._flushed = self.hits.published
+                for flusher in list(self.flushers):
+                    flusher()
 
     def emit(self, event: Any) -> None:
         if self.listeners:
+            if self.notrace.reading:  # the --no-stop reader announces hits too: one at a time
+                with self.notrace.lock:
+                    for listener in list(self.listeners):
+                        listener(event)
+                return
             for listener in list(self.listeners):
                 listener(event)
 
@@ -165,6 +174,7 @@ class Session:
         inf = self.require_process()
         inf.stop_all()
         self._disarm_all(inf)
+        self.table.release_counters()  # perf events too, while nothing runs: their counts are exact
         inf.detach()
         for tid, cpus in self._saved_affinity.items():
             try:
@@ -312,15 +322,18 @@ class Session:
         cleanup.running_sessions.add(self)  # from here a signal is only noted (a step-over may wait)
         try:
             start()
+            self.notrace.start_reader()
             return self._loop(inf)
         finally:
+            self.notrace.stop_reader()  # and every record left is published: counts are exact at the prompt
             cleanup.running_sessions.discard(self)
 
     def _loop(self, inf: Inferior) -> rec.Stopped | rec.Exited | rec.Killed:
         while True:
             self.flush()
             event = self._next_event(inf)
-            result = self._handle(inf, event) if event is not None else None
+            with self.notrace.guard():
+                result = self._handle(inf, event) if event is not None else None
             if event is not None and event.tid in self.manager.stale:
                 self.manager.sync([event.tid])  # its stop is read: now it may have the new registers
             if cleanup.signal_pending():
@@ -371,6 +384,10 @@ class Session:
 
     def _publish_fast(self, bp: UserBreakpoint, tid: int, pc: int, old: Optional[bytes], new: Optional[bytes]) -> None:
         self.fast_hits += 1
+        if self.notrace.reading:
+            with self.notrace.lock:
+                self.hits.publish(bp, tid, pc, as_int(old, bp.signed), as_int(new, bp.signed))
+            return
         self.hits.publish(bp, tid, pc, as_int(old, bp.signed), as_int(new, bp.signed))
 
     def _fast_loop(self, inf: Inferior) -> Any:

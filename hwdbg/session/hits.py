@@ -92,13 +92,17 @@ class HitSemantics:
         trap.stop |= stops
 
     def publish(self, bp: UserBreakpoint, tid: int, pc: int, old: Optional[int], new: Optional[int],
-                at: Optional[int] = None, stopped: bool = False) -> rec.Hit:
-        """Counts, keeps and announces one hit, located at ``at`` (default: the accessing instruction)."""
+                at: Optional[int] = None, stopped: bool = False, backtrace: Optional[tuple[rec.Frame, ...]] = None,
+                note: Optional[str] = None, time: Optional[int] = None) -> rec.Hit:
+        """Counts, keeps and announces one hit, located at ``at`` (default: the accessing instruction).
+        ``backtrace``, ``note`` and ``time`` come with records read without stopping (--no-stop)."""
         # Data traps come after the access: pc - 1 lies in the instruction that made it.
         where = self._describe(at if at is not None else pc - 1 if bp.kind.is_data else pc)
+        if backtrace is None and bp.backtrace and note is None:
+            backtrace = self._backtrace(tid)
         hit = rec.Hit(id=bp.id, kind=bp.kind, expr=bp.expr, address=bp.addr, length=bp.length, tid=tid, pc=pc,
                       old=old, new=new, function=where.function, file=where.file, line=where.line,
-                      backtrace=self._backtrace(tid) if bp.backtrace else None, stopped=stopped)
+                      backtrace=backtrace, stopped=stopped, note=note, time=time)
         bp.hit_count += 1
         bp.writers.add(pc, tid, old, new, where, hit.backtrace)  # exact even when few hits are kept
         bp.hits.append(hit)

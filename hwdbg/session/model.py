@@ -10,6 +10,7 @@ from ..arch import BpType
 from ..errors import UsageError
 from ..hw.breakpoint import HwBreakpoint
 from ..hw.counting import Counter
+from ..hw.perftrace import TraceEvents
 from ..records import Kind
 from .writers import WriterTable
 
@@ -58,6 +59,9 @@ class UserBreakpoint:
     temporary: bool = False  # deleted by the session at its first stop
     inserted: bool = False  # break: its int3 is in the code
     pending: bool = False  # break on LIB:FUNCTION whose library is not loaded yet
+    no_stop: bool = False  # --no-stop: perf records, the target never stops (session/notrace.py)
+    tracer: Optional[TraceEvents] = None  # its events while the process lives
+    lost: int = 0  # --no-stop: records the kernel dropped (ring full), reported exactly
 
     @property
     def access(self) -> BpType:
@@ -69,6 +73,8 @@ class UserBreakpoint:
             return "DISABLED"
         if self.counter is not None:
             return "COUNTING"
+        if self.tracer is not None:
+            return "TRACING"
         if self.kind is Kind.BREAK:
             return "INSTALLED" if self.inserted else "PENDING"
         if self.hw is None:
@@ -91,4 +97,5 @@ class UserBreakpoint:
         return {"event": "breakpoint", "id": self.id, "kind": str(self.kind), "expr": self.expr,
                 "address": self.addr, "length": self.length, "status": self.status, "priority": self.priority,
                 "thread": self.thread, "condition": self.condition, "ignore": self.ignore_count, "hits": self.total,
-                "trace": self.trace, "slots": {str(t): list(s) for t, s in self.slots().items()}}
+                "trace": self.trace, "slots": {str(t): list(s) for t, s in self.slots().items()},
+                "no_stop": self.no_stop, "lost": self.lost}

@@ -17,6 +17,7 @@ from ..linux import procfs
 from ..process.control import Inferior
 from ..records import Kind
 from .model import ACCESS, KEPT_HITS, UserBreakpoint, kind_of
+from .notrace import NoStopTraces, check_options
 
 
 def parse_condition(text: Optional[str]) -> Any:
@@ -27,8 +28,10 @@ class BreakpointTable:
     def __init__(self, manager: BreakpointManager, *, process: Callable[[], Inferior], alive: Callable[[], bool],
                  all_stopped: Callable[[Inferior], AbstractContextManager],
                  read_value: Callable[[UserBreakpoint], Optional[bytes]],
-                 triggered: Callable[[UserBreakpoint, SlotHit], None], emit: Callable[[Any], None]) -> None:
+                 triggered: Callable[[UserBreakpoint, SlotHit], None], emit: Callable[[Any], None],
+                 notrace: NoStopTraces) -> None:
         self.manager = manager
+        self.notrace = notrace
         self.breakpoints: dict[int, UserBreakpoint] = {}
         self._process, self._alive, self._all_stopped = process, alive, all_stopped
         self._read_value, self._triggered, self._emit = read_value, triggered, emit
@@ -50,8 +53,12 @@ class BreakpointTable:
             changes_only: Optional[bool] = None, backtrace: bool = False, signed: bool = False,
             on_hit: Optional[Callable[[rec.Hit], Any]] = None,
             resolve: Optional[Callable[[], tuple[int, int]]] = None, count: bool = False,
-            keep: Optional[int] = KEPT_HITS, temporary: bool = False, pending: bool = False) -> UserBreakpoint:
+            keep: Optional[int] = KEPT_HITS, temporary: bool = False, pending: bool = False,
+            no_stop: bool = False) -> UserBreakpoint:
         kind = kind_of(kind)
+        if no_stop:
+            check_options(kind, condition=condition, on_hit=on_hit, count=count)
+            trace = True
         if count and (kind is Kind.RWATCH or condition or on_hit or backtrace):
             raise UsageError("--count counts in the CPU without stopping: it cannot filter reads (rwatch), "
                              "test conditions, call back or take backtraces")
@@ -71,7 +78,7 @@ class BreakpointTable:
                             changes_only=(kind is Kind.WATCH) if changes_only is None else changes_only,
                             backtrace=backtrace, signed=signed, on_hit=on_hit, resolve=resolve, count=count,
                             hits=deque(maxlen=keep), condition_ast=condition_ast, temporary=temporary,
-                            pending=pending)
+                            pending=pending, no_stop=no_stop)
         if self._alive():
             self.install(bp)
         self.breakpoints[bp.id] = bp
@@ -82,6 +89,11 @@ class BreakpointTable:
         inf = self._process()
         if bp.count:
             return self._install_counter(bp, inf)
+        if bp.no_stop:
+            if bp.thread is not None and bp.thread not in inf.threads:
+                raise ValidationError(f"no thread {bp.thread} in process {inf.pid}; see `info threads`")
+            with self._all_stopped(inf):
+                return self.notrace.install(bp, [bp.thread] if bp.thread is not None else list(inf.threads))
         if bp.kind is Kind.BREAK:
             return self._insert(bp, inf)
         with self._all_stopped(inf):
@@ -151,6 +163,8 @@ class BreakpointTable:
             bp.counter = counter
 
     def release_counter(self, bp: UserBreakpoint) -> None:
+        """Closes a breakpoint's perf events (--count, --no-stop), keeping what they counted."""
+        self.notrace.release(bp)
         if bp.counter is not None:
             bp.counted += bp.counter.total()
             bp.counter.close()
@@ -167,11 +181,11 @@ class BreakpointTable:
         bp.hw = None
 
     def set_enabled(self, bp: UserBreakpoint, enabled: bool) -> None:
-        if bp.count:
+        if bp.count or bp.no_stop:
             if not enabled:
                 self.release_counter(bp)
-            elif bp.counter is None and self._alive():
-                self._install_counter(bp, self._process())
+            elif bp.counter is None and bp.tracer is None and self._alive():
+                self.install(bp)
             bp.enabled = enabled
             return
         if bp.kind is Kind.BREAK:
@@ -199,11 +213,13 @@ class BreakpointTable:
     # ------------------------------------------------------------ threads and images
 
     def thread_created(self, tid: int) -> None:
+        self.notrace.thread_created(tid, lambda bp: bp.thread is None)
         for bp in self.breakpoints.values():
             if bp.counter is not None:
                 bp.counter.add_thread(tid)  # before ptrace writes any of its slots
 
     def thread_exited(self, tid: int) -> None:
+        self.notrace.thread_exited(tid)
         for bp in self.breakpoints.values():
             if bp.counter is not None:
                 bp.counter.remove_thread(tid)
