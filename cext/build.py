@@ -46,13 +46,15 @@ struct hwdbg_fast_bp {
     int have_last;
     unsigned char last[32];
 };
-struct hwdbg_fast_hit {
+struct hwdbg_fast_hit {  /* read in bulk by hwdbg/hw/fastpath.py (HIT_FORMAT): keep the two in step */
+    unsigned long pc;
+    unsigned long long old_u, new_u;  /* the first 8 bytes as a little-endian number */
     int tid;
     int bp;              /* index into the bp table */
-    unsigned long pc;
+    int had_old;
+    int pad;
     unsigned char old[32];
     unsigned char new[32];
-    int had_old;
 };
 struct hwdbg_fast_args {
     int mem_fd;
@@ -228,6 +230,9 @@ static int fast_hit(struct hwdbg_fast_args *a, int tid, int status)
         h->had_old = bp->have_last;
         memcpy(h->old, bp->last, bp->len);
         memcpy(h->new, value, bp->len);
+        h->old_u = h->new_u = 0;
+        memcpy(&h->old_u, bp->last, bp->len < 8 ? bp->len : 8);
+        memcpy(&h->new_u, value, bp->len < 8 ? bp->len : 8);
     }
     memcpy(bp->last, value, bp->len);
     bp->have_last = 1;

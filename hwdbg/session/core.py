@@ -30,6 +30,7 @@ from .hits import HitSemantics, as_int
 from .image import ProgramImage, load_symbols
 from .model import UserBreakpoint
 from .notrace import NoStopTraces, slot_holders
+from .publisher import Publisher, announcers
 from .softstops import BreakSites, SoftStops
 from .stops import exit_record, passed_on, signal_name, stop_reason, where_text
 from .table import BreakpointTable
@@ -65,6 +66,8 @@ class Session:
                                  tracing=lambda: self._tracing, current=lambda bp_id: bp_id in self.breakpoints)
         self.notrace = NoStopTraces(self.manager, publish=self.hits.publish, describe=self.describe, emit=self.emit,
                                     flush=self.flush, holders=lambda: slot_holders(self.breakpoints.values()))
+        self._cpus: Optional[set[int]] = None  # the debugger's CPUs before --pin (the publisher runs there)
+        self.publisher = Publisher(self.hits.publish_many, self.flush, self.notrace.lock, lambda: self._cpus)
         self.table = BreakpointTable(self.manager, process=self.require_process, alive=lambda: self.alive,
                                      all_stopped=self._all_threads_stopped, read_value=self.hits.read_value,
                                      triggered=self.hits.triggered, emit=self.emit, notrace=self.notrace)
@@ -93,7 +96,7 @@ class Session:
                     for listener in list(self.listeners):
                         listener(event)
                 return
-            for listener in list(self.listeners):
+            for listener in self.listeners[:]:
                 listener(event)
 
     # ------------------------------------------------------------ process lifecycle
@@ -136,6 +139,7 @@ class Session:
         if not self.program:
             raise UsageError("no program to run: give one on the command line or to `run`")
         if self.pin:
+            self._cpus = os.sched_getaffinity(0)
             affinity.pin_to_one_cpu()
         self.inferior = Inferior.spawn(self.program, **kwargs)
         self._started()
@@ -146,6 +150,7 @@ class Session:
         inferior = Inferior.attach(pid)
         self.inferior = inferior
         if self.pin:
+            self._cpus = os.sched_getaffinity(0)
             self._saved_affinity = affinity.pin_with_target(pid, list(inferior.threads))
         try:
             exe = procfs.exe_path(pid)
@@ -322,16 +327,22 @@ class Session:
         cleanup.running_sessions.add(self)  # from here a signal is only noted (a step-over may wait)
         try:
             start()
-            self.notrace.start_reader()
-            return self._loop(inf)
+            # batches (events()) count announced hits: those are announced inline
+            with announcers(self.publisher, self.notrace, offload=self.fast_path and self._batch is None):
+                return self._loop(inf)
         finally:
-            self.notrace.stop_reader()  # and every record left is published: counts are exact at the prompt
             cleanup.running_sessions.discard(self)
 
     def _loop(self, inf: Inferior) -> rec.Stopped | rec.Exited | rec.Killed:
         while True:
             self.flush()
             event = self._next_event(inf)
+            if event is not None and self.publisher.running:
+                try:
+                    self.publisher.wait_idle()  # the C loop's hits are announced before this event
+                except BaseException:
+                    inf.requeue(event)
+                    raise
             with self.notrace.guard():
                 result = self._handle(inf, event) if event is not None else None
             if event is not None and event.tid in self.manager.stale:
@@ -382,13 +393,15 @@ class Session:
         limit = FAST_BUFFER if self._batch is None else max(1, self._batch - self._batched())
         return run_fast_loop(loop, inf, limit, self._publish_fast)
 
-    def _publish_fast(self, bp: UserBreakpoint, tid: int, pc: int, old: Optional[bytes], new: Optional[bytes]) -> None:
-        self.fast_hits += 1
-        if self.notrace.reading:
-            with self.notrace.lock:
-                self.hits.publish(bp, tid, pc, as_int(old, bp.signed), as_int(new, bp.signed))
+    def _publish_fast(self, hits: list) -> None:
+        self.fast_hits += len(hits)
+        if self.publisher.running:
+            self.publisher.submit(hits)  # announced on the publisher's thread while the target runs
+            if self.publisher.failed:
+                self.publisher.wait_idle()  # a listener failed: raise it here, as inline announcing would
             return
-        self.hits.publish(bp, tid, pc, as_int(old, bp.signed), as_int(new, bp.signed))
+        with self.notrace.guard():
+            self.hits.publish_many(hits)
 
     def _fast_loop(self, inf: Inferior) -> Any:
         if (not self.fast_path or not inf.idle or self._stepping or self.strings.in_flight or inf.mem_fd is None

@@ -112,6 +112,30 @@ class HitSemantics:
             bp.on_hit(hit)
         return hit
 
+    def publish_many(self, hits: list[tuple[UserBreakpoint, int, int, Optional[int], Optional[int]]]) -> None:
+        """``publish`` for the C loop's hits, (bp, tid, pc, old, new) of trace breakpoints with no
+        backtrace or callback: the same records, one call per burst. Every hit is counted
+        and kept even if a listener fails; the first failure is raised at the end."""
+        describe, emit, make = self._describe, self._emit, rec.Hit
+        places: dict[tuple[int, int], rec.Frame] = {}
+        failure: Optional[Exception] = None
+        for bp, tid, pc, old, new in hits:
+            where = places.get((bp.id, pc))
+            if where is None:
+                where = places[(bp.id, pc)] = describe(pc - 1 if bp.kind.is_data else pc)
+            hit = make(bp.id, bp.kind, bp.expr, bp.addr, bp.length, tid, pc, old, new, where.function, where.file,
+                       where.line)
+            bp.hit_count += 1
+            bp.writers.add(pc, tid, old, new, where, None)
+            bp.hits.append(hit)
+            self.published += 1
+            try:
+                emit(hit)
+            except Exception as exc:  # a listener failed: every hit that happened still counts
+                failure = failure or exc
+        if failure is not None:
+            raise failure
+
     def _condition_holds(self, bp: UserBreakpoint, tid: int, old: Optional[int], new: Optional[int]) -> bool:
         bindings = {"new": new if new is not None else 0, "old": old if old is not None else 0}
         try:

@@ -58,10 +58,13 @@ class NoStopTraces:
     def active(self) -> bool:
         return bool(self.bps)
 
-    @property
-    def reading(self) -> bool:
-        """The reader thread runs: whoever announces anything takes ``lock``."""
-        return self._reader is not None
+    reading = False  # a second thread announces (this reader, the publisher): whoever announces takes ``lock``
+    _sharers = 0
+
+    def share(self, delta: int) -> None:
+        """Another thread (the session's publisher) announces while the run loop runs."""
+        self._sharers += delta
+        self.reading = self._sharers > 0
 
     def guard(self) -> Any:
         return self.lock if self._reader is not None else contextlib.nullcontext()
@@ -162,6 +165,7 @@ class NoStopTraces:
             return
         self._wake_r, self._wake_w = os.pipe()
         self._reader = threading.Thread(target=self._read_loop, name="hwdbg-no-stop", daemon=True)
+        self.share(1)
         self._reader.start()
 
     def stop_reader(self) -> None:
@@ -173,6 +177,7 @@ class NoStopTraces:
             os.close(self._wake_r)
             os.close(self._wake_w)
             self._reader = None
+            self.share(-1)
         self.drain()
 
     def _read_loop(self) -> None:
