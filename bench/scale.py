@@ -46,22 +46,18 @@ def med(values: list[float]) -> Optional[float]:
 
 def run_floor(env: R.Env, wl: R.Workload, hits: int, pinned: bool = False) -> dict:
     """perf stat counting the watched address: every write traps, nothing stops, nothing is read.
-    Startup-corrected like the CLI: wall(N) - wall(0)."""
+    Timed by perf itself ("seconds time elapsed": the program's run, a millisecond of start-up in it)."""
     addr = R.symbol_addresses(wl.path, wl.symbols)[0]
-
-    def once(n: int) -> tuple[R.Proc, Optional[int]]:
-        cmd = [env.perf, "stat", "-x,", "-e", f"mem:{addr:#x}/8:w", "--", str(wl.path), wl.arg_for(n)]
-        p = R.run_cmd(cmd, timeout=R._timeout(n))
-        m = re.search(r"^(\d+),,mem:", p.stderr, re.M)
-        return p, int(m[1]) if m else None
-
-    p, count = once(hits)
-    base, _ = once(0)
-    if count is None:
+    cmd = [env.perf, "stat", "-e", f"mem:{addr:#x}/8:w", "--", str(wl.path), wl.arg_for(hits)]
+    p = R.run_cmd(cmd, timeout=R._timeout(hits))
+    count = re.search(r"^\s*([\d,]+)\s+mem:", p.stderr, re.M)
+    elapsed = re.search(r"([\d.]+) seconds time elapsed", p.stderr)
+    if count is None or elapsed is None:
         return {"wall": p.wall, "error": f"perf stat gave no count: {R.tail(p.stderr)}"}
-    res = {"wall": p.wall, "hits": count, "seconds": max(1e-6, p.wall - base.wall), "timing": "wall(N) - wall(0)"}
-    if count < hits:
-        res["error"] = f"perf counted {count} of {hits} writes"
+    res = {"wall": p.wall, "hits": int(count[1].replace(",", "")), "seconds": float(elapsed[1]),
+           "timing": "perf stat: seconds time elapsed"}
+    if res["hits"] < hits:
+        res["error"] = f"perf counted {res['hits']} of {hits} writes"
     return res
 
 
@@ -115,6 +111,9 @@ def check_hits(res: dict, expected: int) -> dict:
         lost = res.get("lost", 0) or 0
         if res["hits"] + lost != expected and not (res.get("contender") == FLOOR_N and res["hits"] >= expected):
             res["error"] = f"{res['hits']} hits (+{lost} lost) for {expected} writes"
+    if "error" not in res and res.get("startup_wall") is not None and res["wall"] - res["startup_wall"] < 0.05:
+        res["error"] = (f"startup correction failed: wall {res['wall']:.2f} s with the writes, "
+                        f"{res['startup_wall']:.2f} s without (load)")
     if "error" not in res and res.get("seconds"):
         res["rate"] = (res.get("hits") or 0) / res["seconds"]
     return res
@@ -200,7 +199,7 @@ def summarize(doc: dict) -> dict:
             c_ref = med([r["rate"] for r in _ok(tp, contender="c", pinned=pinned)])
             rows.append({"contender": name, "pinned": pinned, "rate": rate, "runs": [round(r["rate"]) for r in ok],
                          "x_floor": rate / floor if rate and floor else None,
-                         "x_c": rate / c_ref if rate and c_ref else None,
+                         "x_c": rate / c_ref if rate and c_ref and name != FLOOR_N else None,
                          "lost": max([r.get("lost", 0) or 0 for r in ok], default=None), "errors": errors})
     out["throughput"] = rows
     out["threads"] = [{"contender": name, "threads": t,
@@ -233,7 +232,7 @@ def markdown(doc: dict) -> str:
              f"Machine: {m.get('cpu_model')}, {m.get('nproc')} CPUs, Linux {m.get('uname_r')}; load average during the run "
              f"{doc['load_before']} → {doc['load_after']} (other work shared the CPUs: single runs vary; medians of "
              f"{doc['reps']}). Command: `python bench/scale.py`.", ""]
-    if s.get("throughput"):
+    if doc.get("throughput"):
         lines += ["## Throughput on w1 (one thread, one watched global), against the floor", "",
                   "| Contender | Pinned | Hits/s (median) | Runs | ×floor | ×C same pinning | Lost | Errors |",
                   "|---|---|---:|---|---:|---:|---:|---|"]
@@ -245,7 +244,7 @@ def markdown(doc: dict) -> str:
         lines += ["", f"w1 runs {doc['n']:,} writes ({doc['n'] // R.GDB_DIVISOR:,} for gdb). The floor is `perf stat -e "
                   "mem:ADDR/8:w` on the same program: the CPU and kernel cost of one debug exception, nothing stops "
                   "and nothing is read. Pinned = tracer and target on CPU 0.", ""]
-    if s.get("threads"):
+    if doc.get("threads"):
         lines += [f"## Writer threads ({doc['threads_total']:,} writes in all, unpinned, hits/s)", "",
                   "| Contender | " + " | ".join(f"{t} threads" for t in THREADS) + " |",
                   "|---|" + "---:|" * len(THREADS)]
@@ -254,7 +253,7 @@ def markdown(doc: dict) -> str:
             lines.append(f"| {LABELS[name]} | " + " | ".join(_rate(c["rate"]) + (" (err)" if c["errors"] else "")
                                                            for c in cells) + " |")
         lines.append("")
-    if s.get("attach"):
+    if doc.get("attach"):
         lines += ["## Attach and arm a watch in every thread (ms, median)", "",
                   "| Contender | " + " | ".join(f"{t} threads" for t in ATTACH_THREADS) + " |",
                   "|---|" + "---:|" * len(ATTACH_THREADS)]
@@ -361,12 +360,12 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--quick", action="store_true", help="small sizes, 1 repetition")
-    ap.add_argument("--n", type=int, help="writes of the throughput workload (default 50000)")
+    ap.add_argument("--n", type=int, help="writes of the throughput workload (default 100000)")
     ap.add_argument("--only", help="comma-separated parts: throughput,threads,attach,symbols")
     ap.add_argument("--out", default=str(R.RESULTS))
     args = ap.parse_args()
     reps = 1 if args.quick and args.reps == 3 else args.reps
-    n = args.n or (10000 if args.quick else 50000)
+    n = args.n or (10000 if args.quick else 100000)
     parts = set((args.only or "throughput,threads,attach,symbols").split(","))
     ns = argparse.Namespace(python=None, hwdbg_pythonpath=None)
     R.build()
