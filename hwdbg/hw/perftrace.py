@@ -32,7 +32,7 @@ from ..linux.native import ffi, lib
 
 PERF_BP_TYPES = {BpType.W: 2, BpType.RW: 3, BpType.X: 4}  # HW_BREAKPOINT_W/RW/X
 EXEC_LENGTH = 8  # perf wants sizeof(long) for execute breakpoints on x86-64
-PAGES = 64  # data pages per thread's ring (256 KiB: ~8,000 records, ~0.13 s at the floor rate)
+PAGES = 512  # data pages per thread's ring (2 MiB: ~65,000 records, ~1 s at the floor rate)
 BATCH = 4096  # records decoded per C call
 MAX_IPS = 64 * BATCH  # call-chain entries per C call
 PERF_EVENT_IOC_ENABLE = 0x2400

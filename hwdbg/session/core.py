@@ -64,7 +64,8 @@ class Session:
         self.hits = HitSemantics(self.strings, read_memory=self.read_memory, describe=self.describe,
                                  backtrace=self.backtrace, env=self.env, emit=self.emit,
                                  tracing=lambda: self._tracing, current=lambda bp_id: bp_id in self.breakpoints)
-        self.notrace = NoStopTraces(self.manager, publish=self.hits.publish, describe=self.describe, emit=self.emit,
+        self.notrace = NoStopTraces(self.manager, publish=self.hits.publish, publish_records=self.hits.publish_records,
+                                    describe=self.describe, emit=self.emit,
                                     flush=self.flush, holders=lambda: slot_holders(self.breakpoints.values()))
         self._cpus: Optional[set[int]] = None  # the debugger's CPUs before --pin (the publisher runs there)
         self.publisher = Publisher(self.hits.publish_many, self.flush, self.notrace.lock, lambda: self._cpus)

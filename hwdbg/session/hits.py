@@ -136,6 +136,26 @@ class HitSemantics:
         if failure is not None:
             raise failure
 
+    def publish_records(self, bp: UserBreakpoint, records: list[tuple[int, int, int]], note: str) -> None:
+        """``publish`` for --no-stop records without call chains, (tid, pc, time): one call per
+        batch, so the reader keeps up with the kernel."""
+        describe, emit, make = self._describe, self._emit, rec.Hit
+        places: dict[int, rec.Frame] = {}
+        data = bp.kind.is_data
+        for tid, pc, time in records:
+            where = places.get(pc)
+            if where is None:
+                where = places[pc] = describe(pc - 1 if data else pc)
+            hit = make(bp.id, bp.kind, bp.expr, bp.addr, bp.length, tid, pc, None, None, where.function, where.file,
+                       where.line, None, False, note, time)
+            bp.hit_count += 1
+            bp.writers.add(pc, tid, None, None, where, None)
+            bp.hits.append(hit)
+            self.published += 1
+            emit(hit)
+            if bp.on_hit is not None:
+                bp.on_hit(hit)
+
     def _condition_holds(self, bp: UserBreakpoint, tid: int, old: Optional[int], new: Optional[int]) -> bool:
         bindings = {"new": new if new is not None else 0, "old": old if old is not None else 0}
         try:

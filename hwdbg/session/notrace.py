@@ -44,9 +44,11 @@ def check_options(kind: Kind, *, condition: Optional[str], on_hit: Any, count: b
 
 
 class NoStopTraces:
-    def __init__(self, manager: BreakpointManager, *, publish: Callable[..., Any], describe: Callable[[int], rec.Frame],
-                 emit: Callable[[Any], None], flush: Callable[[], None], holders: Callable[[], str]) -> None:
+    def __init__(self, manager: BreakpointManager, *, publish: Callable[..., Any], publish_records: Callable[..., Any],
+                 describe: Callable[[int], rec.Frame], emit: Callable[[Any], None], flush: Callable[[], None],
+                 holders: Callable[[], str]) -> None:
         self.manager = manager
+        self._publish_records = publish_records
         self._publish, self._describe, self._emit, self._holders = publish, describe, emit, holders
         self._flush = flush
         self.lock = threading.RLock()
@@ -134,6 +136,9 @@ class NoStopTraces:
                     self._account_lost(bp)
 
     def _announce(self, bp: UserBreakpoint, samples: list[Sample]) -> None:
+        if not bp.backtrace and bp.ignore_count == 0:  # the common case, in one call per batch
+            self._publish_records(bp, [(s.tid, s.pc, s.time) for s in samples], NOTE)
+            return
         for sample in samples:
             if bp.ignore_count > 0:
                 bp.ignore_count -= 1
