@@ -4,7 +4,7 @@ A separate process per run so that ``pin=True`` (which pins the calling process 
 through it, the target) never affects the harness, and every run starts cold like the
 other contenders. Prints one JSON line on stdout.
 
-    spawn:  hwdbg_api_runner.py spawn [--pin] [--access w|rw] --watch SYM [--watch SYM...] -- PROGRAM ARGS...
+    spawn:  hwdbg_api_runner.py spawn [--pin] [--no-stop] [--access w|rw] --watch SYM [--watch SYM...] -- PROGRAM ARGS...
             hwdbg.spawn(argv, pin=...), run_to("main"), watch every SYM, then the timed part:
             run_until_exit() (hits are recorded in each watch's ``hits``, the target never stops).
     attach: hwdbg_api_runner.py attach --watch SYM PID
@@ -28,13 +28,13 @@ def spawn_run(args: argparse.Namespace) -> dict:
     target = hwdbg.spawn(args.argv, pin=args.pin)
     try:
         target.run_to("main")
-        watches = [target.watch(sym, access=args.access, keep=None) for sym in args.watch]
+        watches = [target.watch(sym, access=args.access, keep=None, no_stop=args.no_stop) for sym in args.watch]
         out["setup_s"] = time.perf_counter() - t_start
         t0 = time.perf_counter()
         end = target.run_until_exit()
         seconds = time.perf_counter() - t0
         out.update(seconds=seconds, hits=sum(w.hit_count for w in watches),
-                   per_watch={w.expr: w.hit_count for w in watches},
+                   per_watch={w.expr: w.hit_count for w in watches}, lost=sum(w.lost for w in watches),
                    recorded=sum(len(w.hits) for w in watches),
                    end=end.to_json() if hasattr(end, "to_json") else repr(end))
         code = getattr(end, "code", None)
@@ -80,6 +80,7 @@ def main() -> int:
     parser.add_argument("mode", choices=("spawn", "attach"))
     parser.add_argument("pid", nargs="?", type=int)
     parser.add_argument("--pin", action="store_true")
+    parser.add_argument("--no-stop", action="store_true", help="watch(no_stop=True): perf records, no stops")
     parser.add_argument("--access", default="w")
     parser.add_argument("--watch", action="append", required=True)
     args = parser.parse_intermixed_args(argv)

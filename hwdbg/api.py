@@ -38,8 +38,9 @@ class Breakpoint:
     length = property(lambda self: self._bp.length)
     status = property(lambda self: self._bp.status,
                       doc="INSTALLED (in the debug registers, or the int3 in the code), REGISTERED (waiting for "
-                          "a slot), DISABLED, PENDING (no process), COUNTING")
+                          "a slot), DISABLED, PENDING (no process), COUNTING, TRACING (no_stop)")
     hit_count = property(lambda self: self._bp.total, doc="hits so far (for a count watch: the CPU's count)")
+    lost = property(lambda self: self._bp.lost, doc="no_stop: records the kernel dropped (its ring was full)")
 
     @property
     def hits(self) -> list[rec.Hit]:
@@ -169,7 +170,7 @@ class Target:
               priority: int = 0, thread: Optional[int] = None, condition: Optional[str] = None,
               on_hit: Optional[Callable[[rec.Hit], Any]] = None, changes_only: bool = False,
               backtrace: bool = False, count: bool = False, keep: Optional[int] = 10_000,
-              kernel: bool = False, scoped: bool = False) -> Breakpoint:
+              kernel: bool = False, scoped: bool = False, no_stop: bool = False) -> Breakpoint:
         """Watches memory: access "w" (writes), "rw" (any access) or "r" (reads, emulated on x86-64).
 
         Every trapped access is a hit unless ``changes_only`` (gdb's ``watch``: only value changes).
@@ -181,6 +182,10 @@ class Target:
         ``hits`` (the most recent ones; None keeps all). ``kernel=True`` (access "w" only) also
         reports writes the kernel makes into the range during the program's system calls: such
         hits have ``syscall``, ``syscall_args`` and ``syscall_result`` set (see ``watch --kernel``).
+        ``no_stop=True`` never stops either: each
+        access is a perf record (pc, tid, time, with ``backtrace`` the call chain) read while the
+        target runs; its hits have ``old``/``new`` None (nothing was read) and every access counts
+        (no ``changes_only``); ``lost`` counts records the kernel dropped. Not for access "r".
         """
         kind = ACCESS_KINDS.get(access)
         if kind is None:
@@ -196,21 +201,22 @@ class Target:
         bp = self.session.add_breakpoint(kind, where.addr, where.length, expr=text, priority=priority,
                                          thread=thread, condition=condition, changes_only=changes_only,
                                          signed=where.signed, on_hit=on_hit, backtrace=backtrace, resolve=resolve,
-                                         count=count, keep=keep, kernel=kernel,
+                                         count=count, keep=keep, kernel=kernel, no_stop=no_stop,
                                          scope=scope_of(env.frame_used) if scoped else None)
         return Breakpoint(self, bp)
 
     def hbreak(self, location: Union[str, int], *, priority: int = 0, thread: Optional[int] = None,
                condition: Optional[str] = None, on_hit: Optional[Callable[[rec.Hit], Any]] = None,
-               backtrace: bool = False) -> Breakpoint:
-        """A hardware execute breakpoint: stops before the instruction at ``location`` runs."""
+               backtrace: bool = False, no_stop: bool = False) -> Breakpoint:
+        """A hardware execute breakpoint: stops before the instruction at ``location`` runs
+        (``no_stop``: records each execution without stopping, as ``watch(no_stop=True)``)."""
         text = location if isinstance(location, str) else f"*{location:#x}"
         def resolve() -> tuple[int, int]:
             return resolve_code(self.session.symbols, self.session.env(), text), 1
 
         bp = self.session.add_breakpoint(Kind.HBREAK, resolve()[0], 1, expr=text,
                                          priority=priority, thread=thread, condition=condition, on_hit=on_hit,
-                                         backtrace=backtrace, resolve=resolve)
+                                         backtrace=backtrace, resolve=resolve, no_stop=no_stop)
         return Breakpoint(self, bp)
 
     def break_at(self, location: Union[str, int], condition: Optional[str] = None, thread: Optional[int] = None,

@@ -300,6 +300,31 @@ def explain_slots_busy(tid: int, holders: Optional[Sequence[tuple[int, str]]] = 
             "Stop that tool, or delete some of its breakpoints, then retry.")
 
 
+def explain_perf_refused(err: int, what: str, *, paranoid: Optional[int] = None,
+                         host: Optional[HostFacts] = None) -> str:
+    """perf_event_open refused a breakpoint event (``what``: --no-stop, --count) with ``err``."""
+    if paranoid is None:
+        paranoid = procfs.read_int("/proc/sys/kernel/perf_event_paranoid")
+    host = host or HostFacts.read()
+    name = _errname(err)
+    instead = "use --trace without " + what
+    if err in (errno.ENOSYS, errno.ENOENT, errno.EOPNOTSUPP):
+        return (f"perf breakpoints are not available here (perf_event_open: {name}; no breakpoint PMU in this "
+                f"kernel or sandbox): {instead}")
+    if err in (errno.EACCES, errno.EPERM):
+        if paranoid is not None and paranoid > 2:
+            return (f"perf_event_open refused ({name}): kernel.perf_event_paranoid={paranoid} forbids perf events "
+                    f"to users without CAP_PERFMON; sudo sysctl -w kernel.perf_event_paranoid=2, run as root, or "
+                    f"{instead}")
+        if host.seccomp_mode == 2 or host.container:
+            where = host.container or "a seccomp filter"
+            return (f"perf_event_open refused ({name}) by {where} (Seccomp: {host.seccomp_mode}): run the container "
+                    f"with --cap-add=PERFMON (or a seccomp profile allowing perf_event_open), or {instead}")
+        return (f"perf_event_open refused ({name}; kernel.perf_event_paranoid={paranoid}): an LSM may forbid "
+                f"perf, or the target belongs to another user; run as root, or {instead}")
+    return f"perf_event_open failed ({name}: {os.strerror(err)}): {instead}"
+
+
 def perf_event_holders(limit: int = 4096) -> list[tuple[int, str]]:
     """(pid, name) of processes with a perf_event file descriptor open, as far as /proc lets us see."""
     found = []

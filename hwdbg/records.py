@@ -57,6 +57,8 @@ class Hit:
     line: Optional[int] = None
     backtrace: Optional[tuple[Frame, ...]] = None
     stopped: bool = False  # this hit stops the target (it is reported with the stop), else it is traced
+    note: Optional[str] = None  # why old/new are None (--no-stop: the target did not stop to be read)
+    time: Optional[int] = None  # --no-stop: the kernel's timestamp of the access (perf clock, ns)
     syscall: Optional[str] = None  # a write by the kernel during this system call (pc: its syscall instruction)
     syscall_args: Optional[dict[str, int]] = None  # the arguments that matter (fd, count, ...)
     syscall_result: Optional[int] = None  # what it returned (-errno on failure)
@@ -71,8 +73,12 @@ class Hit:
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"event": "hit", "id": self.id, "kind": str(self.kind), "expr": self.expr,
                                "address": self.address, "length": self.length, "tid": self.tid, "pc": self.pc,
-                               "old": self.old, "new": self.new, "function": self.function, "file": self.file,
-                               "line": self.line}
+                               "old": self.old, "new": self.new}
+        if self.time is not None:
+            out["time"] = self.time
+        out.update(function=self.function, file=self.file, line=self.line)
+        if self.note is not None:
+            out["note"] = self.note
         if self.backtrace is not None:
             out["backtrace"] = [f.to_json() for f in self.backtrace]
         if self.changed is not None:

@@ -9,6 +9,7 @@ Python. Anything else comes back to Python untouched, as a raw wait status.
 """
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 from typing import Any, Optional, Sequence
 
@@ -16,6 +17,8 @@ from ..linux.native import ffi, lib
 
 BUFFER = 1024
 MODE_ALL, MODE_CHANGES, MODE_UNCHANGED = 0, 1, 2
+# struct hwdbg_fast_hit, read in one pass (cext/build.py): pc, old_u, new_u, tid, bp, had_old, pad, old, new
+HIT_FORMAT = struct.Struct("=QQQiiii32s32s")
 
 
 @dataclass
@@ -72,17 +75,29 @@ class FastLoop:
             return (args.tid, args.status), 0
         return None, -rc if rc < 0 else 0
 
-    def drain(self) -> list[tuple[FastBreakpoint, int, int, Optional[bytes], bytes]]:
-        """The hits recorded by the last run: (breakpoint, tid, pc, old bytes, new bytes); also
-        hands each breakpoint's last value back to Python."""
+    def drain(self) -> list[tuple[Any, int, int, Optional[int], int]]:
+        """The hits recorded by the last run: (the session's breakpoint, tid, pc, old, new) with
+        the values as numbers (signed if the breakpoint says so); also hands each breakpoint's
+        last value back to Python. One pass over the C buffer: this is per hit."""
         out = []
-        hits = self.args.hits
-        for i in range(self.args.nhits):
-            hit = hits[i]
-            fast = self.bps[hit.bp]
-            n = fast.length
-            old = bytes(ffi.buffer(hit.old, n)) if hit.had_old else None
-            out.append((fast, hit.tid, hit.pc, old, bytes(ffi.buffer(hit.new, n))))
+        count = self.args.nhits
+        assert ffi.sizeof("struct hwdbg_fast_hit") == HIT_FORMAT.size
+        raw = ffi.buffer(self.args.hits, count * HIT_FORMAT.size)
+        # (bp, length, sign bit or 0, 2**bits): two's complement by arithmetic for up to 8 bytes
+        bps = [(f.bp, f.length, 1 << (8 * min(f.length, 8) - 1) if f.bp.signed else 0, 1 << (8 * min(f.length, 8)))
+               for f in self.bps]
+        for pc, old_u, new_u, tid, index, had_old, _pad, old_b, new_b in HIT_FORMAT.iter_unpack(raw):
+            bp, n, sign, span = bps[index]
+            if n > 8:
+                old = int.from_bytes(old_b[:n], "little", signed=bool(sign)) if had_old else None
+                out.append((bp, tid, pc, old, int.from_bytes(new_b[:n], "little", signed=bool(sign))))
+                continue
+            if sign:
+                if old_u & sign:
+                    old_u -= span
+                if new_u & sign:
+                    new_u -= span
+            out.append((bp, tid, pc, old_u if had_old else None, new_u))
         for i, fast in enumerate(self.bps):
             if self.table[i].have_last:
                 fast.bp.value = bytes(ffi.buffer(self.table[i].last, fast.length))

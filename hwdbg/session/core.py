@@ -33,6 +33,8 @@ from .image import ProgramImage, load_symbols
 from .kernelwrites import KernelWrites
 from .pagewatch import PageWatches
 from .model import UserBreakpoint
+from .notrace import NoStopTraces, slot_holders
+from .publisher import Publisher, announcers
 from .softstops import BreakSites, SoftStops
 from .stepping import Stepper
 from .stops import exit_record, passed_on, signal_name, stop_reason, where_text
@@ -73,9 +75,15 @@ class Session:
                                  backtrace=self.backtrace, env=self.env, emit=self.emit,
                                  tracing=lambda: self._tracing, current=lambda bp_id: bp_id in self.breakpoints)
         self.pages = PageWatches(breakpoints=lambda: self.breakpoints, hits=self.hits, read_memory=self.read_memory)
+        self.notrace = NoStopTraces(self.manager, publish=self.hits.publish, publish_records=self.hits.publish_records,
+                                    describe=self.describe, emit=self.emit,
+                                    flush=self.flush, holders=lambda: slot_holders(self.breakpoints.values()))
+        self._cpus: Optional[set[int]] = None  # the debugger's CPUs before --pin (the publisher runs there)
+        self.publisher = Publisher(self.hits.publish_many, self.flush, self.notrace.lock, lambda: self._cpus)
         self.table = BreakpointTable(self.manager, process=self.require_process, alive=lambda: self.alive,
                                      all_stopped=self._all_threads_stopped, read_value=self.hits.read_value,
-                                     triggered=self.hits.triggered, emit=self.emit, pages=self.pages)
+                                     triggered=self.hits.triggered, emit=self.emit, notrace=self.notrace,
+                                     pages=self.pages)
         self._planner = FastPlanner(self.manager, self.arch.nslots)
         self.soft = SoftStops(self.arch, self.hits, lambda: self.breakpoints)
         self.causeless = CauselessTraps(self.manager, self.router, lambda: self.breakpoints)
@@ -96,13 +104,19 @@ class Session:
     def flush(self) -> None:
         """Tells listeners that buffered the hits of a burst to pass them on now."""
         if self.hits.published != self._flushed:
-            self._flushed = self.hits.published
-            for flusher in list(self.flushers):
-                flusher()
+            with self.notrace.guard():
+                self._flushed = self.hits.published
+                for flusher in list(self.flushers):
+                    flusher()
 
     def emit(self, event: Any) -> None:
         if self.listeners:
-            for listener in list(self.listeners):
+            if self.notrace.reading:  # the --no-stop reader announces hits too: one at a time
+                with self.notrace.lock:
+                    for listener in list(self.listeners):
+                        listener(event)
+                return
+            for listener in self.listeners[:]:
                 listener(event)
 
     # ------------------------------------------------------------ process lifecycle
@@ -146,6 +160,7 @@ class Session:
         if not self.program:
             raise UsageError("no program to run: give one on the command line or to `run`")
         if self.pin:
+            self._cpus = os.sched_getaffinity(0)
             affinity.pin_to_one_cpu()
         kwargs["kernel_filter"] = self.kernel.spawn_filter(kernel_writes)
         self.inferior = Inferior.spawn(self.program, **kwargs)
@@ -157,6 +172,7 @@ class Session:
         inferior = Inferior.attach(pid)
         self.inferior = inferior
         if self.pin:
+            self._cpus = os.sched_getaffinity(0)
             self._saved_affinity = affinity.pin_with_target(pid, list(inferior.threads))
         try:
             exe = procfs.exe_path(pid)
@@ -189,6 +205,7 @@ class Session:
         inf.stop_all()
         self.pages.disarm_all(inf)  # no page left protected
         self._disarm_all(inf)
+        self.table.release_counters()  # perf events too, while nothing runs: their counts are exact
         inf.detach()
         for tid, cpus in self._saved_affinity.items():
             try:
@@ -353,7 +370,9 @@ class Session:
         try:
             self.kernel.before_resume(inf)
             start()
-            return self._loop(inf)
+            # batches (events()) count announced hits: those are announced inline
+            with announcers(self.publisher, self.notrace, offload=self.fast_path and self._batch is None):
+                return self._loop(inf)
         finally:
             cleanup.running_sessions.discard(self)
 
@@ -361,7 +380,14 @@ class Session:
         while True:
             self.flush()
             event = self._next_event(inf)
-            result = self._handle(inf, event) if event is not None else None
+            if event is not None and self.publisher.running:
+                try:
+                    self.publisher.wait_idle()  # the C loop's hits are announced before this event
+                except BaseException:
+                    inf.requeue(event)
+                    raise
+            with self.notrace.guard():
+                result = self._handle(inf, event) if event is not None else None
             if event is not None and event.tid in self.manager.stale:
                 self.manager.sync([event.tid])  # its stop is read: now it may have the new registers
             if cleanup.signal_pending():
@@ -412,9 +438,15 @@ class Session:
         limit = FAST_BUFFER if self._batch is None else max(1, self._batch - self._batched())
         return run_fast_loop(loop, inf, limit, self._publish_fast)
 
-    def _publish_fast(self, bp: UserBreakpoint, tid: int, pc: int, old: Optional[bytes], new: Optional[bytes]) -> None:
-        self.fast_hits += 1
-        self.hits.publish(bp, tid, pc, as_int(old, bp.signed), as_int(new, bp.signed))
+    def _publish_fast(self, hits: list) -> None:
+        self.fast_hits += len(hits)
+        if self.publisher.running:
+            self.publisher.submit(hits)  # announced on the publisher's thread while the target runs
+            if self.publisher.failed:
+                self.publisher.wait_idle()  # a listener failed: raise it here, as inline announcing would
+            return
+        with self.notrace.guard():
+            self.hits.publish_many(hits)
 
     def _fast_loop(self, inf: Inferior) -> Any:
         if (not self.fast_path or not inf.idle or self._stepping or self.strings.in_flight or inf.mem_fd is None

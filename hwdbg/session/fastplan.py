@@ -80,20 +80,14 @@ class FastPlanner:
 
 
 def run_fast_loop(loop: FastLoop, inf: Inferior, limit: int,
-                  publish: Callable[[UserBreakpoint, int, int, Optional[bytes], Optional[bytes]], None]
+                  publish: Callable[[list[tuple[UserBreakpoint, int, int, Optional[int], Optional[int]]]], None]
                   ) -> Optional[ProcessEvent]:
-    """Lets the C loop take up to ``limit`` hits, publishes them, and returns the stop it handed
-    back for Python (None when it only recorded hits: the caller looks at its batch limit)."""
+    """Lets the C loop take up to ``limit`` hits, publishes them (every one, even if a listener
+    fails), and returns the stop it handed back for Python (None when it only recorded hits:
+    the caller looks at its batch limit)."""
     outcome, err = loop.run(limit)
-    failure: Optional[BaseException] = None
     try:
-        for fast, tid, pc, old, new in loop.drain():
-            try:
-                publish(fast.bp, tid, pc, old, new)
-            except Exception as exc:  # a listener failed: every hit that happened still counts
-                failure = failure or exc
-        if failure is not None:
-            raise failure
+        publish(loop.drain())
     finally:
         # The stop the C loop handed back must not be lost if a listener raised.
         event = inf.accept(*outcome) if outcome is not None else None

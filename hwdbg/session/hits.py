@@ -99,16 +99,20 @@ class HitSemantics:
         trap.stop |= stops
 
     def publish(self, bp: UserBreakpoint, tid: int, pc: int, old: Optional[int], new: Optional[int],
-                at: Optional[int] = None, stopped: bool = False,
+                at: Optional[int] = None, stopped: bool = False, backtrace: Optional[tuple[rec.Frame, ...]] = None,
+                note: Optional[str] = None, time: Optional[int] = None,
                 syscall: Optional[tuple[str, dict[str, int], int]] = None,
                 changed: Optional[tuple[int, int]] = None) -> rec.Hit:
-        """Counts, keeps and announces one hit, located at ``at`` (default: the accessing instruction);
+        """Counts, keeps and announces one hit, located at ``at`` (default: the accessing instruction).
+        ``backtrace``, ``note`` and ``time`` come with records read without stopping (--no-stop);
         ``syscall`` (name, arguments, result) makes it a write by the kernel."""
         # Data traps come after the access: pc - 1 lies in the instruction that made it.
         where = self._describe(at if at is not None else pc - 1 if bp.kind.is_data else pc)
+        if backtrace is None and bp.backtrace and note is None:
+            backtrace = self._backtrace(tid)
         hit = rec.Hit(id=bp.id, kind=bp.kind, expr=bp.expr, address=bp.addr, length=bp.length, tid=tid, pc=pc,
                       old=old, new=new, function=where.function, file=where.file, line=where.line,
-                      backtrace=self._backtrace(tid) if bp.backtrace else None, stopped=stopped)
+                      backtrace=backtrace, stopped=stopped, note=note, time=time)
         if syscall is not None:
             hit.syscall, hit.syscall_args, hit.syscall_result = syscall
         hit.changed = changed
@@ -120,6 +124,50 @@ class HitSemantics:
         if bp.on_hit is not None:
             bp.on_hit(hit)
         return hit
+
+    def publish_many(self, hits: list[tuple[UserBreakpoint, int, int, Optional[int], Optional[int]]]) -> None:
+        """``publish`` for the C loop's hits, (bp, tid, pc, old, new) of trace breakpoints with no
+        backtrace or callback: the same records, one call per burst. Every hit is counted
+        and kept even if a listener fails; the first failure is raised at the end."""
+        describe, emit, make = self._describe, self._emit, rec.Hit
+        places: dict[tuple[int, int], rec.Frame] = {}
+        failure: Optional[Exception] = None
+        for bp, tid, pc, old, new in hits:
+            where = places.get((bp.id, pc))
+            if where is None:
+                where = places[(bp.id, pc)] = describe(pc - 1 if bp.kind.is_data else pc)
+            hit = make(bp.id, bp.kind, bp.expr, bp.addr, bp.length, tid, pc, old, new, where.function, where.file,
+                       where.line)
+            bp.hit_count += 1
+            bp.writers.add(pc, tid, old, new, where, None)
+            bp.hits.append(hit)
+            self.published += 1
+            try:
+                emit(hit)
+            except Exception as exc:  # a listener failed: every hit that happened still counts
+                failure = failure or exc
+        if failure is not None:
+            raise failure
+
+    def publish_records(self, bp: UserBreakpoint, records: list[tuple[int, int, int]], note: str) -> None:
+        """``publish`` for --no-stop records without call chains, (tid, pc, time): one call per
+        batch, so the reader keeps up with the kernel."""
+        describe, emit, make = self._describe, self._emit, rec.Hit
+        places: dict[int, rec.Frame] = {}
+        data = bp.kind.is_data
+        for tid, pc, time in records:
+            where = places.get(pc)
+            if where is None:
+                where = places[pc] = describe(pc - 1 if data else pc)
+            hit = make(bp.id, bp.kind, bp.expr, bp.addr, bp.length, tid, pc, None, None, where.function, where.file,
+                       where.line, None, False, note, time)
+            bp.hit_count += 1
+            bp.writers.add(pc, tid, None, None, where, None)
+            bp.hits.append(hit)
+            self.published += 1
+            emit(hit)
+            if bp.on_hit is not None:
+                bp.on_hit(hit)
 
     def _condition_holds(self, bp: UserBreakpoint, tid: int, old: Optional[int], new: Optional[int]) -> bool:
         bindings = {"new": new if new is not None else 0, "old": old if old is not None else 0}

@@ -10,6 +10,7 @@ from ..arch import BpType
 from ..errors import UsageError
 from ..hw.breakpoint import HwBreakpoint
 from ..hw.counting import Counter
+from ..hw.perftrace import TraceEvents
 from ..records import Kind
 from .writers import WriterTable
 
@@ -62,6 +63,9 @@ class UserBreakpoint:
     paged: bool = False  # too large for the debug registers: page protection (pagewatch.py)
     armed_pages: bool = False  # its pages are protected now
     scope: Any = None  # a watch on a local: the frame it lives in (session/scoped.py Scope)
+    no_stop: bool = False  # --no-stop: perf records, the target never stops (session/notrace.py)
+    tracer: Optional[TraceEvents] = None  # its events while the process lives
+    lost: int = 0  # --no-stop: records the kernel dropped (ring full), reported exactly
 
     @property
     def access(self) -> BpType:
@@ -73,6 +77,8 @@ class UserBreakpoint:
             return "DISABLED"
         if self.counter is not None:
             return "COUNTING"
+        if self.tracer is not None:
+            return "TRACING"
         if self.kind is Kind.BREAK:
             return "INSTALLED" if self.inserted else "PENDING"
         if self.paged:
@@ -98,6 +104,7 @@ class UserBreakpoint:
                 "address": self.addr, "length": self.length, "status": self.status, "priority": self.priority,
                 "thread": self.thread, "condition": self.condition, "ignore": self.ignore_count, "hits": self.total,
                 "trace": self.trace, "kernel": self.kernel,
-                "backend": "pages" if self.paged else "int3" if self.kind is Kind.BREAK else "perf" if self.count
-                else "debug registers",
-                "slots": {str(t): list(s) for t, s in self.slots().items()}}
+                "backend": "pages" if self.paged else "int3" if self.kind is Kind.BREAK else "perf"
+                if self.count or self.no_stop else "debug registers",
+                "slots": {str(t): list(s) for t, s in self.slots().items()},
+                "no_stop": self.no_stop, "lost": self.lost}

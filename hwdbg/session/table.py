@@ -18,6 +18,7 @@ from ..linux import procfs
 from ..process.control import Inferior
 from ..records import Kind
 from .model import ACCESS, KEPT_HITS, UserBreakpoint, kind_of
+from .notrace import NoStopTraces, check_options
 
 
 def parse_condition(text: Optional[str]) -> Any:
@@ -29,8 +30,9 @@ class BreakpointTable:
                  all_stopped: Callable[[Inferior], AbstractContextManager],
                  read_value: Callable[[UserBreakpoint], Optional[bytes]],
                  triggered: Callable[[UserBreakpoint, SlotHit], None], emit: Callable[[Any], None],
-                 pages: Any = None) -> None:
+                 notrace: NoStopTraces, pages: Any = None) -> None:
         self.manager = manager
+        self.notrace = notrace
         self.pages = pages  # pagewatch.PageWatches: the backend of watches too large for the debug registers
         self.breakpoints: dict[int, UserBreakpoint] = {}
         self._process, self._alive, self._all_stopped = process, alive, all_stopped
@@ -54,11 +56,14 @@ class BreakpointTable:
             on_hit: Optional[Callable[[rec.Hit], Any]] = None,
             resolve: Optional[Callable[[], tuple[int, int]]] = None, count: bool = False,
             keep: Optional[int] = KEPT_HITS, temporary: bool = False, pending: bool = False,
-            kernel: bool = False, scope: Any = None) -> UserBreakpoint:
+            kernel: bool = False, scope: Any = None, no_stop: bool = False) -> UserBreakpoint:
         kind = kind_of(kind)
-        if kernel and (kind is not Kind.WATCH or count):
+        if kernel and (kind is not Kind.WATCH or count or no_stop):
             raise UsageError("--kernel reports the kernel's writes: it goes with watch (not rwatch, awatch, "
-                             "hbreak or --count)")
+                             "hbreak, --count or --no-stop)")
+        if no_stop:
+            check_options(kind, condition=condition, on_hit=on_hit, count=count)
+            trace = True
         if count and (kind is Kind.RWATCH or condition or on_hit or backtrace):
             raise UsageError("--count counts in the CPU without stopping: it cannot filter reads (rwatch), "
                              "test conditions, call back or take backtraces")
@@ -70,7 +75,7 @@ class BreakpointTable:
         if 0 <= addr < procfs.mmap_min_addr() and not pending:
             raise AddressError(f"{addr:#x} is below vm.mmap_min_addr ({procfs.mmap_min_addr():#x}): no program "
                                "can have memory there, so this breakpoint could never trigger")
-        paged = kind is Kind.WATCH and not count and self._too_large(addr, length)
+        paged = kind is Kind.WATCH and not count and not no_stop and self._too_large(addr, length)
         if paged:
             self.pages.check_length(length)
         elif kind is not Kind.BREAK:
@@ -81,7 +86,7 @@ class BreakpointTable:
                             changes_only=(kind is Kind.WATCH) if changes_only is None else changes_only,
                             backtrace=backtrace, signed=signed, on_hit=on_hit, resolve=resolve, count=count,
                             hits=deque(maxlen=keep), condition_ast=condition_ast, temporary=temporary,
-                            pending=pending, kernel=kernel, paged=paged, scope=scope)
+                            pending=pending, kernel=kernel, paged=paged, scope=scope, no_stop=no_stop)
         if self._alive():
             self.install(bp)
             self._guard(bp, True)
@@ -113,6 +118,11 @@ class BreakpointTable:
                 with self._all_stopped(inf):
                     self.pages.arm(inf, bp)
             return
+        if bp.no_stop:
+            if bp.thread is not None and bp.thread not in inf.threads:
+                raise ValidationError(f"no thread {bp.thread} in process {inf.pid}; see `info threads`")
+            with self._all_stopped(inf):
+                return self.notrace.install(bp, [bp.thread] if bp.thread is not None else list(inf.threads))
         if bp.kind is Kind.BREAK:
             return self._insert(bp, inf)
         with self._all_stopped(inf):
@@ -182,6 +192,8 @@ class BreakpointTable:
             bp.counter = counter
 
     def release_counter(self, bp: UserBreakpoint) -> None:
+        """Closes a breakpoint's perf events (--count, --no-stop), keeping what they counted."""
+        self.notrace.release(bp)
         if bp.counter is not None:
             bp.counted += bp.counter.total()
             bp.counter.close()
@@ -216,11 +228,11 @@ class BreakpointTable:
         bp.hw = None
 
     def set_enabled(self, bp: UserBreakpoint, enabled: bool) -> None:
-        if bp.count:
+        if bp.count or bp.no_stop:
             if not enabled:
                 self.release_counter(bp)
-            elif bp.counter is None and self._alive():
-                self._install_counter(bp, self._process())
+            elif bp.counter is None and bp.tracer is None and self._alive():
+                self.install(bp)
             bp.enabled = enabled
             return
         if bp.kind is Kind.BREAK:
@@ -255,11 +267,13 @@ class BreakpointTable:
     # ------------------------------------------------------------ threads and images
 
     def thread_created(self, tid: int) -> None:
+        self.notrace.thread_created(tid, lambda bp: bp.thread is None)
         for bp in self.breakpoints.values():
             if bp.counter is not None:
                 bp.counter.add_thread(tid)  # before ptrace writes any of its slots
 
     def thread_exited(self, tid: int) -> None:
+        self.notrace.thread_exited(tid)
         for bp in self.breakpoints.values():
             if bp.counter is not None:
                 bp.counter.remove_thread(tid)

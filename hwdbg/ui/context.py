@@ -200,6 +200,9 @@ class Context:
         if self._output_failure is not None:
             return
         try:
+            if type(event) is rec.Hit and (event.stopped is False or self.out.json):
+                self.out.hit(event, full=False)  # the common case first: this is per hit
+                return
             self._show_event(event)
         except OSError as exc:  # BrokenPipeError, EIO on a hung-up terminal...
             self._output_failure = exc

@@ -85,6 +85,8 @@ def hit_line(hit: rec.Hit) -> str:
     place = f"{hit.pc:#x}" + (f" in {where}" if where else "")
     if not hit.kind.is_data:
         what = f"{hit.expr}"
+    elif hit.note is not None:
+        what = f"{hit.expr}: {'written' if hit.kind is Kind.WATCH else 'accessed'} (no value: not stopped)"
     elif hit.kind is Kind.RWATCH or (hit.kind is Kind.AWATCH and hit.old == hit.new):
         what = f"{hit.expr}: read {value_text(hit.new)}"
     else:
@@ -246,7 +248,8 @@ class JsonOutput(Output):
             return
         # The same line as json.dumps(hit.to_json()), with the parts that only depend on the
         # breakpoint and the pc encoded once: --json --trace prints every hit.
-        key = (hit.id, hit.kind, hit.expr, hit.address, hit.length, hit.pc, hit.function, hit.file, hit.line)
+        key = (hit.id, hit.kind, hit.expr, hit.address, hit.length, hit.pc, hit.function, hit.file, hit.line,
+               hit.note)
         parts = self._hit_parts.get(key)
         if parts is None:
             if len(self._hit_parts) > 4096:
@@ -257,7 +260,8 @@ class JsonOutput(Output):
             parts = self._hit_parts[key] = (head, tail)
         old = "null" if hit.old is None else hit.old
         new = "null" if hit.new is None else hit.new
-        self.write_buffered(f'{parts[0]}{hit.tid}, "pc": {hit.pc}, "old": {old}, "new": {new}{parts[1]}')
+        time = "" if hit.time is None else f', "time": {hit.time}'
+        self.write_buffered(f'{parts[0]}{hit.tid}, "pc": {hit.pc}, "old": {old}, "new": {new}{time}{parts[1]}')
 
     def stopped(self, stop: rec.Stopped, *, reported_hits: bool) -> None:
         self.emit(stop.to_json())

@@ -280,3 +280,23 @@ def test_reads_this_machine():
     me = TargetFacts.read(os.getpid())
     assert me.exists and me.tgid == os.getpid() and not me.is_zombie and me.name
     assert not TargetFacts.read(-1).exists
+
+
+# ------------------------------------------------------------------ perf breakpoints (--no-stop, --count)
+
+
+@pytest.mark.parametrize("facts, paranoid, phrases", [
+    (dict(), 3, ["kernel.perf_event_paranoid=3", "sysctl -w kernel.perf_event_paranoid=2", "CAP_PERFMON"]),
+    (dict(seccomp_mode=2, container="docker"), 2, ["docker", "Seccomp: 2", "--cap-add=PERFMON"]),
+    (dict(), 2, ["kernel.perf_event_paranoid=2", "LSM", "run as root"]),
+])
+def test_perf_refusal_names_the_value_and_the_fix(facts, paranoid, phrases):
+    message = diagnose.explain_perf_refused(errno.EACCES, "--no-stop", paranoid=paranoid, host=host(**facts))
+    assert one_or_two_lines(message) and "EACCES" in message and "--trace without --no-stop" in message
+    for phrase in phrases:
+        assert phrase in message, message
+
+
+def test_perf_missing_pmu_is_named():
+    message = diagnose.explain_perf_refused(errno.ENOENT, "--count", paranoid=2, host=host(platform="gvisor"))
+    assert "no breakpoint PMU" in message and "--trace without --count" in message

@@ -76,7 +76,8 @@ def test_every_json_key_is_documented_under_its_event():
     stopped = rec.Stopped("signal", 4242, 0x401136, hits=(hit,), signal="SIGUSR1", where=frame, message="why")
     bp = UserBreakpoint(id=2, kind=Kind.WATCH, expr="counter", addr=0x404028, length=4, condition="new > 1")
     # Frames are printed in a hit's backtrace; a breakpoint in the result of watch and info breakpoints.
-    records = [("hit", hit), ("hit", frame), ("stopped", stopped), ("exited", rec.Exited(0, 4242)),
+    unstopped = rec.Hit(2, Kind.WATCH, "counter", 0x404028, 4, 4242, 0x401136, None, None, note="no value", time=1)
+    records = [("hit", hit), ("hit", unstopped), ("hit", frame), ("stopped", stopped), ("exited", rec.Exited(0, 4242)),
                ("killed", rec.Killed("SIGSEGV", 4242, True)), ("result", bp),
                ("result", rec.Writer(2, 0x401136, "bump", 6, "counter.c", 12, 1, (4242,), (0, 1), (0, 1)))]
     # Stepping: a stop that ends a step, finish's value, the scheduler-locking mode.

@@ -31,6 +31,7 @@ def _bp_parser(name: str, *, code: bool = False) -> CommandParser:
     parser.add_argument("--priority", type=number, default=0, metavar="P")
     parser.add_argument("--thread", type=number, metavar="TID")
     parser.add_argument("--trace", action="store_true")
+    parser.add_argument("--no-stop", action="store_true")
     parser.add_argument("--backtrace", action="store_true")
     parser.add_argument("--if", dest="condition", help=argparse.SUPPRESS)  # what `if COND` becomes
     return parser
@@ -91,7 +92,7 @@ def _add_watch(ctx: Any, args: argparse.Namespace, kind: Kind) -> Result:
     bp = session.add_breakpoint(kind, where.addr, where.length, expr=shown, priority=args.priority,
                                 thread=args.thread, condition=args.condition, trace=args.trace,
                                 backtrace=args.backtrace, signed=where.signed, resolve=resolve, count=args.count,
-                                kernel=getattr(args, "kernel", False), scope=scope)
+                                kernel=getattr(args, "kernel", False), scope=scope, no_stop=args.no_stop)
     ctx.last_bp_id = bp.id
     data = bp_json(bp)
     if scope is not None:
@@ -117,7 +118,7 @@ def _kernel_note(session: Any, bp: Any) -> str:
 
 @command(_bp_parser("watch"), category=B, split=bp_split, complete="symbols")
 def watch(ctx: Any, args: argparse.Namespace) -> Result:
-    """watch EXPR [-l|-location] [--length N] [--priority P] [--thread TID] [--trace] [--count] [--kernel] [--backtrace] [if CONDITION]
+    """watch EXPR [-l|-location] [--length N] [--priority P] [--thread TID] [--trace [--no-stop]] [--count] [--kernel] [--backtrace] [if CONDITION]
 
     Stop when a write changes the value of EXPR (a variable, a field, an array
     element, *ADDRESS, LIB:symbol). The length comes from the type; --length
@@ -156,6 +157,12 @@ def watch(ctx: Any, args: argparse.Namespace) -> Result:
     breakpoints are registered than the CPU has slots (higher wins); --backtrace
     records the call stack at each hit; --count never stops: the CPU counts the writes
     (perf breakpoints, exact, at full speed; `info breakpoints` shows the count).
+    --trace --no-stop never stops the target either: each write is a perf record
+    (pc, thread, time; the call chain with --backtrace) read while it runs, and
+    reported as a hit. There is no value in a record, so old and new are unknown
+    (null in JSON, with a note) and every write is reported, changed or not; no
+    condition. Records the kernel drops (ring full) are counted (`lost`). If hwdbg
+    is killed, the target runs on unharmed (the events close with hwdbg).
     CONDITION is an expression where `new` and `old` are the value after and before
     the write: watch counter if new > 10.
 
@@ -190,15 +197,17 @@ def rwatch(ctx: Any, args: argparse.Namespace) -> Result:
     Stop when EXPR is read. x86-64 cannot trap reads only: this is emulated with an
     access (read/write) watchpoint plus filtering. An access that changes the value
     counts as a write and is not reported; a write of the same value looks like a
-    read and is reported."""
+    read and is reported. So --no-stop is refused: without a value reads and
+    writes cannot be told apart (use awatch --no-stop)."""
     return _add_watch(ctx, args, Kind.RWATCH)
 
 
 @command(_bp_parser("awatch"), category=B, split=bp_split, complete="symbols")
 def awatch(ctx: Any, args: argparse.Namespace) -> Result:
-    """awatch EXPR [-l|-location] [--length N] [--priority P] [--thread TID] [--trace] [--backtrace] [if CONDITION]
+    """awatch EXPR [-l|-location] [--length N] [--priority P] [--thread TID] [--trace [--no-stop]] [--backtrace] [if CONDITION]
 
-    Stop when EXPR is read or written (an access watchpoint)."""
+    Stop when EXPR is read or written (an access watchpoint). With --trace
+    --no-stop, every access is recorded without stopping, as for watch (no value)."""
     return _add_watch(ctx, args, Kind.AWATCH)
 
 
@@ -209,7 +218,8 @@ def _add_hbreak(ctx: Any, args: argparse.Namespace, temporary: bool) -> Result:
     addr = resolve_code(session.symbols, session.env(), text)
     bp = session.add_breakpoint(Kind.HBREAK, addr, 1, expr=text, priority=args.priority, thread=args.thread,
                                 condition=args.condition, trace=args.trace, backtrace=args.backtrace,
-                                resolve=lambda: (resolve_code(session.symbols, session.env(), text), 1))
+                                resolve=lambda: (resolve_code(session.symbols, session.env(), text), 1),
+                                no_stop=args.no_stop)
     if temporary:
         ctx.temporary.add(bp.id)
     ctx.last_bp_id = bp.id
@@ -286,11 +296,12 @@ def tbreak(ctx: Any, args: argparse.Namespace) -> Result:
 
 @command(_bp_parser("hbreak", code=True), category=B, split=bp_split, complete="symbols", aliases=("hb",))
 def hbreak(ctx: Any, args: argparse.Namespace) -> Result:
-    """hbreak LOCATION [--priority P] [--thread TID] [--trace] [--backtrace] [if CONDITION]
+    """hbreak LOCATION [--priority P] [--thread TID] [--trace [--no-stop]] [--backtrace] [if CONDITION]
 
     A hardware execute breakpoint: stop before the instruction at LOCATION runs.
     LOCATION is FUNCTION, FUNCTION+OFFSET, FILE:LINE, *ADDRESS or LIB:FUNCTION. The
-    code is not modified (no int3), so it works on read-only and shared code."""
+    code is not modified (no int3), so it works on read-only and shared code.
+    --trace --no-stop records each execution without stopping (as for watch)."""
     return _add_hbreak(ctx, args, temporary=False)
 
 
@@ -443,7 +454,7 @@ def breakpoint_table(ctx: Any, bps: list[Any]) -> str:
     for bp in bps:
         flags = []
         if bp.trace:
-            flags.append("trace")
+            flags.append("trace, no-stop" if bp.no_stop else "trace")
         if bp.priority:
             flags.append(f"priority {bp.priority}")
         if bp.thread is not None:
@@ -467,6 +478,8 @@ def breakpoint_table(ctx: Any, bps: list[Any]) -> str:
             times = "time" if bp.total == 1 else "times"
             what = "counted" if bp.count else "breakpoint already hit"
             rows.append(f"\t{what} {bp.total} {times}")
+        if bp.no_stop and bp.lost:
+            rows.append(f"\t{bp.lost} record(s) lost (the kernel's ring was full)")
         if bp.ignore_count:
             rows.append(f"\tignore next {bp.ignore_count} hits")
         for tid, slots in sorted(bp.slots().items()):
