@@ -135,6 +135,6 @@ def test_a_step_into_a_system_call_is_a_step(rel_start):
     sys_insn = t.address_of("sys_insn")
     t.run_to(sys_insn, timeout=30)
     t.watch("counter")  # an armed slot, so the trap cannot be taken for a hit either
-    stop = t.step()
+    stop = t.stepi()
     assert stop.reason == "step" and stop.pc == sys_insn + 2
     assert t.cont(timeout=30) == hwdbg.Exited(code=0, pid=t.exit.pid)
