@@ -216,7 +216,7 @@ def test_multithreaded_writer(build_target):
 @hw
 def test_attach_watch_detach(build_target):
     exe = build_target("ui_wait")
-    proc = subprocess.Popen([str(exe), "4000"], stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen([str(exe), "4000", "attached"], stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
     try:
         assert proc.stdout.readline().startswith("ready")
         run = run_hwdbg("--batch", "--json", "-p", proc.pid, "-ex", "watch ticks", "-ex", "continue",
@@ -240,7 +240,7 @@ def test_attach_watch_detach(build_target):
 def test_attach_batch_end_detaches(build_target):
     """--batch ends by detaching from an attached process, which then runs to its end."""
     exe = build_target("ui_wait")
-    proc = subprocess.Popen([str(exe), "1500"], stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen([str(exe), "1500", "attached"], stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
     try:
         assert proc.stdout.readline().startswith("ready")
         run = run_hwdbg("--batch", "-p", proc.pid, "-ex", "watch ticks", "-ex", "continue")
@@ -426,7 +426,8 @@ def test_pin_puts_the_program_on_one_cpu(build_target):
 def test_closed_stdout_pipe_mid_stream_attached(build_target):
     """The pipe closes while hits stream (hwdbg attached): exit 141, the program runs on to exit 0."""
     exe = build_target("ui_wait")
-    target = subprocess.Popen([str(exe), "3000"], stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+    target = subprocess.Popen([str(exe), "3000", "attached"], stdout=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                              text=True)
     try:
         assert target.stdout.readline().startswith("ready")
         proc = subprocess.Popen([sys.executable, "-m", "hwdbg", "--json", "--batch", "-p", str(target.pid),
