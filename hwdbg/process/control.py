@@ -229,6 +229,14 @@ class Inferior:
         if thread is not None:
             thread.held = True
 
+    def unread(self, tid: int) -> Optional[ProcessEvent]:
+        """Takes tid's queued, unread event out of the queue (its consumer handles it now)."""
+        event = next((e for e in self._queue if e.tid == tid), None)
+        if event is not None:
+            self._queue.remove(event)
+            self.threads[tid].held = False
+        return event
+
     def accept(self, tid: int, status: int) -> Optional[ProcessEvent]:
         """A wait status obtained elsewhere (the C hit loop): routed and decoded as wait_event would."""
         if not REAPER.route(self, tid, status):

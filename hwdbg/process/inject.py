@@ -12,11 +12,12 @@ making (``at_syscall_stop`` tells; the caller picks another moment or thread).
 from __future__ import annotations
 
 import ctypes
+import errno
 from typing import TYPE_CHECKING
 
 from ..errors import PtraceError, TargetError
 from ..linux import ptrace as sc
-from .events import Signal, Trap
+from .events import Interrupted, Signal, Trap
 
 if TYPE_CHECKING:
     from .control import Inferior
@@ -75,12 +76,18 @@ def inject_syscall(inf: "Inferior", tid: int, nr: int, *args: int) -> int:
         setattr(regs, name, value & MASK64)
     pending, thread.signal = thread.signal, 0
     to_exit, thread.to_exit = thread.to_exit, False
+    interrupted = False
     inf.write_raw(pc, SYSCALL_INSN)
     try:
         inf.set_regs(tid, regs)
         event = inf.step_alone(tid)
-        while isinstance(event, Signal):  # a signal that was pending got in first: deliver it later
-            pending = pending or event.signo
+        # A signal that was pending got in first: deliver it later. Our own interrupt (SIGSTOP)
+        # too: it is consumed here and asked for again afterwards, not taken for failure.
+        while isinstance(event, (Signal, Interrupted)):
+            if isinstance(event, Interrupted):
+                interrupted = True
+            else:
+                pending = pending or event.signo
             thread.signal = 0
             event = inf.step_alone(tid)
         if not isinstance(event, Trap):
@@ -93,10 +100,15 @@ def inject_syscall(inf: "Inferior", tid: int, nr: int, *args: int) -> int:
             inf.write_raw(pc, original)
             inf.set_regs(tid, saved)
             thread.signal, thread.to_exit = pending, to_exit
+            if interrupted:
+                inf.request_interrupt()  # not queued: the thread may have another stop queued
     return result
 
 
-def mprotect(inf: "Inferior", tid: int, start: int, length: int, prot: int) -> None:
+def mprotect(inf: "Inferior", tid: int, start: int, length: int, prot: int, *, missing_ok: bool = False) -> None:
+    """missing_ok: memory the program unmapped meanwhile (ENOMEM) is not an error."""
     rc = inject_syscall(inf, tid, NR_MPROTECT, start, length, prot)
+    if rc == -errno.ENOMEM and missing_ok:
+        return
     if rc != 0:
         raise TargetError(f"mprotect({start:#x}, {length}, {prot}) in process {inf.pid} failed: errno {-rc}")

@@ -233,7 +233,16 @@ class Session:
                 self.detach()
         except HwdbgError:
             if inf.alive:
-                inf.kill() if inf.spawned else None
+                inf.kill() if inf.spawned else self._let_go(inf)
+
+    def _let_go(self, inf: Inferior) -> None:
+        """A detach that failed at cleanup: still clear the registers and let go (SIGCONT for
+        a pending interrupt), rather than leave the process to stop at our SIGSTOP."""
+        try:
+            self._disarm_all(inf)
+            inf.detach()
+        except HwdbgError:
+            pass
 
     def _disarm_all(self, inf: Inferior) -> None:
         for tid in list(inf.threads):

@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from typing import Callable, Mapping, Optional
 
 from ..arch import syscalls
-from ..errors import TargetError
+from ..errors import PtraceError, TargetError
 from ..linux import ptrace as sc
 from ..linux import seccomp
 from ..process import events as pev
+from ..process import inject
 from ..process.control import Inferior
 from .hits import HitSemantics, TrapHits
 from .model import UserBreakpoint
@@ -48,6 +49,7 @@ class KernelWrites:
         self._calls: dict[int, _Call] = {}  # tid -> the call it is in, whose exit we wait for
         self._filter: Optional[bytes] = None
         self.stops = 0  # syscall and seccomp stops handled (what the filter saves shows here)
+        pages.leave_syscall_stop = self.leave_syscall_stop
 
     def watches(self) -> list[UserBreakpoint]:
         return [bp for bp in self._breakpoints().values()
@@ -104,6 +106,29 @@ class KernelWrites:
             if self.lift.wants_exit(tid):
                 self.lift.restore(inf, tid)
         return trap
+
+    def leave_syscall_stop(self, inf: Inferior, tid: int) -> bool:
+        """Moves a stopped thread from a system-call stop to one an injection can start from
+        (a trap inside signal delivery): its unread stop is handled first, then it is stepped
+        with an interrupt pending, so a blocking call returns at once to be restarted later
+        as the kernel decides. False if it exited or another event took it."""
+        for _ in range(4):  # entry -> exit -> out; a lift's exit makes the call once more
+            queued = inf.unread(tid)
+            if isinstance(queued, pev.SyscallStop):
+                self.handle(inf, queued)  # hits at cleanup are recorded, not reported
+            elif queued is not None:
+                inf.requeue(queued)
+            if not inject.at_syscall_stop(tid):
+                return True
+            try:
+                sc.interrupt(tid)
+            except PtraceError:
+                return False
+            event = inf.step_alone(tid)
+            if event is None:
+                return False
+            inf.requeue(event)  # the step's trap (resumed by the run loop) or a syscall stop: looked at above
+        return not inject.at_syscall_stop(tid)
 
     def _watched(self) -> list[UserBreakpoint]:
         """What a call's exit must look at: --kernel watches, and page watches (whose kept copy

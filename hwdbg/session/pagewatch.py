@@ -25,6 +25,7 @@ from ..linux import procfs
 from ..linux import ptrace as sc
 from ..process import inject
 from ..process.control import Inferior
+from ..process.events import Signal
 from .hits import HitSemantics, TrapHits
 from .model import UserBreakpoint
 
@@ -56,6 +57,11 @@ def _prot(perms: str) -> int:
             | (inject.PROT_EXEC if perms[2] == "x" else 0))
 
 
+def _segv_pending(pid: int, tid: int) -> bool:
+    """A SIGSEGV waits in the kernel for tid (its own pending set: a fault is thread-directed)."""
+    return bool(procfs.status_int(f"{pid}/task/{tid}", "SigPnd", 0, 16) >> (signal.SIGSEGV - 1) & 1)
+
+
 class PageWatches:
     def __init__(self, *, breakpoints: Callable[[], Mapping[int, UserBreakpoint]], hits: HitSemantics,
                  read_memory: Callable[[int, int], bytes]) -> None:
@@ -63,6 +69,8 @@ class PageWatches:
         self.protected: dict[int, int] = {}  # page -> its own protection, while we keep it read-only
         self.lifted: dict[int, list[tuple[int, int]]] = {}  # tid -> runs unprotected around its system call
         self.faults = 0  # page faults handled (false hits included)
+        # Set by kernelwrites: moves a thread off a system-call stop (handling its unread stop).
+        self.leave_syscall_stop: Optional[Callable[[Inferior, int], bool]] = None
 
     # ------------------------------------------------------------ arming
 
@@ -128,6 +136,7 @@ class PageWatches:
                 for p in _page_span(other.addr, other.length)}
         mine = [p for p in _page_span(bp.addr, bp.length) if p in self.protected and p not in keep]
         if inf is not None and inf.alive and mine:
+            self.absorb_faults(inf, set(mine))
             tid = self._injector(inf)
             for p in mine:
                 self._restore(inf, tid, p, self.protected[p])
@@ -137,6 +146,7 @@ class PageWatches:
     def disarm_all(self, inf: Inferior) -> None:
         """Detach, quit, errors: every page back to its own protection."""
         if self.protected and inf.alive:
+            self.absorb_faults(inf, set(self.protected))
             tid = self._injector(inf)
             for start, size in _runs(self.protected):
                 for p in range(start, start + size, PAGE):
@@ -150,19 +160,44 @@ class PageWatches:
         for bp in self._breakpoints().values():
             bp.armed_pages = False
 
-    def _restore(self, inf: Inferior, tid: int, page: int, prot: int) -> None:
-        try:
-            inject.mprotect(inf, tid, page, PAGE, prot)
-        except TargetError:
-            pass  # unmapped by the program meanwhile: nothing left to restore
+    def absorb_faults(self, inf: Inferior, pages: set[int]) -> None:
+        """Before pages are given back: our SIGSEGVs on them not yet handled (a stop queued unread,
+        or a signal still pending in the kernel behind an interrupt stop) are taken and dropped;
+        left, detach or the next resume would deliver them to the program. The writing
+        instruction runs again once the page is writable."""
+        for tid in sorted(inf.threads):
+            thread = inf.threads.get(tid)
+            if thread is None or thread.running:
+                continue
+            event = inf.unread(tid)
+            if event is None and _segv_pending(inf.pid, tid):
+                event = inf.step_alone(tid)  # the stop it is at comes before signal delivery
+            if event is None:
+                continue
+            info = event.info if isinstance(event, Signal) else None
+            if isinstance(event, Signal) and self.owns(event.signo, info) and info is not None \
+                    and info.addr - info.addr % PAGE in pages:
+                thread.signal = 0  # ours: dropped; the thread stays at that stop
+            else:
+                inf.requeue(event)
 
     @staticmethod
-    def _injector(inf: Inferior) -> int:
+    def _restore(inf: Inferior, tid: int, page: int, prot: int) -> None:
+        # Only a page the program unmapped meanwhile is skipped: a failed injection is an error.
+        inject.mprotect(inf, tid, page, PAGE, prot, missing_ok=True)
+
+    def _injector(self, inf: Inferior) -> int:
         """A thread that may run an injected call: stopped, and not at a system-call stop."""
         stopped = [t for t in [inf.pid] + sorted(inf.threads) if t in inf.threads and not inf.threads[t].running]
         # Threads whose stop is queued unread come last: injecting moves them to a new stop.
-        for tid in sorted(stopped, key=lambda t: inf.threads[t].held):
+        order = sorted(stopped, key=lambda t: inf.threads[t].held)
+        for tid in order:
             if inject.settle(inf, tid):
+                return tid
+        # All at system-call stops (PTRACE_SYSCALL: a stop_all often ends at one): step one out.
+        for tid in order:
+            if (self.leave_syscall_stop is not None and tid in inf.threads and self.leave_syscall_stop(inf, tid)
+                    and inject.settle(inf, tid)):
                 return tid
         raise TargetError(f"no thread of process {inf.pid} can change page protections now (all are inside "
                           "system calls); interrupt it again")

@@ -29,6 +29,14 @@ __attribute__((noinline)) void set_tail(long v) { rec.tail = v; }
 __attribute__((noinline)) void set_id(long v) { rec.id = v; }
 __attribute__((noinline)) void name_char(int i, char c) { rec.name[i] = c; }
 
+static void *hammer(void *arg)  /* writes its own bytes of big in a tight loop until SIGUSR1 */
+{
+    long base = (long)arg;
+    for (long r = 0; !stop_looping; r++)
+        big[base + r % 4096] = (char)r;
+    return NULL;
+}
+
 static void *thread_writer(void *arg)
 {
     long base = (long)arg;
@@ -70,6 +78,18 @@ int main(int argc, char **argv)
         fflush(stdout);
         while (!stop_looping)
             usleep(1000);
+        put(100, 'z');
+    } else if (strcmp(mode, "hammer") == 0) {  /* for attach: 2 threads write big until SIGUSR1 */
+        pthread_t t[2];
+        signal(SIGUSR1, on_usr1);
+        for (long i = 0; i < 2; i++)
+            pthread_create(&t[i], NULL, hammer, (void *)(i * 8192));
+        printf("looping\n");
+        fflush(stdout);
+        while (!stop_looping)
+            usleep(1000);
+        for (int i = 0; i < 2; i++)
+            pthread_join(t[i], NULL);
         put(100, 'z');
     } else if (strcmp(mode, "threads") == 0) {
         pthread_t t[2];
