@@ -269,8 +269,8 @@ class Session:
                 timer.cancel()
                 timer.join()  # ended here, not later: a lingering timer thread would keep this session alive
 
-    def step(self, tid: Optional[int] = None) -> rec.Stopped | rec.Exited | rec.Killed:
-        """Executes one instruction in one thread (the others stay stopped)."""
+    def step(self, tid: Optional[int] = None, *, others: bool = False) -> rec.Stopped | rec.Exited | rec.Killed:
+        """Executes one instruction in one thread; the others stay stopped, or run (``others``)."""
         inf = self.require_stopped()
         tid = tid or self.current_tid or inf.pid
         if tid not in inf.threads:
@@ -279,13 +279,18 @@ class Session:
         self._stepping.add(tid)
         self._resume_all_after = False
         try:
-            return self._run_loop(inf, lambda: self.soft.start_step(inf, tid))
+            return self._run_loop(inf, lambda: self._start_step(inf, tid, others))
         except BaseException:
             if inf.alive:
                 inf.stop_all()
             raise
         finally:
             self._stepping.discard(tid)
+
+    def _start_step(self, inf: Inferior, tid: int, others: bool) -> None:
+        if others:  # first: a step-over of theirs stops every other thread
+            self.soft.resume_all(inf, except_tids=(tid,))
+        self.soft.start_step(inf, tid)
 
     def interrupt(self) -> None:
         """Asks a running target to stop (from a signal handler or another thread)."""

@@ -75,14 +75,14 @@ class SoftStops:
             if tid in inf.threads and self.arch.get_pc(inf.get_regs(tid)) == addr:
                 self.over[tid] = addr  # stopped before the instruction ran (an interrupt): still to do
 
-    def resume_all(self, inf: Inferior) -> None:
+    def resume_all(self, inf: Inferior, except_tids: tuple = ()) -> None:
         """Resumes every thread; those standing on one of our int3s step over it first."""
-        for tid in list(self.over):
+        for tid in [t for t in self.over if t not in except_tids]:
             thread = inf.threads.get(tid)
             addr = self.needs_step_over(inf, tid) if thread and not thread.running and not thread.held else None
             if addr is not None:
                 self.step_over(inf, tid, addr)
-        inf.resume_all()
+        inf.resume_all(except_tids)
 
     def start_step(self, inf: Inferior, tid: int) -> None:
         """stepi's resume: from one of our int3s, the step-over is the step."""
