@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import re
 import shutil
+import subprocess
 
 import pytest
+from remote_helpers import env_without_debuginfod
 from test_remote_gdb import run_gdb
 
 pytestmark = [pytest.mark.requires_hw_watchpoints,
@@ -57,3 +59,24 @@ def test_next_in_one_thread_while_another_hits_a_watchpoint(build_target, tmp_pa
     remote = run_gdb(exe, scenario, tmp_path, remote=True)
     assert "STOP BreakpointEvent [2]  t2 worker:16" in native and native[-1] == "EXITED 0", native
     assert remote == native
+
+
+@pytest.mark.parametrize("remote", [False, True], ids=["native", "remote"])
+def test_info_threads_lists_a_thread_created_after_attach(build_target, serve, remote):
+    """No create: stop reason (gdb did not ask with QThreadEvents): gdb finds the thread through
+    the thread list it reads at each stop, as with gdbserver."""
+    exe = build_target("remote_late_thread")
+    proc = subprocess.Popen([str(exe)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().startswith("ready")
+        start = ["-ex", f"target remote {serve('-p', str(proc.pid)).address}"] if remote else ["-p", str(proc.pid)]
+        commands = ["set var go = 1", "break worker", "continue", "info threads", "continue"]
+        args = ["gdb", "-nx", "-batch", *start, *[word for c in commands for word in ("-ex", c)], str(exe)]
+        out = subprocess.run(args, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL,
+                             env=env_without_debuginfod()).stdout
+        threads = re.findall(r"^(\*?) +(\d+) +Thread .* in (\w+) |^(\*?) +(\d+) +Thread .* (\w+) \(", out, re.M)
+        rows = [(a or d, b or e, c or f) for a, b, c, d, e, f in threads]
+        assert len(rows) == 2 and ("*", "2", "worker") in rows, out
+    finally:
+        proc.kill()
+        proc.wait()
