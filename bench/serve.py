@@ -62,10 +62,11 @@ def run_gdb(exe: Path, hits: int, mode: str, tmp: Path) -> float:
         start = f"target remote | {' '.join([*stub, *quiet, where])} {exe} loop {hits}\nbreak main\ncontinue\n"
     else:
         port = free_port()
-        server = subprocess.Popen([*stub, f"127.0.0.1:{port}", str(exe), "loop", str(hits)],
-                                  stderr=subprocess.PIPE, text=True)
-        while "Listening" not in (server.stderr.readline() or "Listening"):
-            pass
+        log = tmp / f"{mode}.log"  # a file, not a pipe nobody drains (gdbserver would block writing to it)
+        with open(log, "w") as err:
+            server = subprocess.Popen([*stub, f"127.0.0.1:{port}", str(exe), "loop", str(hits)], stderr=err)
+        while "Listening" not in log.read_text() and server.poll() is None:
+            time.sleep(0.05)
         start = f"target remote 127.0.0.1:{port}\nbreak main\ncontinue\n"
     script = tmp / f"{mode}.gdb"
     script.write_text("set pagination off\nset confirm off\n" + start + TIMED)
