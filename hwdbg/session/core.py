@@ -279,18 +279,13 @@ class Session:
         self._stepping.add(tid)
         self._resume_all_after = False
         try:
-            return self._run_loop(inf, lambda: self._start_step(inf, tid, others))
+            return self._run_loop(inf, lambda: self.soft.start_step(inf, tid, others=others))
         except BaseException:
             if inf.alive:
                 inf.stop_all()
             raise
         finally:
             self._stepping.discard(tid)
-
-    def _start_step(self, inf: Inferior, tid: int, others: bool) -> None:
-        if others:  # first: a step-over of theirs stops every other thread
-            self.soft.resume_all(inf, except_tids=(tid,))
-        self.soft.start_step(inf, tid)
 
     def interrupt(self) -> None:
         """Asks a running target to stop (from a signal handler or another thread)."""

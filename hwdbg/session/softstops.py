@@ -84,8 +84,11 @@ class SoftStops:
                 self.step_over(inf, tid, addr)
         inf.resume_all(except_tids)
 
-    def start_step(self, inf: Inferior, tid: int) -> None:
-        """stepi's resume: from one of our int3s, the step-over is the step."""
+    def start_step(self, inf: Inferior, tid: int, *, others: bool = False) -> None:
+        """stepi's resume: from one of our int3s, the step-over is the step; with ``others``, the
+        other threads run meanwhile (resumed first: a step-over of theirs stops every thread)."""
+        if others:
+            self.resume_all(inf, except_tids=(tid,))
         if not inf.has_pending_events:
             addr = self.needs_step_over(inf, tid)
             if addr is not None:
