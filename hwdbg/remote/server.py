@@ -254,10 +254,7 @@ class Server:
                 if tid in inf.threads:
                     inf.threads[tid].signal = signals.get(tid, 0)  # the client decides what is delivered
             watcher.start()
-            if resume.step_tid is None:
-                result = session.cont()
-            else:
-                result = session.step(resume.step_tid, others=resume.others)
+            result = session.step(resume.step_tid) if resume.step_tid is not None else session.cont()
         except HwdbgError as exc:
             self.log(f"resume failed: {exc}")
             result = self._after_failure()

@@ -26,7 +26,6 @@ NO_REPLY = None
 class Resume:
     step_tid: Optional[int]  # the thread to single-step, or None: continue every thread
     signals: tuple[tuple[int, int], ...] = ()  # (tid, Linux signal) to deliver
-    others: bool = False  # while step_tid steps, the other threads run (vCont;s:TID;c)
 
 
 class Stub(Queries):
@@ -261,13 +260,12 @@ class Stub(Queries):
         return self._with_signal(args, step=True)
 
     def _vcont(self, args: bytes) -> Any:
-        """vCont;ACTION[:TID]...: the leftmost action naming a thread wins; a stepping thread
-        steps while the threads given a continue action run (gdb's `next` with scheduler-locking
-        off: vCont;s:TID;c), or alone; otherwise every thread continues."""
+        """vCont;ACTION[:TID]...: the leftmost action naming a thread wins; one stepping thread
+        steps alone (the others stay stopped), otherwise every thread continues."""
         if not args.startswith(b";"):
             raise PacketError()
         inf = self._inferior()
-        step_tid, signals, stop_only, others = None, [], True, False
+        step_tid, signals, stop_only = None, [], True
         for action in args[1:].split(b";"):
             verb, _, tid_text = action.partition(b":")
             tid = thread(tid_text) if tid_text else None
@@ -275,8 +273,6 @@ class Stub(Queries):
                 raise PacketError()
             if verb[:1] != b"t":
                 stop_only = False
-            if verb[:1] in b"cC" and (step_tid is None or tid != step_tid):
-                others = True
             if verb[:1] in b"sS" and step_tid is None:
                 step_tid = tid or self._tid()
             if verb[:1] in b"CS":
@@ -290,7 +286,7 @@ class Stub(Queries):
             return self.last or b"OK"
         if step_tid is not None and step_tid not in inf.threads:
             raise PacketError()
-        return Resume(step_tid, tuple(signals), others=others and step_tid is not None)
+        return Resume(step_tid, tuple(signals))
 
     def _set_thread(self, args: bytes) -> bytes:
         op, tid = args[:1], thread(args[1:])

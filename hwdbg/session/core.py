@@ -269,8 +269,8 @@ class Session:
                 timer.cancel()
                 timer.join()  # ended here, not later: a lingering timer thread would keep this session alive
 
-    def step(self, tid: Optional[int] = None, *, others: bool = False) -> rec.Stopped | rec.Exited | rec.Killed:
-        """Executes one instruction in one thread; the others stay stopped, or run (``others``)."""
+    def step(self, tid: Optional[int] = None) -> rec.Stopped | rec.Exited | rec.Killed:
+        """Executes one instruction in one thread (the others stay stopped)."""
         inf = self.require_stopped()
         tid = tid or self.current_tid or inf.pid
         if tid not in inf.threads:
@@ -279,7 +279,7 @@ class Session:
         self._stepping.add(tid)
         self._resume_all_after = False
         try:
-            return self._run_loop(inf, lambda: self.soft.start_step(inf, tid, others=others))
+            return self._run_loop(inf, lambda: self.soft.start_step(inf, tid))
         except BaseException:
             if inf.alive:
                 inf.stop_all()

@@ -75,20 +75,17 @@ class SoftStops:
             if tid in inf.threads and self.arch.get_pc(inf.get_regs(tid)) == addr:
                 self.over[tid] = addr  # stopped before the instruction ran (an interrupt): still to do
 
-    def resume_all(self, inf: Inferior, except_tids: tuple = ()) -> None:
+    def resume_all(self, inf: Inferior) -> None:
         """Resumes every thread; those standing on one of our int3s step over it first."""
-        for tid in [t for t in self.over if t not in except_tids]:
+        for tid in list(self.over):
             thread = inf.threads.get(tid)
             addr = self.needs_step_over(inf, tid) if thread and not thread.running and not thread.held else None
             if addr is not None:
                 self.step_over(inf, tid, addr)
-        inf.resume_all(except_tids)
+        inf.resume_all()
 
-    def start_step(self, inf: Inferior, tid: int, *, others: bool = False) -> None:
-        """stepi's resume: from one of our int3s, the step-over is the step; with ``others``, the
-        other threads run meanwhile (resumed first: a step-over of theirs stops every thread)."""
-        if others:
-            self.resume_all(inf, except_tids=(tid,))
+    def start_step(self, inf: Inferior, tid: int) -> None:
+        """stepi's resume: from one of our int3s, the step-over is the step."""
         if not inf.has_pending_events:
             addr = self.needs_step_over(inf, tid)
             if addr is not None:

@@ -50,17 +50,6 @@ def test_breakpoints_hit_in_the_program_after_exec(build_target, tmp_path):
     assert _stops(remote) == _stops(native)
 
 
-def test_next_in_one_thread_while_another_hits_a_watchpoint(build_target, tmp_path):
-    """`next` over a line that waits for the worker: gdb steps it with vCont;s:TID;c, so the
-    worker runs meanwhile (as under gdbserver), hits the watchpoint, and `next` goes on there."""
-    exe = build_target("remote_step_race")
-    scenario = "watch ticks\n" + "next\n" * 3 + "continue\n"
-    native = run_gdb(exe, scenario, tmp_path, remote=False)
-    remote = run_gdb(exe, scenario, tmp_path, remote=True)
-    assert "STOP BreakpointEvent [2]  t2 worker:16" in native and native[-1] == "EXITED 0", native
-    assert remote == native
-
-
 @pytest.mark.parametrize("remote", [False, True], ids=["native", "remote"])
 def test_info_threads_lists_a_thread_created_after_attach(build_target, serve, remote):
     """No create: stop reason (gdb did not ask with QThreadEvents): gdb finds the thread through
