@@ -40,6 +40,7 @@ class TraceeThread:
     new: bool = False  # created, initial stop not yet seen or not yet reported
     held: bool = False  # stopped with an event queued that nobody has consumed yet
     signal: int = 0  # signal to deliver when resumed
+    stepping: bool = False  # resumed with PTRACE_SINGLESTEP (a stale interrupt trap must not lose the step)
     parent: Optional[int] = None
     stepping: bool = False  # last resumed with PTRACE_SINGLESTEP (its trap may be the step's)
     to_exit: bool = False  # resume with PTRACE_SYSCALL: its syscall's exit stop is wanted (kernel writes)
@@ -289,7 +290,7 @@ class Inferior:
                 return ThreadCreated(tid, thread.parent)
             if sig == signal.SIGTRAP:  # a PTRACE_INTERRUPT trap
                 if not stopping:
-                    self.resume(tid)  # stale: asked for while the thread was already stopped
+                    self.resume(tid, step=thread.stepping)  # stale: asked for while the thread was already stopped
                 return None
             return GroupStop(tid, sig)
         if event == sc.PTRACE_EVENT_SECCOMP or (event == 0 and sig == sc.SYSCALL_STOP_SIGNAL):
@@ -362,8 +363,7 @@ class Inferior:
     def resume(self, tid: int, *, step: bool = False) -> None:
         thread = self.threads[tid]
         signo, thread.signal = thread.signal, 0
-        thread.running = True  # first: an exception after the request must not hide a running thread
-        thread.stepping = step
+        thread.running, thread.stepping = True, step  # first: an exception must not hide a running thread
         try:
             if step:
                 sc.singlestep(tid, signo)

@@ -39,6 +39,9 @@ class ClientPoints:
             raise UsageError(f"breakpoint type {key.type} is not one of 0-4")
         if key in self.wanted:
             return  # insertions are idempotent (the manual requires it)
+        if key in self.placed:  # put back at a stop after its z (gdb does it at every resume): known good
+            self.wanted[key] = None
+            return
         kind = KINDS[key.type]
         if kind is Kind.BREAK:
             self.session.read_memory(key.addr, 1)  # raises for an address with no code to patch

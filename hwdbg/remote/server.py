@@ -1,15 +1,18 @@
 """The server loop: one client at a time over TCP (loopback unless told otherwise) or a pipe.
 
-While the target runs, a watcher thread reads the connection: a 0x03 byte interrupts the
-target, end of file interrupts it too and the client's disappearance is then handled by the
+While the target runs, the connection is read on SIGIO (O_ASYNC: no thread and no extra
+system call per resume in the main thread; a thread where signals cannot be had): a 0x03
+byte interrupts the target, end of file interrupts it too and the client's disappearance is then handled by the
 disconnect policy (an attached process is detached and runs on, a started one is killed,
 unless ``on_disconnect`` says otherwise). Any failure while serving a packet becomes an
 ``E01`` reply and one line on the log, never a traceback on the wire or a lost target.
 """
 from __future__ import annotations
 
+import fcntl
 import os
 import select
+import signal
 import socket
 import threading
 from typing import Callable, Optional
@@ -83,34 +86,80 @@ def accept(listener: socket.socket) -> Connection:
     return Connection(sock.fileno(), sock.fileno(), sock)
 
 
-class _Watcher(threading.Thread):
-    """Reads the connection while the target runs: 0x03 or end of file interrupt it."""
+class _Watch:
+    """Collects what the client sends while the target runs: 0x03 or end of file interrupt it."""
 
     def __init__(self, conn: Connection, interrupt: Callable[[], None]) -> None:
-        super().__init__(daemon=True, name="hwdbg-serve-watcher")
         self.conn, self.interrupt = conn, interrupt
-        self.wake_r, self.wake_w = os.pipe2(os.O_CLOEXEC)
         self.lost = False
         self.data = bytearray()
 
-    def run(self) -> None:
-        while True:
-            ready, _, _ = select.select([self.conn.rfd, self.wake_r], [], [])
-            if self.wake_r in ready:
-                return
-            chunk = self.conn.recv()
-            if not chunk:
-                self.lost = True
-                self.interrupt()
-                return
-            if b"\x03" in chunk:
-                self.interrupt()
-            self.data += chunk.replace(b"\x03", b"")
+    def take(self, chunk: bytes) -> bool:
+        """Handles one read; False at end of file."""
+        if not chunk:
+            self.lost = True
+            self.interrupt()
+            return False
+        if b"\x03" in chunk:
+            self.interrupt()
+        self.data += chunk.replace(b"\x03", b"")
+        return True
+
+
+class _SignalWatch(_Watch):
+    """The kernel sends SIGIO when the client writes; the handler runs in the main thread between
+    two bytecodes (waitpid is retried after it, PEP 475), and interrupting is signal-safe."""
+
+    def __init__(self, conn: Connection, interrupt: Callable[[], None]) -> None:
+        super().__init__(conn, interrupt)
+        self.armed = False
+
+    def on_signal(self, _signo: int, _frame: object) -> None:
+        if self.armed:
+            self.drain()
+
+    def drain(self) -> None:
+        while self.armed and select.select([self.conn.rfd], [], [], 0)[0]:
+            if not self.take(self.conn.recv()):
+                self.armed = False
+
+    def start(self) -> None:
+        flags = fcntl.fcntl(self.conn.rfd, fcntl.F_GETFL)
+        fcntl.fcntl(self.conn.rfd, fcntl.F_SETFL, flags | os.O_ASYNC)
+        self.armed = True
+        self.drain()  # what arrived before O_ASYNC was set raised no signal
 
     def finish(self) -> bytes:
-        if self.ident is not None:
-            os.write(self.wake_w, b"x")
-            self.join()
+        self.armed = False
+        flags = fcntl.fcntl(self.conn.rfd, fcntl.F_GETFL)
+        fcntl.fcntl(self.conn.rfd, fcntl.F_SETFL, flags & ~os.O_ASYNC)
+        data, self.data = bytes(self.data), bytearray()
+        return data
+
+
+class _ThreadWatch(_Watch):
+    """The same from a thread, when serve() runs outside the main thread (no signal handlers)."""
+
+    thread: Optional[threading.Thread] = None
+
+    def start(self) -> None:
+        self.lost, self.data = False, bytearray()
+        self.wake_r, self.wake_w = os.pipe2(os.O_CLOEXEC)
+        self.thread = threading.Thread(target=self._run, daemon=True, name="hwdbg-serve-watcher")
+        self.thread.start()
+
+    def _run(self) -> None:
+        while True:
+            ready, _, _ = select.select([self.conn.rfd, self.wake_r], [], [])
+            if self.wake_r in ready or not self.take(self.conn.recv()):
+                return
+
+    def finish(self) -> bytes:
+        if self.thread is None:
+            return b""
+        os.write(self.wake_w, b"x")
+        self.thread.join()
+        self.thread = None
         os.close(self.wake_r)
         os.close(self.wake_w)
         return bytes(self.data)
@@ -129,6 +178,13 @@ class Server:
         """Serves one client until it detaches, kills (outside --multi) or goes away."""
         reader = Reader()
         stub = self.stub
+        old_handler = None
+        if threading.current_thread() is threading.main_thread():
+            self.watch: _Watch = _SignalWatch(conn, stub.session.interrupt)
+            old_handler = signal.signal(signal.SIGIO, self.watch.on_signal)  # type: ignore[attr-defined]
+            fcntl.fcntl(conn.rfd, fcntl.F_SETOWN, os.getpid())
+        else:
+            self.watch = _ThreadWatch(conn, stub.session.interrupt)
         try:
             while not (stub.ended or stub.exit_requested):
                 data = conn.recv()
@@ -152,6 +208,8 @@ class Server:
         finally:
             self.let_go()
             conn.close()
+            if old_handler is not None:
+                signal.signal(signal.SIGIO, old_handler)
 
     def _item(self, conn: Connection, item: object) -> bytes:
         """Handles one thing read; returns bytes the watcher read meanwhile (to be parsed next)."""
@@ -186,7 +244,8 @@ class Server:
 
     def _run(self, conn: Connection, resume: Resume) -> tuple[Optional[bytes], bytes]:
         stub, session = self.stub, self.stub.session
-        watcher = _Watcher(conn, session.interrupt)
+        watcher = self.watch
+        watcher.lost = False
         try:
             stub.points.sync()
             inf = session.require_stopped()

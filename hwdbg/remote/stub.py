@@ -44,6 +44,15 @@ class Stub(Queries):
         self.ended = False  # D or k outside --multi, or `monitor exit`: serve no more
         self.exit_requested = False
         self.lldb = False  # lldb waits for a reply to `k` (lldb-server sends one), gdb must get none
+        self._simple: dict[bytes, Callable[[], Any]] = {
+            b"?": self._status, b"g": self._read_registers, b"k": self._kill, b"!": self._extended}
+        self._handlers: dict[bytes, Callable[[bytes], Any]] = {
+            b"G": self._write_registers, b"p": self._read_register, b"P": self._write_register,
+            b"m": self._read_memory, b"M": self._write_memory, b"x": self._read_binary, b"X": self._write_binary,
+            b"c": self._continue, b"C": self._continue_signal, b"s": self._step, b"S": self._step_signal,
+            b"H": self._set_thread, b"T": self._thread_alive, b"Z": self._insert, b"z": self._remove,
+            b"D": self._detach, b"q": self._query, b"Q": self._set, b"v": self._v,
+        }
 
     # ------------------------------------------------------------ dispatch
 
@@ -58,18 +67,10 @@ class Stub(Queries):
     def _dispatch(self, data: bytes) -> Any:
         if not data:
             return b""
-        simple = {b"?": self._status, b"g": self._read_registers, b"k": self._kill, b"!": self._extended}
-        if data in simple:
-            return simple[data]()
-        head = data[:1]
-        handlers: dict[bytes, Callable[[bytes], Any]] = {
-            b"G": self._write_registers, b"p": self._read_register, b"P": self._write_register,
-            b"m": self._read_memory, b"M": self._write_memory, b"x": self._read_binary, b"X": self._write_binary,
-            b"c": self._continue, b"C": self._continue_signal, b"s": self._step, b"S": self._step_signal,
-            b"H": self._set_thread, b"T": self._thread_alive, b"Z": self._insert, b"z": self._remove,
-            b"D": self._detach, b"q": self._query, b"Q": self._set, b"v": self._v,
-        }
-        handler = handlers.get(head)
+        simple = self._simple.get(data)
+        if simple is not None:
+            return simple()
+        handler = self._handlers.get(data[:1])
         return handler(data[1:]) if handler else b""
 
     # ------------------------------------------------------------ state

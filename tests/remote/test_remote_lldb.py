@@ -73,3 +73,21 @@ def test_watchpoint_in_a_second_thread(build_target, serve):
     assert re.search(r"\* thread #2: tid = \d+, .*`worker.*stop reason = watchpoint", out), out
     assert re.search(r"  thread #1: tid = \d+", out), out  # main, waiting in pthread_join
     assert stub.wait() == 0
+
+
+def test_step_over_in_and_out_stop_where_gdb_does(build_target, serve):
+    """lldb's thread step-in/step-out/step-over against gdb's step/finish/next."""
+    exe = build_target("remote_target")
+    stub = serve(exe)
+    out = lldb(exe, stub, "breakpoint set -n bump", "continue", "thread step-in", "thread step-out",
+               "thread step-over", "thread step-over", "thread step-in", "kill")
+    stops = re.findall(r"stop reason = (?:breakpoint|step in|step out|step over)[^\n]*\n(?:Return value[^\n]*\n)?"
+                       r"\s+frame #0: 0x([0-9a-f]+) \S+`(\w+)\(.*at remote_target\.c:(\d+)", out)
+    gdb_out = native_gdb(exe, "delete", "break bump", "continue", "step", "finish", "next", "next", "step")
+    lines = re.findall(r"^(\d+)\t", gdb_out, re.M)[1:]  # the first is main's, where `run` stopped
+    returned_to = re.search(r"^0x([0-9a-f]+) in bump ", gdb_out, re.M)  # where finish returned
+    assert len(lines) == 6 and returned_to, gdb_out
+    assert [line for _, _, line in stops] == lines, out
+    assert [fn for _, fn, _ in stops][:3] == ["bump", "add", "bump"], out
+    assert int(stops[2][0], 16) == int(returned_to[1], 16), out  # step-out lands where finish does
+    assert stub.wait() == 0
