@@ -91,17 +91,33 @@ class _HeldEnv:
         raise UsageError("no registers here")
 
 
-def frame_line(frame: Any, env: Any) -> str:
-    """``#1  0x00005555555551ae in fact (n=3) at t.c:13``, as gdb prints a frame."""
+def frame_text(frame: Any, env: Any) -> str:
+    """``0x00005555555551ae in fact (n=3) at t.c:13`` (no address when frame 0's pc starts its
+    line): a frame as gdb prints it in a backtrace, after ``#N``, and in stop lines."""
     address = frame.level > 0 or not frame.at_line_start()
-    head = f"#{frame.level:<3}" if frame.level >= 10 else f"#{frame.level:<2}"
-    text = f"{head} {frame.pc:#018x} in " if address else f"{head} "
+    text = f"{frame.pc:#018x} in " if address else ""
     text += f"{frame.function or '??'} ({', '.join(_argument_texts(frame, env)) if frame.scope else ''})"
     if frame.file and frame.line:
         text += f" at {frame.file_shown}:{frame.line}"
     elif frame.where.module and frame.function:
         text += f" from {frame.where.module}"
     return text
+
+
+def frame_line(frame: Any, env: Any) -> str:
+    """``#1  0x00005555555551ae in fact (n=3) at t.c:13``, as gdb prints a frame."""
+    head = f"#{frame.level:<3}" if frame.level >= 10 else f"#{frame.level:<2}"
+    return f"{head} {frame_text(frame, env)}"
+
+
+def stop_frame_text(session: Any, tid: int) -> Optional[str]:
+    """Frame 0 of a stopped thread as a stop line shows it (``sum_pair (p=0x...) at steps.c:15``);
+    None when its frame cannot be built (the caller then shows what the stop record knows)."""
+    try:
+        frames = session.frames.stack(tid, 1)
+        return frame_text(frames[0], session.env(tid)) if frames else None
+    except HwdbgError:
+        return None
 
 
 @functools.lru_cache(maxsize=32)
