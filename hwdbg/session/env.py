@@ -36,6 +36,7 @@ class ExpressionEnv:
         # with a name, it may answer None when that frame has no local of that name.
         self.frame: Optional[Callable[..., Any]] = None
         self.frame_used: Any = None  # the frame whose locals the last expressions used (scoped watches)
+        self.symbolic: Optional[Callable[[int], str]] = None  # names addresses in frame texts (ui sets it)
 
     def _local(self, name: str) -> Any:
         frame = self.frame(name) if self.frame is not None and self._alive() else None

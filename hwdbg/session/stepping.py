@@ -309,12 +309,6 @@ class Stepper:
 
     # ------------------------------------------------------------ finish, until LOCATION, advance
 
-    def frame0(self, tid: int) -> tuple[rec.Frame, int, bool]:
-        """Frame 0 of a thread: where it is, its pc, and whether the pc is inside a line."""
-        pc = self._pc(tid)
-        entry = self.s.symbols.line_entry(pc) if self.s.symbols is not None else None
-        return self.s.describe(pc), pc, entry is None or entry.start != pc
-
     def check_finish(self, tid: int) -> None:
         """gdb's outermost frame: one without a caller, or main (backtraces stop there)."""
         frames = self._frames(tid, 2)

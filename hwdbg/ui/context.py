@@ -21,6 +21,7 @@ from ..errors import HwdbgError, UsageError
 from ..session import Session, UserBreakpoint
 from .commands import Command, Result, load_all, printable
 from .commands.display import show_displays
+from .commands.frames import stop_frame_text
 from .render import Output, TextOutput
 from .. import expr
 
@@ -300,10 +301,12 @@ class Context:
             reported = True
             silent = bp is not None and bool(bp.commands) and bp.commands[0] == "silent"
             if not silent and not self.out.json:
-                self.out.hit(hit, full=True, temporary=hit.id in self.temporary)
+                frame = None if hit.kind.is_data else stop_frame_text(session, hit.tid)
+                self.out.hit(hit, full=True, temporary=hit.id in self.temporary, frame=frame)
             if bp is not None and bp.commands and bp not in with_commands:
                 with_commands.append(bp)
-        self.out.stopped(result, reported_hits=reported)
+        frame = stop_frame_text(session, result.tid) if result.style and not (reported or self.out.json) else None
+        self.out.stopped(result, reported_hits=reported, frame=frame)
         self.listing = None  # the next `list` centres on this stop
         self.report(show_displays(self))
         self._drop_temporaries(hit_ids={h.id for h in result.hits})

@@ -1,8 +1,9 @@
 """Where the program stopped, as gdb shows it after a step: the frame line and the source line.
 
-``frame_line`` is the one place that spells ``sum_pair () at steps.c:15`` (arguments go
-between the parentheses once frames know them); ``source_line`` reads the line from the
-source file, saying once per file when it is not on disk, as gdb does.
+A stop shows frame 0 as a backtrace does (``sum_pair (p=0x7ffc...) at steps.c:15``: the text
+commands/frames.py makes, passed in); ``frame_line`` is the fallback from the stop record
+alone, without arguments. ``SourceLines`` reads the line from the source file, saying once
+per file when it is not on disk, as gdb does.
 """
 from __future__ import annotations
 
@@ -47,8 +48,9 @@ class SourceLines:
         return f"{line}\t{lines[line - 1]}"
 
 
-def stop_lines(stop: rec.Stopped, sources: SourceLines) -> str:
-    """A stop that ends a step, finish or until, by its ``style`` (see records.Stopped)."""
+def stop_lines(stop: rec.Stopped, sources: SourceLines, frame: Optional[str] = None) -> str:
+    """A stop that ends a step, finish or until, by its ``style`` (see records.Stopped);
+    ``frame``: frame 0 with its arguments, as commands/frames.py's frame_text spells it."""
     where = stop.where
     style = stop.style or "frame-address"
     inside = style.endswith("-address")
@@ -56,7 +58,7 @@ def stop_lines(stop: rec.Stopped, sources: SourceLines) -> str:
     if style.startswith("line") and has_line:
         prefix = f"{stop.pc:#018x}\t" if inside else ""
         return prefix + sources.text(where.file, where.line)
-    text = frame_line(where, stop.pc, address=inside)
+    text = frame or frame_line(where, stop.pc, address=inside)
     if has_line:
         text += "\n" + sources.text(where.file, where.line)
     return text

@@ -58,12 +58,12 @@ def value_text(value: Optional[int]) -> str:
     return "<unreadable>" if value is None else str(value)
 
 
-def hit_text(hit: rec.Hit, *, temporary: bool = False) -> str:
-    """A hit in full, as gdb reports the stop."""
+def hit_text(hit: rec.Hit, *, temporary: bool = False, frame: Optional[str] = None) -> str:
+    """A hit in full, as gdb reports the stop; ``frame``: frame 0 with its arguments (see stop_lines)."""
     where = where_text(hit.function, hit.file, hit.line)
     if not hit.kind.is_data:
         title = "Temporary breakpoint" if temporary else "Breakpoint"
-        place = where if hit.function else f"{hit.pc:#x}" + (f" {where}" if where else "")
+        place = frame if frame else where if hit.function else f"{hit.pc:#x}" + (f" {where}" if where else "")
         lines = [f"{title} {hit.id}, {place}"]
     else:
         lines = [f"{KIND_TITLES[hit.kind]} {hit.id}: {hit.expr}", ""]
@@ -181,8 +181,9 @@ class Output:
             self.stream.write("\n".join(lines) + "\n")
         self.stream.flush()
 
-    def hit(self, hit: rec.Hit, *, full: bool, temporary: bool = False) -> None: ...
-    def stopped(self, stop: rec.Stopped, *, reported_hits: bool) -> None: ...
+    # ``frame``: the stopped thread's frame 0 as text shows it, with its arguments (or None).
+    def hit(self, hit: rec.Hit, *, full: bool, temporary: bool = False, frame: Optional[str] = None) -> None: ...
+    def stopped(self, stop: rec.Stopped, *, reported_hits: bool, frame: Optional[str] = None) -> None: ...
     def ended(self, record: Any) -> None: ...
     def notice(self, notice: rec.Notice) -> None: ...
     def result(self, result: Any) -> None: ...
@@ -199,9 +200,9 @@ class TextOutput(Output):
     def _paint(self, text: str, code: str) -> str:
         return f"{code}{text}{_RESET}" if self.color and text else text
 
-    def hit(self, hit: rec.Hit, *, full: bool, temporary: bool = False) -> None:
+    def hit(self, hit: rec.Hit, *, full: bool, temporary: bool = False, frame: Optional[str] = None) -> None:
         if full:
-            text = hit_text(hit, temporary=temporary)
+            text = hit_text(hit, temporary=temporary, frame=frame)
             if not hit.kind.is_data and hit.file and hit.line and not hit.backtrace:
                 text += "\n" + self.sources.text(hit.file, hit.line)  # gdb shows the line it stopped at
             head, _, tail = text.partition("\n")
@@ -209,10 +210,10 @@ class TextOutput(Output):
         else:
             self.write_buffered(hit_line(hit))
 
-    def stopped(self, stop: rec.Stopped, *, reported_hits: bool) -> None:
+    def stopped(self, stop: rec.Stopped, *, reported_hits: bool, frame: Optional[str] = None) -> None:
         if reported_hits:
             return
-        self.write(stop_lines(stop, self.sources) if stop.style else stopped_text(stop))
+        self.write(stop_lines(stop, self.sources, frame) if stop.style else stopped_text(stop))
 
     def ended(self, record: Any) -> None:
         self.write(exit_text(record))
@@ -242,7 +243,7 @@ class JsonOutput(Output):
     def emit(self, obj: dict) -> None:
         self.write(json.dumps(obj, default=_json_default))
 
-    def hit(self, hit: rec.Hit, *, full: bool, temporary: bool = False) -> None:
+    def hit(self, hit: rec.Hit, *, full: bool, temporary: bool = False, frame: Optional[str] = None) -> None:
         if hit.backtrace is not None:
             self.emit(hit.to_json())
             return
@@ -263,7 +264,7 @@ class JsonOutput(Output):
         time = "" if hit.time is None else f', "time": {hit.time}'
         self.write_buffered(f'{parts[0]}{hit.tid}, "pc": {hit.pc}, "old": {old}, "new": {new}{time}{parts[1]}')
 
-    def stopped(self, stop: rec.Stopped, *, reported_hits: bool) -> None:
+    def stopped(self, stop: rec.Stopped, *, reported_hits: bool, frame: Optional[str] = None) -> None:
         self.emit(stop.to_json())
 
     def ended(self, record: Any) -> None:

@@ -1,5 +1,7 @@
-"""Differential test: break/tbreak/continue scripts stop at the same (function, line) in gdb and hwdbg,
-on -O0 and -O2 builds (where FUNCTION means after the prologue, by the line table)."""
+"""Differential test: break/tbreak/continue scripts print the same stop lines in gdb and hwdbg
+(`Breakpoint 1, add (a=1, b=1) at sw_target.c:16` whole, arguments included, and the source line),
+on -O0 and -O2 builds (where FUNCTION means after the prologue, by the line table, and arguments
+are entry values or optimized out). Pointers into the stack differ between the runs: masked."""
 from __future__ import annotations
 
 import re
@@ -13,7 +15,8 @@ from ui_helpers import run_hwdbg
 pytestmark = [pytest.mark.requires_ptrace,
               pytest.mark.skipif(shutil.which("gdb") is None, reason="gdb is not installed")]
 
-STOP = re.compile(r"^(?:Temporary b|B)reakpoint \d+, (?:0x[0-9a-f]+ in )?(\w+) \(.*\) at .+:(\d+)$", re.M)
+STOP = re.compile(r"^((?:Temporary b|B)reakpoint \d+, .*)\n(\d+\t.*)$", re.M)
+POINTER = re.compile(r"(=|@entry=)0x[0-9a-f]+")
 
 SCRIPTS = {
     "functions": ["break add", "break twice", "break main"],
@@ -33,25 +36,33 @@ def gdb_stops(exe, commands, args):
         argv += ["-ex", line]
     proc = subprocess.run(argv + ["--args", str(exe), *args], capture_output=True, text=True, timeout=120,
                           stdin=subprocess.DEVNULL)
-    stops = [(m[1], int(m[2])) for m in STOP.finditer(proc.stdout)]
+    stops = stop_lines(proc.stdout)
     assert stops, f"gdb did not stop: {proc.stdout[-400:]} {proc.stderr[-400:]}"  # the script or the parse is wrong
     return stops
 
 
+def stop_lines(text):
+    return [(POINTER.sub(r"\g<1>0xADDR", m[1]), m[2]) for m in STOP.finditer(text)]
+
+
 def hwdbg_stops(exe, commands, args, count):
-    argv = ["--batch", "--json"]
+    argv = ["--batch"]
     for line in commands + ["run"] + ["continue"] * count:
         argv += ["-ex", line]
     run = run_hwdbg(*argv, exe, *args)
     assert run.returncode == 0, run
-    assert run.of("exited") and run.of("exited")[0]["code"] == 0, run
-    return [(s["function"], s["line"]) for s in run.of("stopped") if s["reason"] == "breakpoint"]
+    assert "exited normally]" in run.stdout and "***" not in run.stdout, run
+    return stop_lines(run.stdout)
 
 
 @pytest.mark.parametrize("opt", ["-O0", "-O2"])
 @pytest.mark.parametrize("script", sorted(SCRIPTS))
-def test_same_stops_as_gdb(build_target, script, opt):
+def test_same_stops_as_gdb(build_target, script, opt, request):
     program = PROGRAMS[script]
+    if opt == "-O2" and program == "sw_target":
+        # Known bug: at add's first instruction (a leaf without a stack frame at -O2) the unwinder
+        # skips twice(), so no call site gives add's entry values: gdb shows a=a@entry=0, hwdbg a=0.
+        request.applymarker(pytest.mark.xfail(strict=True, reason="unwinding a frameless leaf skips its caller"))
     exe = build_target(program, cflags=(opt,))
     expected = gdb_stops(exe, SCRIPTS[script], ARGS[program])
     assert hwdbg_stops(exe, SCRIPTS[script], ARGS[program], len(expected)) == expected

@@ -87,11 +87,21 @@ def normal(text: str) -> str:
     return re.sub(r"0x[0-9a-f]+", "0xADDR", re.sub(r"\$\d+ = ", "$N = ", text))
 
 
+STOP = re.compile(r"^(?:Temporary b|B)reakpoint \d+(?:\.\d+)?, .*$", re.M)
+
+
+def stop_lines(text: str) -> list[str]:
+    """The stop lines, whole but for addresses; gdb numbers a location of a breakpoint with two
+    (-O2 duplicates a block) "1.1" where hwdbg, with one location, says "1"."""
+    return [normal(re.sub(r"^(\D+ \d+)\.\d+,", r"\1,", line)) for line in STOP.findall(text)]
+
+
 @pytest.mark.parametrize("opt,dwarf", FLAVOURS)
 def test_frames_locals_and_args_as_gdb(build_target, opt, dwarf):
     exe = build_target("frames_target", cflags=(opt, dwarf))
     lines = script(opt)
-    expected = sections(run_gdb(exe, lines))
+    gdb_text = run_gdb(exe, lines)
+    expected = sections(gdb_text)
     assert len(expected) == sum(line.startswith("echo @@end") for line in lines), "gdb did not run it all"
     run = run_hwdbg("--batch", *as_ex(lines), exe, timeout=180)
     assert run.returncode == 0, run
@@ -99,6 +109,8 @@ def test_frames_locals_and_args_as_gdb(build_target, opt, dwarf):
     assert [c for c, _ in got] == [c for c, _ in expected]
     different = [(c, g, h) for (c, g), (_, h) in zip(expected, got) if normal(g) != normal(h)]
     assert not different, "\n\n".join(f"--- {c}\n[gdb]\n{g}\n[hwdbg]\n{h}" for c, g, h in different)
+    # the stops themselves: `Breakpoint 3, by_value (pr=..., d=2.5, c=120 'x') at ...`, whole
+    assert stop_lines(run.stdout) == stop_lines(gdb_text), run.stdout
     assert "<optimized out>" in run.stdout or opt == "-O0"  # -O2 does exercise it
     assert "@entry=" in run.stdout or opt == "-O0"
 

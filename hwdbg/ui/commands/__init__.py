@@ -166,7 +166,12 @@ def current_tid(ctx: Any) -> int:
 
 def symbolic(ctx: Any, addr: int) -> str:
     """``<bump+4>`` for an address inside a known function or object ("" otherwise)."""
-    frame = ctx.session.describe(addr)
+    return session_symbolic(ctx.session, addr)
+
+
+def session_symbolic(session: Any, addr: int) -> str:
+    """symbolic() where only the session is at hand (frame lines of a stop)."""
+    frame = session.describe(addr)
     if not frame.function:
         return ""
     return f"<{frame.function}+{frame.offset}>" if frame.offset else f"<{frame.function}>"

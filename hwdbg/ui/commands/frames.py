@@ -10,7 +10,7 @@ from ... import expr
 from ...errors import FrameError, HwdbgError, UsageError
 from ...session.frames import variable_value
 from ...symbols.types import type_name
-from . import Category, CommandParser, Result, command, current_tid, number
+from . import Category, CommandParser, Result, command, current_tid, number, session_symbolic
 
 D = Category.DATA
 # gdb's register order, for info frame's "Saved registers" (DWARF numbers of x86-64).
@@ -21,12 +21,24 @@ _DWARF_NAMES = ("rax", "rdx", "rcx", "rbx", "rsi", "rdi", "rbp", "rsp",
 
 # ------------------------------------------------------------------ text of values and frames
 
+def frame_env(session: Any, tid: Optional[int] = None) -> Any:
+    """The expression environment frame texts read values in: the session's, plus what names an
+    address (gdb's ``f=0x401136 <square>``)."""
+    env = session.env(tid)
+    env.symbolic = functools.partial(session_symbolic, session)
+    return env
+
+
+def _no_symbol(addr: int) -> str:
+    return ""
+
+
 def value_text(value: Optional[expr.Value], env: Any) -> str:
     """A variable's value as info locals and frame lines show it (no '(type *)' before pointers)."""
     if value is None:
         return "<optimized out>"
     try:
-        text = expr.format_value(value, env)
+        text = expr.format_value(value, env, symbol=getattr(env, "symbolic", None) or _no_symbol)
     except HwdbgError as exc:
         return f"<error: {exc}>"
     ctype = value.ctype
@@ -91,17 +103,33 @@ class _HeldEnv:
         raise UsageError("no registers here")
 
 
-def frame_line(frame: Any, env: Any) -> str:
-    """``#1  0x00005555555551ae in fact (n=3) at t.c:13``, as gdb prints a frame."""
+def frame_text(frame: Any, env: Any) -> str:
+    """``0x00005555555551ae in fact (n=3) at t.c:13`` (no address when frame 0's pc starts its
+    line): a frame as gdb prints it in a backtrace, after ``#N``, and in stop lines."""
     address = frame.level > 0 or not frame.at_line_start()
-    head = f"#{frame.level:<3}" if frame.level >= 10 else f"#{frame.level:<2}"
-    text = f"{head} {frame.pc:#018x} in " if address else f"{head} "
+    text = f"{frame.pc:#018x} in " if address else ""
     text += f"{frame.function or '??'} ({', '.join(_argument_texts(frame, env)) if frame.scope else ''})"
     if frame.file and frame.line:
         text += f" at {frame.file_shown}:{frame.line}"
     elif frame.where.module and frame.function:
         text += f" from {frame.where.module}"
     return text
+
+
+def frame_line(frame: Any, env: Any) -> str:
+    """``#1  0x00005555555551ae in fact (n=3) at t.c:13``, as gdb prints a frame."""
+    head = f"#{frame.level:<3}" if frame.level >= 10 else f"#{frame.level:<2}"
+    return f"{head} {frame_text(frame, env)}"
+
+
+def stop_frame_text(session: Any, tid: int) -> Optional[str]:
+    """Frame 0 of a stopped thread as a stop line shows it (``sum_pair (p=0x...) at steps.c:15``);
+    None when its frame cannot be built (the caller then shows what the stop record knows)."""
+    try:
+        frames = session.frames.stack(tid, 1)
+        return frame_text(frames[0], frame_env(session, tid)) if frames else None
+    except HwdbgError:
+        return None
 
 
 @functools.lru_cache(maxsize=32)
@@ -145,7 +173,7 @@ def _selected(ctx: Any) -> Any:
 
 def _shown(ctx: Any, frame: Any, name: str) -> Result:
     """A frame selected or described: its line and source line, as gdb prints them."""
-    env = ctx.session.env()
+    env = frame_env(ctx.session)
     lines = [frame_line(frame, env)]
     source = source_line(frame)
     if source:
@@ -174,7 +202,7 @@ def backtrace(ctx: Any, args: argparse.Namespace) -> Result:
         raise UsageError(f"backtrace N needs 1 <= N <= 100000, not {limit}")
     frames = session.frames.stack(tid)
     shown = frames if limit is None else frames[:limit]
-    env = session.env()
+    env = frame_env(session)
     lines = [frame_line(f, env) for f in shown]
     if len(shown) < len(frames):
         lines.append("(More stack frames follow...)")
@@ -239,7 +267,7 @@ def info_frame(ctx: Any, args: argparse.Namespace) -> Result:
     the registers it saved."""
     session, tid = _stack(ctx)
     frame = _selected(ctx)
-    env = session.env()
+    env = frame_env(session)
     frames = session.frames.stack(tid)
     caller = frame.caller()
     where = f" in {frame.function}" if frame.function else ""
@@ -282,7 +310,7 @@ def _info_variables(ctx: Any, which: str) -> Result:
     name = f"info {which}"
     if frame.scope is None:
         return Result(name, {"frame": frame.level, "variables": []}, "No symbol table info available.")
-    items = _variables(frame, session.env(), which)
+    items = _variables(frame, frame_env(session), which)
     rows = [{"name": item["name"], "value": item["value"]} for item in items]
     empty = "No arguments." if which == "args" else "No locals."
     text = "\n".join(f"{item['name']} = {item['value']}" for item in items) or empty

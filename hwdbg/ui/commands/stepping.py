@@ -7,7 +7,7 @@ from typing import Any, Callable
 from ... import records as rec
 from ...errors import TargetError, UsageError
 from ...session.stepping import check_locking_mode
-from ..location import frame_line
+from .frames import frame_env, frame_line
 from . import Category, CommandParser, Result, command, current_tid, number, raw_split
 
 R = Category.RUNNING
@@ -143,8 +143,7 @@ def finish(ctx: Any, args: argparse.Namespace) -> Any:
         outcome.update(stop=stop, value=value, ctype=ctype)
         return stop
 
-    where, pc, inside = session.stepper.frame0(tid)
-    ctx.message(f"Run till exit from #0  {frame_line(where, pc, address=inside)}")
+    ctx.message(f"Run till exit from {frame_line(session.frames.stack(tid, 1)[0], frame_env(session, tid))}")
     ctx.resume(run)
     stop, value = outcome.get("stop"), outcome.get("value")
     if not isinstance(stop, rec.Stopped) or stop.reason != "finish" or value is None:
