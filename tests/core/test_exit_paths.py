@@ -6,10 +6,12 @@ still in its code, the kernel would kill it with SIGTRAP there.
 """
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 
@@ -106,9 +108,37 @@ def test_signals_to_the_debugger(forever, signo):
     assert forever.wait(timeout=30) == 0
 
 
-def test_sigkill_of_the_debugger_is_the_documented_exception(forever):
+@pytest.fixture(params=["watch", "break"])
+def sleeper(request, core_exe, build_target):
+    """A target that hits once when the debugger has attached, then sleeps until SIGUSR1 and hits again."""
+    exe = core_exe if request.param == "watch" else build_target("sw_target")
+    proc = subprocess.Popen([str(exe), "onsignal"], stdout=subprocess.PIPE, text=True)
+    proc.kind = request.param
+    assert int(proc.stdout.readline()) == proc.pid
+    yield proc
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+
+
+def _state(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()[0]
+
+
+def test_sigkill_of_the_debugger_is_the_documented_exception(sleeper):
     """SIGKILL cannot be caught: the kernel keeps the registers armed (the int3 stays) and the
-    target dies with SIGTRAP at its next write or call (spawned targets get PTRACE_O_EXITKILL)."""
-    code, _ = run_debugger(forever, "sigkill", send=signal.SIGKILL)
-    assert code == -signal.SIGKILL
-    assert forever.wait(timeout=30) == -signal.SIGTRAP
+    target dies with SIGTRAP at its next write or call. The debugger is killed while the target
+    sleeps between two hits (killed in the middle of a hit, the pc or the int3 would be caught
+    half-way: the man page says so)."""
+    pid = sleeper.pid
+    debugger = subprocess.Popen([sys.executable, "-c", DEBUGGER, str(pid), "sigkill", sleeper.kind],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = debugger.stdout.readline().split()
+    assert line and line[0] == "armed", debugger.stderr.read()
+    while _state(pid) in ("t", "T"):  # until the debugger has resumed it past the first hit
+        time.sleep(0.01)
+    debugger.kill()
+    assert debugger.wait(timeout=120) == -signal.SIGKILL
+    os.kill(pid, signal.SIGUSR1)
+    assert sleeper.wait(timeout=30) == -signal.SIGTRAP

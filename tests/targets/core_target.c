@@ -61,6 +61,9 @@ static int traced(void)
     return pid != 0;
 }
 
+static volatile sig_atomic_t go;  /* onsignal: SIGUSR1 came */
+static void on_go(int sig) { (void)sig; go = 1; }
+
 int main(int argc, char **argv)
 {
     const char *mode = argc > 1 ? argv[1] : "globals";
@@ -153,6 +156,18 @@ int main(int argc, char **argv)
         waitpid(pid, &status, 0);
         bump();
         return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 3;
+    }
+    if (!strcmp(mode, "onsignal")) {         /* writes counter once traced, then again only after SIGUSR1 */
+        printf("%d\n", (int)getpid());
+        fflush(stdout);
+        for (int ms = 0; !traced() && ms < 120000; ms++)
+            usleep(1000);
+        signal(SIGUSR1, on_go);
+        bump();
+        while (!go)
+            usleep(1000);
+        bump();
+        return 0;
     }
     if (!strcmp(mode, "forever")) {          /* writes counter for n seconds from when a debugger attached */
         printf("%d\n", (int)getpid());
