@@ -6,7 +6,6 @@ still in its code, the kernel would kill it with SIGTRAP there.
 """
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -34,7 +33,8 @@ DEBUGGER = textwrap.dedent('''
     target = hwdbg.attach(pid)
     arm = target.watch if kind == "watch" else target.break_at
     bp = arm("counter" if kind == "watch" else "add", on_hit=boom if how == "callback" else None)
-    assert isinstance(target.cont(timeout=10), hwdbg.Stopped)
+    if how != "idle":
+        assert isinstance(target.cont(timeout=10), hwdbg.Stopped)
     print("armed", bp.address, flush=True)
     if how == "detach":
         target.detach()
@@ -46,7 +46,7 @@ DEBUGGER = textwrap.dedent('''
     elif how == "callback":
         with target:
             target.cont(timeout=10)
-    elif how in ("signal", "sigkill"):
+    elif how in ("signal", "sigkill", "idle"):
         target.run_until_exit()  # killed from outside while the target runs
     elif how == "exit":
         sys.exit(0)  # interpreter exit with the target attached and armed
@@ -110,9 +110,9 @@ def test_signals_to_the_debugger(forever, signo):
 
 @pytest.fixture(params=["watch", "break"])
 def sleeper(request, core_exe, build_target):
-    """A target that hits once when the debugger has attached, then sleeps until SIGUSR1 and hits again."""
+    """A target that hits only after a line on stdin."""
     exe = core_exe if request.param == "watch" else build_target("sw_target")
-    proc = subprocess.Popen([str(exe), "onsignal"], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([str(exe), "oninput"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     proc.kind = request.param
     assert int(proc.stdout.readline()) == proc.pid
     yield proc
@@ -121,24 +121,30 @@ def sleeper(request, core_exe, build_target):
         proc.wait()
 
 
-def _state(pid):
+def _blocked_in_read(pid):
+    """/proc/PID/syscall names the call a sleeping thread is blocked in (0: read) and says
+    "running" otherwise; a thread in a ptrace stop also shows its last call, so the stat state
+    must be S too."""
     with open(f"/proc/{pid}/stat") as f:
-        return f.read().rsplit(")", 1)[1].split()[0]
+        state = f.read().rsplit(")", 1)[1].split()[0]
+    with open(f"/proc/{pid}/syscall") as f:
+        return state == "S" and f.read().split()[0] == "0"
 
 
 def test_sigkill_of_the_debugger_is_the_documented_exception(sleeper):
     """SIGKILL cannot be caught: the kernel keeps the registers armed (the int3 stays) and the
     target dies with SIGTRAP at its next write or call. The debugger is killed while the target
-    sleeps between two hits (killed in the middle of a hit, the pc or the int3 would be caught
-    half-way: the man page says so)."""
+    waits for input, before its first hit (killed in the middle of a hit, the pc or the int3
+    would be caught half-way: the man page says so)."""
     pid = sleeper.pid
-    debugger = subprocess.Popen([sys.executable, "-c", DEBUGGER, str(pid), "sigkill", sleeper.kind],
+    debugger = subprocess.Popen([sys.executable, "-c", DEBUGGER, str(pid), "idle", sleeper.kind],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     line = debugger.stdout.readline().split()
     assert line and line[0] == "armed", debugger.stderr.read()
-    while _state(pid) in ("t", "T"):  # until the debugger has resumed it past the first hit
+    while not _blocked_in_read(pid):  # the debugger has armed and resumed it
         time.sleep(0.01)
     debugger.kill()
     assert debugger.wait(timeout=120) == -signal.SIGKILL
-    os.kill(pid, signal.SIGUSR1)
+    sleeper.stdin.write("\n")
+    sleeper.stdin.close()
     assert sleeper.wait(timeout=30) == -signal.SIGTRAP

@@ -61,9 +61,6 @@ static int traced(void)
     return pid != 0;
 }
 
-static volatile sig_atomic_t go;  /* onsignal: SIGUSR1 came */
-static void on_go(int sig) { (void)sig; go = 1; }
-
 int main(int argc, char **argv)
 {
     const char *mode = argc > 1 ? argv[1] : "globals";
@@ -157,18 +154,6 @@ int main(int argc, char **argv)
         bump();
         return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 3;
     }
-    if (!strcmp(mode, "onsignal")) {         /* writes counter once traced, then again only after SIGUSR1 */
-        printf("%d\n", (int)getpid());
-        fflush(stdout);
-        for (int ms = 0; !traced() && ms < 120000; ms++)
-            usleep(1000);
-        signal(SIGUSR1, on_go);
-        bump();
-        while (!go)
-            usleep(1000);
-        bump();
-        return 0;
-    }
     if (!strcmp(mode, "forever")) {          /* writes counter for n seconds from when a debugger attached */
         printf("%d\n", (int)getpid());
         fflush(stdout);
@@ -178,6 +163,13 @@ int main(int argc, char **argv)
             bump();
             usleep(10000);
         }
+        return 0;
+    }
+    if (!strcmp(mode, "oninput")) {          /* prints its pid, writes counter after a line on stdin */
+        printf("%d\n", (int)getpid());
+        fflush(stdout);
+        getchar();
+        bump();
         return 0;
     }
     fprintf(stderr, "unknown mode %s\n", mode);

@@ -1,7 +1,6 @@
 /* Software breakpoint target: sw_target MODE [N]. */
 #include <dlfcn.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,9 +55,6 @@ static int traced(void)
     return pid != 0;
 }
 
-static volatile sig_atomic_t go;  /* onsignal: SIGUSR1 came */
-static void on_go(int sig) { (void)sig; go = 1; }
-
 int main(int argc, char **argv)
 {
     const char *mode = argc > 1 ? argv[1] : "calls";
@@ -89,18 +85,6 @@ int main(int argc, char **argv)
             pthread_create(&t[i], NULL, writer, (void *)n);
         for (int i = 0; i < 6; i++)
             pthread_join(t[i], NULL);
-        return 0;
-    }
-    if (!strcmp(mode, "onsignal")) {         /* calls add once traced, then again only after SIGUSR1 */
-        printf("%d\n", (int)getpid());
-        fflush(stdout);
-        for (int ms = 0; !traced() && ms < 120000; ms++)
-            usleep(1000);
-        signal(SIGUSR1, on_go);
-        add(1, 1);
-        while (!go)
-            usleep(1000);
-        add(1, 1);
         return 0;
     }
     if (!strcmp(mode, "forever")) {          /* prints its pid, calls add every 10 ms for n s once traced */
@@ -144,6 +128,13 @@ int main(int argc, char **argv)
         waitpid(pid, &status, 0);
         add(1, 2);
         return WIFEXITED(status) ? WEXITSTATUS(status) : 9;
+    }
+    if (!strcmp(mode, "oninput")) {          /* prints its pid, calls add after a line on stdin */
+        printf("%d\n", (int)getpid());
+        fflush(stdout);
+        getchar();
+        add(1, 1);
+        return 0;
     }
     return 2;
 }
