@@ -38,6 +38,15 @@ class Syscall:
     name: str
     shown: tuple[tuple[str, int], ...]  # (name, argument index) worth showing
     buffers: Callable[[tuple[int, ...], Reader], Buffers]
+    # A call that writes one buffer, from its start, as much as its result says: (pointer
+    # argument, length argument, bytes per unit). Its buffer can be moved (scratch.py).
+    out: Optional[tuple[int, int, int]] = None
+
+    def written(self, args: tuple[int, ...], rval: int) -> int:
+        """Bytes the kernel wrote from the start of the ``out`` buffer, given the call's result."""
+        assert self.out is not None
+        _ptr, length, unit = self.out
+        return max(0, min(rval, args[length])) * unit if rval > 0 else 0
 
     def describe(self, args: tuple[int, ...]) -> dict[str, int]:
         return {name: _signed(args[i], 64 if name in LONG_ARGS else 32) for name, i in self.shown}
@@ -117,14 +126,14 @@ FD = (("fd", 0),)
 FD_COUNT = (("fd", 0), ("count", 2))
 
 TABLE: tuple[Syscall, ...] = (
-    Syscall(0, "read", FD_COUNT, _sized(1, 2)),
+    Syscall(0, "read", FD_COUNT, _sized(1, 2), (1, 2, 1)),
     Syscall(4, "stat", (), _fixed((1, STAT_SIZE))),
     Syscall(5, "fstat", FD, _fixed((1, STAT_SIZE))),
     Syscall(6, "lstat", (), _fixed((1, STAT_SIZE))),
     Syscall(7, "poll", (("nfds", 1),), _sized(0, 1, POLLFD_SIZE)),
     Syscall(13, "rt_sigaction", (("signum", 0),), _fixed((2, 32))),
     Syscall(14, "rt_sigprocmask", (), _sized(2, 3)),
-    Syscall(17, "pread64", FD_COUNT + (("offset", 3),), _sized(1, 2)),
+    Syscall(17, "pread64", FD_COUNT + (("offset", 3),), _sized(1, 2), (1, 2, 1)),
     Syscall(19, "readv", (("fd", 0), ("iovcnt", 2)), _iov(1, 2)),
     Syscall(22, "pipe", (), _fixed((0, 8))),
     Syscall(23, "select", (("nfds", 0),), _select),
@@ -134,7 +143,7 @@ TABLE: tuple[Syscall, ...] = (
     Syscall(38, "setitimer", (), _fixed((2, ITIMERSPEC_SIZE))),
     Syscall(40, "sendfile", (("out_fd", 0), ("in_fd", 1)), _fixed((2, 8))),
     Syscall(43, "accept", FD, lambda a, r: _socklen(r, a[1], a[2])),
-    Syscall(45, "recvfrom", (("fd", 0), ("length", 2)), _recvfrom),
+    Syscall(45, "recvfrom", (("fd", 0), ("length", 2)), _recvfrom, (1, 2, 1)),
     Syscall(47, "recvmsg", FD, _recvmsg),
     Syscall(51, "getsockname", FD, lambda a, r: _socklen(r, a[1], a[2])),
     Syscall(52, "getpeername", FD, lambda a, r: _socklen(r, a[1], a[2])),
@@ -143,9 +152,9 @@ TABLE: tuple[Syscall, ...] = (
     Syscall(61, "wait4", (("pid", 0),), _fixed((1, 4), (3, RUSAGE_SIZE))),
     Syscall(63, "uname", (), _fixed((0, 390))),
     Syscall(70, "msgrcv", (("msqid", 0), ("msgsz", 2)), lambda a, _r: [(a[1], a[2] + 8)]),
-    Syscall(78, "getdents", (("fd", 0), ("count", 2)), _sized(1, 2)),
-    Syscall(79, "getcwd", (("size", 1),), _sized(0, 1)),
-    Syscall(89, "readlink", (("bufsiz", 2),), _sized(1, 2)),
+    Syscall(78, "getdents", (("fd", 0), ("count", 2)), _sized(1, 2), (1, 2, 1)),
+    Syscall(79, "getcwd", (("size", 1),), _sized(0, 1), (0, 1, 1)),
+    Syscall(89, "readlink", (("bufsiz", 2),), _sized(1, 2), (1, 2, 1)),
     Syscall(96, "gettimeofday", (), _fixed((0, 16), (1, 8))),
     Syscall(97, "getrlimit", (), _fixed((1, 16))),
     Syscall(98, "getrusage", (), _fixed((1, RUSAGE_SIZE))),
@@ -161,30 +170,32 @@ TABLE: tuple[Syscall, ...] = (
     Syscall(137, "statfs", (), _fixed((1, STATFS_SIZE))),
     Syscall(138, "fstatfs", FD, _fixed((1, STATFS_SIZE))),
     Syscall(158, "arch_prctl", (("code", 0),), _arch_prctl),
-    Syscall(191, "getxattr", (("size", 3),), _sized(2, 3)),
-    Syscall(192, "lgetxattr", (("size", 3),), _sized(2, 3)),
-    Syscall(193, "fgetxattr", (("fd", 0), ("size", 3)), _sized(2, 3)),
-    Syscall(194, "listxattr", (("size", 2),), _sized(1, 2)),
-    Syscall(195, "llistxattr", (("size", 2),), _sized(1, 2)),
-    Syscall(196, "flistxattr", (("fd", 0), ("size", 2)), _sized(1, 2)),
+    Syscall(191, "getxattr", (("size", 3),), _sized(2, 3), (2, 3, 1)),
+    Syscall(192, "lgetxattr", (("size", 3),), _sized(2, 3), (2, 3, 1)),
+    Syscall(193, "fgetxattr", (("fd", 0), ("size", 3)), _sized(2, 3), (2, 3, 1)),
+    Syscall(194, "listxattr", (("size", 2),), _sized(1, 2), (1, 2, 1)),
+    Syscall(195, "llistxattr", (("size", 2),), _sized(1, 2), (1, 2, 1)),
+    Syscall(196, "flistxattr", (("fd", 0), ("size", 2)), _sized(1, 2), (1, 2, 1)),
     Syscall(201, "time", (), _fixed((0, 8))),
-    Syscall(204, "sched_getaffinity", (("pid", 0), ("len", 1)), _sized(2, 1)),
-    Syscall(208, "io_getevents", (("nr", 2),), _sized(3, 2, 32)),
-    Syscall(217, "getdents64", (("fd", 0), ("count", 2)), _sized(1, 2)),
+    Syscall(204, "sched_getaffinity", (("pid", 0), ("len", 1)), _sized(2, 1), (2, 1, 1)),
+    Syscall(208, "io_getevents", (("nr", 2),), _sized(3, 2, 32), (3, 2, 32)),
+    Syscall(217, "getdents64", (("fd", 0), ("count", 2)), _sized(1, 2), (1, 2, 1)),
     Syscall(223, "timer_settime", (), _fixed((3, ITIMERSPEC_SIZE))),
     Syscall(224, "timer_gettime", (), _fixed((1, ITIMERSPEC_SIZE))),
     Syscall(228, "clock_gettime", (("clock", 0),), _fixed((1, TIMESPEC_SIZE))),
     Syscall(229, "clock_getres", (("clock", 0),), _fixed((1, TIMESPEC_SIZE))),
     Syscall(230, "clock_nanosleep", (("clock", 0),), _fixed((3, TIMESPEC_SIZE))),
-    Syscall(232, "epoll_wait", (("epfd", 0), ("maxevents", 2)), _sized(1, 2, EPOLL_EVENT_SIZE)),
+    Syscall(232, "epoll_wait", (("epfd", 0), ("maxevents", 2)), _sized(1, 2, EPOLL_EVENT_SIZE),
+            (1, 2, EPOLL_EVENT_SIZE)),
     Syscall(243, "mq_timedreceive", (("mqdes", 0), ("len", 2)), lambda a, _r: [(a[1], a[2]), (a[3], 4)]),
     Syscall(247, "waitid", (("idtype", 0), ("id", 1)), _fixed((2, SIGINFO_SIZE), (4, RUSAGE_SIZE))),
     Syscall(262, "newfstatat", (("dirfd", 0),), _fixed((2, STAT_SIZE))),
-    Syscall(267, "readlinkat", (("bufsiz", 3),), _sized(2, 3)),
+    Syscall(267, "readlinkat", (("bufsiz", 3),), _sized(2, 3), (2, 3, 1)),
     Syscall(270, "pselect6", (("nfds", 0),), _select),
     Syscall(271, "ppoll", (("nfds", 1),), lambda a, _r: [(a[0], a[1] * POLLFD_SIZE), (a[2], TIMESPEC_SIZE)]),
     Syscall(275, "splice", (("fd_in", 0), ("fd_out", 2)), _fixed((1, 8), (3, 8))),
-    Syscall(281, "epoll_pwait", (("epfd", 0), ("maxevents", 2)), _sized(1, 2, EPOLL_EVENT_SIZE)),
+    Syscall(281, "epoll_pwait", (("epfd", 0), ("maxevents", 2)), _sized(1, 2, EPOLL_EVENT_SIZE),
+            (1, 2, EPOLL_EVENT_SIZE)),
     Syscall(286, "timerfd_settime", (("fd", 0),), _fixed((3, ITIMERSPEC_SIZE))),
     Syscall(287, "timerfd_gettime", FD, _fixed((1, ITIMERSPEC_SIZE))),
     Syscall(288, "accept4", FD, lambda a, r: _socklen(r, a[1], a[2])),
@@ -193,11 +204,12 @@ TABLE: tuple[Syscall, ...] = (
     Syscall(299, "recvmmsg", (("fd", 0), ("vlen", 2)), _recvmmsg),
     Syscall(302, "prlimit64", (("pid", 0),), _fixed((3, 16))),
     Syscall(310, "process_vm_readv", (("pid", 0),), _iov(1, 2)),
-    Syscall(318, "getrandom", (("count", 1),), _sized(0, 1)),
+    Syscall(318, "getrandom", (("count", 1),), _sized(0, 1), (0, 1, 1)),
     Syscall(326, "copy_file_range", (("fd_in", 0), ("fd_out", 2)), _fixed((1, 8), (3, 8))),
     Syscall(327, "preadv2", (("fd", 0), ("iovcnt", 2)), _iov(1, 2)),
     Syscall(332, "statx", (("dirfd", 0),), _fixed((4, STATX_SIZE))),
-    Syscall(441, "epoll_pwait2", (("epfd", 0), ("maxevents", 2)), _sized(1, 2, EPOLL_EVENT_SIZE)),
+    Syscall(441, "epoll_pwait2", (("epfd", 0), ("maxevents", 2)), _sized(1, 2, EPOLL_EVENT_SIZE),
+            (1, 2, EPOLL_EVENT_SIZE)),
 )
 
 BY_NR: dict[int, Syscall] = {s.nr: s for s in TABLE}

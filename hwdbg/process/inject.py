@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import ctypes
 import errno
-from typing import TYPE_CHECKING
+import os
+from typing import TYPE_CHECKING, Optional
 
 from ..errors import PtraceError, TargetError
 from ..linux import ptrace as sc
-from .events import Interrupted, Signal, Trap
+from .events import Interrupted, ProcessEvent, Signal, Trap
+from .reaper import REAPER
 
 if TYPE_CHECKING:
     from .control import Inferior
@@ -61,6 +63,26 @@ def settle(inf: "Inferior", tid: int) -> bool:
                 inf.requeue(result)
             return False
     return True
+
+
+def leave_exit_stop(inf: "Inferior", tid: int) -> Optional[ProcessEvent]:
+    """From a syscall-exit stop to a stop an injection can start from, running no instruction:
+    our PTRACE_INTERRUPT stops the thread in signal delivery, before the kernel restarts an
+    interrupted call (a step would restart it, and a blocking one would block). Returns the
+    stop if it is another one (a signal); None at the interrupt's stop (or if the thread died)."""
+    sc.interrupt(tid)
+    inf.resume(tid)
+    while inf.alive and tid in inf.threads:
+        other, status = REAPER.next_status(inf)
+        if other == tid and os.WIFSTOPPED(status) and status >> 16 == sc.PTRACE_EVENT_STOP:
+            inf.threads[tid].running = False
+            return None
+        event = inf._reap(other, status, stopping=True)
+        if event is not None and other == tid:
+            return event
+        if event is not None:
+            inf.requeue(event)
+    return None
 
 
 def inject_syscall(inf: "Inferior", tid: int, nr: int, *args: int) -> int:

@@ -14,6 +14,7 @@ with PTRACE_SYSCALL, which stops at the entry and exit of every call.
 """
 from __future__ import annotations
 
+import ctypes
 from dataclasses import dataclass
 from typing import Callable, Mapping, Optional
 
@@ -27,6 +28,7 @@ from ..process.control import Inferior
 from .hits import HitSemantics, TrapHits
 from .model import UserBreakpoint
 from .pagewatch import PageWatches, SyscallLift
+from .scratch import ScratchRedirect
 
 SYSCALL_INSN_LENGTH = 2  # 0f 05
 # Measured by bench/kernel_writes.py (bench/results/kernel.md): what PTRACE_SYSCALL adds to each system call.
@@ -45,11 +47,14 @@ class KernelWrites:
     def __init__(self, *, breakpoints: Callable[[], Mapping[int, UserBreakpoint]], hits: HitSemantics,
                  read_memory: Callable[[int, int], bytes], pages: PageWatches) -> None:
         self._breakpoints, self._hits, self._read_memory = breakpoints, hits, read_memory
-        self.pages, self.lift = pages, SyscallLift(pages)
+        self.pages, self.lift, self.scratch = pages, SyscallLift(pages), ScratchRedirect(pages)
         self._calls: dict[int, _Call] = {}  # tid -> the call it is in, whose exit we wait for
         self._filter: Optional[bytes] = None
         self.stops = 0  # syscall and seccomp stops handled (what the filter saves shows here)
         pages.leave_syscall_stop = self.leave_syscall_stop
+        pages.own_memory = self.scratch.overlaps
+        pages.before_release = self.finish_in_flight
+        pages.release_own = self.scratch.release
 
     def watches(self) -> list[UserBreakpoint]:
         return [bp for bp in self._breakpoints().values()
@@ -74,9 +79,11 @@ class KernelWrites:
     def reset(self) -> None:
         self._calls.clear()
         self.lift.reset()
+        self.scratch.reset()
 
     def forget(self, tid: int) -> None:
         self._calls.pop(tid, None)
+        self.scratch.forget(tid)
 
     def check_detach(self, inf: Inferior) -> None:
         if inf.filtered:
@@ -92,20 +99,47 @@ class KernelWrites:
         if info.op in (sc.SYSCALL_INFO_ENTRY, sc.SYSCALL_INFO_SECCOMP):
             self._calls.pop(tid, None)
             call = self._entry(info)
-            if call is not None and self.lift.at_entry(inf, tid, call.buffers):
-                inf.threads[tid].to_exit = True  # it runs our mprotect first, then its own call again
-            elif call is not None:
-                self._calls[tid] = call
-                inf.threads[tid].to_exit = True
-        elif info.op == sc.SYSCALL_INFO_EXIT:
-            if self.lift.at_exit(inf, tid):
+            if call is None:
                 return trap
-            call = self._calls.pop(tid, None)
-            if call is not None:
-                self._exit(tid, call, info.rval, trap)
-            if self.lift.wants_exit(tid):
-                self.lift.restore(inf, tid)
+            inf.threads[tid].to_exit = True
+            # Into protected pages: made into scratch memory (the pages stay protected), or else
+            # preceded by our mprotect that lifts them.
+            how = (self.scratch.at_entry(inf, tid, call.nr, call.args, call.buffers)
+                   if self.pages.overlapping_runs(call.buffers) else None)
+            if how == "prelude" or (how is None and self.lift.at_entry(inf, tid, call.buffers)):
+                return trap  # our call first, then its own call again
+            self._calls[tid] = call
+        elif info.op == sc.SYSCALL_INFO_EXIT:
+            self._at_exit(inf, tid, info.rval, trap)
         return trap
+
+    def _at_exit(self, inf: Inferior, tid: int, rval: int, trap: TrapHits) -> None:
+        if self.scratch.prelude_exit(inf, tid, rval) or self.lift.at_exit(inf, tid):
+            return  # it goes back to make its own call
+        self.scratch.at_exit(inf, tid, rval)  # the kernel's bytes reach the real buffer first
+        call = self._calls.pop(tid, None)
+        if call is not None:
+            self._exit(tid, call, rval, trap)
+        if self.lift.wants_exit(tid):
+            self.lift.restore(inf, tid)
+
+    def stepped_out(self, inf: Inferior, tid: int) -> TrapHits:
+        """A thread single-stepped from a syscall entry stop ends at a trap after the call (no exit
+        stop): that trap is its exit."""
+        trap = TrapHits()
+        if tid in self._calls or self.scratch.in_flight(tid) or self.lift.in_flight(tid):
+            inf.threads[tid].to_exit = False
+            self._at_exit(inf, tid, ctypes.c_int64(inf.get_regs(tid).rax).value, trap)
+        return trap
+
+    def finish_in_flight(self, inf: Inferior) -> None:
+        """Before letting go: every call made into scratch memory, or preceded by one of ours,
+        reaches its exit here (a blocking one is interrupted, to be restarted by the kernel
+        with the program's own arguments); no new one starts."""
+        self.scratch.closing = True
+        for tid in sorted(inf.threads):
+            if self.scratch.in_flight(tid) or self.lift.in_flight(tid):
+                self.leave_syscall_stop(inf, tid)
 
     def leave_syscall_stop(self, inf: Inferior, tid: int) -> bool:
         """Moves a stopped thread from a system-call stop to one an injection can start from
@@ -121,12 +155,19 @@ class KernelWrites:
             if not inject.at_syscall_stop(tid):
                 return True
             try:
+                if sc.get_syscall_info(tid).op == sc.SYSCALL_INFO_EXIT:
+                    event = inject.leave_exit_stop(inf, tid)  # a step would restart a blocking call
+                    if event is not None:
+                        inf.requeue(event)
+                    continue
                 sc.interrupt(tid)
             except PtraceError:
                 return False
             event = inf.step_alone(tid)
             if event is None:
                 return False
+            if isinstance(event, pev.Trap):
+                self.stepped_out(inf, tid)  # from an entry stop: the step's trap is the call's exit
             inf.requeue(event)  # the step's trap (resumed by the run loop) or a syscall stop: looked at above
         return not inject.at_syscall_stop(tid)
 

@@ -68,6 +68,12 @@ class PageWatches:
         self._breakpoints, self._hits, self._read_memory = breakpoints, hits, read_memory
         self.protected: dict[int, int] = {}  # page -> its own protection, while we keep it read-only
         self.lifted: dict[int, list[tuple[int, int]]] = {}  # tid -> runs unprotected around its system call
+        self.shared: set[int] = set()  # protected pages of MAP_SHARED mappings (no scratch copy there)
+        # Set by kernelwrites: hwdbg's own areas in the target (refused as watches), and what
+        # must happen before pages are given back (calls in flight finished, areas unmapped).
+        self.own_memory: Callable[[int, int], bool] = lambda _addr, _length: False
+        self.before_release: Optional[Callable[[Inferior], None]] = None
+        self.release_own: Optional[Callable[[Inferior, Callable[[], int]], None]] = None
         self.faults = 0  # page faults handled (false hits included)
         # Set by kernelwrites: moves a thread off a system-call stop (handling its unread stop).
         self.leave_syscall_stop: Optional[Callable[[Inferior, int], bool]] = None
@@ -82,11 +88,15 @@ class PageWatches:
         if length <= 0 or length > MAX_LENGTH:
             raise LengthError(f"length {length} cannot be watched: a watch covers 1 byte to 1 GiB")
 
-    def validate(self, inf: Inferior, addr: int, length: int) -> dict[int, int]:
-        """Checks a range for page protection; returns its pages and their protections."""
+    def validate(self, inf: Inferior, addr: int, length: int) -> tuple[dict[int, int], set[int]]:
+        """Checks a range for page protection; returns its pages and their protections, and
+        those of shared mappings."""
         self.check_length(length)
+        if self.own_memory(addr, length):
+            raise AddressError(f"{addr:#x} length {length} overlaps hwdbg's own scratch memory in process {inf.pid}")
         maps = procfs.read_maps(inf.pid)
         pages: dict[int, int] = {}
+        shared: set[int] = set()
         for page in _page_span(addr, length):
             where = next((m for m in maps if m.contains(page)), None)
             if where is None:
@@ -95,6 +105,8 @@ class PageWatches:
                 raise AddressError(f"{addr:#x} length {length}: {page:#x} is not writable memory ({where.perms} "
                                    f"{where.path or 'anonymous'}): nothing can write it")
             pages[page] = self.protected.get(page, _prot(where.perms))
+            if where.perms[3] == "s":
+                shared.add(page)
         for tid in inf.threads:
             rsp = inf.get_regs(tid).rsp
             stack = next((m for m in maps if m.contains(rsp)), None)
@@ -102,10 +114,10 @@ class PageWatches:
                 raise AddressError(f"{addr:#x} length {length} lies in the stack of thread {tid} "
                                    f"({stack.start:#x}-{stack.end:#x}): page protection cannot watch a stack; "
                                    "watch at most 32 bytes there (debug registers)")
-        return pages
+        return pages, shared
 
     def arm(self, inf: Inferior, bp: UserBreakpoint) -> None:
-        pages = self.validate(inf, bp.addr, bp.length)
+        pages, shared = self.validate(inf, bp.addr, bp.length)
         fresh = [p for p in pages if p not in self.protected]
         tid = self._injector(inf)
         done: list[tuple[int, int]] = []
@@ -126,6 +138,7 @@ class PageWatches:
             raise
         for p in fresh:
             self.protected[p] = pages[p]
+        self.shared |= shared
         bp.value = self._read_memory(bp.addr, bp.length)
         bp.armed_pages = True
 
@@ -142,21 +155,27 @@ class PageWatches:
                 self._restore(inf, tid, p, self.protected[p])
         for p in mine:
             self.protected.pop(p, None)
+            self.shared.discard(p)
 
     def disarm_all(self, inf: Inferior) -> None:
         """Detach, quit, errors: every page back to its own protection."""
+        if inf.alive and self.before_release is not None:
+            self.before_release(inf)  # calls made into our scratch memory finish first
         if self.protected and inf.alive:
             self.absorb_faults(inf, set(self.protected))
             tid = self._injector(inf)
             for start, size in _runs(self.protected):
                 for p in range(start, start + size, PAGE):
                     self._restore(inf, tid, p, self.protected[p])
+        if inf.alive and self.release_own is not None:
+            self.release_own(inf, lambda: self._injector(inf))
         self.reset()
 
     def reset(self) -> None:
         """The process is gone or has a new image: nothing of ours is protected any more."""
         self.protected.clear()
         self.lifted.clear()
+        self.shared.clear()
         for bp in self._breakpoints().values():
             bp.armed_pages = False
 
@@ -322,3 +341,6 @@ class SyscallLift:
 
     def wants_exit(self, tid: int) -> bool:
         return tid in self.pages.lifted
+
+    def in_flight(self, tid: int) -> bool:
+        return tid in self._entry_regs or tid in self.pages.lifted

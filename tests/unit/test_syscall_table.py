@@ -87,3 +87,25 @@ def test_iovec_and_msghdr_buffers_are_read_from_memory():
 @given(st.integers(0, 1 << 12), st.integers(1, 256), st.integers(0, 1 << 12), st.integers(1, 256))
 def test_overlaps_is_interval_intersection(a, alen, b, blen):
     assert syscalls.overlaps([(a, alen)], b, blen) == bool(set(range(a, a + alen)) & set(range(b, b + blen)))
+
+
+OUT_CALLS = [s for s in syscalls.TABLE if s.out is not None]
+
+
+@given(st.sampled_from(OUT_CALLS), st.integers(0, 1 << 20), st.integers(-4095, 1 << 21))
+def test_what_a_redirectable_call_wrote_lies_in_its_one_buffer(entry, length, rval):
+    """scratch.py copies back `written` bytes from the start of the `out` buffer: never more than
+    that buffer (recvfrom's result can exceed it with MSG_TRUNC), nothing on failure."""
+    ptr, size_arg, unit = entry.out
+    args = [0] * 6
+    args[ptr], args[size_arg] = 0x10000, length
+    found = entry.buffers(tuple(args), lambda addr, size: bytes(size))
+    assert (0x10000, length * unit) in found
+    n = entry.written(tuple(args), rval)
+    assert 0 <= n <= length * unit and n % unit == 0
+    assert n == (0 if rval <= 0 else min(rval, length) * unit)
+
+
+def test_redirectable_calls_are_the_single_buffer_ones():
+    assert {s.name for s in OUT_CALLS} >= {"read", "pread64", "recvfrom", "getrandom", "getdents64", "epoll_wait"}
+    assert not {s.name for s in OUT_CALLS} & {"readv", "recvmsg", "wait4", "poll", "select", "fstat"}

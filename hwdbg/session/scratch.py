@@ -1,0 +1,224 @@
+"""System calls that write into protected pages, made into a scratch buffer instead.
+
+Lifting the pages around such a call (SyscallLift) loses every other thread's write to
+them while the call blocks (a read() on an empty pipe can take forever). A call that writes
+one buffer from its start, as much as its result says (read, pread64, recvfrom, getrandom,
+getdents64, epoll_wait, ...: ``out`` in arch/syscalls.py), is instead made with its buffer
+argument pointing at a scratch area of the thread's own, so the pages stay protected
+throughout; at the call's exit the bytes the kernel wrote are copied into the real buffer
+through /proc/PID/mem (which ignores page protection), the argument register is put back,
+and the caller compares the range as after any kernel write.
+
+The scratch area is an anonymous mapping made by the thread itself: its first such call is
+turned into mmap (then madvise MADV_DONTFORK, so forked children do not inherit it) and made
+again, as SyscallLift does with its mprotect. A thread that exits leaves its area to the
+next thread that needs one; detach unmaps them all.
+
+Not redirected (the pages are lifted instead): calls with several buffers in protected
+pages (readv, recvmsg, wait4 ...), calls over MAP_SHARED pages (/proc/PID/mem cannot write
+a read-only shared page), buffers reaching memory that is not writable, and buffers over
+MAX_SCRATCH.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+from ..arch import syscalls
+from ..linux import procfs
+from ..linux import ptrace as sc
+from ..process import inject
+from ..process.control import Inferior
+from .pagewatch import PAGE, PageWatches
+
+NR_MMAP, NR_MREMAP, NR_MADVISE, NR_MUNMAP = 9, 25, 28, 11
+MAP_PRIVATE, MAP_ANONYMOUS, MAP_NORESERVE = 0x02, 0x20, 0x4000
+MREMAP_MAYMOVE = 1
+MADV_DONTFORK = 10
+MAX_SCRATCH = 64 << 20
+MIN_SCRATCH = 64 << 10
+ARG_REGS = ("rdi", "rsi", "rdx", "r10", "r8", "r9")
+
+
+@dataclass
+class _Area:
+    addr: int
+    size: int
+
+
+@dataclass
+class _Redirect:
+    entry: syscalls.Syscall
+    args: tuple[int, ...]
+    real: int  # the program's buffer
+    area: _Area
+
+
+Step = Callable[[], Optional[tuple[int, ...]]]  # our call's number and arguments (None: give up)
+
+
+class ScratchRedirect:
+    def __init__(self, pages: PageWatches) -> None:
+        self.pages = pages
+        self.areas: dict[int, _Area] = {}  # tid -> its scratch area
+        self.spare: list[_Area] = []  # left by threads that exited
+        self._flight: dict[int, _Redirect] = {}  # tid -> its call made into scratch
+        self._steps: dict[int, list[tuple[Step, Callable[[int], None]]]] = {}  # our calls still to make
+        self._saved: dict[int, tuple[sc.Regs, Callable[[int], None]]] = {}  # entry turned into our call
+        self._failed: set[int] = set()  # no area could be made: lift
+        self.closing = False  # letting go: lift instead of making new areas
+        self.redirected = 0  # calls made into scratch
+
+    def reset(self) -> None:
+        """Exec or exit: the areas went with the old image."""
+        self.areas.clear()
+        self.spare.clear()
+        self._flight.clear()
+        self._steps.clear()
+        self._saved.clear()
+        self._failed.clear()
+        self.closing = False
+
+    def forget(self, tid: int) -> None:
+        self._flight.pop(tid, None)
+        self._steps.pop(tid, None)
+        self._saved.pop(tid, None)
+        area = self.areas.pop(tid, None)
+        if area is not None:
+            self.spare.append(area)
+
+    def in_flight(self, tid: int) -> bool:
+        """An entry of tid was changed by us and its exit not seen yet."""
+        return tid in self._flight or tid in self._saved
+
+    def overlaps(self, addr: int, length: int) -> bool:
+        """A range that touches one of our areas (refused as a watch)."""
+        return any(a.addr < addr + length and addr < a.addr + a.size for a in self._all_areas())
+
+    def _all_areas(self) -> list[_Area]:
+        return list(self.areas.values()) + self.spare
+
+    # ------------------------------------------------------------ entry
+
+    def at_entry(self, inf: Inferior, tid: int, nr: int, args: tuple[int, ...],
+                 buffers: list[tuple[int, int]]) -> Optional[str]:
+        """None: not for us (the caller lifts the pages). "prelude": the entry became one of our
+        calls. "redirected": the call now writes into scratch. Both: resume to the exit."""
+        if self.closing:
+            self._steps.pop(tid, None)
+            return None
+        if tid in self._steps:
+            return self._run_step(inf, tid)
+        entry = syscalls.BY_NR.get(nr)
+        if tid in self._failed or entry is None or entry.out is None:
+            return None
+        ptr, length, unit = entry.out
+        real, size = args[ptr], args[length] * unit
+        others = [b for b in buffers if b != (real, size)]
+        if not real or size <= 0 or size > MAX_SCRATCH or self.pages.overlapping_runs(others) \
+                or not self._writable(inf, real, size):
+            return None
+        area = self.areas.get(tid)
+        if area is None and self.spare:
+            area = self.areas[tid] = self.spare.pop()
+        if area is None or area.size < size:
+            self._steps[tid] = self._make_area(tid, area, size)
+            return self._run_step(inf, tid)
+        regs = inf.get_regs(tid)
+        setattr(regs, ARG_REGS[ptr], area.addr)
+        inf.set_regs(tid, regs)
+        self._flight[tid] = _Redirect(entry, args, real, area)
+        self.redirected += 1
+        return "redirected"
+
+    def _writable(self, inf: Inferior, addr: int, size: int) -> bool:
+        """Every page of the buffer is ours (private) or writable memory: the copy lands where the
+        kernel's write would have, and a call that would fail with EFAULT still does."""
+        span = range(addr - addr % PAGE, addr + size, PAGE)
+        if any(p in self.pages.shared for p in span):
+            return False
+        if all(p in self.pages.protected for p in span):
+            return True
+        maps = procfs.read_maps(inf.pid)
+        for p in span:
+            if p in self.pages.protected:
+                continue
+            where = next((m for m in maps if m.contains(p)), None)
+            if where is None or where.perms[1] != "w" or where.perms[3] == "s":
+                return False
+        return True
+
+    def _make_area(self, tid: int, area: Optional[_Area], size: int) -> list[tuple[Step, Callable[[int], None]]]:
+        want = max(MIN_SCRATCH, 1 << (size - 1).bit_length())
+
+        def made(addr: int) -> None:
+            if addr < 0 or addr >= 1 << 63:
+                self._failed.add(tid)  # ENOMEM...: its calls are lifted instead
+                self._steps.pop(tid, None)
+            else:
+                self.areas[tid] = _Area(addr, want)
+
+        if area is not None:
+            old = area
+            return [(lambda: (NR_MREMAP, old.addr, old.size, want, MREMAP_MAYMOVE), made)]
+        return [(lambda: (NR_MMAP, 0, want, inject.PROT_READ | inject.PROT_WRITE,
+                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, inject.MASK64, 0), made),
+                (lambda: (NR_MADVISE, self.areas[tid].addr, want, MADV_DONTFORK), lambda _rc: None)]
+
+    def _run_step(self, inf: Inferior, tid: int) -> str:
+        """This entry becomes our next call (its registers kept to make it again after)."""
+        steps = self._steps[tid]
+        make, done = steps.pop(0)
+        if not steps:
+            del self._steps[tid]
+        call = make()
+        assert call is not None
+        regs = inf.get_regs(tid)
+        self._saved[tid] = (sc.Regs.from_buffer_copy(regs), done)
+        regs.orig_rax = call[0]
+        for name, value in zip(ARG_REGS, call[1:]):
+            setattr(regs, name, value & inject.MASK64)
+        inf.set_regs(tid, regs)
+        return "prelude"
+
+    # ------------------------------------------------------------ exit
+
+    def prelude_exit(self, inf: Inferior, tid: int, rval: int) -> bool:
+        """True if this was the exit of one of our calls: the thread goes back onto its own
+        `syscall` instruction, to make our next call or its own."""
+        held = self._saved.pop(tid, None)
+        if held is None:
+            return False
+        saved, done = held
+        done(rval)
+        regs = sc.Regs.from_buffer_copy(saved)
+        regs.rip -= inject.SYSCALL_LENGTH
+        regs.rax, regs.orig_rax = saved.orig_rax, inject.MASK64
+        inf.set_regs(tid, regs)
+        return True
+
+    def at_exit(self, inf: Inferior, tid: int, rval: int) -> bool:
+        """The exit of a call made into scratch: the kernel's bytes go to the real buffer and the
+        argument register gets its value back. True if it was one."""
+        flight = self._flight.pop(tid, None)
+        if flight is None:
+            return False
+        assert flight.entry.out is not None
+        regs = inf.get_regs(tid)
+        setattr(regs, ARG_REGS[flight.entry.out[0]], flight.real)
+        inf.set_regs(tid, regs)
+        n = flight.entry.written(flight.args, rval)
+        if n > 0:
+            inf.write_memory(flight.real, inf.read_memory(flight.area.addr, n))
+        return True
+
+    # ------------------------------------------------------------ letting go
+
+    def release(self, inf: Inferior, injector: Callable[[], int]) -> None:
+        """Unmaps every area (detach), by a thread that can inject."""
+        areas = self._all_areas()
+        tid = injector() if areas else 0
+        for area in areas:
+            inject.inject_syscall(inf, tid, NR_MUNMAP, area.addr, area.size)
+        self.areas.clear()
+        self.spare.clear()
