@@ -341,7 +341,8 @@ class Session:
         self._locked = tid if lock else None
         self._resume_all_after = False
         try:
-            return self._run_loop(inf, lambda: self.soft.start(inf, tid, step=step, lock=lock))
+            return self._run_loop(inf, lambda: self.soft.start(
+                inf, tid, step=step and not self.kernel.step_by_syscall(inf, tid), lock=lock))
         except BaseException:
             if inf.alive:
                 inf.stop_all()
@@ -484,7 +485,7 @@ class Session:
                     self._resume_all_after = True
                 self.soft.step_over(inf, tid, addr)
                 return
-            inf.resume(tid, step=tid in self._stepping)
+            inf.resume(tid, step=tid in self._stepping and not self.kernel.step_by_syscall(inf, tid))
 
 
     def _handle(self, inf: Inferior, event: pev.ProcessEvent) -> Optional[Any]:
@@ -572,6 +573,13 @@ class Session:
     # ------------------------------------------------------------ traps and hits
 
     def _handle_trap(self, inf: Inferior, tid: int, info: Any) -> Optional[rec.Stopped]:
+        if self.kernel.in_call(tid):  # a step out of a watched system call: its exit (kernelwrites.py)
+            trap, again = self.kernel.stepped_out(inf, tid)
+            if trap.stop:
+                return self._stopped(inf, tid, "breakpoint", hits=tuple(trap.hits))
+            if again:
+                self._resume(inf, tid)
+                return None
         report = self.router.classify(tid, info, stepped=inf.threads[tid].stepping)
         if report.kind is TrapKind.CAUSELESS:
             report = self.causeless.resolve(inf, tid, info.addr, report)

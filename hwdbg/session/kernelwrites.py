@@ -113,24 +113,42 @@ class KernelWrites:
             self._at_exit(inf, tid, info.rval, trap)
         return trap
 
-    def _at_exit(self, inf: Inferior, tid: int, rval: int, trap: TrapHits) -> None:
+    def _at_exit(self, inf: Inferior, tid: int, rval: int, trap: TrapHits) -> bool:
+        """A call's exit; True if the thread was set back onto its `syscall` instruction."""
         if self.scratch.prelude_exit(inf, tid, rval) or self.lift.at_exit(inf, tid):
-            return  # it goes back to make its own call
+            return True  # it goes back to make its own call
         self.scratch.at_exit(inf, tid, rval)  # the kernel's bytes reach the real buffer first
         call = self._calls.pop(tid, None)
         if call is not None:
             self._exit(tid, call, rval, trap)
         if self.lift.wants_exit(tid):
             self.lift.restore(inf, tid)
+        return False
 
-    def stepped_out(self, inf: Inferior, tid: int) -> TrapHits:
-        """A thread single-stepped from a syscall entry stop ends at a trap after the call (no exit
-        stop): that trap is its exit."""
+    def in_call(self, tid: int) -> bool:
+        """tid's entry stop was handled and its exit is awaited."""
+        return tid in self._calls or self.scratch.in_flight(tid) or self.lift.in_flight(tid)
+
+    def stepped_out(self, inf: Inferior, tid: int) -> tuple[TrapHits, bool]:
+        """A thread single-stepped from a syscall entry stop ends at a trap after the call, with no
+        exit stop (stepi, next, cleanup): that trap is its exit. Also returns whether the thread
+        was set back onto its `syscall` instruction (a step must make the call again)."""
         trap = TrapHits()
-        if tid in self._calls or self.scratch.in_flight(tid) or self.lift.in_flight(tid):
-            inf.threads[tid].to_exit = False
-            self._at_exit(inf, tid, ctypes.c_int64(inf.get_regs(tid).rax).value, trap)
-        return trap
+        if not self.in_call(tid):
+            return trap, False
+        inf.threads[tid].to_exit = False
+        return trap, self._at_exit(inf, tid, ctypes.c_int64(inf.get_regs(tid).rax).value, trap)
+
+    def step_by_syscall(self, inf: Inferior, tid: int) -> bool:
+        """A step of tid must start with PTRACE_SYSCALL: it stands on a `syscall` instruction and
+        every call is watched that way (a single step would pass the call unseen). Under the
+        seccomp filter a step stops at the filter's stop anyway."""
+        if not inf.trace_syscalls or inject.at_syscall_stop(tid):
+            return False
+        try:
+            return inf.read_raw(inf.get_regs(tid).rip, inject.SYSCALL_LENGTH) == inject.SYSCALL_INSN
+        except TargetError:
+            return False
 
     def finish_in_flight(self, inf: Inferior) -> None:
         """Before letting go: every call made into scratch memory, or preceded by one of ours,

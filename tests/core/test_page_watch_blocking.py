@@ -87,3 +87,35 @@ def test_detach_while_a_read_blocks_in_scratch(block_exe):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+@pytest.mark.parametrize("kernel", [False, True], ids=["plain", "kernel"])
+@pytest.mark.parametrize("mode", ["seccomp", "ptrace-syscall"])
+def test_stepi_over_a_syscall_into_watched_pages(block_exe, mode, kernel):
+    """stepi on the `syscall` instruction of read() into protected pages: the call succeeds
+    (no EFAULT), its write is the kernel's hit, and the step ends after the instruction."""
+    r, w = os.pipe()
+    with hwdbg.spawn([str(block_exe), "stepi"], stdout=w, kernel_writes=mode == "seccomp") as target:
+        os.close(w)
+        target.run_to("ready")
+        target.run_to("raw_read")
+        bp = target.watch("big", kernel=kernel)
+        assert target.session.breakpoints[bp.id].paged
+        for _ in range(64):
+            if target.read_memory(target.registers()["rip"], 2) == b"\x0f\x05":
+                break
+            target.stepi()
+        at = target.registers()["rip"]
+        assert target.read_memory(at, 2) == b"\x0f\x05"
+        stop = target.stepi()
+        regs = target.registers()
+        # with --kernel the step ends on the kernel's hit, as gdb's stepi ends on a watchpoint
+        assert (stop.reason, regs["rip"], regs["rax"]) == ("breakpoint" if kernel else "step", at + 2, 200)
+        assert [h.syscall for h in stop.hits] == (["read"] if kernel else [])
+        base = target.address_of("big")
+        assert target.read_memory(base + 4000, 200) == bytes(200)
+        assert [(h.syscall, h.syscall_result, h.changed, h.pc) for h in bp.hits if h.syscall] == (
+            [("read", 200, (base + 4000, 200), at)] if kernel else [])
+        assert isinstance(target.run_until_exit(timeout=120), hwdbg.records.Exited)
+        with os.fdopen(r) as out:
+            assert out.read() == "read=200\n"

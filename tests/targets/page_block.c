@@ -3,9 +3,12 @@
  * the main thread, having seen it blocked (/proc/self/task/TID/syscall), has written other
  * bytes of the same page `rounds` times, then fills the pipe. Calls that fail (EBADF, ESPIPE) and a
  * getrandom() into big show results and errno are the program's own. With a second
- * argument the main thread reads a byte of stdin before it fills the pipe (for detach). */
+ * argument the main thread reads a byte of stdin before it fills the pipe (for detach).
+ * "stepi": one read() of /dev/zero into big across a page boundary, made by a `syscall`
+ * instruction of our own (raw_read), for stepping over it. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +25,13 @@ static long rounds = 20;
 __attribute__((noinline)) void ready(void) {}
 __attribute__((noinline)) void done(void) {}
 __attribute__((noinline)) void b_write(long i, char c) { big[2048 + i] = c; }  /* the page read() writes */
+
+__attribute__((noinline)) long raw_read(long fd, void *buf, long n)
+{
+    long ret;
+    __asm__ volatile("syscall" : "=a"(ret) : "0"(0L), "D"(fd), "S"(buf), "d"(n) : "rcx", "r11", "memory");
+    return ret;
+}
 
 static int blocked_in_read(pid_t tid)
 {
@@ -46,6 +56,13 @@ static void *reader(void *arg)
 
 int main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "stepi") == 0) {
+        int fd = open("/dev/zero", O_RDONLY);
+        memset(big, 'x', 8192);
+        ready();
+        printf("read=%ld\n", raw_read(fd, big + 4000, 200));
+        return 0;
+    }
     if (argc > 1)
         rounds = atol(argv[1]);
     if (pipe(fds) != 0)
