@@ -80,3 +80,19 @@ def test_syscalls_per_hit(core_exe, tmp_path):
     per_hit = {name: (counts[2000].get(name, 0) - counts[0].get(name, 0)) / 2000 for name in counts[2000]}
     relevant = {k: round(v, 2) for k, v in per_hit.items() if v >= 0.5 and k != "total"}
     assert relevant == {"ptrace": 2.0, "wait4": 1.0, "pread64": 1.0}, relevant
+
+
+def test_kept_hits_are_all_there_when_a_timeout_ends_a_traced_run(build_target):
+    """run_until_exit(timeout) ends while the C loop's bursts are being announced on the
+    publisher thread: every hit is counted, the last `keep` are kept, in order, none missing."""
+    exe = build_target("writer")
+    for _ in range(5):
+        with hwdbg.spawn([str(exe), "1000000000"]) as t:
+            bp = t.watch("counter", keep=100)
+            with pytest.raises(hwdbg.TargetTimeout):
+                t.run_until_exit(timeout=0.3)
+            kept = bp.hits
+            assert t.session.fast_hits > 0  # the C loop took them
+            assert bp.hit_count > 0 and len(kept) == min(100, bp.hit_count)
+            assert [h.new for h in kept] == list(range(bp.hit_count - len(kept) + 1, bp.hit_count + 1))
+            assert sum(w.count for w in t.writers(bp)) == bp.hit_count

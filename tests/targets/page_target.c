@@ -33,7 +33,7 @@ static void *hammer(void *arg)  /* writes its own bytes of big in a tight loop u
 {
     long base = (long)arg;
     for (long r = 0; !stop_looping; r++)
-        big[base + r % 4096] = (char)r;
+        big[base + r % 4096] = (char)(r + r / 4096);  /* a new value at each pass */
     return NULL;
 }
 
