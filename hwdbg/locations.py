@@ -52,7 +52,12 @@ def resolve_watch(symbols: Any, env: expr.Env, text: str, length: Optional[int] 
         return Resolved(var.addr + _number(symbol_offset.group("off")), UNTYPED_LENGTH if length is None else length)
     if text.startswith("&"):  # &sym: the symbol's storage, as `sym`
         text = text[1:].strip()
-    addr, ctype = expr.lvalue(expr.parse(text, getattr(env, "type_named", None)), env)
+    node = expr.parse(text, getattr(env, "type_named", None))
+    if isinstance(node, expr.Binary) and node.op == "@":  # gdb's LEFT@COUNT: COUNT objects from LEFT on
+        value = expr.evaluate(node, env)
+        addr, ctype = int(value.value), value.ctype
+    else:
+        addr, ctype = expr.lvalue(node, env)
     size = _size_of(symbols, text, ctype) if length is None else length
     return Resolved(addr, size, signed=bool(getattr(ctype, "signed", False)), ctype=ctype)
 

@@ -244,8 +244,8 @@ class JsonOutput(Output):
         self.write(json.dumps(obj, default=_json_default))
 
     def hit(self, hit: rec.Hit, *, full: bool, temporary: bool = False, frame: Optional[str] = None) -> None:
-        if hit.backtrace is not None:
-            self.emit(hit.to_json())
+        if hit.backtrace is not None or hit.changed is not None or hit.syscall is not None:
+            self.emit(hit.to_json())  # parts that differ from hit to hit at one pc
             return
         # The same line as json.dumps(hit.to_json()), with the parts that only depend on the
         # breakpoint and the pc encoded once: --json --trace prints every hit.
