@@ -14,6 +14,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
+import signal
 from typing import TYPE_CHECKING, Optional
 
 from ..errors import PtraceError, TargetError
@@ -83,6 +84,41 @@ def leave_exit_stop(inf: "Inferior", tid: int) -> Optional[ProcessEvent]:
         if event is not None:
             inf.requeue(event)
     return None
+
+
+def run_alone(inf: "Inferior", tid: int, until_pc: int) -> tuple[Optional[ProcessEvent], list[ProcessEvent]]:
+    """Resumes tid alone (PTRACE_CONT, no system-call stops), every other thread staying stopped,
+    until it stops at the int3 that ends at until_pc. Signals that come meanwhile (the
+    program's, our interrupt) are held and returned, to be handled after; any other stop
+    (a fault, the thread's end) is returned first, meaning the code did not run to its end."""
+    held: list[ProcessEvent] = []
+    sc.cont(tid, 0)
+    inf.threads[tid].running = True
+    while inf.alive and tid in inf.threads:
+        other, status = REAPER.next_status(inf)
+        event = inf._reap(other, status, stopping=True)
+        if other != tid:
+            if event is not None:
+                inf.requeue(event)
+            continue
+        if event is None:  # a stop of ours with nothing to report (a stale interrupt): go on
+            if tid in inf.threads and not inf.threads[tid].running:
+                sc.cont(tid, 0)
+                inf.threads[tid].running = True
+            continue
+        if isinstance(event, Trap) and inf.get_regs(tid).rip == until_pc:
+            return None, held
+        if isinstance(event, Interrupted) or (isinstance(event, Signal) and event.signo not in _FAULTS):
+            held.append(event)
+            inf.threads[tid].signal = 0
+            sc.cont(tid, 0)
+            inf.threads[tid].running = True
+            continue
+        return event, held
+    return None, held
+
+
+_FAULTS = (signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, signal.SIGFPE, signal.SIGTRAP)
 
 
 def inject_syscall(inf: "Inferior", tid: int, nr: int, *args: int) -> int:

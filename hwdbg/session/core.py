@@ -548,7 +548,11 @@ class Session:
             inf.stop_all()
             self._resume_all_after = True
         trap = self.pages.handle_fault(inf, tid, event.info)
-        return self._stopped(inf, tid, "breakpoint", hits=tuple(trap.hits)) if trap.stop else None
+        if trap.stop:
+            return self._stopped(inf, tid, "breakpoint", hits=tuple(trap.hits))
+        if tid in inf.threads and not inf.threads[tid].held:
+            self._resume(inf, tid)  # written by the trampoline: no stop of the step is queued
+        return None
 
     def _handle_signal(self, inf: Inferior, tid: int, event: pev.Signal) -> Optional[rec.Stopped]:
         name = signal_name(event.signo)

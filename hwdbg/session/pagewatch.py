@@ -28,6 +28,7 @@ from ..process.control import Inferior
 from ..process.events import Signal
 from .hits import HitSemantics, TrapHits
 from .model import UserBreakpoint
+from .pagestub import FaultStub
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 MAX_LENGTH = 1 << 30
@@ -74,6 +75,7 @@ class PageWatches:
         self.own_memory: Callable[[int, int], bool] = lambda _addr, _length: False
         self.before_release: Optional[Callable[[Inferior], None]] = None
         self.release_own: Optional[Callable[[Inferior, Callable[[], int]], None]] = None
+        self.stub: Optional[FaultStub] = FaultStub(read_raw=read_memory)  # the one-trip fault path
         self.faults = 0  # page faults handled (false hits included)
         # Set by kernelwrites: moves a thread off a system-call stop (handling its unread stop).
         self.leave_syscall_stop: Optional[Callable[[Inferior, int], bool]] = None
@@ -92,7 +94,7 @@ class PageWatches:
         """Checks a range for page protection; returns its pages and their protections, and
         those of shared mappings."""
         self.check_length(length)
-        if self.own_memory(addr, length):
+        if self.own_memory(addr, length) or (self.stub is not None and self.stub.overlaps(addr, length)):
             raise AddressError(f"{addr:#x} length {length} overlaps hwdbg's own scratch memory in process {inf.pid}")
         maps = procfs.read_maps(inf.pid)
         pages: dict[int, int] = {}
@@ -169,6 +171,8 @@ class PageWatches:
                     self._restore(inf, tid, p, self.protected[p])
         if inf.alive and self.release_own is not None:
             self.release_own(inf, lambda: self._injector(inf))
+        if inf.alive and self.stub is not None and self.stub.area is not None:
+            inject.inject_syscall(inf, self._injector(inf), 11, self.stub.area, 2 * PAGE)  # munmap
         self.reset()
 
     def reset(self) -> None:
@@ -176,6 +180,8 @@ class PageWatches:
         self.protected.clear()
         self.lifted.clear()
         self.shared.clear()
+        if self.stub is not None:
+            self.stub.reset()
         for bp in self._breakpoints().values():
             bp.armed_pages = False
 
@@ -228,28 +234,45 @@ class PageWatches:
                 and info.addr - info.addr % PAGE in self.protected)
 
     def handle_fault(self, inf: Inferior, tid: int, info: sc.SigInfo) -> TrapHits:
-        """A write to a protected page: step it with the page writable, compare, protect again."""
+        """A write to a protected page: run it with the page writable (in the trampoline, or
+        stepped between two injected mprotects), compare, protect again."""
         self.faults += 1
         inf.threads[tid].signal = 0  # our fault, not the program's SIGSEGV
         page = info.addr - info.addr % PAGE
         # An instruction can write across a page boundary: lift the neighbour too if it is ours.
         span = [p for p in (page - PAGE, page, page + PAGE) if p in self.protected]
-        for p in span:
-            inject.mprotect(inf, tid, p, PAGE, self.protected[p])
-        try:
-            event = inf.step_alone(tid)
-        finally:
+        held = self._in_trampoline(inf, tid, span)
+        if held is None:
             for p in span:
-                if inf.alive:
-                    inject.mprotect(inf, tid, p, PAGE, self.protected[p] & ~inject.PROT_WRITE)
+                inject.mprotect(inf, tid, p, PAGE, self.protected[p])
+            try:
+                event = inf.step_alone(tid)
+            finally:
+                for p in span:
+                    if inf.alive:
+                        inject.mprotect(inf, tid, p, PAGE, self.protected[p] & ~inject.PROT_WRITE)
+            if event is not None:
+                inf.requeue(event)  # the step's own stop: the run loop resumes the thread (or routes a DR hit)
         trap = TrapHits()
-        if event is not None:
-            inf.requeue(event)  # the step's own stop: the run loop resumes the thread (or routes a DR hit)
+        if not inf.alive or tid not in inf.threads:
+            return trap
         pc = inf.get_regs(tid).rip
         for bp in self.watches():
             if bp.armed_pages and bp.addr < page + 2 * PAGE and page - PAGE < bp.addr + bp.length:
                 self.compare(bp, tid, pc, trap)
+        if held and self.stub is not None:
+            self.stub.requeue(inf, held)  # signals that came while it ran: handled after the write
         return trap
+
+    def registers_in_use(self) -> bool:
+        """Data watches on debug registers (or perf): a trap inside the trampoline would name it."""
+        return any(bp.kind.is_data and not bp.paged and bp.enabled for bp in self._breakpoints().values())
+
+    def _in_trampoline(self, inf: Inferior, tid: int, span: list[int]) -> Optional[list]:
+        """The write run by the trampoline (pagestub.py); None if it was not (the old way)."""
+        if self.stub is None or self.registers_in_use() or len({self.protected[p] for p in span}) != 1:
+            return None
+        return self.stub.run(inf, tid, span[0], len(span) * PAGE, self.protected[span[0]])
 
     def compare(self, bp: UserBreakpoint, tid: int, pc: int, trap: TrapHits,
                 syscall: Optional[tuple[str, dict[str, int], int]] = None) -> None:

@@ -31,9 +31,23 @@ def perms_of(pid: int) -> list[str]:
         return [" ".join(line.split()[:2]) for line in f]
 
 
-def test_a_64k_array_every_change_at_its_pc(page_exe):
+def use_path(target, path: str) -> None:
+    """"trampoline": a fault runs its write in hwdbg's trampoline (one stop); "step": the write is
+    single-stepped between two injected mprotects (the way taken when the trampoline cannot be)."""
+    if path == "step":
+        target.session.pages.stub = None
+
+
+def check_path(target, path: str) -> None:
+    stub = target.session.pages.stub
+    assert (stub.used > 0) if path == "trampoline" else stub is None
+
+
+@pytest.mark.parametrize("path", ["trampoline", "step"])
+def test_a_64k_array_every_change_at_its_pc(page_exe, path):
     with hwdbg.spawn([str(page_exe), "basic", "3"]) as target:
         target.run_to("ready")
+        use_path(target, path)
         before = perms_of(target.pid)
         bp = target.watch("big")
         assert bp.length == 65536 and target.session.breakpoints[bp.id].paged and bp.status == "INSTALLED"
@@ -47,6 +61,7 @@ def test_a_64k_array_every_change_at_its_pc(page_exe):
         assert len({h.pc for h in hits}) == 1
         rows = target.writers(bp)
         assert [(w.function, w.count) for w in rows] == [("put", 48)]
+        check_path(target, path)
 
 
 def test_delete_gives_the_pages_back(page_exe):
@@ -78,12 +93,15 @@ def test_read_into_protected_pages_does_not_fail(page_exe, kernel):
         assert len([h for h in bp.hits if not h.syscall]) == 8192  # memset: rep stosb, one hit per byte
 
 
+@pytest.mark.parametrize("path", ["trampoline", "step"])
 @pytest.mark.parametrize("gap", [30000, 2000], ids=["other-pages", "same-page"])
-def test_threads_each_write_is_a_hit_in_its_thread(page_exe, gap):
-    """Two threads write concurrently; while one is stepped the other is stopped: no write is lost."""
+def test_threads_each_write_is_a_hit_in_its_thread(page_exe, gap, path):
+    """Two threads write concurrently; while one writes with the page lifted the other is
+    stopped: no write is lost."""
     rounds = 150
     with hwdbg.spawn([str(page_exe), "threads", str(rounds), str(gap)]) as target:
         target.run_to("ready")
+        use_path(target, path)
         bp = target.watch("big")
         assert isinstance(target.run_until_exit(timeout=300), hwdbg.records.Exited)
         base = target.address_of("big")
@@ -92,6 +110,7 @@ def test_threads_each_write_is_a_hit_in_its_thread(page_exe, gap):
             by_thread.setdefault(h.tid, []).append(h.changed[0] - base)
         assert sorted(by_thread.values()) == [list(range(0, rounds)), list(range(gap, gap + rounds))]
         assert target.pid not in by_thread
+        check_path(target, path)
 
 
 def test_bad_ranges_are_refused_and_nothing_is_protected(page_exe):
@@ -191,5 +210,6 @@ def test_struct_hits_match_gdbs_software_watchpoint(page_exe, tmp_path):
         assert target.session.breakpoints[bp.id].paged
         target.run_until_exit(timeout=120)
         mine = [h.pc for h in bp.hits]
+        assert target.session.pages.stub.used >= len(mine)  # the trampoline's pcs are the program's
     assert len(mine) == 30 + 30 + 1  # set_id (once per round: the second writes the same), name_char, set_tail
     assert mine == gdb_pcs
