@@ -4,7 +4,8 @@
 
 bench/targets/p1_pages.c makes N writes, each changing the watched range: into a 4 KB buffer
 (hwdbg: page protection; gdb: a software watchpoint, it single-steps) or into an 8-byte long
-(hwdbg and gdb: a debug register). Every run times the program's own loop; the cost per hit is
+(hwdbg and gdb: a debug register). hwdbg's page watch runs twice: with the trampoline (one stop
+per write) and stepped the old way (four stops per write), for the before/after rows. Every run times the program's own loop; the cost per hit is
 (loop time under the debugger - loop time alone) / hits. Writes bench/results/pages.md and .json.
 """
 from __future__ import annotations
@@ -13,6 +14,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import shutil
 import statistics
 import subprocess
@@ -49,6 +51,7 @@ def loop_seconds(stderr: str) -> float:
 
 
 WORK = 0  # set from --work: computation rounds between two writes
+CPU = [0.0]  # hwdbg's own CPU time (user + system) over the last run to the exit
 
 
 def argv(exe: Path, n: int, mode: str) -> list[str]:
@@ -59,16 +62,25 @@ def alone(exe: Path, n: int, mode: str) -> float:
     return loop_seconds(subprocess.run(argv(exe, n, mode), capture_output=True, text=True, check=True).stderr)
 
 
-def under_hwdbg(exe: Path, n: int, mode: str) -> tuple[float, int, str]:
+def under_hwdbg(exe: Path, n: int, mode: str, stepped: bool = False) -> tuple[float, int, str]:
+    """stepped: page faults the old way (the write stepped between two injected mprotects, four
+    stops per write) instead of the trampoline (one stop), for the before/after rows."""
     r, w = os.pipe()
     target = hwdbg.spawn(argv(exe, n, mode), stderr=w)
     os.close(w)
     with target:
         target.run_to("main")
+        if stepped:
+            target.session.pages.stub = None
         bp = target.watch("buf" if mode == "pages" else "small", keep=1)
-        backend = "page protection" if target.session.breakpoints[bp.id].paged else "debug registers"
+        backend = "debug registers"
+        if target.session.breakpoints[bp.id].paged:
+            backend = "page protection, stepped (before)" if stepped else "page protection, trampoline"
+        before = resource.getrusage(resource.RUSAGE_SELF)
         target.run_until_exit(timeout=1200)
+        after = resource.getrusage(resource.RUSAGE_SELF)
         hits = bp.hit_count
+    CPU[0] = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
     with os.fdopen(r) as err:
         return loop_seconds(err.read()), hits, backend
 
@@ -95,17 +107,23 @@ def render(data: dict) -> list[str]:
     machine, rows = data["machine"], data["rows"]
     lines = ["# Cost per hit of each watch backend", "",
              f"Machine: Linux {machine['uname']}, {machine['nproc']} CPUs, load {machine['loadavg'][0]:.1f}; "
-             f"medians of {data['reps']} runs; each write changes the watched range; cost per hit = (loop time "
-             "under the debugger - loop time alone) / hits.", "",
-             "| Instructions per write | Debugger | Range | Backend | Writes | Hits | Cost per hit (µs) |",
-             "|---:|---|---|---|---:|---:|---:|"]
+             f"medians of {data['reps']} runs, interleaved; each write changes the watched range; cost per hit = "
+             "(loop time under the debugger - loop time alone) / hits; debugger CPU per hit = hwdbg's own user + "
+             "system time from the watch to the exit / hits (less at the mercy of the load than the wall clock). The trampoline stops the "
+             "writing thread once per write, the stepped way four times.", "",
+             "| Instructions per write | Debugger | Range | Backend | Writes | Hits | Cost per hit (µs) "
+             "| Debugger CPU per hit (µs) |",
+             "|---:|---|---|---|---:|---:|---:|---:|"]
     for r in rows:
+        cpu = "" if r.get("cpu_per_hit_us") is None else f"{r['cpu_per_hit_us']:,.1f}"
         lines.append(f"| {instructions(r['work'])} | {r['debugger']} | {r['range']} | {r['backend']} | "
-                     f"{r['writes']:,} | {r['hits']:,} | {r['per_hit_us']:,.1f} |")
+                     f"{r['writes']:,} | {r['hits']:,} | {r['per_hit_us']:,.1f} | {cpu} |")
+    stepped = data.get("gdb_over_hwdbg_4k_stepped", {})
     for w, ratio in data["gdb_over_hwdbg_4k"].items():
         if ratio:
+            was = f" (stepped the old way, before the trampoline: {stepped[w]:,.0f}×)" if stepped.get(w) else ""
             lines += ["", f"4 KB buffer, {instructions(int(w))} instructions per write: hwdbg (page protection) is "
-                          f"**{ratio:,.0f}×** faster per hit than gdb's software watchpoint, which single-steps "
+                          f"**{ratio:,.0f}×** faster per hit than gdb's software watchpoint{was}, which single-steps "
                           "every instruction of the program (its cost grows with the work, hwdbg's does not)."]
     return lines
 
@@ -134,24 +152,39 @@ def main() -> int:
                        check=True)
         plans = []
         for work in args.work:
-            plans += [(work, "hwdbg", "pages", args.n), (work, "hwdbg", "dr", args.n)]
+            plans += [(work, "hwdbg", "pages", args.n), (work, "hwdbg-stepped", "pages", args.n),
+                      (work, "hwdbg", "dr", args.n)]
             if shutil.which("gdb"):
                 plans += [(work, "gdb", "pages", args.gdb_n), (work, "gdb", "dr", args.n)]
-        for WORK, who, mode, n in plans:
-            samples, hits, how = [], 0, ""
-            for _ in range(args.reps):
+        samples: dict[int, list[float]] = {i: [] for i in range(len(plans))}
+        cpu: dict[int, list[float]] = {i: [] for i in range(len(plans))}
+        found: dict[int, tuple[int, str]] = {}
+        for _ in range(args.reps):  # plans interleaved: a change of the machine's load hits them alike
+            for i, (WORK, who, mode, n) in enumerate(plans):
                 base = alone(exe, n, mode)
-                seconds, hits, how = under_hwdbg(exe, n, mode) if who == "hwdbg" else under_gdb(exe, n, mode, tmp)
-                samples.append((seconds - base) / max(hits, 1))
-            rows.append({"work": WORK, "debugger": who, "range": "4 KB buffer" if mode == "pages" else "8-byte long",
-                         "backend": how, "writes": n, "hits": hits, "per_hit_us": statistics.median(samples) * 1e6,
-                         "samples_us": [s * 1e6 for s in samples]})
-    by = {(r["work"], r["debugger"], r["range"]): r["per_hit_us"] for r in rows}
-    ratios = {w: by.get((w, "gdb", "4 KB buffer"), 0) / by[(w, "hwdbg", "4 KB buffer")] for w in args.work}
+                seconds, hits, how = (under_gdb(exe, n, mode, tmp) if who == "gdb"
+                                      else under_hwdbg(exe, n, mode, stepped=who == "hwdbg-stepped"))
+                samples[i].append((seconds - base) / max(hits, 1))
+                cpu[i].append(CPU[0] / max(hits, 1))
+                found[i] = hits, how
+        for i, (work, who, mode, n) in enumerate(plans):
+            hits, how = found[i]
+            rows.append({"work": work, "debugger": who.split("-")[0],
+                         "range": "4 KB buffer" if mode == "pages" else "8-byte long",
+                         "backend": how, "writes": n, "hits": hits,
+                         "per_hit_us": statistics.median(samples[i]) * 1e6,
+                         "cpu_per_hit_us": statistics.median(cpu[i]) * 1e6 if who != "gdb" else None,
+                         "samples_us": [s * 1e6 for s in samples[i]]})
+    by = {(r["work"], r["debugger"], r["backend"]): r["per_hit_us"] for r in rows}
+    ratios = {w: by.get((w, "gdb", "software watchpoint"), 0) / by[(w, "hwdbg", "page protection, trampoline")]
+              for w in args.work}
+    before = {w: by.get((w, "gdb", "software watchpoint"), 0) / by[(w, "hwdbg", "page protection, stepped (before)")]
+              for w in args.work}
     machine = {"uname": platform.release(), "nproc": os.cpu_count(), "python": platform.python_version(),
                "loadavg": os.getloadavg()}
     data = {"machine": machine, "reps": args.reps, "rows": rows,
-            "gdb_over_hwdbg_4k": {str(w): r for w, r in ratios.items()}}
+            "gdb_over_hwdbg_4k": {str(w): r for w, r in ratios.items()},
+            "gdb_over_hwdbg_4k_stepped": {str(w): r for w, r in before.items()}}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "pages.json").write_text(json.dumps(data, indent=2) + "\n")
     lines = render(data)

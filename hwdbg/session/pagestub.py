@@ -49,6 +49,15 @@ class FaultStub:
         return self.area is not None and self.area < addr + length and addr < self.area + 2 * PAGE
 
     def _trampoline(self, pc: int) -> Optional[bytes]:
+        found = self._decoded.get(pc)
+        if found is not None:  # the code may have changed since (a library unloaded, a JIT)
+            try:
+                if self._read_raw(pc, found[0].length) != found[0].code:
+                    del self._decoded[pc]
+                    if self._loaded == pc:
+                        self._loaded = None
+            except TargetError:
+                return None
         if pc not in self._decoded:
             try:
                 write = trampoline.decode(self._read_raw(pc, trampoline.MAX_INSN), pc)

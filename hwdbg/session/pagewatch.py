@@ -270,8 +270,9 @@ class PageWatches:
 
     def _in_trampoline(self, inf: Inferior, tid: int, span: list[int]) -> Optional[list]:
         """The write run by the trampoline (pagestub.py); None if it was not (the old way)."""
-        if self.stub is None or self.registers_in_use() or len({self.protected[p] for p in span}) != 1:
-            return None
+        if self.stub is None or inf.threads[tid].stepping or self.registers_in_use() \
+                or len({self.protected[p] for p in span}) != 1:
+            return None  # a stepping thread (stepi, a step-over) must end at its step's own trap
         return self.stub.run(inf, tid, span[0], len(span) * PAGE, self.protected[span[0]])
 
     def compare(self, bp: UserBreakpoint, tid: int, pc: int, trap: TrapHits,
@@ -304,10 +305,12 @@ def changed_range(before: Optional[bytes], now: bytes, block: int = 256) -> Opti
         return None
     n = len(now)
     first = next(i for i in range(0, n, block) if before[i:i + block] != now[i:i + block])
-    lo = next(i for i in range(first, min(first + block, n)) if before[i] != now[i])
     last = next(i for i in range((n - 1) // block * block, -1, -block) if before[i:i + block] != now[i:i + block])
-    hi = next(i for i in range(min(last + block, n), last, -1) if before[i - 1] != now[i - 1])
-    return lo, hi
+    # within a block, the lowest and highest differing bytes from the XOR of the two as integers
+    x = int.from_bytes(before[first:first + block], "little") ^ int.from_bytes(now[first:first + block], "little")
+    lo = first + ((x & -x).bit_length() - 1) // 8
+    y = int.from_bytes(before[last:last + block], "little") ^ int.from_bytes(now[last:last + block], "little")
+    return lo, last + (y.bit_length() + 7) // 8
 
 
 def backend_text(bp: UserBreakpoint) -> str:

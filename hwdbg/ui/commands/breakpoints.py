@@ -132,25 +132,25 @@ def watch(ctx: Any, args: argparse.Namespace) -> Result:
     EXPR names now, never scoped, as gdb's watch -location.
 
     A range the debug registers cannot cover (over 32 aligned bytes: an array,
-    a struct, --length 100000) is watched by page protection, and the result says so:
-    its pages lose write permission (an mprotect run in the target), a write
-    to them faults, is single-stepped with the other threads stopped, and a
-    change of the range is a hit at the exact writing pc with the bytes that
-    changed (`changed` address and length; old and new are those bytes).
-    Writes to other data on the same pages are stepped over, unreported, at
-    the same cost (about 0.3 to 0.6 ms per write on a loaded 2-vCPU machine,
-    against 15 to 25 µs for a debug register; bench/results/pages.md); a rep
-    stos/movs faults once per element.
-    System calls that write into those pages are made with the pages writable
-    (no EFAULT; this needs the same system-call stops as --kernel); while such
-    a call blocks, another thread's write to those pages is not trapped (with
-    --kernel it shows as the call's write). Calls hwdbg does not decode (ioctl,
-    fcntl) still get EFAULT there. Not for
-    thread stacks; 1 byte to 1 GiB of mapped writable memory. Every page gets
-    its protection back on delete, detach, quit, kill and errors; if hwdbg
-    is killed with SIGKILL, an attached program keeps the pages read-only and
-    dies of SIGSEGV at its next write there (a started one is killed with
-    hwdbg).
+    a struct, *p@100000, --length 100000) is watched by page protection, and the result
+    says so: its pages lose write permission (an mprotect run in the target); a write to
+    them faults and, the other threads stopped, runs in a trampoline of hwdbg's in the
+    target that lifts the pages, writes, protects them again and stops once (a jump, rep
+    string or far rip-relative instruction, or a process with debug-register watches, is
+    single-stepped between two injected mprotects instead: four stops). A change of the
+    range is a hit at the exact writing pc with the bytes that changed (`changed` address
+    and length; old and new are those bytes). Writes to other data on those pages are not
+    reported, at the same cost (FAULT_COST per write; 15-25 µs for a debug register;
+    bench/results/pages.md); a rep stos/movs faults per element. System calls never get
+    EFAULT there (with the system-call stops of --kernel): one writing one buffer (read,
+    pread64, recvfrom, getrandom, getdents64, epoll_wait, readlink, getxattr ...) writes
+    into hwdbg's scratch memory and its bytes are copied in at its exit, so the pages stay
+    protected while it blocks; the others (readv, recvmsg, wait4, poll, stat ..., MAP_SHARED
+    pages) run with the pages lifted, and another thread's write there meanwhile is not
+    trapped (with --kernel it shows as the call's). Calls hwdbg does not decode (ioctl,
+    fcntl) get EFAULT there. Not for thread stacks; 1 byte to 1 GiB of writable memory.
+    Pages get their protection back on delete, detach, quit, kill and errors; after a SIGKILL of
+    hwdbg an attached program dies of SIGSEGV at its next write there (in the trampoline: SIGTRAP).
 
     --trace reports each change in one line and keeps running; --thread TID arms it
     in one thread only; --priority P decides who keeps a debug register when more
