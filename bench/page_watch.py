@@ -118,10 +118,16 @@ def render(data: dict) -> list[str]:
         cpu = "" if r.get("cpu_per_hit_us") is None else f"{r['cpu_per_hit_us']:,.1f}"
         lines.append(f"| {instructions(r['work'])} | {r['debugger']} | {r['range']} | {r['backend']} | "
                      f"{r['writes']:,} | {r['hits']:,} | {r['per_hit_us']:,.1f} | {cpu} |")
+    previous = data.get("previous")  # the last run before the trampoline, kept by hand for the comparison
+    if previous:
+        lines += ["", f"Before the trampoline ({previous['when']}, load {previous['load']}): " + "; ".join(
+            f"{instructions(int(w))} instructions per write, page protection {us:,.1f} µs per hit against gdb's "
+            f"{previous['gdb'][w]:,.1f} µs ({previous['gdb'][w] / us:,.0f}×)" for w, us in previous["hwdbg"].items())
+            + "."]
     stepped = data.get("gdb_over_hwdbg_4k_stepped", {})
     for w, ratio in data["gdb_over_hwdbg_4k"].items():
         if ratio:
-            was = f" (stepped the old way, before the trampoline: {stepped[w]:,.0f}×)" if stepped.get(w) else ""
+            was = f" (stepped the old way in the same run: {stepped[w]:,.0f}×)" if stepped.get(w) else ""
             lines += ["", f"4 KB buffer, {instructions(int(w))} instructions per write: hwdbg (page protection) is "
                           f"**{ratio:,.0f}×** faster per hit than gdb's software watchpoint{was}, which single-steps "
                           "every instruction of the program (its cost grows with the work, hwdbg's does not)."]

@@ -34,7 +34,7 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 MAX_LENGTH = 1 << 30
 SEGV_ACCERR = 2
 # Measured by bench/page_watch.py (bench/results/pages.md).
-FAULT_COST = "about 0.3-0.6 ms per write to its pages"
+FAULT_COST = "about 0.1 ms per write to its pages (0.15 ms when stepped)"
 
 
 def _page_span(addr: int, length: int) -> range:
