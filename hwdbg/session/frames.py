@@ -19,6 +19,7 @@ from ..symbols.dwarf_locations import (
 )
 from ..symbols.scopes import FunctionScope, ScopeVariable, const_value, function_scope
 from ..symbols.unwind import UnwoundFrame, unwind_frames
+from .virtual_frames import logical_frames
 
 MAX_FRAMES = 4096
 XMM0 = 17  # DWARF number of xmm0 on x86-64
@@ -36,7 +37,9 @@ class StackFrame:
         self._scope: Any = False  # not looked up yet
         self.whole_stack: Callable[[], list[StackFrame]] = lambda: [self]  # set by FrameTable
         self.held = HeldRegions()  # the table's, set by FrameTable
-        self.return_address: Optional[int] = None  # the caller's pc, even beyond main
+        self.return_address: Optional[int] = None  # where this frame's code returns to, even beyond main
+        self.kind = "normal"  # or "tailcall" (virtual_frames.py); "inline"
+        self.saved_pc: Optional[int] = None  # gdb's "saved rip" (virtual_frames.py)
 
     # -------------------------------------------------------------- where
 
@@ -267,29 +270,38 @@ class FrameTable:
         symbols = self._symbols()
         # One frame more than asked: the return address of the last one (a scoped watch's end).
         unwound = unwind_frames(self._regs(tid), self._read_memory, self._symbols, self._refresh, limit + 1)
-        frames: list[StackFrame] = []
+        physical: list[StackFrame] = []
         xmm = {XMM0 + n: value for n, value in enumerate(self._xmm(tid))} if unwound else {}
         complete = len(unwound) <= limit
-        for level, frame in enumerate(unwound[:limit]):
-            frame.regs.update(xmm)  # call-clobbered: every frame sees frame 0's, as gdb shows them
-            lookup_pc = frame.pc if frame.exact else frame.pc - 1
-            module = symbols.module_for(frame.pc) if symbols is not None else None
-            where = self._describe(frame.pc)
-            if lookup_pc != frame.pc:
-                line = self._describe(lookup_pc)
-                where = rec.Frame(pc=where.pc, function=where.function, offset=where.offset, file=line.file,
-                                  line=line.line, module=where.module)
-            frames.append(StackFrame(level, frame, module, where, self._read_memory,
-                                     lambda n=level + 1: self._nth(tid, n)))
-            frames[-1].return_address = unwound[level + 1].pc if level + 1 < len(unwound) else None
-            if frames[-1].function == "main":
+        for index, unwound_frame in enumerate(unwound[:limit]):
+            unwound_frame.regs.update(xmm)  # call-clobbered: every frame sees frame 0's, as gdb shows them
+            physical.append(self._frame(tid, unwound_frame, symbols))
+            physical[-1].return_address = unwound[index + 1].pc if index + 1 < len(unwound) else None
+            if physical[-1].function == "main":
                 complete = True
                 break  # gdb's backtrace past-main off: the C library's frames are not shown
-        for frame in frames:
+        frames = logical_frames(physical, lambda unwound_frame: self._frame(tid, unwound_frame, symbols))
+        for level, frame in enumerate(frames):
+            frame.level = level
             frame.whole_stack, frame.held = (lambda: self.stack(tid)), self.held
+            frame._caller = lambda n=level + 1: self._nth(tid, n)
         if self.stopped:
             self._stacks[tid] = (frames, complete)
         return frames
+
+    def _frame(self, tid: int, unwound: UnwoundFrame, symbols: Any) -> "StackFrame":
+        """A frame at ``unwound``'s pc: its function and line by pc - 1 when that is a return address."""
+        lookup_pc = unwound.pc if unwound.exact else unwound.pc - 1
+        module = symbols.module_for(lookup_pc) if symbols is not None else None
+        where = self._describe(unwound.pc)
+        if lookup_pc != unwound.pc:
+            line = self._describe(lookup_pc)
+            # A tail call's return pc may lie past its function's end: the function is pc - 1's.
+            function, offset = (where.function, where.offset) if line.function == where.function \
+                else (line.function, unwound.pc - lookup_pc + (line.offset or 0))
+            where = rec.Frame(pc=where.pc, function=function, offset=offset, file=line.file,
+                              line=line.line, module=where.module)
+        return StackFrame(0, unwound, module, where, self._read_memory, lambda: None)
 
     def _nth(self, tid: int, level: int) -> Optional[StackFrame]:
         frames = self.stack(tid, level + 1)

@@ -99,6 +99,41 @@ class FunctionScope:
                         return list(value)
         return None
 
+    def call_site_at(self, return_pc: int) -> Optional[Any]:
+        """The DW_TAG_call_site DIE whose call returns to ``return_pc`` (link-time), or None."""
+        return next((site for site in self.call_sites() if _call_return_pc(site) == return_pc), None)
+
+    def call_sites(self) -> list[Any]:
+        out, stack = [], [self.top]
+        while stack:
+            block = stack.pop()
+            stack += block.blocks
+            out += block.call_sites
+        return out
+
+    def tail_calls(self) -> list[Any]:
+        """The call sites that are tail calls (a jump: DW_AT_call_tail_call)."""
+        return [site for site in self.call_sites()
+                if "DW_AT_call_tail_call" in site.attributes or "DW_AT_GNU_tail_call" in site.attributes]
+
+
+def call_target(site: Any) -> Optional[int]:
+    """The link-time entry address of the function a call site calls directly, or None (an
+    indirect call, or a callee without code of its own here)."""
+    for name in ("DW_AT_call_origin", "DW_AT_abstract_origin"):
+        if name in site.attributes:
+            try:
+                origin = site.get_DIE_from_attribute(name)
+            except PARSE_ERRORS:
+                return None
+            low = origin.attributes.get("DW_AT_low_pc")
+            return low.value if low is not None else None
+    return None
+
+
+def call_return_pc(site: Any) -> Optional[int]:
+    return _call_return_pc(site)
+
 
 def _register_of(expr: list[int]) -> Optional[int]:
     """N for a one-operation DW_OP_regN expression."""

@@ -275,10 +275,14 @@ def info_frame(ctx: Any, args: argparse.Namespace) -> Result:
         where += f" ({frame.file_shown}:{frame.line})"
     cfa = frame.cfa
     lines = [f"Stack level {frame.level}, frame at {cfa:#x}:" if cfa is not None else f"Stack level {frame.level}:"]
-    saved_pc = frame.return_address
+    saved_pc = frame.saved_pc
     lines.append(f" rip = {frame.pc:#x}{where}" + (f"; saved rip = {saved_pc:#x}" if saved_pc is not None else ""))
     links = []
-    if caller is not None and caller.cfa is not None:
+    if frame.kind == "tailcall":
+        links.append("tail call frame")
+    elif frame.kind == "inline":
+        links.append(f"inlined into frame {frame.level + 1}")
+    elif caller is not None and caller.cfa is not None:
         links.append(f"called by frame at {caller.cfa:#x}")
     if frame.level > 0 and frames[frame.level - 1].cfa is not None:
         links.append(f"caller of frame at {frames[frame.level - 1].cfa:#x}")
@@ -287,17 +291,25 @@ def info_frame(ctx: Any, args: argparse.Namespace) -> Result:
     if frame.scope is not None:
         lines.append(" source language c.")
     arglist = ", ".join(_argument_texts(frame, env)) if frame.scope else ""
-    base = frame.base_address()
+    base = frame.base_address() if frame.kind == "normal" else None
     if base is not None:
         lines.append(f" Arglist at {base:#x}, args: {arglist}".rstrip())
         lines.append(f" Locals at {base:#x}, Previous frame's sp is {cfa:#x}" if cfa is not None
                      else f" Locals at {base:#x},")
-    saved = [(reg, frame.saved[reg]) for reg in _GDB_ORDER if reg in frame.saved]
+    elif frame.kind != "normal":
+        # gdb knows no frame base of a frame that has no stack of its own
+        lines.append(" Arglist at unknown address.")
+        lines.append(" Locals at unknown address, Previous frame's sp "
+                     + ("in rsp" if frame.kind == "inline" else f"is {cfa:#x}"))
+    # Below a tail call frame gdb computes the pc rather than reading it where it was saved.
+    computed = (16,) if caller is not None and caller.kind == "tailcall" else ()
+    saved = [(reg, frame.saved[reg]) for reg in _GDB_ORDER
+             if reg in frame.saved and reg not in computed and frame.kind == "normal"]
     if saved:
         lines.append(" Saved registers:")
         lines.append("  " + ", ".join(f"{_DWARF_NAMES[reg]} at {addr:#x}" for reg, addr in saved))
     data = frame_json(frame, env)
-    data.update(saved_pc=saved_pc, caller_cfa=caller.cfa if caller is not None else None,
+    data.update(saved_pc=saved_pc, kind=frame.kind, caller_cfa=caller.cfa if caller is not None else None,
                 saved_registers={_DWARF_NAMES[reg]: addr for reg, addr in saved})
     return Result("info frame", {"frame": data}, "\n".join(lines))
 

@@ -1,0 +1,37 @@
+"""Differential tests against gdb: the frames gdb shows that the stack does not hold. At -O2
+sw_target's twice() tail-calls add() (a jump), so add returns straight to main; gdb finds
+twice again from the call sites' DWARF (DW_AT_call_tail_call) and shows it as frame #1, with
+the pc after the jump, and add's arguments as entry values passed through it. Each command's
+output is compared whole; stack addresses differ between the runs and are masked."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from gdb_diff import gdb_outputs, hwdbg_outputs, needs_gdb
+
+pytestmark = [pytest.mark.requires_ptrace, needs_gdb]
+
+STACK = re.compile(r"0x7f[0-9a-f]{10}\b")
+
+
+def masked(outputs: list[str]) -> list[str]:
+    return [STACK.sub("0xSTACK", text) for text in outputs]
+
+
+def differences(exe, commands, args=()):
+    expected, got = masked(gdb_outputs(exe, commands, args)), masked(hwdbg_outputs(exe, commands, args))
+    return [f"--- {c}\n[gdb]\n{e}\n[hwdbg]\n{g}" for c, e, g in zip(commands, expected, got)
+            if e != g and not c.startswith(("break", "run"))]  # those print the file's path, or "Starting"
+
+
+TAIL_CALL = ["break add", "run", "bt", "info frame", "up", "info frame", "print x", "up",
+             "info frame", "down", "down", "continue", "bt", "frame 1", "info args"]
+
+
+@pytest.mark.parametrize("dwarf", ["-gdwarf-4", "-gdwarf-5"])
+def test_tail_call_frames_as_gdb(build_target, dwarf):
+    exe = build_target("sw_target", cflags=("-O2", dwarf))
+    different = differences(exe, TAIL_CALL, ["calls", "3"])
+    assert not different, "\n\n".join(different)
