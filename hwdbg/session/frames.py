@@ -9,6 +9,7 @@ While the target runs (a condition at a hit), frame #0 is built afresh for each 
 """
 from __future__ import annotations
 
+import re
 from typing import Any, Callable, Optional
 
 from .. import expr
@@ -19,9 +20,10 @@ from ..symbols.dwarf_locations import (
 )
 from ..symbols.scopes import FunctionScope, ScopeVariable, const_value, function_scope
 from ..symbols.unwind import UnwoundFrame, unwind_frames
-from .virtual_frames import logical_frames
+from .virtual_frames import inline_starts, logical_frames
 
 MAX_FRAMES = 4096
+_FUNCTION = re.compile(r"^(?:[\w.+-]+:)?[A-Za-z_]\w*$")  # break FUNCTION or LIB:FUNCTION
 XMM0 = 17  # DWARF number of xmm0 on x86-64
 
 
@@ -40,6 +42,7 @@ class StackFrame:
         self.return_address: Optional[int] = None  # where this frame's code returns to, even beyond main
         self.kind = "normal"  # or "tailcall" (virtual_frames.py); "inline"
         self.saved_pc: Optional[int] = None  # gdb's "saved rip" (virtual_frames.py)
+        self.calls_inline = False  # the frame below is inlined here: this one is at the call's line
 
     # -------------------------------------------------------------- where
 
@@ -179,6 +182,14 @@ class StackFrame:
         dwarf = self.module.dwarf if self.module is not None else None
         return dwarf is not None and self.exact and dwarf.row_start(self.pc - self.bias) == self.pc - self.bias
 
+    @property
+    def shows_address(self) -> bool:
+        """Does gdb print the pc before the function (``0x... in f (...)``)? Not at the call of
+        an inlined function, nor in frame 0 at the start of a line."""
+        if self.calls_inline:
+            return False
+        return self.level > 0 or not self.at_line_start()
+
     def found(self, var: ScopeVariable) -> tuple[int, Any] | expr.Held:
         """What the expression language's lookup returns for ``var``; OptimizedOut if nothing is there."""
         where = self.locate(var)
@@ -238,12 +249,14 @@ class FrameTable:
         self.stopped = False  # the target waits for the user: frames may be kept
         self.tid: Optional[int] = None  # the thread the selection is in
         self.level = 0
+        self._shown_inline: dict[int, int] = {}  # tid -> inlined calls starting at its pc shown (a step into one)
 
     def reset(self, stopped: bool, gone: bool = False) -> None:
         """At every stop (``stopped``) and resume: frames are forgotten, #0 is selected;
         ``gone``: the process too (its code, so the names visible at each pc)."""
         self._stacks.clear()
         self.held.clear()
+        self._shown_inline.clear()
         self.stopped, self.level, self.tid = stopped, 0, None
         if gone or len(self._names_at) > 4096:
             self._names_at.clear()
@@ -280,7 +293,8 @@ class FrameTable:
             if physical[-1].function == "main":
                 complete = True
                 break  # gdb's backtrace past-main off: the C library's frames are not shown
-        frames = logical_frames(physical, lambda unwound_frame: self._frame(tid, unwound_frame, symbols))
+        frames = logical_frames(physical, lambda unwound_frame: self._frame(tid, unwound_frame, symbols),
+                                self._shown_inline.get(tid, 0))
         for level, frame in enumerate(frames):
             frame.level = level
             frame.whole_stack, frame.held = (lambda: self.stack(tid)), self.held
@@ -302,6 +316,29 @@ class FrameTable:
             where = rec.Frame(pc=where.pc, function=function, offset=offset, file=line.file,
                               line=line.line, module=where.module)
         return StackFrame(0, unwound, module, where, self._read_memory, lambda: None)
+
+    def show_inline(self, tid: int, count: int) -> None:
+        """Show ``count`` more of the inlined calls that start at ``tid``'s pc (gdb's
+        step_into_inline_frame), until the target runs."""
+        self._shown_inline[tid] = self._shown_inline.get(tid, 0) + count
+        self._stacks.pop(tid, None)
+        if tid == self.tid:
+            self.level = 0
+
+    def at_breakpoints(self, tid: int, breakpoints: list[Any]) -> None:
+        """A stop at a code breakpoint set by address or line shows the inlined calls that start
+        there (gdb's stopped_by_user_bp_inline_frame: its location names no function)."""
+        if any(bp is not None and not bp.kind.is_data and not _FUNCTION.match(bp.expr) for bp in breakpoints):
+            self.show_inline(tid, MAX_FRAMES)
+
+    def hidden_inline(self, tid: int) -> list[Any]:
+        """The inlined calls that start at ``tid``'s pc and are not shown (scopes, outermost first)."""
+        frames = self.stack(tid, 1)
+        if not frames:
+            return []
+        physical = next((f for f in frames if f.kind == "normal"), None)
+        starting = inline_starts(physical) if physical is not None else []
+        return starting[:max(0, len(starting) - self._shown_inline.get(tid, 0))][::-1]
 
     def _nth(self, tid: int, level: int) -> Optional[StackFrame]:
         frames = self.stack(tid, level + 1)

@@ -13,7 +13,7 @@ from typing import Any, Optional, TextIO
 
 from .. import records as rec
 from ..records import Kind
-from .location import SourceLines, stop_lines
+from .location import FrameShown, SourceLines, stop_lines
 
 KIND_TITLES = {
     "watch": "Hardware watchpoint",
@@ -58,12 +58,12 @@ def value_text(value: Optional[int]) -> str:
     return "<unreadable>" if value is None else str(value)
 
 
-def hit_text(hit: rec.Hit, *, temporary: bool = False, frame: Optional[str] = None) -> str:
+def hit_text(hit: rec.Hit, *, temporary: bool = False, frame: Optional[FrameShown] = None) -> str:
     """A hit in full, as gdb reports the stop; ``frame``: frame 0 with its arguments (see stop_lines)."""
     where = where_text(hit.function, hit.file, hit.line)
     if not hit.kind.is_data:
         title = "Temporary breakpoint" if temporary else "Breakpoint"
-        place = frame if frame else where if hit.function else f"{hit.pc:#x}" + (f" {where}" if where else "")
+        place = frame.text if frame else where if hit.function else f"{hit.pc:#x}" + (f" {where}" if where else "")
         lines = [f"{title} {hit.id}, {place}"]
     else:
         lines = [f"{KIND_TITLES[hit.kind]} {hit.id}: {hit.expr}", ""]
@@ -182,8 +182,8 @@ class Output:
         self.stream.flush()
 
     # ``frame``: the stopped thread's frame 0 as text shows it, with its arguments (or None).
-    def hit(self, hit: rec.Hit, *, full: bool, temporary: bool = False, frame: Optional[str] = None) -> None: ...
-    def stopped(self, stop: rec.Stopped, *, reported_hits: bool, frame: Optional[str] = None) -> None: ...
+    def hit(self, hit: rec.Hit, *, full: bool, temporary: bool = False, frame: Optional[FrameShown] = None) -> None: ...
+    def stopped(self, stop: rec.Stopped, *, reported_hits: bool, frame: Optional[FrameShown] = None) -> None: ...
     def ended(self, record: Any) -> None: ...
     def notice(self, notice: rec.Notice) -> None: ...
     def result(self, result: Any) -> None: ...
@@ -200,17 +200,18 @@ class TextOutput(Output):
     def _paint(self, text: str, code: str) -> str:
         return f"{code}{text}{_RESET}" if self.color and text else text
 
-    def hit(self, hit: rec.Hit, *, full: bool, temporary: bool = False, frame: Optional[str] = None) -> None:
+    def hit(self, hit: rec.Hit, *, full: bool, temporary: bool = False, frame: Optional[FrameShown] = None) -> None:
         if full:
             text = hit_text(hit, temporary=temporary, frame=frame)
-            if not hit.kind.is_data and hit.file and hit.line and not hit.backtrace:
-                text += "\n" + self.sources.text(hit.file, hit.line)  # gdb shows the line it stopped at
+            file, line = (frame.file, frame.line) if frame is not None else (hit.file, hit.line)
+            if not hit.kind.is_data and file and line and not hit.backtrace:
+                text += "\n" + self.sources.text(file, line)  # gdb shows the line it stopped at
             head, _, tail = text.partition("\n")
             self.write("\n" + self._paint(head, _BOLD) + ("\n" + tail if tail else ""))
         else:
             self.write_buffered(hit_line(hit))
 
-    def stopped(self, stop: rec.Stopped, *, reported_hits: bool, frame: Optional[str] = None) -> None:
+    def stopped(self, stop: rec.Stopped, *, reported_hits: bool, frame: Optional[FrameShown] = None) -> None:
         if reported_hits:
             return
         self.write(stop_lines(stop, self.sources, frame) if stop.style else stopped_text(stop))
@@ -243,7 +244,7 @@ class JsonOutput(Output):
     def emit(self, obj: dict) -> None:
         self.write(json.dumps(obj, default=_json_default))
 
-    def hit(self, hit: rec.Hit, *, full: bool, temporary: bool = False, frame: Optional[str] = None) -> None:
+    def hit(self, hit: rec.Hit, *, full: bool, temporary: bool = False, frame: Optional[FrameShown] = None) -> None:
         if hit.backtrace is not None:
             self.emit(hit.to_json())
             return
@@ -264,7 +265,7 @@ class JsonOutput(Output):
         time = "" if hit.time is None else f', "time": {hit.time}'
         self.write_buffered(f'{parts[0]}{hit.tid}, "pc": {hit.pc}, "old": {old}, "new": {new}{time}{parts[1]}')
 
-    def stopped(self, stop: rec.Stopped, *, reported_hits: bool, frame: Optional[str] = None) -> None:
+    def stopped(self, stop: rec.Stopped, *, reported_hits: bool, frame: Optional[FrameShown] = None) -> None:
         self.emit(stop.to_json())
 
     def ended(self, record: Any) -> None:

@@ -10,6 +10,7 @@ from ... import expr
 from ...errors import FrameError, HwdbgError, UsageError
 from ...session.frames import variable_value
 from ...symbols.types import type_name
+from ..location import FrameShown
 from . import Category, CommandParser, Result, command, current_tid, number, session_symbolic
 
 D = Category.DATA
@@ -106,8 +107,7 @@ class _HeldEnv:
 def frame_text(frame: Any, env: Any) -> str:
     """``0x00005555555551ae in fact (n=3) at t.c:13`` (no address when frame 0's pc starts its
     line): a frame as gdb prints it in a backtrace, after ``#N``, and in stop lines."""
-    address = frame.level > 0 or not frame.at_line_start()
-    text = f"{frame.pc:#018x} in " if address else ""
+    text = f"{frame.pc:#018x} in " if frame.shows_address else ""
     text += f"{frame.function or '??'} ({', '.join(_argument_texts(frame, env)) if frame.scope else ''})"
     if frame.file and frame.line:
         text += f" at {frame.file_shown}:{frame.line}"
@@ -122,12 +122,14 @@ def frame_line(frame: Any, env: Any) -> str:
     return f"{head} {frame_text(frame, env)}"
 
 
-def stop_frame_text(session: Any, tid: int) -> Optional[str]:
+def stop_frame_text(session: Any, tid: int) -> Optional[FrameShown]:
     """Frame 0 of a stopped thread as a stop line shows it (``sum_pair (p=0x...) at steps.c:15``);
     None when its frame cannot be built (the caller then shows what the stop record knows)."""
     try:
         frames = session.frames.stack(tid, 1)
-        return frame_text(frames[0], frame_env(session, tid)) if frames else None
+        if not frames:
+            return None
+        return FrameShown(frame_text(frames[0], frame_env(session, tid)), frames[0].file, frames[0].line)
     except HwdbgError:
         return None
 
