@@ -568,6 +568,8 @@ class Session:
                  pc: Optional[int] = None) -> rec.Stopped:
         if pc is None:
             pc = self.arch.get_pc(inf.get_regs(tid))
+        if reason == "breakpoint" and all(h.kind.is_data for h in hits if h.stopped):
+            reason = "watchpoint"  # only watches stopped it (their hits say which kind)
         return rec.Stopped(reason=reason, tid=tid, pc=pc, hits=hits, signal=signal, where=self.describe(pc))
 
     # ------------------------------------------------------------ traps and hits
