@@ -178,9 +178,14 @@ class StackFrame:
         return sp
 
     def at_line_start(self) -> bool:
-        """Is the pc the first address of its line-table row? (gdb then shows no address.)"""
+        """Is the pc the first address of its line-table row, and that row a statement's (gdb's
+        frame_show_address: pc != sal.pc || !sal.is_stmt)? gdb then shows no address."""
         dwarf = self.module.dwarf if self.module is not None else None
-        return dwarf is not None and self.exact and dwarf.row_start(self.pc - self.bias) == self.pc - self.bias
+        link = self.pc - self.bias
+        if dwarf is None or not self.exact or dwarf.row_start(link) != link:
+            return False
+        entry = dwarf.line_entry(link)
+        return entry is None or entry[4]
 
     @property
     def shows_address(self) -> bool:
@@ -326,10 +331,18 @@ class FrameTable:
             self.level = 0
 
     def at_breakpoints(self, tid: int, breakpoints: list[Any]) -> None:
-        """A stop at a code breakpoint set by address or line shows the inlined calls that start
-        there (gdb's stopped_by_user_bp_inline_frame: its location names no function)."""
-        if any(bp is not None and not bp.kind.is_data and not _FUNCTION.match(bp.expr) for bp in breakpoints):
+        """gdb's stopped_by_user_bp_inline_frame: a stop at a code breakpoint set by address or
+        line shows the inlined calls that start there; one set on a function inlined there shows
+        the frames down to that function's."""
+        code = [bp for bp in breakpoints if bp is not None and not bp.kind.is_data]
+        if any(not _FUNCTION.match(bp.expr) for bp in code):
             self.show_inline(tid, MAX_FRAMES)
+            return
+        hidden = self.hidden_inline(tid) if code else []
+        names = [scope.name for scope in hidden]
+        wanted = [names.index(bp.expr.split(":")[-1]) for bp in code if bp.expr.split(":")[-1] in names]
+        if wanted:
+            self.show_inline(tid, max(wanted) + 1)
 
     def hidden_inline(self, tid: int) -> list[Any]:
         """The inlined calls that start at ``tid``'s pc and are not shown (scopes, outermost first)."""

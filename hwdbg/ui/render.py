@@ -59,15 +59,16 @@ def value_text(value: Optional[int]) -> str:
 
 
 def hit_text(hit: rec.Hit, *, temporary: bool = False, frame: Optional[FrameShown] = None,
-             full_frame: bool = True) -> str:
+             full_frame: bool = True, location: Optional[int] = None) -> str:
     """A hit in full, as gdb reports the stop; ``frame``: frame 0 with its arguments (see stop_lines).
     A watch's hit ends with the frame line unless another hit of the same stop shows it
-    (``full_frame`` False: gdb prints it once, after the last)."""
+    (``full_frame`` False: gdb prints it once, after the last). ``location``: which of a
+    breakpoint's several addresses it was (gdb's ``Breakpoint 1.2, ...``)."""
     where = where_text(hit.function, hit.file, hit.line)
     if not hit.kind.is_data:
         title = "Temporary breakpoint" if temporary else "Breakpoint"
         place = frame.text if frame else where if hit.function else f"{hit.pc:#x}" + (f" {where}" if where else "")
-        lines = [f"{title} {hit.id}, {place}"]
+        lines = [f"{title} {hit.id}{f'.{location}' if location else ''}, {place}"]
     else:
         lines = [f"{KIND_TITLES[hit.kind]} {hit.id}: {hit.expr}", ""]
         if hit.kind is Kind.RWATCH or (hit.kind is Kind.AWATCH and hit.old == hit.new):
@@ -193,9 +194,9 @@ class Output:
         self.stream.flush()
 
     # ``frame``: the stopped thread's frame 0 as text shows it, with its arguments (or None).
-    # ``frame_line`` False: another hit of the same stop shows the frame.
+    # ``frame_line`` False: another hit of the same stop shows the frame; ``location``: N of 1.N.
     def hit(self, hit: rec.Hit, *, full: bool, temporary: bool = False, frame: Optional[FrameShown] = None,
-            frame_line: bool = True) -> None: ...
+            frame_line: bool = True, location: Optional[int] = None) -> None: ...
     def stopped(self, stop: rec.Stopped, *, reported_hits: bool, frame: Optional[FrameShown] = None) -> None: ...
     def ended(self, record: Any) -> None: ...
     def notice(self, notice: rec.Notice) -> None: ...
@@ -214,9 +215,9 @@ class TextOutput(Output):
         return f"{code}{text}{_RESET}" if self.color and text else text
 
     def hit(self, hit: rec.Hit, *, full: bool, temporary: bool = False, frame: Optional[FrameShown] = None,
-            frame_line: bool = True) -> None:
+            frame_line: bool = True, location: Optional[int] = None) -> None:
         if full:
-            text = hit_text(hit, temporary=temporary, frame=frame, full_frame=frame_line)
+            text = hit_text(hit, temporary=temporary, frame=frame, full_frame=frame_line, location=location)
             file, line = (frame.file, frame.line) if frame is not None else (hit.file, hit.line)
             if (frame is not None or not hit.kind.is_data) and file and line and not hit.backtrace:
                 text += "\n" + self.sources.text(file, line)  # gdb shows the line it stopped at
@@ -259,7 +260,7 @@ class JsonOutput(Output):
         self.write(json.dumps(obj, default=_json_default))
 
     def hit(self, hit: rec.Hit, *, full: bool, temporary: bool = False, frame: Optional[FrameShown] = None,
-            frame_line: bool = True) -> None:
+            frame_line: bool = True, location: Optional[int] = None) -> None:
         if hit.backtrace is not None:
             self.emit(hit.to_json())
             return

@@ -229,9 +229,9 @@ def _add_hbreak(ctx: Any, args: argparse.Namespace, temporary: bool) -> Result:
 
 def _announce(ctx: Any, name: str, bp: Any, title: str, temporary: bool, note: Optional[str] = None) -> Result:
     frame = ctx.session.describe(bp.addr)
-    place = f": file {os.path.basename(frame.file)}, line {frame.line}." if frame.file and frame.line else "."
-    data = bp_json(bp)
-    data["temporary"] = temporary
+    place = f": {bp.expr}. ({len(bp.addresses)} locations)" if bp.more else \
+        f": file {os.path.basename(frame.file)}, line {frame.line}." if frame.file and frame.line else "."
+    data = dict(bp_json(bp), temporary=temporary)
     text = f"{title} {bp.id} at {bp.addr:#x}{place}{_status_note(bp)}"
     if note:
         data["note"] = note
