@@ -279,10 +279,10 @@ def break_(ctx: Any, args: argparse.Namespace) -> Result:
     *ADDRESS or *FUNCTION (that very byte), FUNCTION+OFFSET, FILE:LINE, LINE (in
     the current file) or LIB:FUNCTION (pending until LIB is loaded, at startup
     or by dlopen). A line without code moves to the next line that has some, and
-    says so. Any number of them, none uses a debug register;
-    the int3 bytes are invisible to print, x, disassemble and memory reads, and are
-    removed before the process is let go (detach, quit, errors, signals) and from
-    forked children. thread TID: only that thread stops."""
+    says so. A FUNCTION inlined in several places stops at each (1.1, 1.2, ...). Any
+    number of them, none uses a debug register; the int3 bytes are invisible to print,
+    x, disassemble and memory reads, and are removed before the process is let go
+    (detach, quit, errors, signals) and from forked children. thread TID: only it stops."""
     return _add_break(ctx, args, temporary=False)
 
 

@@ -196,8 +196,10 @@ def backtrace(ctx: Any, args: argparse.Namespace) -> Result:
     The call stack of the current thread, innermost frame first, as gdb shows it:
     `#0  sum_pair (p=0x7ffe...) at steps.c:15`, `#1  0x... in main () at steps.c:30`;
     scalar arguments with their values, structs as `...`, `p=p@entry=V` when the
-    caller's call site tells the value at entry. At most N frames; like gdb it ends
-    at main."""
+    caller's call site tells the value at entry. As gdb, a function inlined at the pc
+    (DW_TAG_inlined_subroutine) is a frame of its own, its caller at the call's line,
+    and a function that tail-called the next one (DW_AT_call_tail_call) is found again
+    from the call sites. At most N frames; like gdb it ends at main."""
     session, tid = _stack(ctx)
     limit = args.limit
     if limit is not None and (limit < 1 or limit > 100_000):
