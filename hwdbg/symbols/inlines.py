@@ -6,8 +6,6 @@ The units of the file are walked once, and every inlined function's sites kept b
 """
 from __future__ import annotations
 
-from typing import Any
-
 from hwdbg.symbols.dwarf import DwarfInfo
 from hwdbg.symbols.dwarf_types import PARSE_ERRORS, _attr_value, _inherited, _text
 from hwdbg.symbols.scopes import _ranges
@@ -36,7 +34,3 @@ def _collect(dwarf: DwarfInfo) -> dict[str, list[int]]:
     except PARSE_ERRORS:
         pass
     return {name: sorted(addrs) for name, addrs in out.items()}
-
-
-__all__ = ["inline_sites"]
-_ = Any
