@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 from . import expr
-from .errors import SymbolError, UsageError
+from .errors import LibraryNotLoaded, SymbolError, UsageError
 
 UNTYPED_LENGTH = 4
 _FILE_LINE = re.compile(r"^(?P<file>[^:\s]+\.[A-Za-z0-9_+]+):(?P<line>\d+)$")
@@ -101,6 +101,7 @@ def resolve_code(symbols: Any, env: expr.Env, text: str) -> int:
 class CodeSite:
     addr: int
     note: Optional[str] = None  # said to the user: the line moved to the next one with code
+    more: tuple[int, ...] = ()  # further locations, by address: a function's inlined copies
 
 
 _LINE = re.compile(r"^\d+$")
@@ -130,13 +131,23 @@ def resolve_break(symbols: Any, env: expr.Env, text: str, default_file: Optional
         return CodeSite(resolve_code(symbols, env, text))
     symbol_offset = _SYMBOL_OFFSET.match(text)
     if symbol_offset:
-        var = _lookup(symbols, symbol_offset.group("name"), symbol_offset.group("lib"))
+        name, lib = symbol_offset.group("name"), symbol_offset.group("lib")
+        inlined = symbols.inline_sites(name, lib) if symbols is not None and not symbol_offset.group("off") else []
+        try:
+            var = _lookup(symbols, name, lib)
+        except LibraryNotLoaded:
+            raise
+        except SymbolError:
+            if not inlined:
+                raise
+            return CodeSite(inlined[0], more=tuple(inlined[1:]))  # inlined everywhere, no copy of its own
         if var.kind != "func":
             raise SymbolError(f"'{var.name}' is a data symbol, not a function; to stop when it changes, use "
                               f"watch {var.name}")
         if symbol_offset.group("off"):
             return CodeSite(var.addr + _number(symbol_offset.group("off")))
-        return CodeSite(symbols.after_prologue(var))
+        sites = sorted({symbols.after_prologue(var), *inlined})
+        return CodeSite(sites[0], more=tuple(sites[1:]))
     raise UsageError(f"cannot break at {text!r}: use FUNCTION, FILE:LINE, LINE or *ADDRESS")
 
 

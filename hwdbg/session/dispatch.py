@@ -103,6 +103,8 @@ class StopDispatch:
                  pc: Optional[int] = None) -> rec.Stopped:
         if pc is None:
             pc = self.arch.get_pc(inf.get_regs(tid))
+        if reason == "breakpoint" and all(h.kind.is_data for h in hits if h.stopped):
+            reason = "watchpoint"  # only watches stopped it (their hits say which kind)
         return rec.Stopped(reason=reason, tid=tid, pc=pc, hits=hits, signal=signal, where=self.describe(pc))
 
     def _handle_trap(self, inf: Inferior, tid: int, info: Any) -> Optional[rec.Stopped]:

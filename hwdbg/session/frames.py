@@ -9,6 +9,7 @@ While the target runs (a condition at a hit), frame #0 is built afresh for each 
 """
 from __future__ import annotations
 
+import re
 from typing import Any, Callable, Optional
 
 from .. import expr
@@ -19,8 +20,10 @@ from ..symbols.dwarf_locations import (
 )
 from ..symbols.scopes import FunctionScope, ScopeVariable, const_value, function_scope
 from ..symbols.unwind import UnwoundFrame, unwind_frames
+from .virtual_frames import inline_starts, logical_frames
 
 MAX_FRAMES = 4096
+_FUNCTION = re.compile(r"^(?:[\w.+-]+:)?[A-Za-z_]\w*$")  # break FUNCTION or LIB:FUNCTION
 XMM0 = 17  # DWARF number of xmm0 on x86-64
 
 
@@ -36,7 +39,10 @@ class StackFrame:
         self._scope: Any = False  # not looked up yet
         self.whole_stack: Callable[[], list[StackFrame]] = lambda: [self]  # set by FrameTable
         self.held = HeldRegions()  # the table's, set by FrameTable
-        self.return_address: Optional[int] = None  # the caller's pc, even beyond main
+        self.return_address: Optional[int] = None  # where this frame's code returns to, even beyond main
+        self.kind = "normal"  # or "tailcall" (virtual_frames.py); "inline"
+        self.saved_pc: Optional[int] = None  # gdb's "saved rip" (virtual_frames.py)
+        self.calls_inline = False  # the frame below is inlined here: this one is at the call's line
 
     # -------------------------------------------------------------- where
 
@@ -172,9 +178,22 @@ class StackFrame:
         return sp
 
     def at_line_start(self) -> bool:
-        """Is the pc the first address of its line-table row? (gdb then shows no address.)"""
+        """Is the pc the first address of its line-table row, and that row a statement's (gdb's
+        frame_show_address: pc != sal.pc || !sal.is_stmt)? gdb then shows no address."""
         dwarf = self.module.dwarf if self.module is not None else None
-        return dwarf is not None and self.exact and dwarf.row_start(self.pc - self.bias) == self.pc - self.bias
+        link = self.pc - self.bias
+        if dwarf is None or not self.exact or dwarf.row_start(link) != link:
+            return False
+        entry = dwarf.line_entry(link)
+        return entry is None or entry[4]
+
+    @property
+    def shows_address(self) -> bool:
+        """Does gdb print the pc before the function (``0x... in f (...)``)? Not at the call of
+        an inlined function, nor in frame 0 at the start of a line."""
+        if self.calls_inline:
+            return False
+        return self.level > 0 or not self.at_line_start()
 
     def found(self, var: ScopeVariable) -> tuple[int, Any] | expr.Held:
         """What the expression language's lookup returns for ``var``; OptimizedOut if nothing is there."""
@@ -235,12 +254,14 @@ class FrameTable:
         self.stopped = False  # the target waits for the user: frames may be kept
         self.tid: Optional[int] = None  # the thread the selection is in
         self.level = 0
+        self._shown_inline: dict[int, int] = {}  # tid -> inlined calls starting at its pc shown (a step into one)
 
     def reset(self, stopped: bool, gone: bool = False) -> None:
         """At every stop (``stopped``) and resume: frames are forgotten, #0 is selected;
         ``gone``: the process too (its code, so the names visible at each pc)."""
         self._stacks.clear()
         self.held.clear()
+        self._shown_inline.clear()
         self.stopped, self.level, self.tid = stopped, 0, None
         if gone or len(self._names_at) > 4096:
             self._names_at.clear()
@@ -267,29 +288,70 @@ class FrameTable:
         symbols = self._symbols()
         # One frame more than asked: the return address of the last one (a scoped watch's end).
         unwound = unwind_frames(self._regs(tid), self._read_memory, self._symbols, self._refresh, limit + 1)
-        frames: list[StackFrame] = []
+        physical: list[StackFrame] = []
         xmm = {XMM0 + n: value for n, value in enumerate(self._xmm(tid))} if unwound else {}
         complete = len(unwound) <= limit
-        for level, frame in enumerate(unwound[:limit]):
-            frame.regs.update(xmm)  # call-clobbered: every frame sees frame 0's, as gdb shows them
-            lookup_pc = frame.pc if frame.exact else frame.pc - 1
-            module = symbols.module_for(frame.pc) if symbols is not None else None
-            where = self._describe(frame.pc)
-            if lookup_pc != frame.pc:
-                line = self._describe(lookup_pc)
-                where = rec.Frame(pc=where.pc, function=where.function, offset=where.offset, file=line.file,
-                                  line=line.line, module=where.module)
-            frames.append(StackFrame(level, frame, module, where, self._read_memory,
-                                     lambda n=level + 1: self._nth(tid, n)))
-            frames[-1].return_address = unwound[level + 1].pc if level + 1 < len(unwound) else None
-            if frames[-1].function == "main":
+        for index, unwound_frame in enumerate(unwound[:limit]):
+            unwound_frame.regs.update(xmm)  # call-clobbered: every frame sees frame 0's, as gdb shows them
+            physical.append(self._frame(tid, unwound_frame, symbols))
+            physical[-1].return_address = unwound[index + 1].pc if index + 1 < len(unwound) else None
+            if physical[-1].function == "main":
                 complete = True
                 break  # gdb's backtrace past-main off: the C library's frames are not shown
-        for frame in frames:
+        frames = logical_frames(physical, lambda unwound_frame: self._frame(tid, unwound_frame, symbols),
+                                self._shown_inline.get(tid, 0))
+        for level, frame in enumerate(frames):
+            frame.level = level
             frame.whole_stack, frame.held = (lambda: self.stack(tid)), self.held
+            frame._caller = lambda n=level + 1: self._nth(tid, n)
         if self.stopped:
             self._stacks[tid] = (frames, complete)
         return frames
+
+    def _frame(self, tid: int, unwound: UnwoundFrame, symbols: Any) -> "StackFrame":
+        """A frame at ``unwound``'s pc: its function and line by pc - 1 when that is a return address."""
+        lookup_pc = unwound.pc if unwound.exact else unwound.pc - 1
+        module = symbols.module_for(lookup_pc) if symbols is not None else None
+        where = self._describe(unwound.pc)
+        if lookup_pc != unwound.pc:
+            line = self._describe(lookup_pc)
+            # A tail call's return pc may lie past its function's end: the function is pc - 1's.
+            function, offset = (where.function, where.offset) if line.function == where.function \
+                else (line.function, unwound.pc - lookup_pc + (line.offset or 0))
+            where = rec.Frame(pc=where.pc, function=function, offset=offset, file=line.file,
+                              line=line.line, module=where.module)
+        return StackFrame(0, unwound, module, where, self._read_memory, lambda: None)
+
+    def show_inline(self, tid: int, count: int) -> None:
+        """Show ``count`` more of the inlined calls that start at ``tid``'s pc (gdb's
+        step_into_inline_frame), until the target runs."""
+        self._shown_inline[tid] = self._shown_inline.get(tid, 0) + count
+        self._stacks.pop(tid, None)
+        if tid == self.tid:
+            self.level = 0
+
+    def at_breakpoints(self, tid: int, breakpoints: list[Any]) -> None:
+        """gdb's stopped_by_user_bp_inline_frame: a stop at a code breakpoint set by address or
+        line shows the inlined calls that start there; one set on a function inlined there shows
+        the frames down to that function's."""
+        code = [bp for bp in breakpoints if bp is not None and not bp.kind.is_data]
+        if any(not _FUNCTION.match(bp.expr) for bp in code):
+            self.show_inline(tid, MAX_FRAMES)
+            return
+        hidden = self.hidden_inline(tid) if code else []
+        names = [scope.name for scope in hidden]
+        wanted = [names.index(bp.expr.split(":")[-1]) for bp in code if bp.expr.split(":")[-1] in names]
+        if wanted:
+            self.show_inline(tid, max(wanted) + 1)
+
+    def hidden_inline(self, tid: int) -> list[Any]:
+        """The inlined calls that start at ``tid``'s pc and are not shown (scopes, outermost first)."""
+        frames = self.stack(tid, 1)
+        if not frames:
+            return []
+        physical = next((f for f in frames if f.kind == "normal"), None)
+        starting = inline_starts(physical) if physical is not None else []
+        return starting[:max(0, len(starting) - self._shown_inline.get(tid, 0))][::-1]
 
     def _nth(self, tid: int, level: int) -> Optional[StackFrame]:
         frames = self.stack(tid, level + 1)

@@ -66,6 +66,12 @@ class UserBreakpoint:
     no_stop: bool = False  # --no-stop: perf records, the target never stops (session/notrace.py)
     tracer: Optional[TraceEvents] = None  # its events while the process lives
     lost: int = 0  # --no-stop: records the kernel dropped (ring full), reported exactly
+    more: tuple = ()  # break: its further locations (a function's inlined copies), addr being the first
+
+    @property
+    def addresses(self) -> tuple:
+        """Every address of the breakpoint: gdb's locations N.1, N.2, ... in this order."""
+        return (self.addr, *self.more)
 
     @property
     def access(self) -> BpType:
@@ -107,4 +113,4 @@ class UserBreakpoint:
                 "backend": "pages" if self.paged else "int3" if self.kind is Kind.BREAK else "perf"
                 if self.count or self.no_stop else "debug registers",
                 "slots": {str(t): list(s) for t, s in self.slots().items()},
-                "no_stop": self.no_stop, "lost": self.lost}
+                "no_stop": self.no_stop, "lost": self.lost, "locations": list(self.addresses)}

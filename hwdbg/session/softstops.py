@@ -124,8 +124,13 @@ class BreakSites:
         self._inferior, self._last_stop, self._add, self._any_pending = inferior, last_stop, add, any_pending
 
     def add_break(self, location: str, **options: Any) -> tuple[UserBreakpoint, Optional[str]]:
+        made: list[UserBreakpoint] = []
+
         def resolve() -> tuple[int, int]:
-            return resolve_break(self._symbols(), self._env(), location, self.default_file()).addr, 1
+            site = resolve_break(self._symbols(), self._env(), location, self.default_file())
+            if made:
+                made[0].more = site.more  # the inlined copies of the new image or library
+            return site.addr, 1
 
         try:
             site = resolve_break(self._symbols(), self._env(), location, self.default_file())
@@ -133,9 +138,11 @@ class BreakSites:
             if ":" not in location:
                 raise
             bp = self._add(Kind.BREAK, 0, 1, expr=location, resolve=resolve, pending=True, **options)
+            made.append(bp)
             self.watch_loader()
             return bp, f"breakpoint {bp.id} is pending: {exc}"
-        return self._add(Kind.BREAK, site.addr, 1, expr=location, resolve=resolve, **options), site.note
+        made.append(self._add(Kind.BREAK, site.addr, 1, expr=location, resolve=resolve, more=site.more, **options))
+        return made[0], site.note
 
     def watch_loader(self) -> None:
         """While breaks wait for libraries, an internal int3 on the dynamic linker's

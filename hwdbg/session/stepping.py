@@ -171,10 +171,21 @@ class Stepper:
         tid = self._begin(tid)
         result: Result = None
         for _ in range(count):
+            if not over and self.s.frames.hidden_inline(tid):
+                result = self._into_inline(tid)  # gdb: a step at an inlined call behaves like "down"
+                continue
             result = self._one_line(tid, over=over, until=until)
             if not (isinstance(result, rec.Stopped) and result.reason == "step"):
                 break
         return result
+
+    def _into_inline(self, tid: int) -> rec.Stopped:
+        """Steps into the inlined call that starts at the pc without running: its frame is
+        shown from now on (gdb's step_into_inline_frame)."""
+        self.s.frames.show_inline(tid, 1)
+        pc = self._pc(tid)
+        self.s.current_tid = tid
+        return self._settle(rec.Stopped(reason="step", tid=tid, pc=pc, where=self.s.describe(pc), style="frame"))
 
     def _one_line(self, tid: int, *, over: bool, until: bool) -> Result:
         symbols = self.s.symbols
@@ -310,7 +321,11 @@ class Stepper:
     # ------------------------------------------------------------ finish, until LOCATION, advance
 
     def check_finish(self, tid: int) -> None:
-        """gdb's outermost frame: one without a caller, or main (backtraces stop there)."""
+        """gdb's outermost frame: one without a caller, or main (backtraces stop there); an
+        inlined frame 0 always has its caller."""
+        shown = self.s.frames.stack(tid, 1)
+        if shown and shown[0].kind == "inline":
+            return
         frames = self._frames(tid, 2)
         fn = self.s.symbols.function_at(frames[0][0]) if frames and self.s.symbols is not None else None
         if len(frames) < 2 or frames[0][1] is None or (fn is not None and fn.name == "main"):
@@ -327,6 +342,9 @@ class Stepper:
         value as (printed, number or None) or None, its type or None)."""
         tid = self._begin(tid)
         self.check_finish(tid)
+        shown = self.s.frames.stack(tid, 1)
+        if shown and shown[0].kind == "inline":
+            return self._finish_inline(tid, shown[0]), None, None
         frames = self._frames(tid, 2)
         pc, cfa = frames[0]
         ret, caller_cfa = frames[1]
@@ -347,6 +365,22 @@ class Stepper:
         inf = self.s.require_process()
         value = format_returned(rtype, inf.get_regs(tid), lambda: inf.get_fpregs(tid), self.s.env(tid))
         return stop, value, rtype
+
+    def _finish_inline(self, tid: int, frame: Any) -> Result:
+        """finish in an inlined function: steps over its instructions (calls included) until the
+        pc leaves its code in the same real frame, or that frame returns, then on to the start of
+        a statement or of another inlined call, as gdb's stepping does (it prints no value)."""
+        block, bias, cfa = frame.scope.top, frame.bias, frame.cfa
+        left = False
+        while True:
+            result = self.instruction_step(tid, 1, over=True)
+            if not (isinstance(result, rec.Stopped) and result.reason == "step"):
+                return result
+            pc = self._pc(tid)
+            left = left or self._cfa(tid) != cfa or not block.contains(pc - bias)
+            entry = self.s.symbols.line_entry(pc) if left and self.s.symbols is not None else None
+            if left and (entry is None or (entry.start == pc and entry.is_stmt) or self.s.frames.hidden_inline(tid)):
+                return self._stop(tid, "finish")
 
     def run_until(self, addr: int, tid: Optional[int] = None, *, anywhere: bool) -> Result:
         """``until LOCATION`` / ``advance LOCATION``: run until addr is reached, or the current

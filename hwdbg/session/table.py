@@ -56,7 +56,7 @@ class BreakpointTable:
             on_hit: Optional[Callable[[rec.Hit], Any]] = None,
             resolve: Optional[Callable[[], tuple[int, int]]] = None, count: bool = False,
             keep: Optional[int] = KEPT_HITS, temporary: bool = False, pending: bool = False,
-            kernel: bool = False, scope: Any = None, no_stop: bool = False) -> UserBreakpoint:
+            kernel: bool = False, scope: Any = None, no_stop: bool = False, more: tuple = ()) -> UserBreakpoint:
         kind = kind_of(kind)
         if kernel and (kind is not Kind.WATCH or count or no_stop):
             raise UsageError("--kernel reports the kernel's writes: it goes with watch (not rwatch, awatch, "
@@ -86,7 +86,7 @@ class BreakpointTable:
                             changes_only=(kind is Kind.WATCH) if changes_only is None else changes_only,
                             backtrace=backtrace, signed=signed, on_hit=on_hit, resolve=resolve, count=count,
                             hits=deque(maxlen=keep), condition_ast=condition_ast, temporary=temporary,
-                            pending=pending, kernel=kernel, paged=paged, scope=scope, no_stop=no_stop)
+                            pending=pending, kernel=kernel, paged=paged, scope=scope, no_stop=no_stop, more=more)
         if self._alive():
             self.install(bp)
             self._guard(bp, True)
@@ -145,16 +145,22 @@ class BreakpointTable:
             raise ValidationError(f"no thread {bp.thread} in process {inf.pid}; see `info threads`")
         if bp.enabled and not bp.inserted and not bp.pending:
             with self._all_stopped(inf):
-                try:
-                    inf.breaks.insert(bp.addr, bp.id)
-                except HwdbgError as exc:
-                    raise AddressError(f"cannot insert a breakpoint at {bp.addr:#x}: {exc}") from None
+                done: list[int] = []
+                for addr in bp.addresses:
+                    try:
+                        inf.breaks.insert(addr, bp.id)
+                    except HwdbgError as exc:
+                        for placed in done:  # all or nothing
+                            inf.breaks.remove(placed, bp.id)
+                        raise AddressError(f"cannot insert a breakpoint at {addr:#x}: {exc}") from None
+                    done.append(addr)
             bp.inserted = True
 
     def _remove(self, bp: UserBreakpoint) -> None:
         if bp.inserted and self._alive():
             with self._all_stopped(self._process()):
-                self._process().breaks.remove(bp.addr, bp.id)
+                for addr in bp.addresses:
+                    self._process().breaks.remove(addr, bp.id)
         bp.inserted = False
 
     def _routine(self, hw: HwBreakpoint, installed: bool) -> bool:

@@ -14,6 +14,7 @@ from hwdbg.errors import LibraryNotLoaded, SymbolError, UsageError
 from hwdbg.symbols import index as name_index
 from hwdbg.symbols import tls
 from hwdbg.symbols.dwarf import DwarfInfo
+from hwdbg.symbols.inlines import inline_sites
 from hwdbg.symbols import plt
 from hwdbg.symbols.elf import ElfImage, Symbol, suggest
 from hwdbg.linux import procfs
@@ -252,6 +253,15 @@ class SymbolTable:
             if module.dwarf is not None and (module is self.executable or module.dwarf.indexed):
                 names.update(module.dwarf.variable_names())
         raise SymbolError(f"no symbol '{name}'{where}{suggest(name, names)}")
+
+    def inline_sites(self, name: str, lib: Optional[str] = None) -> list[int]:
+        """Run-time entry addresses of the copies of function ``name`` inlined into the code of
+        the executable (and of libraries whose DWARF is small or indexed already)."""
+        out: list[int] = []
+        for module in self._modules_named(lib):
+            if module.dwarf is not None and self._types_cheap(module):
+                out += [addr + module.bias for addr in inline_sites(module.dwarf, name)]
+        return out
 
     def _lookup_in(self, module: Module, name: str) -> Optional[Variable]:
         sym = module.image.find_symbol(name)

@@ -2,8 +2,9 @@
 DW_TAG_formal_parameter and DW_TAG_variable children, innermost block first.
 
 Only the unit of the pc is read (the name index leads to the function's DIE); each
-function's tree of blocks is decoded once. Inlined subroutines are not entered (their
-variables belong to another function, which gdb shows as a frame of its own).
+function's tree of blocks is decoded once. An inlined subroutine is a block of its own kind:
+its variables belong to the inlined function, which gdb shows as a frame of its own
+(``inline_chain``), so the blocks around it do not see them.
 """
 from __future__ import annotations
 
@@ -37,9 +38,22 @@ class _Block:
     variables: list[ScopeVariable] = field(default_factory=list)
     blocks: list["_Block"] = field(default_factory=list)
     call_sites: list[Any] = field(default_factory=list)  # DW_TAG_call_site DIEs
+    inlines: list["_Block"] = field(default_factory=list)  # DW_TAG_inlined_subroutine blocks
+    inline: Optional["InlineCall"] = None  # set on an inlined subroutine's block
 
     def contains(self, link_pc: int) -> bool:
         return any(low <= link_pc < high for low, high in self.ranges)
+
+
+@dataclass(frozen=True)
+class InlineCall:
+    """Where an inlined subroutine was called from, and the function it is."""
+
+    name: str
+    die: Any  # the DW_TAG_inlined_subroutine
+    call_file: Optional[str]
+    call_line: Optional[int]
+    entry: int  # link-time: the first address of its first range (gdb's BLOCK_ENTRY_PC)
 
 
 @dataclass
@@ -51,11 +65,32 @@ class FunctionScope:
     low: int  # link-time entry address
     top: _Block
     parser: DWARFExprParser
+    outer: Optional["FunctionScope"] = None  # an inlined subroutine's: the function it lies in
 
     @property
     def frame_base(self) -> Any:
-        """The DW_AT_frame_base attribute (usually DW_OP_call_frame_cfa), or None."""
+        """The DW_AT_frame_base attribute (usually DW_OP_call_frame_cfa), or None; an inlined
+        subroutine's is that of the function it was inlined into."""
+        if self.outer is not None:
+            return self.outer.frame_base
         return self.die.attributes.get("DW_AT_frame_base")
+
+    @property
+    def inline(self) -> Optional[InlineCall]:
+        return self.top.inline
+
+    def inline_chain(self, link_pc: int) -> list["FunctionScope"]:
+        """The inlined subroutines around ``link_pc``, outermost first, each as a scope of its
+        own (arguments, locals, blocks); [] where no inlined code is."""
+        chain, block = [], self.top
+        while True:
+            inner = next((b for b in block.blocks + block.inlines if b.contains(link_pc)), None)
+            if inner is None:
+                return chain
+            if inner.inline is not None:
+                chain.append(FunctionScope(inner.inline.name, inner.inline.die, inner.inline.entry, inner,
+                                           self.parser, self.outer or self))
+            block = inner
 
     @property
     def arguments(self) -> list[ScopeVariable]:
@@ -82,22 +117,54 @@ class FunctionScope:
         """DW_AT_call_value of the parameter passed in ``register`` at the call of ``callee``
         returning to ``return_pc`` (link-time): what the callee's DW_OP_entry_value(register)
         stands for. Only direct calls count (gdb does not trust an indirect call's target)."""
-        stack = [self.top]
+        for site in self.call_sites():
+            if _call_return_pc(site) != return_pc or _call_origin(site) != callee:
+                continue
+            for parameter in site.iter_children():
+                if parameter.tag not in _CALL_PARAMETERS:
+                    continue
+                location = _attr_value(parameter, "DW_AT_location")
+                value = (_attr_value(parameter, "DW_AT_call_value")
+                         or _attr_value(parameter, "DW_AT_GNU_call_site_value"))
+                if location and value and _register_of(location) == register:
+                    return list(value)
+        return None
+
+    def call_site_at(self, return_pc: int) -> Optional[Any]:
+        """The DW_TAG_call_site DIE whose call returns to ``return_pc`` (link-time), or None."""
+        return next((site for site in self.call_sites() if _call_return_pc(site) == return_pc), None)
+
+    def call_sites(self) -> list[Any]:
+        """Every call site of the function, those of the code inlined into it included."""
+        out, stack = [], [self.top]
         while stack:
             block = stack.pop()
-            stack += block.blocks
-            for site in block.call_sites:
-                if _call_return_pc(site) != return_pc or _call_origin(site) != callee:
-                    continue
-                for parameter in site.iter_children():
-                    if parameter.tag not in _CALL_PARAMETERS:
-                        continue
-                    location = _attr_value(parameter, "DW_AT_location")
-                    value = (_attr_value(parameter, "DW_AT_call_value")
-                             or _attr_value(parameter, "DW_AT_GNU_call_site_value"))
-                    if location and value and _register_of(location) == register:
-                        return list(value)
-        return None
+            stack += block.blocks + block.inlines
+            out += block.call_sites
+        return out
+
+    def tail_calls(self) -> list[Any]:
+        """The call sites that are tail calls (a jump: DW_AT_call_tail_call)."""
+        return [site for site in self.call_sites()
+                if "DW_AT_call_tail_call" in site.attributes or "DW_AT_GNU_tail_call" in site.attributes]
+
+
+def call_target(site: Any) -> Optional[int]:
+    """The link-time entry address of the function a call site calls directly, or None (an
+    indirect call, or a callee without code of its own here)."""
+    for name in ("DW_AT_call_origin", "DW_AT_abstract_origin"):
+        if name in site.attributes:
+            try:
+                origin = site.get_DIE_from_attribute(name)
+            except PARSE_ERRORS:
+                return None
+            low = origin.attributes.get("DW_AT_low_pc")
+            return low.value if low is not None else None
+    return None
+
+
+def call_return_pc(site: Any) -> Optional[int]:
+    return _call_return_pc(site)
 
 
 def _register_of(expr: list[int]) -> Optional[int]:
@@ -174,6 +241,48 @@ def _fill(dwarf: DwarfInfo, parent: Any, block: _Block) -> None:
             block.blocks.append(inner)
         elif tag in _CALL_SITES:
             block.call_sites.append(child)
+        elif tag == "DW_TAG_inlined_subroutine":
+            inner = _Block(_ranges(dwarf, child))
+            if inner.ranges:
+                inner.inline = _inline_call(dwarf, child, inner.ranges[0][0])
+                _fill(dwarf, child, inner)
+                _inherit(dwarf, child, inner)
+                block.inlines.append(inner)
+
+
+def _inherit(dwarf: DwarfInfo, die: Any, block: _Block) -> None:
+    """gdb's inherit_abstract_dies: the inlined function's own parameters and variables that no
+    direct child of ``die`` stands for (often ones the concrete tree has in a nested block) are
+    variables of its block too, with no location."""
+    try:
+        origin = die.get_DIE_from_attribute("DW_AT_abstract_origin")
+    except (KeyError, *PARSE_ERRORS):
+        return
+    referenced = set()
+    for child in die.iter_children():
+        attr = child.attributes.get("DW_AT_abstract_origin")
+        if attr is not None:
+            try:
+                referenced.add(child.get_DIE_from_attribute("DW_AT_abstract_origin").offset)
+            except PARSE_ERRORS:
+                pass
+    for child in origin.iter_children():
+        if child.tag not in ("DW_TAG_formal_parameter", "DW_TAG_variable") or child.offset in referenced:
+            continue
+        name, type_die = _attr_value(child, "DW_AT_name"), _inherited(child, "DW_AT_type")
+        if name is None or "DW_AT_declaration" in child.attributes:
+            continue
+        ctype = dwarf.type_of(type_die) if type_die is not None else VOID
+        block.variables.append(ScopeVariable(_text(name), child, ctype, child.tag == "DW_TAG_formal_parameter"))
+
+
+def _inline_call(dwarf: DwarfInfo, die: Any, entry: int) -> InlineCall:
+    name_die = _inherited(die, "DW_AT_name")
+    name = _text(_attr_value(name_die, "DW_AT_name")) if name_die is not None else "??"
+    index, line = _attr_value(die, "DW_AT_call_file"), _attr_value(die, "DW_AT_call_line")
+    files = dwarf._files_of(die.cu) if index is not None else []  # the unit's line-table file names
+    call_file = files[index] if index is not None and 0 <= index < len(files) else None
+    return InlineCall(name, die, call_file or None, line, entry)
 
 
 def _ranges(dwarf: DwarfInfo, die: Any) -> list[tuple[int, int]]:

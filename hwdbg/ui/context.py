@@ -294,18 +294,23 @@ class Context:
             return None
         reported = False
         with_commands: list[UserBreakpoint] = []
-        for hit in result.hits:
-            if not hit.stopped:
-                continue  # reported when it happened
+        stopping = [hit for hit in result.hits if hit.stopped]  # the others were reported when they happened
+        # Several code breakpoints at one pc: gdb announces the first only (its lowest number).
+        code = sorted((hit for hit in stopping if not hit.kind.is_data), key=lambda hit: hit.id)
+        for index, hit in enumerate(stopping):
             bp = session.breakpoints.get(hit.id)
             reported = True
             silent = bp is not None and bool(bp.commands) and bp.commands[0] == "silent"
-            if not silent and not self.out.json:
-                frame = None if hit.kind.is_data else stop_frame_text(session, hit.tid)
-                self.out.hit(hit, full=True, temporary=hit.id in self.temporary, frame=frame)
+            if not silent and not self.out.json and (hit.kind.is_data or hit is code[0]):
+                # A watch's frame line comes once, after the last hit of the stop (gdb).
+                last = not any(later.kind.is_data for later in stopping[index + 1:])
+                frame = stop_frame_text(session, hit.tid) if not hit.kind.is_data or last else None
+                several = bp is not None and bp.more and hit.pc in bp.addresses
+                self.out.hit(hit, full=True, temporary=hit.id in self.temporary, frame=frame, frame_line=last,
+                             location=bp.addresses.index(hit.pc) + 1 if several else None)
             if bp is not None and bp.commands and bp not in with_commands:
                 with_commands.append(bp)
-        frame = stop_frame_text(session, result.tid) if result.style and not (reported or self.out.json) else None
+        frame = stop_frame_text(session, result.tid) if not (reported or self.out.json) else None
         self.out.stopped(result, reported_hits=reported, frame=frame)
         self.listing = None  # the next `list` centres on this stop
         self.report(show_displays(self))

@@ -8,9 +8,20 @@ per file when it is not on disk, as gdb does.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from typing import Optional
 
 from .. import records as rec
+
+
+@dataclass(frozen=True)
+class FrameShown:
+    """Frame 0 as a stop shows it: its text (with arguments), and its file and line, which an
+    inlined call not entered yet puts at the call rather than at the pc's line."""
+
+    text: str
+    file: Optional[str]
+    line: Optional[int]
 
 
 def frame_line(frame: Optional[rec.Frame], pc: int, *, address: bool) -> str:
@@ -48,17 +59,17 @@ class SourceLines:
         return f"{line}\t{lines[line - 1]}"
 
 
-def stop_lines(stop: rec.Stopped, sources: SourceLines, frame: Optional[str] = None) -> str:
+def stop_lines(stop: rec.Stopped, sources: SourceLines, frame: Optional[FrameShown] = None) -> str:
     """A stop that ends a step, finish or until, by its ``style`` (see records.Stopped);
     ``frame``: frame 0 with its arguments, as commands/frames.py's frame_text spells it."""
     where = stop.where
     style = stop.style or "frame-address"
     inside = style.endswith("-address")
-    has_line = where is not None and where.file and where.line
-    if style.startswith("line") and has_line:
+    file, line = (frame.file, frame.line) if frame is not None else (where.file, where.line) if where else (None, None)
+    if style.startswith("line") and file and line:
         prefix = f"{stop.pc:#018x}\t" if inside else ""
-        return prefix + sources.text(where.file, where.line)
-    text = frame or frame_line(where, stop.pc, address=inside)
-    if has_line:
-        text += "\n" + sources.text(where.file, where.line)
+        return prefix + sources.text(file, line)
+    text = frame.text if frame is not None else frame_line(where, stop.pc, address=inside)
+    if file and line:
+        text += "\n" + sources.text(file, line)
     return text

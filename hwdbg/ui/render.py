@@ -13,7 +13,7 @@ from typing import Any, Optional, TextIO
 
 from .. import records as rec
 from ..records import Kind
-from .location import SourceLines, stop_lines
+from .location import FrameShown, SourceLines, stop_lines
 
 KIND_TITLES = {
     "watch": "Hardware watchpoint",
@@ -58,22 +58,29 @@ def value_text(value: Optional[int]) -> str:
     return "<unreadable>" if value is None else str(value)
 
 
-def hit_text(hit: rec.Hit, *, temporary: bool = False, frame: Optional[str] = None) -> str:
-    """A hit in full, as gdb reports the stop; ``frame``: frame 0 with its arguments (see stop_lines)."""
+def hit_text(hit: rec.Hit, *, temporary: bool = False, frame: Optional[FrameShown] = None,
+             full_frame: bool = True, location: Optional[int] = None) -> str:
+    """A hit in full, as gdb reports the stop; ``frame``: frame 0 with its arguments (see stop_lines).
+    A watch's hit ends with the frame line unless another hit of the same stop shows it
+    (``full_frame`` False: gdb prints it once, after the last). ``location``: which of a
+    breakpoint's several addresses it was (gdb's ``Breakpoint 1.2, ...``)."""
     where = where_text(hit.function, hit.file, hit.line)
     if not hit.kind.is_data:
         title = "Temporary breakpoint" if temporary else "Breakpoint"
-        place = frame if frame else where if hit.function else f"{hit.pc:#x}" + (f" {where}" if where else "")
-        lines = [f"{title} {hit.id}, {place}"]
+        place = frame.text if frame else where if hit.function else f"{hit.pc:#x}" + (f" {where}" if where else "")
+        lines = [f"{title} {hit.id}{f'.{location}' if location else ''}, {place}"]
     else:
         lines = [f"{KIND_TITLES[hit.kind]} {hit.id}: {hit.expr}", ""]
         if hit.kind is Kind.RWATCH or (hit.kind is Kind.AWATCH and hit.old == hit.new):
             lines.append(f"Value = {value_text(hit.new)}")
         else:
             lines += [f"Old value = {value_text(hit.old)}", f"New value = {value_text(hit.new)}"]
-        lines.append(f"Thread {hit.tid} at {hit.pc:#x}" + (f" in {where}" if where else ""))
         if hit.syscall is not None:
             lines.append(f"Written by the kernel in {hit.syscall_text}")
+        if frame is not None:  # gdb's frame line: where the thread is now, after the access
+            lines.append(frame.text)
+        elif full_frame:
+            lines.append(f"Thread {hit.tid} at {hit.pc:#x}" + (f" in {where}" if where else ""))
     if hit.backtrace:
         lines += backtrace_lines(hit.backtrace)
     return "\n".join(lines)
@@ -113,10 +120,15 @@ def signal_description(name: Optional[str]) -> str:
     return f"{name}, {text}" if text else name
 
 
-def stopped_text(stop: rec.Stopped) -> str:
-    """A stop that is not (only) a breakpoint hit: a step, a signal, an interrupt."""
+def stopped_text(stop: rec.Stopped, shown: Optional[FrameShown] = None, sources: Optional[SourceLines] = None) -> str:
+    """A stop that is not (only) a breakpoint hit: a step, a signal, an interrupt; ``shown``:
+    frame 0 with its arguments, then its source line, as gdb prints them."""
     frame = frame_text(stop.where, stop.pc)
-    if stop.reason == "step" or stop.reason == "breakpoint":
+    if shown is not None:
+        frame = shown.text
+        if shown.file and shown.line and sources is not None:
+            frame += "\n" + sources.text(shown.file, shown.line)
+    if stop.reason in ("step", "breakpoint", "watchpoint"):
         return frame
     if stop.reason == "signal":
         return f"\nThread {stop.tid} received signal {signal_description(stop.signal)}\n{frame}"
@@ -182,8 +194,10 @@ class Output:
         self.stream.flush()
 
     # ``frame``: the stopped thread's frame 0 as text shows it, with its arguments (or None).
-    def hit(self, hit: rec.Hit, *, full: bool, temporary: bool = False, frame: Optional[str] = None) -> None: ...
-    def stopped(self, stop: rec.Stopped, *, reported_hits: bool, frame: Optional[str] = None) -> None: ...
+    # ``frame_line`` False: another hit of the same stop shows the frame; ``location``: N of 1.N.
+    def hit(self, hit: rec.Hit, *, full: bool, temporary: bool = False, frame: Optional[FrameShown] = None,
+            frame_line: bool = True, location: Optional[int] = None) -> None: ...
+    def stopped(self, stop: rec.Stopped, *, reported_hits: bool, frame: Optional[FrameShown] = None) -> None: ...
     def ended(self, record: Any) -> None: ...
     def notice(self, notice: rec.Notice) -> None: ...
     def result(self, result: Any) -> None: ...
@@ -200,20 +214,22 @@ class TextOutput(Output):
     def _paint(self, text: str, code: str) -> str:
         return f"{code}{text}{_RESET}" if self.color and text else text
 
-    def hit(self, hit: rec.Hit, *, full: bool, temporary: bool = False, frame: Optional[str] = None) -> None:
+    def hit(self, hit: rec.Hit, *, full: bool, temporary: bool = False, frame: Optional[FrameShown] = None,
+            frame_line: bool = True, location: Optional[int] = None) -> None:
         if full:
-            text = hit_text(hit, temporary=temporary, frame=frame)
-            if not hit.kind.is_data and hit.file and hit.line and not hit.backtrace:
-                text += "\n" + self.sources.text(hit.file, hit.line)  # gdb shows the line it stopped at
+            text = hit_text(hit, temporary=temporary, frame=frame, full_frame=frame_line, location=location)
+            file, line = (frame.file, frame.line) if frame is not None else (hit.file, hit.line)
+            if (frame is not None or not hit.kind.is_data) and file and line and not hit.backtrace:
+                text += "\n" + self.sources.text(file, line)  # gdb shows the line it stopped at
             head, _, tail = text.partition("\n")
             self.write("\n" + self._paint(head, _BOLD) + ("\n" + tail if tail else ""))
         else:
             self.write_buffered(hit_line(hit))
 
-    def stopped(self, stop: rec.Stopped, *, reported_hits: bool, frame: Optional[str] = None) -> None:
+    def stopped(self, stop: rec.Stopped, *, reported_hits: bool, frame: Optional[FrameShown] = None) -> None:
         if reported_hits:
             return
-        self.write(stop_lines(stop, self.sources, frame) if stop.style else stopped_text(stop))
+        self.write(stop_lines(stop, self.sources, frame) if stop.style else stopped_text(stop, frame, self.sources))
 
     def ended(self, record: Any) -> None:
         self.write(exit_text(record))
@@ -243,7 +259,8 @@ class JsonOutput(Output):
     def emit(self, obj: dict) -> None:
         self.write(json.dumps(obj, default=_json_default))
 
-    def hit(self, hit: rec.Hit, *, full: bool, temporary: bool = False, frame: Optional[str] = None) -> None:
+    def hit(self, hit: rec.Hit, *, full: bool, temporary: bool = False, frame: Optional[FrameShown] = None,
+            frame_line: bool = True, location: Optional[int] = None) -> None:
         if hit.backtrace is not None or hit.changed is not None or hit.syscall is not None:
             self.emit(hit.to_json())  # parts that differ from hit to hit at one pc
             return
@@ -264,7 +281,7 @@ class JsonOutput(Output):
         time = "" if hit.time is None else f', "time": {hit.time}'
         self.write_buffered(f'{parts[0]}{hit.tid}, "pc": {hit.pc}, "old": {old}, "new": {new}{time}{parts[1]}')
 
-    def stopped(self, stop: rec.Stopped, *, reported_hits: bool, frame: Optional[str] = None) -> None:
+    def stopped(self, stop: rec.Stopped, *, reported_hits: bool, frame: Optional[FrameShown] = None) -> None:
         self.emit(stop.to_json())
 
     def ended(self, record: Any) -> None:

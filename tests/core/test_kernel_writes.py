@@ -79,7 +79,7 @@ def test_the_hit_pc_is_the_syscall_instruction(kernel_exe, filtered):
         target.run_to("ready")
         bp = target.watch("rnd", kernel=True)
         stop = target.cont(timeout=60)
-        assert stop.reason == "breakpoint" and [h.syscall for h in stop.hits] == ["getrandom"]
+        assert stop.reason == "watchpoint" and [h.syscall for h in stop.hits] == ["getrandom"]
         pc = stop.hits[0].pc
         assert target.read_memory(pc, 2) == b"\x0f\x05"  # syscall
         assert stop.pc == pc + 2  # stopped at the call's exit

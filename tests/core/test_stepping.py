@@ -50,7 +50,7 @@ def step_main_to_exit(target, main_tid, watches):
         for hit in result.hits:
             if hit.stopped:
                 stopped_by[hit.id] += 1
-        assert result.reason in ("step", "breakpoint"), result
+        assert result.reason in ("step", "watchpoint"), result
     raise AssertionError("the program did not end")
 
 

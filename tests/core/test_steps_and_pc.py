@@ -17,7 +17,7 @@ def test_a_hit_during_a_single_step_is_a_hit(start):
         if stop.hits:
             break
         assert stop.reason == "step"
-    assert stop.reason == "breakpoint" and stop.hits[0].id == g0.id and stop.hits[0].new == 1
+    assert stop.reason == "watchpoint" and stop.hits[0].id == g0.id and stop.hits[0].new == 1
     assert stop.hits[0].function == "write_g"
 
 

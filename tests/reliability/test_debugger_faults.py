@@ -40,7 +40,7 @@ def test_condition_error_at_hit_time_stops_and_is_reported(rel_start, figures, c
     bp = t.watch("counter", condition=condition)
     for n in range(1, 3):
         stop = t.cont(timeout=10)
-        assert isinstance(stop, hwdbg.Stopped) and stop.reason == "breakpoint"
+        assert isinstance(stop, hwdbg.Stopped) and stop.reason == "watchpoint"
         assert [h.id for h in stop.hits] == [bp.id] and stop.hits[0].new == n
         assert len(errors) == n
         message = errors[-1].message

@@ -279,7 +279,7 @@ def test_hostile_conditions(rel_start, figures, n):
         try:
             for _ in range(2):
                 stop = t.cont(timeout=10)
-                assert isinstance(stop, hwdbg.Stopped) and stop.reason == "breakpoint", stop
+                assert isinstance(stop, hwdbg.Stopped) and stop.reason in ("breakpoint", "watchpoint"), stop
             counts["run"] += 1
         finally:
             bp.delete()

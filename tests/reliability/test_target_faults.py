@@ -64,7 +64,7 @@ def test_segv_stops_then_kills(rel_start, rel_exe, figures):
     t = rel_start("segv")
     counter = t.watch("counter")
     first = t.cont(timeout=10)
-    assert isinstance(first, hwdbg.Stopped) and first.reason == "breakpoint" and first.hits[0].id == counter.id
+    assert isinstance(first, hwdbg.Stopped) and first.reason == "watchpoint" and first.hits[0].id == counter.id
     crash = t.cont(timeout=10)
     assert isinstance(crash, hwdbg.Stopped) and crash.reason == "signal" and crash.signal == "SIGSEGV"
     assert crash.where is not None and crash.where.function == "main"
@@ -91,7 +91,7 @@ def test_segv_in_worker_while_others_write(rel_start, rel_exe, figures, how):
             stop = t.cont(timeout=20)
             if isinstance(stop, hwdbg.Stopped) and stop.reason == "signal":
                 break
-            assert stop.reason == "breakpoint" and stop.tid == tids[3]
+            assert stop.reason == "watchpoint" and stop.tid == tids[3]
         assert stop.signal == "SIGSEGV" and stop.tid == tids[3]
         check_registers(t, intended_chunks(t))
         end = t.cont(timeout=10)

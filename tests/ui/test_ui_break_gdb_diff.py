@@ -1,7 +1,8 @@
 """Differential test: break/tbreak/continue scripts print the same stop lines in gdb and hwdbg
 (`Breakpoint 1, add (a=1, b=1) at sw_target.c:16` whole, arguments included, and the source line),
 on -O0 and -O2 builds (where FUNCTION means after the prologue, by the line table, and arguments
-are entry values or optimized out). Pointers into the stack differ between the runs: masked."""
+are entry values or optimized out: at -O2 twice() tail-calls add(), and add's entry values come
+through twice's tail call frame). Pointers into the stack differ between the runs: masked."""
 from __future__ import annotations
 
 import re
@@ -57,12 +58,8 @@ def hwdbg_stops(exe, commands, args, count):
 
 @pytest.mark.parametrize("opt", ["-O0", "-O2"])
 @pytest.mark.parametrize("script", sorted(SCRIPTS))
-def test_same_stops_as_gdb(build_target, script, opt, request):
+def test_same_stops_as_gdb(build_target, script, opt):
     program = PROGRAMS[script]
-    if opt == "-O2" and program == "sw_target":
-        # Known bug: at add's first instruction (a leaf without a stack frame at -O2) the unwinder
-        # skips twice(), so no call site gives add's entry values: gdb shows a=a@entry=0, hwdbg a=0.
-        request.applymarker(pytest.mark.xfail(strict=True, reason="unwinding a frameless leaf skips its caller"))
     exe = build_target(program, cflags=(opt,))
     expected = gdb_stops(exe, SCRIPTS[script], ARGS[program])
     assert hwdbg_stops(exe, SCRIPTS[script], ARGS[program], len(expected)) == expected

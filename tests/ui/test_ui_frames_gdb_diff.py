@@ -155,7 +155,7 @@ def hwdbg_watch_events(exe, commands: list[str], count: int) -> list[tuple]:
     for event in run.events:
         if event["event"] == "hit" and event["kind"] == "watch":
             last_hit = event
-        elif event["event"] == "stopped" and event["reason"] == "breakpoint" and last_hit is not None:
+        elif event["event"] == "stopped" and event["reason"] == "watchpoint" and last_hit is not None:
             events.append(("hit", event["function"], event["line"], str(last_hit["new"])))
             last_hit = None
         elif event["event"] == "stopped" and event["reason"] == "watchpoint-scope":

@@ -229,9 +229,9 @@ def _add_hbreak(ctx: Any, args: argparse.Namespace, temporary: bool) -> Result:
 
 def _announce(ctx: Any, name: str, bp: Any, title: str, temporary: bool, note: Optional[str] = None) -> Result:
     frame = ctx.session.describe(bp.addr)
-    place = f": file {os.path.basename(frame.file)}, line {frame.line}." if frame.file and frame.line else "."
-    data = bp_json(bp)
-    data["temporary"] = temporary
+    place = f": {bp.expr}. ({len(bp.addresses)} locations)" if bp.more else \
+        f": file {os.path.basename(frame.file)}, line {frame.line}." if frame.file and frame.line else "."
+    data = dict(bp_json(bp), temporary=temporary)
     text = f"{title} {bp.id} at {bp.addr:#x}{place}{_status_note(bp)}"
     if note:
         data["note"] = note
@@ -279,10 +279,10 @@ def break_(ctx: Any, args: argparse.Namespace) -> Result:
     *ADDRESS or *FUNCTION (that very byte), FUNCTION+OFFSET, FILE:LINE, LINE (in
     the current file) or LIB:FUNCTION (pending until LIB is loaded, at startup
     or by dlopen). A line without code moves to the next line that has some, and
-    says so. Any number of them, none uses a debug register;
-    the int3 bytes are invisible to print, x, disassemble and memory reads, and are
-    removed before the process is let go (detach, quit, errors, signals) and from
-    forked children. thread TID: only that thread stops."""
+    says so. A FUNCTION inlined in several places stops at each (1.1, 1.2, ...). Any
+    number of them, none uses a debug register; the int3 bytes are invisible to print,
+    x, disassemble and memory reads, and are removed before the process is let go
+    (detach, quit, errors, signals) and from forked children. thread TID: only it stops."""
     return _add_break(ctx, args, temporary=False)
 
 

@@ -10,6 +10,7 @@ from ... import expr
 from ...errors import FrameError, HwdbgError, UsageError
 from ...session.frames import variable_value
 from ...symbols.types import type_name
+from ..location import FrameShown
 from . import Category, CommandParser, Result, command, current_tid, number, session_symbolic
 
 D = Category.DATA
@@ -106,8 +107,7 @@ class _HeldEnv:
 def frame_text(frame: Any, env: Any) -> str:
     """``0x00005555555551ae in fact (n=3) at t.c:13`` (no address when frame 0's pc starts its
     line): a frame as gdb prints it in a backtrace, after ``#N``, and in stop lines."""
-    address = frame.level > 0 or not frame.at_line_start()
-    text = f"{frame.pc:#018x} in " if address else ""
+    text = f"{frame.pc:#018x} in " if frame.shows_address else ""
     text += f"{frame.function or '??'} ({', '.join(_argument_texts(frame, env)) if frame.scope else ''})"
     if frame.file and frame.line:
         text += f" at {frame.file_shown}:{frame.line}"
@@ -122,12 +122,14 @@ def frame_line(frame: Any, env: Any) -> str:
     return f"{head} {frame_text(frame, env)}"
 
 
-def stop_frame_text(session: Any, tid: int) -> Optional[str]:
+def stop_frame_text(session: Any, tid: int) -> Optional[FrameShown]:
     """Frame 0 of a stopped thread as a stop line shows it (``sum_pair (p=0x...) at steps.c:15``);
     None when its frame cannot be built (the caller then shows what the stop record knows)."""
     try:
         frames = session.frames.stack(tid, 1)
-        return frame_text(frames[0], frame_env(session, tid)) if frames else None
+        if not frames:
+            return None
+        return FrameShown(frame_text(frames[0], frame_env(session, tid)), frames[0].file, frames[0].line)
     except HwdbgError:
         return None
 
@@ -194,8 +196,10 @@ def backtrace(ctx: Any, args: argparse.Namespace) -> Result:
     The call stack of the current thread, innermost frame first, as gdb shows it:
     `#0  sum_pair (p=0x7ffe...) at steps.c:15`, `#1  0x... in main () at steps.c:30`;
     scalar arguments with their values, structs as `...`, `p=p@entry=V` when the
-    caller's call site tells the value at entry. At most N frames; like gdb it ends
-    at main."""
+    caller's call site tells the value at entry. As gdb, a function inlined at the pc
+    (DW_TAG_inlined_subroutine) is a frame of its own, its caller at the call's line,
+    and a function that tail-called the next one (DW_AT_call_tail_call) is found again
+    from the call sites. At most N frames; like gdb it ends at main."""
     session, tid = _stack(ctx)
     limit = args.limit
     if limit is not None and (limit < 1 or limit > 100_000):
@@ -275,10 +279,14 @@ def info_frame(ctx: Any, args: argparse.Namespace) -> Result:
         where += f" ({frame.file_shown}:{frame.line})"
     cfa = frame.cfa
     lines = [f"Stack level {frame.level}, frame at {cfa:#x}:" if cfa is not None else f"Stack level {frame.level}:"]
-    saved_pc = frame.return_address
+    saved_pc = frame.saved_pc
     lines.append(f" rip = {frame.pc:#x}{where}" + (f"; saved rip = {saved_pc:#x}" if saved_pc is not None else ""))
     links = []
-    if caller is not None and caller.cfa is not None:
+    if frame.kind == "tailcall":
+        links.append("tail call frame")
+    elif frame.kind == "inline":
+        links.append(f"inlined into frame {frame.level + 1}")
+    elif caller is not None and caller.cfa is not None:
         links.append(f"called by frame at {caller.cfa:#x}")
     if frame.level > 0 and frames[frame.level - 1].cfa is not None:
         links.append(f"caller of frame at {frames[frame.level - 1].cfa:#x}")
@@ -287,17 +295,25 @@ def info_frame(ctx: Any, args: argparse.Namespace) -> Result:
     if frame.scope is not None:
         lines.append(" source language c.")
     arglist = ", ".join(_argument_texts(frame, env)) if frame.scope else ""
-    base = frame.base_address()
+    base = frame.base_address() if frame.kind == "normal" else None
     if base is not None:
         lines.append(f" Arglist at {base:#x}, args: {arglist}".rstrip())
         lines.append(f" Locals at {base:#x}, Previous frame's sp is {cfa:#x}" if cfa is not None
                      else f" Locals at {base:#x},")
-    saved = [(reg, frame.saved[reg]) for reg in _GDB_ORDER if reg in frame.saved]
+    elif frame.kind != "normal":
+        # gdb knows no frame base of a frame that has no stack of its own
+        lines.append(" Arglist at unknown address.")
+        lines.append(" Locals at unknown address, Previous frame's sp "
+                     + ("in rsp" if frame.kind == "inline" else f"is {cfa:#x}"))
+    # Below a tail call frame gdb computes the pc rather than reading it where it was saved.
+    computed = (16,) if caller is not None and caller.kind == "tailcall" else ()
+    saved = [(reg, frame.saved[reg]) for reg in _GDB_ORDER
+             if reg in frame.saved and reg not in computed and frame.kind == "normal"]
     if saved:
         lines.append(" Saved registers:")
         lines.append("  " + ", ".join(f"{_DWARF_NAMES[reg]} at {addr:#x}" for reg, addr in saved))
     data = frame_json(frame, env)
-    data.update(saved_pc=saved_pc, caller_cfa=caller.cfa if caller is not None else None,
+    data.update(saved_pc=saved_pc, kind=frame.kind, caller_cfa=caller.cfa if caller is not None else None,
                 saved_registers={_DWARF_NAMES[reg]: addr for reg, addr in saved})
     return Result("info frame", {"frame": data}, "\n".join(lines))
 

@@ -60,7 +60,8 @@ def step(ctx: Any, args: argparse.Namespace) -> None:
 
     Like next, but enters the functions called on the way that have line information (it
     stops after their prologue, as `break FUNCTION`, following a PLT stub to the library
-    function it calls); functions without line information are stepped over."""
+    function it calls); functions without line information are stepped over. At the
+    start of an inlined call it enters it without running (as gdb: like down)."""
     _step_command(ctx, args, "step",
                   lambda tid, n: ctx.session.stepper.line_step(tid, n, over=False))
 
@@ -132,7 +133,8 @@ def finish(ctx: Any, args: argparse.Namespace) -> Any:
 
     Runs until the current function returns, and shows the value it returned (read as the
     x86-64 ABI returns it: rax, rdx, xmm0, xmm1 or memory, by its type), numbered in the
-    value history as print does. Other threads run meanwhile unless scheduler-locking is on."""
+    value history as print does. Other threads run meanwhile unless scheduler-locking is on.
+    In an inlined function it steps out of the function's code (no value, as gdb)."""
     session = ctx.session
     tid = _running(ctx)
     session.stepper.check_finish(tid)
