@@ -8,6 +8,7 @@ and calls listeners; it never prints.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import signal as _signal
 import threading
@@ -22,7 +23,7 @@ from ..hw.router import Router, TrapKind
 from ..hw.strings import StringStores
 from ..linux import affinity, procfs
 from ..process import events as pev
-from ..process.control import Inferior, find_program
+from ..process.control import TRACE_OPTIONS, Inferior, find_program
 from . import cleanup, scoped
 from .causeless import CauselessTraps
 from .env import ExpressionEnv
@@ -37,7 +38,7 @@ from .notrace import NoStopTraces, slot_holders
 from .publisher import Publisher, announcers
 from .softstops import BreakSites, SoftStops
 from .stepping import Stepper
-from .stops import exit_record, passed_on, signal_name, stop_reason, where_text
+from .stops import exit_record, fork_reason, passed_on, signal_name, stop_reason, where_text
 from .table import BreakpointTable
 
 class Session:
@@ -55,6 +56,7 @@ class Session:
         self.fast_path = True  # let the C loop take hits that need no Python
         self.fast_hits = 0  # how many of them it took
         self.stop_signals: set[int] = set()  # signals that stop too (hwdbg serve: those its client does not pass)
+        self.fork_events = self.exec_events = False  # fork, vfork and exec stop too (hwdbg serve's client asks)
         self._saved_affinity: dict[int, set[int]] = {}
         self._stepping: set[int] = set()
         self._locked: Optional[int] = None  # while set, only this thread runs (scheduler-locking)
@@ -182,6 +184,13 @@ class Session:
             self.symbols = None
         self._started()
 
+    def adopt(self, pid: int, *, spawned: bool) -> None:
+        """Takes over a forked child kept stopped by fork_events (the client follows the child)."""
+        if self.alive:
+            raise TargetError(f"process {self.inferior.pid} is already being debugged; `detach` it first")
+        self.inferior = Inferior.adopt(pid, spawned=spawned, options=TRACE_OPTIONS)
+        self._started()
+
     def _started(self) -> None:
         inf = self.inferior
         assert inf is not None
@@ -193,6 +202,7 @@ class Session:
         for tid in inf.threads:
             self.manager.add_thread(tid)
         self.current_tid = inf.pid
+        inf.fork_events = self.fork_events
         self.pages.reset()
         self.frames.reset(stopped=True)
         self.table.rearm("start")
@@ -523,8 +533,13 @@ class Session:
             self.table.rearm("exec")
             self.sites.watch_loader()
             self.manager.sync([tid])
+            if self.exec_events:
+                return self._stopped(inf, tid, "exec")
             self._resume(inf, tid)
             return None
+        if isinstance(event, (pev.Forked, pev.VforkDone)):
+            stop = self._stopped(inf, tid, fork_reason(event))
+            return dataclasses.replace(stop, child=getattr(event, "child", None))
         if isinstance(event, (pev.Exited, pev.Killed)):
             self._gone()
             return exit_record(event, inf.pid)
