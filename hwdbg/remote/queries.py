@@ -166,13 +166,22 @@ class Queries:
             raise PacketError() from None
 
     def _threads_xml(self) -> bytes:
+        """The thread list, read again only when the thread set or the stopped thread changed
+        (gdb asks at every stop; a name the program changes later shows at the next change)."""
         inf = self._inferior()
+        order = self._thread_order()
+        key = (inf.pid, inf.generation, tuple(order), self.multiprocess)
+        cached = getattr(self, "_threads_cache", None)
+        if cached is not None and cached[0] == key:
+            return cached[1]
         rows = []
-        for tid in self._thread_order():
+        for tid in order:
             comm = procfs.read_text(f"/proc/{inf.pid}/task/{tid}/comm").strip()
             name = "".join(c for c in comm if c.isalnum() or c in "-_.")
             rows.append(f'<thread id="{self.ident(tid)}" name="{name}"/>')
-        return ("<?xml version=\"1.0\"?><threads>" + "".join(rows) + "</threads>").encode()
+        data = ("<?xml version=\"1.0\"?><threads>" + "".join(rows) + "</threads>").encode()
+        self._threads_cache = (key, data)
+        return data
 
     def _monitor(self, hexcmd: bytes) -> bytes:
         try:
