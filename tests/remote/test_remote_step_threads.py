@@ -1,4 +1,4 @@
-"""`next` in one thread while the others run and hit a watchpoint: gdb steps the thread with
+"""`next` in main while the other threads run and hit a watchpoint: gdb steps main with
 vCont;s:TID;c (scheduler-locking off), so the others must run meanwhile; whichever event comes
 first is reported, all threads stop, and the other event is kept for the next resume. Every
 write of `counter` must be seen, in order, as gdb alone sees them."""
@@ -16,7 +16,8 @@ pytestmark = [pytest.mark.requires_hw_watchpoints,
 
 WORKERS, ROUNDS = 3, 4  # as in remote_step_watch.c
 
-# `next` until the program exits; the value of counter at each watchpoint stop, and the exit code.
+# `next` in main (thread 1) until the program exits, going back to main after each watchpoint stop
+# in a worker; the value of counter at each watchpoint stop, and the exit code.
 STEPPER = """\
 watch counter
 python
@@ -29,6 +30,7 @@ gdb.events.exited.connect(lambda event: codes.append(getattr(event, "exit_code",
 for _ in range(4000):
     if codes or gdb.selected_inferior().pid == 0:
         break
+    gdb.execute("thread 1", to_string=True)
     gdb.execute("next", to_string=True)
 print("VALUES", values)
 print("EXIT", codes)
