@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import re
+import shlex
 import shutil
 import socket
 import statistics
@@ -57,9 +58,8 @@ def run_gdb(exe: Path, hits: int, mode: str, tmp: Path) -> float:
     if mode == "native":
         start = "break main\nrun\n"
     elif mode.endswith("stdio"):
-        quiet = [] if stub[0] == "gdbserver" else ["-q", "--stdio"]
-        where = "-" if stub[0] == "gdbserver" else ""
-        start = f"target remote | {' '.join([*stub, *quiet, where])} {exe} loop {hits}\nbreak main\ncontinue\n"
+        options = ["-"] if stub[0] == "gdbserver" else ["-q", "--stdio"]
+        start = f"target remote | {shlex.join([*stub, *options, str(exe), 'loop', str(hits)])}\nbreak main\ncontinue\n"
     else:
         port = free_port()
         log = tmp / f"{mode}.log"  # a file, not a pipe nobody drains (gdbserver would block writing to it)

@@ -94,6 +94,7 @@ class Stopped:
     """The target is stopped and waits for a command."""
 
     reason: str  # breakpoint | step | finish | until | signal | interrupted | int3 (the program's own) | timeout
+    # | fork | vfork | vforkdone | exec (only when Session.fork_events/exec_events ask for them)
     tid: int
     pc: int
     hits: tuple[Hit, ...] = ()
@@ -103,6 +104,7 @@ class Stopped:
     # How a person sees a stop that ends a step (gdb's print_stop_event): "line" (the source line),
     # "frame" (the frame, then the line), with "-address" when the pc is inside a line. Not in JSON.
     style: Optional[str] = None
+    child: Optional[int] = None  # the new process of a fork/vfork stop (hwdbg serve). Not in JSON.
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"event": "stopped", "reason": self.reason, "tid": self.tid, "pc": self.pc}

@@ -20,12 +20,12 @@ from ..errors import PtraceError, TargetError
 from ..linux import procfs
 from ..linux import ptrace as sc
 from ..linux import seccomp
-from .events import (Exec, Exited, GroupStop, Interrupted, Killed, ProcessEvent, Signal, SyscallStop, ThreadCreated,
-                     ThreadExited, Trap)
+from .events import (Exec, Exited, Forked, GroupStop, Interrupted, Killed, ProcessEvent, Signal, SyscallStop,
+                     ThreadCreated, ThreadExited, Trap, VforkDone)
+from .forks import take_child
 from .launch import Launch
-from .passthrough import PASSTHROUGH
 from .reaper import REAPER
-from .swbreak import SoftwareBreakpoints, write_child
+from .swbreak import SoftwareBreakpoints
 
 
 @dataclass
@@ -58,6 +58,7 @@ class Inferior(Launch):
         self.breaks = SoftwareBreakpoints(self.read_raw, self.write_raw)  # our int3s in its code
         self.filtered = False  # started under the kernel-write seccomp filter (linux/seccomp.py)
         self.trace_syscalls = False  # resume with PTRACE_SYSCALL: stop at every syscall (kernel writes)
+        self.fork_events = False  # keep forked children stopped and report Forked/VforkDone (forks.py)
 
 
     # ---------------------------------------------------------------- threads
@@ -160,12 +161,14 @@ class Inferior(Launch):
                 self.resume(tid)
             return None
         if event in (sc.PTRACE_EVENT_FORK, sc.PTRACE_EVENT_VFORK):
-            self._release_child(sc.geteventmsg(tid), event == sc.PTRACE_EVENT_VFORK)
-            if not stopping:
-                self.resume(tid)
-            return None
-        if event == sc.PTRACE_EVENT_VFORK_DONE:
+            child, vfork = sc.geteventmsg(tid), event == sc.PTRACE_EVENT_VFORK
+            if take_child(self, child, vfork):
+                return Forked(tid, child, vfork)
+        elif event == sc.PTRACE_EVENT_VFORK_DONE:
             self.breaks.drop_all()  # the vfork child has let go of our memory
+            if self.fork_events:
+                return VforkDone(tid)
+        if event in (sc.PTRACE_EVENT_FORK, sc.PTRACE_EVENT_VFORK, sc.PTRACE_EVENT_VFORK_DONE):
             if not stopping:
                 self.resume(tid)
             return None
@@ -206,24 +209,6 @@ class Inferior(Launch):
         self.exit_event = event
         self._forget()
         return event
-
-    def _release_child(self, child: int, vfork: bool) -> None:
-        """A forked child, auto-attached and stopping: on_fork cleans its memory, then it goes untraced."""
-        statuses = REAPER.unclaimed.pop(child, [])
-        try:
-            if not statuses:
-                os.waitpid(child, sc.WALL)
-            if vfork:
-                self.breaks.lift_all()  # shared memory: no int3 until the child execs or exits (gdb too)
-            else:
-                self.breaks.strip(lambda addr, data: write_child(child, addr, data))
-            if self.filtered:  # it inherited the filter: let go, its filtered calls would fail with ENOSYS
-                sc.cont(child, 0)
-                PASSTHROUGH.adopt(child)
-                return
-            sc.detach(child)
-        except (OSError, PtraceError):
-            pass  # killed before it ran: nothing to clean
 
     def step_alone(self, tid: int) -> Optional[ProcessEvent]:
         """Single-steps tid while every other thread stays stopped; returns the event the step

@@ -32,6 +32,19 @@ class Exec(ProcessEvent):
 
 
 @dataclass(frozen=True)
+class Forked(ProcessEvent):
+    """tid forked (or vforked) ``child``, which is kept stopped and traced (Inferior.fork_events)."""
+
+    child: int
+    vfork: bool
+
+
+@dataclass(frozen=True)
+class VforkDone(ProcessEvent):
+    """The vfork child exec'd or exited: the parent's memory is its own again."""
+
+
+@dataclass(frozen=True)
 class Exited(ProcessEvent):
     code: int
 

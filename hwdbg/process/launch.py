@@ -100,6 +100,14 @@ class Launch:
             self.threads[tid].running = True
 
     @classmethod
+    def adopt(cls, pid: int, *, spawned: bool, options: int = TRACE_OPTIONS) -> "Inferior":
+        """A forked child we already trace and that is stopped (forks.take_child kept it)."""
+        self = cls(pid, spawned=spawned, options=options)
+        self._add_thread(pid, running=False)
+        self._open_memory()
+        return self
+
+    @classmethod
     def attach(cls, pid: int) -> "Inferior":
         """Seizes every thread of a running process and stops them all."""
 

@@ -14,7 +14,7 @@ from . import monitor
 from .libraries import svr4_xml
 from .packets import MAX_PACKET, escape
 from .regs import target_xml
-from .stopreply import host_signal, thread_id
+from .stopreply import host_signal
 
 TRIPLE = b"x86_64-pc-linux-gnu".hex()
 # Signals a client is told about, as gdbserver reports them (stops and traps are the session's own)
@@ -59,11 +59,11 @@ class Queries:
         if name == b"Xfer":
             return self._xfer(rest)
         if args == b"C":
-            return b"QC" + thread_id(self._tid()).encode() if self.session.alive else b"QC0"
+            return b"QC" + self.ident(self._tid()).encode() if self.session.alive else b"QC0"
         if args == b"fThreadInfo":
             if not self.session.alive:
                 return b"l"
-            return b"m" + b",".join(thread_id(t).encode() for t in self._thread_order())
+            return b"m" + b",".join(self.ident(t).encode() for t in self._thread_order())
         if args == b"sThreadInfo":
             return b"l"
         if name == b"Attached":
@@ -85,9 +85,9 @@ class Queries:
             tid = hex_int(name[len(b"ThreadStopInfo"):])
             if tid not in self.session.inferior.threads:
                 raise PacketError()
-            if self.last and f"thread:{thread_id(tid)};".encode() in self.last:
+            if self.last and f"thread:{self.ident(tid)};".encode() in self.last:
                 return self.last
-            return f"T00thread:{thread_id(tid)};".encode()
+            return f"T00thread:{self.ident(tid)};".encode()
         return b""
 
     def _thread_order(self) -> list[int]:
@@ -100,8 +100,12 @@ class Queries:
         offered = set(features.split(b";"))
         self.client_swbreak = b"swbreak+" in offered
         self.client_hwbreak = b"hwbreak+" in offered
+        events = self.negotiate(offered)
+        if self.last_stop is not None and self.session.alive:
+            self.stopped(self.last_stop)  # `?` answers with the thread ids the client now reads
         return (f"PacketSize={MAX_PACKET:x};QStartNoAckMode+;qXfer:features:read+;qXfer:auxv:read+;"
-                "qXfer:exec-file:read+;qXfer:threads:read+;qXfer:libraries-svr4:read+;QPassSignals+;swbreak+;hwbreak+;vContSupported+").encode()
+                "qXfer:exec-file:read+;qXfer:threads:read+;qXfer:libraries-svr4:read+;QPassSignals+;swbreak+;hwbreak+;"
+                f"vContSupported+{events}").encode()
 
     def _set(self, args: bytes) -> bytes:
         if args == b"StartNoAckMode":
@@ -162,13 +166,22 @@ class Queries:
             raise PacketError() from None
 
     def _threads_xml(self) -> bytes:
+        """The thread list, read again only when the thread set or the stopped thread changed
+        (gdb asks at every stop; a name the program changes later shows at the next change)."""
         inf = self._inferior()
+        order = self._thread_order()
+        key = (inf.pid, inf.generation, tuple(order), self.multiprocess)
+        cached = getattr(self, "_threads_cache", None)
+        if cached is not None and cached[0] == key:
+            return cached[1]
         rows = []
-        for tid in self._thread_order():
+        for tid in order:
             comm = procfs.read_text(f"/proc/{inf.pid}/task/{tid}/comm").strip()
             name = "".join(c for c in comm if c.isalnum() or c in "-_.")
-            rows.append(f'<thread id="{thread_id(tid)}" name="{name}"/>')
-        return ("<?xml version=\"1.0\"?><threads>" + "".join(rows) + "</threads>").encode()
+            rows.append(f'<thread id="{self.ident(tid)}" name="{name}"/>')
+        data = ("<?xml version=\"1.0\"?><threads>" + "".join(rows) + "</threads>").encode()
+        self._threads_cache = (key, data)
+        return data
 
     def _monitor(self, hexcmd: bytes) -> bytes:
         try:

@@ -254,7 +254,11 @@ class Server:
                 if tid in inf.threads:
                     inf.threads[tid].signal = signals.get(tid, 0)  # the client decides what is delivered
             watcher.start()
-            result = session.step(resume.step_tid) if resume.step_tid is not None else session.cont()
+            if resume.step_tid is None:
+                result = session.cont()
+            else:  # the session's step with scheduler-locking off when the others run: all-stop at
+                # whichever event comes first; another thread's stop is kept and reported next time
+                result = session.go(resume.step_tid, step=True, lock=not resume.others)
         except HwdbgError as exc:
             self.log(f"resume failed: {exc}")
             result = self._after_failure()
@@ -280,6 +284,7 @@ class Server:
     def let_go(self) -> None:
         """The client is gone without D or k: apply the disconnect policy."""
         stub, session = self.stub, self.stub.session
+        stub.release_forks()
         if not session.alive:
             return
         try:

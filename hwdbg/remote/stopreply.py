@@ -56,11 +56,14 @@ _REASON = {Kind.WATCH: "watch", Kind.RWATCH: "rwatch", Kind.AWATCH: "awatch"}
 
 
 def stop_reply(stop: rec.Stopped, *, expedite: Callable[[int], Iterable[tuple[int, bytes]]],
-               address_of: Callable[[rec.Hit], Optional[int]], swbreak: bool, hwbreak: bool) -> bytes:
+               address_of: Callable[[rec.Hit], Optional[int]], swbreak: bool, hwbreak: bool,
+               ident: Callable[[int], str] = thread_id, event: str = "") -> bytes:
     """``T`` with the thread, expedited registers and at most one stop reason.
 
     ``address_of`` maps a hit to the data address to report (one inside the range the client
-    asked for), or None when the hit is not one of the client's.
+    asked for), or None when the hit is not one of the client's. ``ident`` writes a thread id
+    (``pPID.TID`` once the client speaks multiprocess); ``event`` is a fork, vfork, vforkdone or
+    exec reason (``fork:pPID.TID;``), which comes first, as gdbserver sends it.
     """
     if stop.reason == "interrupted" or stop.reason == "timeout":
         signo = GDB_SIGNAL_INT
@@ -68,11 +71,11 @@ def stop_reply(stop: rec.Stopped, *, expedite: Callable[[int], Iterable[tuple[in
         signo = gdb_signal(stop.signal)
     else:
         signo = GDB_SIGNAL_TRAP
-    parts = [f"T{signo:02x}"]
+    parts = [f"T{signo:02x}", event]
     for num, value in expedite(stop.tid):
         parts.append(f"{num:02x}:{value.hex()};")
-    parts.append(f"thread:{thread_id(stop.tid)};")
-    if signo == GDB_SIGNAL_TRAP:
+    parts.append(f"thread:{ident(stop.tid)};")
+    if signo == GDB_SIGNAL_TRAP and not event:
         parts.append(_reason(stop.hits, address_of, swbreak=swbreak, hwbreak=hwbreak))
     return "".join(parts).encode()
 
@@ -92,7 +95,9 @@ def _reason(hits: Iterable[rec.Hit], address_of: Callable[[rec.Hit], Optional[in
     return ""
 
 
-def exit_reply(end: rec.Exited | rec.Killed) -> bytes:
+def exit_reply(end: rec.Exited | rec.Killed, pid: Optional[int] = None) -> bytes:
+    """``W``/``X``, with ``;process:PID`` for a multiprocess client."""
+    suffix = b";process:%x" % pid if pid is not None else b""
     if isinstance(end, rec.Exited):
-        return b"W%02x" % (end.code & 0xFF)
-    return b"X%02x" % gdb_signal(end.signal)
+        return b"W%02x" % (end.code & 0xFF) + suffix
+    return b"X%02x" % gdb_signal(end.signal) + suffix

@@ -13,6 +13,7 @@ from .. import records as rec
 from ..errors import HwdbgError
 from ..linux import ptrace as sc
 from ..session import Session
+from .forks import Forks
 from .packets import MAX_PACKET, escape, unescape
 from .points import ClientPoints, Key
 from .queries import PacketError, Queries, hex_int, thread
@@ -26,12 +27,16 @@ NO_REPLY = None
 class Resume:
     step_tid: Optional[int]  # the thread to single-step, or None: continue every thread
     signals: tuple[tuple[int, int], ...] = ()  # (tid, Linux signal) to deliver
+    others: bool = False  # while step_tid steps, the other threads run (vCont;s:TID;c)
 
 
-class Stub(Queries):
+class Stub(Forks, Queries):
     def __init__(self, session: Session, *, program: Optional[list[str]] = None, multi: bool = False,
                  spawn_options: Optional[dict] = None) -> None:
         self.session = session
+        # Every breakpoint of a client stops: the C hit loop would take none, and starting its
+        # publisher thread at each resume cost about half a millisecond per stop.
+        session.fast_path = False
         self.points = ClientPoints(session)
         self.program = program
         self.multi = multi
@@ -40,9 +45,11 @@ class Stub(Queries):
         self.client_swbreak = self.client_hwbreak = False
         self.g_thread: Optional[int] = None
         self.last: Optional[bytes] = None  # the last stop reply, for `?` and qThreadStopInfo
+        self.last_stop: Optional[rec.Stopped] = None  # what it said (written again once ids are pPID.TID)
         self.last_end: Optional[bytes] = None  # W/X when the process is gone
         self.ended = False  # D or k outside --multi, or `monitor exit`: serve no more
         self.exit_requested = False
+        self.forks = {}
         self.lldb = False  # lldb waits for a reply to `k` (lldb-server sends one), gdb must get none
         self._simple: dict[bytes, Callable[[], Any]] = {
             b"?": self._status, b"g": self._read_registers, b"k": self._kill, b"!": self._extended}
@@ -95,12 +102,14 @@ class Stub(Queries):
     def stopped(self, result: rec.Stopped | rec.Exited | rec.Killed) -> bytes:
         """The reply for the end of a resume; the client's breakpoints go with a dead process."""
         if isinstance(result, rec.Stopped):
+            self.last_stop = result
             self.last = stop_reply(result, expedite=self._expedite, address_of=self.points.address_of,
-                                   swbreak=self.client_swbreak, hwbreak=self.client_hwbreak)
+                                   swbreak=self.client_swbreak, hwbreak=self.client_hwbreak, ident=self.ident,
+                                   event=self.event_text(result))
             self.g_thread = None
             return self.last
         self.points.clear()
-        self.last, self.last_end = None, exit_reply(result)
+        self.last, self.last_end = None, exit_reply(result, result.pid if self.multiprocess and result.pid else None)
         return self.last_end
 
     def _expedite(self, tid: int) -> list[tuple[int, bytes]]:
@@ -170,6 +179,8 @@ class Stub(Queries):
         """The readable prefix of [addr, addr + length) (a short read is allowed), int3s hidden."""
         self._inferior()
         length = min(length, MAX_PACKET // 2)
+        if self.parked():
+            return self.read_parked(addr, length)
         try:
             return self.session.read_memory(addr, length)
         except (HwdbgError, OverflowError, ValueError):
@@ -260,12 +271,13 @@ class Stub(Queries):
         return self._with_signal(args, step=True)
 
     def _vcont(self, args: bytes) -> Any:
-        """vCont;ACTION[:TID]...: the leftmost action naming a thread wins; one stepping thread
-        steps alone (the others stay stopped), otherwise every thread continues."""
+        """vCont;ACTION[:TID]...: the leftmost action naming a thread wins; a stepping thread
+        steps while the threads given a continue action run (gdb's `next` with scheduler-locking
+        off: vCont;s:TID;c), or alone; otherwise every thread continues."""
         if not args.startswith(b";"):
             raise PacketError()
         inf = self._inferior()
-        step_tid, signals, stop_only = None, [], True
+        step_tid, signals, stop_only, others = None, [], True, False
         for action in args[1:].split(b";"):
             verb, _, tid_text = action.partition(b":")
             tid = thread(tid_text) if tid_text else None
@@ -273,6 +285,8 @@ class Stub(Queries):
                 raise PacketError()
             if verb[:1] != b"t":
                 stop_only = False
+            if verb[:1] in b"cC" and (tid is None or tid != step_tid):
+                others = True
             if verb[:1] in b"sS" and step_tid is None:
                 step_tid = tid or self._tid()
             if verb[:1] in b"CS":
@@ -286,12 +300,12 @@ class Stub(Queries):
             return self.last or b"OK"
         if step_tid is not None and step_tid not in inf.threads:
             raise PacketError()
-        return Resume(step_tid, tuple(signals))
+        return Resume(step_tid, tuple(signals), others=others and step_tid is not None)
 
     def _set_thread(self, args: bytes) -> bytes:
         op, tid = args[:1], thread(args[1:])
         inf = self._inferior() if self.session.alive else None
-        if tid is not None and (inf is None or tid not in inf.threads):
+        if tid is not None and (inf is None or tid not in inf.threads) and tid not in self.forks:
             raise PacketError()
         if op == b"g":
             self.g_thread = tid
@@ -318,6 +332,8 @@ class Stub(Queries):
         self._inferior()
         if key.type > 4:
             return b""
+        if self.parked():
+            return b"OK"  # a kept child: cleaned when kept, and it does not run
         self.points.insert(key)
         return b"OK"
 
@@ -325,7 +341,8 @@ class Stub(Queries):
         key = self._key(args)
         if key.type > 4:
             return b""
-        self.points.remove(key)
+        if not self.parked():
+            self.points.remove(key)
         return b"OK"
 
     # ------------------------------------------------------------ ending
@@ -335,15 +352,8 @@ class Stub(Queries):
             return self.last or b"S05"
         return self.last_end or b"W00"
 
-    def _detach(self, args: bytes) -> bytes:
-        self._inferior()
-        self.points.clear()
-        self.session.detach()
-        self.last, self.last_end = None, None
-        self.ended = not self.multi
-        return b"OK"
-
     def _kill(self) -> Optional[bytes]:
+        self.release_forks()
         if self.session.alive:
             self.points.clear()
             self.session.kill()
@@ -362,18 +372,20 @@ class Stub(Queries):
             return b"vCont;c;C;s;S;t"
         if name == b"Cont":
             return self._vcont(b";" + rest if rest else b"")
+        if name == b"Kill" and (self.multi or self.multiprocess):  # a multiprocess client's `k`
+            self.release_forks()
+            if self.session.alive:
+                self.points.clear()
+                self.session.kill()
+            self.last, self.last_end = None, b"X09"
+            self.ended = not self.multi
+            return b"OK"
         if not self.multi:
             return b""
         if name == b"Run":
             return self._run(rest)
         if name == b"Attach":
             return self._attach(hex_int(rest))
-        if name == b"Kill":
-            if self.session.alive:
-                self.points.clear()
-                self.session.kill()
-            self.last, self.last_end = None, b"X09"
-            return b"OK"
         return b""
 
     def _run(self, rest: bytes) -> bytes:

@@ -56,6 +56,7 @@ class Session(Lifecycle, Running, StopDispatch):
         self.fast_path = True  # let the C loop take hits that need no Python
         self.fast_hits = 0  # how many of them it took
         self.stop_signals: set[int] = set()  # signals that stop too (hwdbg serve: those its client does not pass)
+        self.fork_events = self.exec_events = False  # fork, vfork and exec stop too (hwdbg serve's client asks)
         self._saved_affinity: dict[int, set[int]] = {}
         self._stepping: set[int] = set()
         self._locked: Optional[int] = None  # while set, only this thread runs (scheduler-locking)

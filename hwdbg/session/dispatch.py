@@ -5,6 +5,7 @@ and returns None.
 """
 from __future__ import annotations
 
+import dataclasses
 import signal as _signal
 from typing import Any, Optional
 
@@ -13,7 +14,7 @@ from ..hw.router import TrapKind
 from ..process import events as pev
 from ..process.control import Inferior
 from . import scoped
-from .stops import exit_record, passed_on, signal_name, stop_reason
+from .stops import exit_record, fork_reason, passed_on, signal_name, stop_reason
 
 
 class StopDispatch:
@@ -55,8 +56,13 @@ class StopDispatch:
             self.table.rearm("exec")
             self.sites.watch_loader()
             self.manager.sync([tid])
+            if self.exec_events:
+                return self._stopped(inf, tid, "exec")
             self._resume(inf, tid)
             return None
+        if isinstance(event, (pev.Forked, pev.VforkDone)):
+            stop = self._stopped(inf, tid, fork_reason(event))
+            return dataclasses.replace(stop, child=getattr(event, "child", None))
         if isinstance(event, (pev.Exited, pev.Killed)):
             self._gone()
             return exit_record(event, inf.pid)

@@ -50,6 +50,13 @@ class Lifecycle:
             self.symbols = None
         self._started()
 
+    def adopt(self, pid: int, *, spawned: bool) -> None:
+        """Takes over a forked child kept stopped by fork_events (the client follows the child)."""
+        if self.alive:
+            raise TargetError(f"process {self.inferior.pid} is already being debugged; `detach` it first")
+        self.inferior = Inferior.adopt(pid, spawned=spawned)
+        self._started()
+
     def _started(self) -> None:
         inf = self.inferior
         assert inf is not None
@@ -61,6 +68,7 @@ class Lifecycle:
         for tid in inf.threads:
             self.manager.add_thread(tid)
         self.current_tid = inf.pid
+        inf.fork_events = self.fork_events
         self.pages.reset()
         self.frames.reset(stopped=True)
         self.table.rearm("start")

@@ -44,3 +44,10 @@ def where_text(stop: rec.Stopped) -> str:
     if where is not None and where.function:
         return f"{stop.pc:#x} in {where.function}"
     return f"{stop.pc:#x}"
+
+
+def fork_reason(event: pev.ProcessEvent) -> str:
+    """A kept fork's stop reason, as gdb's stop replies name them."""
+    if isinstance(event, pev.Forked):
+        return "vfork" if event.vfork else "fork"
+    return "vforkdone"

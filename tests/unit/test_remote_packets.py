@@ -90,3 +90,18 @@ def test_gdb_signal_numbers_differ_from_linux_and_round_trip():
     for name in ("SIGSEGV", "SIGUSR1", "SIGBUS", "SIGCHLD", "SIGINT", "SIGTRAP", "SIGRTMIN", "SIGRTMAX"):
         assert host_signal(gdb_signal(name)) == getattr(signal, name)
     assert (gdb_signal("SIG33"), gdb_signal("SIG35"), host_signal(77)) == (45, 47, 32)  # REALTIME_33, _35, _32
+
+
+@given(st.integers(1, 2**22), st.integers(1, 2**22), st.sampled_from(["fork", "vfork"]))
+def test_fork_stop_replies_name_the_child_first_then_the_parent_thread(pid, child, kind):
+    """gdbserver's order: the event, the expedited registers, then thread:; no swbreak/watch
+    reason beside a fork event; W/X carry ;process:PID for a multiprocess client."""
+    from hwdbg import records as rec
+    from hwdbg.remote.stopreply import exit_reply, stop_reply
+    stop = rec.Stopped(reason=kind, tid=pid, pc=0x401000, child=child)
+    reply = stop_reply(stop, expedite=lambda tid: [(16, b"\x00" * 8)], address_of=lambda hit: None,
+                       swbreak=True, hwbreak=True, ident=lambda tid: f"p{pid:x}.{tid:x}",
+                       event=f"{kind}:p{child:x}.{child:x};")
+    assert reply == f"T05{kind}:p{child:x}.{child:x};10:{'00' * 8};thread:p{pid:x}.{pid:x};".encode()
+    assert exit_reply(rec.Exited(code=3, pid=pid), pid) == b"W03;process:%x" % pid
+    assert exit_reply(rec.Exited(code=3, pid=pid)) == b"W03"

@@ -1,0 +1,47 @@
+"""Forked children. PTRACE_O_TRACEFORK/TRACEVFORK auto-attach them (with our options), so
+each one stops once before it runs a user instruction. By default it is let go there, after
+our int3s are taken out of its copy of the memory (a vfork child shares the parent's memory:
+there the int3s are lifted until VFORK_DONE, as gdb does). Debug registers are never inherited
+(the kernel clears ptrace_bps and the virtual DR7 in copy_thread), so there is nothing else
+to clean. A client that follows forks (``Inferior.fork_events``: gdb's fork-events through
+hwdbg serve) gets the child kept, clean and stopped, and decides: detach it or adopt it.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from ..errors import PtraceError
+from ..linux import ptrace as sc
+from .passthrough import PASSTHROUGH
+from .reaper import REAPER
+from .swbreak import write_child
+
+
+def take_child(inf: Any, child: int, vfork: bool) -> bool:
+    """Cleans a new child (stopped at its first stop); True if it is kept stopped and traced
+    for the client, False if it was let go (or died before it ran)."""
+    statuses = REAPER.unclaimed.pop(child, [])
+    try:
+        if not statuses:
+            os.waitpid(child, sc.WALL)
+        if vfork:
+            inf.breaks.lift_all()  # shared memory: no int3 until the child execs or exits (gdb too)
+        else:
+            inf.breaks.strip(lambda addr, data: write_child(child, addr, data))
+        if inf.fork_events and not inf.filtered:
+            return True
+        release_child(child, filtered=inf.filtered)
+    except (OSError, PtraceError):
+        pass  # killed before it ran: nothing to clean
+    return False
+
+
+def release_child(child: int, *, filtered: bool = False) -> None:
+    """Lets a clean child go. One under the kernel-write filter is passed through instead: its
+    filtered calls would fail with ENOSYS untraced."""
+    if filtered:
+        sc.cont(child, 0)
+        PASSTHROUGH.adopt(child)
+        return
+    sc.detach(child)
