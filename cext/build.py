@@ -35,6 +35,9 @@ struct hwdbg_die_rec {
 """
 with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "dwarfscan.c")) as source:
     DWARF_SCAN = source.read()
+# Symbol-table queries without a table (hwdbg/symbols/elf.py).
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "symscan.c")) as source:
+    SYM_SCAN = source.read()
 
 # The C hit loop's tables, declared once for cdef and for the compiler.
 FAST_TYPES = """
@@ -111,6 +114,10 @@ int hwdbg_ring_read(struct hwdbg_ring *ring, struct hwdbg_sample *out, int max_o
 """ + DWARF_TYPES + """
 int hwdbg_dwarf_scan(struct hwdbg_dwarf_sections *s, unsigned long long *offset,
                      struct hwdbg_die_rec *out, int max_out);
+int hwdbg_sym_named(const unsigned char *syms, size_t syms_len, const char *strtab, size_t strtab_len,
+                    const char *name, size_t name_len, int *out, int max_out);
+int hwdbg_sym_covering(const unsigned char *syms, size_t syms_len, unsigned long long addr, int kind,
+                       int *out, int max_out);
 """)
 
 ffibuilder.set_source("hwdbg._ptrace", r"""
@@ -427,7 +434,7 @@ int hwdbg_seccomp_install(const unsigned char *filter, unsigned short count)
     return 0;
 }
 
-""" + DWARF_TYPES + DWARF_SCAN + r"""
+""" + DWARF_TYPES + DWARF_SCAN + SYM_SCAN + r"""
 """)
 
 if __name__ == "__main__":

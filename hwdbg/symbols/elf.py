@@ -7,12 +7,12 @@ import io
 import mmap
 import os
 import struct
-from typing import Iterator, NamedTuple, Optional
+from typing import Any, Iterator, NamedTuple, Optional
 
 from elftools.common.exceptions import ELFError
 from elftools.elf.elffile import ELFFile
 
-from hwdbg.errors import SymbolError
+from hwdbg.errors import HwdbgError, SymbolError
 
 PAGE_SIZE = mmap.PAGESIZE  # the granularity the kernel maps segments with
 DEBUG_ROOT = "/usr/lib/debug"
@@ -24,6 +24,10 @@ STB_LOCAL, STB_GLOBAL, STB_WEAK, STB_GNU_UNIQUE = 0, 1, 2, 10
 SHN_UNDEF, SHN_ABS = 0, 0xFFF1
 BINDING_NAMES = {STB_LOCAL: "local", STB_GLOBAL: "global", STB_WEAK: "weak", STB_GNU_UNIQUE: "global"}
 BINDING_RANK = {"global": 0, "weak": 1, "local": 2}
+# Lookups in one file answered by a pass in C over its symbol table, before the whole table
+# is built in Python (tens of ms for a big program): a debugger that attaches and watches
+# one variable makes a handful; stepping makes hundreds.
+LAZY_QUERIES = 64
 
 
 class Symbol(NamedTuple):
@@ -54,6 +58,40 @@ def _preferred(a: Symbol, b: Symbol) -> Symbol:
         return (s.kind in ("other", "tls"), BINDING_RANK[s.binding], s.name.startswith("_"), len(s.name))
 
     return b if rank(b) < rank(a) else a
+
+
+def _merge_named(by_name: dict[str, Symbol], old_versions: set[str], sym: Symbol) -> Symbol:
+    """Enter ``sym`` under its name, as a user means it; returns it with the version cut off.
+
+    "memcpy@@GLIBC_2.14" is the default memcpy; "memcpy@GLIBC_2.2.5" an old one, which
+    names memcpy only when nothing else does."""
+    is_old_version = False
+    if "@" in sym.name:
+        base, _, version = sym.name.partition("@")
+        is_old_version = not version.startswith("@")
+        sym = sym._replace(name=base)
+    current = by_name.get(sym.name)
+    if current is None or (sym.name in old_versions and not is_old_version):
+        by_name[sym.name] = sym
+        old_versions.discard(sym.name)
+        if is_old_version:
+            old_versions.add(sym.name)
+    elif not is_old_version:
+        by_name[sym.name] = _preferred(current, sym)
+    return sym
+
+
+class _SymbolTable(NamedTuple):
+    """A symbol table's bytes as in the file, and how to read an entry."""
+
+    data: bytes
+    strtab: bytes
+    hidden: list[bool]  # per .dynsym entry: a non-default version
+    fmt: str
+    size: int
+
+
+_NO_SCAN = object()  # a table-less query could not be made: build the table
 
 
 def suggest(name: str, candidates) -> str:
@@ -105,6 +143,8 @@ class ElfImage:
         self._func_starts: list[int] = []
         self._objects: list[Symbol] = []
         self._object_starts: list[int] = []
+        self._raw: Any = None  # the raw symbol table (_SymbolTable), False when the file has none
+        self._queries = 0  # lookups answered without building the table
 
     def __repr__(self) -> str:
         return f"ElfImage({self.path!r})"
@@ -222,34 +262,43 @@ class ElfImage:
     def adopt_symbols_from(self, debug: "ElfImage") -> None:
         """Take the full .symtab of this stripped file's separate debug file (same addresses)."""
         if self._by_name is None and not self.has_symtab() and debug.has_symtab():
-            self._symbol_file = debug
+            self._symbol_file, self._raw = debug, None
 
-    def _raw_symbols(self) -> Iterator[Symbol]:
-        # .symtab is a superset of .dynsym; a stripped file only has the latter.
-        source = self._symbol_file or self  # no self-reference: the file closes without the gc
-        section = source._section(".symtab") or source._section(".dynsym")
-        if section is None:
+    def _table(self) -> Optional["_SymbolTable"]:
+        """The raw symbol table: .symtab, a superset of .dynsym (a stripped file has only the latter)."""
+        if self._raw is None:
+            source = self._symbol_file or self  # no self-reference: the file closes without the gc
+            section = source._section(".symtab") or source._section(".dynsym")
+            if section is None:
+                self._raw = False
+                return None
+            elf = source.elf
+            order = "<" if elf.little_endian else ">"
+            fmt = order + ("IBBHQQ" if elf.elfclass == 64 else "IIIBBH")  # 32-bit: name, value, size, info, other, shndx
+            size = struct.calcsize(fmt)
+            data = section.data()
+            self._raw = _SymbolTable(data[: len(data) - len(data) % size], elf.get_section(section["sh_link"]).data(),
+                                     source._hidden_versions(section, order), fmt, size)
+        return self._raw or None
+
+    def _raw_symbols(self, indices: Optional[list[int]] = None) -> Iterator[Symbol]:
+        """The table's defined, named symbols (only those at ``indices`` when given)."""
+        table = self._table()
+        if table is None:
             return
-        elf = source.elf
-        strtab = elf.get_section(section["sh_link"]).data()
-        order = "<" if elf.little_endian else ">"
-        if elf.elfclass == 64:
-            fmt = order + "IBBHQQ"  # name, info, other, shndx, value, size
+        if indices is None:
+            entries = enumerate(struct.iter_unpack(table.fmt, table.data))
         else:
-            fmt = order + "IIIBBH"  # name, value, size, info, other, shndx
-        entry_size = struct.calcsize(fmt)
-        data = section.data()
-        data = data[: len(data) - len(data) % entry_size]
-        hidden = source._hidden_versions(section, order)
-        entries = struct.iter_unpack(fmt, data)
-        if elf.elfclass != 64:
-            entries = ((n, i, o, x, v, z) for n, v, z, i, o, x in entries)
+            entries = ((i, struct.unpack_from(table.fmt, table.data, i * table.size)) for i in indices)
+        if table.size != 24:
+            entries = ((k, (n, i, o, x, v, z)) for k, (n, v, z, i, o, x) in entries)
+        strtab, hidden = table.strtab, table.hidden
         # Kind by (type, is SHN_ABS), computed once rather than per symbol.
         kinds = {(t, a): "tls" if t == STT_TLS and not a else symbol_kind(t, SHN_ABS if a else 1)
                  for t in range(16) for a in (False, True)}
         skipped = (STT_SECTION, STT_FILE)
         find, bindings = strtab.find, BINDING_NAMES
-        for index, (name_offset, info, _, shndx, value, size) in enumerate(entries):
+        for index, (name_offset, info, _, shndx, value, size) in entries:
             sym_type = info & 0xF
             if shndx == SHN_UNDEF or sym_type in skipped or name_offset == 0:
                 continue
@@ -257,6 +306,62 @@ class ElfImage:
             if hidden and index < len(hidden) and hidden[index]:
                 name += "@"  # spelled like .symtab spells a non-default version
             yield Symbol(name, value, size, kinds[sym_type, shndx == SHN_ABS], bindings.get(info >> 4, "global"))
+
+    def _scan(self) -> Optional[tuple[Any, Any, "_SymbolTable"]]:
+        """(ffi, lib, table) for a query without building the table; None when the table is built
+        already, queried often enough that building it pays, not ELF64 LSB, or the C module is missing."""
+        if self._by_name is not None or self._queries >= LAZY_QUERIES:
+            return None
+        self._queries += 1
+        table = self._table()
+        if table is None or table.size != 24 or table.fmt[0] != "<":
+            return None
+        try:
+            from hwdbg.linux.native import ffi, lib  # here: the symbols layer works without the C build
+        except HwdbgError:
+            return None
+        return ffi, lib, table
+
+    @staticmethod
+    def _scan_indices(ffi, call) -> list[int]:
+        size = 16
+        while True:
+            out = ffi.new("int[]", size)
+            count = call(out, size)
+            if count <= size:
+                return [out[i] for i in range(count)]
+            size = count
+
+    def _scan_named(self, name: str) -> Any:
+        """``find_symbol`` by one pass in C over the table; _NO_SCAN when that cannot be done."""
+        scan = self._scan()
+        if scan is None:
+            return _NO_SCAN
+        ffi, lib, table = scan
+        wanted = name.encode(errors="replace")
+        indices = self._scan_indices(ffi, lambda out, n: lib.hwdbg_sym_named(
+            table.data, len(table.data), table.strtab, len(table.strtab), wanted, len(wanted), out, n))
+        by_name: dict[str, Symbol] = {}
+        old_versions: set[str] = set()
+        for sym in self._raw_symbols(indices):
+            _merge_named(by_name, old_versions, sym)
+        return by_name.get(name)
+
+    def _scan_covering(self, link_addr: int, kind: str) -> Any:
+        """``function_at``/``object_at`` by one pass in C; _NO_SCAN when that cannot be done."""
+        scan = self._scan()
+        if scan is None:
+            return _NO_SCAN
+        ffi, lib, table = scan
+        if not 0 <= link_addr < 1 << 64:
+            return None
+        indices = self._scan_indices(ffi, lambda out, n: lib.hwdbg_sym_covering(
+            table.data, len(table.data), link_addr, 1 if kind == "func" else 2, out, n))
+        best: Optional[Symbol] = None
+        for sym in self._raw_symbols(indices):
+            sym = sym._replace(name=sym.name.partition("@")[0])
+            best = sym if best is None else _preferred(best, sym)
+        return None if best is None else self._containing([best], [best.value], link_addr)
 
     def _hidden_versions(self, section, order: str) -> list[bool]:
         """Per .dynsym entry: is it a non-default (hidden) symbol version?"""
@@ -274,21 +379,7 @@ class ElfImage:
         by_addr: dict[tuple[str, int], Symbol] = {}
         old_versions: set[str] = set()  # names held by a non-default symbol version
         for sym in self._raw_symbols():
-            is_old_version = False
-            if "@" in sym.name:
-                # "memcpy@@GLIBC_2.14" is the default memcpy; "memcpy@GLIBC_2.2.5" an
-                # old one, which names memcpy only when nothing else does.
-                base, _, version = sym.name.partition("@")
-                is_old_version = not version.startswith("@")
-                sym = sym._replace(name=base)
-            current = by_name.get(sym.name)
-            if current is None or (sym.name in old_versions and not is_old_version):
-                by_name[sym.name] = sym
-                old_versions.discard(sym.name)
-                if is_old_version:
-                    old_versions.add(sym.name)
-            elif not is_old_version:
-                by_name[sym.name] = _preferred(current, sym)
+            sym = _merge_named(by_name, old_versions, sym)
             if sym.kind in ("func", "object"):
                 key = (sym.kind, sym.value)
                 old = by_addr.get(key)
@@ -302,7 +393,8 @@ class ElfImage:
         return by_name
 
     def find_symbol(self, name: str) -> Optional[Symbol]:
-        return self._load().get(name)
+        found = self._scan_named(name)
+        return self._load().get(name) if found is _NO_SCAN else found
 
     def get_symbol(self, name: str) -> Symbol:
         sym = self.find_symbol(name)
@@ -330,10 +422,16 @@ class ElfImage:
 
     def function_at(self, link_addr: int) -> Optional[tuple[Symbol, int]]:
         """(function, offset into it) for a link-time address, or None."""
+        found = self._scan_covering(link_addr, "func")
+        if found is not _NO_SCAN:
+            return found
         self._load()
         return self._containing(self._funcs, self._func_starts, link_addr)
 
     def object_at(self, link_addr: int) -> Optional[tuple[Symbol, int]]:
         """(data object, offset into it) for a link-time address, or None."""
+        found = self._scan_covering(link_addr, "object")
+        if found is not _NO_SCAN:
+            return found
         self._load()
         return self._containing(self._objects, self._object_starts, link_addr)
