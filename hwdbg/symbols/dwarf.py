@@ -70,7 +70,12 @@ class DwarfInfo(LineTables, TypeDecoder):
 
     def _units(self) -> list[Any]:
         if self._unit_list is None:
-            self._unit_list = list(self._dwarf.iter_CUs())
+            units: list[Any] = []
+            try:
+                units.extend(self._dwarf.iter_CUs())
+            except PARSE_ERRORS:
+                pass  # a unit that cannot be read ends the list; those before it still serve
+            self._unit_list = units
         return self._unit_list
 
     def _unit_at(self, link_addr: int):
@@ -81,13 +86,16 @@ class DwarfInfo(LineTables, TypeDecoder):
             try:
                 data = name_index.section_bytes(section)
                 aranges = AddressRanges(bytes(data), self._elf.little_endian) if section is not None else None
-            except (ValueError, struct.error):
+            except (struct.error, *PARSE_ERRORS):
                 aranges = None
             self._aranges = aranges if aranges else None
         if self._aranges is None:
             return None
         offset = self._aranges.unit_at(link_addr)
-        return None if offset is None else self._dwarf.get_CU_at(offset)
+        try:
+            return None if offset is None else self._dwarf.get_CU_at(offset)
+        except PARSE_ERRORS:
+            return None
 
     # -- top-level names ----------------------------------------------------
 
@@ -114,7 +122,10 @@ class DwarfInfo(LineTables, TypeDecoder):
                     merged = name_index.scan(self._dwarf, self._elf.stream.name, strings=self._strings)
                 except name_index.ScanError as e:
                     name_index.notice(f"{e}; reading it the slow way")
-                    merged = self._names_slowly()
+                    try:
+                        merged = self._names_slowly()
+                    except PARSE_ERRORS:
+                        merged = NameIndex()  # the reason was given above
                 else:
                     name_index.store(merged, self._build_id, size)
             if self._dwarf.has_debug_types:
