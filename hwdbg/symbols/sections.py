@@ -14,6 +14,8 @@ import zlib
 from elftools.common.exceptions import ELFError
 from elftools.dwarf.dwarfinfo import DebugSectionDescriptor
 
+from hwdbg.symbols import abbrev
+
 # The BytesIO methods pyelftools and hwdbg use on a section's stream.
 STREAM_METHODS = ("read", "readinto", "readline", "seek", "tell", "getbuffer", "getvalue")
 INFLATE_STEP = 256 << 10  # compressed bytes read per step of a partial decompression
@@ -116,6 +118,9 @@ def dwarf_info(elf):
 
     elf._read_dwarf_section = lazy
     try:
-        return elf.get_dwarf_info(relocate_dwarf_sections=False)
+        dwarf = elf.get_dwarf_info(relocate_dwarf_sections=False)
     finally:
         del elf._read_dwarf_section  # the class's method again
+    if dwarf.debug_abbrev_sec is not None:
+        abbrev.install(dwarf)
+    return dwarf

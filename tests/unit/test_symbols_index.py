@@ -313,3 +313,35 @@ def test_corrupt_compressed_debug_info_gives_a_clear_line(build_target, notices,
     assert any("corrupt compressed section .debug_info" in n for n in notices), notices
     main = table.lookup("main")
     assert table.describe(main.addr + 1).function == "main"
+
+
+@pytest.mark.parametrize("path", ["sym_globals", "/usr/bin/python3.11d", "/lib/x86_64-linux-gnu/libc.so.6"])
+def test_abbreviation_tables_agree_with_pyelftools(build_target, path):
+    """Every abbreviation table of the file, decoded by hwdbg.symbols.abbrev, holds what
+    pyelftools' construct-based decoder makes of it: codes, tags, children, attribute specs."""
+    from elftools.dwarf.abbrevtable import AbbrevTable
+
+    from hwdbg.symbols import abbrev
+    from hwdbg.symbols.resolver import _dwarf_for
+
+    if not path.startswith("/"):
+        path = str(build_target(path, cflags=("-gdwarf-5",)))
+    elif not Path(path).exists():
+        pytest.skip(f"no {path} here")
+    dwarf_info = _dwarf_for(ElfImage(path))
+    if dwarf_info is None:
+        pytest.skip(f"no DWARF for {path}")
+    dwarf = dwarf_info._dwarf
+    section = dwarf.debug_abbrev_sec
+    offsets = sorted({cu["debug_abbrev_offset"] for cu in dwarf.iter_CUs()})
+    data = section.stream.getvalue()
+    for offset in offsets[:300]:
+        ours = abbrev.parse_table(data, offset)
+        theirs = AbbrevTable(dwarf.structs, section.stream, offset)._abbrev_map
+        assert ours.keys() == theirs.keys()
+        for code, decl in theirs.items():
+            mine = ours[code]
+            assert (mine["tag"], mine.has_children()) == (decl["tag"], decl.has_children())
+            assert [(s.name, s.form, s.get("value") if s.form == "DW_FORM_implicit_const" else None)
+                    for s in decl["attr_spec"]] == [(s.name, s.form, s.value) for s in mine["attr_spec"]]
+    assert dwarf.get_abbrev_table(offsets[0])._abbrev_map.keys() == abbrev.parse_table(data, offsets[0]).keys()
