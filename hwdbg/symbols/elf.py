@@ -13,6 +13,9 @@ from elftools.common.exceptions import ELFError
 from elftools.elf.elffile import ELFFile
 
 from hwdbg.errors import HwdbgError, SymbolError
+from hwdbg.symbols.elfheaders import (
+    PT_DYNAMIC, PT_LOAD, PT_TLS, SHT_NOBITS, Headers, SectionHeader, Segment, build_id, read_section,
+)
 
 PAGE_SIZE = mmap.PAGESIZE  # the granularity the kernel maps segments with
 DEBUG_ROOT = "/usr/lib/debug"
@@ -143,6 +146,7 @@ class ElfImage:
         self._func_starts: list[int] = []
         self._objects: list[Symbol] = []
         self._object_starts: list[int] = []
+        self._headers: Optional[Headers] = None
         self._raw: Any = None  # the raw symbol table (_SymbolTable), False when the file has none
         self._queries = 0  # lookups answered without building the table
 
@@ -156,86 +160,99 @@ class ElfImage:
     # -- layout ---------------------------------------------------------
 
     @property
+    def headers(self) -> Headers:
+        """Section and program headers, read once with struct (symbols/elfheaders.py)."""
+        if self._headers is None:
+            self._headers = Headers(self.elf, self.elf.stream)
+        return self._headers
+
+    def _loads(self) -> list[Segment]:
+        return [seg for seg in self.headers.segments if seg.type == PT_LOAD]
+
+    @property
     def load_base_vaddr(self) -> int:
         """Link-time address that the mapping at file offset 0 corresponds to."""
-        loads = [seg for seg in self.elf.iter_segments() if seg["p_type"] == "PT_LOAD"]
+        loads = self._loads()
         if not loads:
             return 0
-        first = min(loads, key=lambda seg: seg["p_vaddr"])
-        return (first["p_vaddr"] - first["p_offset"]) & ~(PAGE_SIZE - 1)
+        first = min(loads, key=lambda seg: seg.vaddr)
+        return (first.vaddr - first.offset) & ~(PAGE_SIZE - 1)
 
     def load_ranges(self) -> list[tuple[int, int]]:
         """Link-time [start, end) of each PT_LOAD segment."""
-        return [
-            (seg["p_vaddr"], seg["p_vaddr"] + seg["p_memsz"])
-            for seg in self.elf.iter_segments()
-            if seg["p_type"] == "PT_LOAD"
-        ]
+        return [(seg.vaddr, seg.vaddr + seg.memsz) for seg in self._loads()]
 
     def tls_segment(self) -> Optional[tuple[int, int, int]]:
         """(p_vaddr, p_memsz, p_align) of the PT_TLS segment (the thread-locals' template), or None."""
-        for seg in self.elf.iter_segments():
-            if seg["p_type"] == "PT_TLS":
-                return seg["p_vaddr"], seg["p_memsz"], max(seg["p_align"], 1)
+        for seg in self.headers.segments:
+            if seg.type == PT_TLS:
+                return seg.vaddr, seg.memsz, max(seg.align, 1)
         return None
 
     def dynamic_vaddr(self) -> Optional[int]:
         """Link-time address of the PT_DYNAMIC segment (what the loader's link_map calls l_ld)."""
-        for seg in self.elf.iter_segments():
-            if seg["p_type"] == "PT_DYNAMIC":
-                return seg["p_vaddr"]
+        for seg in self.headers.segments:
+            if seg.type == PT_DYNAMIC:
+                return seg.vaddr
         return None
 
     def read_bytes(self, vaddr: int, size: int) -> bytes:
         """Up to ``size`` bytes at link-time address ``vaddr``, read from the file: they stop where
         the PT_LOAD segment holding ``vaddr`` ends on disk (b"" if no segment's file part holds it)."""
-        for seg in self.elf.iter_segments():
-            if seg["p_type"] != "PT_LOAD":
-                continue
-            start, filesz = seg["p_vaddr"], seg["p_filesz"]
-            if start <= vaddr < start + filesz:
+        for seg in self._loads():
+            if seg.vaddr <= vaddr < seg.vaddr + seg.filesz:
                 stream = self.elf.stream
-                stream.seek(seg["p_offset"] + vaddr - start)
-                return stream.read(min(size, start + filesz - vaddr))
+                stream.seek(seg.offset + vaddr - seg.vaddr)
+                return stream.read(min(size, seg.vaddr + seg.filesz - vaddr))
         return b""
 
     def read_initial(self, vaddr: int, size: int) -> bytes:
         """The ``size`` bytes at ``vaddr`` as the program starts: the file's bytes, zeros in .bss
         (b"" unless one PT_LOAD segment holds all of them)."""
-        for seg in self.elf.iter_segments():
-            if seg["p_type"] != "PT_LOAD":
-                continue
-            start, filesz, memsz = seg["p_vaddr"], seg["p_filesz"], seg["p_memsz"]
-            if start <= vaddr and vaddr + size <= start + memsz:
-                data = self.read_bytes(vaddr, size) if vaddr < start + filesz else b""
+        for seg in self._loads():
+            if seg.vaddr <= vaddr and vaddr + size <= seg.vaddr + seg.memsz:
+                data = self.read_bytes(vaddr, size) if vaddr < seg.vaddr + seg.filesz else b""
                 return data + bytes(size - len(data))
         return b""
 
     # -- debug info -------------------------------------------------------
 
-    def has_dwarf(self) -> bool:
-        for name in (".debug_info", ".zdebug_info"):
+    def _section_header(self, name: str) -> Optional[SectionHeader]:
+        """The header of a section that has bytes in the file, or None."""
+        if not self.headers.sections:  # extended numbering: let pyelftools read the table
             section = self.elf.get_section_by_name(name)
-            if section is not None and section["sh_size"] > 0 and section["sh_type"] != "SHT_NOBITS":
-                return True
-        return False
+            if section is None:
+                return None
+            header = SectionHeader(-1, name, SHT_NOBITS if section["sh_type"] == "SHT_NOBITS" else 0,
+                                   section["sh_flags"], section["sh_addr"], section["sh_offset"],
+                                   section["sh_size"], section["sh_link"])
+        else:
+            header = self.headers.section(name)
+        if header is None or header.type == SHT_NOBITS or header.size == 0:
+            return None
+        return header
+
+    def has_dwarf(self) -> bool:
+        return any(self._section_header(name) is not None for name in (".debug_info", ".zdebug_info"))
 
     def build_id(self) -> Optional[str]:
-        for section in self.elf.iter_sections("SHT_NOTE"):
-            for note in section.iter_notes():
-                if note["n_type"] == "NT_GNU_BUILD_ID":
-                    return note["n_desc"]
-        return None
+        if not self.headers.sections:
+            for section in self.elf.iter_sections("SHT_NOTE"):
+                for note in section.iter_notes():
+                    if note["n_type"] == "NT_GNU_BUILD_ID":
+                        return note["n_desc"]
+            return None
+        return build_id(self.elf.stream, self.headers, self.elf.little_endian)
 
     def separate_debug_path(self) -> Optional[str]:
         """A file holding this image's DWARF (by build-id or .gnu_debuglink), if installed."""
         candidates = []
-        build_id = self.build_id()
-        if build_id and len(build_id) > 2:
-            candidates.append(f"{DEBUG_ROOT}/.build-id/{build_id[:2]}/{build_id[2:]}.debug")
-        link = self.elf.get_section_by_name(".gnu_debuglink")
+        build = self.build_id()
+        if build and len(build) > 2:
+            candidates.append(f"{DEBUG_ROOT}/.build-id/{build[:2]}/{build[2:]}.debug")
+        link = self._section_header(".gnu_debuglink")
         if link is not None:
-            name = link.data().split(b"\0", 1)[0].decode(errors="replace")
+            name = read_section(self.elf.stream, link).split(b"\0", 1)[0].decode(errors="replace")
             directory = os.path.dirname(os.path.realpath(self.path))
             candidates += [
                 os.path.join(directory, name),
@@ -251,10 +268,11 @@ class ElfImage:
     # -- symbols ----------------------------------------------------------
 
     def _section(self, name: str):
-        section = self.elf.get_section_by_name(name)
-        if section is None or section["sh_type"] == "SHT_NOBITS" or section["sh_size"] == 0:
+        """The pyelftools section of that name, when it has bytes in the file (made alone, by index)."""
+        header = self._section_header(name)
+        if header is None:
             return None
-        return section
+        return self.elf.get_section(header.index) if header.index >= 0 else self.elf.get_section_by_name(name)
 
     def has_symtab(self) -> bool:
         return self._section(".symtab") is not None

@@ -56,8 +56,9 @@ def _header_table(hdr_data: bytes, hdr_addr: int) -> Optional[tuple[list[int], l
 class FdeIndex:
     """The FDEs of one ELF file by pc (link-time), each parsed when a lookup first needs it."""
 
-    def __init__(self, elf: Any) -> None:
+    def __init__(self, elf: Any, headers: Any = None) -> None:
         self._elf = elf
+        self._headers = headers  # symbols/elfheaders.Headers: sections found without pyelftools' name map
         # The CFI sections alone: get_dwarf_info() would also copy all of .debug_info.
         self._structs = DWARFStructs(little_endian=elf.little_endian, dwarf_format=32,
                                      address_size=elf.elfclass // 8)
@@ -68,16 +69,22 @@ class FdeIndex:
         self._parsed: Optional[tuple[list[int], list[FDE]]] = None  # the whole-section fallback
         self._open_eh_frame()
 
+    def _by_name(self, name: str) -> Any:
+        if self._headers is not None and self._headers.sections:
+            header = self._headers.section(name)
+            return None if header is None else self._elf.get_section(header.index)
+        return self._elf.get_section_by_name(name)
+
     def _cfi(self, name: str, for_eh_frame: bool) -> Optional[CallFrameInfo]:
-        section = self._elf.get_section_by_name(name)
+        section = self._by_name(name)
         if section is None or section["sh_type"] == "SHT_NOBITS":
             return None
         data = section.data()
         return CallFrameInfo(io.BytesIO(data), len(data), section["sh_addr"], self._structs, for_eh_frame)
 
     def _open_eh_frame(self) -> None:
-        hdr = self._elf.get_section_by_name(".eh_frame_hdr")
-        eh_frame = self._elf.get_section_by_name(".eh_frame")
+        hdr = self._by_name(".eh_frame_hdr")
+        eh_frame = self._by_name(".eh_frame")
         if hdr is None or eh_frame is None or "SHT_NOBITS" in (hdr["sh_type"], eh_frame["sh_type"]):
             return
         try:

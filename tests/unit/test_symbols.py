@@ -440,3 +440,42 @@ def test_dwarf_is_lazy(exe):
     assert dwarf.indexed and not dwarf._unit_lines  # names did not need the line table
     assert dwarf.line_at(ElfImage(exe).get_symbol("bump").value) is not None
     assert len(dwarf._unit_lines) == 1
+
+
+@pytest.mark.parametrize("path", ["exe", "pie", "stripped", LIBC, "/usr/bin/python3.11d", "/usr/lib/debug"])
+def test_struct_read_headers_agree_with_pyelftools(exe, build_target, path):
+    """Load segments, TLS, the dynamic segment, build-id and which debug sections exist, read
+    from the headers with struct (symbols/elfheaders.py), are what pyelftools reads."""
+    from hwdbg.symbols.elfheaders import Headers
+
+    if path == "exe":
+        path = str(exe)
+    elif path == "pie":
+        path = str(build_target("sym_globals", pie=True))
+    elif path == "stripped":
+        path = str(build_target("sym_globals", strip=True, cflags=("-rdynamic",)))
+    elif path == "/usr/lib/debug":  # a separate debug file: NOBITS code, compressed DWARF
+        path = ElfImage(LIBC).separate_debug_path() if Path(LIBC).exists() else None
+    if path is None or not Path(path).exists():
+        pytest.skip("not installed here")
+    image = ElfImage(path)
+    elf = image.elf
+    headers = Headers(elf, elf.stream)
+    segments = [(s["p_type"], s["p_offset"], s["p_vaddr"], s["p_filesz"], s["p_memsz"], s["p_align"])
+                for s in elf.iter_segments()]
+    from elftools.elf.enums import ENUM_P_TYPE_BASE
+    types = {v: k for k, v in ENUM_P_TYPE_BASE.items()}
+    assert [(types.get(s.type, s.type), s.offset, s.vaddr, s.filesz, s.memsz, s.align) for s in headers.segments] == segments
+    for section in elf.iter_sections():
+        ours = headers.section(section.name)
+        assert (ours.addr, ours.offset, ours.size, ours.link, ours.flags) == (
+            section["sh_addr"], section["sh_offset"], section["sh_size"], section["sh_link"], section["sh_flags"])
+        assert elf.get_section(ours.index).name == section.name
+    expected_id = next((n["n_desc"] for s in elf.iter_sections("SHT_NOTE") for n in s.iter_notes()
+                        if n["n_type"] == "NT_GNU_BUILD_ID"), None)
+    assert image.build_id() == expected_id
+    has = any(elf.get_section_by_name(n) is not None and elf.get_section_by_name(n)["sh_type"] != "SHT_NOBITS"
+              and elf.get_section_by_name(n)["sh_size"] > 0 for n in (".debug_info", ".zdebug_info"))
+    assert image.has_dwarf() == has
+    loads = [s for s in elf.iter_segments() if s["p_type"] == "PT_LOAD"]
+    assert image.load_ranges() == [(s["p_vaddr"], s["p_vaddr"] + s["p_memsz"]) for s in loads]
