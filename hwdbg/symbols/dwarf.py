@@ -128,7 +128,8 @@ class DwarfInfo(LineTables, TypeDecoder):
                         merged = NameIndex()  # the reason was given above
                 else:
                     name_index.store(merged, self._build_id, size)
-            if self._dwarf.has_debug_types:
+            if self._dwarf.has_debug_types():  # a method: as an attribute it was always true
+                merged = merged.unpacked()  # type units are merged into dicts
                 for tu in self._dwarf.iter_TUs():
                     merged.merge(self._names_of(tu))
             self._all_names = merged
