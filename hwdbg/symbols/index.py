@@ -116,6 +116,14 @@ def section_bytes(descriptor) -> bytes:
     return stream.read(descriptor.size)
 
 
+def _section_prefix(descriptor, end: int) -> bytes:
+    """The first ``end`` bytes of a section."""
+    if descriptor is None:
+        return b""
+    descriptor.stream.seek(0)
+    return descriptor.stream.read(min(end, descriptor.size))
+
+
 class ScanError(Exception):
     """The scanner met a unit it cannot read (the caller falls back to the slow path)."""
 
@@ -130,7 +138,9 @@ def scan(dwarf, path: str, start: int = 0, end: Optional[int] = None, strings: O
     except HwdbgError as e:
         raise ScanError(f"{path}: {e}") from None
     try:
-        info = section_bytes(dwarf.debug_info_sec)
+        # One unit's scan reads .debug_info only up to that unit's end (a compressed section
+        # is then inflated no further).
+        info = section_bytes(dwarf.debug_info_sec) if end is None else _section_prefix(dwarf.debug_info_sec, end)
         abbrev = section_bytes(dwarf.debug_abbrev_sec)
         str_offsets = section_bytes(dwarf.debug_str_offsets_sec)
         addr = section_bytes(dwarf.debug_addr_sec)
@@ -139,8 +149,6 @@ def scan(dwarf, path: str, start: int = 0, end: Optional[int] = None, strings: O
             strings[2] = bytes(section_bytes(dwarf.debug_line_str_sec))
     except ELFError as e:  # a compressed section that does not inflate
         raise ScanError(f"{path}: {e}") from None
-    if end is not None:
-        info = info[:end]
     keep = [ffi.from_buffer(b) if len(b) else ffi.NULL for b in (info, abbrev, str_offsets, addr)]
     sections = ffi.new("struct hwdbg_dwarf_sections *")
     sections.info, sections.info_len = keep[0], len(info)
