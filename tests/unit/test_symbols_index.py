@@ -119,6 +119,40 @@ def test_unwritable_cache_directory(build_target, notices, tmp_path):
     assert len(notices) == 1 and "cannot write symbol index cache" in notices[0]
 
 
+_READ_ONLY_LOOKUP = """
+import sys
+from hwdbg.symbols import SymbolTable
+from hwdbg.symbols import index
+seen = []
+index.configure(notice=seen.append, cache_dir=sys.argv[2])
+index.CACHE_MIN_INFO = 0
+print(SymbolTable(sys.argv[1]).lookup("config").ctype.name)
+print(seen)
+"""
+
+
+def test_read_only_cache_directory(build_target, tmp_path):
+    """The cache on a read-only file system (a tmpfs mounted read-only in a mount namespace of
+    its own, so root's permissions cannot write it either): one notice, the lookup works."""
+    import sys
+
+    if shutil.which("unshare") is None:
+        pytest.skip("no unshare(1)")
+    exe = build_target("sym_globals")
+    mount_point = tmp_path / "ro"
+    mount_point.mkdir()
+    p = subprocess.run(["unshare", "-m", "sh", "-c", 'mount -t tmpfs -o ro none "$1" || exit 77; shift; exec "$@"',
+                        "sh", str(mount_point), sys.executable, "-c", _READ_ONLY_LOOKUP, str(exe),
+                        str(mount_point / "hwdbg")], capture_output=True, text=True, timeout=120)
+    if p.returncode == 77 or "unshare failed" in p.stderr:
+        pytest.skip(f"cannot mount a read-only file system here: {p.stderr.strip()}")
+    assert p.returncode == 0, p.stderr
+    type_name, notices = p.stdout.splitlines()
+    assert type_name == "struct config"
+    assert "cannot write symbol index cache" in notices and "Read-only file system" in notices, notices
+    assert notices.count("cannot write") == 1
+
+
 def test_full_cache_directory(build_target, notices, monkeypatch):
     def full(*args, **kwargs):
         return os.open("/dev/full", os.O_WRONLY), os.path.join(name_index.cache_dir(), ".x.tmp")
