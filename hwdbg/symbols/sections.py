@@ -69,20 +69,27 @@ class _Inflating:
         pos = io.BytesIO.tell(stream)
         io.BytesIO.seek(stream, self._have)
         file = self._section.stream
-        while self._have < end and self._next < self._end:
-            file.seek(self._next)
-            chunk = file.read(min(INFLATE_STEP, self._end - self._next))
-            if not chunk:
-                break
-            self._next += len(chunk)
+        while self._have < end and not self._inflater.eof:
+            pending = self._inflater.unconsumed_tail
+            if not pending:
+                if self._next >= self._end:
+                    break
+                file.seek(self._next)
+                pending = file.read(min(INFLATE_STEP, self._end - self._next))
+                if not pending:
+                    break
+                self._next += len(pending)
+            # Output as far as asked (a step at least): the rest of the input waits in the tail.
+            want = min(self._size - self._have, max(end - self._have, INFLATE_STEP))
             try:
-                data = self._inflater.decompress(chunk, self._size - self._have)
+                data = self._inflater.decompress(pending, want)
             except zlib.error as e:  # what pyelftools' own DWARF errors are caught as
                 raise ELFError(f"corrupt compressed section {self._section.name}: {e}") from None
             io.BytesIO.write(stream, data)
             self._have += len(data)
         io.BytesIO.seek(stream, pos)
-        if self._have >= self._size or self._next >= self._end:
+        if self._have >= self._size or self._inflater.eof or (
+                self._next >= self._end and not self._inflater.unconsumed_tail):
             for name in STREAM_METHODS:  # all there: BytesIO's own methods from now on
                 stream.__dict__.pop(name, None)
             self._section = None
