@@ -369,11 +369,13 @@ def plots(doc: dict, out: Path) -> list[str]:
     if doc.get("symbols"):
         fig, ax = plt.subplots(figsize=(7, 4.5))
         ns = [r["n"] for r in doc["symbols"]]
-        for key, label in (("hwdbg_cold", "hwdbg, cold cache"), ("hwdbg_warm", "hwdbg, warm cache"),
-                           ("gdb", "gdb (index-cache off)")):
-            ys = [(r.get(key) or {}).get("median_s") for r in doc["symbols"]]
-            if any(y is not None for y in ys):
-                ax.plot(ns, ys, marker="o", label=label)
+        # CPU time (solid) next to wall time (dotted): on a loaded machine only the first is steady.
+        for (key, label), color in zip((("hwdbg_cold", "hwdbg, cold cache"), ("hwdbg_warm", "hwdbg, warm cache"),
+                                        ("gdb", "gdb (index-cache off)")), ("C0", "C1", "C2")):
+            for field, style, suffix in (("median_cpu_s", "-", "CPU"), ("median_s", ":", "wall")):
+                ys = [(r.get(key) or {}).get(field) for r in doc["symbols"]]
+                if any(y is not None for y in ys):
+                    ax.plot(ns, ys, style, marker="o", color=color, label=f"{label}, {suffix}")
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("functions and globals in the program")
