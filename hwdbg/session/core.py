@@ -16,7 +16,8 @@ from ..errors import TargetError, UsageError
 from ..hw.breakpoint import BreakpointManager
 from ..hw.router import Router
 from ..hw.strings import StringStores
-from ..process.control import Inferior, find_program
+from ..process.control import Inferior
+from ..process.launch import find_program
 from . import cleanup
 from .causeless import CauselessTraps
 from .dispatch import StopDispatch
