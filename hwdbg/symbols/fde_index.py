@@ -53,45 +53,52 @@ def _header_table(hdr_data: bytes, hdr_addr: int) -> Optional[tuple[list[int], l
     return starts, fdes
 
 
+def _by_name(elf: Any, headers: Any, name: str) -> Any:
+    """A section by name, made alone when the struct-read headers know its index."""
+    if headers is not None and headers.sections:
+        header = headers.section(name)
+        return None if header is None else elf.get_section(header.index)
+    return elf.get_section_by_name(name)
+
+
 class FdeIndex:
     """The FDEs of one ELF file by pc (link-time), each parsed when a lookup first needs it."""
 
     def __init__(self, elf: Any, headers: Any = None) -> None:
-        self._elf = elf
-        self._headers = headers  # symbols/elfheaders.Headers: sections found without pyelftools' name map
         # The CFI sections alone: get_dwarf_info() would also copy all of .debug_info.
         self._structs = DWARFStructs(little_endian=elf.little_endian, dwarf_format=32,
                                      address_size=elf.elfclass // 8)
         self.expr_parser = DWARFExprParser(self._structs)
+        # Their bytes are read now and the ELFFile is not kept: an index outlives its image only
+        # as long as the weak-keyed cache entry, and must not keep the file open after it.
+        self._sections: dict[str, tuple[bytes, int]] = {}
+        for name in (".eh_frame_hdr", ".eh_frame", ".debug_frame"):
+            try:
+                section = _by_name(elf, headers, name)
+                if section is not None and section["sh_type"] != "SHT_NOBITS":
+                    self._sections[name] = (section.data(), section["sh_addr"])
+            except Exception:  # pyelftools raises many types on odd sections: that one is not used
+                continue
         self._eh_frame: Optional[CallFrameInfo] = None
         self._eh_frame_addr = 0
         self._table: Optional[tuple[list[int], list[int]]] = None
         self._parsed: Optional[tuple[list[int], list[FDE]]] = None  # the whole-section fallback
         self._open_eh_frame()
 
-    def _by_name(self, name: str) -> Any:
-        if self._headers is not None and self._headers.sections:
-            header = self._headers.section(name)
-            return None if header is None else self._elf.get_section(header.index)
-        return self._elf.get_section_by_name(name)
-
     def _cfi(self, name: str, for_eh_frame: bool) -> Optional[CallFrameInfo]:
-        section = self._by_name(name)
-        if section is None or section["sh_type"] == "SHT_NOBITS":
+        if name not in self._sections:
             return None
-        data = section.data()
-        return CallFrameInfo(io.BytesIO(data), len(data), section["sh_addr"], self._structs, for_eh_frame)
+        data, addr = self._sections[name]
+        return CallFrameInfo(io.BytesIO(data), len(data), addr, self._structs, for_eh_frame)
 
     def _open_eh_frame(self) -> None:
-        hdr = self._by_name(".eh_frame_hdr")
-        eh_frame = self._by_name(".eh_frame")
-        if hdr is None or eh_frame is None or "SHT_NOBITS" in (hdr["sh_type"], eh_frame["sh_type"]):
+        if ".eh_frame_hdr" not in self._sections or ".eh_frame" not in self._sections:
             return
         try:
-            self._table = _header_table(hdr.data(), hdr["sh_addr"])
+            self._table = _header_table(*self._sections[".eh_frame_hdr"])
             if self._table is not None:
                 self._eh_frame = self._cfi(".eh_frame", True)
-                self._eh_frame_addr = eh_frame["sh_addr"]
+                self._eh_frame_addr = self._sections[".eh_frame"][1]
         except Exception:  # pyelftools raises many types on odd sections: parse them whole instead
             self._table = None
 
