@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import os
 import re
 import statistics
 import sys
@@ -132,7 +133,7 @@ def throughput(env: R.Env, n: int, reps: int) -> list[dict]:
     for rep in range(reps):
         for name, pinned, fn, hits in plan:
             res = fn(env, wl, hits, pinned)
-            res.update(contender=name, pinned=pinned, rep=rep, expected=hits)
+            res.update(contender=name, pinned=pinned, rep=rep, expected=hits, load=os.getloadavg()[0])
             runs.append(check_hits(res, hits))
             R.log(f"  rep {rep + 1}/{reps} throughput {'pinned  ' if pinned else 'unpinned'} {name:<11} "
                   f"{res.get('rate', 0):>9,.0f} hits/s  {res.get('error', '')}")
@@ -148,7 +149,7 @@ def threads_part(env: R.Env, total: int, reps: int) -> list[dict]:
             for name, fn in ((FLOOR_N, run_floor), ("c", R.run_c), ("api", R.run_api),
                              ("nostop-api", run_nostop_api)):
                 res = fn(env, wl, total, False)
-                res.update(contender=name, threads=t, rep=rep, expected=total)
+                res.update(contender=name, threads=t, rep=rep, expected=total, load=os.getloadavg()[0])
                 runs.append(check_hits(res, total))
                 R.log(f"  rep {rep + 1}/{reps} threads {t:>3} {name:<11} {res.get('rate', 0):>9,.0f} hits/s  "
                       f"{res.get('error', '')}")
@@ -167,7 +168,7 @@ def attach_part(env: R.Env, reps: int) -> list[dict]:
                     res = R.run_attach(env, name, t)
                 except RuntimeError as exc:
                     res = {"error": str(exc)}
-                res.update(contender=name, threads_requested=t, rep=rep)
+                res.update(contender=name, threads_requested=t, rep=rep, load=os.getloadavg()[0])
                 runs.append(res)
                 R.log(f"  rep {rep + 1}/{reps} attach {t:>5} threads {name:<4} "
                       f"{(res.get('armed_s') or 0) * 1000:>9.1f} ms  {res.get('error', '')}")
@@ -200,7 +201,9 @@ def summarize(doc: dict) -> dict:
             rows.append({"contender": name, "pinned": pinned, "rate": rate, "runs": [round(r["rate"]) for r in ok],
                          "x_floor": rate / floor if rate and floor else None,
                          "x_c": rate / c_ref if rate and c_ref and name != FLOOR_N else None,
-                         "lost": max([r.get("lost", 0) or 0 for r in ok], default=None), "errors": errors})
+                         "lost": max([r.get("lost", 0) or 0 for r in ok], default=None), "errors": errors,
+                         "load": med([r["load"] for r in tp if r["contender"] == name and r["pinned"] == pinned
+                                      and "load" in r])})
     out["throughput"] = rows
     out["threads"] = [{"contender": name, "threads": t,
                        "rate": med([r["rate"] for r in _ok(doc.get("threads", []), contender=name, threads=t)]),
@@ -221,6 +224,18 @@ def _rate(v: Optional[float]) -> str:
     return "–" if v is None else f"{v:,.0f}"
 
 
+def _secs(row: dict) -> str:
+    """'0.41 s (0.29)': a median wall time and, when measured, its CPU time."""
+    if not row or row.get("median_s") is None:
+        return "–"
+    cpu = row.get("median_cpu_s")
+    return f"{row['median_s']:.2f} s" + (f" ({cpu:.2f})" if cpu is not None else "")
+
+
+def _load(v: Optional[float]) -> str:
+    return "–" if v is None else f"{v:.1f}"
+
+
 def _x(v: Optional[float]) -> str:
     return "–" if v is None else f"{v:.2f}×"
 
@@ -234,11 +249,15 @@ def markdown(doc: dict) -> str:
              f"{doc['reps']}). Command: `python bench/scale.py`.", ""]
     if doc.get("throughput"):
         lines += ["## Throughput on w1 (one thread, one watched global), against the floor", "",
-                  "| Contender | Pinned | Hits/s (median) | Runs | ×floor | ×C same pinning | Lost | Errors |",
-                  "|---|---|---:|---|---:|---:|---:|---|"]
+                  "| Contender | Pinned | Hits/s (median) | Previous run | Runs | ×floor | ×C same pinning | Load | Lost | Errors |",
+                  "|---|---|---:|---:|---|---:|---:|---:|---:|---|"]
+        previous = {(r["contender"], r["pinned"]): r["rate"]
+                    for r in doc.get("previous", {}).get("throughput", []) if r.get("rate")}
         for r in s["throughput"]:
+            before = previous.get((r["contender"], r["pinned"]))
             lines.append(f"| {LABELS[r['contender']]} | {'yes' if r['pinned'] else 'no'} | **{_rate(r['rate'])}** | "
-                         f"{' '.join(f'{v:,}' for v in r['runs'])} | {_x(r['x_floor'])} | {_x(r['x_c'])} | "
+                         f"{_rate(before)} | {' '.join(f'{v:,}' for v in r['runs'])} | {_x(r['x_floor'])} | {_x(r['x_c'])} | "
+                         f"{_load(r.get('load'))} | "
                          f"{'' if r['lost'] is None or not r['contender'].startswith('nostop') else r['lost']} | "
                          f"{R.md_cell('; '.join(r['errors']), 80)} |")
         lines += ["", f"w1 runs {doc['n']:,} writes ({doc['n'] // R.GDB_DIVISOR:,} for gdb). The floor is `perf stat -e "
@@ -266,21 +285,33 @@ def markdown(doc: dict) -> str:
         lines += ["", "From the start of the attach until every thread's debug registers hold the watch (gdb: "
                   f"attach + `watch`, it writes them lazily at the next resume; not run above {GDB_ATTACH_MAX} "
                   "threads). hwdbg API and CLI include starting Python, imports and reading symbols.", ""]
+    prev = doc.get("previous", {})
     if doc.get("symbols"):
+        before = {row["n"]: row for row in prev.get("symbols", [])}
         lines += ["## Symbol load, generated programs (N functions and N globals; read symbols and type gN-1)", "",
-                  "| N | hwdbg cold | hwdbg warm | gdb | Peak RSS hwdbg cold / warm / gdb |", "|---:|---:|---:|---:|---|"]
+                  "Wall time, CPU time (user + system) in parentheses; the previous run's wall time beside it "
+                  f"({prev.get('date', 'none')}).", "",
+                  "| N | hwdbg cold | hwdbg warm | gdb | previous hwdbg cold / warm | Peak RSS hwdbg cold / warm / gdb | Load |",
+                  "|---:|---:|---:|---:|---:|---|---:|"]
         for row in doc["symbols"]:
             g = row.get("gdb") or {}
-            lines.append(f"| {row['n']:,} | {row['hwdbg_cold']['median_s']:.2f} s | "
-                         f"{row['hwdbg_warm']['median_s']:.2f} s | {g.get('median_s', float('nan')):.2f} s | "
-                         f"{row['hwdbg_cold']['median_rss_mib']:.0f} / {row['hwdbg_warm']['median_rss_mib']:.0f} / "
-                         f"{g.get('median_rss_mib', float('nan')):.0f} MiB |")
+            old = before.get(row["n"])
+            lines.append(f"| {row['n']:,} | {_secs(row['hwdbg_cold'])} | {_secs(row['hwdbg_warm'])} | {_secs(g)} | "
+                         + (f"{old['hwdbg_cold']['median_s']:.2f} / {old['hwdbg_warm']['median_s']:.2f} s" if old else "–")
+                         + f" | {row['hwdbg_cold']['median_rss_mib']:.0f} / {row['hwdbg_warm']['median_rss_mib']:.0f} / "
+                         f"{g.get('median_rss_mib', float('nan')):.0f} MiB | {_load(row['hwdbg_cold'].get('median_load'))} |")
         lines.append("")
     if doc.get("python_attach"):
+        before = {row["label"]: row for row in prev.get("python_attach", [])}
         lines += ["## Attach to python3.11d and watch an interpreter field (bench/symbols.py)", "",
-                  "| Contender | Time (median) | Peak RSS |", "|---|---:|---:|"]
+                  "`-p PID -ex 'watch _PyRuntime.interpreters.main->ceval.recursion_limit' -ex detach`, start to exit: "
+                  f"wall time (CPU time in parentheses), and the previous run's ({prev.get('date', 'none')}).", "",
+                  "| Contender | Time (median) | Previous run | Peak RSS | Previous RSS | Load |", "|---|---:|---:|---:|---:|---:|"]
         for row in doc["python_attach"]:
-            lines.append(f"| {row['label']} | {row['median_s']:.2f} s | {row['median_rss_mib']:.0f} MiB |")
+            old = before.get(row["label"])
+            lines.append(f"| {row['label']} | {_secs(row)} | {'–' if not old else format(old['median_s'], '.2f') + ' s'} | "
+                         f"{row['median_rss_mib']:.0f} MiB | {'–' if not old else format(old['median_rss_mib'], '.0f') + ' MiB'} | "
+                         f"{_load(row.get('median_load'))} |")
         lines.append("")
     lines += ["Raw runs: `bench/results/scale.json`. Plots: `scale_throughput.png`, `scale_threads.png`, "
               "`scale_attach.png`, `scale_symbols.png`."]
@@ -338,11 +369,13 @@ def plots(doc: dict, out: Path) -> list[str]:
     if doc.get("symbols"):
         fig, ax = plt.subplots(figsize=(7, 4.5))
         ns = [r["n"] for r in doc["symbols"]]
-        for key, label in (("hwdbg_cold", "hwdbg, cold cache"), ("hwdbg_warm", "hwdbg, warm cache"),
-                           ("gdb", "gdb (index-cache off)")):
-            ys = [(r.get(key) or {}).get("median_s") for r in doc["symbols"]]
-            if any(y is not None for y in ys):
-                ax.plot(ns, ys, marker="o", label=label)
+        # CPU time (solid) next to wall time (dotted): on a loaded machine only the first is steady.
+        for (key, label), color in zip((("hwdbg_cold", "hwdbg, cold cache"), ("hwdbg_warm", "hwdbg, warm cache"),
+                                        ("gdb", "gdb (index-cache off)")), ("C0", "C1", "C2")):
+            for field, style, suffix in (("median_cpu_s", "-", "CPU"), ("median_s", ":", "wall")):
+                ys = [(r.get(key) or {}).get(field) for r in doc["symbols"]]
+                if any(y is not None for y in ys):
+                    ax.plot(ns, ys, style, marker="o", color=color, label=f"{label}, {suffix}")
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("functions and globals in the program")
@@ -379,6 +412,12 @@ def main() -> int:
     doc: dict = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                  "machine": R.machine(), "reps": reps, "n": n, "load_before": R.loadavg(),
                  "threads_total": n // 2 // 64 * 64}
+    try:  # the last run's figures, shown beside the new ones
+        last = json.loads((Path(args.out) / "scale.json").read_text())
+        doc["previous"] = {"date": last.get("date"), "throughput": last.get("summary", {}).get("throughput", []),
+                           "symbols": last.get("symbols", []), "python_attach": last.get("python_attach", [])}
+    except (OSError, ValueError):
+        doc["previous"] = {}
     t0 = time.monotonic()
     if "throughput" in parts:
         doc["throughput"] = throughput(env, n, reps)

@@ -55,8 +55,17 @@ def hwdbg_env(**extra: str) -> dict:
     return {**env, "PYTHONPYCACHEPREFIX": str(PYCACHE), **extra}
 
 
-def run(cmd: list[str], env: dict | None = None, timeout: float = 600) -> tuple[float, int, str]:
-    """(wall seconds, peak RSS in KiB, output): the child is reaped with wait4 for its own rusage."""
+class Run(tuple):
+    """(wall seconds, peak RSS in KiB) of one run, with .cpu (user + system seconds of the child,
+    which other work on the machine inflates far less than wall time) and .load (1-minute load
+    average when it ended)."""
+
+    cpu: float = 0.0
+    load: float = 0.0
+
+
+def run(cmd: list[str], env: dict | None = None, timeout: float = 600) -> tuple[Run, str]:
+    """(Run, output): the child is reaped with wait4 for its own rusage."""
     start = time.monotonic()
     with tempfile.TemporaryFile("w+") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, text=True)
@@ -67,19 +76,24 @@ def run(cmd: list[str], env: dict | None = None, timeout: float = 600) -> tuple[
         text = out.read()
     if proc.returncode != 0:
         raise RuntimeError(f"{cmd[0]} exited {proc.returncode}: {text[-400:]}")
-    return wall, usage.ru_maxrss, text
+    result = Run((wall, usage.ru_maxrss))
+    result.cpu, result.load = usage.ru_utime + usage.ru_stime, os.getloadavg()[0]
+    return result, text
 
 
 def hwdbg_cmd(*args: str) -> list[str]:
     return [str(REPO / ".venv" / "bin" / "python"), "-m", "hwdbg", *args]
 
 
-def median_runs(label: str, runs: list[tuple[float, int]]) -> dict:
+def median_runs(label: str, runs: list[Run]) -> dict:
     walls = [w for w, _ in runs]
     rss = [r for _, r in runs]
     row = {"label": label, "runs_s": [round(w, 3) for w in walls], "rss_kib": rss,
-           "median_s": round(statistics.median(walls), 3), "median_rss_mib": round(statistics.median(rss) / 1024, 1)}
-    print(f"  {label:<40} {row['median_s']:.3f} s  {row['median_rss_mib']:.0f} MiB  {row['runs_s']}", flush=True)
+           "median_s": round(statistics.median(walls), 3), "median_rss_mib": round(statistics.median(rss) / 1024, 1),
+           "cpu_runs_s": [round(r.cpu, 3) for r in runs], "median_cpu_s": round(statistics.median(r.cpu for r in runs), 3),
+           "loads": [round(r.load, 1) for r in runs], "median_load": round(statistics.median(r.load for r in runs), 1)}
+    print(f"  {label:<40} {row['median_s']:.3f} s  cpu {row['median_cpu_s']:.3f} s  {row['median_rss_mib']:.0f} MiB  "
+          f"load {row['median_load']}  {row['runs_s']}", flush=True)
     return row
 
 
@@ -106,18 +120,18 @@ def bench_attach(reps: int) -> list[dict]:
         cold, warm, gcold, gwarm = [], [], [], []
         for _ in range(reps):  # alternating, so drift hits every contender alike
             home = tempfile.mkdtemp(prefix="hwdbg-cold-")
-            wall, rss, out = run(hw, env=hwdbg_env(XDG_CACHE_HOME=home))
+            res, out = run(hw, env=hwdbg_env(XDG_CACHE_HOME=home))
             assert "Hardware watchpoint" in out or "atchpoint" in out, out
-            cold.append((wall, rss))
+            cold.append(res)
             shutil.rmtree(home)
-            wall, rss, out = run(hw, env=hwdbg_env(XDG_CACHE_HOME=warm_home))
-            warm.append((wall, rss))
-            wall, rss, out = run(gdb + ["-iex", "set index-cache enabled off"] + gdb_tail)
+            res, out = run(hw, env=hwdbg_env(XDG_CACHE_HOME=warm_home))
+            warm.append(res)
+            res, out = run(gdb + ["-iex", "set index-cache enabled off"] + gdb_tail)
             assert "Hardware watchpoint" in out, out
-            gcold.append((wall, rss))
-            wall, rss, out = run(gdb + ["-iex", f"set index-cache directory {gdb_cache}",
-                                        "-iex", "set index-cache enabled on"] + gdb_tail)
-            gwarm.append((wall, rss))
+            gcold.append(res)
+            res, out = run(gdb + ["-iex", f"set index-cache directory {gdb_cache}",
+                                  "-iex", "set index-cache enabled on"] + gdb_tail)
+            gwarm.append(res)
         print(f"attach to python3.11d, {EXPR}, median of {reps}:")
         rows.append(median_runs("hwdbg, cold index cache", cold))
         rows.append(median_runs("hwdbg, warm index cache", warm))
@@ -174,6 +188,9 @@ print(f"LOAD {time.monotonic() - start:.4f}")
 def bench_generated(sizes: list[int], reps: int) -> list[dict]:
     rows = []
     python = str(REPO / ".venv" / "bin" / "python")
+    warmup = tempfile.mkdtemp(prefix="hwdbg-gen-")  # compiles the bytecode: no run below pays for that
+    run([python, "-c", LOAD, str(generate(sizes[0])), f"g{sizes[0] - 1}"], env=hwdbg_env(XDG_CACHE_HOME=warmup))
+    shutil.rmtree(warmup, ignore_errors=True)
     for n in sizes:
         exe = generate(n)
         name = f"g{n - 1}"
@@ -183,11 +200,11 @@ def bench_generated(sizes: list[int], reps: int) -> list[dict]:
             shutil.rmtree(home, ignore_errors=True)
             os.makedirs(home)
             env = hwdbg_env(XDG_CACHE_HOME=home)
-            cold.append(run([python, "-c", LOAD, str(exe), name], env=env)[:2])
-            warm.append(run([python, "-c", LOAD, str(exe), name], env=env)[:2])
+            cold.append(run([python, "-c", LOAD, str(exe), name], env=env)[0])
+            warm.append(run([python, "-c", LOAD, str(exe), name], env=env)[0])
             if shutil.which("gdb"):
                 gdb.append(run(["gdb", "-batch", "-nx", "-iex", "set debuginfod enabled off",
-                                "-iex", "set index-cache enabled off", str(exe), "-ex", f"ptype {name}"])[:2])
+                                "-iex", "set index-cache enabled off", str(exe), "-ex", f"ptype {name}"])[0])
         print(f"generated, {n} functions and globals, median of {reps}:")
         rows.append({"n": n, "size_mib": round(exe.stat().st_size / 2**20, 1),
                      "hwdbg_cold": median_runs(f"hwdbg, cold cache, n={n}", cold),
@@ -215,23 +232,26 @@ def write(results: dict) -> None:
              f"load {', '.join(f'{x:.2f}' for x in m['loadavg'])}", ""]
     if results["attach"]:
         lines += [f"## Attach to python3.11d and arm `watch {EXPR}` (median of {results['reps']})", "",
-                  "Wall time of `-p PID -ex 'watch EXPR' -ex detach`, start to exit, and peak RSS. hwdbg runs "
-                  "with compiled bytecode (PYTHONPYCACHEPREFIX), as installed.", "",
-                  "| Contender | Time (s) | Peak RSS (MiB) | Runs (s) |", "|---|---|---|---|"]
-        lines += [f"| {r['label']} | {r['median_s']:.3f} | {r['median_rss_mib']:.0f} | {' '.join(map(str, r['runs_s']))} |"
+                  "Wall time of `-p PID -ex 'watch EXPR' -ex detach`, start to exit, its CPU time (user + system: "
+                  "other work on the machine inflates it far less than wall time), peak RSS, and the 1-minute "
+                  "load average as the runs ended. hwdbg runs with compiled bytecode (PYTHONPYCACHEPREFIX), as installed.", "",
+                  "| Contender | Time (s) | CPU (s) | Peak RSS (MiB) | Load | Runs (s) |", "|---|---|---|---|---|---|"]
+        lines += [f"| {r['label']} | {r['median_s']:.3f} | {r.get('median_cpu_s', float('nan')):.3f} | "
+                  f"{r['median_rss_mib']:.0f} | {r.get('median_load', '?')} | {' '.join(map(str, r['runs_s']))} |"
                   for r in results["attach"]]
         lines.append("")
     if results["generated"]:
         lines += [f"## Symbol load of generated C programs (median of {results['gen_reps']})", "",
                   "N functions + N globals (each with its own struct type) in 100 files, -g -O0; time to read "
-                  "the symbols and give `gN-1` its type, in a fresh process.", "",
-                  "| N | Binary (MiB) | hwdbg cold (s) | hwdbg warm (s) | gdb (s) | hwdbg cold RSS | hwdbg warm RSS | gdb RSS (MiB) |",
-                  "|---|---|---|---|---|---|---|---|"]
+                  "the symbols and give `gN-1` its type, in a fresh process (wall, and CPU in parentheses).", "",
+                  "| N | Binary (MiB) | hwdbg cold (s) | hwdbg warm (s) | gdb (s) | hwdbg cold RSS | hwdbg warm RSS | gdb RSS (MiB) | Load |",
+                  "|---|---|---|---|---|---|---|---|---|"]
         for r in results["generated"]:
-            g = r["gdb"] or {"median_s": float("nan"), "median_rss_mib": float("nan")}
-            lines.append(f"| {r['n']} | {r['size_mib']} | {r['hwdbg_cold']['median_s']:.3f} | {r['hwdbg_warm']['median_s']:.3f} | "
-                         f"{g['median_s']:.3f} | {r['hwdbg_cold']['median_rss_mib']:.0f} | "
-                         f"{r['hwdbg_warm']['median_rss_mib']:.0f} | {g['median_rss_mib']:.0f} |")
+            g = r["gdb"] or {"median_s": float("nan"), "median_rss_mib": float("nan"), "median_cpu_s": float("nan")}
+            lines.append(f"| {r['n']} | {r['size_mib']} | {r['hwdbg_cold']['median_s']:.3f} ({r['hwdbg_cold']['median_cpu_s']:.3f}) | "
+                         f"{r['hwdbg_warm']['median_s']:.3f} ({r['hwdbg_warm']['median_cpu_s']:.3f}) | "
+                         f"{g['median_s']:.3f} ({g['median_cpu_s']:.3f}) | {r['hwdbg_cold']['median_rss_mib']:.0f} | "
+                         f"{r['hwdbg_warm']['median_rss_mib']:.0f} | {g['median_rss_mib']:.0f} | {r['hwdbg_cold']['median_load']} |")
         lines.append("")
     (RESULTS / "symbols.md").write_text("\n".join(lines))
     print(f"wrote {RESULTS / 'symbols.md'} and symbols.json")

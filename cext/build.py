@@ -32,9 +32,21 @@ struct hwdbg_die_rec {
     int tag;
     int flags;                   /* 1 declaration, 2 static address, 4 pc range, 8 has a type, 64 thread-local */
 };
+struct hwdbg_index_entry {
+    unsigned long long value, high, cu_offset, offset;
+    unsigned int key_off, key_len;   /* the name, in the key blob */
+    int table;                       /* 0 variables, 1 functions, 2 types, 3 thread-locals */
+    unsigned int seq;                /* file order, among entries of one name */
+};
 """
 with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "dwarfscan.c")) as source:
     DWARF_SCAN = source.read()
+# The packed name index built from the scanner's records (hwdbg/symbols/index.py).
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "dwarfindex.c")) as source:
+    DWARF_INDEX = source.read()
+# Symbol-table queries without a table (hwdbg/symbols/elf.py).
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "symscan.c")) as source:
+    SYM_SCAN = source.read()
 
 # The C hit loop's tables, declared once for cdef and for the compiler.
 FAST_TYPES = """
@@ -111,6 +123,14 @@ int hwdbg_ring_read(struct hwdbg_ring *ring, struct hwdbg_sample *out, int max_o
 """ + DWARF_TYPES + """
 int hwdbg_dwarf_scan(struct hwdbg_dwarf_sections *s, unsigned long long *offset,
                      struct hwdbg_die_rec *out, int max_out);
+long hwdbg_index_pack(const struct hwdbg_die_rec *recs, long n,
+                      const unsigned char *info, size_t info_len, const unsigned char *str, size_t str_len,
+                      const unsigned char *line_str, size_t line_str_len,
+                      struct hwdbg_index_entry *out, unsigned char *keys, size_t keys_cap, size_t *keys_used);
+int hwdbg_sym_named(const unsigned char *syms, size_t syms_len, const char *strtab, size_t strtab_len,
+                    const char *name, size_t name_len, int *out, int max_out);
+int hwdbg_sym_covering(const unsigned char *syms, size_t syms_len, unsigned long long addr, int kind,
+                       int *out, int max_out);
 """)
 
 ffibuilder.set_source("hwdbg._ptrace", r"""
@@ -427,7 +447,7 @@ int hwdbg_seccomp_install(const unsigned char *filter, unsigned short count)
     return 0;
 }
 
-""" + DWARF_TYPES + DWARF_SCAN + r"""
+""" + DWARF_TYPES + DWARF_SCAN + DWARF_INDEX + SYM_SCAN + r"""
 """)
 
 if __name__ == "__main__":

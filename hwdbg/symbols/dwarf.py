@@ -8,10 +8,7 @@ whether that is cheap. Works with DWARF 2 to 5.
 """
 from __future__ import annotations
 
-import bisect
-import os
 import struct
-from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from elftools.elf.elffile import ELFFile
@@ -19,6 +16,7 @@ from elftools.elf.elffile import ELFFile
 from hwdbg.symbols import index as name_index
 from hwdbg.symbols import sections
 from hwdbg.symbols.aranges import AddressRanges
+from hwdbg.symbols.dwarf_lines import LineTables, _UnitLines
 from hwdbg.symbols.dwarf_types import (
     AGGREGATE_KEYWORDS, NAMED_TYPE_TAGS, PARSE_ERRORS, SMALL_DEBUG_INFO, VOID, DW_OP_GNU_addr_index,
     DW_OP_addr, DW_OP_addrx, DW_OP_const4u, DW_OP_const8u, DW_OP_constu, DW_OP_form_tls_address,
@@ -31,51 +29,7 @@ from hwdbg.symbols.types import CType
 __all__ = ["DwarfInfo", "VOID", "file_matches"]
 
 
-@dataclass
-class _UnitLines:
-    """The decoded line table of one unit, sorted by address."""
-
-    starts: list[int] = field(default_factory=list)
-    ends: list[int] = field(default_factory=list)
-    rows: list[tuple[str, int]] = field(default_factory=list)  # (path, line)
-    statements: list[tuple[str, int, int]] = field(default_factory=list)  # (path, line, addr), is_stmt rows
-    prologue_ends: list[int] = field(default_factory=list)  # addresses the compiler marked prologue_end
-    entries: list[tuple[int, int, str, bool]] = field(default_factory=list)  # gdb's line table: (addr, line, path, is_stmt)
-    entry_starts: list[int] = field(default_factory=list)
-
-    def at(self, link_addr: int) -> Optional[tuple[str, int]]:
-        i = bisect.bisect_right(self.starts, link_addr) - 1
-        if i < 0 or link_addr >= self.ends[i]:
-            return None
-        path, line = self.rows[i]
-        return (path, line) if line > 0 else None
-
-
-def _add_entries(sequence, files, entries) -> None:
-    """One sequence's rows as gdb records them: a row repeating the line of the one before is
-    dropped when that line had a non-zero discriminator since it began (gdb's
-    dwarf_record_line_p), and the sequence ends with a line-0 marker."""
-    if not sequence or sequence[0].address == 0:
-        return
-    last: Optional[tuple[int, int]] = None  # (file, line) of the last recorded row
-    line, discriminated = None, False
-    for row in sequence:
-        if row.end_sequence:
-            entries.append((row.address, 0, "", False))
-            break
-        if row.line != line:
-            line, discriminated = row.line, bool(getattr(row, "discriminator", 0))
-        else:
-            discriminated = discriminated or bool(getattr(row, "discriminator", 0))
-        if row.file >= len(files) or row.line == 0:
-            continue
-        if last == (row.file, row.line) and discriminated:
-            continue
-        entries.append((row.address, row.line, files[row.file], bool(row.is_stmt)))
-        last = (row.file, row.line)
-
-
-class DwarfInfo(TypeDecoder):
+class DwarfInfo(LineTables, TypeDecoder):
     """Queries over the DWARF of one ELF file; addresses are link-time."""
 
     def __init__(self, elf: ELFFile, build_id: Optional[str] = None) -> None:
@@ -116,7 +70,12 @@ class DwarfInfo(TypeDecoder):
 
     def _units(self) -> list[Any]:
         if self._unit_list is None:
-            self._unit_list = list(self._dwarf.iter_CUs())
+            units: list[Any] = []
+            try:
+                units.extend(self._dwarf.iter_CUs())
+            except PARSE_ERRORS:
+                pass  # a unit that cannot be read ends the list; those before it still serve
+            self._unit_list = units
         return self._unit_list
 
     def _unit_at(self, link_addr: int):
@@ -127,187 +86,16 @@ class DwarfInfo(TypeDecoder):
             try:
                 data = name_index.section_bytes(section)
                 aranges = AddressRanges(bytes(data), self._elf.little_endian) if section is not None else None
-            except (ValueError, struct.error):
+            except (struct.error, *PARSE_ERRORS):
                 aranges = None
             self._aranges = aranges if aranges else None
         if self._aranges is None:
             return None
         offset = self._aranges.unit_at(link_addr)
-        return None if offset is None else self._dwarf.get_CU_at(offset)
-
-    # -- line table -------------------------------------------------------
-
-    def _files_of(self, cu) -> list[str]:
-        if _unit_key(cu) not in self._unit_files:
-            try:
-                program = self._dwarf.line_program_for_CU(cu)
-                files = self._file_table(cu, program) if program is not None else []
-            except PARSE_ERRORS:
-                files = []
-            self._unit_files[_unit_key(cu)] = files
-        return self._unit_files[_unit_key(cu)]
-
-    def _file_table(self, cu, program) -> list[str]:
-        header = program.header
-        version = header["version"]
-        comp_dir = _text(_attr_value(cu.get_top_DIE(), "DW_AT_comp_dir"))
-        dirs = [_text(d) for d in header["include_directory"]]
-        if version < 5:
-            dirs = [comp_dir] + dirs  # directory 0 is implicitly the compilation directory
-        files = []
-        for entry in header["file_entry"]:
-            name = _text(entry.name)
-            index = entry.dir_index or 0
-            directory = dirs[index] if index < len(dirs) else ""
-            if index and directory and not os.path.isabs(directory) and comp_dir:
-                directory = os.path.join(comp_dir, directory)
-            path = name if os.path.isabs(name) or not directory else os.path.join(directory, name)
-            files.append(os.path.normpath(path))
-            # gdb shows a file as the compiler named it: relative to the compilation directory.
-            recorded = dirs[index] if index and index < len(dirs) else ""
-            self._display.setdefault(files[-1], name if os.path.isabs(name) or not recorded
-                                     else os.path.join(recorded, name))
-        return files if version >= 5 else [""] + files  # file numbers are 1-based before DWARF 5
-
-    def _lines_of(self, cu) -> _UnitLines:
-        table = self._unit_lines.get(_unit_key(cu))
-        if table is not None:
-            return table
-        table = _UnitLines()
         try:
-            program = self._dwarf.line_program_for_CU(cu)
-            states = [e.state for e in program.get_entries() if e.state is not None] if program else []
-            files = self._file_table(cu, program) if program else []
+            return None if offset is None else self._dwarf.get_CU_at(offset)
         except PARSE_ERRORS:
-            states, files = [], []
-        ranges: list[tuple[int, int, str, int]] = []
-        sequence: list[Any] = []
-        for state in states:
-            sequence.append(state)
-            if state.end_sequence:
-                self._add_sequence(sequence, files, ranges, table.statements)
-                _add_entries(sequence, files, table.entries)
-                table.prologue_ends += [s.address for s in sequence if getattr(s, "prologue_end", False)]
-                sequence = []
-        ranges.sort()
-        table.starts = [r[0] for r in ranges]
-        table.ends = [r[1] for r in ranges]
-        table.rows = [(r[2], r[3]) for r in ranges]
-        table.entries.sort(key=lambda e: (e[0], e[1] != 0))  # an end marker before a line at its address (gdb)
-        table.entry_starts = [e[0] for e in table.entries]
-        self._unit_lines[_unit_key(cu)] = table
-        return table
-
-    @staticmethod
-    def _add_sequence(sequence, files, ranges, statements) -> None:
-        # Sequences at address 0 belong to code the linker discarded.
-        if not sequence or sequence[0].address == 0:
-            return
-        stmt_line, stmt_addr = 0, -1  # the last is_stmt row at this address: its line wins (gdb)
-        for row, following in zip(sequence, sequence[1:]):
-            if row.file >= len(files):
-                continue
-            path = files[row.file]
-            if row.is_stmt and row.line > 0:
-                stmt_line, stmt_addr = row.line, row.address
-            if following.address > row.address:
-                line = stmt_line if stmt_addr == row.address else row.line
-                ranges.append((row.address, following.address, path, line))
-            if row.is_stmt and row.line > 0:
-                statements.append((path, row.line, row.address))
-
-    def line_at(self, link_addr: int) -> Optional[tuple[str, int]]:
-        """(source path, line) of the code at ``link_addr``, or None."""
-        cu = self._unit_at(link_addr)
-        if cu is not None:
-            found = self._lines_of(cu).at(link_addr)
-            if found is not None or not self.small:
-                return found
-        elif self._aranges is not None and not self.small:
-            return None  # trust the index of a big file rather than decode all of it
-        for cu in self._units():
-            found = self._lines_of(cu).at(link_addr)
-            if found is not None:
-                return found
-        return None
-
-    def display_name(self, path: str) -> str:
-        """The name gdb shows for a source file of the line table (as the compiler was given it)."""
-        return self._display.get(path, path)
-
-    def row_start(self, link_addr: int) -> Optional[int]:
-        """Where the line-table row containing ``link_addr`` starts (gdb's sal.pc), or None."""
-        cu = self._unit_at(link_addr)
-        if cu is None:
             return None
-        table = self._lines_of(cu)
-        i = bisect.bisect_right(table.starts, link_addr) - 1
-        return table.starts[i] if i >= 0 and link_addr < table.ends[i] else None
-
-    def _statements_in(self, file: str) -> list[tuple[str, int, int]]:
-        rows = []
-        for cu in self._units():
-            # The file table is cheap; decode only the units that mention the file.
-            if any(file_matches(path, file) for path in self._files_of(cu)):
-                rows += [row for row in self._lines_of(cu).statements if file_matches(row[0], file)]
-        return rows
-
-    def line_entry(self, link_addr: int) -> Optional[tuple[int, int, str, int, bool]]:
-        """The line-table entry holding ``link_addr`` as gdb's find_pc_line sees it: (start, end,
-        path, line, is_stmt); None where there is no line. Stepping stops at an entry's start."""
-        cu = self._unit_at(link_addr)
-        units = [cu] if cu is not None else (self._units() if self.small else [])
-        for unit in units:
-            table = self._lines_of(unit)
-            i = bisect.bisect_right(table.entry_starts, link_addr) - 1
-            if i < 0:
-                continue
-            start = table.entries[i][0]
-            j = i
-            while not table.entries[j][3] and j > 0 and table.entries[j - 1][0] == start and table.entries[j - 1][1]:
-                j -= 1  # at one address, prefer the is_stmt entry
-            entry = table.entries[j] if table.entries[j][3] else table.entries[i]
-            end = next((e[0] for e in table.entries[i + 1:] if e[0] > start), None)
-            if entry[1] == 0 or end is None:
-                continue
-            return start, end, entry[2], entry[1], entry[3]
-        return None
-
-    def address_of_line(self, file: str, line: int) -> Optional[int]:
-        """Lowest statement address for file:line (file by basename, suffix or path), or None."""
-        addresses = [addr for _, row_line, addr in self._statements_in(file) if row_line == line]
-        return min(addresses) if addresses else None
-
-    def body_start(self, low: int, high: int) -> Optional[int]:
-        """Where the function at [low, high) starts after its prologue, by gdb's rule: the
-        address marked prologue_end, else the second line's first address (the first byte
-        when a second line already starts there, as optimised code often has)."""
-        cu = self._unit_at(low)
-        for unit in [cu] if cu is not None else self._units():
-            table = self._lines_of(unit)
-            marked = [a for a in table.prologue_ends if low <= a < high]
-            if marked:
-                return min(marked)
-            rows = [(line, addr) for _, line, addr in table.statements if low <= addr < high]
-            if not rows:
-                continue
-            if len({line for line, addr in rows if addr == low}) > 1:
-                return low
-            later = [addr for _, addr in rows if addr > low]
-            return min(later) if later else low
-        return None
-
-    def source_path(self, file: str) -> Optional[str]:
-        """The full path the line tables give the source file ``file`` (basename, suffix or path)."""
-        for cu in self._units():
-            for path in self._files_of(cu):
-                if path and file_matches(path, file):
-                    return path
-        return None
-
-    def lines_in(self, file: str) -> list[int]:
-        """Sorted lines of ``file`` that have code."""
-        return sorted({row_line for _, row_line, _ in self._statements_in(file)})
 
     # -- top-level names ----------------------------------------------------
 
@@ -334,10 +122,14 @@ class DwarfInfo(TypeDecoder):
                     merged = name_index.scan(self._dwarf, self._elf.stream.name, strings=self._strings)
                 except name_index.ScanError as e:
                     name_index.notice(f"{e}; reading it the slow way")
-                    merged = self._names_slowly()
+                    try:
+                        merged = self._names_slowly()
+                    except PARSE_ERRORS:
+                        merged = NameIndex()  # the reason was given above
                 else:
                     name_index.store(merged, self._build_id, size)
-            if self._dwarf.has_debug_types:
+            if self._dwarf.has_debug_types():  # a method: as an attribute it was always true
+                merged = merged.unpacked()  # type units are merged into dicts
                 for tu in self._dwarf.iter_TUs():
                     merged.merge(self._names_of(tu))
             self._all_names = merged

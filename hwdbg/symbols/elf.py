@@ -7,12 +7,15 @@ import io
 import mmap
 import os
 import struct
-from typing import Iterator, NamedTuple, Optional
+from typing import Any, Iterator, NamedTuple, Optional
 
 from elftools.common.exceptions import ELFError
 from elftools.elf.elffile import ELFFile
 
-from hwdbg.errors import SymbolError
+from hwdbg.errors import HwdbgError, SymbolError
+from hwdbg.symbols.elfheaders import (
+    PT_DYNAMIC, PT_LOAD, PT_TLS, SHT_NOBITS, Headers, SectionHeader, Segment, build_id, read_section,
+)
 
 PAGE_SIZE = mmap.PAGESIZE  # the granularity the kernel maps segments with
 DEBUG_ROOT = "/usr/lib/debug"
@@ -24,6 +27,10 @@ STB_LOCAL, STB_GLOBAL, STB_WEAK, STB_GNU_UNIQUE = 0, 1, 2, 10
 SHN_UNDEF, SHN_ABS = 0, 0xFFF1
 BINDING_NAMES = {STB_LOCAL: "local", STB_GLOBAL: "global", STB_WEAK: "weak", STB_GNU_UNIQUE: "global"}
 BINDING_RANK = {"global": 0, "weak": 1, "local": 2}
+# Lookups in one file answered by a pass in C over its symbol table, before the whole table
+# is built in Python (tens of ms for a big program): a debugger that attaches and watches
+# one variable makes a handful; stepping makes hundreds.
+LAZY_QUERIES = 64
 
 
 class Symbol(NamedTuple):
@@ -54,6 +61,40 @@ def _preferred(a: Symbol, b: Symbol) -> Symbol:
         return (s.kind in ("other", "tls"), BINDING_RANK[s.binding], s.name.startswith("_"), len(s.name))
 
     return b if rank(b) < rank(a) else a
+
+
+def _merge_named(by_name: dict[str, Symbol], old_versions: set[str], sym: Symbol) -> Symbol:
+    """Enter ``sym`` under its name, as a user means it; returns it with the version cut off.
+
+    "memcpy@@GLIBC_2.14" is the default memcpy; "memcpy@GLIBC_2.2.5" an old one, which
+    names memcpy only when nothing else does."""
+    is_old_version = False
+    if "@" in sym.name:
+        base, _, version = sym.name.partition("@")
+        is_old_version = not version.startswith("@")
+        sym = sym._replace(name=base)
+    current = by_name.get(sym.name)
+    if current is None or (sym.name in old_versions and not is_old_version):
+        by_name[sym.name] = sym
+        old_versions.discard(sym.name)
+        if is_old_version:
+            old_versions.add(sym.name)
+    elif not is_old_version:
+        by_name[sym.name] = _preferred(current, sym)
+    return sym
+
+
+class _SymbolTable(NamedTuple):
+    """A symbol table's bytes as in the file, and how to read an entry."""
+
+    data: bytes
+    strtab: bytes
+    hidden: list[bool]  # per .dynsym entry: a non-default version
+    fmt: str
+    size: int
+
+
+_NO_SCAN = object()  # a table-less query could not be made: build the table
 
 
 def suggest(name: str, candidates) -> str:
@@ -105,6 +146,9 @@ class ElfImage:
         self._func_starts: list[int] = []
         self._objects: list[Symbol] = []
         self._object_starts: list[int] = []
+        self._headers: Optional[Headers] = None
+        self._raw: Any = None  # the raw symbol table (_SymbolTable), False when the file has none
+        self._queries = 0  # lookups answered without building the table
 
     def __repr__(self) -> str:
         return f"ElfImage({self.path!r})"
@@ -116,86 +160,99 @@ class ElfImage:
     # -- layout ---------------------------------------------------------
 
     @property
+    def headers(self) -> Headers:
+        """Section and program headers, read once with struct (symbols/elfheaders.py)."""
+        if self._headers is None:
+            self._headers = Headers(self.elf, self.elf.stream)
+        return self._headers
+
+    def _loads(self) -> list[Segment]:
+        return [seg for seg in self.headers.segments if seg.type == PT_LOAD]
+
+    @property
     def load_base_vaddr(self) -> int:
         """Link-time address that the mapping at file offset 0 corresponds to."""
-        loads = [seg for seg in self.elf.iter_segments() if seg["p_type"] == "PT_LOAD"]
+        loads = self._loads()
         if not loads:
             return 0
-        first = min(loads, key=lambda seg: seg["p_vaddr"])
-        return (first["p_vaddr"] - first["p_offset"]) & ~(PAGE_SIZE - 1)
+        first = min(loads, key=lambda seg: seg.vaddr)
+        return (first.vaddr - first.offset) & ~(PAGE_SIZE - 1)
 
     def load_ranges(self) -> list[tuple[int, int]]:
         """Link-time [start, end) of each PT_LOAD segment."""
-        return [
-            (seg["p_vaddr"], seg["p_vaddr"] + seg["p_memsz"])
-            for seg in self.elf.iter_segments()
-            if seg["p_type"] == "PT_LOAD"
-        ]
+        return [(seg.vaddr, seg.vaddr + seg.memsz) for seg in self._loads()]
 
     def tls_segment(self) -> Optional[tuple[int, int, int]]:
         """(p_vaddr, p_memsz, p_align) of the PT_TLS segment (the thread-locals' template), or None."""
-        for seg in self.elf.iter_segments():
-            if seg["p_type"] == "PT_TLS":
-                return seg["p_vaddr"], seg["p_memsz"], max(seg["p_align"], 1)
+        for seg in self.headers.segments:
+            if seg.type == PT_TLS:
+                return seg.vaddr, seg.memsz, max(seg.align, 1)
         return None
 
     def dynamic_vaddr(self) -> Optional[int]:
         """Link-time address of the PT_DYNAMIC segment (what the loader's link_map calls l_ld)."""
-        for seg in self.elf.iter_segments():
-            if seg["p_type"] == "PT_DYNAMIC":
-                return seg["p_vaddr"]
+        for seg in self.headers.segments:
+            if seg.type == PT_DYNAMIC:
+                return seg.vaddr
         return None
 
     def read_bytes(self, vaddr: int, size: int) -> bytes:
         """Up to ``size`` bytes at link-time address ``vaddr``, read from the file: they stop where
         the PT_LOAD segment holding ``vaddr`` ends on disk (b"" if no segment's file part holds it)."""
-        for seg in self.elf.iter_segments():
-            if seg["p_type"] != "PT_LOAD":
-                continue
-            start, filesz = seg["p_vaddr"], seg["p_filesz"]
-            if start <= vaddr < start + filesz:
+        for seg in self._loads():
+            if seg.vaddr <= vaddr < seg.vaddr + seg.filesz:
                 stream = self.elf.stream
-                stream.seek(seg["p_offset"] + vaddr - start)
-                return stream.read(min(size, start + filesz - vaddr))
+                stream.seek(seg.offset + vaddr - seg.vaddr)
+                return stream.read(min(size, seg.vaddr + seg.filesz - vaddr))
         return b""
 
     def read_initial(self, vaddr: int, size: int) -> bytes:
         """The ``size`` bytes at ``vaddr`` as the program starts: the file's bytes, zeros in .bss
         (b"" unless one PT_LOAD segment holds all of them)."""
-        for seg in self.elf.iter_segments():
-            if seg["p_type"] != "PT_LOAD":
-                continue
-            start, filesz, memsz = seg["p_vaddr"], seg["p_filesz"], seg["p_memsz"]
-            if start <= vaddr and vaddr + size <= start + memsz:
-                data = self.read_bytes(vaddr, size) if vaddr < start + filesz else b""
+        for seg in self._loads():
+            if seg.vaddr <= vaddr and vaddr + size <= seg.vaddr + seg.memsz:
+                data = self.read_bytes(vaddr, size) if vaddr < seg.vaddr + seg.filesz else b""
                 return data + bytes(size - len(data))
         return b""
 
     # -- debug info -------------------------------------------------------
 
-    def has_dwarf(self) -> bool:
-        for name in (".debug_info", ".zdebug_info"):
+    def _section_header(self, name: str) -> Optional[SectionHeader]:
+        """The header of a section that has bytes in the file, or None."""
+        if not self.headers.sections:  # extended numbering: let pyelftools read the table
             section = self.elf.get_section_by_name(name)
-            if section is not None and section["sh_size"] > 0 and section["sh_type"] != "SHT_NOBITS":
-                return True
-        return False
+            if section is None:
+                return None
+            header = SectionHeader(-1, name, SHT_NOBITS if section["sh_type"] == "SHT_NOBITS" else 0,
+                                   section["sh_flags"], section["sh_addr"], section["sh_offset"],
+                                   section["sh_size"], section["sh_link"])
+        else:
+            header = self.headers.section(name)
+        if header is None or header.type == SHT_NOBITS or header.size == 0:
+            return None
+        return header
+
+    def has_dwarf(self) -> bool:
+        return any(self._section_header(name) is not None for name in (".debug_info", ".zdebug_info"))
 
     def build_id(self) -> Optional[str]:
-        for section in self.elf.iter_sections("SHT_NOTE"):
-            for note in section.iter_notes():
-                if note["n_type"] == "NT_GNU_BUILD_ID":
-                    return note["n_desc"]
-        return None
+        if not self.headers.sections:
+            for section in self.elf.iter_sections("SHT_NOTE"):
+                for note in section.iter_notes():
+                    if note["n_type"] == "NT_GNU_BUILD_ID":
+                        return note["n_desc"]
+            return None
+        return build_id(self.elf.stream, self.headers, self.elf.little_endian)
 
     def separate_debug_path(self) -> Optional[str]:
         """A file holding this image's DWARF (by build-id or .gnu_debuglink), if installed."""
         candidates = []
-        build_id = self.build_id()
-        if build_id and len(build_id) > 2:
-            candidates.append(f"{DEBUG_ROOT}/.build-id/{build_id[:2]}/{build_id[2:]}.debug")
-        link = self.elf.get_section_by_name(".gnu_debuglink")
+        build = self.build_id()
+        if build and len(build) > 2:
+            candidates.append(f"{DEBUG_ROOT}/.build-id/{build[:2]}/{build[2:]}.debug")
+        link = self._section_header(".gnu_debuglink")
         if link is not None:
-            name = link.data().split(b"\0", 1)[0].decode(errors="replace")
+            name = read_section(self.elf.stream, link).split(b"\0", 1)[0].decode(errors="replace")
             directory = os.path.dirname(os.path.realpath(self.path))
             candidates += [
                 os.path.join(directory, name),
@@ -211,10 +268,11 @@ class ElfImage:
     # -- symbols ----------------------------------------------------------
 
     def _section(self, name: str):
-        section = self.elf.get_section_by_name(name)
-        if section is None or section["sh_type"] == "SHT_NOBITS" or section["sh_size"] == 0:
+        """The pyelftools section of that name, when it has bytes in the file (made alone, by index)."""
+        header = self._section_header(name)
+        if header is None:
             return None
-        return section
+        return self.elf.get_section(header.index) if header.index >= 0 else self.elf.get_section_by_name(name)
 
     def has_symtab(self) -> bool:
         return self._section(".symtab") is not None
@@ -222,34 +280,43 @@ class ElfImage:
     def adopt_symbols_from(self, debug: "ElfImage") -> None:
         """Take the full .symtab of this stripped file's separate debug file (same addresses)."""
         if self._by_name is None and not self.has_symtab() and debug.has_symtab():
-            self._symbol_file = debug
+            self._symbol_file, self._raw = debug, None
 
-    def _raw_symbols(self) -> Iterator[Symbol]:
-        # .symtab is a superset of .dynsym; a stripped file only has the latter.
-        source = self._symbol_file or self  # no self-reference: the file closes without the gc
-        section = source._section(".symtab") or source._section(".dynsym")
-        if section is None:
+    def _table(self) -> Optional["_SymbolTable"]:
+        """The raw symbol table: .symtab, a superset of .dynsym (a stripped file has only the latter)."""
+        if self._raw is None:
+            source = self._symbol_file or self  # no self-reference: the file closes without the gc
+            section = source._section(".symtab") or source._section(".dynsym")
+            if section is None:
+                self._raw = False
+                return None
+            elf = source.elf
+            order = "<" if elf.little_endian else ">"
+            fmt = order + ("IBBHQQ" if elf.elfclass == 64 else "IIIBBH")  # 32-bit: name, value, size, info, other, shndx
+            size = struct.calcsize(fmt)
+            data = section.data()
+            self._raw = _SymbolTable(data[: len(data) - len(data) % size], elf.get_section(section["sh_link"]).data(),
+                                     source._hidden_versions(section, order), fmt, size)
+        return self._raw or None
+
+    def _raw_symbols(self, indices: Optional[list[int]] = None) -> Iterator[Symbol]:
+        """The table's defined, named symbols (only those at ``indices`` when given)."""
+        table = self._table()
+        if table is None:
             return
-        elf = source.elf
-        strtab = elf.get_section(section["sh_link"]).data()
-        order = "<" if elf.little_endian else ">"
-        if elf.elfclass == 64:
-            fmt = order + "IBBHQQ"  # name, info, other, shndx, value, size
+        if indices is None:
+            entries = enumerate(struct.iter_unpack(table.fmt, table.data))
         else:
-            fmt = order + "IIIBBH"  # name, value, size, info, other, shndx
-        entry_size = struct.calcsize(fmt)
-        data = section.data()
-        data = data[: len(data) - len(data) % entry_size]
-        hidden = source._hidden_versions(section, order)
-        entries = struct.iter_unpack(fmt, data)
-        if elf.elfclass != 64:
-            entries = ((n, i, o, x, v, z) for n, v, z, i, o, x in entries)
+            entries = ((i, struct.unpack_from(table.fmt, table.data, i * table.size)) for i in indices)
+        if table.size != 24:
+            entries = ((k, (n, i, o, x, v, z)) for k, (n, v, z, i, o, x) in entries)
+        strtab, hidden = table.strtab, table.hidden
         # Kind by (type, is SHN_ABS), computed once rather than per symbol.
         kinds = {(t, a): "tls" if t == STT_TLS and not a else symbol_kind(t, SHN_ABS if a else 1)
                  for t in range(16) for a in (False, True)}
         skipped = (STT_SECTION, STT_FILE)
         find, bindings = strtab.find, BINDING_NAMES
-        for index, (name_offset, info, _, shndx, value, size) in enumerate(entries):
+        for index, (name_offset, info, _, shndx, value, size) in entries:
             sym_type = info & 0xF
             if shndx == SHN_UNDEF or sym_type in skipped or name_offset == 0:
                 continue
@@ -257,6 +324,62 @@ class ElfImage:
             if hidden and index < len(hidden) and hidden[index]:
                 name += "@"  # spelled like .symtab spells a non-default version
             yield Symbol(name, value, size, kinds[sym_type, shndx == SHN_ABS], bindings.get(info >> 4, "global"))
+
+    def _scan(self) -> Optional[tuple[Any, Any, "_SymbolTable"]]:
+        """(ffi, lib, table) for a query without building the table; None when the table is built
+        already, queried often enough that building it pays, not ELF64 LSB, or the C module is missing."""
+        if self._by_name is not None or self._queries >= LAZY_QUERIES:
+            return None
+        self._queries += 1
+        table = self._table()
+        if table is None or table.size != 24 or table.fmt[0] != "<":
+            return None
+        try:
+            from hwdbg.linux.native import ffi, lib  # here: the symbols layer works without the C build
+        except HwdbgError:
+            return None
+        return ffi, lib, table
+
+    @staticmethod
+    def _scan_indices(ffi, call) -> list[int]:
+        size = 16
+        while True:
+            out = ffi.new("int[]", size)
+            count = call(out, size)
+            if count <= size:
+                return [out[i] for i in range(count)]
+            size = count
+
+    def _scan_named(self, name: str) -> Any:
+        """``find_symbol`` by one pass in C over the table; _NO_SCAN when that cannot be done."""
+        scan = self._scan()
+        if scan is None:
+            return _NO_SCAN
+        ffi, lib, table = scan
+        wanted = name.encode(errors="replace")
+        indices = self._scan_indices(ffi, lambda out, n: lib.hwdbg_sym_named(
+            table.data, len(table.data), table.strtab, len(table.strtab), wanted, len(wanted), out, n))
+        by_name: dict[str, Symbol] = {}
+        old_versions: set[str] = set()
+        for sym in self._raw_symbols(indices):
+            _merge_named(by_name, old_versions, sym)
+        return by_name.get(name)
+
+    def _scan_covering(self, link_addr: int, kind: str) -> Any:
+        """``function_at``/``object_at`` by one pass in C; _NO_SCAN when that cannot be done."""
+        scan = self._scan()
+        if scan is None:
+            return _NO_SCAN
+        ffi, lib, table = scan
+        if not 0 <= link_addr < 1 << 64:
+            return None
+        indices = self._scan_indices(ffi, lambda out, n: lib.hwdbg_sym_covering(
+            table.data, len(table.data), link_addr, 1 if kind == "func" else 2, out, n))
+        best: Optional[Symbol] = None
+        for sym in self._raw_symbols(indices):
+            sym = sym._replace(name=sym.name.partition("@")[0])
+            best = sym if best is None else _preferred(best, sym)
+        return None if best is None else self._containing([best], [best.value], link_addr)
 
     def _hidden_versions(self, section, order: str) -> list[bool]:
         """Per .dynsym entry: is it a non-default (hidden) symbol version?"""
@@ -274,21 +397,7 @@ class ElfImage:
         by_addr: dict[tuple[str, int], Symbol] = {}
         old_versions: set[str] = set()  # names held by a non-default symbol version
         for sym in self._raw_symbols():
-            is_old_version = False
-            if "@" in sym.name:
-                # "memcpy@@GLIBC_2.14" is the default memcpy; "memcpy@GLIBC_2.2.5" an
-                # old one, which names memcpy only when nothing else does.
-                base, _, version = sym.name.partition("@")
-                is_old_version = not version.startswith("@")
-                sym = sym._replace(name=base)
-            current = by_name.get(sym.name)
-            if current is None or (sym.name in old_versions and not is_old_version):
-                by_name[sym.name] = sym
-                old_versions.discard(sym.name)
-                if is_old_version:
-                    old_versions.add(sym.name)
-            elif not is_old_version:
-                by_name[sym.name] = _preferred(current, sym)
+            sym = _merge_named(by_name, old_versions, sym)
             if sym.kind in ("func", "object"):
                 key = (sym.kind, sym.value)
                 old = by_addr.get(key)
@@ -302,7 +411,8 @@ class ElfImage:
         return by_name
 
     def find_symbol(self, name: str) -> Optional[Symbol]:
-        return self._load().get(name)
+        found = self._scan_named(name)
+        return self._load().get(name) if found is _NO_SCAN else found
 
     def get_symbol(self, name: str) -> Symbol:
         sym = self.find_symbol(name)
@@ -330,10 +440,16 @@ class ElfImage:
 
     def function_at(self, link_addr: int) -> Optional[tuple[Symbol, int]]:
         """(function, offset into it) for a link-time address, or None."""
+        found = self._scan_covering(link_addr, "func")
+        if found is not _NO_SCAN:
+            return found
         self._load()
         return self._containing(self._funcs, self._func_starts, link_addr)
 
     def object_at(self, link_addr: int) -> Optional[tuple[Symbol, int]]:
         """(data object, offset into it) for a link-time address, or None."""
+        found = self._scan_covering(link_addr, "object")
+        if found is not _NO_SCAN:
+            return found
         self._load()
         return self._containing(self._objects, self._object_starts, link_addr)

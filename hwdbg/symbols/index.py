@@ -9,7 +9,6 @@ never prints: notices and progress go to the callbacks set with ``configure``.
 """
 from __future__ import annotations
 
-import marshal
 import os
 import struct
 import tempfile
@@ -18,18 +17,19 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
-from hwdbg.errors import HwdbgError
+from elftools.common.exceptions import ELFError
 
-FORMAT_VERSION = 3  # 2: one marshal blob per table, decoded when first used; 3: thread-locals
+from hwdbg.errors import HwdbgError
+from hwdbg.symbols.packed_index import ENTRY, PackedIndex
+
+FORMAT_VERSION = 4  # 2: one marshal blob per table; 3: thread-locals; 4: the packed entries and names, read in place
 MAGIC = b"HWDBGIX\0"
 HEADER = struct.Struct("<8sIIQ")  # magic, format version, crc32 of the payload, payload length
 CACHE_MIN_INFO = 256 << 10  # smaller .debug_info indexes in milliseconds: not worth a file
 PROGRESS_AFTER = 1.0  # seconds of indexing before progress is shown
 CHUNK = 8192  # records per call into C
 
-TAG_VARIABLE, TAG_SUBPROGRAM = 0x34, 0x2E
-TYPE_KEYWORDS = {0x13: "struct", 0x02: "class", 0x17: "union", 0x04: "enum", 0x16: "", 0x24: ""}
-DECLARATION, STATIC_ADDRESS, PC_RANGE, THREAD_LOCAL = 1, 2, 4, 64
+META = struct.Struct("<HQQQ")  # build-id length, .debug_info size, entries length, names length
 
 Ref = Any  # (cu_offset, die_offset) from the scanner, or a pyelftools DIE from the slow path
 
@@ -52,6 +52,9 @@ class NameIndex:
             self.types.setdefault(name, die)
         for name, entries in other.tls.items():
             self.tls.setdefault(name, []).extend(entries)
+
+    def unpacked(self) -> "NameIndex":
+        return self
 
 
 @dataclass
@@ -113,18 +116,19 @@ def section_bytes(descriptor) -> bytes:
     return stream.read(descriptor.size)
 
 
-def _cstr(data: bytes, offset: int) -> Optional[str]:
-    if not 0 <= offset < len(data):
-        return None
-    end = data.find(b"\0", offset)
-    return data[offset:end if end >= 0 else len(data)].decode("utf-8", errors="replace")
+def _section_prefix(descriptor, end: int) -> bytes:
+    """The first ``end`` bytes of a section."""
+    if descriptor is None:
+        return b""
+    descriptor.stream.seek(0)
+    return descriptor.stream.read(min(end, descriptor.size))
 
 
 class ScanError(Exception):
     """The scanner met a unit it cannot read (the caller falls back to the slow path)."""
 
 
-def scan(dwarf, path: str, start: int = 0, end: Optional[int] = None, strings: Optional[dict] = None) -> NameIndex:
+def scan(dwarf, path: str, start: int = 0, end: Optional[int] = None, strings: Optional[dict] = None) -> PackedIndex:
     """Index every unit of ``dwarf`` (a pyelftools DWARFInfo), or those in .debug_info
     [start, end), with the C scanner. ``strings`` keeps the string sections between calls."""
     try:
@@ -133,12 +137,18 @@ def scan(dwarf, path: str, start: int = 0, end: Optional[int] = None, strings: O
         from hwdbg.linux.native import ffi, lib
     except HwdbgError as e:
         raise ScanError(f"{path}: {e}") from None
-    info = section_bytes(dwarf.debug_info_sec)
-    if end is not None:
-        info = info[:end]
-    abbrev = section_bytes(dwarf.debug_abbrev_sec)
-    str_offsets = section_bytes(dwarf.debug_str_offsets_sec)
-    addr = section_bytes(dwarf.debug_addr_sec)
+    try:
+        # One unit's scan reads .debug_info only up to that unit's end (a compressed section
+        # is then inflated no further).
+        info = section_bytes(dwarf.debug_info_sec) if end is None else _section_prefix(dwarf.debug_info_sec, end)
+        abbrev = section_bytes(dwarf.debug_abbrev_sec)
+        str_offsets = section_bytes(dwarf.debug_str_offsets_sec)
+        addr = section_bytes(dwarf.debug_addr_sec)
+        if strings is not None and not strings:
+            strings[1] = bytes(section_bytes(dwarf.debug_str_sec))
+            strings[2] = bytes(section_bytes(dwarf.debug_line_str_sec))
+    except ELFError as e:  # a compressed section that does not inflate
+        raise ScanError(f"{path}: {e}") from None
     keep = [ffi.from_buffer(b) if len(b) else ffi.NULL for b in (info, abbrev, str_offsets, addr)]
     sections = ffi.new("struct hwdbg_dwarf_sections *")
     sections.info, sections.info_len = keep[0], len(info)
@@ -146,14 +156,12 @@ def scan(dwarf, path: str, start: int = 0, end: Optional[int] = None, strings: O
     sections.str_offsets, sections.str_offsets_len = keep[2], len(str_offsets)
     sections.addr, sections.addr_len = keep[3], len(addr)
     if strings is None:
-        strings = {}
-    if not strings:
-        strings[1] = bytes(section_bytes(dwarf.debug_str_sec))
-        strings[2] = bytes(section_bytes(dwarf.debug_line_str_sec))
+        strings = {1: bytes(section_bytes(dwarf.debug_str_sec)), 2: bytes(section_bytes(dwarf.debug_line_str_sec))}
     offset = ffi.new("unsigned long long *", start)
     size = CHUNK
     out = ffi.new("struct hwdbg_die_rec[]", size)
-    records: list[tuple] = []
+    rec_size = ffi.sizeof("struct hwdbg_die_rec")
+    chunks: list[bytes] = []
     started = time.monotonic()
     shown = False
     while offset[0] < len(info):
@@ -166,51 +174,36 @@ def scan(dwarf, path: str, start: int = 0, end: Optional[int] = None, strings: O
             size *= 4  # one unit has more top-level DIEs than the buffer holds
             out = ffi.new("struct hwdbg_die_rec[]", size)
             continue
-        for i in range(count):
-            r = out[i]
-            if r.name_off < 0:
-                name = None
-            elif r.name_sec == 0:  # an inline DW_FORM_string, read in place
-                name = _cstr(bytes(info[r.name_off:r.name_off + 4096]), 0)
-            else:
-                name = _cstr(strings[r.name_sec], r.name_off)
-            records.append((r.offset, r.cu_offset, r.tag, r.flags, name, r.origin, r.value, r.high))
+        chunks.append(ffi.buffer(out, count * rec_size)[:])
         if OPTIONS.progress is not None and (shown or time.monotonic() - started > PROGRESS_AFTER):
             shown = True
             OPTIONS.progress(path, (offset[0] - start) / max(len(info) - start, 1))
     if shown:
         OPTIONS.progress(path, 1.0)
+    index = _pack(ffi, lib, b"".join(chunks), rec_size, info, strings[1], strings[2])
     del keep
-    return _from_records(records)
-
-
-def _from_records(records: list[tuple]) -> NameIndex:
-    names = {rec[0]: (rec[4], rec[5]) for rec in records}
-    index = NameIndex()
-
-    def inherited_name(name, origin):
-        seen = 0
-        while name is None and origin and seen < 8:
-            name, origin = names.get(origin, (None, 0))
-            seen += 1
-        return name
-
-    for offset, cu_offset, tag, flags, name, origin, value, high in records:
-        if tag == TAG_VARIABLE:
-            if flags & (STATIC_ADDRESS | THREAD_LOCAL):
-                full = inherited_name(name, origin)
-                table = index.variables if flags & STATIC_ADDRESS else index.tls
-                if full is not None:
-                    table.setdefault(full, []).append((value, (cu_offset, offset)))
-        elif tag == TAG_SUBPROGRAM:
-            if flags & PC_RANGE:
-                full = inherited_name(name, origin)
-                if full is not None:
-                    index.functions.setdefault(full, []).append((value, high, (cu_offset, offset)))
-        elif name is not None and not flags & DECLARATION:
-            keyword = TYPE_KEYWORDS[tag]
-            index.types.setdefault(f"{keyword} {name}" if keyword else name, (cu_offset, offset))
     return index
+
+
+def _pack(ffi, lib, records: bytes, rec_size: int, info, debug_str: bytes, line_str: bytes) -> PackedIndex:
+    """The packed index of the scanner's records (cext/dwarfindex.c): names resolved through
+    DW_AT_specification/abstract_origin, sorted, copied into one blob."""
+    count = len(records) // rec_size
+    recs = ffi.from_buffer("struct hwdbg_die_rec[]", records)
+    sections = [ffi.from_buffer(b) if len(b) else ffi.NULL for b in (info, debug_str, line_str)]
+    out = ffi.new("struct hwdbg_index_entry[]", max(count, 1))
+    used = ffi.new("size_t *")
+    capacity = 32 * count + 64
+    while True:
+        keys = ffi.new("unsigned char[]", capacity)
+        kept = lib.hwdbg_index_pack(recs, count, sections[0], len(info), sections[1], len(debug_str),
+                                    sections[2], len(line_str), out, keys, capacity, used)
+        if kept != -2:
+            break
+        capacity = used[0]
+    if kept < 0:
+        raise ScanError("out of memory packing the name index")
+    return PackedIndex(ffi.buffer(out, kept * ENTRY.size)[:], ffi.buffer(keys, used[0])[:])
 
 
 # -- the cache ------------------------------------------------------------
@@ -220,32 +213,15 @@ def _cache_path(build_id: str) -> str:
     return os.path.join(cache_dir(), f"{build_id}.index")
 
 
-TABLES = ("variables", "functions", "types", "tls")
-
-
-class _CachedIndex(NameIndex):
-    """An index read from the cache: each table is unmarshalled when first used (a variable's
-    lookup never decodes the functions and types of 100,000 units)."""
-
-    def __init__(self, blobs: dict[str, bytes]) -> None:  # noqa: super().__init__ would fill the tables
-        self._blobs = blobs
-
-    def __getattr__(self, name: str):  # only for attributes not set yet: the tables
-        blob = self.__dict__.get("_blobs", {}).pop(name, None)
-        if blob is None:
-            raise AttributeError(name)
-        table = marshal.loads(blob)
-        setattr(self, name, table)
-        return table
-
-
-def _encode(index: NameIndex, build_id: str, info_size: int) -> bytes:
-    payload = marshal.dumps((build_id, info_size, *(marshal.dumps(getattr(index, t)) for t in TABLES)))
+def _encode(index: PackedIndex, build_id: str, info_size: int) -> bytes:
+    ident = build_id.encode()
+    payload = b"".join((META.pack(len(ident), info_size, len(index.entries), len(index.keys)), ident,
+                        index.entries, index.keys))
     return HEADER.pack(MAGIC, FORMAT_VERSION, zlib.crc32(payload), len(payload)) + payload
 
 
-def _decode(data: bytes, build_id: str, info_size: int) -> Optional[NameIndex]:
-    """The index in ``data``, or None (with the reason as a notice) when it cannot be trusted."""
+def _decode(data: bytes, build_id: str, info_size: int) -> PackedIndex:
+    """The index in ``data``; ValueError (the reason) when it cannot be trusted."""
     if len(data) < HEADER.size:
         raise ValueError("truncated")
     magic, version, crc, length = HEADER.unpack_from(data)
@@ -253,20 +229,21 @@ def _decode(data: bytes, build_id: str, info_size: int) -> Optional[NameIndex]:
         raise ValueError("not an hwdbg index")
     if version != FORMAT_VERSION:
         raise ValueError(f"format {version}, expected {FORMAT_VERSION}")
-    payload = data[HEADER.size:]
-    if len(payload) != length:
+    payload = memoryview(data)[HEADER.size:]
+    if len(payload) != length or len(payload) < META.size:
         raise ValueError("truncated")
     if zlib.crc32(payload) != crc:
         raise ValueError("checksum mismatch")
-    stored_id, stored_size, *blobs = marshal.loads(payload)
-    if stored_id != build_id or stored_size != info_size:
-        raise ValueError("stale (made for other debug info)")
-    if len(blobs) != len(TABLES) or not all(isinstance(b, bytes) for b in blobs):
+    id_len, stored_size, entries_len, keys_len = META.unpack_from(payload)
+    start = META.size + id_len
+    if start + entries_len + keys_len != len(payload) or entries_len % ENTRY.size:
         raise ValueError("not an hwdbg index")
-    return _CachedIndex(dict(zip(TABLES, blobs)))
+    if bytes(payload[META.size:start]) != build_id.encode() or stored_size != info_size:
+        raise ValueError("stale (made for other debug info)")
+    return PackedIndex(payload[start:start + entries_len], payload[start + entries_len:])
 
 
-def load_cached(build_id: Optional[str], info_size: int) -> Optional[NameIndex]:
+def load_cached(build_id: Optional[str], info_size: int) -> Optional[PackedIndex]:
     if not build_id or not cache_enabled():
         return None
     path = _cache_path(build_id)
@@ -280,14 +257,14 @@ def load_cached(build_id: Optional[str], info_size: int) -> Optional[NameIndex]:
         return None
     try:
         return _decode(data, build_id, info_size)
-    except (ValueError, EOFError, TypeError, struct.error) as e:
+    except (ValueError, struct.error) as e:
         notice(f"symbol index cache {path} is unusable ({e}); rebuilding it")
         return None
 
 
-def store(index: NameIndex, build_id: Optional[str], info_size: int) -> None:
+def store(index: Any, build_id: Optional[str], info_size: int) -> None:
     """Write the index atomically (temp file + rename); a failure is one notice, never an error."""
-    if not build_id or not cache_enabled() or info_size < CACHE_MIN_INFO:
+    if not build_id or not cache_enabled() or info_size < CACHE_MIN_INFO or not isinstance(index, PackedIndex):
         return
     directory = cache_dir()
     tmp = None

@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import functools
 import io
+import zlib
 
+from elftools.common.exceptions import ELFError
 from elftools.dwarf.dwarfinfo import DebugSectionDescriptor
+
+from hwdbg.symbols import abbrev
 
 # The BytesIO methods pyelftools and hwdbg use on a section's stream.
 STREAM_METHODS = ("read", "readinto", "readline", "seek", "tell", "getbuffer", "getvalue")
+INFLATE_STEP = 256 << 10  # compressed bytes read per step of a partial decompression
 
 
 class LazySection(io.BytesIO):
@@ -30,9 +35,82 @@ class LazySection(io.BytesIO):
         for method in STREAM_METHODS:  # from now on BytesIO's own methods, at full speed
             delattr(self, method)
         if section is not None:
+            if section.compressed and section._compression_type == "ELFCOMPRESS_ZLIB":
+                _Inflating(self, section)
+                return getattr(self, name)(*args)
             self.write(section.data())
             self.seek(0)
         return getattr(self, name)(*args)
+
+
+class _Inflating:
+    """A zlib-compressed section decompressed only as far as reads reach: one unit of libc's
+    debug file (its line table, its DIEs) costs the bytes before it, not the whole section.
+    Reads and seeks go through here until the end is reached, then BytesIO's own methods."""
+
+    def __init__(self, stream: io.BytesIO, section) -> None:
+        self._stream, self._section = stream, section
+        header = section.structs.Elf_Chdr.sizeof()
+        self._next = section["sh_offset"] + header  # file offset of the compressed bytes still to read
+        self._end = section["sh_offset"] + section["sh_size"]
+        self._size = section.data_size
+        self._inflater = zlib.decompressobj()
+        self._have = 0
+        for name, method in (("read", self.read), ("readinto", self.readinto), ("seek", self.seek)):
+            setattr(stream, name, method)
+        for name in ("readline", "getbuffer", "getvalue"):
+            setattr(stream, name, functools.partial(self._whole, name))
+
+    def _reach(self, end: int) -> None:
+        stream = self._stream
+        end = min(end, self._size)
+        if self._have >= end:
+            return
+        pos = io.BytesIO.tell(stream)
+        io.BytesIO.seek(stream, self._have)
+        file = self._section.stream
+        while self._have < end and not self._inflater.eof:
+            pending = self._inflater.unconsumed_tail
+            if not pending:
+                if self._next >= self._end:
+                    break
+                file.seek(self._next)
+                pending = file.read(min(INFLATE_STEP, self._end - self._next))
+                if not pending:
+                    break
+                self._next += len(pending)
+            # Output as far as asked (a step at least): the rest of the input waits in the tail.
+            want = min(self._size - self._have, max(end - self._have, INFLATE_STEP))
+            try:
+                data = self._inflater.decompress(pending, want)
+            except zlib.error as e:  # what pyelftools' own DWARF errors are caught as
+                raise ELFError(f"corrupt compressed section {self._section.name}: {e}") from None
+            io.BytesIO.write(stream, data)
+            self._have += len(data)
+        io.BytesIO.seek(stream, pos)
+        if self._have >= self._size or self._inflater.eof or (
+                self._next >= self._end and not self._inflater.unconsumed_tail):
+            for name in STREAM_METHODS:  # all there: BytesIO's own methods from now on
+                stream.__dict__.pop(name, None)
+            self._section = None
+
+    def read(self, size: int = -1) -> bytes:
+        pos = io.BytesIO.tell(self._stream)
+        self._reach(self._size if size is None or size < 0 else pos + size)
+        return io.BytesIO.read(self._stream, size)
+
+    def readinto(self, buffer) -> int:
+        self._reach(io.BytesIO.tell(self._stream) + len(buffer))
+        return io.BytesIO.readinto(self._stream, buffer)
+
+    def seek(self, pos: int, whence: int = 0) -> int:
+        if whence == 2:
+            self._reach(self._size)
+        return io.BytesIO.seek(self._stream, pos, whence)
+
+    def _whole(self, name: str, *args):
+        self._reach(self._size)
+        return getattr(io.BytesIO, name)(self._stream, *args)
 
 
 def dwarf_info(elf):
@@ -47,6 +125,9 @@ def dwarf_info(elf):
 
     elf._read_dwarf_section = lazy
     try:
-        return elf.get_dwarf_info(relocate_dwarf_sections=False)
+        dwarf = elf.get_dwarf_info(relocate_dwarf_sections=False)
     finally:
         del elf._read_dwarf_section  # the class's method again
+    if dwarf.debug_abbrev_sec is not None:
+        abbrev.install(dwarf)
+    return dwarf

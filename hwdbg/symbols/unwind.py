@@ -8,7 +8,6 @@ no CFI is walked through the frame-pointer chain instead. x86-64 only.
 from __future__ import annotations
 
 import bisect
-import io
 import re
 import struct
 import weakref
@@ -16,12 +15,12 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Optional
 
 from elftools.dwarf import constants as dw
-from elftools.dwarf.callframe import FDE, CallFrameInfo
+from elftools.dwarf.callframe import FDE
 from elftools.dwarf.dwarf_expr import DWARFExprParser
-from elftools.dwarf.structs import DWARFStructs
 
 from hwdbg.errors import HwdbgError
 from hwdbg.symbols.elf import ElfImage
+from hwdbg.symbols.fde_index import FdeIndex
 
 # DWARF register numbers of x86-64 (System V psABI), as named in user_regs_struct.
 DWARF_REGISTERS = ("rax", "rdx", "rcx", "rbx", "rsi", "rdi", "rbp", "rsp",
@@ -39,45 +38,14 @@ class _CannotUnwind(Exception):
 
 # ---------------------------------------------------------------- FDE index per ELF image
 
-
-class _FdeIndex:
-    """The FDEs of one ELF file sorted by start address (link-time), for bisection."""
-
-    def __init__(self, image: ElfImage) -> None:
-        elf = image.elf
-        # The CFI sections alone: get_dwarf_info() would also copy all of .debug_info.
-        structs = DWARFStructs(little_endian=elf.little_endian, dwarf_format=32, address_size=elf.elfclass // 8)
-        self.expr_parser = DWARFExprParser(structs)
-        fdes: list[FDE] = []
-        for name, for_eh_frame in ((".eh_frame", True), (".debug_frame", False)):
-            section = elf.get_section_by_name(name)
-            if section is None or section["sh_type"] == "SHT_NOBITS":
-                continue
-            try:
-                data = section.data()
-                cfi = CallFrameInfo(io.BytesIO(data), len(data), section["sh_addr"], structs, for_eh_frame)
-                fdes += [e for e in cfi.get_entries() if isinstance(e, FDE) and e["address_range"] > 0]
-            except Exception:  # pyelftools raises many types on odd CFI: that section is not used
-                continue
-        fdes.sort(key=lambda e: e["initial_location"])
-        self.fdes = fdes
-        self.starts = [e["initial_location"] for e in fdes]
-
-    def covering(self, link_pc: int) -> Optional[FDE]:
-        i = bisect.bisect_right(self.starts, link_pc) - 1
-        if i >= 0 and link_pc < self.starts[i] + self.fdes[i]["address_range"]:
-            return self.fdes[i]
-        return None
+# One index per image, kept as long as the image: each FDE it parses is parsed once.
+_indexes: "weakref.WeakKeyDictionary[ElfImage, FdeIndex]" = weakref.WeakKeyDictionary()
 
 
-# Parsing libc's .eh_frame takes about a third of a second: done once per image, not per hit.
-_indexes: "weakref.WeakKeyDictionary[ElfImage, _FdeIndex]" = weakref.WeakKeyDictionary()
-
-
-def _index_for(image: ElfImage) -> _FdeIndex:
+def _index_for(image: ElfImage) -> FdeIndex:
     index = _indexes.get(image)
     if index is None:
-        index = _indexes[image] = _FdeIndex(image)
+        index = _indexes[image] = FdeIndex(image.elf, image.headers)
     return index
 
 
@@ -316,7 +284,7 @@ def _caller_from_frame_pointer(regs: Registers, read_word: ReadWord) -> Register
 
 
 def _find_fde(symbols: Callable[[], Any], refresh: Optional[Callable[[], None]], pc: int,
-              refreshed: list[bool]) -> Optional[tuple[FDE, int, _FdeIndex]]:
+              refreshed: list[bool]) -> Optional[tuple[FDE, int, FdeIndex]]:
     table = symbols()
     if table is None:
         return None

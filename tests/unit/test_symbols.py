@@ -149,6 +149,66 @@ def test_not_an_elf_file(tmp_path):
         SymbolTable(bogus)
 
 
+LIBC = "/lib/x86_64-linux-gnu/libc.so.6"
+
+
+@pytest.mark.parametrize("which", ["exe", "libc-dynsym", "libc-debug-symtab", "stripped"])
+def test_table_less_queries_agree_with_the_built_table(exe, build_target, monkeypatch, which):
+    """find_symbol, function_at and object_at answered by one C pass over the raw symbol table
+    (what a debugger that attaches and watches one variable does) give what the whole table,
+    built in Python, gives: for every name and versioned name, every symbol's first, middle and
+    last byte, the byte past it, and names and addresses that are not there."""
+    import random
+
+    from hwdbg.symbols import elf as elf_module
+    from hwdbg.symbols.resolver import _dwarf_for
+
+    if which == "exe":
+        path = exe
+    elif which == "stripped":
+        path = build_target("sym_globals", strip=True, cflags=("-rdynamic",))
+    elif not Path(LIBC).exists():
+        pytest.skip(f"no {LIBC} here")
+    else:
+        path = LIBC
+
+    def image():
+        made = ElfImage(path)
+        if which == "libc-debug-symtab":
+            _dwarf_for(made)  # adopts the debug file's full .symtab when libc6-dbg is installed
+        return made
+
+    whole, scanned = image(), image()
+    if which == "libc-debug-symtab" and whole._symbol_file is None:
+        pytest.skip("no separate debug file for libc (libc6-dbg)")
+    names = [sym.name for sym in whole._raw_symbols()]
+    raw_names = sorted({n.partition("@")[0] for n in names} | {"no_such_symbol", "", "memcpy@"})
+    symbols = list(whole.iter_symbols())
+    addresses = sorted({a for s in symbols for a in (s.value, s.value + s.size // 2, s.value + max(s.size, 1) - 1,
+                                                      s.value + max(s.size, 1), s.value - 1)} | {0, 2**64 - 1})
+    random.Random(15).shuffle(addresses)
+    monkeypatch.setattr(elf_module, "LAZY_QUERIES", 10**9)
+    assert len(raw_names) > 10
+    for name in raw_names:
+        assert scanned.find_symbol(name) == whole.find_symbol(name), name
+    for addr in addresses[:20000]:
+        assert scanned.function_at(addr) == whole.function_at(addr), hex(addr)
+        assert scanned.object_at(addr) == whole.object_at(addr), hex(addr)
+    assert scanned._by_name is None  # answered without building the table
+
+
+def test_table_less_queries_stop_when_the_table_pays(exe, monkeypatch):
+    from hwdbg.symbols import elf as elf_module
+
+    monkeypatch.setattr(elf_module, "LAZY_QUERIES", 3)
+    image = ElfImage(exe)
+    for _ in range(3):
+        assert image.find_symbol("counter").kind == "object"
+    assert image._by_name is None
+    assert image.function_at(image.find_symbol("bump").value) == (image.get_symbol("bump"), 0)
+    assert image._by_name is not None
+
+
 def test_stripped_binary_uses_dynamic_symbols(build_target):
     exe = build_target("sym_globals", strip=True, cflags=("-rdynamic",))
     image = ElfImage(exe)
@@ -380,3 +440,42 @@ def test_dwarf_is_lazy(exe):
     assert dwarf.indexed and not dwarf._unit_lines  # names did not need the line table
     assert dwarf.line_at(ElfImage(exe).get_symbol("bump").value) is not None
     assert len(dwarf._unit_lines) == 1
+
+
+@pytest.mark.parametrize("path", ["exe", "pie", "stripped", LIBC, "/usr/bin/python3.11d", "/usr/lib/debug"])
+def test_struct_read_headers_agree_with_pyelftools(exe, build_target, path):
+    """Load segments, TLS, the dynamic segment, build-id and which debug sections exist, read
+    from the headers with struct (symbols/elfheaders.py), are what pyelftools reads."""
+    from hwdbg.symbols.elfheaders import Headers
+
+    if path == "exe":
+        path = str(exe)
+    elif path == "pie":
+        path = str(build_target("sym_globals", pie=True))
+    elif path == "stripped":
+        path = str(build_target("sym_globals", strip=True, cflags=("-rdynamic",)))
+    elif path == "/usr/lib/debug":  # a separate debug file: NOBITS code, compressed DWARF
+        path = ElfImage(LIBC).separate_debug_path() if Path(LIBC).exists() else None
+    if path is None or not Path(path).exists():
+        pytest.skip("not installed here")
+    image = ElfImage(path)
+    elf = image.elf
+    headers = Headers(elf, elf.stream)
+    segments = [(s["p_type"], s["p_offset"], s["p_vaddr"], s["p_filesz"], s["p_memsz"], s["p_align"])
+                for s in elf.iter_segments()]
+    from elftools.elf.enums import ENUM_P_TYPE_BASE
+    types = {v: k for k, v in ENUM_P_TYPE_BASE.items()}
+    assert [(types.get(s.type, s.type), s.offset, s.vaddr, s.filesz, s.memsz, s.align) for s in headers.segments] == segments
+    for section in elf.iter_sections():
+        ours = headers.section(section.name)
+        assert (ours.addr, ours.offset, ours.size, ours.link, ours.flags) == (
+            section["sh_addr"], section["sh_offset"], section["sh_size"], section["sh_link"], section["sh_flags"])
+        assert elf.get_section(ours.index).name == section.name
+    expected_id = next((n["n_desc"] for s in elf.iter_sections("SHT_NOTE") for n in s.iter_notes()
+                        if n["n_type"] == "NT_GNU_BUILD_ID"), None)
+    assert image.build_id() == expected_id
+    has = any(elf.get_section_by_name(n) is not None and elf.get_section_by_name(n)["sh_type"] != "SHT_NOBITS"
+              and elf.get_section_by_name(n)["sh_size"] > 0 for n in (".debug_info", ".zdebug_info"))
+    assert image.has_dwarf() == has
+    loads = [s for s in elf.iter_segments() if s["p_type"] == "PT_LOAD"]
+    assert image.load_ranges() == [(s["p_vaddr"], s["p_vaddr"] + s["p_memsz"]) for s in loads]

@@ -119,6 +119,40 @@ def test_unwritable_cache_directory(build_target, notices, tmp_path):
     assert len(notices) == 1 and "cannot write symbol index cache" in notices[0]
 
 
+_READ_ONLY_LOOKUP = """
+import sys
+from hwdbg.symbols import SymbolTable
+from hwdbg.symbols import index
+seen = []
+index.configure(notice=seen.append, cache_dir=sys.argv[2])
+index.CACHE_MIN_INFO = 0
+print(SymbolTable(sys.argv[1]).lookup("config").ctype.name)
+print(seen)
+"""
+
+
+def test_read_only_cache_directory(build_target, tmp_path):
+    """The cache on a read-only file system (a tmpfs mounted read-only in a mount namespace of
+    its own, so root's permissions cannot write it either): one notice, the lookup works."""
+    import sys
+
+    if shutil.which("unshare") is None:
+        pytest.skip("no unshare(1)")
+    exe = build_target("sym_globals")
+    mount_point = tmp_path / "ro"
+    mount_point.mkdir()
+    p = subprocess.run(["unshare", "-m", "sh", "-c", 'mount -t tmpfs -o ro none "$1" || exit 77; shift; exec "$@"',
+                        "sh", str(mount_point), sys.executable, "-c", _READ_ONLY_LOOKUP, str(exe),
+                        str(mount_point / "hwdbg")], capture_output=True, text=True, timeout=120)
+    if p.returncode == 77 or "unshare failed" in p.stderr:
+        pytest.skip(f"cannot mount a read-only file system here: {p.stderr.strip()}")
+    assert p.returncode == 0, p.stderr
+    type_name, notices = p.stdout.splitlines()
+    assert type_name == "struct config"
+    assert "cannot write symbol index cache" in notices and "Read-only file system" in notices, notices
+    assert notices.count("cannot write") == 1
+
+
 def test_full_cache_directory(build_target, notices, monkeypatch):
     def full(*args, **kwargs):
         return os.open("/dev/full", os.O_WRONLY), os.path.join(name_index.cache_dir(), ".x.tmp")
@@ -262,3 +296,86 @@ def test_debug_sections_are_read_on_first_use(build_target, variant):
     assert stream.getvalue() == expected and dwarf.debug_line_sec.size == len(expected)
     stream.seek(3)
     assert stream.read(5) == expected[3:8]
+
+
+def test_compressed_section_is_inflated_as_far_as_reads_reach(build_target, monkeypatch):
+    """Seeks and reads anywhere in a -gz section give its bytes, decompressing step by step
+    (a step of 64 bytes here, so that every read crosses steps); the lines of every function
+    are those of the uncompressed build."""
+    import random
+
+    from hwdbg.symbols import sections
+
+    monkeypatch.setattr(sections, "INFLATE_STEP", 64)
+    exe = build_target("sym_globals", cflags=VARIANTS["compressed"])
+    elf = ElfImage(exe).elf
+    expected = elf.get_section_by_name(".debug_info").data()
+    stream = sections.dwarf_info(elf).debug_info_sec.stream
+    stream.seek(100)
+    assert stream.read(10) == expected[100:110]
+    assert stream.tell() == 110
+    assert len(io.BytesIO.getvalue(stream)) < len(expected)  # only the part read so far
+    rng = random.Random(15)
+    for _ in range(200):
+        pos, size = rng.randrange(len(expected) + 10), rng.randrange(1, 300)
+        stream.seek(pos)
+        assert stream.read(size) == expected[pos:pos + size]
+    buffer = bytearray(16)
+    stream.seek(len(expected) - 8)
+    assert stream.readinto(buffer) == 8 and bytes(buffer[:8]) == expected[-8:]
+    assert stream.getvalue() == expected
+
+    plain = SymbolTable(build_target("sym_globals", cflags=("-gdwarf-5",)))
+    packed = SymbolTable(exe)
+    for name in ("bump", "sum_table", "main"):
+        ours, theirs = packed.lookup(name), plain.lookup(name)
+        for offset in range(0, ours.size, 3):
+            a, b = packed.describe(ours.addr + offset), plain.describe(theirs.addr + offset)
+            assert (a.function, a.file, a.line) == (b.function, b.file, b.line)
+
+
+def test_corrupt_compressed_debug_info_gives_a_clear_line(build_target, notices, tmp_path):
+    broken = tmp_path / "broken"
+    shutil.copy(build_target("sym_globals", cflags=VARIANTS["compressed"]), broken)
+    offset, size = _section_range(broken, ".debug_info")
+    with open(broken, "r+b") as f:  # zlib noise after the compression header
+        f.seek(offset + 40)
+        f.write(b"\x55" * (size - 40))
+    table = SymbolTable(broken)
+    var = table.lookup("counter")  # from .symtab, whatever DWARF says
+    assert var.kind == "object" and var.addr
+    assert any("corrupt compressed section .debug_info" in n for n in notices), notices
+    main = table.lookup("main")
+    assert table.describe(main.addr + 1).function == "main"
+
+
+@pytest.mark.parametrize("path", ["sym_globals", "/usr/bin/python3.11d", "/lib/x86_64-linux-gnu/libc.so.6"])
+def test_abbreviation_tables_agree_with_pyelftools(build_target, path):
+    """Every abbreviation table of the file, decoded by hwdbg.symbols.abbrev, holds what
+    pyelftools' construct-based decoder makes of it: codes, tags, children, attribute specs."""
+    from elftools.dwarf.abbrevtable import AbbrevTable
+
+    from hwdbg.symbols import abbrev
+    from hwdbg.symbols.resolver import _dwarf_for
+
+    if not path.startswith("/"):
+        path = str(build_target(path, cflags=("-gdwarf-5",)))
+    elif not Path(path).exists():
+        pytest.skip(f"no {path} here")
+    dwarf_info = _dwarf_for(ElfImage(path))
+    if dwarf_info is None:
+        pytest.skip(f"no DWARF for {path}")
+    dwarf = dwarf_info._dwarf
+    section = dwarf.debug_abbrev_sec
+    offsets = sorted({cu["debug_abbrev_offset"] for cu in dwarf.iter_CUs()})
+    data = section.stream.getvalue()
+    for offset in offsets[:300]:
+        ours = abbrev.parse_table(data, offset)
+        theirs = AbbrevTable(dwarf.structs, section.stream, offset)._abbrev_map
+        assert ours.keys() == theirs.keys()
+        for code, decl in theirs.items():
+            mine = ours[code]
+            assert (mine["tag"], mine.has_children()) == (decl["tag"], decl.has_children())
+            assert [(s.name, s.form, s.get("value") if s.form == "DW_FORM_implicit_const" else None)
+                    for s in decl["attr_spec"]] == [(s.name, s.form, s.value) for s in mine["attr_spec"]]
+    assert dwarf.get_abbrev_table(offsets[0])._abbrev_map.keys() == abbrev.parse_table(data, offsets[0]).keys()

@@ -199,7 +199,7 @@ def test_cfi_rows_agree_with_pyelftools_decoder(build_target, path):
         pytest.skip(f"no {path} here")
     index = _index_for(ElfImage(path))
     checked = 0
-    for fde in index.fdes:
+    for fde in index.all_fdes():
         try:
             table = fde.get_decoded().table
         except Exception:
@@ -210,3 +210,43 @@ def test_cfi_rows_agree_with_pyelftools_decoder(build_target, path):
             assert (cfa_rule, ours.rules) == _normalised(row), (hex(row["pc"]), fde.header)
             checked += 1
     assert checked > 10
+
+
+@pytest.mark.parametrize("path", ["/lib/x86_64-linux-gnu/libc.so.6", "unwind_chain", "debug-frame-only"])
+def test_fde_lookup_through_eh_frame_hdr_agrees_with_a_whole_parse(build_target, path):
+    """The .eh_frame_hdr table finds, for the start, the middle and the last byte of every
+    function, the FDE a parse of the whole CFI finds (and none just past a function)."""
+    import io
+
+    from elftools.dwarf.callframe import FDE, CallFrameInfo
+    from elftools.dwarf.structs import DWARFStructs
+
+    from hwdbg.symbols.elf import ElfImage
+    from hwdbg.symbols.fde_index import FdeIndex
+
+    if path == "debug-frame-only":
+        path = str(build_target("unwind_chain", cflags=BUILDS[path]["cflags"]))
+    elif not path.startswith("/"):
+        path = str(build_target(path, cflags=("-O2",)))
+    elif not Path(path).exists():
+        pytest.skip(f"no {path} here")
+    elf = ElfImage(path).elf
+    structs = DWARFStructs(little_endian=True, dwarf_format=32, address_size=8)
+    expected = []
+    for name, eh in ((".eh_frame", True), (".debug_frame", False)):
+        section = elf.get_section_by_name(name)
+        if section is not None:
+            data = section.data()
+            cfi = CallFrameInfo(io.BytesIO(data), len(data), section["sh_addr"], structs, eh)
+            expected += [(e["initial_location"], e["address_range"]) for e in cfi.get_entries()
+                         if isinstance(e, FDE) and e["address_range"] > 0]
+    assert len(expected) > 3
+    starts = {start for start, _ in expected}
+    index = FdeIndex(elf)
+    for start, size in expected:
+        for pc in (start, start + size // 2, start + size - 1):
+            fde = index.covering(pc)
+            assert fde is not None and fde["initial_location"] <= pc < fde["initial_location"] + fde["address_range"], hex(pc)
+        end = start + size
+        if not any(s <= end < s + n for s, n in expected) and end not in starts:
+            assert index.covering(end) is None, hex(end)

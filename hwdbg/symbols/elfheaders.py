@@ -1,0 +1,105 @@
+"""The section and program headers of an ELF file, read with ``struct``.
+
+pyelftools makes an object per section to find one by name, and some of those objects
+parse their contents as they are made (the dynamic section, the hash tables): about 3 ms
+per file, for each of the dozen files a process maps, at every attach. The layout queries
+of ``ElfImage`` (load segments, TLS, build-id, which debug sections exist) need only the
+headers, read here in one go; pyelftools still serves everything else.
+"""
+from __future__ import annotations
+
+import struct
+from typing import NamedTuple, Optional
+
+SHT_NOBITS, SHT_NOTE = 8, 7
+PT_LOAD, PT_DYNAMIC, PT_TLS = 1, 2, 7
+NT_GNU_BUILD_ID = 3
+
+
+class SectionHeader(NamedTuple):
+    index: int
+    name: str
+    type: int
+    flags: int
+    addr: int
+    offset: int
+    size: int
+    link: int
+
+
+class Segment(NamedTuple):
+    type: int
+    offset: int
+    vaddr: int
+    filesz: int
+    memsz: int
+    align: int
+
+
+class Headers:
+    """Every section header (by name) and every program header."""
+
+    def __init__(self, elf, stream) -> None:
+        order = "<" if elf.little_endian else ">"
+        wide = elf.elfclass == 64
+        header = elf.header
+        self.segments: list[Segment] = []
+        phdr = struct.Struct(order + ("IIQQQQQQ" if wide else "IIIIIIII"))
+        for i in range(header["e_phnum"]):
+            stream.seek(header["e_phoff"] + i * header["e_phentsize"])
+            fields = phdr.unpack(stream.read(phdr.size))
+            if wide:  # type, flags, offset, vaddr, paddr, filesz, memsz, align
+                p_type, _, offset, vaddr, _, filesz, memsz, align = fields
+            else:  # type, offset, vaddr, paddr, filesz, memsz, flags, align
+                p_type, offset, vaddr, _, filesz, memsz, _, align = fields
+            self.segments.append(Segment(p_type, offset, vaddr, filesz, memsz, align))
+        self.sections: dict[str, SectionHeader] = {}
+        count, table = header["e_shnum"], header["e_shoff"]
+        if not count or not table:
+            return  # none, or more than 0xff00 (extended numbering): pyelftools' answers are used
+        shdr = struct.Struct(order + ("IIQQQQIIQQ" if wide else "IIIIIIIIII"))
+        stream.seek(table)
+        data = stream.read(count * header["e_shentsize"])
+        rows = [shdr.unpack_from(data, i * header["e_shentsize"]) for i in range(count)
+                if (i + 1) * header["e_shentsize"] <= len(data)]
+        strndx = header["e_shstrndx"]
+        if strndx >= len(rows):
+            return
+        _, _, _, _, str_offset, str_size, *_ = rows[strndx]
+        stream.seek(str_offset)
+        names = stream.read(str_size)
+        for index, (name_off, sh_type, flags, addr, offset, size, link, *_) in enumerate(rows):
+            end = names.find(b"\0", name_off)
+            name = names[name_off:end if end >= 0 else len(names)].decode(errors="replace")
+            self.sections[name] = SectionHeader(index, name, sh_type, flags, addr, offset, size, link)  # the last, as pyelftools
+
+    def section(self, name: str) -> Optional[SectionHeader]:
+        return self.sections.get(name)
+
+
+def read_section(stream, section: SectionHeader) -> bytes:
+    """The file bytes of a section (not decompressed; b"" for SHT_NOBITS)."""
+    if section.type == SHT_NOBITS:
+        return b""
+    stream.seek(section.offset)
+    return stream.read(section.size)
+
+
+def build_id(stream, headers: Headers, little_endian: bool) -> Optional[str]:
+    """The GNU build-id note (hex), from the note sections."""
+    order = "<" if little_endian else ">"
+    for section in headers.sections.values():
+        if section.type != SHT_NOTE:
+            continue
+        data = read_section(stream, section)
+        pos = 0
+        while pos + 12 <= len(data):
+            namesz, descsz, n_type = struct.unpack_from(order + "III", data, pos)
+            pos += 12
+            name = data[pos:pos + namesz]
+            pos += (namesz + 3) & ~3
+            desc = data[pos:pos + descsz]
+            pos += (descsz + 3) & ~3
+            if n_type == NT_GNU_BUILD_ID and name.rstrip(b"\0") == b"GNU":
+                return desc.hex()
+    return None
