@@ -43,7 +43,7 @@ operand's bytes as that type.
 # evaluator (values, memory, C arithmetic), printer (values and bytes as text).
 from __future__ import annotations
 
-from .evaluator import Env, Held, Value, assign_bytes, evaluate, evaluate_text, lvalue, truth, type_of
+from .evaluator import Env, Held, Value, assign_bytes, assign_target, evaluate, evaluate_text, lvalue, truth, type_of
 from .parser import parse, parse_assignment, parse_type, referenced_names
 from .printer import (
     INTEGER_FORMATS, char_literal, format_integer, format_scalar, format_value, read_c_string, string_literal,
@@ -53,7 +53,7 @@ from .typeprint import declaration, ptype_text, strip_typedefs, whatis_text
 
 __all__ = [
     "Env", "Held", "Value", "Node", "Num", "Name", "Register", "Unary", "Binary", "Member", "Index", "Cast", "SizeOf",
-    "parse", "parse_assignment", "parse_type", "evaluate", "evaluate_text", "lvalue", "assign_bytes", "truth",
+    "parse", "parse_assignment", "parse_type", "evaluate", "evaluate_text", "lvalue", "assign_bytes", "assign_target", "truth",
     "type_of", "declaration", "ptype_text", "whatis_text", "strip_typedefs",
     "referenced_names", "format_value",
     "INTEGER_FORMATS", "format_integer", "format_scalar", "char_literal", "string_literal", "read_c_string",

@@ -6,7 +6,7 @@ import operator
 import struct
 from typing import Mapping, Optional, Protocol
 
-from ..errors import EvaluationError, SymbolError, UsageError
+from ..errors import EvaluationError, NotInMemory, SymbolError, UsageError
 from ..symbols.types import CType, Field, type_name
 from .parser import SIZE_TYPE, VOID, _pointer_to, parse
 from .syntax import (
@@ -340,13 +340,14 @@ def truth(value: Value) -> bool:
 
 
 def lvalue(node: Node, env: Env) -> tuple[int, CType | None]:
-    """The address and type of the memory ``node`` names; SymbolError if it names none.
+    """The address and type of the memory ``node`` names; SymbolError if it names none,
+    NotInMemory if it names a variable held in a register.
 
     For a bit-field this is its containing storage unit.
     """
     place = _guard(lambda: _Evaluator(env, None).place(node))
     if place.held is not None:
-        raise UsageError(place.held.why)
+        raise NotInMemory(place.held.why, place.held.register)
     return place.address, place.ctype
 
 
@@ -355,23 +356,35 @@ def assign_bytes(node: Node, value: Number, env: Env) -> tuple[int, bytes]:
 
     The value is converted as C does (truncated, like gdb); a bit-field is merged
     into the bytes currently around it, so this reads memory but never writes it.
+    A variable held in a register raises NotInMemory (see assign_target).
     """
-    def run() -> tuple[int, bytes]:
+    where, data = assign_target(node, value, env)
+    if isinstance(where, Held):
+        raise NotInMemory(where.why, where.register)
+    return where, data
+
+
+def assign_target(node: Node, value: Number, env: Env) -> tuple[int | Held, bytes]:
+    """Like assign_bytes, but a variable held in a register is an answer too: (the Held, its
+    new bytes: the register's low bytes); one the compiler computed (no register) is not."""
+    def run() -> tuple[int | Held, bytes]:
         place = _Evaluator(env, None).place(node)
-        if place.held is not None:
-            raise UsageError(place.held.why)
+        held = place.held
+        if held is not None and held.register is None:
+            raise UsageError("Left operand of assignment is not an lvalue.")  # gdb's words
         ctype = place.ctype or LONG
         if ctype.kind not in _SCALARS:
             raise UsageError(f"cannot assign to '{node.text}' of type {type_name(ctype)}")
         number = _convert(Value(value), ctype).value
+        where: int | Held = held if held is not None else place.address
         if place.bits:
             bit_offset, bit_size = place.bits
             width = (bit_offset + bit_size + 7) // 8
             old = int.from_bytes(_read(env, place.address, width), "little")
             mask = ((1 << bit_size) - 1) << bit_offset
             new = old & ~mask | (number << bit_offset) & mask
-            return place.address, new.to_bytes(width, "little")
+            return where, new.to_bytes(width, "little")
         if ctype.kind == "float":
-            return place.address, _encode_float(number, ctype.size)
-        return place.address, (number & ((1 << 8 * ctype.size) - 1)).to_bytes(ctype.size, "little")
+            return where, _encode_float(number, ctype.size)
+        return where, (number & ((1 << 8 * ctype.size) - 1)).to_bytes(ctype.size, "little")
     return _guard(run)

@@ -20,7 +20,8 @@ class Held(NamedTuple):
 
     data: bytes  # its bytes, little-endian
     ctype: CType
-    why: str  # the error for taking its address or assigning to it (gdb's words)
+    why: str  # the error for taking its address (gdb's words)
+    register: Optional[int] = None  # the DWARF number of the register holding it: assignable there
 
 
 class _Memory(Protocol):

@@ -636,9 +636,9 @@ class Session:
     def backtrace(self, tid: int, limit: int = 64) -> tuple[rec.Frame, ...]:
         return self.image.backtrace(tid, limit)
 
-    def set_register(self, name: str, value: int, tid: Optional[int] = None) -> None:
+    def set_register(self, name: str, value: int, tid: Optional[int] = None, keep_frame: bool = False) -> None:
         """Writes one register of a stopped thread. Moving the pc clears RF, so an execute
-        breakpoint at the new pc is not skipped."""
+        breakpoint at the new pc is not skipped. ``keep_frame``: the selected frame stays selected."""
         inf = self.require_stopped()
         tid = tid or self.current_tid or inf.pid
         regs = inf.get_regs(tid)
@@ -650,7 +650,7 @@ class Session:
         else:
             setattr(regs, name, value & (2**64 - 1))
         inf.set_regs(tid, regs)
-        self.frames.reset(stopped=True)
+        self.frames.changed() if keep_frame else self.frames.reset(stopped=True)
 
     def env(self, tid: Optional[int] = None) -> ExpressionEnv:
         """The expression environment of one thread (default: the current one), in its selected frame."""

@@ -5,12 +5,13 @@ import argparse
 import os
 from typing import Any, Optional
 
-from ...errors import UsageError
+from ...errors import NotInMemory, UsageError
 from ...locations import resolve_code, resolve_watch
 from ...records import Kind
 from ...session.kernelwrites import SYSCALL_STOP_COST
 from ...session.pagewatch import backend_text
 from ...session.scoped import scope_of
+from ...symbols.dwarf_locations import REGISTER_NAMES
 from ..render import KIND_TITLES
 from . import (Category, CommandParser, Result, command, first_then_raw, number, parse_ids, shell_split,
                split_condition)
@@ -70,6 +71,18 @@ def _status_note(bp: Any) -> str:
     return ""
 
 
+def _not_in_memory(text: str, exc: NotInMemory, kind: Kind, location: bool) -> str:
+    """Why a variable held in a register (or computed) cannot be watched: gdb's words where gdb
+    refuses too; for watch, gdb falls back to a software watchpoint, which hwdbg does not have."""
+    if location:
+        return "Attempt to take address of value not located in memory."
+    if kind is not Kind.WATCH:
+        return "Expression cannot be implemented with read/access watchpoint."
+    where = f"lives in register ${REGISTER_NAMES[exc.register]}" if exc.register is not None \
+        and exc.register < len(REGISTER_NAMES) else "is computed by the compiler"
+    return f"Cannot watch {text}: it {where}, not in memory, and hwdbg has no software watchpoints"
+
+
 def _add_watch(ctx: Any, args: argparse.Namespace, kind: Kind) -> Result:
     session = ctx.session
     text = " ".join(args.expr)
@@ -78,7 +91,10 @@ def _add_watch(ctx: Any, args: argparse.Namespace, kind: Kind) -> Result:
     if length is not None and length <= 0:
         raise UsageError(f"length must be a positive number of bytes, not {length}")
     env = session.env()
-    where = resolve_watch(session.symbols, env, text, length)
+    try:
+        where = resolve_watch(session.symbols, env, text, length)
+    except NotInMemory as exc:
+        raise NotInMemory(_not_in_memory(text, exc, kind, args.location), exc.register) from None
     scope = None if args.location else scope_of(env.frame_used)
 
     def resolve() -> tuple[int, int]:

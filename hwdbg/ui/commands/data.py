@@ -9,6 +9,7 @@ from typing import Any, Optional
 from ... import expr
 from ...errors import HwdbgError, OptimizedOut, TargetError, UsageError
 from ...locations import resolve_code
+from ...session.assign import store_in_register
 from . import Category, CommandParser, Result, command, current_tid, printable, raw_split, symbolic
 from ...disasm import disassemble as decode
 from ...disasm import disassemble_function
@@ -95,7 +96,11 @@ def set_var(ctx: Any, args: argparse.Namespace) -> Result:
 
     Writes the value of EXPR into the memory LVALUE names, converted to its type as
     C does (truncated, like gdb): set var counter = 0, set var config.flags = 4.
-    The watched values are re-read, so the next hit shows the right old value."""
+    The watched values are re-read, so the next hit shows the right old value.
+    A local or argument the compiler keeps in a register (-O1, -O2) is written
+    there, as the selected frame sees it: frame #0's register, or for an outer
+    frame the stack slot where a function it called saved that register (the
+    thread's register when none did), as gdb does."""
     text = (args.text or "").strip()
     if not text:
         raise UsageError("set var needs LVALUE = EXPR")
@@ -106,9 +111,13 @@ def set_var(ctx: Any, args: argparse.Namespace) -> Result:
     value = expr.evaluate(source, env, ctx.bindings())
     if value.ctype is not None and value.ctype.kind in ("struct", "union"):
         raise UsageError(f"cannot assign a {value.ctype.kind}; assign its fields one by one")
-    addr, data = expr.assign_bytes(target, value.value, env)
-    session.write_memory(addr, data)  # watches over these bytes take them as their value
-    return Result("set var", {"address": addr, "bytes": data.hex()})
+    where, data = expr.assign_target(target, value.value, env)
+    if isinstance(where, expr.Held):  # a variable in a register: the one the selected frame sees
+        frame = env.frame_used
+        placed = store_in_register(session, frame, env.tid or session.require_process().pid, where.register, data)
+        return Result("set var", {**placed, "bytes": data.hex()})
+    session.write_memory(where, data)  # watches over these bytes take them as their value
+    return Result("set var", {"address": where, "bytes": data.hex()})
 
 
 # ------------------------------------------------------------------ x
