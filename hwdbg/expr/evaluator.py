@@ -10,7 +10,7 @@ from ..errors import EvaluationError, NotInMemory, SymbolError, UsageError
 from ..symbols.types import CType, Field, type_name
 from .parser import SIZE_TYPE, VOID, _pointer_to, parse
 from .syntax import (
-    _COMPARE, MASK64, ULONG, Binary, Cast, Index, Member, Name, Node, Num, Register, SizeOf, Unary, _guard,
+    _COMPARE, MASK64, ULONG, Binary, Cast, Conditional, Index, Member, Name, Node, Num, Register, SizeOf, Unary, _guard,
     _truncate,
 )
 from .values import (  # noqa: F401  (Held, LONG, _Memory, _read and untyped_type are re-exported)
@@ -174,6 +174,8 @@ class _Evaluator:
             return _bound(self.bindings[node.name])
         if isinstance(node, Binary):
             return self.binary(node)
+        if isinstance(node, Conditional):
+            return self.value(node.then if truth(self.value(node.condition)) else node.otherwise)
         if isinstance(node, Cast):
             return self.cast(node)
         if isinstance(node, SizeOf):
@@ -192,6 +194,8 @@ class _Evaluator:
         if isinstance(node, (Name, Member, Index)) or (isinstance(node, Unary) and node.op == "*"):
             if not self.bound(node):
                 return self.place(node).ctype or LONG
+        if isinstance(node, Binary) and node.op == ",":
+            return self.type_of(node.right)
         value = self.value(node)
         return value.ctype or untyped_type(value.value)
 
@@ -304,6 +308,8 @@ class _Evaluator:
         if op == "@":
             return self.repeat(node)
         left = self.value(node.left)
+        if op == ",":
+            return self.value(node.right)
         if op in ("&&", "||"):
             if truth(left) == (op == "||"):  # short-circuit
                 return Value(int(op == "||"))

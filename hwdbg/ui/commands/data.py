@@ -54,16 +54,7 @@ def print_(ctx: Any, args: argparse.Namespace) -> Result:
     sizeof(TYPE) and sizeof EXPR are sizes in bytes; casts take the program's types
     ((struct node *)p, *(pair_t *)addr, (enum color)1). $_exitcode is the exit code
     of the program that ran last (void until one has exited)."""
-    text = (args.text or "").strip()
-    fmt = None
-    match = re.match(r"/(\w*)", text)
-    if match:
-        fmt = match.group(1)
-        text = text[match.end():].strip()
-        if len(fmt) != 1 or fmt not in expr.INTEGER_FORMATS:
-            raise UsageError(f"bad format /{printable(fmt)}: use one letter of {expr.INTEGER_FORMATS}")
-    if not text:
-        raise UsageError("print needs an expression")
+    fmt, text = _format_and_expression(args.text, "print")
     if text == "$_exitcode" and ctx.exit_code() is None:
         ctx.values.append(None)  # gdb's void: the program has not exited
         return Result("print", {"expr": text, "history": len(ctx.values), "value": None, "text": "void"},
@@ -82,6 +73,34 @@ def print_(ctx: Any, args: argparse.Namespace) -> Result:
     number_ = len(ctx.values)
     return Result("print", {"expr": text, "history": number_, "value": _json_value(value), "text": shown},
                   f"${number_} = {shown}")
+
+
+def _format_and_expression(given: Optional[str], name: str) -> tuple[Optional[str], str]:
+    """``/x expr`` -> ("x", "expr"): print's and output's format letter and expression."""
+    text = (given or "").strip()
+    fmt = None
+    match = re.match(r"/(\w*)", text)
+    if match:
+        fmt = match.group(1)
+        text = text[match.end():].strip()
+        if len(fmt) != 1 or fmt not in expr.INTEGER_FORMATS:
+            raise UsageError(f"bad format /{printable(fmt)}: use one letter of {expr.INTEGER_FORMATS}")
+    if not text:
+        raise UsageError(f"{name} needs an expression")
+    return fmt, text
+
+
+@command(_raw_parser("output"), category=D, split=raw_split, complete="symbols")
+def output(ctx: Any, args: argparse.Namespace) -> Result:
+    """output[/F] EXPR
+
+    Shows the value of EXPR as print does, without "$N = " and without entering it
+    in the value history (gdb's output, for breakpoint commands and scripts with
+    echo). gdb leaves the line open; hwdbg ends it, as it does for echo."""
+    fmt, text = _format_and_expression(args.text, "output")
+    value = ctx.evaluate(text)
+    shown = expr.format_value(value, ctx.session.env(), fmt, functools.partial(symbolic, ctx))
+    return Result("output", {"expr": text, "value": _json_value(value), "text": shown}, shown)
 
 
 # ------------------------------------------------------------------ set var
