@@ -37,7 +37,7 @@ from .notrace import NoStopTraces, slot_holders
 from .publisher import Publisher, announcers
 from .softstops import BreakSites, SoftStops
 from .stepping import Stepper
-from .stops import exit_record, passed_on, signal_name, stop_reason, where_text
+from .stops import SignalTable, exit_record, passed_on, signal_name, stop_reason, where_text
 from .table import BreakpointTable
 
 class Session:
@@ -55,6 +55,7 @@ class Session:
         self.fast_path = True  # let the C loop take hits that need no Python
         self.fast_hits = 0  # how many of them it took
         self.stop_signals: set[int] = set()  # signals that stop too (hwdbg serve: those its client does not pass)
+        self.signals = SignalTable()  # gdb's handle table
         self._saved_affinity: dict[int, set[int]] = {}
         self._stepping: set[int] = set()
         self._locked: Optional[int] = None  # while set, only this thread runs (scheduler-locking)
@@ -551,15 +552,16 @@ class Session:
 
     def _handle_signal(self, inf: Inferior, tid: int, event: pev.Signal) -> Optional[rec.Stopped]:
         name = signal_name(event.signo)
-        reason = stop_reason(event.signo, interrupt_wanted=self._interrupt_wanted, tracing=self._tracing)
-        if reason is None and event.signo in self.stop_signals and not self._tracing:
+        reason = stop_reason(event.signo, interrupt_wanted=self._interrupt_wanted, tracing=self._tracing,
+                             table=self.signals)
+        if reason is None and event.signo in self.stop_signals - self.signals.changed and not self._tracing:
             reason = "signal"
+        if not passed_on(event.signo, self.signals):
+            inf.threads[tid].signal = 0
         if reason is not None:
-            if not passed_on(event.signo):
-                inf.threads[tid].signal = 0
             return self._stopped(inf, tid, reason, signal=name)
         self.emit(rec.Notice("signal", f"thread {tid} received {name}; passed on", tid=tid,
-                             data={"signal": name}))
+                             data={"signal": name, "print": event.signo in self.signals.print}))
         self._resume(inf, tid)
         return None
 

@@ -305,7 +305,8 @@ class Context:
                 self.out.hit(hit, full=True, temporary=hit.id in self.temporary, frame=frame)
             if bp is not None and bp.commands and bp not in with_commands:
                 with_commands.append(bp)
-        frame = stop_frame_text(session, result.tid) if result.style and not (reported or self.out.json) else None
+        framed = result.style or result.reason == "signal"
+        frame = stop_frame_text(session, result.tid) if framed and not (reported or self.out.json) else None
         self.out.stopped(result, reported_hits=reported, frame=frame)
         self.listing = None  # the next `list` centres on this stop
         self.report(show_displays(self))

@@ -6,6 +6,7 @@ looks like gdb's; ``--json`` prints ``record.to_json()`` for session records and
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -119,7 +120,7 @@ def stopped_text(stop: rec.Stopped) -> str:
     if stop.reason == "step" or stop.reason == "breakpoint":
         return frame
     if stop.reason == "signal":
-        return f"\nThread {stop.tid} received signal {signal_description(stop.signal)}\n{frame}"
+        return f"\nProgram received signal {signal_description(stop.signal)}.\n{frame}"
     if stop.reason == "interrupted":
         return f"\nThread {stop.tid} stopped (interrupted).\n{frame}"
     if stop.reason == "int3":
@@ -152,6 +153,8 @@ def notice_text(notice: rec.Notice) -> str:
         return f"[breakpoint {notice.data.get('id')} lost its debug register: it waits for a free one]"
     if notice.what in ("breakpoint-dropped", "error", "warning"):
         return f"warning: {notice.message}"
+    if notice.what == "signal" and "print" in notice.data:  # a signal passed on: as gdb reports it, or not
+        return f"Program received signal {signal_description(notice.data['signal'])}." if notice.data["print"] else ""
     return f"[{notice.message}]"
 
 
@@ -213,13 +216,19 @@ class TextOutput(Output):
     def stopped(self, stop: rec.Stopped, *, reported_hits: bool, frame: Optional[str] = None) -> None:
         if reported_hits:
             return
+        if stop.reason == "signal" and frame is not None:  # gdb's report, then the frame as a step shows it
+            self.write(f"\nProgram received signal {signal_description(stop.signal)}.\n"
+                       + stop_lines(dataclasses.replace(stop, style="frame"), self.sources, frame))
+            return
         self.write(stop_lines(stop, self.sources, frame) if stop.style else stopped_text(stop))
 
     def ended(self, record: Any) -> None:
         self.write(exit_text(record))
 
     def notice(self, notice: rec.Notice) -> None:
-        self.write(self._paint(one_line(notice_text(notice)), _DIM))
+        text = notice_text(notice)
+        if text:
+            self.write(self._paint(one_line(text), _DIM))
 
     def result(self, result: Any) -> None:
         text = getattr(result, "text", "")
