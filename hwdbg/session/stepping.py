@@ -29,6 +29,8 @@ from .softstops import SoftStops
 
 Result = Any  # rec.Stopped | rec.Exited | rec.Killed
 LOCKING_MODES = ("off", "on", "step", "replay")
+MAX_RESOLVER_STEPS = 200_000  # instructions of the dynamic linker's lazy binding stepped through at most
+LOADER_NAMES = ("ld-linux", "ld64.so", "ld.so")
 ENDBR64, PUSH_RBP, MOV_RSP_RBP = b"\xf3\x0f\x1e\xfa", b"\x55", (b"\x48\x89\xe5", b"\x48\x8b\xec")
 
 
@@ -221,7 +223,16 @@ class Stepper:
             if caller is not None and current.frame[0] is not None and caller[1] == current.frame[0] \
                     and here != current.frame[0]:
                 # Stepped into a subroutine called from the stepping frame.
-                target = None if over else self._body_of(pc)
+                target = None
+                if not over and self._unbound_plt(pc):
+                    reached = self._through_resolver(tid, lock)
+                    if not isinstance(reached, int) and reached is not None:
+                        return reached
+                    if reached is not None:
+                        pc = reached
+                        target = self._body_of(pc)
+                elif not over:
+                    target = self._body_of(pc)
                 if target is None:
                     back = current.frame[0]
                     result = self._run_to(tid, caller[0], lambda: self._cfa(tid) == back, lock)
@@ -276,6 +287,32 @@ class Stepper:
         except TargetError:
             return None
         return saved_pc, saved_sp
+
+    def _unbound_plt(self, pc: int) -> bool:
+        """A PLT stub whose slot the dynamic linker has not bound yet (a first call, lazy binding)."""
+        symbols = self.s.symbols
+        if not symbols.in_plt(pc):
+            return False
+        inf = self.s.require_process()
+        return symbols.plt_target(pc, lambda addr: int.from_bytes(inf.read_memory(addr, 8), "little"),
+                                  by_name=False) is None
+
+    def _through_resolver(self, tid: int, lock: bool) -> Result | int | None:
+        """The first call through a PLT slot: the dynamic linker binds it (running an IFUNC's
+        selector too) and jumps to the function. Single-steps until the thread is out of the PLT
+        and the loader at the stack depth of the call: that function's entry (gdb does not stop
+        in ld.so either). A stop on the way is returned; None when the loader takes too long."""
+        symbols = self.s.symbols
+        entry_sp = self._sp(tid)
+        for _ in range(MAX_RESOLVER_STEPS):
+            result = self._single(tid, lock)
+            if not self._plain_step(result):
+                return result
+            if self._sp(tid) == entry_sp and not symbols.in_plt(result.pc):
+                module = symbols.module_for(result.pc)
+                if module is None or not module.name.startswith(LOADER_NAMES):
+                    return result.pc
+        return None
 
     def _body_of(self, pc: int) -> Optional[int]:
         """Where ``step`` into the function at pc stops: after its prologue, if it has line info
