@@ -174,7 +174,10 @@ class StackFrame:
     def at_line_start(self) -> bool:
         """Is the pc the first address of its line-table row? (gdb then shows no address.)"""
         dwarf = self.module.dwarf if self.module is not None else None
-        return dwarf is not None and self.exact and dwarf.row_start(self.pc - self.bias) == self.pc - self.bias
+        if dwarf is None or not self.exact:
+            return False
+        entry = dwarf.line_entry(self.pc - self.bias)  # gdb's sal.pc: a row repeating a discriminated line is none
+        return entry is not None and entry[0] == self.pc - self.bias
 
     def found(self, var: ScopeVariable) -> tuple[int, Any] | expr.Held:
         """What the expression language's lookup returns for ``var``; OptimizedOut if nothing is there."""

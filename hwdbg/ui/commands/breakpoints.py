@@ -242,9 +242,17 @@ def _add_hbreak(ctx: Any, args: argparse.Namespace, temporary: bool) -> Result:
     return _announce(ctx, "hbreak", bp, title, temporary)
 
 
+def _file_shown(ctx: Any, addr: int, path: str) -> str:
+    """A source file as gdb names it in messages: as the program's line table does."""
+    symbols = ctx.session.symbols
+    module = symbols.module_for(addr) if symbols is not None else None
+    dwarf = module.dwarf if module is not None else None
+    return dwarf.display_name(path) if dwarf is not None else os.path.basename(path)
+
+
 def _announce(ctx: Any, name: str, bp: Any, title: str, temporary: bool, note: Optional[str] = None) -> Result:
     frame = ctx.session.describe(bp.addr)
-    place = f": file {os.path.basename(frame.file)}, line {frame.line}." if frame.file and frame.line else "."
+    place = f": file {_file_shown(ctx, bp.addr, frame.file)}, line {frame.line}." if frame.file and frame.line else "."
     data = bp_json(bp)
     data["temporary"] = temporary
     text = f"{title} {bp.id} at {bp.addr:#x}{place}{_status_note(bp)}"
