@@ -69,6 +69,15 @@ class SymbolError(HwdbgError):
     """An unknown symbol or an expression that does not name memory."""
 
 
+class NotInMemory(UsageError):
+    """An address asked of a variable held in a register (``register``: its DWARF number) or
+    computed by the compiler (None)."""
+
+    def __init__(self, message: str, register: "int | None" = None) -> None:
+        super().__init__(message)
+        self.register = register
+
+
 class LibraryNotLoaded(SymbolError):
     """LIB:NAME where no loaded module is LIB (yet: a break on it waits for the library)."""
 

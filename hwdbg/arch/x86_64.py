@@ -49,6 +49,12 @@ def _control_shift(slot: int) -> int:
     return DR7_CONTROL_SHIFT + DR7_CONTROL_SIZE * slot
 
 
+# Signal frames (Linux): the sigreturn trampoline's code, and where the interrupted rsp (then rip)
+# lies from the stack pointer at a handler's entry: the return address, then the ucontext (flags,
+# link, stack_t: 40 bytes) whose sigcontext holds r8..r15, rdi, rsi, rbp, rbx, rdx, rax, rcx, rsp, rip.
+SIGRETURN = b"\x48\xc7\xc0\x0f\x00\x00\x00\x0f\x05"  # mov $15 (rt_sigreturn),%rax; syscall
+UC_MCONTEXT_RSP = 8 + 40 + 15 * 8
+
 class X86_64(ArchSpec):
     name = "x86-64"
     nslots = NSLOTS

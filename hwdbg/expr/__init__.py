@@ -4,7 +4,8 @@ A hand-written tokenizer and precedence-climbing parser build a small tree, whic
 is evaluated against an :class:`Env` (symbols, memory, registers). User text never
 reaches Python's eval/exec/compile/ast. Grammar, lowest precedence first::
 
-    expression = or ;
+    expression = cond { "," cond } ;   (each evaluated, left to right: the last one's value)
+    cond       = or [ "?" expression ":" cond ] ;   (only the branch taken is evaluated)
     or         = and { ("||" | "or") and } ;
     and        = not { ("&&" | "and") not } ;
     not        = ("!" | "not") not | comparison ;
@@ -27,7 +28,8 @@ reaches Python's eval/exec/compile/ast. Grammar, lowest precedence first::
 
 INTEGER is decimal (no leading zeros), 0x hex, 0o octal or 0b binary; FLOAT is
 ``1.5``, ``2e10``; CHAR is ``'a'`` with C escapes. ``!`` binds as loosely as
-``not`` (``!a == b`` is ``!(a == b)``). Comparisons do not chain.
+``not`` (``!a == b`` is ``!(a == b)``). Comparisons do not chain. ``lib:name``
+names a library's symbol, so a conditional's ``:`` goes between spaces (``a ? b : c``).
 
 Semantics follow C on a 64-bit target: integer results wrap to 64-bit two's
 complement (unsigned when an operand is an unsigned 64-bit integer or a pointer),
@@ -43,17 +45,17 @@ operand's bytes as that type.
 # evaluator (values, memory, C arithmetic), printer (values and bytes as text).
 from __future__ import annotations
 
-from .evaluator import Env, Held, Value, assign_bytes, evaluate, evaluate_text, lvalue, truth, type_of
+from .evaluator import Env, Held, Value, assign_bytes, assign_target, evaluate, evaluate_text, lvalue, truth, type_of
 from .parser import parse, parse_assignment, parse_type, referenced_names
 from .printer import (
     INTEGER_FORMATS, char_literal, format_integer, format_scalar, format_value, read_c_string, string_literal,
 )
-from .syntax import Binary, Cast, Index, Member, Name, Node, Num, Register, SizeOf, Unary
+from .syntax import Binary, Cast, Conditional, Index, Member, Name, Node, Num, Register, SizeOf, Unary
 from .typeprint import declaration, ptype_text, strip_typedefs, whatis_text
 
 __all__ = [
-    "Env", "Held", "Value", "Node", "Num", "Name", "Register", "Unary", "Binary", "Member", "Index", "Cast", "SizeOf",
-    "parse", "parse_assignment", "parse_type", "evaluate", "evaluate_text", "lvalue", "assign_bytes", "truth",
+    "Env", "Held", "Value", "Node", "Num", "Name", "Register", "Unary", "Binary", "Conditional", "Member", "Index", "Cast", "SizeOf",
+    "parse", "parse_assignment", "parse_type", "evaluate", "evaluate_text", "lvalue", "assign_bytes", "assign_target", "truth",
     "type_of", "declaration", "ptype_text", "whatis_text", "strip_typedefs",
     "referenced_names", "format_value",
     "INTEGER_FORMATS", "format_integer", "format_scalar", "char_literal", "string_literal", "read_c_string",

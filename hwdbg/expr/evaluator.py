@@ -4,27 +4,19 @@ from __future__ import annotations
 import math
 import operator
 import struct
-from dataclasses import dataclass
-from typing import Mapping, NamedTuple, Optional, Protocol
+from typing import Mapping, Optional, Protocol
 
-from ..errors import EvaluationError, SymbolError, TargetError, UsageError
-from ..symbols.types import CType, Field, integer_type, type_name
+from ..errors import EvaluationError, NotInMemory, SymbolError, UsageError
+from ..symbols.types import CType, Field, type_name
 from .parser import SIZE_TYPE, VOID, _pointer_to, parse
 from .syntax import (
-    _COMPARE, MASK64, ULONG, Binary, Cast, Index, Member, Name, Node, Num, Number, Register, SizeOf, Unary, _guard,
+    _COMPARE, MASK64, ULONG, Binary, Cast, Conditional, Index, Member, Name, Node, Num, Register, SizeOf, Unary, _guard,
     _truncate,
 )
-
-INT = integer_type(4, signed=True)
-LONG = integer_type(8, signed=True)
-
-
-class Held(NamedTuple):
-    """A variable that is not in memory (a register, a computed value): readable, never addressable."""
-
-    data: bytes  # its bytes, little-endian
-    ctype: CType
-    why: str  # the error for taking its address or assigning to it (gdb's words)
+from .values import (  # noqa: F401  (Held, LONG, _Memory, _read and untyped_type are re-exported)
+    _AGGREGATES, _RECORDS, _SCALARS, INT, LONG, Held, Value, _convert, _encode_float, _float32, _load, _Memory,
+    _Place, _place, _read, _wrap, array_of, untyped_type,
+)
 
 
 class Env(Protocol):
@@ -41,111 +33,9 @@ class Env(Protocol):
     # ``lookup_type(name, lib) -> CType | None`` the type of a variable without its address.
 
 
-class _Memory(Protocol):
-    def read_memory(self, addr: int, size: int) -> bytes: ...
-
-
-@dataclass(frozen=True)
-class Value:
-    value: Number  # for structs, unions, arrays and functions: their address
-    ctype: CType | None = None  # None: a plain integer (or float) without a C type
-    address: int | None = None  # set when the value was read from memory
-
-
-class _Place(NamedTuple):
-    """A location in memory: what an lvalue names."""
-
-    address: int
-    ctype: Optional[CType]
-    bits: Optional[tuple[int, int]] = None  # (bit_offset, bit_size) of a bit-field
-    held: Optional[Held] = None  # a value outside memory: address is meaningless
-
-
-_RECORDS = ("struct", "union")  # never usable as numbers
-_AGGREGATES = (*_RECORDS, "array", "func")  # values are their address; read only on demand
-_SCALARS = ("int", "char", "bool", "enum", "pointer", "float")
 _ADDRESS_REGISTERS = {"pc", "sp", "fp", "rip", "rsp", "rbp", "eip", "esp", "ebp"}
 _VOID_POINTER = _pointer_to(VOID)
 _X86_NAN = struct.unpack("<d", (0xFFF8 << 48).to_bytes(8, "little"))[0]  # what 0.0/0 gives on x86: -nan
-
-
-def _place(address: int, ctype: CType | None, bits: tuple[int, int] | None = None) -> _Place:
-    return _Place(address & MASK64, ctype, bits)
-
-
-def _wrap(number: int, unsigned: bool = False) -> int:
-    return _truncate(number, 64, signed=not unsigned)
-
-
-def _read(memory: _Memory, address: int, size: int) -> bytes:
-    data = memory.read_memory(address, size)
-    if len(data) != size:
-        raise TargetError(f"short read: {len(data)} of {size} bytes at {address:#x}")
-    return bytes(data)
-
-
-def _load_held(held: Held) -> Value:
-    ctype = held.ctype
-    if ctype.kind in _AGGREGATES or ctype.kind == "void":
-        raise UsageError(f"cannot show a {type_name(ctype)} held in registers or computed by the compiler")
-    if ctype.kind == "float":
-        return Value(_decode_float(held.data[:ctype.size]), ctype)
-    raw = int.from_bytes(held.data[:ctype.size], "little")
-    return Value(_truncate(raw, 8 * ctype.size, ctype.signed and ctype.kind != "pointer"), ctype)
-
-
-def _load(memory: _Memory, place: _Place) -> Value:
-    if place.held is not None:
-        return _load_held(place.held)
-    ctype = place.ctype or LONG  # no debug information: read as a signed long
-    if ctype.kind in _AGGREGATES:
-        return Value(place.address, ctype, place.address)  # read lazily, field by field
-    if ctype.kind == "void":
-        raise UsageError(f"cannot read a value of type {type_name(ctype)}")  # also DWARF it could not parse
-    if place.bits:
-        bit_offset, bit_size = place.bits
-        raw = int.from_bytes(_read(memory, place.address, (bit_offset + bit_size + 7) // 8), "little")
-        number: Number = _truncate(raw >> bit_offset, bit_size, ctype.signed)
-    elif ctype.kind == "float":
-        number = _decode_float(_read(memory, place.address, ctype.size))
-    else:
-        raw = int.from_bytes(_read(memory, place.address, ctype.size), "little")
-        number = _truncate(raw, 8 * ctype.size, ctype.signed and ctype.kind != "pointer")
-    return Value(number, place.ctype, place.address)
-
-
-def _decode_float(data: bytes) -> float:
-    if len(data) == 4:
-        return struct.unpack("<f", data)[0]
-    if len(data) == 8:
-        return struct.unpack("<d", data)[0]
-    if len(data) in (10, 12, 16):  # x87 extended precision, padded
-        mantissa = int.from_bytes(data[:8], "little")
-        top = int.from_bytes(data[8:10], "little")
-        sign = -1.0 if top & 0x8000 else 1.0
-        exponent = top & 0x7FFF
-        if exponent == 0x7FFF:
-            return sign * math.inf if mantissa << 1 & MASK64 == 0 else math.nan
-        try:
-            return sign * math.ldexp(mantissa, max(exponent, 1) - 16383 - 63)
-        except OverflowError:
-            return sign * math.inf
-    raise UsageError(f"cannot read a {len(data)}-byte floating-point value")
-
-
-def _float32(number: float) -> float:
-    try:
-        return struct.unpack("<f", struct.pack("<f", number))[0]
-    except OverflowError:
-        return math.copysign(math.inf, number)
-
-
-def _encode_float(number: float, size: int) -> bytes:
-    if size == 4:
-        return struct.pack("<f", _float32(number))
-    if size == 8:
-        return struct.pack("<d", number)
-    raise UsageError(f"cannot write a {size}-byte floating-point value")
 
 
 def _pointer_type(value: Value) -> CType | None:
@@ -245,39 +135,6 @@ def _pointer_arithmetic(op: str, left: Value, right: Value) -> Value | None:
     return Value((base.value + sign * count * _stride(pointer)) & MASK64, pointer)
 
 
-def _convert(value: Value, ctype: CType) -> Value:
-    """C's conversion of a scalar to ``ctype``, for casts and assignments."""
-    source = value.ctype
-    if source is not None and source.kind in _RECORDS:
-        raise UsageError(f"cannot convert a {source.kind} to {type_name(ctype)}")
-    if ctype.kind not in _SCALARS:
-        raise UsageError(f"cannot convert to {type_name(ctype)}")
-    number = value.value
-    if ctype.kind == "float":
-        return Value(_float32(float(number)) if ctype.size == 4 else float(number), ctype)
-    if isinstance(number, float):
-        if ctype.kind == "pointer" or not math.isfinite(number):
-            raise UsageError(f"cannot convert {number} to {type_name(ctype)}")
-        number = int(number)
-    if ctype.kind == "bool":
-        return Value(int(number != 0), ctype)
-    if ctype.kind == "pointer":
-        return Value(number & MASK64, ctype)
-    return Value(_truncate(number, 8 * ctype.size, ctype.signed), ctype)
-
-
-def untyped_type(number: Number) -> CType:
-    """The C type of a value that has none: a literal or arithmetic result (int if it fits, as in C)."""
-    if isinstance(number, float):
-        return CType("float", "double", 8, signed=True)
-    return INT if -(1 << 31) <= number < (1 << 31) else LONG
-
-
-def array_of(element: CType | None, count: int) -> CType:
-    element = element or LONG
-    return CType("array", "", element.size * count, target=element, count=count)
-
-
 def _find_field(ctype: CType, name: str) -> tuple[int, Field] | None:
     """The field and its offset, looking inside anonymous struct and union members as C does."""
     for member in ctype.fields:
@@ -317,6 +174,8 @@ class _Evaluator:
             return _bound(self.bindings[node.name])
         if isinstance(node, Binary):
             return self.binary(node)
+        if isinstance(node, Conditional):
+            return self.value(node.then if truth(self.value(node.condition)) else node.otherwise)
         if isinstance(node, Cast):
             return self.cast(node)
         if isinstance(node, SizeOf):
@@ -335,6 +194,8 @@ class _Evaluator:
         if isinstance(node, (Name, Member, Index)) or (isinstance(node, Unary) and node.op == "*"):
             if not self.bound(node):
                 return self.place(node).ctype or LONG
+        if isinstance(node, Binary) and node.op == ",":
+            return self.type_of(node.right)
         value = self.value(node)
         return value.ctype or untyped_type(value.value)
 
@@ -447,6 +308,8 @@ class _Evaluator:
         if op == "@":
             return self.repeat(node)
         left = self.value(node.left)
+        if op == ",":
+            return self.value(node.right)
         if op in ("&&", "||"):
             if truth(left) == (op == "||"):  # short-circuit
                 return Value(int(op == "||"))
@@ -483,13 +346,14 @@ def truth(value: Value) -> bool:
 
 
 def lvalue(node: Node, env: Env) -> tuple[int, CType | None]:
-    """The address and type of the memory ``node`` names; SymbolError if it names none.
+    """The address and type of the memory ``node`` names; SymbolError if it names none,
+    NotInMemory if it names a variable held in a register.
 
     For a bit-field this is its containing storage unit.
     """
     place = _guard(lambda: _Evaluator(env, None).place(node))
     if place.held is not None:
-        raise UsageError(place.held.why)
+        raise NotInMemory(place.held.why, place.held.register)
     return place.address, place.ctype
 
 
@@ -498,23 +362,35 @@ def assign_bytes(node: Node, value: Number, env: Env) -> tuple[int, bytes]:
 
     The value is converted as C does (truncated, like gdb); a bit-field is merged
     into the bytes currently around it, so this reads memory but never writes it.
+    A variable held in a register raises NotInMemory (see assign_target).
     """
-    def run() -> tuple[int, bytes]:
+    where, data = assign_target(node, value, env)
+    if isinstance(where, Held):
+        raise NotInMemory(where.why, where.register)
+    return where, data
+
+
+def assign_target(node: Node, value: Number, env: Env) -> tuple[int | Held, bytes]:
+    """Like assign_bytes, but a variable held in a register is an answer too: (the Held, its
+    new bytes: the register's low bytes); one the compiler computed (no register) is not."""
+    def run() -> tuple[int | Held, bytes]:
         place = _Evaluator(env, None).place(node)
-        if place.held is not None:
-            raise UsageError(place.held.why)
+        held = place.held
+        if held is not None and held.register is None:
+            raise UsageError("Left operand of assignment is not an lvalue.")  # gdb's words
         ctype = place.ctype or LONG
         if ctype.kind not in _SCALARS:
             raise UsageError(f"cannot assign to '{node.text}' of type {type_name(ctype)}")
         number = _convert(Value(value), ctype).value
+        where: int | Held = held if held is not None else place.address
         if place.bits:
             bit_offset, bit_size = place.bits
             width = (bit_offset + bit_size + 7) // 8
             old = int.from_bytes(_read(env, place.address, width), "little")
             mask = ((1 << bit_size) - 1) << bit_offset
             new = old & ~mask | (number << bit_offset) & mask
-            return place.address, new.to_bytes(width, "little")
+            return where, new.to_bytes(width, "little")
         if ctype.kind == "float":
-            return place.address, _encode_float(number, ctype.size)
-        return place.address, (number & ((1 << 8 * ctype.size) - 1)).to_bytes(ctype.size, "little")
+            return where, _encode_float(number, ctype.size)
+        return where, (number & ((1 << 8 * ctype.size) - 1)).to_bytes(ctype.size, "little")
     return _guard(run)

@@ -7,7 +7,8 @@ from typing import Callable, Iterator, Optional
 from ..errors import SymbolError, UsageError
 from ..symbols.types import CType, base_type_name, integer_type
 from .syntax import (
-    _COMPARE, _KEYWORDS, _NOT_PRECEDENCE, _PRECEDENCE, _SPACE, Binary, Cast, Index, Member, Name, Node, Num,
+    _COMPARE, _KEYWORDS, _NOT_PRECEDENCE, _PRECEDENCE, _SPACE, Binary, Cast, Conditional, Index, Member, Name, Node,
+    Num,
     Register, SizeOf, T, Unary, _children, _clip, _guard, _literal_type, _syntax_error, _Token, _tokenize,
 )
 
@@ -125,18 +126,39 @@ class _Parser:
         yield
         self.depth -= 1
 
-    def expression(self, min_precedence: int = 0) -> Node:
+    def expression(self) -> Node:
+        """A whole expression: conditionals joined by commas (each evaluated, the last one's value)."""
+        start = self.token
+        node = self.conditional()
+        while self.operator() == ",":
+            self.advance()
+            node = self.make(start, Binary, ",", node, self.conditional())
+        return node
+
+    def conditional(self) -> Node:
+        """``OR ? EXPRESSION : CONDITIONAL`` (right to left, as in C) or just OR."""
+        with self.nested():
+            start = self.token
+            node = self.binary()
+            if self.operator() != "?":
+                return node
+            self.advance()
+            then = self.expression()
+            self.expect(":")
+            return self.make(start, Conditional, node, then, self.conditional())
+
+    def binary(self, min_precedence: int = 0) -> Node:
         with self.nested():
             start = self.token
             if self.operator() == "!" and min_precedence <= _NOT_PRECEDENCE:
                 self.advance()
-                left = self.make(start, Unary, "!", self.expression(_NOT_PRECEDENCE))
+                left = self.make(start, Unary, "!", self.binary(_NOT_PRECEDENCE))
             else:
                 left = self.unary()
             while (precedence := _PRECEDENCE.get(self.operator() or "", 0)) >= max(min_precedence, 1):
                 op = self.operator()
                 self.advance()
-                left = self.make(start, Binary, op, left, self.expression(precedence + 1))
+                left = self.make(start, Binary, op, left, self.binary(precedence + 1))
                 if op in _COMPARE and self.operator() in _COMPARE:
                     raise self.error("comparisons do not chain (join them with 'and')")
             return left
@@ -314,7 +336,7 @@ def parse_assignment(text: str) -> tuple[Node, Node]:
     """Parses ``LVALUE = EXPR`` (for ``set var``) into its two sides."""
     def run() -> tuple[Node, Node]:
         parser = _parser(text)
-        target = parser.expression()
+        target = parser.conditional()
         parser.expect("=")
         source = parser.expression()
         parser.finish()

@@ -74,6 +74,16 @@ class Binary(Node):
 
 
 @dataclass(frozen=True)
+class Conditional(Node):
+    """``condition ? then : otherwise``."""
+
+    condition: Node
+    then: Node
+    otherwise: Node
+    text: str = _source()
+
+
+@dataclass(frozen=True)
 class Member(Node):
     base: Node
     name: str
@@ -120,7 +130,7 @@ class _Token(NamedTuple):
         return self.column - 1 + len(self.text)
 
 
-_OPERATORS = ("||", "&&", "==", "!=", "<=", ">=", "<<", ">>", "->", *"+-*/%&|^~!<>()[].=@")
+_OPERATORS = ("||", "&&", "==", "!=", "<=", ">=", "<<", ">>", "->", *"+-*/%&|^~!<>()[].=@?:,")
 _KEYWORDS = {"or": "||", "and": "&&", "not": "!"}
 _COMPARE = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
             ">": operator.gt, ">=": operator.ge}

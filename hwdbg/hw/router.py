@@ -69,6 +69,8 @@ class Router:
             return TrapReport(TrapKind.STEP, single_step=True)
         if info.code == sc.SI_KERNEL:
             return TrapReport(TrapKind.INT3)
+        if info.code == sc.STEP_INTO_HANDLER and stepped:  # the handler's frame is set up, nothing ran
+            return TrapReport(TrapKind.STEP, single_step=True)
         if info.code == sc.TRAP_BRKPT:
             if stepped:  # the step ended in a system call (user_single_step_report)
                 return TrapReport(TrapKind.STEP, single_step=True)

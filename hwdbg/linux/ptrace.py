@@ -59,6 +59,7 @@ TRAP_BRKPT = 1  # x86: a debug exception with nothing in DR6 (icebp, a step into
 TRAP_TRACE = 2
 TRAP_HWBKPT = 4
 SI_KERNEL = 0x80  # int3 on x86
+STEP_INTO_HANDLER = 5  # a step that entered a signal handler (the kernel's ptrace_notify(SIGTRAP))
 SI_USER = 0
 SI_TKILL = -6
 

@@ -35,6 +35,7 @@ from .publisher import Publisher
 from .running import Running
 from .softstops import BreakSites, SoftStops
 from .stepping import Stepper
+from .stops import SignalTable
 from .table import BreakpointTable
 
 
@@ -57,6 +58,7 @@ class Session(Lifecycle, Running, StopDispatch):
         self.fast_hits = 0  # how many of them it took
         self.stop_signals: set[int] = set()  # signals that stop too (hwdbg serve: those its client does not pass)
         self.fork_events = self.exec_events = False  # fork, vfork and exec stop too (hwdbg serve's client asks)
+        self.signals = SignalTable()  # gdb's handle table
         self._saved_affinity: dict[int, set[int]] = {}
         self._stepping: set[int] = set()
         self._locked: Optional[int] = None  # while set, only this thread runs (scheduler-locking)
@@ -208,7 +210,7 @@ class Session(Lifecycle, Running, StopDispatch):
     def backtrace(self, tid: int, limit: int = 64) -> tuple[rec.Frame, ...]:
         return self.image.backtrace(tid, limit)
 
-    def set_register(self, name: str, value: int, tid: Optional[int] = None) -> None:
+    def set_register(self, name: str, value: int, tid: Optional[int] = None, keep_frame: bool = False) -> None:
         """Writes one register of a stopped thread. Moving the pc clears RF, so an execute
         breakpoint at the new pc is not skipped."""
         inf = self.require_stopped()
@@ -222,7 +224,7 @@ class Session(Lifecycle, Running, StopDispatch):
         else:
             setattr(regs, name, value & (2**64 - 1))
         inf.set_regs(tid, regs)
-        self.frames.reset(stopped=True)
+        self.frames.changed() if keep_frame else self.frames.reset(stopped=True)
 
     def env(self, tid: Optional[int] = None) -> ExpressionEnv:
         """The expression environment of one thread (default: the current one), in its selected frame."""

@@ -93,15 +93,16 @@ class StopDispatch:
 
     def _handle_signal(self, inf: Inferior, tid: int, event: pev.Signal) -> Optional[rec.Stopped]:
         name = signal_name(event.signo)
-        reason = stop_reason(event.signo, interrupt_wanted=self._interrupt_wanted, tracing=self._tracing)
-        if reason is None and event.signo in self.stop_signals and not self._tracing:
+        reason = stop_reason(event.signo, interrupt_wanted=self._interrupt_wanted, tracing=self._tracing,
+                             table=self.signals)
+        if reason is None and event.signo in self.stop_signals - self.signals.changed and not self._tracing:
             reason = "signal"
+        if not passed_on(event.signo, self.signals):
+            inf.threads[tid].signal = 0
         if reason is not None:
-            if not passed_on(event.signo):
-                inf.threads[tid].signal = 0
             return self._stopped(inf, tid, reason, signal=name)
         self.emit(rec.Notice("signal", f"thread {tid} received {name}; passed on", tid=tid,
-                             data={"signal": name}))
+                             data={"signal": name, "print": event.signo in self.signals.print}))
         self._resume(inf, tid)
         return None
 

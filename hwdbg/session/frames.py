@@ -184,8 +184,8 @@ class StackFrame:
         link = self.pc - self.bias
         if dwarf is None or not self.exact or dwarf.row_start(link) != link:
             return False
-        entry = dwarf.line_entry(link)
-        return entry is None or entry[4]
+        entry = dwarf.line_entry(link)  # gdb's sal.pc: a row repeating a discriminated line is none
+        return entry is None or (entry[0] == link and entry[4])
 
     @property
     def shows_address(self) -> bool:
@@ -213,7 +213,16 @@ class StackFrame:
             raise OptimizedOut("value has been optimized out") from None
         if var.ctype.kind in ("struct", "union", "array"):
             return self.held.place(data), var.ctype  # read field by field from there
-        return expr.Held(data, var.ctype, why)
+        return expr.Held(data, var.ctype, why, where.register)
+
+    def saved_slot(self, register: int) -> Optional[int]:
+        """Where the value ``register`` has in this frame is kept: the stack slot a frame it
+        called saved it in (the innermost such), or None: the thread's register itself."""
+        stack = self.whole_stack()
+        for inner in reversed(stack[:self.level]):
+            if register in inner.saved:
+                return inner.saved[register]
+        return None
 
     def visible(self, name: str) -> Optional[ScopeVariable]:
         scope = self.scope
@@ -255,6 +264,12 @@ class FrameTable:
         self.tid: Optional[int] = None  # the thread the selection is in
         self.level = 0
         self._shown_inline: dict[int, int] = {}  # tid -> inlined calls starting at its pc shown (a step into one)
+
+    def changed(self) -> None:
+        """A register or stack slot was written: frames are read again, the selection kept."""
+        tid, level = self.tid, self.level
+        self.reset(stopped=self.stopped)
+        self.tid, self.level = tid, level
 
     def reset(self, stopped: bool, gone: bool = False) -> None:
         """At every stop (``stopped``) and resume: frames are forgotten, #0 is selected;

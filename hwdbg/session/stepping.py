@@ -15,11 +15,13 @@ exit) ends the command and is returned as it is. The internal int3s are removed 
 from __future__ import annotations
 
 import dataclasses
+import struct
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 from .. import records as rec
 from ..errors import TargetError, UsageError
+from ..arch.x86_64 import SIGRETURN, UC_MCONTEXT_RSP
 from ..locations import resolve_break
 from ..symbols.unwind import walk
 from .returns import format_returned
@@ -27,7 +29,10 @@ from .softstops import SoftStops
 
 Result = Any  # rec.Stopped | rec.Exited | rec.Killed
 LOCKING_MODES = ("off", "on", "step", "replay")
+MAX_RESOLVER_STEPS = 200_000  # instructions of the dynamic linker's lazy binding stepped through at most
+LOADER_NAMES = ("ld-linux", "ld64.so", "ld.so")
 ENDBR64, PUSH_RBP, MOV_RSP_RBP = b"\xf3\x0f\x1e\xfa", b"\x55", (b"\x48\x89\xe5", b"\x48\x8b\xec")
+
 
 
 @dataclass
@@ -215,13 +220,30 @@ class Stepper:
             pc = result.pc
             if current.start <= pc < current.end:
                 continue
+            interrupted = self._signal_entry(tid)
+            if interrupted is not None:  # a signal's handler: it runs, the step goes on where the signal came
+                result = self._run_to(tid, interrupted[0], lambda: self._sp(tid) == interrupted[1], lock)
+                if not self._reached(result, interrupted[0]):
+                    return result
+                pc = interrupted[0]
+                if current.start <= pc < current.end:
+                    continue
             frames = self._frames(tid, 2)
             here = frames[0][1] if frames else None
             caller = frames[1] if len(frames) > 1 else None
             if caller is not None and current.frame[0] is not None and caller[1] == current.frame[0] \
                     and here != current.frame[0]:
                 # Stepped into a subroutine called from the stepping frame.
-                target = None if over else self._body_of(pc)
+                target = None
+                if not over and self._unbound_plt(pc):
+                    reached = self._through_resolver(tid, lock)
+                    if not isinstance(reached, int) and reached is not None:
+                        return reached
+                    if reached is not None:
+                        pc = reached
+                        target = self._body_of(pc)
+                elif not over:
+                    target = self._body_of(pc)
                 if target is None:
                     back = current.frame[0]
                     result = self._run_to(tid, caller[0], lambda: self._cfa(tid) == back, lock)
@@ -258,6 +280,50 @@ class Stepper:
                 line = 0  # another frame, not a statement: a later entry of this line may stop
             # The middle of a line (or the same line again): step through it, in this frame.
             current = _Range(found.start, found.end, found.file, line, self._frame_id(tid, pc))
+
+    def _sp(self, tid: int) -> int:
+        return self.s.arch.get_sp(self._inf().get_regs(tid))
+
+    def _signal_entry(self, tid: int) -> Optional[tuple[int, int]]:
+        """At the first instruction of a signal handler the kernel just entered (its return
+        address is the sigreturn trampoline, as gdb recognises it): the pc and stack pointer
+        it interrupted, from the signal frame's ucontext; else None."""
+        inf = self._inf()
+        try:
+            sp = self._sp(tid)
+            ret = int.from_bytes(inf.read_memory(sp, 8), "little")
+            if inf.read_memory(ret, len(SIGRETURN)) != SIGRETURN:
+                return None
+            saved_sp, saved_pc = struct.unpack("<QQ", inf.read_memory(sp + UC_MCONTEXT_RSP, 16))
+        except TargetError:
+            return None
+        return saved_pc, saved_sp
+
+    def _unbound_plt(self, pc: int) -> bool:
+        """A PLT stub whose slot the dynamic linker has not bound yet (a first call, lazy binding)."""
+        symbols = self.s.symbols
+        if not symbols.in_plt(pc):
+            return False
+        inf = self.s.require_process()
+        return symbols.plt_target(pc, lambda addr: int.from_bytes(inf.read_memory(addr, 8), "little"),
+                                  by_name=False) is None
+
+    def _through_resolver(self, tid: int, lock: bool) -> Result | int | None:
+        """The first call through a PLT slot: the dynamic linker binds it (running an IFUNC's
+        selector too) and jumps to the function. Single-steps until the thread is out of the PLT
+        and the loader at the stack depth of the call: that function's entry (gdb does not stop
+        in ld.so either). A stop on the way is returned; None when the loader takes too long."""
+        symbols = self.s.symbols
+        entry_sp = self._sp(tid)
+        for _ in range(MAX_RESOLVER_STEPS):
+            result = self._single(tid, lock)
+            if not self._plain_step(result):
+                return result
+            if self._sp(tid) == entry_sp and not symbols.in_plt(result.pc):
+                module = symbols.module_for(result.pc)
+                if module is None or not module.name.startswith(LOADER_NAMES):
+                    return result.pc
+        return None
 
     def _body_of(self, pc: int) -> Optional[int]:
         """Where ``step`` into the function at pc stops: after its prologue, if it has line info

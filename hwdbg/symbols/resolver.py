@@ -435,9 +435,10 @@ class SymbolTable:
         ctype = self.ctype_of(var) if var is not None else None
         return ctype.target if ctype is not None and ctype.kind == "func" else None
 
-    def plt_target(self, addr: int, read_word: Callable[[int], int]) -> Optional[int]:
+    def plt_target(self, addr: int, read_word: Callable[[int], int], by_name: bool = True) -> Optional[int]:
         """Where the PLT stub at a runtime address leads: the GOT's address once the dynamic linker
-        resolved it (an IFUNC's choice included), else the function of that name in another module."""
+        resolved it (an IFUNC's choice included), else (``by_name``) the function of that name in
+        another module."""
         module = self.module_for(addr)
         found = plt.stub_target(module.image, addr - module.bias) if module is not None else None
         if found is None:
@@ -446,6 +447,8 @@ class SymbolTable:
         resolved = read_word(slot + module.bias)
         if self.module_for(resolved) not in (None, module):
             return resolved
+        if not by_name:
+            return None
         for other in self.modules:
             sym = other.image.find_symbol(name) if other is not module else None
             if sym is not None and sym.kind == "func" and sym.value:

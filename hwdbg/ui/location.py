@@ -42,9 +42,12 @@ class SourceLines:
 
     def __init__(self) -> None:
         self._files: dict[str, Optional[list[str]]] = {}
+        self._last: Optional[str] = None  # the file of the last line shown
 
     def text(self, path: str, line: int) -> str:
-        if path not in self._files:
+        # gdb says why a file is missing again once a line of another file was shown in between
+        last, self._last = self._last, path
+        if path not in self._files or (self._files[path] is None and last != path):
             try:
                 with open(path, encoding="utf-8", errors="replace") as f:
                     self._files[path] = f.read().splitlines()

@@ -131,7 +131,7 @@ def stopped_text(stop: rec.Stopped, shown: Optional[FrameShown] = None, sources:
     if stop.reason in ("step", "breakpoint", "watchpoint"):
         return frame
     if stop.reason == "signal":
-        return f"\nThread {stop.tid} received signal {signal_description(stop.signal)}\n{frame}"
+        return f"\nProgram received signal {signal_description(stop.signal)}.\n{frame}"
     if stop.reason == "interrupted":
         return f"\nThread {stop.tid} stopped (interrupted).\n{frame}"
     if stop.reason == "int3":
@@ -164,6 +164,8 @@ def notice_text(notice: rec.Notice) -> str:
         return f"[breakpoint {notice.data.get('id')} lost its debug register: it waits for a free one]"
     if notice.what in ("breakpoint-dropped", "error", "warning"):
         return f"warning: {notice.message}"
+    if notice.what == "signal" and "print" in notice.data:  # a signal passed on: as gdb reports it, or not
+        return f"Program received signal {signal_description(notice.data['signal'])}." if notice.data["print"] else ""
     return f"[{notice.message}]"
 
 
@@ -235,7 +237,9 @@ class TextOutput(Output):
         self.write(exit_text(record))
 
     def notice(self, notice: rec.Notice) -> None:
-        self.write(self._paint(one_line(notice_text(notice)), _DIM))
+        text = notice_text(notice)
+        if text:
+            self.write(self._paint(one_line(text), _DIM))
 
     def result(self, result: Any) -> None:
         text = getattr(result, "text", "")

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from hwdbg.errors import HwdbgError, SymbolError, TargetError, UsageError
 from hwdbg.expr import (
-    Binary, Cast, Index, Member, Name, Num, Register, Unary, Value, assign_bytes, evaluate, evaluate_text,
+    Binary, Cast, Conditional, Index, Member, Name, Num, Register, Unary, Value, assign_bytes, evaluate, evaluate_text,
     format_value, lvalue, parse, parse_assignment, referenced_names, truth,
 )
 from hwdbg.symbols.types import CType, Field
@@ -230,7 +230,7 @@ def test_syntax_errors_name_the_column(text, message):
 
 @pytest.mark.parametrize("text", [
     "0x", "0b2", "0o8", "12abc", "1.2.3", "1.", "'ab'", "'", "$", "a b", "()", "a[1", "(int", "(unsigned double)1",
-    "(void)1", "1 == 2 != 3", "x->", "a ? b : c", "a::b", "0x1_0", "1e", "99999999999999999999999",
+    "(void)1", "1 == 2 != 3", "x->", "a ? b", "a ? : c", "1,", "a::b", "0x1_0", "1e", "99999999999999999999999",
 ])
 def test_malformed_input_is_a_usage_error(text):
     with pytest.raises(UsageError, match="^syntax error at column \\d+: "):
@@ -719,3 +719,20 @@ def test_unparenthesised_chains_follow_c_precedence(pairs, first):
         items += [op, number]
     text = " ".join(map(str, items))
     check(text, precedence_tree(items))
+
+
+@given(st.integers(-3, 3), st.integers(-1000, 1000), st.integers(-1000, 1000), st.integers(-3, 3))
+def test_conditional_and_comma_follow_c(c, a, b, d):
+    """``c ? a : d ? b : a`` nests to the right and evaluates one branch; ``x, y`` is y."""
+    env = FakeEnv()
+    assert evaluate_text(f"{c} ? {a} : {d} ? {b} : {a}", env).value == (a if c else (b if d else a))
+    assert evaluate_text(f"({a}, {b}) + {c}", env).value == b + c
+    assert evaluate_text(f"{c} > 0 ? {a}, {b} : {d}", env).value == (b if c > 0 else d)
+    # the branch not taken is not evaluated: a division by zero there is no error
+    assert evaluate_text(f"1 ? {a} : {b} / 0", env).value == a
+
+
+def test_conditional_parses_below_or_and_above_comma():
+    node = parse("a || b ? c : d, e")
+    assert isinstance(node, Binary) and node.op == ","
+    assert isinstance(node.left, Conditional) and node.left.condition.op == "||"

@@ -5,14 +5,14 @@ import argparse
 import os
 from typing import Any, Optional
 
-from ...errors import UsageError
+from ...errors import NotInMemory, UsageError
 from ...locations import resolve_code, resolve_watch
-from ...records import Kind, writers_table
-from ...session import writers_of
+from ...records import Kind
 from ...session.kernelwrites import SYSCALL_STOP_COST
 from ...session.pagewatch import backend_text
 from ...session.scoped import scope_of
-from ..render import KIND_TITLES, KIND_TYPES
+from ...symbols.dwarf_locations import REGISTER_NAMES
+from ..render import KIND_TITLES
 from . import (Category, CommandParser, Result, command, first_then_raw, number, parse_ids, shell_split,
                split_condition)
 
@@ -71,6 +71,18 @@ def _status_note(bp: Any) -> str:
     return ""
 
 
+def _not_in_memory(text: str, exc: NotInMemory, kind: Kind, location: bool) -> str:
+    """Why a variable held in a register (or computed) cannot be watched: gdb's words where gdb
+    refuses too; for watch, gdb falls back to a software watchpoint, which hwdbg does not have."""
+    if location:
+        return "Attempt to take address of value not located in memory."
+    if kind is not Kind.WATCH:
+        return "Expression cannot be implemented with read/access watchpoint."
+    where = f"lives in register ${REGISTER_NAMES[exc.register]}" if exc.register is not None \
+        and exc.register < len(REGISTER_NAMES) else "is computed by the compiler"
+    return f"Cannot watch {text}: it {where}, not in memory, and hwdbg has no software watchpoints"
+
+
 def _add_watch(ctx: Any, args: argparse.Namespace, kind: Kind) -> Result:
     session = ctx.session
     text = " ".join(args.expr)
@@ -79,7 +91,10 @@ def _add_watch(ctx: Any, args: argparse.Namespace, kind: Kind) -> Result:
     if length is not None and length <= 0:
         raise UsageError(f"length must be a positive number of bytes, not {length}")
     env = session.env()
-    where = resolve_watch(session.symbols, env, text, length)
+    try:
+        where = resolve_watch(session.symbols, env, text, length)
+    except NotInMemory as exc:
+        raise NotInMemory(_not_in_memory(text, exc, kind, args.location), exc.register) from None
     scope = None if args.location else scope_of(env.frame_used)
 
     def resolve() -> tuple[int, int]:
@@ -227,10 +242,18 @@ def _add_hbreak(ctx: Any, args: argparse.Namespace, temporary: bool) -> Result:
     return _announce(ctx, "hbreak", bp, title, temporary)
 
 
+def _file_shown(ctx: Any, addr: int, path: str) -> str:
+    """A source file as gdb names it in messages: as the program's line table does."""
+    symbols = ctx.session.symbols
+    module = symbols.module_for(addr) if symbols is not None else None
+    dwarf = module.dwarf if module is not None else None
+    return dwarf.display_name(path) if dwarf is not None else os.path.basename(path)
+
+
 def _announce(ctx: Any, name: str, bp: Any, title: str, temporary: bool, note: Optional[str] = None) -> Result:
     frame = ctx.session.describe(bp.addr)
     place = f": {bp.expr}. ({len(bp.addresses)} locations)" if bp.more else \
-        f": file {os.path.basename(frame.file)}, line {frame.line}." if frame.file and frame.line else "."
+        f": file {_file_shown(ctx, bp.addr, frame.file)}, line {frame.line}." if frame.file and frame.line else "."
     data = dict(bp_json(bp), temporary=temporary)
     text = f"{title} {bp.id} at {bp.addr:#x}{place}{_status_note(bp)}"
     if note:
@@ -327,7 +350,7 @@ def _ids_parser(name: str) -> CommandParser:
     return parser
 
 
-def _selected(ctx: Any, words: list[str]) -> list[Any]:
+def selected(ctx: Any, words: list[str]) -> list[Any]:
     """The breakpoints named (all of them if none is); every number is checked first."""
     session = ctx.session
     if not words:
@@ -341,7 +364,7 @@ def delete(ctx: Any, args: argparse.Namespace) -> Result:
 
     Deletes breakpoints N (numbers or ranges such as 2-4); all of them without N.
     Their debug registers are freed in every thread at once."""
-    bps = _selected(ctx, args.ids)
+    bps = selected(ctx, args.ids)
     for bp in bps:
         ctx.session.delete(bp)
         ctx.temporary.discard(bp.id)
@@ -349,7 +372,7 @@ def delete(ctx: Any, args: argparse.Namespace) -> Result:
 
 
 def _set_enabled(ctx: Any, args: argparse.Namespace, enabled: bool, name: str) -> Result:
-    bps = _selected(ctx, args.ids)
+    bps = selected(ctx, args.ids)
     for bp in bps:
         ctx.session.set_enabled(bp, enabled)
     return Result(name, {"ids": [bp.id for bp in bps]})
@@ -423,7 +446,7 @@ def commands(ctx: Any, args: argparse.Namespace) -> None:
     after it are not run). An empty block removes the commands. In -x files and
     -ex sequences the lines follow as separate lines or -ex arguments."""
     if args.ids:
-        bps = _selected(ctx, args.ids)
+        bps = selected(ctx, args.ids)
     elif ctx.last_bp_id is not None and ctx.last_bp_id in ctx.session.breakpoints:
         bps = [ctx.session.breakpoints[ctx.last_bp_id]]
     else:
@@ -437,104 +460,3 @@ def end(ctx: Any, args: argparse.Namespace) -> None:
 
     Ends a `commands` block; meaningless anywhere else."""
     raise UsageError('"end" without "commands": it ends a commands block')
-
-
-# ------------------------------------------------------------------ info breakpoints
-
-def _info_parser(name: str) -> CommandParser:
-    parser = CommandParser(name)
-    parser.add_argument("ids", nargs="*", metavar="N")
-    return parser
-
-
-def breakpoint_table(ctx: Any, bps: list[Any]) -> str:
-    if not bps:
-        return "No breakpoints or watchpoints."
-    rows = [f"{'Num':<5}{'Type':<16}{'Disp':<5}{'Enb':<4}{'Status':<12}{'Address':<20}{'Len':<5}What"]
-    for bp in bps:
-        flags = []
-        if bp.trace:
-            flags.append("trace, no-stop" if bp.no_stop else "trace")
-        if bp.priority:
-            flags.append(f"priority {bp.priority}")
-        if bp.thread is not None:
-            flags.append(f"thread {bp.thread}")
-        what = bp.expr
-        if not bp.kind.is_data:
-            frame = ctx.session.describe(bp.addr)
-            if frame.function and frame.function != bp.expr:
-                what += f" in {frame.function}"
-            if frame.file and frame.line:
-                what += f" at {os.path.basename(frame.file)}:{frame.line}"
-        disp = "del" if bp.id in ctx.temporary or bp.temporary else "keep"
-        enb = "y" if bp.enabled else "n"
-        rows.append(f"{bp.id:<5}{KIND_TYPES[bp.kind]:<16}{disp:<5}{enb:<4}{bp.status:<12}{bp.addr:#018x}  "
-                    f"{bp.length:<5}{what}")
-        if flags:
-            rows.append(f"\t{', '.join(flags)}")
-        if bp.condition:
-            rows.append(f"\tstop only if {bp.condition}")
-        if bp.total:
-            times = "time" if bp.total == 1 else "times"
-            what = "counted" if bp.count else "breakpoint already hit"
-            rows.append(f"\t{what} {bp.total} {times}")
-        if bp.no_stop and bp.lost:
-            rows.append(f"\t{bp.lost} record(s) lost (the kernel's ring was full)")
-        if bp.ignore_count:
-            rows.append(f"\tignore next {bp.ignore_count} hits")
-        for tid, slots in sorted(bp.slots().items()):
-            names = ", ".join(f"DR{s}" for s in slots)
-            rows.append(f"\tthread {tid}: slot {names}")
-        if bp.paged:
-            rows.append(f"\tbackend: {backend_text(bp)}")
-        if bp.kernel:
-            rows.append(f"\tkernel writes: {ctx.session.kernel.mode(ctx.session.inferior)}")
-        for line in bp.commands:
-            rows.append(f"        {line}")
-    return "\n".join(rows)
-
-
-def _info_breakpoints(ctx: Any, args: argparse.Namespace, name: str, kinds: Optional[set]) -> Result:
-    bps = [bp for bp in _selected(ctx, args.ids) if kinds is None or bp.kind in kinds]
-    bps.sort(key=lambda bp: bp.id)
-    text = breakpoint_table(ctx, bps)
-    if kinds is not None and not bps:
-        text = "No watchpoints."
-    return Result(name, {"breakpoints": [bp_json(bp) for bp in bps]}, text)
-
-
-@command(_info_parser("info breakpoints"), category=B, group="info", name="breakpoints", aliases=("break", "b"))
-def info_breakpoints(ctx: Any, args: argparse.Namespace) -> Result:
-    """info breakpoints [N...]
-
-    Lists breakpoints and watchpoints: number, type, status (INSTALLED in every
-    thread's debug registers, REGISTERED waiting for a free slot, DISABLED, or
-    PENDING until the program runs), address, length, condition, hit count,
-    commands, per thread the debug-register slot(s) it occupies, and for a watch
-    too large for them the backend that took it (page protection: pages and cost
-    per write) and for watch --kernel how kernel writes are seen."""
-    return _info_breakpoints(ctx, args, "info breakpoints", None)
-
-
-@command(_info_parser("info watchpoints"), category=B, group="info", name="watchpoints")
-def info_watchpoints(ctx: Any, args: argparse.Namespace) -> Result:
-    """info watchpoints [N...]
-
-    Like info breakpoints, watchpoints only."""
-    return _info_breakpoints(ctx, args, "info watchpoints", {Kind.WATCH, Kind.RWATCH, Kind.AWATCH})
-
-
-@command(_info_parser("info writers"), category=B, group="info", name="writers")
-def info_writers(ctx: Any, args: argparse.Namespace) -> Result:
-    """info writers [N...]
-
-    Who wrote watches N (all watches without N): their hits of the current or last
-    run grouped by writing instruction, most writes first. One row per instruction:
-    its function+offset and file:line, the threads that wrote, the count (exact: every hit
-    counts, kept or not), the first and the last old -> new, and
-    for watches set with --backtrace the backtrace of its first write (watches without
-    it take none, to keep the hit path fast). The pc of a row is that of its hits: the
-    address after the writing instruction. Valid after the program exited; `run`
-    starts a new count."""
-    rows = writers_of(_selected(ctx, args.ids))
-    return Result("info writers", {"writers": [w.to_json() for w in rows]}, writers_table(rows))

@@ -9,6 +9,7 @@ from typing import Any, Optional
 from ... import expr
 from ...errors import HwdbgError, OptimizedOut, TargetError, UsageError
 from ...locations import resolve_code
+from ...session.assign import store_in_register
 from . import Category, CommandParser, Result, command, current_tid, printable, raw_split, symbolic
 from ...disasm import disassemble as decode
 from ...disasm import disassemble_function
@@ -53,16 +54,7 @@ def print_(ctx: Any, args: argparse.Namespace) -> Result:
     sizeof(TYPE) and sizeof EXPR are sizes in bytes; casts take the program's types
     ((struct node *)p, *(pair_t *)addr, (enum color)1). $_exitcode is the exit code
     of the program that ran last (void until one has exited)."""
-    text = (args.text or "").strip()
-    fmt = None
-    match = re.match(r"/(\w*)", text)
-    if match:
-        fmt = match.group(1)
-        text = text[match.end():].strip()
-        if len(fmt) != 1 or fmt not in expr.INTEGER_FORMATS:
-            raise UsageError(f"bad format /{printable(fmt)}: use one letter of {expr.INTEGER_FORMATS}")
-    if not text:
-        raise UsageError("print needs an expression")
+    fmt, text = _format_and_expression(args.text, "print")
     if text == "$_exitcode" and ctx.exit_code() is None:
         ctx.values.append(None)  # gdb's void: the program has not exited
         return Result("print", {"expr": text, "history": len(ctx.values), "value": None, "text": "void"},
@@ -83,6 +75,34 @@ def print_(ctx: Any, args: argparse.Namespace) -> Result:
                   f"${number_} = {shown}")
 
 
+def _format_and_expression(given: Optional[str], name: str) -> tuple[Optional[str], str]:
+    """``/x expr`` -> ("x", "expr"): print's and output's format letter and expression."""
+    text = (given or "").strip()
+    fmt = None
+    match = re.match(r"/(\w*)", text)
+    if match:
+        fmt = match.group(1)
+        text = text[match.end():].strip()
+        if len(fmt) != 1 or fmt not in expr.INTEGER_FORMATS:
+            raise UsageError(f"bad format /{printable(fmt)}: use one letter of {expr.INTEGER_FORMATS}")
+    if not text:
+        raise UsageError(f"{name} needs an expression")
+    return fmt, text
+
+
+@command(_raw_parser("output"), category=D, split=raw_split, complete="symbols")
+def output(ctx: Any, args: argparse.Namespace) -> Result:
+    """output[/F] EXPR
+
+    Shows the value of EXPR as print does, without "$N = " and without entering it
+    in the value history (gdb's output, for breakpoint commands and scripts with
+    echo). gdb leaves the line open; hwdbg ends it, as it does for echo."""
+    fmt, text = _format_and_expression(args.text, "output")
+    value = ctx.evaluate(text)
+    shown = expr.format_value(value, ctx.session.env(), fmt, functools.partial(symbolic, ctx))
+    return Result("output", {"expr": text, "value": _json_value(value), "text": shown}, shown)
+
+
 # ------------------------------------------------------------------ set var
 
 _set_parser = _raw_parser("set var", "LVALUE = EXPR")
@@ -95,7 +115,11 @@ def set_var(ctx: Any, args: argparse.Namespace) -> Result:
 
     Writes the value of EXPR into the memory LVALUE names, converted to its type as
     C does (truncated, like gdb): set var counter = 0, set var config.flags = 4.
-    The watched values are re-read, so the next hit shows the right old value."""
+    The watched values are re-read, so the next hit shows the right old value.
+    A local or argument the compiler keeps in a register (-O1, -O2) is written
+    there, as the selected frame sees it: frame #0's register, or for an outer
+    frame the stack slot where a function it called saved that register (the
+    thread's register when none did), as gdb does."""
     text = (args.text or "").strip()
     if not text:
         raise UsageError("set var needs LVALUE = EXPR")
@@ -106,9 +130,13 @@ def set_var(ctx: Any, args: argparse.Namespace) -> Result:
     value = expr.evaluate(source, env, ctx.bindings())
     if value.ctype is not None and value.ctype.kind in ("struct", "union"):
         raise UsageError(f"cannot assign a {value.ctype.kind}; assign its fields one by one")
-    addr, data = expr.assign_bytes(target, value.value, env)
-    session.write_memory(addr, data)  # watches over these bytes take them as their value
-    return Result("set var", {"address": addr, "bytes": data.hex()})
+    where, data = expr.assign_target(target, value.value, env)
+    if isinstance(where, expr.Held):  # a variable in a register: the one the selected frame sees
+        frame = env.frame_used
+        placed = store_in_register(session, frame, env.tid or session.require_process().pid, where.register, data)
+        return Result("set var", {**placed, "bytes": data.hex()})
+    session.write_memory(where, data)  # watches over these bytes take them as their value
+    return Result("set var", {"address": where, "bytes": data.hex()})
 
 
 # ------------------------------------------------------------------ x

@@ -1,0 +1,161 @@
+"""Values of the expression language and how they are read from and written to bytes: the
+value and place records, loads from memory, floating-point encodings, C's scalar conversions."""
+from __future__ import annotations
+
+import math
+import struct
+from dataclasses import dataclass
+from typing import NamedTuple, Optional, Protocol
+
+from ..errors import TargetError, UsageError
+from ..symbols.types import CType, integer_type, type_name
+from .syntax import MASK64, Number, _truncate
+
+INT = integer_type(4, signed=True)
+LONG = integer_type(8, signed=True)
+
+
+class Held(NamedTuple):
+    """A variable that is not in memory (a register, a computed value): readable, never addressable."""
+
+    data: bytes  # its bytes, little-endian
+    ctype: CType
+    why: str  # the error for taking its address (gdb's words)
+    register: Optional[int] = None  # the DWARF number of the register holding it: assignable there
+
+
+class _Memory(Protocol):
+    def read_memory(self, addr: int, size: int) -> bytes: ...
+
+
+@dataclass(frozen=True)
+class Value:
+    value: Number  # for structs, unions, arrays and functions: their address
+    ctype: CType | None = None  # None: a plain integer (or float) without a C type
+    address: int | None = None  # set when the value was read from memory
+
+
+class _Place(NamedTuple):
+    """A location in memory: what an lvalue names."""
+
+    address: int
+    ctype: Optional[CType]
+    bits: Optional[tuple[int, int]] = None  # (bit_offset, bit_size) of a bit-field
+    held: Optional[Held] = None  # a value outside memory: address is meaningless
+
+
+_RECORDS = ("struct", "union")  # never usable as numbers
+_AGGREGATES = (*_RECORDS, "array", "func")  # values are their address; read only on demand
+_SCALARS = ("int", "char", "bool", "enum", "pointer", "float")
+
+
+def _place(address: int, ctype: CType | None, bits: tuple[int, int] | None = None) -> _Place:
+    return _Place(address & MASK64, ctype, bits)
+
+
+def _wrap(number: int, unsigned: bool = False) -> int:
+    return _truncate(number, 64, signed=not unsigned)
+
+
+def _read(memory: _Memory, address: int, size: int) -> bytes:
+    data = memory.read_memory(address, size)
+    if len(data) != size:
+        raise TargetError(f"short read: {len(data)} of {size} bytes at {address:#x}")
+    return bytes(data)
+
+
+def _load_held(held: Held) -> Value:
+    ctype = held.ctype
+    if ctype.kind in _AGGREGATES or ctype.kind == "void":
+        raise UsageError(f"cannot show a {type_name(ctype)} held in registers or computed by the compiler")
+    if ctype.kind == "float":
+        return Value(_decode_float(held.data[:ctype.size]), ctype)
+    raw = int.from_bytes(held.data[:ctype.size], "little")
+    return Value(_truncate(raw, 8 * ctype.size, ctype.signed and ctype.kind != "pointer"), ctype)
+
+
+def _load(memory: _Memory, place: _Place) -> Value:
+    if place.held is not None:
+        return _load_held(place.held)
+    ctype = place.ctype or LONG  # no debug information: read as a signed long
+    if ctype.kind in _AGGREGATES:
+        return Value(place.address, ctype, place.address)  # read lazily, field by field
+    if ctype.kind == "void":
+        raise UsageError(f"cannot read a value of type {type_name(ctype)}")  # also DWARF it could not parse
+    if place.bits:
+        bit_offset, bit_size = place.bits
+        raw = int.from_bytes(_read(memory, place.address, (bit_offset + bit_size + 7) // 8), "little")
+        number: Number = _truncate(raw >> bit_offset, bit_size, ctype.signed)
+    elif ctype.kind == "float":
+        number = _decode_float(_read(memory, place.address, ctype.size))
+    else:
+        raw = int.from_bytes(_read(memory, place.address, ctype.size), "little")
+        number = _truncate(raw, 8 * ctype.size, ctype.signed and ctype.kind != "pointer")
+    return Value(number, place.ctype, place.address)
+
+
+def _decode_float(data: bytes) -> float:
+    if len(data) == 4:
+        return struct.unpack("<f", data)[0]
+    if len(data) == 8:
+        return struct.unpack("<d", data)[0]
+    if len(data) in (10, 12, 16):  # x87 extended precision, padded
+        mantissa = int.from_bytes(data[:8], "little")
+        top = int.from_bytes(data[8:10], "little")
+        sign = -1.0 if top & 0x8000 else 1.0
+        exponent = top & 0x7FFF
+        if exponent == 0x7FFF:
+            return sign * math.inf if mantissa << 1 & MASK64 == 0 else math.nan
+        try:
+            return sign * math.ldexp(mantissa, max(exponent, 1) - 16383 - 63)
+        except OverflowError:
+            return sign * math.inf
+    raise UsageError(f"cannot read a {len(data)}-byte floating-point value")
+
+
+def _float32(number: float) -> float:
+    try:
+        return struct.unpack("<f", struct.pack("<f", number))[0]
+    except OverflowError:
+        return math.copysign(math.inf, number)
+
+
+def _encode_float(number: float, size: int) -> bytes:
+    if size == 4:
+        return struct.pack("<f", _float32(number))
+    if size == 8:
+        return struct.pack("<d", number)
+    raise UsageError(f"cannot write a {size}-byte floating-point value")
+
+
+def _convert(value: Value, ctype: CType) -> Value:
+    """C's conversion of a scalar to ``ctype``, for casts and assignments."""
+    source = value.ctype
+    if source is not None and source.kind in _RECORDS:
+        raise UsageError(f"cannot convert a {source.kind} to {type_name(ctype)}")
+    if ctype.kind not in _SCALARS:
+        raise UsageError(f"cannot convert to {type_name(ctype)}")
+    number = value.value
+    if ctype.kind == "float":
+        return Value(_float32(float(number)) if ctype.size == 4 else float(number), ctype)
+    if isinstance(number, float):
+        if ctype.kind == "pointer" or not math.isfinite(number):
+            raise UsageError(f"cannot convert {number} to {type_name(ctype)}")
+        number = int(number)
+    if ctype.kind == "bool":
+        return Value(int(number != 0), ctype)
+    if ctype.kind == "pointer":
+        return Value(number & MASK64, ctype)
+    return Value(_truncate(number, 8 * ctype.size, ctype.signed), ctype)
+
+
+def untyped_type(number: Number) -> CType:
+    """The C type of a value that has none: a literal or arithmetic result (int if it fits, as in C)."""
+    if isinstance(number, float):
+        return CType("float", "double", 8, signed=True)
+    return INT if -(1 << 31) <= number < (1 << 31) else LONG
+
+
+def array_of(element: CType | None, count: int) -> CType:
+    element = element or LONG
+    return CType("array", "", element.size * count, target=element, count=count)

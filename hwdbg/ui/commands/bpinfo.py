@@ -1,0 +1,116 @@
+"""info breakpoints, info watchpoints, info writers: the breakpoint table as the user reads it."""
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any, Optional
+
+from ...records import Kind, writers_table
+from ...session import writers_of
+from ...session.pagewatch import backend_text
+from ..render import KIND_TYPES
+from . import Category, CommandParser, Result, command
+from .breakpoints import bp_json, selected
+
+B = Category.BREAKPOINTS
+
+
+# ------------------------------------------------------------------ info breakpoints
+
+def _info_parser(name: str) -> CommandParser:
+    parser = CommandParser(name)
+    parser.add_argument("ids", nargs="*", metavar="N")
+    return parser
+
+
+def breakpoint_table(ctx: Any, bps: list[Any]) -> str:
+    if not bps:
+        return "No breakpoints or watchpoints."
+    rows = [f"{'Num':<5}{'Type':<16}{'Disp':<5}{'Enb':<4}{'Status':<12}{'Address':<20}{'Len':<5}What"]
+    for bp in bps:
+        flags = []
+        if bp.trace:
+            flags.append("trace, no-stop" if bp.no_stop else "trace")
+        if bp.priority:
+            flags.append(f"priority {bp.priority}")
+        if bp.thread is not None:
+            flags.append(f"thread {bp.thread}")
+        what = bp.expr
+        if not bp.kind.is_data:
+            frame = ctx.session.describe(bp.addr)
+            if frame.function and frame.function != bp.expr:
+                what += f" in {frame.function}"
+            if frame.file and frame.line:
+                what += f" at {os.path.basename(frame.file)}:{frame.line}"
+        disp = "del" if bp.id in ctx.temporary or bp.temporary else "keep"
+        enb = "y" if bp.enabled else "n"
+        rows.append(f"{bp.id:<5}{KIND_TYPES[bp.kind]:<16}{disp:<5}{enb:<4}{bp.status:<12}{bp.addr:#018x}  "
+                    f"{bp.length:<5}{what}")
+        if flags:
+            rows.append(f"\t{', '.join(flags)}")
+        if bp.condition:
+            rows.append(f"\tstop only if {bp.condition}")
+        if bp.total:
+            times = "time" if bp.total == 1 else "times"
+            what = "counted" if bp.count else "breakpoint already hit"
+            rows.append(f"\t{what} {bp.total} {times}")
+        if bp.no_stop and bp.lost:
+            rows.append(f"\t{bp.lost} record(s) lost (the kernel's ring was full)")
+        if bp.ignore_count:
+            rows.append(f"\tignore next {bp.ignore_count} hits")
+        for tid, slots in sorted(bp.slots().items()):
+            names = ", ".join(f"DR{s}" for s in slots)
+            rows.append(f"\tthread {tid}: slot {names}")
+        if bp.paged:
+            rows.append(f"\tbackend: {backend_text(bp)}")
+        if bp.kernel:
+            rows.append(f"\tkernel writes: {ctx.session.kernel.mode(ctx.session.inferior)}")
+        for line in bp.commands:
+            rows.append(f"        {line}")
+    return "\n".join(rows)
+
+
+def _info_breakpoints(ctx: Any, args: argparse.Namespace, name: str, kinds: Optional[set]) -> Result:
+    bps = [bp for bp in selected(ctx, args.ids) if kinds is None or bp.kind in kinds]
+    bps.sort(key=lambda bp: bp.id)
+    text = breakpoint_table(ctx, bps)
+    if kinds is not None and not bps:
+        text = "No watchpoints."
+    return Result(name, {"breakpoints": [bp_json(bp) for bp in bps]}, text)
+
+
+@command(_info_parser("info breakpoints"), category=B, group="info", name="breakpoints", aliases=("break", "b"))
+def info_breakpoints(ctx: Any, args: argparse.Namespace) -> Result:
+    """info breakpoints [N...]
+
+    Lists breakpoints and watchpoints: number, type, status (INSTALLED in every
+    thread's debug registers, REGISTERED waiting for a free slot, DISABLED, or
+    PENDING until the program runs), address, length, condition, hit count,
+    commands, per thread the debug-register slot(s) it occupies, and for a watch
+    too large for them the backend that took it (page protection: pages and cost
+    per write) and for watch --kernel how kernel writes are seen."""
+    return _info_breakpoints(ctx, args, "info breakpoints", None)
+
+
+@command(_info_parser("info watchpoints"), category=B, group="info", name="watchpoints")
+def info_watchpoints(ctx: Any, args: argparse.Namespace) -> Result:
+    """info watchpoints [N...]
+
+    Like info breakpoints, watchpoints only."""
+    return _info_breakpoints(ctx, args, "info watchpoints", {Kind.WATCH, Kind.RWATCH, Kind.AWATCH})
+
+
+@command(_info_parser("info writers"), category=B, group="info", name="writers")
+def info_writers(ctx: Any, args: argparse.Namespace) -> Result:
+    """info writers [N...]
+
+    Who wrote watches N (all watches without N): their hits of the current or last
+    run grouped by writing instruction, most writes first. One row per instruction:
+    its function+offset and file:line, the threads that wrote, the count (exact: every hit
+    counts, kept or not), the first and the last old -> new, and
+    for watches set with --backtrace the backtrace of its first write (watches without
+    it take none, to keep the hit path fast). The pc of a row is that of its hits: the
+    address after the writing instruction. Valid after the program exited; `run`
+    starts a new count."""
+    rows = writers_of(selected(ctx, args.ids))
+    return Result("info writers", {"writers": [w.to_json() for w in rows]}, writers_table(rows))
