@@ -67,12 +67,33 @@ def one_line_hwdbg_error(exc: BaseException, user_text: str = "") -> None:
         assert len(text.splitlines()) == 1, repr(text)
 
 
-def expect_valid_watch(addr: int, length: int) -> bool:
-    """The request the hardware can express on memory that can exist: user space at or above
-    vm.mmap_min_addr, positive length, at most 4 aligned pieces."""
-    if length <= 0 or length > 1 << 20 or addr < MMAP_MIN_ADDR or addr + length > TASK_SIZE_MAX:
+def writable_pages(pid: int) -> list[tuple[int, int]]:
+    """The target's writable mappings (start, end), from /proc/PID/maps."""
+    spans = []
+    for line in Path(f"/proc/{pid}/maps").read_text().splitlines():
+        span, perms = line.split()[:2]
+        if perms[1] == "w":
+            start, end = (int(x, 16) for x in span.split("-"))
+            spans.append((start, end))
+    return spans
+
+
+def expect_valid_watch(addr: int, length: int, access: str, writable: list[tuple[int, int]]) -> bool:
+    """The request hwdbg can arm: user space at or above vm.mmap_min_addr and a positive length;
+    then either at most 4 aligned pieces (debug registers), or, for a write watch, at most 1 GiB
+    of writable memory, every page mapped (page protection)."""
+    if length <= 0 or addr < MMAP_MIN_ADDR or addr + length > TASK_SIZE_MAX:
         return False
-    return len(split_range(addr, length, (1, 2, 4, 8))) <= 4
+    if len(split_range(addr, length, (1, 2, 4, 8))) <= 4:
+        return True
+    if access != "w" or length > 1 << 30:
+        return False
+    page = addr & ~0xFFF
+    while page < addr + length:
+        if not any(start <= page < end for start, end in writable):
+            return False
+        page += 0x1000
+    return True
 
 
 def attempt(target, baseline, call, valid=None, user_text=""):
@@ -113,6 +134,7 @@ def test_hostile_addresses_and_lengths(stopped_four_threads, figures, n):
     t = stopped_four_threads
     baseline = real_registers(t)
     assert all(dr7 == 0 for dr7, _ in baseline.values())
+    writable = writable_pages(t.pid)  # the target is stopped: its mappings stay as they are
     counts = {"refused": 0, "accepted": 0}
 
     @fuzz_settings(n)
@@ -123,11 +145,14 @@ def test_hostile_addresses_and_lengths(stopped_four_threads, figures, n):
            access=st.sampled_from(["w", "r", "rw"]))
     def check(addr, length, access):
         effective = 4 if length is None else length
-        valid = expect_valid_watch(addr, effective)
+        valid = expect_valid_watch(addr, effective, access, writable)
         accepted = attempt(t, baseline, lambda: t.watch(addr, length=length, access=access), valid)
         counts["accepted" if accepted else "refused"] += 1
 
     check()
+    start = writable[0][0]  # a length beyond the registers on mapped memory: page protection takes it
+    assert attempt(t, baseline, lambda: t.watch(start + 1, length=33), True)
+    assert not attempt(t, baseline, lambda: t.watch(start + 1, length=33, access="r"), False)
     assert counts["refused"] > n // 3
     figures.add("malformed inputs tried", counts["refused"])
     figures.add("hostile requests accepted correctly", counts["accepted"])
