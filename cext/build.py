@@ -246,20 +246,26 @@ static int fast_hit(struct hwdbg_fast_args *a, int tid, int status)
     return 1;
 }
 
+/* The perf breakpoint both kinds below start from: user-mode accesses of [addr, addr + len). */
+static void perf_bp_attr(struct perf_event_attr *attr, unsigned long addr, int len, int type)
+{
+    memset(attr, 0, sizeof *attr);
+    attr->type = PERF_TYPE_BREAKPOINT;
+    attr->size = sizeof *attr;
+    attr->bp_type = (unsigned)type;
+    attr->bp_addr = addr;
+    attr->bp_len = (unsigned long long)len;
+    attr->exclude_kernel = 1;  /* what unprivileged users may ask for; user-mode accesses only */
+    attr->exclude_hv = 1;
+}
+
 /* A counting (never stopping) hardware breakpoint on one thread: a perf_event_open fd, or -errno.
  * It takes one of the thread's debug-register slots, as a ptrace breakpoint does. */
 int hwdbg_perf_bp_open(int tid, unsigned long addr, int len, int type)
 {
     struct perf_event_attr attr;
     long fd;
-    memset(&attr, 0, sizeof attr);
-    attr.type = PERF_TYPE_BREAKPOINT;
-    attr.size = sizeof attr;
-    attr.bp_type = (unsigned)type;
-    attr.bp_addr = addr;
-    attr.bp_len = (unsigned long long)len;
-    attr.exclude_kernel = 1;  /* what unprivileged users may ask for; user-mode accesses only */
-    attr.exclude_hv = 1;
+    perf_bp_attr(&attr, addr, len, type);
     fd = syscall(SYS_perf_event_open, &attr, (pid_t)tid, -1, -1, 0UL);
     return fd < 0 ? -errno : (int)fd;
 }
@@ -272,12 +278,7 @@ int hwdbg_perf_trace_open(int tid, unsigned long addr, int len, int type, int ca
 {
     struct perf_event_attr attr;
     long fd;
-    memset(&attr, 0, sizeof attr);
-    attr.type = PERF_TYPE_BREAKPOINT;
-    attr.size = sizeof attr;
-    attr.bp_type = (unsigned)type;
-    attr.bp_addr = addr;
-    attr.bp_len = (unsigned long long)len;
+    perf_bp_attr(&attr, addr, len, type);
     attr.sample_period = 1;                   /* one record per access */
     attr.sample_type = PERF_SAMPLE_IP | PERF_SAMPLE_TID | PERF_SAMPLE_TIME;
     if (callchain) {
@@ -285,8 +286,6 @@ int hwdbg_perf_trace_open(int tid, unsigned long addr, int len, int type, int ca
         attr.exclude_callchain_kernel = 1;    /* the user's frames only */
         attr.sample_max_stack = 64;
     }
-    attr.exclude_kernel = 1;
-    attr.exclude_hv = 1;
     attr.disabled = 1;                        /* enabled once its ring is in place */
     attr.watermark = 1;                       /* wake the reader per batch, not per record */
     attr.wakeup_watermark = wakeup_bytes;
