@@ -8,7 +8,7 @@ import traceback
 from typing import Any, Optional, Sequence
 
 from ..errors import HwdbgError
-from ..process.control import find_program
+from ..process.launch import find_program
 from ..version import __version__
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2

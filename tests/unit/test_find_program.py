@@ -6,7 +6,7 @@ import os
 import pytest
 
 from hwdbg.errors import TargetError
-from hwdbg.process.control import find_program
+from hwdbg.process.launch import find_program
 
 
 def make(path, mode=0o755):
