@@ -172,6 +172,23 @@ int main(int argc, char **argv)
         bump();
         return 0;
     }
+    if (!strcmp(mode, "burst")) {            /* burst N AT: N writes, a line on stdout after write AT, */
+        long at = argc > 3 ? atol(argv[3]) : n;        /* then one more write after a line on stdin */
+        printf("%d\n", (int)getpid());
+        fflush(stdout);
+        for (int ms = 0; !traced() && ms < 120000; ms++)
+            usleep(1000);
+        for (long i = 1; i <= n; i++) {
+            bump();
+            if (i == at) {
+                printf("%ld\n", i);
+                fflush(stdout);
+            }
+        }
+        getchar();
+        bump();
+        return 0;
+    }
     fprintf(stderr, "unknown mode %s\n", mode);
     return 64;
 }
