@@ -58,6 +58,7 @@ class FastLoop:
         args.max_hits = BUFFER
         self.args = args
         self.table = table
+        self._handled: Optional[tuple[int, ...]] = None  # the signals args.signals lists
 
     def _array(self, ctype: str, init: Any) -> Any:
         array = ffi.new(ctype, init)
@@ -75,9 +76,11 @@ class FastLoop:
                 ffi.memmove(self.table[i].last, value, fast.length)
         args.nhits = 0
         args.max_hits = max(1, min(max_hits, BUFFER))
-        handled = [signo for signo in WAKE_SIGNALS if callable(signal.getsignal(signo))]
-        args.signals = self._signals = ffi.new("int[]", handled or [0])
-        args.nsignals = len(handled)
+        handled = tuple(signo for signo in WAKE_SIGNALS if callable(signal.getsignal(signo)))
+        if handled != self._handled:
+            self._handled = handled
+            args.signals = self._array("int[]", handled or (0,))
+            args.nsignals = len(handled)
         rc = lib.hwdbg_fast_loop(args)
         if rc == 1:
             return (args.tid, args.status), 0
