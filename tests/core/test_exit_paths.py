@@ -163,12 +163,14 @@ def test_signals_while_the_c_loop_takes_a_burst_of_hits(core_exe, signo, when):
     target = subprocess.Popen([str(core_exe), "burst", str(n), str(at)], stdin=subprocess.PIPE,
                               stdout=subprocess.PIPE, text=True)
     try:
-        debugger = subprocess.Popen([sys.executable, "-c", DEBUGGER, str(target.pid), "signal", "watch"],
-                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         assert int(target.stdout.readline()) == target.pid
+        debugger = subprocess.Popen([sys.executable, "-c", DEBUGGER, str(target.pid), "idle", "watch"],
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         line = debugger.stdout.readline().split()
         assert line and line[0] == "armed", debugger.stderr.read()
-        assert int(target.stdout.readline()) == at  # the target's write `at` was traced
+        target.stdin.write("\n")  # armed and running: the burst may begin
+        target.stdin.flush()
+        assert int(target.stdout.readline()) == at
         debugger.send_signal(signo)
         _out, err = debugger.communicate(timeout=120)  # catches a hang, with room for a loaded machine
         assert debugger.returncode == (-signo if signo == signal.SIGINT else 128 + signo), err

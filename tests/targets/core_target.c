@@ -172,12 +172,11 @@ int main(int argc, char **argv)
         bump();
         return 0;
     }
-    if (!strcmp(mode, "burst")) {            /* burst N AT: N writes, a line on stdout after write AT, */
-        long at = argc > 3 ? atol(argv[3]) : n;        /* then one more write after a line on stdin */
-        printf("%d\n", (int)getpid());
+    if (!strcmp(mode, "burst")) {            /* burst N AT: after a line on stdin, N writes and a line */
+        long at = argc > 3 ? atol(argv[3]) : n;        /* on stdout after write AT; then one more */
+        printf("%d\n", (int)getpid());                /* write after another line on stdin */
         fflush(stdout);
-        for (int ms = 0; !traced() && ms < 120000; ms++)
-            usleep(1000);
+        getchar();
         for (long i = 1; i <= n; i++) {
             bump();
             if (i == at) {
