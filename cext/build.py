@@ -76,6 +76,7 @@ struct hwdbg_fast_args {
     signed char slot_bp[4];                          /* slot -> bp index, -1: Python decides */
     struct hwdbg_fast_bp *bps; int nbps;
     struct hwdbg_fast_hit *hits; int max_hits; int nhits;
+    const int *signals; int nsignals;                /* with a Python handler: return to Python for them */
     int tid; int status;                             /* out: a stop for Python */
 };
 """
@@ -266,20 +267,26 @@ static int fast_hit(struct hwdbg_fast_args *a, int tid, int status)
     return 1;
 }
 
+/* The perf breakpoint both kinds below start from: user-mode accesses of [addr, addr + len). */
+static void perf_bp_attr(struct perf_event_attr *attr, unsigned long addr, int len, int type)
+{
+    memset(attr, 0, sizeof *attr);
+    attr->type = PERF_TYPE_BREAKPOINT;
+    attr->size = sizeof *attr;
+    attr->bp_type = (unsigned)type;
+    attr->bp_addr = addr;
+    attr->bp_len = (unsigned long long)len;
+    attr->exclude_kernel = 1;  /* what unprivileged users may ask for; user-mode accesses only */
+    attr->exclude_hv = 1;
+}
+
 /* A counting (never stopping) hardware breakpoint on one thread: a perf_event_open fd, or -errno.
  * It takes one of the thread's debug-register slots, as a ptrace breakpoint does. */
 int hwdbg_perf_bp_open(int tid, unsigned long addr, int len, int type)
 {
     struct perf_event_attr attr;
     long fd;
-    memset(&attr, 0, sizeof attr);
-    attr.type = PERF_TYPE_BREAKPOINT;
-    attr.size = sizeof attr;
-    attr.bp_type = (unsigned)type;
-    attr.bp_addr = addr;
-    attr.bp_len = (unsigned long long)len;
-    attr.exclude_kernel = 1;  /* what unprivileged users may ask for; user-mode accesses only */
-    attr.exclude_hv = 1;
+    perf_bp_attr(&attr, addr, len, type);
     fd = syscall(SYS_perf_event_open, &attr, (pid_t)tid, -1, -1, 0UL);
     return fd < 0 ? -errno : (int)fd;
 }
@@ -292,12 +299,7 @@ int hwdbg_perf_trace_open(int tid, unsigned long addr, int len, int type, int ca
 {
     struct perf_event_attr attr;
     long fd;
-    memset(&attr, 0, sizeof attr);
-    attr.type = PERF_TYPE_BREAKPOINT;
-    attr.size = sizeof attr;
-    attr.bp_type = (unsigned)type;
-    attr.bp_addr = addr;
-    attr.bp_len = (unsigned long long)len;
+    perf_bp_attr(&attr, addr, len, type);
     attr.sample_period = 1;                   /* one record per access */
     attr.sample_type = PERF_SAMPLE_IP | PERF_SAMPLE_TID | PERF_SAMPLE_TIME;
     if (callchain) {
@@ -305,8 +307,6 @@ int hwdbg_perf_trace_open(int tid, unsigned long addr, int len, int type, int ca
         attr.exclude_callchain_kernel = 1;    /* the user's frames only */
         attr.sample_max_stack = 64;
     }
-    attr.exclude_kernel = 1;
-    attr.exclude_hv = 1;
     attr.disabled = 1;                        /* enabled once its ring is in place */
     attr.watermark = 1;                       /* wake the reader per batch, not per record */
     attr.wakeup_watermark = wakeup_bytes;
@@ -406,15 +406,80 @@ int hwdbg_ring_read(struct hwdbg_ring *ring, struct hwdbg_sample *out, int max_o
     return n;
 }
 
-/* Waits and handles delegated hits until the hit buffer is full (returns 0), a stop needs
- * Python (returns 1 with a->tid/a->status), or waitpid fails (-errno, EINTR included). */
-int hwdbg_fast_loop(struct hwdbg_fast_args *a)
+/* Signals during the loop. Python runs its handlers only once the loop has returned, so the
+ * loop must return when one arrives, even if the target then goes quiet. A signal caught
+ * inside waitpid makes it fail with EINTR; one caught elsewhere in the loop sets wake_pending,
+ * checked before each wait. One caught just after that check and before waitpid sleeps would
+ * still be missed: so the handler, on the tracer thread, also PTRACE_INTERRUPTs a thread of
+ * the target, whose stop ends the wait (Python resumes such a stale interrupt stop). Caught on
+ * another thread, the signal is forwarded to the loop's thread (marked: it is not chained again).
+ * The handler chains to the one it replaced (CPython's), installed without SA_RESTART. */
+#define WAKE_MAGIC 0x68776462
+static volatile sig_atomic_t wake_pending;
+static pid_t loop_tid;                  /* the thread inside hwdbg_fast_loop, 0 when none */
+static const int *loop_tids;
+static int loop_ntids;
+static struct sigaction chained[NSIG];
+
+static void wake_loop(int sig, siginfo_t *info, void *ctx)
+{
+    int saved = errno, i;
+    pid_t loop = __atomic_load_n(&loop_tid, __ATOMIC_SEQ_CST);
+    int forwarded = info->si_code == SI_QUEUE && info->si_pid == getpid() &&
+                    info->si_value.sival_int == WAKE_MAGIC;
+    wake_pending = 1;
+    if (loop != 0 && loop == (pid_t)syscall(SYS_gettid)) {
+        for (i = 0; i < loop_ntids; i++)
+            if (ptrace(PTRACE_INTERRUPT, loop_tids[i], NULL, NULL) == 0)
+                break;
+    } else if (loop != 0 && !forwarded) {
+        siginfo_t fwd;
+        memset(&fwd, 0, sizeof fwd);
+        fwd.si_signo = sig;
+        fwd.si_code = SI_QUEUE;
+        fwd.si_pid = getpid();
+        fwd.si_uid = getuid();
+        fwd.si_value.sival_int = WAKE_MAGIC;
+        syscall(SYS_rt_tgsigqueueinfo, getpid(), loop, sig, &fwd);
+    }
+    if (!forwarded) {
+        if (chained[sig].sa_flags & SA_SIGINFO)
+            chained[sig].sa_sigaction(sig, info, ctx);
+        else if (chained[sig].sa_handler != SIG_DFL && chained[sig].sa_handler != SIG_IGN)
+            chained[sig].sa_handler(sig);
+    }
+    errno = saved;
+}
+
+/* Puts wake_loop in front of each signal's handler; default and ignored signals stay as they
+ * are. Python may have replaced it since the last loop (signal.signal): checked every time. */
+static void watch_signals(const int *signals, int n)
+{
+    struct sigaction cur, ours;
+    int i;
+    for (i = 0; i < n; i++) {
+        if (signals[i] <= 0 || signals[i] >= NSIG || sigaction(signals[i], NULL, &cur) != 0)
+            continue;
+        if ((cur.sa_flags & SA_SIGINFO) ? cur.sa_sigaction == wake_loop
+                                        : (cur.sa_handler == SIG_DFL || cur.sa_handler == SIG_IGN))
+            continue;
+        chained[signals[i]] = cur;
+        ours = cur;
+        ours.sa_sigaction = wake_loop;
+        ours.sa_flags = (cur.sa_flags | SA_SIGINFO) & ~SA_RESTART;
+        sigaction(signals[i], &ours, NULL);
+    }
+}
+
+static int fast_loop(struct hwdbg_fast_args *a)
 {
     int status, rc;
     pid_t tid;
     for (;;) {
         if (a->nhits >= a->max_hits)
             return 0;
+        if (wake_pending)
+            return -EINTR;
         tid = waitpid(-1, &status, __WALL);
         if (tid < 0)
             return -errno;
@@ -427,6 +492,21 @@ int hwdbg_fast_loop(struct hwdbg_fast_args *a)
             return 1;
         }
     }
+}
+
+/* Waits and handles delegated hits until the hit buffer is full (returns 0), a stop needs
+ * Python (returns 1 with a->tid/a->status), a signal arrived (-EINTR) or waitpid fails (-errno). */
+int hwdbg_fast_loop(struct hwdbg_fast_args *a)
+{
+    int rc;
+    watch_signals(a->signals, a->nsignals);
+    loop_tids = a->tids;
+    loop_ntids = a->ntids;
+    __atomic_store_n(&loop_tid, (pid_t)syscall(SYS_gettid), __ATOMIC_SEQ_CST);
+    rc = fast_loop(a);
+    __atomic_store_n(&loop_tid, 0, __ATOMIC_SEQ_CST);
+    wake_pending = 0;  /* Python sees every signal caught so far: its handlers run next */
+    return rc;
 }
 /* The kernel-write filter (hwdbg/linux/seccomp.py builds the BPF): installed by the child hwdbg
  * forked, before it execs. As root (CAP_SYS_ADMIN) no_new_privs is not needed; otherwise the

@@ -9,6 +9,7 @@ Python. Anything else comes back to Python untouched, as a raw wait status.
 """
 from __future__ import annotations
 
+import signal
 import struct
 from dataclasses import dataclass
 from typing import Any, Optional, Sequence
@@ -19,6 +20,10 @@ BUFFER = 1024
 MODE_ALL, MODE_CHANGES, MODE_UNCHANGED = 0, 1, 2
 # struct hwdbg_fast_hit, read in one pass (cext/build.py): pc, old_u, new_u, tid, bp, had_old, pad, old, new
 HIT_FORMAT = struct.Struct("=QQQiiii32s32s")
+# Signals a Python program commonly handles: with a Python handler, one makes the loop return so
+# the handler runs now, not after the next hit (which may never come: cleanup.py, remote SIGIO).
+WAKE_SIGNALS = tuple(getattr(signal, name) for name in ("SIGHUP", "SIGINT", "SIGQUIT", "SIGUSR1", "SIGUSR2",
+                                                        "SIGALRM", "SIGTERM", "SIGIO"))
 
 
 @dataclass
@@ -53,6 +58,7 @@ class FastLoop:
         args.max_hits = BUFFER
         self.args = args
         self.table = table
+        self._handled: Optional[tuple[int, ...]] = None  # the signals args.signals lists
 
     def _array(self, ctype: str, init: Any) -> Any:
         array = ffi.new(ctype, init)
@@ -61,7 +67,7 @@ class FastLoop:
 
     def run(self, max_hits: int = BUFFER) -> tuple[Optional[tuple[int, int]], int]:
         """Runs until a stop needs Python ((tid, status), err 0), the buffer is full (None, 0),
-        or waitpid failed (None, errno; EINTR when a signal arrived)."""
+        a signal with a Python handler arrived (None, EINTR) or waitpid failed (None, errno)."""
         args = self.args
         for i, fast in enumerate(self.bps):  # Python may have seen hits since: start from its values
             value = fast.bp.value
@@ -70,6 +76,11 @@ class FastLoop:
                 ffi.memmove(self.table[i].last, value, fast.length)
         args.nhits = 0
         args.max_hits = max(1, min(max_hits, BUFFER))
+        handled = tuple(signo for signo in WAKE_SIGNALS if callable(signal.getsignal(signo)))
+        if handled != self._handled:
+            self._handled = handled
+            args.signals = self._array("int[]", handled or (0,))
+            args.nsignals = len(handled)
         rc = lib.hwdbg_fast_loop(args)
         if rc == 1:
             return (args.tid, args.status), 0

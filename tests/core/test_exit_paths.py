@@ -148,3 +148,58 @@ def test_sigkill_of_the_debugger_is_the_documented_exception(sleeper):
     sleeper.stdin.write("\n")
     sleeper.stdin.close()
     assert sleeper.wait(timeout=30) == -signal.SIGTRAP
+
+
+@pytest.mark.parametrize("signo", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+@pytest.mark.parametrize("when", ["during", "after"])
+def test_signals_while_the_c_loop_takes_a_burst_of_hits(core_exe, signo, when):
+    """The C hit loop takes a burst of 2000 hits; the signal comes in the middle of it (1000
+    writes still to come) or after the last one, and then the target blocks reading stdin. The
+    debugger must act on it at once (not at a next hit that never comes): exit with the
+    signal's status, the registers cleared (the target's next write does not kill it) and no
+    SIGTRAP of a hit it had just made left queued for it (that would kill it too)."""
+    n = 2000
+    at = n // 2 if when == "during" else n
+    target = subprocess.Popen([str(core_exe), "burst", str(n), str(at)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert int(target.stdout.readline()) == target.pid
+        debugger = subprocess.Popen([sys.executable, "-c", DEBUGGER, str(target.pid), "idle", "watch"],
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        line = debugger.stdout.readline().split()
+        assert line and line[0] == "armed", debugger.stderr.read()
+        target.stdin.write("\n")  # armed and running: the burst may begin
+        target.stdin.flush()
+        assert int(target.stdout.readline()) == at
+        debugger.send_signal(signo)
+        _out, err = debugger.communicate(timeout=120)  # catches a hang, with room for a loaded machine
+        assert debugger.returncode == (-signo if signo == signal.SIGINT else 128 + signo), err
+        assert "Traceback" not in err or signo == signal.SIGINT  # KeyboardInterrupt prints one
+        target.stdin.write("\n")
+        target.stdin.close()
+        assert target.wait(timeout=30) == 0
+    finally:
+        if target.poll() is None:
+            target.kill()
+            target.wait()
+
+
+def test_the_programs_own_pending_sigtrap_is_handed_back_at_detach(core_exe):
+    """Detach takes the SIGTRAPs still queued for a stopped thread (a hit's would kill it once
+    untraced), but one the program was sent is its own: it gets it, as after gdb's detach (no
+    handler in this mode: it dies of it)."""
+    import ctypes
+    import hwdbg
+    proc = subprocess.Popen([str(core_exe), "oninput"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert int(proc.stdout.readline()) == proc.pid
+        with hwdbg.attach(proc.pid) as target:
+            target.watch("counter")
+            tgkill = ctypes.CDLL(None, use_errno=True).tgkill
+            assert tgkill(proc.pid, proc.pid, signal.SIGTRAP) == 0  # queued for the stopped thread
+            target.detach()
+        assert proc.wait(timeout=30) == -signal.SIGTRAP  # at once, still waiting for its input
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

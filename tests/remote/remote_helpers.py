@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import socket
 import sys
 
@@ -12,8 +13,8 @@ STUB = [sys.executable, "-m", "hwdbg", "serve"]
 
 
 def stdio_command(exe, *args) -> str:
-    """gdb's `target remote | ...` command line for the stub on a pipe."""
-    return " ".join([*STUB, "--stdio", str(exe), *map(str, args)])
+    """gdb's `target remote | ...` command line for the stub on a pipe (gdb hands it to a shell)."""
+    return shlex.join([*STUB, "--stdio", str(exe), *map(str, args)])
 
 
 def env_without_debuginfod() -> dict:

@@ -9,7 +9,7 @@ import subprocess
 import time
 
 import pytest
-from remote_helpers import STUB, Client, env_without_debuginfod, symbol_address
+from remote_helpers import STUB, Client, env_without_debuginfod, stdio_command, symbol_address
 
 from hwdbg.remote.packets import frame
 
@@ -136,7 +136,7 @@ def test_out_of_slots_is_an_error_at_insertion(build_target, serve):
 
 def test_monitor_help_through_gdb(build_target):
     exe = build_target("remote_target")
-    out = gdb(exe, f"target remote | {' '.join(STUB)} --stdio {exe}", "monitor help", "monitor frobnicate", "kill")
+    out = gdb(exe, f"target remote | {stdio_command(exe)}", "monitor help", "monitor frobnicate", "kill")
     text = out.stdout + out.stderr  # gdb writes a stub's console output to its standard error
     assert "info slots" in text and "priority N P" in text, text
     assert "unknown monitor command 'frobnicate'" in text

@@ -172,6 +172,22 @@ int main(int argc, char **argv)
         bump();
         return 0;
     }
+    if (!strcmp(mode, "burst")) {            /* burst N AT: after a line on stdin, N writes and a line */
+        long at = argc > 3 ? atol(argv[3]) : n;        /* on stdout after write AT; then one more */
+        printf("%d\n", (int)getpid());                /* write after another line on stdin */
+        fflush(stdout);
+        getchar();
+        for (long i = 1; i <= n; i++) {
+            bump();
+            if (i == at) {
+                printf("%ld\n", i);
+                fflush(stdout);
+            }
+        }
+        getchar();
+        bump();
+        return 0;
+    }
     fprintf(stderr, "unknown mode %s\n", mode);
     return 64;
 }

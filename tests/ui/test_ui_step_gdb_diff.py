@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.requires_ptrace,
 # "0x... in main (...) at steps.c:109"), a source line (maybe after the pc: stepi mid-line),
 # finish's "Run till exit from #0  ..." and "Value returned is $1 = ...".
 STOP_LINE = re.compile(r"^(?:(?:(?:Temporary b|B)reakpoint \d+, )?(?:0x[0-9a-f]+ in )?[\w.]+ \(.*\)"
-                       r"(?: at \S+:\d+| from \S+)?|(?:0x[0-9a-f]+\t)?\d+\t.*|Run till exit from #0  .*"
+                       r"(?: at .+:\d+| from .+)?|(?:0x[0-9a-f]+\t)?\d+\t.*|Run till exit from #0  .*"
                        r"|Value returned is \$\d+ = .*)$")
 POINTER = re.compile(r"(=|@entry=)0x[0-9a-f]+")
 PATH = re.compile(r"(?:\.?/)?(?:[\w.-]+/)+([\w.-]+\.c)\b")
