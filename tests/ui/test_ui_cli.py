@@ -451,14 +451,15 @@ def test_closed_stdout_pipe_mid_stream_attached(build_target):
 @hw
 def test_attach_to_a_thread_id_is_refused(build_target):
     exe = build_target("ui_wait")
-    proc = subprocess.Popen([str(exe), "2000", "thread"], stdout=subprocess.PIPE, stdin=subprocess.DEVNULL,
+    # The thread lives until it is told to end: a loaded machine may take seconds to start hwdbg.
+    proc = subprocess.Popen([str(exe), "600000", "thread-input"], stdout=subprocess.PIPE, stdin=subprocess.PIPE,
                             text=True)
     try:
         _, pid, tid = proc.stdout.readline().split()
         run = run_hwdbg("--batch", "-p", tid)
         assert run.returncode == 1
         assert lines(run.stdout)[0].startswith(f"*** {tid} is a thread of process {pid}; attach {pid}")
-        proc.communicate(timeout=30)
+        proc.communicate("end\n", timeout=30)
         assert proc.returncode == 0
     finally:
         if proc.poll() is None:
