@@ -43,7 +43,14 @@ def step_main_to_exit(target, main_tid, watches):
     """next in the main thread until the program exits; returns the stops each watch caused."""
     stopped_by = {w.id: 0 for w in watches}
     for _ in range(100_000):
-        result = target.next(tid=main_tid)
+        try:
+            result = target.next(tid=main_tid)
+        except hwdbg.TargetError as exc:
+            if "Cannot find bounds of current function" not in str(exc):
+                raise
+            # Another thread's hit stopped main where no function is known (a PLT entry, the
+            # loader's PLT0): gdb refuses `next` there too; an instruction step moves on.
+            result = target.stepi(tid=main_tid)
         if not isinstance(result, hwdbg.Stopped):
             return result, stopped_by
         assert not internal_int3s(target)
