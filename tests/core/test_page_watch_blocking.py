@@ -110,7 +110,7 @@ def test_stepi_over_a_syscall_into_watched_pages(block_exe, mode, kernel):
         stop = target.stepi()
         regs = target.registers()
         # with --kernel the step ends on the kernel's hit, as gdb's stepi ends on a watchpoint
-        assert (stop.reason, regs["rip"], regs["rax"]) == ("breakpoint" if kernel else "step", at + 2, 200)
+        assert (stop.reason, regs["rip"], regs["rax"]) == ("watchpoint" if kernel else "step", at + 2, 200)
         assert [h.syscall for h in stop.hits] == (["read"] if kernel else [])
         base = target.address_of("big")
         assert target.read_memory(base + 4000, 200) == bytes(200)
