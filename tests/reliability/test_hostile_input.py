@@ -80,19 +80,20 @@ def writable_pages(pid: int) -> list[tuple[int, int]]:
 
 def expect_valid_watch(addr: int, length: int, access: str, writable: list[tuple[int, int]]) -> bool:
     """The request hwdbg can arm: user space at or above vm.mmap_min_addr and a positive length;
-    then either at most 4 aligned pieces (debug registers), or, for a write watch, at most 1 GiB
-    of writable memory, every page mapped (page protection)."""
-    if length <= 0 or addr < MMAP_MIN_ADDR or addr + length > TASK_SIZE_MAX:
+    then either at most 4 aligned pieces (debug registers: 32 bytes at most), or, for a write
+    watch, at most 1 GiB of writable memory, every page mapped (page protection)."""
+    if length <= 0 or length > 1 << 30 or addr < MMAP_MIN_ADDR or addr + length > TASK_SIZE_MAX:
         return False
-    if len(split_range(addr, length, (1, 2, 4, 8))) <= 4:
+    if length <= 32 and len(split_range(addr, length, (1, 2, 4, 8))) <= 4:
         return True
-    if access != "w" or length > 1 << 30:
+    if access != "w":
         return False
-    page = addr & ~0xFFF
-    while page < addr + length:
-        if not any(start <= page < end for start, end in writable):
+    at = addr
+    while at < addr + length:  # walk the writable mappings that cover the range
+        span = next((s for s in writable if s[0] <= at < s[1]), None)
+        if span is None:
             return False
-        page += 0x1000
+        at = span[1]
     return True
 
 
