@@ -11,8 +11,10 @@ from ..errors import HwdbgError, UsageError
 
 WARNING = """\
 The remote protocol has no authentication: whoever connects can read and write any memory
-and register of the target, and run it. hwdbg serve therefore listens on the loopback
-interface only; --listen-any allows other addresses (use an SSH tunnel instead where you can)."""
+and register of the target, run it, and read any file the stub can read (gdb's vFile
+packets, as gdbserver serves them; writes, creates and deletes are refused). hwdbg serve
+therefore listens on the loopback interface only; --listen-any allows other addresses (use
+an SSH tunnel instead where you can)."""
 
 DESCRIPTION = """\
 Serve gdb's remote protocol over hwdbg's engine, so gdb (target remote / target
