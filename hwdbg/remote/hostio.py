@@ -17,7 +17,7 @@ import stat
 import struct
 from typing import Callable, Optional
 
-from .packets import MAX_PACKET, escape
+from .packets import MAX_PACKET, MUST_ESCAPE, escape
 
 # The protocol's errno values (gdb manual, "Errno Values"); any other is EUNKNOWN
 FILEIO_ERRNO = {errno.EPERM: 1, errno.ENOENT: 2, errno.EINTR: 4, errno.EBADF: 9, errno.EACCES: 13,
@@ -56,20 +56,17 @@ def path(text: bytes) -> str:
 
 
 def data_reply(data: bytes, limit: int = MAX_PACKET) -> tuple[bytes, int]:
-    """``F N;DATA`` with as many bytes of data as fit in limit once escaped, and that N."""
+    """``F N;DATA`` with the longest prefix of data that fits in limit once escaped, and that N."""
     escaped = escape(data)
-    count = len(data)
-    while len(b"F%x;" % count) + len(escaped) > limit:
-        # too long: keep the prefix whose escaped form fits (each byte takes 1 or 2)
-        room = limit - len(b"F%x;" % count)
-        out, taken = 0, 0
-        for byte in data:
-            width = len(escape(bytes((byte,))))
-            if out + width > room:
-                break
-            out, taken = out + width, taken + 1
-        count, escaped = taken, escape(data[:taken])
-    return b"F%x;" % count + escaped, count
+    if len(b"F%x;" % len(data)) + len(escaped) <= limit:
+        return b"F%x;" % len(data) + escaped, len(data)
+    count, width = 0, 0  # the escaped length only grows with the count, and so does the header's
+    for byte in data:
+        width += 2 if byte in MUST_ESCAPE else 1
+        if len(b"F%x;" % (count + 1)) + width > limit:
+            break
+        count += 1
+    return b"F%x;" % count + escape(data[:count]), count
 
 
 class HostIO:
