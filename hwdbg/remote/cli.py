@@ -32,7 +32,9 @@ examples:
   hwdbg serve --multi :2345              then: target extended-remote :2345, run / attach
 monitor commands (from gdb: monitor help): info slots, info writers, priority N P, exit.
 A client that disconnects without detaching or killing leaves an attached process detached
-and running, and a started program killed (--on-disconnect changes that)."""
+and running, and a started program killed (--on-disconnect changes that).
+gdb's set follow-fork-mode parent|child and catch fork/vfork/exec work; set detach-on-fork off
+(holding both processes) is not supported: the child waits, stopped, until the parent is detached."""
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -15,7 +15,6 @@ import os
 import re
 import stat
 import struct
-from typing import Callable, Optional
 
 from .packets import MAX_PACKET, MUST_ESCAPE, escape
 
@@ -72,10 +71,9 @@ def data_reply(data: bytes, limit: int = MAX_PACKET) -> tuple[bytes, int]:
 class HostIO:
     """The open files of one client; ``pid_of_fs`` is the target's (vFile:setfs) or 0 (ours)."""
 
-    def __init__(self, same_namespace: Optional[Callable[[int], bool]] = None) -> None:
+    def __init__(self) -> None:
         self.fds: dict[int, int] = {}  # the client's fd -> ours
         self.fs_pid = 0
-        self._same_namespace = same_namespace or _same_mount_namespace
 
     def handle(self, request: bytes) -> bytes:
         """The reply to ``vFile:REQUEST`` (``b""`` for an operation we do not know)."""
@@ -114,7 +112,7 @@ class HostIO:
     def _where(self, name: str) -> str:
         """A path in the filesystem of fs_pid: through /proc/PID/root when its mount namespace is
         not ours (a container), as procfs.mapped_file reaches a library of such a process."""
-        if not self.fs_pid or self._same_namespace(self.fs_pid):
+        if not self.fs_pid or _same_mount_namespace(self.fs_pid):
             return name
         return f"/proc/{self.fs_pid}/root/{name.lstrip('/')}"
 
