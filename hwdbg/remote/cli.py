@@ -11,8 +11,10 @@ from ..errors import HwdbgError, UsageError
 
 WARNING = """\
 The remote protocol has no authentication: whoever connects can read and write any memory
-and register of the target, and run it. hwdbg serve therefore listens on the loopback
-interface only; --listen-any allows other addresses (use an SSH tunnel instead where you can)."""
+and register of the target, run it, and read any file the stub can read (gdb's vFile
+packets, as gdbserver serves them; writes, creates and deletes are refused). hwdbg serve
+therefore listens on the loopback interface only; --listen-any allows other addresses (use
+an SSH tunnel instead where you can)."""
 
 DESCRIPTION = """\
 Serve gdb's remote protocol over hwdbg's engine, so gdb (target remote / target
@@ -30,7 +32,9 @@ examples:
   hwdbg serve --multi :2345              then: target extended-remote :2345, run / attach
 monitor commands (from gdb: monitor help): info slots, info writers, priority N P, exit.
 A client that disconnects without detaching or killing leaves an attached process detached
-and running, and a started program killed (--on-disconnect changes that)."""
+and running, and a started program killed (--on-disconnect changes that).
+gdb's set follow-fork-mode parent|child and catch fork/vfork/exec work; set detach-on-fork off
+(holding both processes) is not supported: the child waits, stopped, until the parent is detached."""
 
 
 def build_parser() -> argparse.ArgumentParser:

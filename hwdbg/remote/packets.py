@@ -7,13 +7,15 @@ next byte XORed with 0x20; ``#``, ``$``, ``}`` (and ``*`` in replies) are always
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Iterator, Union
 
 ESCAPE = 0x7D
 INTERRUPT = 0x03
 MAX_PACKET = 0x4000  # what qSupported announces as PacketSize; anything longer is refused
-_MUST_ESCAPE = frozenset(b"#$}*")
+MUST_ESCAPE = b"#$}*"  # in binary data we send
+_SPECIAL = re.compile(rb"[#$}*]")
 
 
 def checksum(data: bytes) -> int:
@@ -26,14 +28,9 @@ def frame(data: bytes) -> bytes:
 
 
 def escape(data: bytes) -> bytes:
-    """Binary payloads (``X``, ``x`` and ``qXfer`` replies)."""
-    out = bytearray()
-    for byte in data:
-        if byte in _MUST_ESCAPE:
-            out += bytes((ESCAPE, byte ^ 0x20))
-        else:
-            out.append(byte)
-    return bytes(out)
+    """Binary payloads (``X``, ``x``, ``qXfer`` and ``vFile`` replies); a regular expression, as
+    a byte loop took ~3 ms per 16 KiB (gdb reads the libraries through vFile:pread)."""
+    return _SPECIAL.sub(lambda m: bytes((ESCAPE, m[0][0] ^ 0x20)), data)
 
 
 def unescape(data: bytes) -> bytes:

@@ -285,6 +285,7 @@ class Server:
         """The client is gone without D or k: apply the disconnect policy."""
         stub, session = self.stub, self.stub.session
         stub.release_forks()
+        stub.hostio.close_all()
         if not session.alive:
             return
         try:

@@ -14,6 +14,7 @@ from ..errors import HwdbgError
 from ..linux import ptrace as sc
 from ..session import Session
 from .forks import Forks
+from .hostio import HostIO
 from .packets import MAX_PACKET, escape, unescape
 from .points import ClientPoints, Key
 from .queries import PacketError, Queries, hex_int, thread
@@ -50,6 +51,7 @@ class Stub(Forks, Queries):
         self.ended = False  # D or k outside --multi, or `monitor exit`: serve no more
         self.exit_requested = False
         self.forks = {}
+        self.hostio = HostIO()  # vFile: the client's open files
         self.lldb = False  # lldb waits for a reply to `k` (lldb-server sends one), gdb must get none
         self._simple: dict[bytes, Callable[[], Any]] = {
             b"?": self._status, b"g": self._read_registers, b"k": self._kill, b"!": self._extended}
@@ -367,6 +369,8 @@ class Stub(Forks, Queries):
     # ------------------------------------------------------------ v packets
 
     def _v(self, args: bytes) -> Any:
+        if args.startswith(b"File:"):
+            return self.hostio.handle(args[len(b"File:"):])
         name, _, rest = args.partition(b";")
         if name == b"Cont?":
             return b"vCont;c;C;s;S;t"

@@ -60,6 +60,7 @@ KEEP = re.compile(r"^(STOP |EXITED |#\d|(Old|New) value = |Value = |Run till exi
 
 
 def _normalize(line: str) -> str:
+    line = line.replace("target:/", "/")  # the stub serves vFile: gdb names files it read through it so
     if " Yes " in line:  # info sharedlibrary: the libraries and their order; addresses are randomized
         return re.sub(r"0x[0-9a-f]+", "ADDR", line)
     line = re.sub(r"0x[0-9a-f]+ in ", "", line)
