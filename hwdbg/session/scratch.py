@@ -24,7 +24,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Optional
 
-from ..arch import syscalls
+from ..arch import scratchplan, syscalls
+from ..errors import HwdbgError
 from ..linux import procfs
 from ..linux import ptrace as sc
 from ..process import inject
@@ -48,9 +49,8 @@ class _Area:
 
 @dataclass
 class _Redirect:
-    entry: syscalls.Syscall
-    args: tuple[int, ...]
-    real: int  # the program's buffer
+    args: tuple[int, ...]  # the program's own
+    plan: scratchplan.Plan
     area: _Area
 
 
@@ -109,25 +109,34 @@ class ScratchRedirect:
             return None
         if tid in self._steps:
             return self._run_step(inf, tid)
-        entry = syscalls.BY_NR.get(nr)
-        if tid in self._failed or entry is None or entry.out is None:
+        if tid in self._failed or syscalls.BY_NR.get(nr) is None:
             return None
-        ptr, length, unit = entry.out
-        real, size = args[ptr], args[length] * unit
-        others = [b for b in buffers if b != (real, size)]
-        if not real or size <= 0 or size > MAX_SCRATCH or self.pages.overlapping_runs(others) \
-                or not self._writable(inf, real, size):
+        try:
+            moved = scratchplan.plan(nr, args, inf.read_memory,
+                                     lambda addr, size: bool(self.pages.overlapping_runs([(addr, size)])))
+        except HwdbgError:  # unreadable: the kernel fails it with EFAULT, in place
+            return None
+        if moved is None or moved.size > MAX_SCRATCH:
+            return None
+        placed = [(p.real, p.size) for p in moved.pieces]
+        if self.pages.overlapping_runs([b for b in buffers if not scratchplan.covered(b, placed)]) \
+                or not all(self._writable(inf, p.real, p.size) for p in moved.pieces if p.mode != "in"):
             return None
         area = self.areas.get(tid)
         if area is None and self.spare:
             area = self.areas[tid] = self.spare.pop()
-        if area is None or area.size < size:
-            self._steps[tid] = self._make_area(tid, area, size)
+        if area is None or area.size < moved.size:
+            self._steps[tid] = self._make_area(tid, area, moved.size)
             return self._run_step(inf, tid)
+        moved.build(area.addr)
+        for p in moved.pieces:
+            if p.init is not None:
+                inf.write_memory(area.addr + p.offset, p.init)
         regs = inf.get_regs(tid)
-        setattr(regs, ARG_REGS[ptr], area.addr)
+        for arg, piece in moved.args.items():
+            setattr(regs, ARG_REGS[arg], area.addr + moved.pieces[piece].offset)
         inf.set_regs(tid, regs)
-        self._flight[tid] = _Redirect(entry, args, real, area)
+        self._flight[tid] = _Redirect(args, moved, area)
         self.redirected += 1
         return "redirected"
 
@@ -203,13 +212,19 @@ class ScratchRedirect:
         flight = self._flight.pop(tid, None)
         if flight is None:
             return False
-        assert flight.entry.out is not None
         regs = inf.get_regs(tid)
-        setattr(regs, ARG_REGS[flight.entry.out[0]], flight.real)
+        for arg in flight.plan.args:
+            setattr(regs, ARG_REGS[arg], flight.args[arg])
         inf.set_regs(tid, regs)
-        n = flight.entry.written(flight.args, rval)
-        if n > 0:
-            inf.write_memory(flight.real, inf.read_memory(flight.area.addr, n))
+        base = flight.area.addr
+        for piece, n in zip(flight.plan.count_pieces(), flight.plan.counts(rval)):
+            if n > 0:
+                inf.write_memory(piece.real, inf.read_memory(base + piece.offset, n))
+        for piece in flight.plan.pieces:
+            if piece.mode == "diff" and piece.init is not None:
+                now = inf.read_memory(base + piece.offset, piece.size)
+                for at, n in scratchplan.diff_runs(piece.init, now):
+                    inf.write_memory(piece.real + at, now[at:at + n])
         return True
 
     # ------------------------------------------------------------ letting go
