@@ -22,8 +22,12 @@ from . import syscalls
 from .syscalls import IOVEC, MAX_IOV, MSGHDR, Reader
 
 ALIGN = 64
+MAX_SCRATCH = 64 << 20  # in all: larger calls are lifted (nothing of them is read before)
 # Restarted through restart_syscall with the user pointer saved in the kernel's restart_block.
 RESTART_BLOCK = frozenset({"poll", "nanosleep", "clock_nanosleep"})
+# The table's calls whose pages are lifted around them instead (buffers inside structures
+# not rebuilt here, or restart_block).
+LIFTED = RESTART_BLOCK | {"recvmmsg", "process_vm_readv"}
 NR_RECVMSG = 47
 IOV_CALLS = frozenset({"readv", "preadv", "preadv2"})
 
@@ -73,6 +77,8 @@ def plan(nr: int, args: tuple[int, ...], read: Reader,
     found = syscalls.buffers(nr, args, read)
     if not found:
         return None
+    if sum(size for addr, size in found if moved(addr, size)) > MAX_SCRATCH:
+        return None
     out_ptr = entry.out[0] if entry.out else None
     result = Plan([])
     taken: list[tuple[int, int]] = []
@@ -110,11 +116,13 @@ def _scatter(pieces: list[Piece]) -> Callable[[int], list[int]]:
 
 def _iov_pieces(read: Reader, addr: int, count: int) -> Optional[tuple[Piece, list[Piece]]]:
     """The iovec array (rebuilt in scratch) and its non-empty buffers."""
-    if count <= 0 or count > MAX_IOV or not addr:
+    if count == 0:  # recvmsg of control data alone
+        return Piece(addr, 0, "in", init=b""), []
+    if count < 0 or count > MAX_IOV or not addr:
         return None
     raw = read(addr, count * IOVEC.size)
     vecs = [IOVEC.unpack_from(raw, i * IOVEC.size) for i in range(count)]
-    if sum(n for _b, n in vecs) >= 1 << 63:
+    if sum(n for _b, n in vecs) > MAX_SCRATCH:
         return None
     return Piece(addr, len(raw), "in", init=raw), [Piece(b, n, "count") for b, n in vecs if n > 0]
 
@@ -153,6 +161,8 @@ def _recvmsg_plan(args: tuple[int, ...], read: Reader) -> Optional[Plan]:
     if got is None:
         return None
     array, data = got
+    if namelen + controllen > MAX_SCRATCH:
+        return None
     head = Piece(args[1], MSGHDR.size, "diff", init=header)
     extra = [Piece(a, n, "diff", init=read(a, n)) for a, n in ((name, namelen), (control, controllen))
              if a and n > 0]

@@ -1,23 +1,22 @@
 """System calls that write into protected pages, made into a scratch buffer instead.
 
 Lifting the pages around such a call (SyscallLift) loses every other thread's write to
-them while the call blocks (a read() on an empty pipe can take forever). A call that writes
-one buffer from its start, as much as its result says (read, pread64, recvfrom, getrandom,
-getdents64, epoll_wait, ...: ``out`` in arch/syscalls.py), is instead made with its buffer
-argument pointing at a scratch area of the thread's own, so the pages stay protected
-throughout; at the call's exit the bytes the kernel wrote are copied into the real buffer
-through /proc/PID/mem (which ignores page protection), the argument register is put back,
-and the caller compares the range as after any kernel write.
+them while the call blocks (a read() on an empty pipe can take forever). A call whose
+buffers arch/scratchplan.py can place is instead made with its pointer arguments aimed at a
+scratch area of the thread's own (a copy of its iovec array or msghdr pointing there for
+readv, preadv, preadv2, recvmsg), so the pages stay protected throughout; at the call's exit
+the bytes the kernel wrote are copied into the real buffers through /proc/PID/mem (which
+ignores page protection), the argument registers are put back, and the caller compares the
+range as after any kernel write.
 
 The scratch area is an anonymous mapping made by the thread itself: its first such call is
 turned into mmap (then madvise MADV_DONTFORK, so forked children do not inherit it) and made
 again, as SyscallLift does with its mprotect. A thread that exits leaves its area to the
 next thread that needs one; detach unmaps them all.
 
-Not redirected (the pages are lifted instead): calls with several buffers in protected
-pages (readv, recvmsg, wait4 ...), calls over MAP_SHARED pages (/proc/PID/mem cannot write
-a read-only shared page), buffers reaching memory that is not writable, and buffers over
-MAX_SCRATCH.
+Not redirected (the pages are lifted instead): the calls scratchplan.LIFTED names, calls
+over MAP_SHARED pages (/proc/PID/mem cannot write a read-only shared page), buffers reaching
+memory that is not writable, and buffers over MAX_SCRATCH in all.
 """
 from __future__ import annotations
 
@@ -36,7 +35,7 @@ NR_MMAP, NR_MREMAP, NR_MADVISE, NR_MUNMAP = 9, 25, 28, 11
 MAP_PRIVATE, MAP_ANONYMOUS, MAP_NORESERVE = 0x02, 0x20, 0x4000
 MREMAP_MAYMOVE = 1
 MADV_DONTFORK = 10
-MAX_SCRATCH = 64 << 20
+MAX_SCRATCH = scratchplan.MAX_SCRATCH
 MIN_SCRATCH = 64 << 10
 ARG_REGS = ("rdi", "rsi", "rdx", "r10", "r8", "r9")
 

@@ -5,7 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from hwdbg.arch import scratchplan
-from hwdbg.arch.syscalls import BY_NAME, IOVEC, MSGHDR
+from hwdbg.arch.syscalls import BY_NAME, IOVEC, MSGHDR, TABLE, buffers
 
 BASE = 0x7F0000000000
 
@@ -89,6 +89,13 @@ def test_recvmsg_rebuilds_the_header_around_scratch_places():
     assert plan.counts(70) == [70]
 
 
+def test_more_than_the_scratch_limit_is_not_moved_nor_read():
+    big = scratchplan.MAX_SCRATCH + 1
+    assert scratchplan.plan(BY_NAME["getgroups"].nr, (big // 4 + 1, 0x1000, 0, 0, 0, 0), memory({}), everything) is None
+    vecs = IOVEC.pack(0x5000, big)
+    assert scratchplan.plan(BY_NAME["readv"].nr, (3, 0x4000, 1, 0, 0, 0), memory({0x4000: vecs}), everything) is None
+
+
 def test_an_iovec_count_over_the_kernel_limit_is_not_moved():
     assert scratchplan.plan(BY_NAME["readv"].nr, (3, 0x4000, 1025, 0, 0, 0), memory({}), everything) is None
 
@@ -122,3 +129,28 @@ def test_pieces_get_places_that_do_not_overlap(sizes):
     assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:]))
     assert all(p.offset % scratchplan.ALIGN == 0 for p in plan.pieces)
 
+
+
+def test_every_table_call_but_the_lifted_ones_gets_a_plan():
+    def zeros(_addr: int, size: int) -> bytes:  # iovecs, msghdr and socklen of zero
+        return bytes(size)
+
+    planned, tried = set(), set()
+    for entry in TABLE:
+        args = tuple(16 ** (i + 2) for i in range(6))  # each buffer ends before the next argument
+        if entry.name in ("readv", "preadv", "preadv2", "process_vm_readv"):
+            args = args[:2] + (2,) + args[3:]
+        if not buffers(entry.nr, args, zeros):
+            continue
+        tried.add(entry.name)
+        if scratchplan.plan(entry.nr, args, zeros, everything) is not None:
+            planned.add(entry.name)
+    assert tried - planned == scratchplan.LIFTED & tried
+    assert len(planned) > 60
+
+
+def test_recvmsg_of_control_data_alone():
+    header = MSGHDR.pack(0, 0, 0, 0, 0x8000, 24, 0)
+    plan = scratchplan.plan(BY_NAME["recvmsg"].nr, (3, 0x3000, 0, 0, 0, 0),
+                            memory({0x3000: header, 0x8000: bytes(24)}), everything)
+    assert plan is not None and [p.real for p in plan.pieces if p.size] == [0x3000, 0x8000]
