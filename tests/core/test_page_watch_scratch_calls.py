@@ -1,7 +1,7 @@
 """System calls with several buffers, or fixed-size and in/out ones, into page-watched memory
 are made into hwdbg's scratch memory too (arch/scratchplan.py): readv/preadv2 get a scratch
 iovec array, recvmsg a scratch msghdr, iovec, name and control buffer, select and ppoll a copy
-of their fd set or pollfd array, fstat, uname, ... a scratch struct. The pages stay protected
+of their fd set or pollfd array, fstat, uname, wait4 ... a scratch struct. The pages stay protected
 while the call blocks, so each of the other thread's writes meanwhile is a hit; the program's
 output (results, errno, the bytes written) is that of a run without hwdbg; no call lifts
 the pages."""
@@ -16,7 +16,8 @@ import hwdbg
 
 pytestmark = pytest.mark.requires_ptrace
 ROUNDS = 20
-MODES = {"readv": "readv", "preadv2": "preadv2", "recvmsg": "recvmsg", "select": None, "ppoll": "ppoll"}
+MODES = {"readv": "readv", "preadv2": "preadv2", "recvmsg": "recvmsg", "select": None, "ppoll": "ppoll",
+         "wait4": "wait4"}
 FIXED = ["newfstatat", "prlimit64", "uname", "getresuid", "pipe2"]  # glibc's fstat, getrlimit
 
 

@@ -1,6 +1,6 @@
 /* A thread blocked in a system call whose buffers lie in a page-watched array (an iovec
  * array and its buffers, a msghdr with its name and control buffers, select's fd set,
- * ppoll's pollfd array) while the main thread, having seen it blocked
+ * ppoll's pollfd array, wait4's status and rusage) while the main thread, having seen it blocked
  * (/proc/self/task/TID/syscall), writes other bytes of the same page `rounds` times, then
  * wakes it. Then fixed-size outputs into the array (fstat, getrlimit, uname, getresuid,
  * pipe2) and calls that fail. Prints each call's result, errno and a hash of the bytes it
@@ -18,12 +18,14 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
 __attribute__((aligned(4096))) char big[65536];
 static int fds[2], sv[2];
+static pid_t child;
 static volatile pid_t worker_tid;
 static const char *mode;
 
@@ -101,6 +103,11 @@ static void *worker(void *arg)
         ret = select(fds[1] + 1, set, NULL, NULL, NULL);
         printf("select=%ld errno=%d bits=%d%d\n", ret, ret < 0 ? errno : 0, FD_ISSET(fds[0], set) != 0,
                FD_ISSET(fds[1], set) != 0);
+    } else if (strcmp(mode, "wait4") == 0) {
+        int *status = (int *)(big + 1500);
+        struct rusage *ru = (struct rusage *)(big + 1600);
+        ret = wait4(child, status, 0, ru);
+        printf("wait4=%d errno=%d status=%#x\n", ret == child, ret < 0 ? errno : 0, *status);
     } else if (strcmp(mode, "ppoll") == 0) {
         struct pollfd *p = (struct pollfd *)(big + 1300);
         p[0] = (struct pollfd){fds[0], POLLIN, 0x7777};
@@ -148,10 +155,18 @@ int main(int argc, char **argv)
     mode = argv[1];
     long rounds = atol(argv[2]);
     long want = strcmp(mode, "readv") == 0 ? SYS_readv : strcmp(mode, "preadv2") == 0 ? SYS_preadv2
-              : strcmp(mode, "recvmsg") == 0 ? SYS_recvmsg : strcmp(mode, "ppoll") == 0 ? SYS_ppoll : -2;
+              : strcmp(mode, "recvmsg") == 0 ? SYS_recvmsg : strcmp(mode, "ppoll") == 0 ? SYS_ppoll
+              : strcmp(mode, "wait4") == 0 ? SYS_wait4 : -2;
     memset(big, 'x', sizeof big);
     if (pipe(fds) != 0 || socketpair(AF_UNIX, SOCK_DGRAM, 0, sv) != 0)
         return 2;
+    if (strcmp(mode, "wait4") == 0) {  /* a child that exits (7) once it reads a byte */
+        child = fork();
+        if (child == 0) {
+            char c;
+            _exit(read(fds[0], &c, 1) == 1 ? 7 : 1);
+        }
+    }
     ready();
     pthread_t t;
     pthread_create(&t, NULL, worker, NULL);
