@@ -9,17 +9,18 @@ goes back to the program's memory:
           bytes, so in/out buffers such as select's fd sets are read by the kernel as they were);
   "in": never (an iovec array the kernel only reads).
 Calls whose buffers cannot be placed exactly return None (their pages are lifted instead):
-recvmmsg, process_vm_readv, and calls the kernel may restart with a pointer it saved
+process_vm_readv (its buffers are another process's iovec), and calls the kernel may restart with a pointer it saved
 (poll, nanosleep, clock_nanosleep: their restart_block keeps the scratch address).
 Pure logic: ``read`` reads the program's memory.
 """
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 from . import syscalls
-from .syscalls import IOVEC, MAX_IOV, MSGHDR, Reader
+from .syscalls import IOVEC, MAX_IOV, MMSGHDR_SIZE, MSGHDR, TIMESPEC_SIZE, Reader
 
 ALIGN = 64
 MAX_SCRATCH = 64 << 20  # in all: larger calls are lifted (nothing of them is read before)
@@ -27,8 +28,9 @@ MAX_SCRATCH = 64 << 20  # in all: larger calls are lifted (nothing of them is re
 RESTART_BLOCK = frozenset({"poll", "nanosleep", "clock_nanosleep"})
 # The table's calls whose pages are lifted around them instead (buffers inside structures
 # not rebuilt here, or restart_block).
-LIFTED = RESTART_BLOCK | {"recvmmsg", "process_vm_readv"}
-NR_RECVMSG = 47
+LIFTED = RESTART_BLOCK | {"process_vm_readv"}
+NR_RECVMSG, NR_RECVMMSG = 47, 299
+MSG_LEN = struct.Struct("<I")  # mmsghdr.msg_len, after the msghdr
 IOV_CALLS = frozenset({"readv", "preadv", "preadv2"})
 
 
@@ -45,8 +47,9 @@ class Piece:
 class Plan:
     pieces: list[Piece]
     args: dict[int, int] = field(default_factory=dict)  # argument index -> piece index
-    # the "count" pieces' byte counts from the call's result, in piece order
-    counts: Callable[[int], list[int]] = lambda _rval: []
+    # the "count" pieces' byte counts from the call's result (and, for recvmmsg, the scratch
+    # bytes of a piece at the exit), in piece order
+    counts: Callable[..., list[int]] = lambda _rval, _now=None: []
     build: Callable[[int], None] = lambda _base: None  # fills init with scratch addresses
 
     @property
@@ -74,6 +77,8 @@ def plan(nr: int, args: tuple[int, ...], read: Reader,
         return _iov_plan(args, read)
     if nr == NR_RECVMSG:
         return _recvmsg_plan(args, read)
+    if nr == NR_RECVMMSG:
+        return _recvmmsg_plan(args, read)
     found = syscalls.buffers(nr, args, read)
     if not found:
         return None
@@ -97,14 +102,14 @@ def plan(nr: int, args: tuple[int, ...], read: Reader,
     if not result.pieces:
         return None
     if entry.out is not None and out_ptr in result.args:
-        result.counts = lambda rval: [entry.written(args, rval)]
+        result.counts = lambda rval, _now=None: [entry.written(args, rval)]
     result.place()
     return result
 
 
-def _scatter(pieces: list[Piece]) -> Callable[[int], list[int]]:
+def _scatter(pieces: list[Piece]) -> Callable[..., list[int]]:
     """readv's result spread over its buffers in order."""
-    def counts(rval: int) -> list[int]:
+    def counts(rval: int, _now: object = None) -> list[int]:
         left, out = max(rval, 0), []
         for p in pieces:
             n = min(left, p.size)
@@ -177,6 +182,58 @@ def _recvmsg_plan(args: tuple[int, ...], read: Reader) -> Optional[Plan]:
                                 iovlen, places.get(control, control) if controllen else control,
                                 controllen, flags)
     result.build = build
+    return result
+
+
+def _recvmmsg_plan(args: tuple[int, ...], read: Reader) -> Optional[Plan]:
+    """recvmmsg: the mmsghdr array rebuilt in scratch ("diff": each message's namelen,
+    controllen, flags and msg_len come back), each message's name, control and iovec array as
+    recvmsg's, each message's msg_len scattered over its buffers; the timeout ("diff")."""
+    vlen = min(args[2] & 0xFFFFFFFF, MAX_IOV)  # the kernel's cap too
+    if not args[1] or vlen == 0:
+        return None
+    raw = read(args[1], vlen * MMSGHDR_SIZE)
+    array = Piece(args[1], len(raw), "diff", init=raw)
+    pieces, messages, total = [array], [], 0
+    for i in range(vlen):
+        name, namelen, iov, iovlen, control, controllen, _flags = MSGHDR.unpack_from(raw, i * MMSGHDR_SIZE)
+        got = _iov_pieces(read, iov, iovlen)
+        if got is None:
+            return None
+        vecs, data = got
+        total += namelen + controllen + sum(p.size for p in data)
+        if total > MAX_SCRATCH:
+            return None
+        extra = {a: Piece(a, n, "diff", init=read(a, n)) for a, n in ((name, namelen), (control, controllen))
+                 if a and n > 0}
+        pieces += [vecs] + list(extra.values()) + data
+        messages.append((vecs, extra, data))
+    timeout = [Piece(args[4], TIMESPEC_SIZE, "diff", init=read(args[4], TIMESPEC_SIZE))] if args[4] else []
+    result = Plan(pieces + timeout, {1: 0})
+    if timeout:
+        result.args[4] = len(pieces)
+    result.place()
+    vec_raws = [vecs.init or b"" for vecs, _e, _d in messages]
+
+    def build(base: int) -> None:
+        out = bytearray(raw)
+        for i, ((vecs, extra, data), vraw) in enumerate(zip(messages, vec_raws)):
+            vecs.init = _rebuilt_iov(vraw, data, base)
+            name, namelen, iov, iovlen, control, controllen, flags = MSGHDR.unpack_from(raw, i * MMSGHDR_SIZE)
+            moved = {a: base + p.offset for a, p in extra.items()}
+            MSGHDR.pack_into(out, i * MMSGHDR_SIZE, moved.get(name, name) if namelen else name, namelen,
+                             base + vecs.offset, iovlen, moved.get(control, control) if controllen else control,
+                             controllen, flags)
+        array.init = bytes(out)
+
+    def counts(rval: int, now: Optional[Callable[[Piece], bytes]] = None) -> list[int]:
+        lens = now(array) if now is not None and rval > 0 else b""
+        out: list[int] = []
+        for i, (_v, _e, data) in enumerate(messages):
+            got = MSG_LEN.unpack_from(lens, i * MMSGHDR_SIZE + MSGHDR.size)[0] if i < rval and lens else 0
+            out += _scatter(data)(got)
+        return out
+    result.build, result.counts = build, counts
     return result
 
 

@@ -4,7 +4,7 @@ Lifting the pages around such a call (SyscallLift) loses every other thread's wr
 them while the call blocks (a read() on an empty pipe can take forever). A call whose
 buffers arch/scratchplan.py can place is instead made with its pointer arguments aimed at a
 scratch area of the thread's own (a copy of its iovec array or msghdr pointing there for
-readv, preadv, preadv2, recvmsg), so the pages stay protected throughout; at the call's exit
+readv, preadv, preadv2, recvmsg, recvmmsg), so the pages stay protected throughout; at the call's exit
 the bytes the kernel wrote are copied into the real buffers through /proc/PID/mem (which
 ignores page protection), the argument registers are put back, and the caller compares the
 range as after any kernel write.
@@ -216,14 +216,16 @@ class ScratchRedirect:
             setattr(regs, ARG_REGS[arg], flight.args[arg])
         inf.set_regs(tid, regs)
         base = flight.area.addr
-        for piece, n in zip(flight.plan.count_pieces(), flight.plan.counts(rval)):
+        def now(piece: scratchplan.Piece) -> bytes:
+            return inf.read_memory(base + piece.offset, piece.size)
+        for piece, n in zip(flight.plan.count_pieces(), flight.plan.counts(rval, now)):
             if n > 0:
                 inf.write_memory(piece.real, inf.read_memory(base + piece.offset, n))
         for piece in flight.plan.pieces:
             if piece.mode == "diff" and piece.init is not None:
-                now = inf.read_memory(base + piece.offset, piece.size)
-                for at, n in scratchplan.diff_runs(piece.init, now):
-                    inf.write_memory(piece.real + at, now[at:at + n])
+                after = now(piece)
+                for at, n in scratchplan.diff_runs(piece.init, after):
+                    inf.write_memory(piece.real + at, after[at:at + n])
         return True
 
     # ------------------------------------------------------------ letting go

@@ -17,7 +17,7 @@ import hwdbg
 pytestmark = pytest.mark.requires_ptrace
 ROUNDS = 20
 MODES = {"readv": "readv", "preadv2": "preadv2", "recvmsg": "recvmsg", "select": None, "ppoll": "ppoll",
-         "wait4": "wait4"}
+         "wait4": "wait4", "recvmmsg": "recvmmsg"}
 FIXED = ["newfstatat", "prlimit64", "uname", "getresuid", "pipe2"]  # glibc's fstat, getrlimit
 
 

@@ -1,5 +1,5 @@
 /* A thread blocked in a system call whose buffers lie in a page-watched array (an iovec
- * array and its buffers, a msghdr with its name and control buffers, select's fd set,
+ * array and its buffers, a msghdr with its name and control buffers, two mmsghdrs, select's fd set,
  * ppoll's pollfd array, wait4's status and rusage) while the main thread, having seen it blocked
  * (/proc/self/task/TID/syscall), writes other bytes of the same page `rounds` times, then
  * wakes it. Then fixed-size outputs into the array (fstat, getrlimit, uname, getresuid,
@@ -103,6 +103,25 @@ static void *worker(void *arg)
         ret = select(fds[1] + 1, set, NULL, NULL, NULL);
         printf("select=%ld errno=%d bits=%d%d\n", ret, ret < 0 ? errno : 0, FD_ISSET(fds[0], set) != 0,
                FD_ISSET(fds[1], set) != 0);
+    } else if (strcmp(mode, "recvmmsg") == 0) {
+        struct mmsghdr *mm = (struct mmsghdr *)(big + 3000);
+        struct iovec *iov = (struct iovec *)(big + 3200);
+        iov[0] = (struct iovec){big + 100, 50};
+        iov[1] = (struct iovec){big + 5000, 300};
+        iov[2] = (struct iovec){big + 5400, 20};
+        iov[3] = (struct iovec){big + 5500, 100};
+        for (int i = 0; i < 2; i++)
+            mm[i] = (struct mmsghdr){{big + 700 + 128 * i, 110, iov + 2 * i, 2, big + 1100 + 64 * i,
+                                      2 * CMSG_SPACE(sizeof(int)), -1}, 12345};
+        ret = recvmmsg(sv[0], mm, 2, 0, NULL);
+        for (int i = 0; i < 2; i++) {
+            struct cmsghdr *c = CMSG_FIRSTHDR(&mm[i].msg_hdr);
+            printf("len=%u namelen=%u controllen=%zu flags=%d cmsg=%d/%d\n", mm[i].msg_len,
+                   mm[i].msg_hdr.msg_namelen, mm[i].msg_hdr.msg_controllen, mm[i].msg_hdr.msg_flags,
+                   c ? c->cmsg_level : -1, c ? c->cmsg_type : -1);
+        }
+        show("recvmmsg", ret, big + 100, 50);
+        show("recvmdata", ret, big + 5000, 700);
     } else if (strcmp(mode, "wait4") == 0) {
         int *status = (int *)(big + 1500);
         struct rusage *ru = (struct rusage *)(big + 1600);
@@ -156,7 +175,7 @@ int main(int argc, char **argv)
     long rounds = atol(argv[2]);
     long want = strcmp(mode, "readv") == 0 ? SYS_readv : strcmp(mode, "preadv2") == 0 ? SYS_preadv2
               : strcmp(mode, "recvmsg") == 0 ? SYS_recvmsg : strcmp(mode, "ppoll") == 0 ? SYS_ppoll
-              : strcmp(mode, "wait4") == 0 ? SYS_wait4 : -2;
+              : strcmp(mode, "wait4") == 0 ? SYS_wait4 : strcmp(mode, "recvmmsg") == 0 ? SYS_recvmmsg : -2;
     memset(big, 'x', sizeof big);
     if (pipe(fds) != 0 || socketpair(AF_UNIX, SOCK_DGRAM, 0, sv) != 0)
         return 2;
@@ -181,7 +200,7 @@ int main(int argc, char **argv)
     char data[280];
     for (int i = 0; i < 280; i++)
         data[i] = (char)('A' + i % 26);
-    if (strcmp(mode, "recvmsg") == 0) {
+    if (strcmp(mode, "recvmsg") == 0 || strcmp(mode, "recvmmsg") == 0) {
         struct iovec v = {data, sizeof data};
         union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } u;
         struct msghdr m = {.msg_iov = &v, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf};
@@ -190,7 +209,7 @@ int main(int argc, char **argv)
         c->cmsg_type = SCM_RIGHTS;
         c->cmsg_len = CMSG_LEN(sizeof(int));
         memcpy(CMSG_DATA(c), &fds[1], sizeof(int));
-        if (sendmsg(sv[1], &m, 0) != (ssize_t)sizeof data)
+        if (sendmsg(sv[1], &m, 0) != (ssize_t)sizeof data || send(sv[1], data + 7, 40, 0) != 40)
             return 3;
     } else if (write(fds[1], data, sizeof data) != (ssize_t)sizeof data) {
         return 3;

@@ -154,3 +154,24 @@ def test_recvmsg_of_control_data_alone():
     plan = scratchplan.plan(BY_NAME["recvmsg"].nr, (3, 0x3000, 0, 0, 0, 0),
                             memory({0x3000: header, 0x8000: bytes(24)}), everything)
     assert plan is not None and [p.real for p in plan.pieces if p.size] == [0x3000, 0x8000]
+
+
+def test_recvmmsg_scatters_each_message_by_its_msg_len():
+    mmsg = b""
+    mem = {}
+    for i in range(2):
+        mem[0x4000 + 0x100 * i] = IOVEC.pack(0x5000 + 0x1000 * i, 100) + IOVEC.pack(0x5800 + 0x1000 * i, 100)
+        mmsg += MSGHDR.pack(0, 0, 0x4000 + 0x100 * i, 2, 0, 0, 0) + bytes(8)
+    mem[0x3000] = mmsg
+    mem[0x9000] = bytes(16)
+    plan = scratchplan.plan(BY_NAME["recvmmsg"].nr, (3, 0x3000, 2, 0, 0x9000, 0), memory(mem), everything)
+    assert plan is not None and plan.args == {1: 0, 4: len(plan.pieces) - 1}
+    plan.build(BASE)
+    array = plan.pieces[0]
+    assert [MSGHDR.unpack_from(array.init, 64 * i)[2] for i in range(2)] == [
+        BASE + plan.pieces[1].offset, BASE + plan.pieces[4].offset]
+    after = bytearray(array.init)
+    after[56:60], after[64 + 56:64 + 60] = (150).to_bytes(4, "little"), (30).to_bytes(4, "little")
+    assert plan.counts(2, lambda piece: bytes(after)) == [100, 50, 30, 0]
+    assert plan.counts(1, lambda piece: bytes(after)) == [100, 50, 0, 0]
+    assert plan.counts(-11, lambda piece: bytes(after)) == [0, 0, 0, 0]
