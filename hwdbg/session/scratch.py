@@ -113,7 +113,7 @@ class ScratchRedirect:
         try:
             moved = scratchplan.plan(nr, args, inf.read_memory,
                                      lambda addr, size: bool(self.pages.overlapping_runs([(addr, size)])))
-        except HwdbgError:  # unreadable: the kernel fails it with EFAULT, in place
+        except HwdbgError:  # unreadable memory: lifted, so the kernel fails it with EFAULT as it would
             return None
         if moved is None or moved.size > MAX_SCRATCH:
             return None
