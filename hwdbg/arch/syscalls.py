@@ -4,6 +4,9 @@ Each entry names the call, its number (asm/unistd_64.h) and a rule that, from th
 arguments (and a reader of the caller's memory, for iovec and msghdr arrays), returns the
 buffers the kernel may write, as (address, size) upper bounds known at entry. The
 arguments that matter to a person (fd, length) are named too, for the hit's text.
+Into page-watched memory every call here is made into scratch memory (scratchplan.py), but
+those of scratchplan.LIFTED (poll, nanosleep, clock_nanosleep, process_vm_readv),
+which run with the pages lifted.
 Pure logic: no process is needed to test it.
 """
 from __future__ import annotations
@@ -98,7 +101,7 @@ def _recvmmsg(a: tuple[int, ...], read: Reader) -> Buffers:
     for i in range(min(a[2], MAX_IOV)):
         at = a[1] + i * MMSGHDR_SIZE
         out += _msghdr(read, at) + [(at, MMSGHDR_SIZE)]
-    return out
+    return out + [(a[4], TIMESPEC_SIZE)]  # the time left is written back
 
 
 def _socklen(read: Reader, ptr: int, lenptr: int) -> Buffers:

@@ -329,6 +329,7 @@ class SyscallLift:
     def __init__(self, pages: PageWatches) -> None:
         self.pages = pages
         self._entry_regs: dict[int, sc.Regs] = {}  # tid -> its registers at the entry we turned into mprotect
+        self.lifts = 0  # calls made with their pages lifted
 
     def reset(self) -> None:
         self._entry_regs.clear()
@@ -347,6 +348,7 @@ class SyscallLift:
         regs.orig_rax, regs.rdi, regs.rsi, regs.rdx = inject.NR_MPROTECT, start, size, prot
         inf.set_regs(tid, regs)
         self.pages.lifted.setdefault(tid, []).append((start, size))
+        self.lifts += 1
         return True
 
     def at_exit(self, inf: Inferior, tid: int) -> bool:

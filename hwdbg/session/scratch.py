@@ -1,30 +1,30 @@
 """System calls that write into protected pages, made into a scratch buffer instead.
 
 Lifting the pages around such a call (SyscallLift) loses every other thread's write to
-them while the call blocks (a read() on an empty pipe can take forever). A call that writes
-one buffer from its start, as much as its result says (read, pread64, recvfrom, getrandom,
-getdents64, epoll_wait, ...: ``out`` in arch/syscalls.py), is instead made with its buffer
-argument pointing at a scratch area of the thread's own, so the pages stay protected
-throughout; at the call's exit the bytes the kernel wrote are copied into the real buffer
-through /proc/PID/mem (which ignores page protection), the argument register is put back,
-and the caller compares the range as after any kernel write.
+them while the call blocks (a read() on an empty pipe can take forever). A call whose
+buffers arch/scratchplan.py can place is instead made with its pointer arguments aimed at a
+scratch area of the thread's own (a copy of its iovec array or msghdr pointing there for
+readv, preadv, preadv2, recvmsg, recvmmsg), so the pages stay protected throughout; at the call's exit
+the bytes the kernel wrote are copied into the real buffers through /proc/PID/mem (which
+ignores page protection), the argument registers are put back, and the caller compares the
+range as after any kernel write.
 
 The scratch area is an anonymous mapping made by the thread itself: its first such call is
 turned into mmap (then madvise MADV_DONTFORK, so forked children do not inherit it) and made
 again, as SyscallLift does with its mprotect. A thread that exits leaves its area to the
 next thread that needs one; detach unmaps them all.
 
-Not redirected (the pages are lifted instead): calls with several buffers in protected
-pages (readv, recvmsg, wait4 ...), calls over MAP_SHARED pages (/proc/PID/mem cannot write
-a read-only shared page), buffers reaching memory that is not writable, and buffers over
-MAX_SCRATCH.
+Not redirected (the pages are lifted instead): the calls scratchplan.LIFTED names, calls
+over MAP_SHARED pages (/proc/PID/mem cannot write a read-only shared page), buffers reaching
+memory that is not writable, and buffers over MAX_SCRATCH in all.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Callable, Optional
 
-from ..arch import syscalls
+from ..arch import scratchplan, syscalls
+from ..errors import HwdbgError
 from ..linux import procfs
 from ..linux import ptrace as sc
 from ..process import inject
@@ -35,7 +35,7 @@ NR_MMAP, NR_MREMAP, NR_MADVISE, NR_MUNMAP = 9, 25, 28, 11
 MAP_PRIVATE, MAP_ANONYMOUS, MAP_NORESERVE = 0x02, 0x20, 0x4000
 MREMAP_MAYMOVE = 1
 MADV_DONTFORK = 10
-MAX_SCRATCH = 64 << 20
+MAX_SCRATCH = scratchplan.MAX_SCRATCH
 MIN_SCRATCH = 64 << 10
 ARG_REGS = ("rdi", "rsi", "rdx", "r10", "r8", "r9")
 
@@ -48,9 +48,8 @@ class _Area:
 
 @dataclass
 class _Redirect:
-    entry: syscalls.Syscall
-    args: tuple[int, ...]
-    real: int  # the program's buffer
+    args: tuple[int, ...]  # the program's own
+    plan: scratchplan.Plan
     area: _Area
 
 
@@ -109,25 +108,34 @@ class ScratchRedirect:
             return None
         if tid in self._steps:
             return self._run_step(inf, tid)
-        entry = syscalls.BY_NR.get(nr)
-        if tid in self._failed or entry is None or entry.out is None:
+        if tid in self._failed or syscalls.BY_NR.get(nr) is None:
             return None
-        ptr, length, unit = entry.out
-        real, size = args[ptr], args[length] * unit
-        others = [b for b in buffers if b != (real, size)]
-        if not real or size <= 0 or size > MAX_SCRATCH or self.pages.overlapping_runs(others) \
-                or not self._writable(inf, real, size):
+        try:
+            moved = scratchplan.plan(nr, args, inf.read_memory,
+                                     lambda addr, size: bool(self.pages.overlapping_runs([(addr, size)])))
+        except HwdbgError:  # unreadable memory: lifted, so the kernel fails it with EFAULT as it would
+            return None
+        if moved is None or moved.size > MAX_SCRATCH:
+            return None
+        placed = [(p.real, p.size) for p in moved.pieces]
+        if self.pages.overlapping_runs([b for b in buffers if not scratchplan.covered(b, placed)]) \
+                or not all(self._writable(inf, p.real, p.size) for p in moved.pieces if p.mode != "in"):
             return None
         area = self.areas.get(tid)
         if area is None and self.spare:
             area = self.areas[tid] = self.spare.pop()
-        if area is None or area.size < size:
-            self._steps[tid] = self._make_area(tid, area, size)
+        if area is None or area.size < moved.size:
+            self._steps[tid] = self._make_area(tid, area, moved.size)
             return self._run_step(inf, tid)
+        moved.build(area.addr)
+        for p in moved.pieces:
+            if p.init is not None:
+                inf.write_memory(area.addr + p.offset, p.init)
         regs = inf.get_regs(tid)
-        setattr(regs, ARG_REGS[ptr], area.addr)
+        for arg, piece in moved.args.items():
+            setattr(regs, ARG_REGS[arg], area.addr + moved.pieces[piece].offset)
         inf.set_regs(tid, regs)
-        self._flight[tid] = _Redirect(entry, args, real, area)
+        self._flight[tid] = _Redirect(args, moved, area)
         self.redirected += 1
         return "redirected"
 
@@ -203,13 +211,21 @@ class ScratchRedirect:
         flight = self._flight.pop(tid, None)
         if flight is None:
             return False
-        assert flight.entry.out is not None
         regs = inf.get_regs(tid)
-        setattr(regs, ARG_REGS[flight.entry.out[0]], flight.real)
+        for arg in flight.plan.args:
+            setattr(regs, ARG_REGS[arg], flight.args[arg])
         inf.set_regs(tid, regs)
-        n = flight.entry.written(flight.args, rval)
-        if n > 0:
-            inf.write_memory(flight.real, inf.read_memory(flight.area.addr, n))
+        base = flight.area.addr
+        def now(piece: scratchplan.Piece) -> bytes:
+            return inf.read_memory(base + piece.offset, piece.size)
+        for piece, n in zip(flight.plan.count_pieces(), flight.plan.counts(rval, now)):
+            if n > 0:
+                inf.write_memory(piece.real, inf.read_memory(base + piece.offset, n))
+        for piece in flight.plan.pieces:
+            if piece.mode == "diff" and piece.init is not None:
+                after = now(piece)
+                for at, n in scratchplan.diff_runs(piece.init, after):
+                    inf.write_memory(piece.real + at, after[at:at + n])
         return True
 
     # ------------------------------------------------------------ letting go

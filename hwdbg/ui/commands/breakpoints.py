@@ -157,13 +157,16 @@ def watch(ctx: Any, args: argparse.Namespace) -> Result:
     and length; old and new are those bytes). Writes to other data on those pages are not
     reported, at the same cost (about 0.1 ms per write, 0.15 stepped; 15 µs by a debug register;
     bench/results/pages.md); a rep stos/movs faults per element. System calls never get
-    EFAULT there (with the system-call stops of --kernel): one writing one buffer (read,
-    pread64, recvfrom, getrandom, getdents64, epoll_wait, readlink, getxattr ...) writes
-    into hwdbg's scratch memory and its bytes are copied in at its exit, so the pages stay
-    protected while it blocks; the others (readv, recvmsg, wait4, poll, stat ..., MAP_SHARED
-    pages) run with the pages lifted, and another thread's write there meanwhile is not
-    trapped (with --kernel it shows as the call's). Calls hwdbg does not decode (ioctl,
-    fcntl) get EFAULT there. Not for thread stacks; 1 byte to 1 GiB of writable memory.
+    EFAULT there (with the system-call stops of --kernel): a call writing there
+    (read, readv, preadv2, recvmsg, recvmmsg, select, ppoll, wait4, stat, pipe2 ...)
+    writes into hwdbg's scratch memory (a copy of its iovec array or msghdr pointing
+    there) and the bytes it wrote are copied in at its exit, so the pages stay
+    protected while it blocks; a few (poll, nanosleep, clock_nanosleep,
+    process_vm_readv, MAP_SHARED pages, buffers over 64 MiB or reaching unwritable
+    memory) run with the pages lifted, and another thread's write there meanwhile is
+    not trapped (with --kernel it shows as the call's). Calls hwdbg does not decode
+    (ioctl, fcntl) get EFAULT there. Not for thread stacks; 1 byte to 1 GiB of
+    writable memory.
     Pages get their protection back on delete, detach, quit, kill and errors; after a SIGKILL of
     hwdbg an attached program dies of SIGSEGV at its next write there (in the trampoline: SIGTRAP).
 
