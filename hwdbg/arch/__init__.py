@@ -1,7 +1,7 @@
 """Per-architecture debug-register descriptions; ``current()`` is the running machine's."""
 from __future__ import annotations
 
-import platform
+import os
 
 from ..errors import UnsupportedError
 from .base import (HW_BREAKPOINT_LEN_1, HW_BREAKPOINT_LEN_2, HW_BREAKPOINT_LEN_4, HW_BREAKPOINT_LEN_8,
@@ -14,7 +14,7 @@ __all__ = ["ArchSpec", "BpType", "Chunk", "DebugStatus", "current",
 
 
 def current() -> ArchSpec:
-    machine = platform.machine()
+    machine = os.uname().machine  # what platform.machine() returns, without importing platform
     if machine in ("x86_64", "amd64"):
         from .x86_64 import X86_64
         return X86_64()

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable, Optional
 
 from ..arch import ArchSpec, BpType, Chunk
-from ..diagnose import explain_slots_busy
 from ..errors import PtraceError, SlotError, ValidationError
 from ..linux import procfs
 from . import debugregs
@@ -267,6 +266,7 @@ class BreakpointManager:
 
     def _sync_error(self, tid: int, exc: PtraceError) -> SlotError:
         if exc.errno == errno.ENOSPC:
+            from ..diagnose import explain_slots_busy  # local: only a failure needs the diagnostics
             return SyncError(f"{explain_slots_busy(tid, nslots=self.arch.nslots)} ({exc.request} {exc.what}: "
                              "ENOSPC); nothing was changed")
         return SyncError(f"thread {tid} refused the debug-register update ({exc}); nothing was changed")

@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from typing import Iterable, Optional
 
 from ..arch import BpType, Chunk
-from ..diagnose import explain_perf_refused
 from ..errors import SlotError, UnsupportedError
 from ..linux.native import ffi, lib
 
@@ -64,6 +63,7 @@ def open_event(tid: int, chunk: Chunk, *, callchain: bool, output_fd: int, wakeu
         return fd
     if -fd == errno.ENOSPC:
         raise PerfSlotsBusy(tid)
+    from ..diagnose import explain_perf_refused  # local: only a refusal needs the diagnostics
     raise UnsupportedError(explain_perf_refused(-fd, "--no-stop"))
 
 

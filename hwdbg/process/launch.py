@@ -11,12 +11,18 @@ import shutil
 import signal
 from typing import Optional, Sequence
 
-from ..diagnose import explain_attach_failure, explain_spawn_failure
 from ..errors import PtraceError, TargetError
 from ..linux import procfs
 from ..linux import ptrace as sc
 from ..linux import seccomp
 from .reaper import REAPER
+
+
+def _diagnose():
+    """hwdbg.diagnose, imported when a failure needs explaining: a start that works does without it."""
+    from .. import diagnose
+    return diagnose
+
 
 # Forks are traced only to let the child go at once, after on_fork removed our int3s from its copy.
 TRACE_OPTIONS = (sc.PTRACE_O_TRACECLONE | sc.PTRACE_O_TRACEEXEC | sc.PTRACE_O_TRACEEXIT | sc.PTRACE_O_TRACEFORK
@@ -70,7 +76,7 @@ class Launch:
             try:
                 sc.seize(pid, options)
             except PtraceError as exc:
-                raise explain_spawn_failure(exc.errno) from None
+                raise _diagnose().explain_spawn_failure(exc.errno) from None
             self._add_thread(pid, running=True)
             os.kill(pid, signal.SIGCONT)
             self._run_to_exec(argv[0], err_r)
@@ -131,7 +137,7 @@ class Launch:
                     except PtraceError as exc:
                         if exc.errno == errno.ESRCH and tid != pid:
                             continue  # the thread ended meanwhile
-                        raise explain_attach_failure(pid, exc.errno) from None
+                        raise _diagnose().explain_attach_failure(pid, exc.errno) from None
                     seen.add(tid)
                     if tid not in self.threads:
                         self._add_thread(tid, running=True)
@@ -147,7 +153,7 @@ def _list_tasks(pid: int) -> list[int]:
     try:
         return procfs.tasks(pid)
     except FileNotFoundError:
-        raise explain_attach_failure(pid, errno.ESRCH) from None
+        raise _diagnose().explain_attach_failure(pid, errno.ESRCH) from None
     except PermissionError:
         raise TargetError(f"cannot list the threads of process {pid}: permission denied") from None
 

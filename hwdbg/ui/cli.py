@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import gc
 import os
 import sys
 import traceback
-from typing import Any, Optional, Sequence
+from typing import Any, Iterator, Optional, Sequence
 
 from ..errors import HwdbgError
-from ..process.launch import find_program
 from ..version import __version__
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
@@ -105,6 +106,8 @@ def _probe(json_output: bool) -> int:
 
 def _program_path(name: str) -> str:
     """A name as the shell would find it; a missing one is left for `run` to report."""
+    # Local: the process layer brings python-ptrace, which --help and --version do without.
+    from ..process.launch import find_program
     try:
         return find_program(name)
     except HwdbgError:
@@ -128,6 +131,24 @@ def _silence_stdout() -> None:
         pass
 
 
+@contextlib.contextmanager
+def _first_imports() -> Iterator[None]:
+    """The debugger's modules are imported with the garbage collector paused, then frozen.
+
+    They make tens of thousands of objects that live as long as the program, and no garbage:
+    the collector would walk them again and again (~10 ms of a start), then at every full
+    collection of a long session."""
+    if "hwdbg.session" in sys.modules or not gc.isenabled():
+        yield  # imported already, or the collector is someone else's to manage
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        gc.enable()
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
     try:
@@ -149,10 +170,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return EXIT_BROKEN_PIPE
 
     # Imported here, not at the top: `--help`, `--version` and `--probe` start without them.
-    from ..session import Session, install_signal_cleanup
-    from . import progress
-    from .context import Context, Quit
-    from .render import JsonOutput, TextOutput
+    with _first_imports():
+        from ..session import Session, install_signal_cleanup
+        from . import progress
+        from .context import Context, Quit
+        from .render import JsonOutput, TextOutput
 
     stdin_tty = _stdin_is_tty()
     batch = opts.batch or not stdin_tty
