@@ -377,12 +377,7 @@ class Stub(Forks, Queries):
         if name == b"Cont":
             return self._vcont(b";" + rest if rest else b"")
         if name == b"Kill" and (self.multi or self.multiprocess):  # a multiprocess client's `k`
-            self.release_forks()
-            if self.session.alive:
-                self.points.clear()
-                self.session.kill()
-            self.last, self.last_end = None, b"X09"
-            self.ended = not self.multi
+            self._kill()
             return b"OK"
         if not self.multi:
             return b""
