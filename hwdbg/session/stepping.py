@@ -35,7 +35,6 @@ LOADER_NAMES = ("ld-linux", "ld64.so", "ld.so")
 ENDBR64, PUSH_RBP, MOV_RSP_RBP = b"\xf3\x0f\x1e\xfa", b"\x55", (b"\x48\x89\xe5", b"\x48\x8b\xec")
 
 
-
 @dataclass
 class _Range:
     """What a line step is stepping through, and in which frame (gdb's step range and step frame)."""
