@@ -61,6 +61,20 @@ class Breakpoint:
     def disable(self) -> None:
         self._target.session.set_enabled(self._bp, False)
 
+    @property
+    def locations(self) -> list[dict[str, Any]]:
+        """Its locations (gdb's N.1, N.2, ...: a function inlined in several places has one per
+        copy), each {"number": "1.2", "address": ..., "enabled": ...}."""
+        return self._bp.locations()
+
+    def enable_location(self, number: int) -> None:
+        """gdb's ``enable N.L``: location ``number`` (1-based) stops again."""
+        self._target.session.set_location_enabled(self._bp, number, True)
+
+    def disable_location(self, number: int) -> None:
+        """gdb's ``disable N.L``: location ``number`` (1-based) alone no longer stops."""
+        self._target.session.set_location_enabled(self._bp, number, False)
+
     def __repr__(self) -> str:
         return f"<Breakpoint {self.id} {self.kind} {self.expr} {self.status} hits={self.hit_count}>"
 

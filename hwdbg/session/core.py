@@ -175,6 +175,12 @@ class Session(Lifecycle, Running, StopDispatch):
     def set_enabled(self, bp: UserBreakpoint, enabled: bool) -> None:
         self.table.set_enabled(bp, enabled)
 
+    def set_location_enabled(self, bp: UserBreakpoint, number: int, enabled: bool) -> None:
+        """``enable``/``disable`` of location ``number`` (1-based, gdb's N.M) of a code breakpoint."""
+        if bp.kind is not rec.Kind.BREAK or not 1 <= number <= len(bp.addresses):
+            raise UsageError(f"Bad breakpoint location number '{number}'")
+        self.table.set_location_enabled(bp, number, enabled)
+
     def set_priority(self, bp: UserBreakpoint, priority: int) -> None:
         self.table.set_priority(bp, priority)
 

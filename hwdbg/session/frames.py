@@ -9,6 +9,7 @@ While the target runs (a condition at a hit), frame #0 is built afresh for each 
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Any, Callable, Optional
 
@@ -358,6 +359,17 @@ class FrameTable:
         wanted = [names.index(bp.expr.split(":")[-1]) for bp in code if bp.expr.split(":")[-1] in names]
         if wanted:
             self.show_inline(tid, max(wanted) + 1)
+
+    def innermost_stop(self, stop: rec.Stopped) -> rec.Stopped:
+        """``stop`` with ``where`` as its thread's frame 0 shows it: an inlined function's name and
+        line when the pc is in inlined code (gdb/MI's *stopped frame), not the ELF symbol's."""
+        try:
+            frames = self.stack(stop.tid, 1)
+        except HwdbgError:
+            return stop
+        if not frames or frames[0].pc != stop.pc:
+            return stop
+        return dataclasses.replace(stop, where=frames[0].record())
 
     def hidden_inline(self, tid: int) -> list[Any]:
         """The inlined calls that start at ``tid``'s pc and are not shown (scopes, outermost first)."""

@@ -67,11 +67,22 @@ class UserBreakpoint:
     tracer: Optional[TraceEvents] = None  # its events while the process lives
     lost: int = 0  # --no-stop: records the kernel dropped (ring full), reported exactly
     more: tuple = ()  # break: its further locations (a function's inlined copies), addr being the first
+    disabled_locations: set = field(default_factory=set)  # break: numbers (1-based) of locations disabled
 
     @property
     def addresses(self) -> tuple:
         """Every address of the breakpoint: gdb's locations N.1, N.2, ... in this order."""
         return (self.addr, *self.more)
+
+    @property
+    def live_addresses(self) -> tuple:
+        """The addresses of its enabled locations: where its int3s go."""
+        return tuple(a for n, a in enumerate(self.addresses, 1) if n not in self.disabled_locations)
+
+    def locations(self) -> list[dict[str, Any]]:
+        """Each location: its number (gdb's "1.2"), address and whether it is enabled itself."""
+        return [{"number": f"{self.id}.{n}", "address": addr, "enabled": n not in self.disabled_locations}
+                for n, addr in enumerate(self.addresses, 1)]
 
     @property
     def access(self) -> BpType:
@@ -113,4 +124,4 @@ class UserBreakpoint:
                 "backend": "pages" if self.paged else "int3" if self.kind is Kind.BREAK else "perf"
                 if self.count or self.no_stop else "debug registers",
                 "slots": {str(t): list(s) for t, s in self.slots().items()},
-                "no_stop": self.no_stop, "lost": self.lost, "locations": list(self.addresses)}
+                "no_stop": self.no_stop, "lost": self.lost, "locations": self.locations()}

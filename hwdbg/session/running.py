@@ -135,6 +135,7 @@ class Running:
                     self.last_stop = result
                     self.frames.reset(stopped=True)
                     self.frames.at_breakpoints(result.tid, [self.breakpoints.get(h.id) for h in result.hits if h.stopped])
+                    result = self.frames.innermost_stop(result)
                     for hit in result.hits:
                         bp = self.breakpoints.get(hit.id)
                         if hit.stopped and bp is not None and bp.temporary:

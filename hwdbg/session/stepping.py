@@ -24,6 +24,7 @@ from ..errors import TargetError, UsageError
 from ..arch.x86_64 import SIGRETURN, UC_MCONTEXT_RSP
 from ..locations import resolve_break
 from ..symbols.unwind import walk
+from .inline_steps import KEEP, STOP, frame_line, inline_ids, inline_rule, shown_chain
 from .returns import format_returned
 from .softstops import SoftStops
 
@@ -32,7 +33,6 @@ LOCKING_MODES = ("off", "on", "step", "replay")
 MAX_RESOLVER_STEPS = 200_000  # instructions of the dynamic linker's lazy binding stepped through at most
 LOADER_NAMES = ("ld-linux", "ld64.so", "ld.so")
 ENDBR64, PUSH_RBP, MOV_RSP_RBP = b"\xf3\x0f\x1e\xfa", b"\x55", (b"\x48\x89\xe5", b"\x48\x8b\xec")
-
 
 
 @dataclass
@@ -114,10 +114,12 @@ class Stepper:
             owners = {o for o in inf.breaks.owners(result.pc) if o > 0}
             trap = self.s.soft.hits_at(tid, result.pc, owners)
             if trap.stop:
+                self.s.frames.at_breakpoints(tid, [self.s.breakpoints.get(h.id) for h in trap.hits if h.stopped])
                 return self._settle(dataclasses.replace(result, reason="breakpoint", hits=tuple(trap.hits)))
         return result
 
     def _settle(self, stop: rec.Stopped) -> rec.Stopped:
+        stop = self.s.frames.innermost_stop(stop)
         self.s.last_stop = stop
         for hit in stop.hits:
             bp = self.s.breakpoints.get(hit.id)
@@ -156,13 +158,14 @@ class Stepper:
     # ------------------------------------------------------------ the end of a command
 
     def _stop(self, tid: int, reason: str, origin: Optional[tuple] = None, start_function: Optional[int] = None,
-              message: Optional[str] = None) -> rec.Stopped:
+              message: Optional[str] = None, chain: Optional[tuple] = None) -> rec.Stopped:
         """The stop a command ends with, and how to show it: the source line alone when the
         frame and function are the ones it started in, else the frame line too (gdb's
         print_stop_event); the address when the pc is not at the start of a line."""
         pc = self._pc(tid)
         entry = self.s.symbols.line_entry(pc) if self.s.symbols is not None else None
-        same = origin is not None and self._frame_id(tid, pc) == origin and self._function_start(pc) == start_function
+        same = origin is not None and self._frame_id(tid, pc) == origin and self._function_start(pc) == start_function \
+            and (chain is None or shown_chain(self.s.frames, tid) == chain)
         style = ("line" if same else "frame") + ("" if entry is not None and entry.start == pc else "-address")
         stop = rec.Stopped(reason=reason, tid=tid, pc=pc, where=self.s.describe(pc), style=style, message=message)
         self.s.current_tid = tid
@@ -192,7 +195,9 @@ class Stepper:
         self.s.current_tid = tid
         return self._settle(rec.Stopped(reason="step", tid=tid, pc=pc, where=self.s.describe(pc), style="frame"))
 
-    def _one_line(self, tid: int, *, over: bool, until: bool) -> Result:
+    def _one_line(self, tid: int, *, over: bool, until: bool, out_to: Optional[tuple] = None) -> Result:
+        """One line step; ``out_to``: finish an inlined function whose caller has these inlined
+        calls (gdb's finish there: a next with an empty range in the caller's frame)."""
         symbols = self.s.symbols
         if symbols is None:
             raise TargetError("no symbol table is loaded; use stepi")
@@ -213,6 +218,16 @@ class Stepper:
             current = _Range(entry.start, entry.end, entry.file, entry.line, origin)
             if until and start_function is not None:
                 current.start = start_function
+            current.file, current.line = frame_line(self.s.frames, tid)  # an inlined call's: its call line
+        chain = shown_chain(self.s.frames, tid)
+        reason = "step"
+        if out_to is not None:
+            current, chain, over, reason = _Range(pc, pc, None, 0, origin), out_to, True, "finish"
+
+        def end(chain: Optional[tuple] = None) -> rec.Stopped:
+            frame = None if reason == "finish" else current.frame  # finish shows the frame line
+            return self._stop(tid, reason, frame, start_function, chain=chain)
+
         while True:
             result = self._single(tid, lock)
             if not self._plain_step(result):
@@ -249,7 +264,7 @@ class Stepper:
                     result = self._run_to(tid, caller[0], lambda: self._cfa(tid) == back, lock)
                     if not self._reached(result, caller[0]):
                         return result
-                    pc = caller[0]
+                    pc, here = caller[0], back
                     if current.start <= pc < current.end:
                         continue
                 else:
@@ -259,27 +274,35 @@ class Stepper:
                         result = self._run_to_any(tid, {target: lambda: self._cfa(tid) == here,
                                                         caller[0]: lambda: self._cfa(tid) == back}, lock)
                         if self._reached(result, caller[0]) and target != caller[0]:
-                            pc = caller[0]
+                            pc, here = caller[0], back
                             if current.start <= pc < current.end:
                                 continue
                         elif not self._reached(result, target):
                             return result
                         else:
-                            return self._stop(tid, "step", current.frame, start_function)
+                            return end()
                     else:
-                        return self._stop(tid, "step", current.frame, start_function)
+                        return end()
+            if here == current.frame[0] and here is not None and current.line is not None:
+                decided = inline_rule(self.s.frames, tid, chain, current.file, current.line, over)
+                if decided == KEEP:
+                    continue
+                if decided == STOP:
+                    return end(chain)
             found = symbols.line_entry(pc)
             if found is None:
-                return self._stop(tid, "step", current.frame, start_function)  # no line here: stop (gdb)
+                return end()  # no line here: stop (gdb)
             line = found.line
             if pc == found.start and (found.line != current.line or found.file != current.file):
                 if found.is_stmt:
-                    return self._stop(tid, "step", current.frame, start_function)
-                if self._frame_id(tid, pc) == current.frame:
-                    continue  # not a statement: look for a better place to stop
+                    return end(chain)
+                if self._frame_id(tid, pc) == current.frame and shown_chain(self.s.frames, tid) == chain:
+                    current.start, current.end = found.start, found.end
+                    continue  # not a statement: look for a better place to stop, the line unchanged
                 line = 0  # another frame, not a statement: a later entry of this line may stop
             # The middle of a line (or the same line again): step through it, in this frame.
             current = _Range(found.start, found.end, found.file, line, self._frame_id(tid, pc))
+            chain = shown_chain(self.s.frames, tid)
 
     def _sp(self, tid: int) -> int:
         return self.s.arch.get_sp(self._inf().get_regs(tid))
@@ -386,16 +409,21 @@ class Stepper:
 
     # ------------------------------------------------------------ finish, until LOCATION, advance
 
-    def check_finish(self, tid: int) -> None:
-        """gdb's outermost frame: one without a caller, or main (backtraces stop there); an
-        inlined frame 0 always has its caller."""
-        shown = self.s.frames.stack(tid, 1)
-        if shown and shown[0].kind == "inline":
-            return
-        frames = self._frames(tid, 2)
-        fn = self.s.symbols.function_at(frames[0][0]) if frames and self.s.symbols is not None else None
-        if len(frames) < 2 or frames[0][1] is None or (fn is not None and fn.name == "main"):
+    def check_finish(self, tid: int) -> Any:
+        """The frame ``finish`` runs out of: the selected one (gdb). An error in gdb's outermost
+        frame: one without a caller, or main (backtraces stop there); an inlined frame always
+        has its caller."""
+        frame = self.s.frames.selected(tid)
+        if frame is None:
+            raise TargetError("No stack.")
+        if frame.kind == "inline":
+            return frame
+        if frame.kind != "normal":
+            raise TargetError('"finish" out of a tail call frame is not supported; select the frame below it')
+        stack = self.s.frames.stack(tid, frame.level + 2)
+        if frame.level + 1 >= len(stack) or frame.function == "main" or frame.cfa is None:
             raise TargetError('"finish" not meaningful in the outermost frame.')
+        return frame
 
     def location(self, text: str) -> int:
         """The address of an until/advance LOCATION (break's syntax: FUNCTION is after its prologue)."""
@@ -407,15 +435,21 @@ class Stepper:
         """Runs until the selected function returns to its caller's frame: (the stop, the returned
         value as (printed, number or None) or None, its type or None)."""
         tid = self._begin(tid)
-        self.check_finish(tid)
-        shown = self.s.frames.stack(tid, 1)
-        if shown and shown[0].kind == "inline":
-            return self._finish_inline(tid, shown[0]), None, None
-        frames = self._frames(tid, 2)
-        pc, cfa = frames[0]
-        ret, caller_cfa = frames[1]
+        frame = self.check_finish(tid)
+        stack = self.s.frames.stack(tid, frame.level + 2)
+        below = stack[:frame.level]
+        if frame.kind == "inline":
+            if any(f.kind != "inline" for f in below):
+                raise TargetError('"finish" out of an inlined function of an outer frame is not supported')
+            return self._one_line(tid, over=True, until=False, out_to=inline_ids(stack[frame.level + 1:])), None, None
+        physical = sum(1 for f in below if f.kind == "normal")  # its index among the stack's real frames
+        frames = self._frames(tid, physical + 2)
+        if len(frames) < physical + 2:
+            raise TargetError('"finish" not meaningful in the outermost frame.')
+        cfa = frames[physical][1]
+        ret, caller_cfa = frames[physical + 1]
         symbols = self.s.symbols
-        rtype = symbols.return_type(pc) if symbols is not None else None
+        rtype = symbols.return_type(frame.lookup_pc) if symbols is not None else None
 
         def returned() -> bool:  # in the caller's frame: by its CFA, or (unknown) the stack pointer
             if caller_cfa is not None:
@@ -431,22 +465,6 @@ class Stepper:
         inf = self.s.require_process()
         value = format_returned(rtype, inf.get_regs(tid), lambda: inf.get_fpregs(tid), self.s.env(tid))
         return stop, value, rtype
-
-    def _finish_inline(self, tid: int, frame: Any) -> Result:
-        """finish in an inlined function: steps over its instructions (calls included) until the
-        pc leaves its code in the same real frame, or that frame returns, then on to the start of
-        a statement or of another inlined call, as gdb's stepping does (it prints no value)."""
-        block, bias, cfa = frame.scope.top, frame.bias, frame.cfa
-        left = False
-        while True:
-            result = self.instruction_step(tid, 1, over=True)
-            if not (isinstance(result, rec.Stopped) and result.reason == "step"):
-                return result
-            pc = self._pc(tid)
-            left = left or self._cfa(tid) != cfa or not block.contains(pc - bias)
-            entry = self.s.symbols.line_entry(pc) if left and self.s.symbols is not None else None
-            if left and (entry is None or (entry.start == pc and entry.is_stmt) or self.s.frames.hidden_inline(tid)):
-                return self._stop(tid, "finish")
 
     def run_until(self, addr: int, tid: Optional[int] = None, *, anywhere: bool) -> Result:
         """``until LOCATION`` / ``advance LOCATION``: run until addr is reached, or the current

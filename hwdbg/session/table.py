@@ -146,7 +146,7 @@ class BreakpointTable:
         if bp.enabled and not bp.inserted and not bp.pending:
             with self._all_stopped(inf):
                 done: list[int] = []
-                for addr in bp.addresses:
+                for addr in bp.live_addresses:
                     try:
                         inf.breaks.insert(addr, bp.id)
                     except HwdbgError as exc:
@@ -159,7 +159,7 @@ class BreakpointTable:
     def _remove(self, bp: UserBreakpoint) -> None:
         if bp.inserted and self._alive():
             with self._all_stopped(self._process()):
-                for addr in bp.addresses:
+                for addr in bp.live_addresses:
                     self._process().breaks.remove(addr, bp.id)
         bp.inserted = False
 
@@ -232,6 +232,15 @@ class BreakpointTable:
                 self.manager.unregister_hw_breakpoint(bp.hw)
         self.breakpoints.pop(bp.id, None)
         bp.hw = None
+
+    def set_location_enabled(self, bp: UserBreakpoint, number: int, enabled: bool) -> None:
+        """gdb's ``enable N.M`` / ``disable N.M``: one location of a code breakpoint; its int3
+        comes out (or goes in) at once, the others untouched."""
+        inserted = bp.inserted
+        self._remove(bp)  # with the set of locations it was inserted with
+        (bp.disabled_locations.discard if enabled else bp.disabled_locations.add)(number)
+        if inserted and self._alive():
+            self._insert(bp, self._process())
 
     def set_enabled(self, bp: UserBreakpoint, enabled: bool) -> None:
         if bp.count or bp.no_stop:

@@ -44,8 +44,12 @@ def breakpoint_table(ctx: Any, bps: list[Any]) -> str:
                 what += f" at {os.path.basename(frame.file)}:{frame.line}"
         disp = "del" if bp.id in ctx.temporary or bp.temporary else "keep"
         enb = "y" if bp.enabled else "n"
-        rows.append(f"{bp.id:<5}{KIND_TYPES[bp.kind]:<16}{disp:<5}{enb:<4}{bp.status:<12}{bp.addr:#018x}  "
-                    f"{bp.length:<5}{what}")
+        if bp.more:  # several locations: gdb's <MULTIPLE> row, each location on a row of its own after
+            rows.append(f"{bp.id:<5}{KIND_TYPES[bp.kind]:<16}{disp:<5}{enb:<4}{bp.status:<12}{'<MULTIPLE>':<20}"
+                        f"{bp.length:<5}{bp.expr}")
+        else:
+            rows.append(f"{bp.id:<5}{KIND_TYPES[bp.kind]:<16}{disp:<5}{enb:<4}{bp.status:<12}{bp.addr:#018x}  "
+                        f"{bp.length:<5}{what}")
         if flags:
             rows.append(f"\t{', '.join(flags)}")
         if bp.condition:
@@ -67,7 +71,24 @@ def breakpoint_table(ctx: Any, bps: list[Any]) -> str:
             rows.append(f"\tkernel writes: {ctx.session.kernel.mode(ctx.session.inferior)}")
         for line in bp.commands:
             rows.append(f"        {line}")
+        if bp.more:
+            rows += _location_rows(ctx, bp)
     return "\n".join(rows)
+
+
+def _location_rows(ctx: Any, bp: Any) -> list[str]:
+    """gdb's ``1.2  y  0x... in scale at t.c:10`` rows: the function is the one the breakpoint
+    names (each location is a copy of it, inlined), the line the line table's at the address;
+    ``y-``: enabled itself, its breakpoint disabled."""
+    function = bp.expr.split(":")[-1]
+    rows = []
+    for location in bp.locations():
+        frame = ctx.session.describe(location["address"])
+        enb = ("y" if location["enabled"] else "n") + ("" if bp.enabled or not location["enabled"] else "-")
+        what = f"in {function}" + (f" at {os.path.basename(frame.file)}:{frame.line}" if frame.file and frame.line
+                                   else "")
+        rows.append(f"{location['number']:<26}{enb:<4}{'':<12}{location['address']:#018x}  {'':<5}{what}")
+    return rows
 
 
 def _info_breakpoints(ctx: Any, args: argparse.Namespace, name: str, kinds: Optional[set]) -> Result:

@@ -374,30 +374,6 @@ def delete(ctx: Any, args: argparse.Namespace) -> Result:
     return Result("delete", {"ids": [bp.id for bp in bps]})
 
 
-def _set_enabled(ctx: Any, args: argparse.Namespace, enabled: bool, name: str) -> Result:
-    bps = selected(ctx, args.ids)
-    for bp in bps:
-        ctx.session.set_enabled(bp, enabled)
-    return Result(name, {"ids": [bp.id for bp in bps]})
-
-
-@command(_ids_parser("disable"), category=B)
-def disable(ctx: Any, args: argparse.Namespace) -> Result:
-    """disable [N...]
-
-    Disables breakpoints N (all without N): they keep their number and settings but
-    give their debug registers back."""
-    return _set_enabled(ctx, args, False, "disable")
-
-
-@command(_ids_parser("enable"), category=B)
-def enable(ctx: Any, args: argparse.Namespace) -> Result:
-    """enable [N...]
-
-    Enables breakpoints N (all without N) again."""
-    return _set_enabled(ctx, args, True, "enable")
-
-
 _condition_parser = CommandParser("condition")
 _condition_parser.add_argument("id", metavar="N")
 _condition_parser.add_argument("expr", nargs="?", metavar="EXPR")

@@ -131,13 +131,13 @@ def advance(ctx: Any, args: argparse.Namespace) -> None:
 def finish(ctx: Any, args: argparse.Namespace) -> Any:
     """finish
 
-    Runs until the current function returns, and shows the value it returned (read as the
+    Runs until the selected frame's function returns, and shows the value it returned (read as the
     x86-64 ABI returns it: rax, rdx, xmm0, xmm1 or memory, by its type), numbered in the
     value history as print does. Other threads run meanwhile unless scheduler-locking is on.
     In an inlined function it steps out of the function's code (no value, as gdb)."""
     session = ctx.session
     tid = _running(ctx)
-    session.stepper.check_finish(tid)
+    frame = session.stepper.check_finish(tid)
     outcome: dict[str, Any] = {}
 
     def run() -> Any:
@@ -145,7 +145,7 @@ def finish(ctx: Any, args: argparse.Namespace) -> Any:
         outcome.update(stop=stop, value=value, ctype=ctype)
         return stop
 
-    ctx.message(f"Run till exit from {frame_line(session.frames.stack(tid, 1)[0], frame_env(session, tid))}")
+    ctx.message(f"Run till exit from {frame_line(frame, frame_env(session, tid))}")
     ctx.resume(run)
     stop, value = outcome.get("stop"), outcome.get("value")
     if not isinstance(stop, rec.Stopped) or stop.reason != "finish" or value is None:
