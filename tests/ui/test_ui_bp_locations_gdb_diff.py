@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.requires_ptrace, needs_gdb]
 SCRIPT = ["break scale", "break work", "info breakpoints", "run", "disable 1.2", "info breakpoints", "continue",
           "bt", "enable 1.2", "disable 1.3", "continue", "bt", "disable 1.1-3", "info breakpoints", "enable 1.1",
           "disable 1", "info breakpoints", "enable 1", "info breakpoints", "disable 1.9", "kill"]
-LOCATION_ROW = re.compile(r"^(\d+\.\d+)\s+(y-?|n)\s+(0x[0-9a-f]+)\s+in (\S+) at (\S+):(\d+)$", re.M)
+LOCATION_ROW = re.compile(r"^(\d+\.\d+)\s+(y-?|n)\s+(0x[0-9a-f]+)\s+in (\S+) at (.+):(\d+)$", re.M)
 MAIN_ROW = re.compile(r"^(\d+)\s+breakpoint\s+keep\s+(y|n)\s+.*?(<MULTIPLE>|0x[0-9a-f]+)", re.M)
 
 
