@@ -6,6 +6,7 @@ still in its code, the kernel would kill it with SIGTRAP there.
 """
 from __future__ import annotations
 
+import contextlib
 import signal
 import subprocess
 import sys
@@ -53,18 +54,32 @@ DEBUGGER = textwrap.dedent('''
 ''')
 
 
+@contextlib.contextmanager
+def running(exe, *args):
+    """A test target that prints its pid first; killed if the test left it running."""
+    proc = subprocess.Popen([str(exe), *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert int(proc.stdout.readline()) == proc.pid
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def _watched_or_broken(request, core_exe, build_target, *args):
+    """The target for a `watch` (core target) or a `break` (sw_target) debugger, as the param says."""
+    exe = core_exe if request.param == "watch" else build_target("sw_target")
+    with running(exe, *args) as proc:
+        proc.kind = request.param
+        yield proc
+
+
 @pytest.fixture(params=["watch", "break"])
 def forever(request, core_exe, build_target):
     """A target that writes `counter` (or calls add) every 10 ms for 3 s from when the debugger
     attached (starting hwdbg can take longer than that on a loaded machine), then exits 0."""
-    exe = core_exe if request.param == "watch" else build_target("sw_target")
-    proc = subprocess.Popen([str(exe), "forever", "3"], stdout=subprocess.PIPE, text=True)
-    proc.kind = request.param
-    assert int(proc.stdout.readline()) == proc.pid
-    yield proc
-    if proc.poll() is None:
-        proc.kill()
-        proc.wait()
+    yield from _watched_or_broken(request, core_exe, build_target, "forever", "3")
 
 
 def run_debugger(target, how, send=None):
@@ -111,14 +126,7 @@ def test_signals_to_the_debugger(forever, signo):
 @pytest.fixture(params=["watch", "break"])
 def sleeper(request, core_exe, build_target):
     """A target that hits only after a line on stdin."""
-    exe = core_exe if request.param == "watch" else build_target("sw_target")
-    proc = subprocess.Popen([str(exe), "oninput"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    proc.kind = request.param
-    assert int(proc.stdout.readline()) == proc.pid
-    yield proc
-    if proc.poll() is None:
-        proc.kill()
-        proc.wait()
+    yield from _watched_or_broken(request, core_exe, build_target, "oninput")
 
 
 def _blocked_in_read(pid):
@@ -160,10 +168,7 @@ def test_signals_while_the_c_loop_takes_a_burst_of_hits(core_exe, signo, when):
     SIGTRAP of a hit it had just made left queued for it (that would kill it too)."""
     n = 2000
     at = n // 2 if when == "during" else n
-    target = subprocess.Popen([str(core_exe), "burst", str(n), str(at)], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, text=True)
-    try:
-        assert int(target.stdout.readline()) == target.pid
+    with running(core_exe, "burst", str(n), str(at)) as target:
         debugger = subprocess.Popen([sys.executable, "-c", DEBUGGER, str(target.pid), "idle", "watch"],
                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         line = debugger.stdout.readline().split()
@@ -178,10 +183,6 @@ def test_signals_while_the_c_loop_takes_a_burst_of_hits(core_exe, signo, when):
         target.stdin.write("\n")
         target.stdin.close()
         assert target.wait(timeout=30) == 0
-    finally:
-        if target.poll() is None:
-            target.kill()
-            target.wait()
 
 
 def test_the_programs_own_pending_sigtrap_is_handed_back_at_detach(core_exe):
@@ -190,16 +191,10 @@ def test_the_programs_own_pending_sigtrap_is_handed_back_at_detach(core_exe):
     handler in this mode: it dies of it)."""
     import ctypes
     import hwdbg
-    proc = subprocess.Popen([str(core_exe), "oninput"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        assert int(proc.stdout.readline()) == proc.pid
+    with running(core_exe, "oninput") as proc:
         with hwdbg.attach(proc.pid) as target:
             target.watch("counter")
             tgkill = ctypes.CDLL(None, use_errno=True).tgkill
             assert tgkill(proc.pid, proc.pid, signal.SIGTRAP) == 0  # queued for the stopped thread
             target.detach()
         assert proc.wait(timeout=30) == -signal.SIGTRAP  # at once, still waiting for its input
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
