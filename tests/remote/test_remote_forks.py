@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import os
 import re
-import shlex
 import shutil
-import subprocess
 
 import pytest
-from remote_helpers import STUB, Client, env_without_debuginfod, symbol_address
-from test_remote_gdb import HOOK, KEEP, _normalize
+from remote_helpers import Client, symbol_address
+from test_remote_gdb import KEEP, _normalize, gdb_stdout
 
 pytestmark = [pytest.mark.requires_hw_watchpoints,
               pytest.mark.skipif(shutil.which("gdb") is None, reason="gdb is not installed")]
@@ -20,21 +18,9 @@ pytestmark = [pytest.mark.requires_hw_watchpoints,
 
 def gdb_lines(exe, scenario: str, tmp_path, *, remote: bool, args: tuple = ()) -> list[str]:
     """gdb's stops, exits and fork/exec messages for scenario, natively or through the stub."""
-    if remote:
-        start = f"target remote | {shlex.join([*STUB, '--stdio', str(exe), *args])}\nbreak main\ncontinue\n"
-    else:
-        start = f"set args {shlex.join(args)}\nbreak main\nrun\n"
-    script = tmp_path / ("remote.gdb" if remote else "native.gdb")
-    script.write_text("set pagination off\nset confirm off\n" + start + HOOK + scenario)
-    proc = subprocess.run(["gdb", "-nx", "-batch", "-x", str(script), str(exe)], capture_output=True, text=True,
-                          timeout=300, stdin=subprocess.DEVNULL, env=env_without_debuginfod())
-    assert "Traceback" not in proc.stderr, proc.stderr
-    out = []
-    for line in proc.stdout.splitlines():
-        if KEEP.match(line) or line.startswith(("[Detaching after", "[Attaching after", "[Inferior ", "Catchpoint")):
-            out.append(_process_free(_normalize(line)))
-    assert any(line.startswith("STOP") for line in out), proc.stdout + proc.stderr
-    return out
+    out = gdb_stdout(exe, scenario, tmp_path, remote=remote, args=args)
+    forks = ("[Detaching after", "[Attaching after", "[Inferior ", "Catchpoint")
+    return [_process_free(_normalize(line)) for line in out.splitlines() if KEEP.match(line) or line.startswith(forks)]
 
 
 def _process_free(line: str) -> str:

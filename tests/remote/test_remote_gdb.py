@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import shlex
 import shutil
 import subprocess
 
@@ -69,19 +70,24 @@ def _normalize(line: str) -> str:
     return re.sub(r'"[^"]*" ', "", line)
 
 
-def run_gdb(exe, scenario: str, tmp_path, *, remote: bool, args: tuple = ()) -> list[str]:
+def gdb_stdout(exe, scenario: str, tmp_path, *, remote: bool, args: tuple = ()) -> str:
+    """gdb's output for scenario after `break main` and a start, natively or through the stub."""
     if remote:
         start = f"target remote | {stdio_command(exe, *args)}\nbreak main\ncontinue\n"
     else:
-        start = f"set args {' '.join(args)}\nbreak main\nrun\n"
+        start = f"set args {shlex.join(args)}\nbreak main\nrun\n"
     script = tmp_path / ("remote.gdb" if remote else "native.gdb")
     script.write_text("set pagination off\nset confirm off\n" + start + HOOK + scenario)
     proc = subprocess.run(["gdb", "-nx", "-batch", "-x", str(script), str(exe)], capture_output=True, text=True,
                           timeout=300, stdin=subprocess.DEVNULL, env=env_without_debuginfod())
     assert "Traceback" not in proc.stderr, proc.stderr
-    lines = [_normalize(line) for line in proc.stdout.splitlines() if KEEP.match(line)]
-    assert any(line.startswith("STOP") for line in lines), proc.stdout + proc.stderr
-    return lines
+    assert "STOP" in proc.stdout, proc.stdout + proc.stderr
+    return proc.stdout
+
+
+def run_gdb(exe, scenario: str, tmp_path, *, remote: bool, args: tuple = ()) -> list[str]:
+    out = gdb_stdout(exe, scenario, tmp_path, remote=remote, args=args)
+    return [_normalize(line) for line in out.splitlines() if KEEP.match(line)]
 
 
 @pytest.mark.parametrize("pie", [False, True], ids=["no-pie", "pie"])
