@@ -69,7 +69,9 @@ class NoStopTraces:
         self.reading = self._sharers > 0
 
     def guard(self) -> Any:
-        return self.lock if self._reader is not None else contextlib.nullcontext()
+        """The announce lock while another thread announces (the reader or the publisher: both
+        write the same output), else nothing to wait for."""
+        return self.lock if self.reading else contextlib.nullcontext()
 
     # ------------------------------------------------------------ events on and off
 

@@ -6,6 +6,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import threading
 
 import pytest
 
@@ -96,3 +97,24 @@ def test_kept_hits_are_all_there_when_a_timeout_ends_a_traced_run(build_target):
             assert bp.hit_count > 0 and len(kept) == min(100, bp.hit_count)
             assert [h.new for h in kept] == list(range(bp.hit_count - len(kept) + 1, bp.hit_count + 1))
             assert sum(w.count for w in t.writers(bp)) == bp.hit_count
+
+
+def test_announcing_threads_take_turns_at_the_output(core_exe):
+    """While the publisher thread announces the C loop's hits, the run loop's own flushes take
+    the same lock: two threads writing one text stream at once tore a --json line (seen once in
+    a million hits). Every listener and flusher call of an offloaded run holds the lock."""
+    with hwdbg.spawn([str(core_exe), "globals", "20000"]) as t:
+        lock = t.session.notrace.lock
+        unlocked = []
+
+        def check(*_args):
+            if t.session.publisher.running and not lock._is_owned():
+                unlocked.append(threading.current_thread().name)
+
+        t.run_to("ready")
+        t.session.listeners.append(check)
+        t.session.flushers.append(check)
+        bp = t.watch("g[0]")
+        t.run_until_exit()
+        assert bp.hit_count == 20000 and t.session.fast_hits > 0
+        assert unlocked == []
