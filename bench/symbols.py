@@ -241,7 +241,10 @@ def write(results: dict) -> None:
                   for r in results["attach"]]
         lines.append("")
     if results["generated"]:
-        lines += [f"## Symbol load of generated C programs (median of {results['gen_reps']})", "",
+        taken = results.get("generated_machine")
+        when = (f"; the {taken['date'][11:16]} UTC run of {taken['date'][:10]}, hwdbg {taken['hwdbg_git']}, load "
+                f"{taken['loadavg'][0]:.1f}, not repeated" if taken else "")
+        lines += [f"## Symbol load of generated C programs (median of {results['gen_reps']}{when})", "",
                   "N functions + N globals (each with its own struct type) in 100 files, -g -O0; time to read "
                   "the symbols and give `gN-1` its type, in a fresh process (wall, and CPU in parentheses).", "",
                   "| N | Binary (MiB) | hwdbg cold (s) | hwdbg warm (s) | gdb (s) | hwdbg cold RSS | hwdbg warm RSS | gdb RSS (MiB) | Load |",
@@ -270,6 +273,14 @@ def main() -> int:
         results["attach"] = bench_attach(opts.reps)
     if "generated" in parts:
         results["generated"] = bench_generated([int(s) for s in opts.sizes.split(",")], opts.gen_reps)
+    else:  # not run: the previous run's figures stay, with the machine and date they were taken on
+        try:
+            before = json.loads((RESULTS / "symbols.json").read_text())
+        except (OSError, ValueError):
+            before = {}
+        if before.get("generated"):
+            results["generated"], results["gen_reps"] = before["generated"], before.get("gen_reps", opts.gen_reps)
+            results["generated_machine"] = before.get("generated_machine") or before["machine"]
     write(results)
     return 0
 

@@ -8,14 +8,34 @@ from __future__ import annotations
 
 import ctypes
 import struct
+import sys
+import types
 from dataclasses import dataclass
 
-from ptrace.binding import func as _pt
-from ptrace.binding.linux_struct import siginfo as _siginfo
-from ptrace.binding.linux_struct import user_regs_struct
-from ptrace.error import PtraceError as _LibPtraceError
 
-from ..errors import PtraceError
+def _preload_libc() -> None:
+    """Give python-ptrace the C library before it looks for one: its ``ctypes_libc`` finds it
+    with ``ctypes.util.find_library``, which imports subprocess and tempfile and runs
+    ``ldconfig -p`` (~10 ms of every start). glibc's soname is fixed; elsewhere its own search."""
+    if "ptrace.ctypes_libc" in sys.modules:
+        return
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    except OSError:
+        return
+    module = types.ModuleType("ptrace.ctypes_libc")
+    module.LIBC_FILENAME, module.libc = "libc.so.6", libc  # what python-ptrace's module defines
+    sys.modules["ptrace.ctypes_libc"] = module
+
+
+_preload_libc()
+
+from ptrace.binding import func as _pt  # noqa: E402 (after the C library is given to it)
+from ptrace.binding.linux_struct import siginfo as _siginfo  # noqa: E402
+from ptrace.binding.linux_struct import user_regs_struct  # noqa: E402
+from ptrace.error import PtraceError as _LibPtraceError  # noqa: E402
+
+from ..errors import PtraceError  # noqa: E402
 
 PTRACE_CONT = 7
 PTRACE_SINGLESTEP = 9

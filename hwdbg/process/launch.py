@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import errno
 import os
-import shutil
 import signal
 from typing import Optional, Sequence
 
@@ -160,6 +159,8 @@ def _list_tasks(pid: int) -> list[int]:
 
 def find_program(name: str) -> str:
     """The path execve will run for ``name`` (PATH search as the shell does), or a clear error."""
+    import shutil  # here: it brings the compression modules, which an attach does not need
+
     # Not shutil.which's defaults: an empty PATH entry (the current directory) or an unset PATH searches nowhere.
     dirs = [d for d in os.environ.get("PATH", "").split(os.pathsep) if d]
     found = shutil.which(name, path=os.pathsep.join(dirs))

@@ -164,6 +164,11 @@ class ElfImage:
         """Section and program headers, read once with struct (symbols/elfheaders.py)."""
         if self._headers is None:
             self._headers = Headers(self.elf, self.elf.stream)
+            if self._headers.complete:
+                # pyelftools builds its name -> index map (has_section, get_section_by_name) by making
+                # an object of every section: ~5 ms a file that has DWARF. The same map, from here.
+                self.elf.__dict__.setdefault("_section_name_map", {
+                    name: header.index for name, header in self._headers.sections.items()})
         return self._headers
 
     def _loads(self) -> list[Segment]:

@@ -54,6 +54,7 @@ class Headers:
                 p_type, offset, vaddr, _, filesz, memsz, _, align = fields
             self.segments.append(Segment(p_type, offset, vaddr, filesz, memsz, align))
         self.sections: dict[str, SectionHeader] = {}
+        self.complete = False
         count, table = header["e_shnum"], header["e_shoff"]
         if not count or not table:
             return  # none, or more than 0xff00 (extended numbering): pyelftools' answers are used
@@ -72,6 +73,7 @@ class Headers:
             end = names.find(b"\0", name_off)
             name = names[name_off:end if end >= 0 else len(names)].decode(errors="replace")
             self.sections[name] = SectionHeader(index, name, sh_type, flags, addr, offset, size, link)  # the last, as pyelftools
+        self.complete = len(rows) == count  # every header read: the name map below is pyelftools' own
 
     def section(self, name: str) -> Optional[SectionHeader]:
         return self.sections.get(name)

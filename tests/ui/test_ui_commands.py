@@ -74,6 +74,33 @@ def test_parser_raises_usage_error():
         parser.parse_args(["1", "--help"])
 
 
+def test_parsers_are_built_on_first_use_as_they_were_declared():
+    # A start builds only the parsers of the commands it runs; every other one, built later,
+    # must be what its declaration says: the same actions as an argparse parser built at once.
+    import argparse
+
+    def commands(registry):
+        for cmd in registry:
+            yield cmd
+            if cmd.subcommands is not None:
+                yield from commands(cmd.subcommands)
+
+    for cmd in commands(load_all()):
+        init, calls = cmd.parser.declared
+        eager = argparse.ArgumentParser(**init)
+        for method, args, kwargs in calls:
+            getattr(eager, method)(*args, **kwargs)
+        built = [(a.option_strings, a.dest, a.nargs, a.default, a.const) for a in cmd.parser._actions]
+        assert built == [(a.option_strings, a.dest, a.nargs, a.default, a.const) for a in eager._actions], cmd.name
+        assert cmd.parser.prog == eager.prog
+    parser = CommandParser("demo")
+    parser.add_argument("--flag", action="store_true")
+    parser.set_defaults(extra=7)
+    assert vars(parser.parse_args(["--flag"])) == {"flag": True, "extra": 7}
+    with pytest.raises(AttributeError):
+        parser.no_such_attribute  # noqa: B018
+
+
 def test_splitting():
     assert split_name("x/4xg &counter") == ("x", "/4xg &counter")
     assert split_name("p/x 1") == ("p", "/x 1")

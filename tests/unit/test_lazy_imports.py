@@ -33,3 +33,15 @@ def test_the_debugger_front_end_imports_diagnostics_only_on_failure():
     code = ("import hwdbg.session, hwdbg.ui.context, hwdbg.ui.batch\n"
             "from hwdbg.ui.commands import load_all\nload_all()")
     assert imported_after(code) & {"capstone", "prompt_toolkit", "hwdbg.diagnose", "hwdbg.remote"} == set()
+
+
+def test_the_debugger_front_end_runs_no_ldconfig():
+    # python-ptrace's own search for the C library (ctypes.util.find_library) imports subprocess
+    # and runs `ldconfig -p` at every start; hwdbg.linux.ptrace hands it glibc instead.
+    probe = ("import hwdbg.session, hwdbg.ui.context, hwdbg.ui.batch, sys\n"
+             "from hwdbg.ui.commands import load_all\nload_all()\n"
+             "import ptrace.binding.func as f\n"
+             "print(sorted(m for m in ('subprocess', 'ctypes.util') if m in sys.modules), f.libc.ptrace is not None)")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["[]", "True"]

@@ -116,6 +116,23 @@ def test_elf_image_load_base_is_lowest_load_segment(exe, build_target):
     assert ElfImage(build_target("sym_globals", pie=True)).load_base_vaddr == 0
 
 
+@pytest.mark.parametrize("cflags", [(), ("-gz",), ("-gdwarf-4", "-fdebug-types-section")])
+def test_section_name_map_is_pyelftools_own(build_target, cflags):
+    # ElfImage fills pyelftools' name -> index map from its struct-read headers; it must be the
+    # map pyelftools would build itself, from an object per section, for every file it reads.
+    from elftools.elf.elffile import ELFFile
+    exe = build_target("sym_globals", cflags=cflags)
+    libc = next((p for p in ("/lib/x86_64-linux-gnu/libc.so.6", "/usr/lib64/libc.so.6") if Path(p).exists()), None)
+    for path in filter(None, (exe, libc)):
+        image = ElfImage(path)
+        assert image.headers.complete
+        with open(path, "rb") as f:
+            own = {section.name: i for i, section in enumerate(ELFFile(f).iter_sections())}
+        assert image.elf._section_name_map == own
+        assert image.elf.has_section(".debug_info") == (".debug_info" in own)
+        image.close()
+
+
 def test_function_at_and_object_at(exe):
     image = ElfImage(exe)
     for name in ("bump", "sum_table", "main"):

@@ -10,6 +10,7 @@ import io
 import os
 import shutil
 import subprocess
+import zlib
 from pathlib import Path
 
 import pytest
@@ -83,7 +84,7 @@ def test_cache_is_written_once_and_read_back(build_target, notices):
     assert (cached.variables, cached.functions, cached.types) == (built.variables, built.functions, built.types)
 
 
-@pytest.mark.parametrize("damage", ["garbage", "truncated", "empty", "flipped", "stale"])
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "empty", "flipped", "stale", "old-version"])
 def test_unusable_cache_is_rebuilt_with_one_notice(build_target, notices, damage):
     exe = build_target("sym_globals")
     expected = SymbolTable(exe).lookup("config")
@@ -97,6 +98,10 @@ def test_unusable_cache_is_rebuilt_with_one_notice(build_target, notices, damage
         path.write_bytes(b"")
     elif damage == "flipped":
         path.write_bytes(data[:-5] + bytes([data[-5] ^ 0xFF]) + data[-4:])
+    elif damage == "old-version":  # an intact file of the previous format (hwdbg was upgraded)
+        payload = data[name_index.HEADER.size:]
+        path.write_bytes(name_index.HEADER.pack(name_index.MAGIC, name_index.FORMAT_VERSION - 1,
+                                                zlib.crc32(payload), len(payload)) + payload)
     else:  # an index of other debug info under this build-id
         index = name_index._decode(data, ElfImage(exe).build_id(), DwarfInfo(ElfImage(exe).elf)._dwarf.debug_info_sec.size)
         path.write_bytes(name_index._encode(index, ElfImage(exe).build_id(), 12345))

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 from typing import Any
 
 from ... import records as rec
@@ -103,6 +102,7 @@ def file(ctx: Any, args: argparse.Namespace) -> Result:
     _not_running(ctx)
     path = args.path
     if os.sep not in path and not os.path.exists(path):
+        import shutil  # here: it brings the compression modules, which an attach does not need
         path = shutil.which(path) or path
     ctx.session.load([path, *args.args])
     return Result("file", {"program": path, "args": list(args.args)}, f"Reading symbols from {path}...")
