@@ -2,7 +2,8 @@
  * interval timer sends SIGALRM every 300 µs: a signal often arrives while a write runs in
  * hwdbg's trampoline. The handler (main thread only) writes the array too (a counter, also kept outside it).
  * Prints whether every write landed; the handler's count goes to stderr (it depends on timing).
- * Usage: page_signal ROUNDS. */
+ * Usage: page_signal ROUNDS [wait] (wait: print the pid, read a line; no timer, the second
+ * thread writes nothing and waits forever). */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <signal.h>
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 __attribute__((aligned(4096))) volatile long big[1024];
 static volatile long handled;
@@ -29,6 +31,9 @@ static void on_alarm(int sig)
 static void *writer(void *arg)
 {
     long base = (long)arg;
+    if (base < 0)  /* wait mode: a second thread that writes nothing */
+        for (;;)
+            pause();
     for (long i = 0; i < rounds; i++)
         loop_write(base + i % 400, i + 1);
     return NULL;
@@ -45,13 +50,21 @@ int main(int argc, char **argv)
     sa.sa_flags = SA_RESTART;
     sigaction(SIGALRM, &sa, NULL);
     struct itimerval every = {{0, 300}, {0, 300}}, off = {{0, 0}, {0, 0}};
+    if (argc > 2 && strcmp(argv[2], "wait") == 0) {  /* attached first: the writes wait for a line */
+        printf("%d\n", (int)getpid());
+        fflush(stdout);
+        char line[8];
+        if (fgets(line, sizeof line, stdin) == NULL)
+            return 3;
+        every = off;
+    }
     ready();
     sigset_t alarm;
     sigemptyset(&alarm);
     sigaddset(&alarm, SIGALRM);
     pthread_sigmask(SIG_BLOCK, &alarm, NULL);  /* the worker never runs the handler: one counter writer */
     pthread_t t;
-    pthread_create(&t, NULL, writer, (void *)500L);
+    pthread_create(&t, NULL, writer, (void *)(every.it_interval.tv_usec ? 500L : -1L));
     pthread_sigmask(SIG_UNBLOCK, &alarm, NULL);
     setitimer(ITIMER_REAL, &every, NULL);
     writer((void *)0L);

@@ -171,7 +171,9 @@ def watch(ctx: Any, args: argparse.Namespace) -> Result:
     (ioctl, fcntl) get EFAULT there. Not for thread stacks; 1 byte to 1 GiB of
     writable memory.
     Pages get their protection back on delete, detach, quit, kill and errors; after a SIGKILL of
-    hwdbg an attached program dies of SIGSEGV at its next write there (in the trampoline: SIGTRAP).
+    hwdbg an attached program dies of SIGSEGV at its next write there; a thread that was in
+    the trampoline finishes its write untraced and dies of SIGTRAP at the trampoline's int3
+    (unless another thread's write to the pages kills the process with SIGSEGV first).
 
     --trace reports each change in one line and keeps running; --thread TID arms it
     in one thread only; --priority P decides who keeps a debug register when more
