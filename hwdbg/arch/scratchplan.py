@@ -8,9 +8,13 @@ goes back to the program's memory:
   "diff": the bytes that differ from what was put in scratch at entry (a copy of the program's
           bytes, so in/out buffers such as select's fd sets are read by the kernel as they were);
   "in": never (an iovec array the kernel only reads).
-Calls whose buffers cannot be placed exactly return None (their pages are lifted instead):
-process_vm_readv (its buffers are another process's iovec), and calls the kernel may restart with a pointer it saved
-(poll, nanosleep, clock_nanosleep: their restart_block keeps the scratch address).
+Calls whose buffers cannot be placed exactly return None (their pages are lifted instead).
+process_vm_readv's local iovec array is rebuilt as readv's (its remote one, only read, stays
+where it is). poll, nanosleep and
+clock_nanosleep are moved too, though the kernel may restart them (restart_syscall) with the
+scratch pointer it saved: session/scratch.py keeps the area until that restarted call ends.
+An argument passed twice (nanosleep(&ts, &ts)) points at one "diff" piece: the kernel reads
+the same bytes there as in the program's buffer.
 Pure logic: ``read`` reads the program's memory.
 """
 from __future__ import annotations
@@ -24,14 +28,12 @@ from .syscalls import IOVEC, MAX_IOV, MMSGHDR_SIZE, MSGHDR, TIMESPEC_SIZE, Reade
 
 ALIGN = 64
 MAX_SCRATCH = 64 << 20  # in all: larger calls are lifted (nothing of them is read before)
-# Restarted through restart_syscall with the user pointer saved in the kernel's restart_block.
-RESTART_BLOCK = frozenset({"poll", "nanosleep", "clock_nanosleep"})
-# The table's calls whose pages are lifted around them instead (buffers inside structures
-# not rebuilt here, or restart_block).
-LIFTED = RESTART_BLOCK | {"process_vm_readv"}
+# The table's calls whose pages are lifted around them instead (none now: every buffer of
+# theirs can be placed).
+LIFTED: frozenset[str] = frozenset()
 NR_RECVMSG, NR_RECVMMSG = 47, 299
 MSG_LEN = struct.Struct("<I")  # mmsghdr.msg_len, after the msghdr
-IOV_CALLS = frozenset({"readv", "preadv", "preadv2"})
+IOV_CALLS = frozenset({"readv", "preadv", "preadv2", "process_vm_readv"})  # iovec array: args 1, 2
 
 
 @dataclass
@@ -71,7 +73,7 @@ def plan(nr: int, args: tuple[int, ...], read: Reader,
     """The plan for call nr, moving the buffers ``moved(addr, size)`` says (those in protected
     pages); None if one of those cannot be moved exactly."""
     entry = syscalls.BY_NR.get(nr)
-    if entry is None or entry.name in RESTART_BLOCK:
+    if entry is None or entry.name in LIFTED:
         return None
     if entry.name in IOV_CALLS:
         return _iov_plan(args, read)
@@ -91,12 +93,14 @@ def plan(nr: int, args: tuple[int, ...], read: Reader,
         if not moved(addr, size):
             continue
         where = [i for i, a in enumerate(args) if a == addr]
-        if len(where) != 1 or any(a < addr + size and addr < a + s for a, s in taken):
-            return None  # not an argument (inside a structure) or shared by two: not exact
+        if not where or any(a < addr + size and addr < a + s for a, s in taken):
+            return None  # not an argument (inside a structure) or overlapping another: not exact
+        if len(where) > 1 and (entry.name not in syscalls.RESTARTED or out_ptr is not None):
+            return None  # shared by two outputs
         taken.append((addr, size))
-        i = where[0]
-        counted = i == out_ptr and size == args[entry.out[1]] * entry.out[2]
-        result.args[i] = len(result.pieces)
+        counted = where == [out_ptr] and size == args[entry.out[1]] * entry.out[2]
+        for i in where:  # nanosleep(&ts, &ts): both at one copy of ts
+            result.args[i] = len(result.pieces)
         result.pieces.append(Piece(addr, size, "count" if counted else "diff",
                                    init=None if counted else read(addr, size)))
     if not result.pieces:

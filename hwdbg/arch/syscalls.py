@@ -4,9 +4,7 @@ Each entry names the call, its number (asm/unistd_64.h) and a rule that, from th
 arguments (and a reader of the caller's memory, for iovec and msghdr arrays), returns the
 buffers the kernel may write, as (address, size) upper bounds known at entry. The
 arguments that matter to a person (fd, length) are named too, for the hit's text.
-Into page-watched memory every call here is made into scratch memory (scratchplan.py), but
-those of scratchplan.LIFTED (poll, nanosleep, clock_nanosleep, process_vm_readv),
-which run with the pages lifted.
+Into page-watched memory every call here is made into scratch memory (scratchplan.py).
 Pure logic: no process is needed to test it.
 """
 from __future__ import annotations
@@ -219,9 +217,16 @@ BY_NR: dict[int, Syscall] = {s.nr: s for s in TABLE}
 BY_NAME: dict[str, Syscall] = {s.name: s for s in TABLE}
 
 
+# poll, nanosleep and clock_nanosleep interrupted without a handler run on as this call, with
+# the pointer they saved: its exit is where their later writes are seen.
+NR_RESTART_SYSCALL = 219
+ERESTART_RESTARTBLOCK = 516
+RESTARTED = frozenset({"poll", "nanosleep", "clock_nanosleep"})
+
+
 def writing_numbers() -> list[int]:
     """The numbers the kernel-write filter stops at."""
-    return sorted(BY_NR)
+    return sorted(set(BY_NR) | {NR_RESTART_SYSCALL})
 
 
 def buffers(nr: int, args: tuple[int, ...], read: Reader) -> Optional[Buffers]:

@@ -14,7 +14,7 @@ import os
 import signal
 from collections import deque
 from dataclasses import dataclass
-from typing import Iterable, Optional
+from typing import Callable, Iterable, Optional
 
 from ..errors import PtraceError, TargetError
 from ..linux import procfs
@@ -59,6 +59,8 @@ class Inferior(Launch):
         self.filtered = False  # started under the kernel-write seccomp filter (linux/seccomp.py)
         self.trace_syscalls = False  # resume with PTRACE_SYSCALL: stop at every syscall (kernel writes)
         self.fork_events = False  # keep forked children stopped and report Forked/VforkDone (forks.py)
+        # Set by page watches: gives a forked child (stopped, its own memory) its pages' protection back.
+        self.clean_child: Optional[Callable[[int], None]] = None
 
 
     # ---------------------------------------------------------------- threads

@@ -133,6 +133,15 @@ class SoftwareBreakpoints:
         return bytes(out)
 
 
+def read_child(pid: int, addr: int, size: int) -> bytes:
+    """Reads a (stopped, traced) forked child's memory."""
+    fd = os.open(procfs.mem_path(pid), os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        return os.pread(fd, size, addr)
+    finally:
+        os.close(fd)
+
+
 def write_child(pid: int, addr: int, data: bytes) -> None:
     """Writes a (stopped, traced) forked child's memory."""
     fd = os.open(procfs.mem_path(pid), os.O_RDWR | os.O_CLOEXEC)

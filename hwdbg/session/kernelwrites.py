@@ -49,6 +49,9 @@ class KernelWrites:
         self._breakpoints, self._hits, self._read_memory = breakpoints, hits, read_memory
         self.pages, self.lift, self.scratch = pages, SyscallLift(pages), ScratchRedirect(pages)
         self._calls: dict[int, _Call] = {}  # tid -> the call it is in, whose exit we wait for
+        # tid -> its poll/nanosleep/clock_nanosleep that ended with ERESTART_RESTARTBLOCK: if the
+        # thread's next call is restart_syscall, that call's exit is this one's (and its writes)
+        self._restarts: dict[int, _Call] = {}
         self._filter: Optional[bytes] = None
         self.stops = 0  # syscall and seccomp stops handled (what the filter saves shows here)
         pages.leave_syscall_stop = self.leave_syscall_stop
@@ -78,11 +81,13 @@ class KernelWrites:
 
     def reset(self) -> None:
         self._calls.clear()
+        self._restarts.clear()
         self.lift.reset()
         self.scratch.reset()
 
     def forget(self, tid: int) -> None:
         self._calls.pop(tid, None)
+        self._restarts.pop(tid, None)
         self.scratch.forget(tid)
 
     def check_detach(self, inf: Inferior) -> None:
@@ -98,6 +103,8 @@ class KernelWrites:
         self.stops += 1
         if info.op in (sc.SYSCALL_INFO_ENTRY, sc.SYSCALL_INFO_SECCOMP):
             self._calls.pop(tid, None)
+            if self._resumed(inf, tid, info.nr):
+                return trap
             call = self._entry(info)
             if call is None:
                 return trap
@@ -113,6 +120,18 @@ class KernelWrites:
             self._at_exit(inf, tid, info.rval, trap)
         return trap
 
+    def _resumed(self, inf: Inferior, tid: int, nr: int) -> bool:
+        """restart_syscall after an interrupted poll/nanosleep/clock_nanosleep of tid: its exit is
+        awaited as that call's. Any other call: the interrupted one is over."""
+        call = self._restarts.pop(tid, None)
+        if call is None or nr != syscalls.NR_RESTART_SYSCALL:
+            self.scratch.drop_restart(tid)
+            return False
+        self.scratch.resume(tid)
+        self._calls[tid] = call
+        inf.threads[tid].to_exit = True
+        return True
+
     def _at_exit(self, inf: Inferior, tid: int, rval: int, trap: TrapHits) -> bool:
         """A call's exit; True if the thread was set back onto its `syscall` instruction."""
         if self.scratch.prelude_exit(inf, tid, rval) or self.lift.at_exit(inf, tid):
@@ -121,6 +140,8 @@ class KernelWrites:
         call = self._calls.pop(tid, None)
         if call is not None:
             self._exit(tid, call, rval, trap)
+            if rval == -syscalls.ERESTART_RESTARTBLOCK and syscalls.BY_NR[call.nr].name in syscalls.RESTARTED:
+                self._restarts[tid] = call
         if self.lift.wants_exit(tid):
             self.lift.restore(inf, tid)
         return False

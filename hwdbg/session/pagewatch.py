@@ -12,7 +12,8 @@ A system call writing into a protected page would fail with EFAULT: at its entry
 mprotect that unprotects those pages and then made again, and the pages are protected
 again at its exit (kernelwrites.py reports the kernel's write when --kernel is on).
 
-Every page goes back to its own protection on detach, kill, exit and exec.
+Every page goes back to its own protection on detach, kill, exit and exec, and in a forked
+child's copy of the memory before it runs (a write there would kill it: it is not ours).
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from typing import Callable, Iterable, Mapping, Optional
 from ..errors import AddressError, LengthError, TargetError
 from ..linux import procfs
 from ..linux import ptrace as sc
-from ..process import inject
+from ..process import forks, inject
 from ..process.control import Inferior
 from ..process.events import Signal
 from .hits import HitSemantics, TrapHits
@@ -141,6 +142,7 @@ class PageWatches:
         for p in fresh:
             self.protected[p] = pages[p]
         self.shared |= shared
+        inf.clean_child = self.clean_child
         bp.value = self._read_memory(bp.addr, bp.length)
         bp.armed_pages = True
 
@@ -174,6 +176,18 @@ class PageWatches:
         if inf.alive and self.stub is not None and self.stub.area is not None:
             inject.inject_syscall(inf, self._injector(inf), 11, self.stub.area, 2 * PAGE)  # munmap
         self.reset()
+
+    def clean_child(self, child: int) -> None:
+        """A forked child (stopped before it ran): its copy of our pages gets their own protection."""
+        runs: list[list[int]] = []
+        for page in sorted(self.protected):
+            prot = self.protected[page]
+            if runs and runs[-1][0] + runs[-1][1] == page and runs[-1][2] == prot:
+                runs[-1][1] += PAGE
+            else:
+                runs.append([page, PAGE, prot])
+        for start, size, prot in runs:
+            forks.child_syscall(child, inject.NR_MPROTECT, start, size, prot)
 
     def reset(self) -> None:
         """The process is gone or has a new image: nothing of ours is protected any more."""

@@ -14,6 +14,13 @@ turned into mmap (then madvise MADV_DONTFORK, so forked children do not inherit 
 again, as SyscallLift does with its mprotect. A thread that exits leaves its area to the
 next thread that needs one; detach unmaps them all.
 
+poll, nanosleep and clock_nanosleep interrupted without a handler (SIGSTOP, our own
+PTRACE_INTERRUPT) end with ERESTART_RESTARTBLOCK and go on as restart_syscall with the scratch
+pointer the kernel saved: their area is kept for them; what they wrote so far is copied at each
+exit, and the restarted call's exit is theirs too (kernelwrites.py). With a handler, the same
+exit is their last (EINTR and the time left, copied at once). Detached meanwhile, the area
+stays mapped: the restarted call still points there.
+
 Not redirected (the pages are lifted instead): the calls scratchplan.LIFTED names, calls
 over MAP_SHARED pages (/proc/PID/mem cannot write a read-only shared page), buffers reaching
 memory that is not writable, and buffers over MAX_SCRATCH in all.
@@ -51,6 +58,7 @@ class _Redirect:
     args: tuple[int, ...]  # the program's own
     plan: scratchplan.Plan
     area: _Area
+    resumed: bool = False  # the restart_syscall of an interrupted one: its registers are the program's
 
 
 Step = Callable[[], Optional[tuple[int, ...]]]  # our call's number and arguments (None: give up)
@@ -65,8 +73,10 @@ class ScratchRedirect:
         self._steps: dict[int, list[tuple[Step, Callable[[int], None]]]] = {}  # our calls still to make
         self._saved: dict[int, tuple[sc.Regs, Callable[[int], None]]] = {}  # entry turned into our call
         self._failed: set[int] = set()  # no area could be made: lift
+        self._restart: dict[int, _Redirect] = {}  # tid -> its call the kernel may restart (restart_block)
         self.closing = False  # letting go: lift instead of making new areas
         self.redirected = 0  # calls made into scratch
+        self.resumed = 0  # restart_syscalls that went on with one of them
 
     def reset(self) -> None:
         """Exec or exit: the areas went with the old image."""
@@ -76,12 +86,14 @@ class ScratchRedirect:
         self._steps.clear()
         self._saved.clear()
         self._failed.clear()
+        self._restart.clear()
         self.closing = False
 
     def forget(self, tid: int) -> None:
         self._flight.pop(tid, None)
         self._steps.pop(tid, None)
         self._saved.pop(tid, None)
+        self._restart.pop(tid, None)
         area = self.areas.pop(tid, None)
         if area is not None:
             self.spare.append(area)
@@ -89,6 +101,20 @@ class ScratchRedirect:
     def in_flight(self, tid: int) -> bool:
         """An entry of tid was changed by us and its exit not seen yet."""
         return tid in self._flight or tid in self._saved
+
+    def resume(self, tid: int) -> bool:
+        """The entry of restart_syscall: tid's interrupted call goes on, into the same scratch."""
+        flight = self._restart.pop(tid, None)
+        if flight is None:
+            return False
+        flight.resumed = True
+        self._flight[tid] = flight
+        self.resumed += 1
+        return True
+
+    def drop_restart(self, tid: int) -> None:
+        """Another call: the interrupted one ended (a handler ran: EINTR), its area is free."""
+        self._restart.pop(tid, None)
 
     def overlaps(self, addr: int, length: int) -> bool:
         """A range that touches one of our areas (refused as a watch)."""
@@ -211,10 +237,11 @@ class ScratchRedirect:
         flight = self._flight.pop(tid, None)
         if flight is None:
             return False
-        regs = inf.get_regs(tid)
-        for arg in flight.plan.args:
-            setattr(regs, ARG_REGS[arg], flight.args[arg])
-        inf.set_regs(tid, regs)
+        if not flight.resumed:
+            regs = inf.get_regs(tid)
+            for arg in flight.plan.args:
+                setattr(regs, ARG_REGS[arg], flight.args[arg])
+            inf.set_regs(tid, regs)
         base = flight.area.addr
         def now(piece: scratchplan.Piece) -> bytes:
             return inf.read_memory(base + piece.offset, piece.size)
@@ -226,13 +253,17 @@ class ScratchRedirect:
                 after = now(piece)
                 for at, n in scratchplan.diff_runs(piece.init, after):
                     inf.write_memory(piece.real + at, after[at:at + n])
+                piece.init = after  # a restarted call's later writes are told from these
+        if rval == -syscalls.ERESTART_RESTARTBLOCK:
+            self._restart[tid] = flight  # its restart_syscall writes on into this scratch
         return True
 
     # ------------------------------------------------------------ letting go
 
     def release(self, inf: Inferior, injector: Callable[[], int]) -> None:
         """Unmaps every area (detach), by a thread that can inject."""
-        areas = self._all_areas()
+        pending = [f.area for f in self._restart.values()]
+        areas = [a for a in self._all_areas() if all(a is not p for p in pending)]
         tid = injector() if areas else 0
         for area in areas:
             inject.inject_syscall(inf, tid, NR_MUNMAP, area.addr, area.size)

@@ -3,6 +3,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+from dataclasses import dataclass
 
 import pytest
 
@@ -80,3 +81,40 @@ def slots_held(tid: int, addr: int, count=None):
 @pytest.fixture
 def hold_slots():
     return slots_held
+
+
+# A program whose `big` array is page-watched with --kernel from ready() to its exit.
+
+
+@dataclass
+class WatchedRun:
+    output: str  # the program's stdout
+    hits: list
+    base: int  # &big
+    pid: int
+    redirected: int  # calls made into scratch memory
+    lifts: int  # calls made with the pages lifted
+    resumed: int  # restart_syscalls that went on with a call made into scratch
+
+
+def run_watching_big(argv: list[str], kernel_mode: str) -> WatchedRun:
+    """Starts argv ("seccomp": under the kernel-write filter, else PTRACE_SYSCALL), watches its
+    array `big` (page protection, --kernel) at ready() and runs it to its exit."""
+    r, w = os.pipe()
+    with hwdbg.spawn(argv, stdout=w, kernel_writes=kernel_mode == "seccomp") as target:
+        os.close(w)
+        target.run_to("ready")
+        bp = target.watch("big", kernel=True)
+        assert target.session.breakpoints[bp.id].paged
+        base, pid = target.address_of("big"), target.pid
+        assert isinstance(target.run_until_exit(timeout=120), hwdbg.records.Exited)
+        with os.fdopen(r) as out:
+            output = out.read()
+        kernel = target.session.kernel
+        return WatchedRun(output, list(bp.hits), base, pid, kernel.scratch.redirected, kernel.lift.lifts,
+                          kernel.scratch.resumed)
+
+
+@pytest.fixture
+def watched_run():
+    return run_watching_big

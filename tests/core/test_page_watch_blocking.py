@@ -27,30 +27,22 @@ def perms_of(pid: int) -> list[str]:
 
 
 @pytest.mark.parametrize("mode", ["seccomp", "ptrace-syscall"])
-def test_writes_during_a_blocked_read_are_hits(block_exe, mode):
-    r, w = os.pipe()
-    with hwdbg.spawn([str(block_exe), str(ROUNDS)], stdout=w, kernel_writes=mode == "seccomp") as target:
-        os.close(w)
-        target.run_to("ready")
-        bp = target.watch("big", kernel=True)
-        assert target.session.breakpoints[bp.id].paged
-        base, pid = target.address_of("big"), target.pid
-        assert isinstance(target.run_until_exit(timeout=120), hwdbg.records.Exited)
-        with os.fdopen(r) as out:
-            assert out.read().splitlines() == [
-                "read=300", "badfd=-1 errno=9", "pread=-1 errno=29", "getrandom=64", "check=AN"]
-        hits = bp.hits
-        program = [h for h in hits if not h.syscall]
-        # every write of the main thread, made while the reader was blocked, at b_write's pc
-        assert [(h.function, h.tid, h.changed, h.new) for h in program] == [
-            ("b_write", pid, (base + 2048 + i, 1), i % 250 + 1) for i in range(ROUNDS)]
-        assert len({h.pc for h in program}) == 1
-        kernel = [(h.syscall, h.syscall_result, h.changed) for h in hits if h.syscall]
-        assert kernel[0] == ("read", 300, (base + 100, 300))
-        assert kernel[1][0] == "getrandom" and kernel[1][1] == 64 and kernel[1][2][0] >= base + 6000
-        assert len(kernel) == 2
-        assert [h.tid for h in hits if h.syscall == "read"] != [pid]  # the reader thread's
-        assert target.session.kernel.scratch.redirected >= 3  # read, the EBADF read, getrandom
+def test_writes_during_a_blocked_read_are_hits(block_exe, mode, watched_run):
+    run = watched_run([str(block_exe), str(ROUNDS)], mode)
+    assert run.output.splitlines() == [
+        "read=300", "badfd=-1 errno=9", "pread=-1 errno=29", "getrandom=64", "check=AN"]
+    base, pid = run.base, run.pid
+    program = [h for h in run.hits if not h.syscall]
+    # every write of the main thread, made while the reader was blocked, at b_write's pc
+    assert [(h.function, h.tid, h.changed, h.new) for h in program] == [
+        ("b_write", pid, (base + 2048 + i, 1), i % 250 + 1) for i in range(ROUNDS)]
+    assert len({h.pc for h in program}) == 1
+    kernel = [(h.syscall, h.syscall_result, h.changed) for h in run.hits if h.syscall]
+    assert kernel[0] == ("read", 300, (base + 100, 300))
+    assert kernel[1][0] == "getrandom" and kernel[1][1] == 64 and kernel[1][2][0] >= base + 6000
+    assert len(kernel) == 2
+    assert [h.tid for h in run.hits if h.syscall == "read"] != [pid]  # the reader thread's
+    assert run.redirected >= 3  # read, the EBADF read, getrandom
 
 
 def _all_in_read(pid: int) -> bool:

@@ -3,7 +3,7 @@
  * ppoll's pollfd array, wait4's status and rusage) while the main thread, having seen it blocked
  * (/proc/self/task/TID/syscall), writes other bytes of the same page `rounds` times, then
  * wakes it. Then fixed-size outputs into the array (fstat, getrlimit, uname, getresuid,
- * pipe2) and calls that fail. Prints each call's result, errno and a hash of the bytes it
+ * pipe2), process_vm_readv into its iovecs, and calls that fail. Prints each call's result, errno and a hash of the bytes it
  * wrote, to compare with a run without a debugger. Usage: page_block_calls MODE ROUNDS. */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -165,6 +165,19 @@ static void fixed_outputs(void)
     errno = 0;
     ret = preadv(fds[0], iov_in_big(), 3, 0);
     printf("preadv=%ld errno=%d\n", ret, errno);
+    static char source[330];  /* process_vm_readv from ourselves: the local iovecs in big */
+    for (int i = 0; i < 330; i++)
+        source[i] = (char)(i * 7 + 3);
+    struct iovec remote[2] = {{source, 200}, {source + 250, 80}};
+    ret = process_vm_readv(getpid(), iov_in_big(), 3, remote, 2, 0);
+    show("vm_readv", ret, big + 100, 50);
+    show("vm_readv2", ret, big + 5000, 300);
+    errno = 0;
+    remote[1].iov_base = NULL;  /* a partial read: what came before the bad remote range */
+    for (int i = 0; i < 330; i++)
+        source[i] ^= 0x55;
+    ret = process_vm_readv(getpid(), iov_in_big(), 3, remote, 2, 0);
+    show("vm_readv_part", ret, big + 5000, 300);
 }
 
 int main(int argc, char **argv)

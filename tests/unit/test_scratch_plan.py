@@ -54,11 +54,32 @@ def test_one_buffer_passed_twice_is_not_moved():
     assert plan is None
 
 
-def test_calls_restarted_with_a_saved_pointer_are_not_moved():
-    for name in ("poll", "nanosleep", "clock_nanosleep"):
-        entry = BY_NAME[name]
-        assert scratchplan.plan(entry.nr, (0x1000, 1, 0x1000, 0x1000, 0, 0), memory({0x1000: bytes(64)}),
-                                everything) is None
+def test_calls_restarted_with_a_saved_pointer_are_moved_as_copies():
+    """poll's pollfd array and the time left of nanosleep/clock_nanosleep come back by difference
+    (a restarted call writes them later through the same scratch pointer); a timespec passed as
+    both request and time left points at one copy."""
+    mem = memory({0x1000: bytes(range(64))})
+    poll = scratchplan.plan(BY_NAME["poll"].nr, (0x1000, 2, 0xFFFFFFFF, 0, 0, 0), mem, everything)
+    assert poll is not None and poll.args == {0: 0}
+    assert [(p.real, p.size, p.mode, p.init) for p in poll.pieces] == [(0x1000, 16, "diff", bytes(range(16)))]
+    sleep = scratchplan.plan(BY_NAME["nanosleep"].nr, (0x9000, 0x1010, 0, 0, 0, 0), mem, everything)
+    assert sleep is not None and sleep.args == {1: 0} and sleep.pieces[0].init == bytes(range(16, 32))
+    both = scratchplan.plan(BY_NAME["nanosleep"].nr, (0x1010, 0x1010, 0, 0, 0, 0), mem, everything)
+    assert both is not None and both.args == {0: 0, 1: 0} and len(both.pieces) == 1
+    clock = scratchplan.plan(BY_NAME["clock_nanosleep"].nr, (1, 0, 0x1020, 0x1020, 0, 0), mem, everything)
+    assert clock is not None and clock.args == {2: 0, 3: 0} and clock.pieces[0].mode == "diff"
+
+
+def test_process_vm_readv_moves_its_local_iovecs_as_readv():
+    local = IOVEC.pack(0x5000, 40) + IOVEC.pack(0x6000, 100)
+    remote = IOVEC.pack(0x7777000, 140)
+    args = (1234, 0x4000, 2, 0x4100, 1, 0)
+    plan = scratchplan.plan(BY_NAME["process_vm_readv"].nr, args, memory({0x4000: local, 0x4100: remote}),
+                            everything)
+    assert plan is not None and plan.args == {1: 0}
+    assert [(p.real, p.size, p.mode) for p in plan.pieces] == [(0x4000, 32, "in"), (0x5000, 40, "count"),
+                                                              (0x6000, 100, "count")]
+    assert plan.counts(70) == [40, 30]
 
 
 def test_readv_gets_a_scratch_iovec_array_and_its_result_scattered():

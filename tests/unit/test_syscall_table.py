@@ -52,6 +52,7 @@ def test_numbers_match_the_headers():
     header = open("/usr/include/x86_64-linux-gnu/asm/unistd_64.h").read()
     for call in syscalls.TABLE:
         assert f"#define __NR_{call.name} {call.nr}\n" in header, call.name
+    assert f"#define __NR_restart_syscall {syscalls.NR_RESTART_SYSCALL}\n" in header
 
 
 def memory(blobs: dict[int, bytes]):

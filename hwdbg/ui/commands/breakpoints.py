@@ -161,14 +161,19 @@ def watch(ctx: Any, args: argparse.Namespace) -> Result:
     (read, readv, preadv2, recvmsg, recvmmsg, select, ppoll, wait4, stat, pipe2 ...)
     writes into hwdbg's scratch memory (a copy of its iovec array or msghdr pointing
     there) and the bytes it wrote are copied in at its exit, so the pages stay
-    protected while it blocks; a few (poll, nanosleep, clock_nanosleep,
-    process_vm_readv, MAP_SHARED pages, buffers over 64 MiB or reaching unwritable
-    memory) run with the pages lifted, and another thread's write there meanwhile is
-    not trapped (with --kernel it shows as the call's). Calls hwdbg does not decode
+    protected while it blocks (poll, nanosleep and clock_nanosleep too: their scratch
+    memory stays theirs while the kernel restarts them with the pointer it saved, and a
+    hit at an interruption has the result -516, ERESTART_RESTARTBLOCK); a few (calls into
+    MAP_SHARED pages, buffers over 64 MiB or reaching unwritable memory) run with the
+    pages lifted, and another thread's write there meanwhile is not trapped (with
+    --kernel it shows as the call's). Another process's writes to MAP_SHARED memory are
+    never seen; a forked child's copy of the pages gets its own protection back. Calls hwdbg does not decode
     (ioctl, fcntl) get EFAULT there. Not for thread stacks; 1 byte to 1 GiB of
     writable memory.
     Pages get their protection back on delete, detach, quit, kill and errors; after a SIGKILL of
-    hwdbg an attached program dies of SIGSEGV at its next write there (in the trampoline: SIGTRAP).
+    hwdbg an attached program dies of SIGSEGV at its next write there; a thread that was in
+    the trampoline finishes its write untraced and dies of SIGTRAP at the trampoline's int3
+    (unless another thread's write to the pages kills the process with SIGSEGV first).
 
     --trace reports each change in one line and keeps running; --thread TID arms it
     in one thread only; --priority P decides who keeps a debug register when more

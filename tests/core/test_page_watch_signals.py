@@ -1,0 +1,81 @@
+"""A signal delivered while a thread's write runs in the page-watch trampoline (an interval
+timer every 300 µs, two writing threads): its handler runs after the write, and the handler's
+own write to the watched range is a hit too. Every write of the threads and of the handler is
+a hit at its own function; the program's output is that of a run without hwdbg."""
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+import hwdbg
+
+pytestmark = pytest.mark.requires_ptrace
+ROUNDS = 1500
+
+
+def test_signal_during_trampoline_writes(build_target):
+    exe = build_target("page_signal")
+    alone = subprocess.run([str(exe), str(ROUNDS)], capture_output=True, text=True, timeout=60)
+    assert alone.returncode == 0, alone.stderr
+    r, w = os.pipe()
+    er, ew = os.pipe()
+    with hwdbg.spawn([str(exe), str(ROUNDS)], stdout=w, stderr=ew) as target:
+        os.close(w)
+        os.close(ew)
+        target.run_to("ready")
+        bp = target.watch("big", keep=None)
+        assert target.session.breakpoints[bp.id].paged
+        assert isinstance(target.run_until_exit(timeout=300), hwdbg.records.Exited)
+        with os.fdopen(r) as out:
+            assert out.read() == alone.stdout
+        with os.fdopen(er) as err:
+            handled = int(re.search(r"handled=(\d+)", err.read()).group(1))
+        by_function: dict[str, int] = {}
+        for h in bp.hits:
+            by_function[h.function] = by_function.get(h.function, 0) + 1
+        assert handled > 0
+        assert by_function == {"loop_write": 2 * ROUNDS, "h_write": handled}
+
+
+KILLED_IN_TRAMPOLINE = textwrap.dedent('''
+    import os, signal, sys, hwdbg
+    from hwdbg.linux import ptrace as sc
+    from hwdbg.process import inject
+    target = hwdbg.attach(int(sys.argv[1]))
+    target.watch("big")
+
+    def die(inf, tid, *args, **kwargs):  # the thread is sent into the trampoline, then hwdbg dies
+        sc.cont(tid)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    inject.run_alone = die
+    print("armed", flush=True)
+    target.cont(timeout=60)
+''')
+
+
+def test_sigkill_of_hwdbg_while_a_thread_is_in_the_trampoline(build_target):
+    """What the man page says: the thread finishes the trampoline untraced (pages lifted, the
+    write, pages protected again) and dies of SIGTRAP at its int3, taking the process."""
+    exe = build_target("page_signal")
+    target = subprocess.Popen([str(exe), "100", "wait"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert int(target.stdout.readline()) == target.pid
+        debugger = subprocess.Popen([sys.executable, "-c", KILLED_IN_TRAMPOLINE, str(target.pid)],
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert debugger.stdout.readline().split() == ["armed"], debugger.stderr.read()
+        target.stdin.write("\n")
+        target.stdin.flush()
+        assert debugger.wait(timeout=120) == -signal.SIGKILL
+        assert target.wait(timeout=60) == -signal.SIGTRAP
+    finally:
+        for proc in (target,):
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
