@@ -34,7 +34,8 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 MAX_LENGTH = 1 << 30
 SEGV_ACCERR = 2
 # Measured by bench/page_watch.py (bench/results/pages.md).
-FAULT_COST = "about 0.1 ms per write to its pages (0.15 ms when stepped)"
+FAULT_COST = ("about 0.05 ms per write to its pages in the C hit loop (one thread, batch runs), "
+              "0.1-0.2 ms otherwise, 0.15-0.3 ms when stepped")
 
 
 def _page_span(addr: int, length: int) -> range:
