@@ -2,10 +2,15 @@
 hits as Python's path: the same count, pcs, changed bytes, old and new values, in the same
 order; writes beside the watch and same-value writes are no hits; the threads' writes are exact
 while the program has several; a timer signal and our interrupts falling inside the
-trampoline's run lose nothing."""
+trampoline's run lose nothing; after SIGTERM of hwdbg or detach nothing stays protected."""
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
 
 import pytest
 
@@ -83,3 +88,56 @@ def test_interrupts_inside_the_c_loop_lose_nothing(exe, fast):
         puts = [(h.changed, h.old, h.new) for h in arr.hits if h.function == "put_byte" and h.tid == pid]
         # index k gets k + 1 (a byte): a hit unless that is the 0 it held already
         assert puts == [((base + k, 1), 0, (k + 1) & 0xFF) for k in range(2 * rounds) if (k + 1) & 0xFF]
+
+
+LET_GO = textwrap.dedent('''
+    import faulthandler, sys, hwdbg
+    faulthandler.dump_traceback_later(90, exit=True)  # a hang shows where it waits
+    from hwdbg.errors import TargetTimeout
+    pid, how = int(sys.argv[1]), sys.argv[2]
+    target = hwdbg.attach(pid)
+    bp = target.watch("blk.arr", keep=10)
+    print("armed", flush=True)
+    if how == "sigterm":
+        target.run_until_exit()  # the test SIGTERMs this debugger while the C loop takes faults
+    try:
+        target.run_until_exit(timeout=0.3)
+    except TargetTimeout:
+        pass
+    assert target.session.pagefast.taken > 0 and bp.hit_count > 0, (target.session.pagefast.taken, bp.hit_count)
+    target.detach()
+    print("detached", flush=True)
+''')
+
+
+def state(pid: int) -> str:
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()[0]
+
+
+@pytest.mark.parametrize("how", ["sigterm", "detach"])
+def test_letting_go_while_the_c_loop_takes_faults(exe, how):
+    """An attached single-threaded program writing the watch in a tight loop: after SIGTERM of
+    hwdbg, or detach, nothing stays protected (the program's next write would kill it) and no
+    SIGSEGV or SIGSTOP of ours reaches it: it ends normally at SIGUSR1."""
+    for _ in range(3):
+        proc = subprocess.Popen([str(exe), "forever"], stdout=subprocess.PIPE, text=True)
+        try:
+            assert proc.stdout.readline().strip() == "looping"
+            debugger = subprocess.Popen([sys.executable, "-c", LET_GO, str(proc.pid), how], stdout=subprocess.PIPE,
+                                        stderr=subprocess.PIPE, text=True)
+            assert debugger.stdout.readline().strip() == "armed", debugger.stderr.read()
+            if how == "sigterm":
+                while state(proc.pid) in ("t", "T"):
+                    time.sleep(0.001)
+                time.sleep(0.05)  # faults under way
+                debugger.send_signal(signal.SIGTERM)
+            out, err = debugger.communicate(timeout=120)
+            assert debugger.returncode == (128 + signal.SIGTERM if how == "sigterm" else 0), err
+            assert "Traceback" not in err
+            os.kill(proc.pid, signal.SIGUSR1)
+            assert proc.wait(timeout=60) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()

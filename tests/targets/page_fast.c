@@ -2,7 +2,8 @@
  * (tests/core/test_page_watch_fast.py). blk.arr is watched; blk.before and blk.after share its
  * pages (writes there are no hits); cross straddles a page boundary.
  *   page_fast ROUNDS [signals [solo]]   single-threaded rounds, then two threads (not with solo),
- *                                       then single again; with "signals" a 1 ms SIGALRM timer */
+ *                                       then single again; with "signals" a 1 ms SIGALRM timer
+ *   page_fast forever                   for attach: one thread writes arr until SIGUSR1 */
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -18,9 +19,11 @@ struct block {
 __attribute__((aligned(4096))) struct block blk;
 __attribute__((aligned(4096))) unsigned char cross[8192];
 volatile long alarms;
+volatile sig_atomic_t stop;
 
 void ready(void) {}
 static void on_alarm(int sig) { (void)sig; alarms++; }
+static void on_usr1(int sig) { (void)sig; stop = 1; }
 
 __attribute__((noinline)) void put_byte(int i, unsigned char v) { blk.arr[i] = v; }
 __attribute__((noinline)) void put_long(int i, long v) { memcpy(&blk.arr[i], &v, 8); }
@@ -46,6 +49,14 @@ static void *worker(void *arg)
 
 int main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "forever") == 0) {
+        signal(SIGUSR1, on_usr1);
+        printf("looping\n");
+        fflush(stdout);
+        for (long i = 0; !stop; i++)
+            put_byte((int)(i % 6000), (unsigned char)(i + 1));
+        return 0;
+    }
     int rounds = argc > 1 ? atoi(argv[1]) : 100;
     if (argc > 2 && strcmp(argv[2], "signals") == 0) {
         struct itimerval t = {{0, 1000}, {0, 1000}};
