@@ -47,6 +47,9 @@ with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "dwarfindex.c
 # Symbol-table queries without a table (hwdbg/symbols/elf.py).
 with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "symscan.c")) as source:
     SYM_SCAN = source.read()
+# Page-watch faults in the hit loop (hwdbg/session/pagefast.py).
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "pagehit.c")) as source:
+    PAGE_HIT = source.read()
 
 # The C hit loop's tables, declared once for cdef and for the compiler.
 FAST_TYPES = """
@@ -68,7 +71,40 @@ struct hwdbg_fast_hit {  /* read in bulk by hwdbg/hw/fastpath.py (HIT_FORMAT): k
     unsigned char old[32];
     unsigned char new[32];
 };
+struct hwdbg_page_insn {  /* a write the trampoline can make, with its trampoline (session/pagefast.py) */
+    unsigned long pc;
+    int len, code_len;
+    unsigned char insn[16];
+    unsigned char code[192];
+};
+struct hwdbg_page_bp {
+    unsigned long addr;
+    long len;
+    int have_last;
+    unsigned char *last, *cur;  /* len bytes each */
+};
+struct hwdbg_page_hit {
+    unsigned long pc;     /* after the write, as pagewatch.py reports it */
+    long lo, hi;          /* the changed bytes, offsets in the watch */
+    long pool_off;        /* old bytes, then new bytes, hi - lo each */
+    int tid, bp, had_old, pad;
+};
+struct hwdbg_page_args {
+    int tid;                                         /* the only thread */
+    unsigned long area;                              /* trampoline code page; data page after it */
+    unsigned long loaded_pc;                         /* in/out: whose trampoline is in the code page */
+    const unsigned long *pages; const int *prots; int npages;   /* sorted: the protected pages */
+    const struct hwdbg_page_insn *insns; int ninsns;            /* sorted by pc */
+    struct hwdbg_page_bp *bps; int nbps;
+    struct hwdbg_page_hit *hits; int max_hits; int nhits;
+    unsigned char *pool; long pool_size, pool_used, pool_need;
+    int resume_syscall;                              /* resume with PTRACE_SYSCALL (syscall stops wanted) */
+    int faults;                                      /* out: faults handled */
+    unsigned char saved[216];                        /* out (2): struct user_regs_struct at the fault */
+    unsigned long start, length, fault_addr; int prot;
+};
 struct hwdbg_fast_args {
+    struct hwdbg_page_args *pages;                   /* NULL: page faults are Python's */
     int mem_fd;
     const int *tids; int ntids;                      /* sorted: the threads we own */
     const unsigned long *plain_pcs; int nplain;      /* sorted: pcs known not to stop mid-instruction */
@@ -267,6 +303,7 @@ static int fast_hit(struct hwdbg_fast_args *a, int tid, int status)
     return 1;
 }
 
+""" + PAGE_HIT + r"""
 /* The perf breakpoint both kinds below start from: user-mode accesses of [addr, addr + len). */
 static void perf_bp_attr(struct perf_event_attr *attr, unsigned long addr, int len, int type)
 {
@@ -478,14 +515,21 @@ static int fast_loop(struct hwdbg_fast_args *a)
     for (;;) {
         if (a->nhits >= a->max_hits)
             return 0;
+        if (a->pages && (a->pages->nhits >= a->pages->max_hits
+                         || a->pages->pool_used + a->pages->pool_need > a->pages->pool_size))
+            return 0;
         if (wake_pending)
             return -EINTR;
         tid = waitpid(-1, &status, __WALL);
         if (tid < 0)
             return -errno;
         rc = fast_hit(a, tid, status);
+        if (rc == 0 && a->pages)
+            rc = page_hit(a, tid, status);
         if (rc < 0)
             return rc;
+        if (rc == 2)
+            return 2;  /* a->tid/a->status set, the trampoline under way */
         if (rc == 0) {
             a->tid = tid;
             a->status = status;
@@ -495,7 +539,7 @@ static int fast_loop(struct hwdbg_fast_args *a)
 }
 
 /* Waits and handles delegated hits until the hit buffer is full (returns 0), a stop needs
- * Python (returns 1 with a->tid/a->status), a signal arrived (-EINTR) or waitpid fails (-errno). */
+ * Python (returns 1 with a->tid/a->status; 2 for a page fault whose trampoline it interrupted), a signal arrived (-EINTR) or waitpid fails (-errno). */
 int hwdbg_fast_loop(struct hwdbg_fast_args *a)
 {
     int rc;

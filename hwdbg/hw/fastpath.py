@@ -59,6 +59,7 @@ class FastLoop:
         self.args = args
         self.table = table
         self._handled: Optional[tuple[int, ...]] = None  # the signals args.signals lists
+        self.inflight = False
 
     def _array(self, ctype: str, init: Any) -> Any:
         array = ffi.new(ctype, init)
@@ -82,7 +83,8 @@ class FastLoop:
             args.signals = self._array("int[]", handled or (0,))
             args.nsignals = len(handled)
         rc = lib.hwdbg_fast_loop(args)
-        if rc == 1:
+        self.inflight = rc == 2  # a page fault's trampoline run it stopped short (session/pagefast.py)
+        if rc in (1, 2):
             return (args.tid, args.status), 0
         return None, -rc if rc < 0 else 0
 

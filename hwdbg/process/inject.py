@@ -86,16 +86,20 @@ def leave_exit_stop(inf: "Inferior", tid: int) -> Optional[ProcessEvent]:
     return None
 
 
-def run_alone(inf: "Inferior", tid: int, until_pc: int) -> tuple[Optional[ProcessEvent], list[ProcessEvent]]:
+def run_alone(inf: "Inferior", tid: int, until_pc: int,
+              first: Optional[tuple[int, int]] = None) -> tuple[Optional[ProcessEvent], list[ProcessEvent]]:
     """Resumes tid alone (PTRACE_CONT, no system-call stops), every other thread staying stopped,
     until it stops at the int3 that ends at until_pc. Signals that come meanwhile (the
     program's, our interrupt) are held and returned, to be handled after; any other stop
-    (a fault, the thread's end) is returned first, meaning the code did not run to its end."""
+    (a fault, the thread's end) is returned first, meaning the code did not run to its end.
+    first: it was resumed already, and this (tid, wait status) is its first stop since."""
     held: list[ProcessEvent] = []
-    sc.cont(tid, 0)
-    inf.threads[tid].running = True
+    if first is None:
+        sc.cont(tid, 0)
+        inf.threads[tid].running = True
     while inf.alive and tid in inf.threads:
-        other, status = REAPER.next_status(inf)
+        other, status = first if first is not None else REAPER.next_status(inf)
+        first = None
         event = inf._reap(other, status, stopping=True)
         if other != tid:
             if event is not None:

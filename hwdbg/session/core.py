@@ -30,6 +30,7 @@ from .kernelwrites import KernelWrites
 from .lifecycle import Lifecycle
 from .model import UserBreakpoint
 from .notrace import NoStopTraces, slot_holders
+from .pagefast import PageFast
 from .pagewatch import PageWatches
 from .publisher import Publisher
 from .running import Running
@@ -56,6 +57,7 @@ class Session(Lifecycle, Running, StopDispatch):
         self.pin = False
         self.fast_path = True  # let the C loop take hits that need no Python
         self.fast_hits = 0  # how many of them it took
+        self._paged = False  # the C loop takes page faults too (pagefast.py)
         self.stop_signals: set[int] = set()  # signals that stop too (hwdbg serve: those its client does not pass)
         self.fork_events = self.exec_events = False  # fork, vfork and exec stop too (hwdbg serve's client asks)
         self.signals = SignalTable()  # gdb's handle table
@@ -79,6 +81,7 @@ class Session(Lifecycle, Running, StopDispatch):
                                  backtrace=self.backtrace, env=self.env, emit=self.emit,
                                  tracing=lambda: self._tracing, current=lambda bp_id: bp_id in self.breakpoints)
         self.pages = PageWatches(breakpoints=lambda: self.breakpoints, hits=self.hits, read_memory=self.read_memory)
+        self.pagefast = PageFast(self.pages)  # page faults the C hit loop takes
         self.notrace = NoStopTraces(self.manager, publish=self.hits.publish, publish_records=self.hits.publish_records,
                                     describe=self.describe, emit=self.emit,
                                     flush=self.flush, holders=lambda: slot_holders(self.breakpoints.values()))

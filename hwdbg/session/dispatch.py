@@ -14,6 +14,7 @@ from ..hw.router import TrapKind
 from ..process import events as pev
 from ..process.control import Inferior
 from . import scoped
+from .pagefast import PageResume
 from .stops import exit_record, fork_reason, passed_on, signal_name, stop_reason
 
 
@@ -73,18 +74,24 @@ class StopDispatch:
             return None
         if isinstance(event, pev.GroupStop):
             return self._stopped(inf, tid, "signal", signal=signal_name(event.signo))
+        if isinstance(event, PageResume):
+            return self._page_fault(inf, tid, event)
         if isinstance(event, pev.Signal):
             if self.pages.owns(event.signo, event.info):
                 return self._page_fault(inf, tid, event)
             return self._handle_signal(inf, tid, event)
         return None
 
-    def _page_fault(self, inf: Inferior, tid: int, event: pev.Signal) -> Optional[rec.Stopped]:
-        """A write to a protected page, made with every other thread stopped (pagewatch.py)."""
+    def _page_fault(self, inf: Inferior, tid: int, event: pev.Signal | PageResume) -> Optional[rec.Stopped]:
+        """A write to a protected page, made with every other thread stopped (pagewatch.py); or
+        one the C loop's trampoline run left half done (pagefast.py)."""
+        resume = event if isinstance(event, PageResume) else None
+        if resume is not None:
+            inf.threads[tid].running = False  # at the stop that cut the run short (read by the C loop)
         if not inf.all_stopped:
             inf.stop_all()
             self._resume_all_after = True
-        trap = self.pages.handle_fault(inf, tid, event.info)
+        trap = self.pages.handle_fault(inf, tid, event.addr if resume else event.info.addr, resume)
         if trap.stop:
             return self._stopped(inf, tid, "breakpoint", hits=tuple(trap.hits))
         if tid in inf.threads and not inf.threads[tid].held:

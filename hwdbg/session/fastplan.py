@@ -17,6 +17,7 @@ from ..process.control import Inferior
 from ..process.events import ProcessEvent
 from ..records import Kind
 from .model import UserBreakpoint
+from .pagefast import PageFast
 
 FAST_MAX_LENGTH = 32  # the C hit loop's value buffer
 
@@ -42,17 +43,18 @@ class FastPlanner:
         self._loop: Optional[FastLoop] = None
 
     def plan(self, *, generation: int, mem_fd: int, tids: Iterable[int], plain_pcs: set[int], tracing: bool,
-             breakpoints: Mapping[int, UserBreakpoint]) -> Optional[FastLoop]:
-        """The C loop prepared for the current breakpoints and threads, or None if it cannot help."""
-        key = (generation, self.manager.epoch, len(plain_pcs), tracing,
+             breakpoints: Mapping[int, UserBreakpoint], paged: bool = False) -> Optional[FastLoop]:
+        """The C loop prepared for the current breakpoints and threads, or None if it cannot help
+        (paged: it is wanted for page faults, pagefast.py, even with no breakpoint of its own)."""
+        key = (generation, self.manager.epoch, len(plain_pcs), tracing, paged,
                tuple((bp.id, bp.condition, bp.ignore_count, bp.trace, bp.on_hit is None) for bp in
                      breakpoints.values()))
         if key != self._key:
-            self._key, self._loop = key, self._build(mem_fd, list(tids), plain_pcs, tracing, breakpoints)
+            self._key, self._loop = key, self._build(mem_fd, list(tids), plain_pcs, tracing, breakpoints, paged)
         return self._loop
 
     def _build(self, mem_fd: int, tids: list[int], plain_pcs: set[int], tracing: bool,
-               breakpoints: Mapping[int, UserBreakpoint]) -> Optional[FastLoop]:
+               breakpoints: Mapping[int, UserBreakpoint], paged: bool) -> Optional[FastLoop]:
         shadows = [self.manager.threads.get(tid) for tid in tids]
         if not shadows or any(s is None for s in shadows):
             return None
@@ -73,24 +75,27 @@ class FastPlanner:
                 index[bp.id] = len(fast)
                 fast.append(FastBreakpoint(bp, bp.addr, bp.length, _mode(bp)))
             slot_bp[slot] = index[bp.id]
-        if not fast:
+        if not fast and not paged:
             return None
         armed = [i for i, chunk in enumerate(layout) if chunk is not None]
         return FastLoop(mem_fd, tids, sorted(plain_pcs), armed[0] if len(armed) == 1 else -1, slot_bp, fast)
 
 
 def run_fast_loop(loop: FastLoop, inf: Inferior, limit: int,
-                  publish: Callable[[list[tuple[UserBreakpoint, int, int, Optional[int], Optional[int]]]], None]
-                  ) -> Optional[ProcessEvent]:
+                  publish: Callable[[list[tuple[UserBreakpoint, int, int, Optional[int], Optional[int]]]], None],
+                  pages: Optional[PageFast] = None) -> Optional[ProcessEvent]:
     """Lets the C loop take up to ``limit`` hits, publishes them (every one, even if a listener
     fails), and returns the stop it handed back for Python (None when it only recorded hits:
     the caller looks at its batch limit)."""
     outcome, err = loop.run(limit)
     try:
-        publish(loop.drain())
+        publish(loop.drain() + (pages.drain(loop) if pages is not None else []))
     finally:
         # The stop the C loop handed back must not be lost if a listener raised.
-        event = inf.accept(*outcome) if outcome is not None else None
+        if outcome is not None and loop.inflight and pages is not None:
+            event: Optional[ProcessEvent] = pages.resume_event(loop, *outcome)
+        else:
+            event = inf.accept(*outcome) if outcome is not None else None
         if event is not None and sys.exc_info()[0] is not None:
             inf.requeue(event)
     if outcome is not None:

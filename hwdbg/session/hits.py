@@ -132,12 +132,14 @@ class HitSemantics:
         describe, emit, make = self._describe, self._emit, rec.Hit
         places: dict[tuple[int, int], rec.Frame] = {}
         failure: Optional[Exception] = None
-        for bp, tid, pc, old, new in hits:
+        for bp, tid, pc, old, new, *changed in hits:  # a page watch's hit adds (address, length)
             where = places.get((bp.id, pc))
             if where is None:
                 where = places[(bp.id, pc)] = describe(pc - 1 if bp.kind.is_data else pc)
             hit = make(bp.id, bp.kind, bp.expr, bp.addr, bp.length, tid, pc, old, new, where.function, where.file,
                        where.line)
+            if changed:
+                hit.changed = changed[0]
             bp.hit_count += 1
             bp.writers.add(pc, tid, old, new, where, None)
             bp.hits.append(hit)

@@ -39,11 +39,13 @@ class FaultStub:
         self._decoded: dict[int, Optional[tuple[trampoline.Write, Optional[bytes]]]] = {}
         self._loaded: Optional[int] = None  # the pc whose trampoline is in the code page now
         self.used = 0  # faults handled here (tests, benchmarks)
+        self.version = 0  # bumped when a decoded trampoline changes (pagefast.py rebuilds its table)
 
     def reset(self) -> None:
         """Exec or exit: the area went with the old image."""
         self.area, self._failed, self._loaded = None, False, None
         self._decoded.clear()
+        self.version += 1
 
     def overlaps(self, addr: int, length: int) -> bool:
         return self.area is not None and self.area < addr + length and addr < self.area + 2 * PAGE
@@ -54,6 +56,7 @@ class FaultStub:
             try:
                 if self._read_raw(pc, found[0].length) != found[0].code:
                     del self._decoded[pc]
+                    self.version += 1
                     if self._loaded == pc:
                         self._loaded = None
             except TargetError:
@@ -65,6 +68,7 @@ class FaultStub:
                 write = None
             code = trampoline.build_for(self.area, self.area + PAGE, write) if write and self.area else None
             self._decoded[pc] = (write, code) if write else None
+            self.version += 1
             if len(self._decoded) > 4096:
                 self._decoded.clear()
         found = self._decoded[pc]
@@ -111,8 +115,24 @@ class FaultStub:
         regs.rip, regs.rax, regs.orig_rax = self.area, trampoline.NR_MPROTECT, inject.MASK64
         regs.rdi, regs.rsi, regs.rdx = start, length, prot
         inf.set_regs(tid, regs)
-        end = self.area + len(code)
-        event, held = inject.run_alone(inf, tid, end)
+        return self._finish(inf, tid, saved, start, length, prot)
+
+    def resume(self, inf: Inferior, tid: int, status: int, saved: sc.Regs, start: int, length: int,
+               prot: int) -> Optional[list[pev.ProcessEvent]]:
+        """run's end for a run the C hit loop started (pagefast.py) and a stop (status) cut short."""
+        found = self._decoded.get(saved.rip)
+        if found is None or found[1] is None or self.area is None or self._loaded != saved.rip:
+            raise TargetError(f"thread {tid}: the C loop's trampoline run is not the one loaded")  # cannot happen
+        return self._finish(inf, tid, saved, start, length, prot, first=(tid, status))
+
+    def _finish(self, inf: Inferior, tid: int, saved: sc.Regs, start: int, length: int, prot: int,
+                first: Optional[tuple[int, int]] = None) -> Optional[list[pev.ProcessEvent]]:
+        pc = saved.rip
+        assert self.area is not None
+        data = self.area + PAGE
+        code = self._decoded[pc][1]  # type: ignore[index]
+        end = self.area + len(code)  # type: ignore[arg-type]
+        event, held = inject.run_alone(inf, tid, end, first)
         if event is not None or not inf.alive or tid not in inf.threads:
             self._undo(inf, tid, saved, start, length, prot, event)
             self._requeue(inf, held)
@@ -132,6 +152,7 @@ class FaultStub:
         writes); registers and protections back as at the fault; the old way takes over."""
         pc = saved.rip
         self._decoded[pc] = None  # this write goes the old way from now on (a page-crossing write, say)
+        self.version += 1
         if not inf.alive or tid not in inf.threads:
             return
         inf.threads[tid].signal = 0

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 import signal
-from typing import Callable, Iterable, Mapping, Optional
+from typing import Any, Callable, Iterable, Mapping, Optional
 
 from ..errors import AddressError, LengthError, TargetError
 from ..linux import procfs
@@ -35,7 +35,8 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 MAX_LENGTH = 1 << 30
 SEGV_ACCERR = 2
 # Measured by bench/page_watch.py (bench/results/pages.md).
-FAULT_COST = "about 0.1 ms per write to its pages (0.15 ms when stepped)"
+FAULT_COST = ("about 0.05 ms per write to its pages in the C hit loop (one thread, batch runs), "
+              "0.1-0.2 ms otherwise, 0.15-0.3 ms when stepped")
 
 
 def _page_span(addr: int, length: int) -> range:
@@ -247,15 +248,20 @@ class PageWatches:
         return (signo == signal.SIGSEGV and info is not None and info.code == SEGV_ACCERR
                 and info.addr - info.addr % PAGE in self.protected)
 
-    def handle_fault(self, inf: Inferior, tid: int, info: sc.SigInfo) -> TrapHits:
-        """A write to a protected page: run it with the page writable (in the trampoline, or
-        stepped between two injected mprotects), compare, protect again."""
+    def handle_fault(self, inf: Inferior, tid: int, addr: int, resume: Any = None) -> TrapHits:
+        """A write to a protected page (at addr): run it with the page writable (in the trampoline,
+        or stepped between two injected mprotects), compare, protect again. resume (a
+        pagefast.PageResume): the C loop started the trampoline run and a stop cut it short."""
         self.faults += 1
         inf.threads[tid].signal = 0  # our fault, not the program's SIGSEGV
-        page = info.addr - info.addr % PAGE
+        page = addr - addr % PAGE
         # An instruction can write across a page boundary: lift the neighbour too if it is ours.
         span = [p for p in (page - PAGE, page, page + PAGE) if p in self.protected]
-        held = self._in_trampoline(inf, tid, span)
+        if resume is not None:
+            assert self.stub is not None
+            held = self.stub.resume(inf, tid, resume.status, resume.saved, resume.start, resume.length, resume.prot)
+        else:
+            held = self._in_trampoline(inf, tid, span)
         if held is None:
             for p in span:
                 inject.mprotect(inf, tid, p, PAGE, self.protected[p])

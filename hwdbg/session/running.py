@@ -171,7 +171,8 @@ class Running:
         if loop is None:
             return inf.wait_event()
         limit = FAST_BUFFER if self._batch is None else max(1, self._batch - self._batched())
-        return run_fast_loop(loop, inf, limit, self._publish_fast)
+        self.pagefast.attach(loop, inf if self._paged else None, limit)
+        return run_fast_loop(loop, inf, limit, self._publish_fast, self.pagefast)
 
     def _publish_fast(self, hits: list) -> None:
         self.fast_hits += len(hits)
@@ -185,11 +186,15 @@ class Running:
 
     def _fast_loop(self, inf: Inferior) -> Any:
         if (not self.fast_path or not inf.idle or self._stepping or self.strings.in_flight or inf.mem_fd is None
-                or cleanup.signal_pending() or inf.trace_syscalls):  # the C loop resumes with PTRACE_CONT
+                or cleanup.signal_pending()):
             return None
-        return self._planner.plan(generation=inf.generation, mem_fd=inf.mem_fd, tids=inf.threads,
+        self._paged = self.pagefast.eligible(inf, self._tracing)
+        if inf.trace_syscalls and not self._paged:
+            return None  # the C loop resumes hits with PTRACE_CONT (page faults: as inf.resume would)
+        loop = self._planner.plan(generation=inf.generation, mem_fd=inf.mem_fd, tids=inf.threads,
                                   plain_pcs=self.strings.plain_pcs, tracing=self._tracing,
-                                  breakpoints=self.breakpoints)
+                                  breakpoints=self.breakpoints, paged=self._paged)
+        return None if loop is not None and loop.bps and inf.trace_syscalls else loop
 
     def _held(self, tid: int) -> bool:
         """A stop of this thread is queued and not yet read (see BreakpointManager.stale)."""

@@ -155,7 +155,8 @@ def watch(ctx: Any, args: argparse.Namespace) -> Result:
     single-stepped between two injected mprotects instead: four stops). A change of the
     range is a hit at the exact writing pc with the bytes that changed (`changed` address
     and length; old and new are those bytes). Writes to other data on those pages are not
-    reported, at the same cost (about 0.1 ms per write, 0.15 stepped; 15 µs by a debug register;
+    reported, at the same cost (about 0.05 ms per write when the C hit loop takes it: one
+    thread, batch runs, hits only recorded; 0.1-0.2 ms otherwise, 0.15-0.3 stepped; 15 µs by a debug register;
     bench/results/pages.md); a rep stos/movs faults per element. System calls never get
     EFAULT there (with the system-call stops of --kernel): a call writing there
     (read, readv, preadv2, recvmsg, recvmmsg, select, ppoll, wait4, stat, pipe2 ...)
