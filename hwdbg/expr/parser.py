@@ -7,7 +7,7 @@ from typing import Callable, Iterator, Optional
 from ..errors import SymbolError, UsageError
 from ..symbols.types import CType, base_type_name, integer_type
 from .syntax import (
-    _COMPARE, _KEYWORDS, _NOT_PRECEDENCE, _PRECEDENCE, _SPACE, Binary, Cast, Conditional, Index, Member, Name, Node,
+    _COMPARE, _KEYWORDS, _NOT_PRECEDENCE, _PRECEDENCE, _SPACE, Binary, Call, Cast, Conditional, Index, Member, Name, Node,
     Num,
     Register, SizeOf, T, Unary, _children, _clip, _guard, _literal_type, _syntax_error, _Token, _tokenize,
 )
@@ -250,9 +250,11 @@ class _Parser:
     def postfix(self) -> Node:
         start = self.token
         node = self.primary()
-        while (op := self.operator()) in (".", "->", "["):
+        while (op := self.operator()) in (".", "->", "[", "("):
             self.advance()
-            if op == "[":
+            if op == "(":
+                node = self.make(start, Call, node, self.arguments())
+            elif op == "[":
                 index = self.expression()
                 self.expect("]")
                 node = self.make(start, Index, node, index)
@@ -261,6 +263,20 @@ class _Parser:
             else:
                 node = self.make(start, Member, node, self.advance().text, op == "->")
         return node
+
+    def arguments(self) -> tuple[Node, ...]:
+        """A call's arguments after its '(': conditionals separated by commas, then ')'."""
+        found: list[Node] = []
+        if self.operator() == ")":
+            self.advance()
+            return ()
+        with self.nested():
+            while True:
+                found.append(self.conditional())
+                if self.operator() == ")":
+                    self.advance()
+                    return tuple(found)
+                self.expect(",")
 
     def primary(self) -> Node:
         token = self.token

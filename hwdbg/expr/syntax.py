@@ -113,8 +113,23 @@ class SizeOf(Node):
     text: str = _source()
 
 
+@dataclass(frozen=True)
+class Call(Node):
+    """``function(arguments)``: an inferior call, run in the process by the environment."""
+
+    function: Node
+    arguments: tuple[Node, ...]
+    text: str = _source()
+
+
 def _children(node: Node) -> list[Node]:
-    return [child for child in (getattr(node, f.name) for f in fields(node)) if isinstance(child, Node)]
+    out: list[Node] = []
+    for child in (getattr(node, f.name) for f in fields(node)):
+        if isinstance(child, Node):
+            out.append(child)
+        elif isinstance(child, tuple):
+            out += [c for c in child if isinstance(c, Node)]
+    return out
 
 
 # --- tokens ------------------------------------------------------------------

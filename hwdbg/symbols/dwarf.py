@@ -29,6 +29,9 @@ from hwdbg.symbols.types import CType
 __all__ = ["DwarfInfo", "VOID", "file_matches"]
 
 
+DW_LANG_MIPS_ASSEMBLER = 0x8001  # what GNU as writes in a unit it assembled with -g
+
+
 class DwarfInfo(LineTables, TypeDecoder):
     """Queries over the DWARF of one ELF file; addresses are link-time."""
 
@@ -303,6 +306,9 @@ class DwarfInfo(LineTables, TypeDecoder):
         if entry is None:
             return None
         die = self._die(entry[2])
+        language = die.cu.get_top_DIE().attributes.get("DW_AT_language")
+        if language is not None and language.value == DW_LANG_MIPS_ASSEMBLER:
+            return None  # an assembler's DIE says nothing of the type (gdb: "unknown return type")
         return self._function_ctype(_inherited(die, "DW_AT_type"), die, _inherited(die, "DW_AT_prototyped"))
 
     def type_named(self, name: str) -> Optional[CType]:
