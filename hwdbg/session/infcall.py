@@ -146,7 +146,7 @@ class InferiorCalls:
                 shown = function.name
         address = self._resolve_ifunc(inf, tid, address, env)
         data, regs = self._run(inf, tid, address, layout_args, rtype, shown)
-        return self._value(rtype, data, regs, tid)
+        return self._value(rtype, data, tid, env)
 
     def _ifunc(self, address: int) -> bool:
         symbols = self.s.symbols
@@ -165,11 +165,11 @@ class InferiorCalls:
         data, _ = self._run(inf, tid, address, [], ULONG, "ifunc resolver")
         return int.from_bytes(data, "little")
 
-    def _value(self, rtype: CType, data: bytes, regs: Any, tid: int) -> expr.Value:
+    def _value(self, rtype: CType, data: bytes, tid: int, env: Any) -> expr.Value:
         if rtype.kind == "void":
             return expr.Value(0, VOID)
         if rtype.kind in ("struct", "union", "array"):
-            frame = self.s.frames.selected(tid)
+            frame = env.frame() if getattr(env, "frame", None) is not None else self.s.frames.selected(tid)
             if frame is None:
                 raise TargetError("the returned value has no frame to be kept in")
             where = frame.held.place(data)  # served at a made-up address, as registers' structs are

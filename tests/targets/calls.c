@@ -64,6 +64,7 @@ void set_double(double d) { last_double = d; }
 int crash(int *p) { return *p; }
 int stopper(int x) { int y = x + 1; return y * 2; }
 int (*op)(int, int) = add;
+int checkpoint(int v) { return v + 1; }
 
 static void *worker(void *arg)
 {
@@ -81,6 +82,7 @@ int main(int argc, char **argv)
     const char *word = "local word";
     pthread_t thread;
     pthread_create(&thread, NULL, worker, NULL);
+    x = checkpoint(x) - 1;
     counter += x;                             /* break here */
     spin = 0;
     pthread_join(thread, NULL);
