@@ -10,7 +10,7 @@ from ..errors import EvaluationError, NotInMemory, SymbolError, UsageError
 from ..symbols.types import CType, Field, type_name
 from .parser import SIZE_TYPE, VOID, _pointer_to, parse
 from .syntax import (
-    _COMPARE, MASK64, ULONG, Binary, Call, Cast, Conditional, Index, Member, Name, Node, Num, Register, SizeOf, Unary, _guard,
+    _COMPARE, MASK64, ULONG, Binary, Call, Cast, Str, Conditional, Index, Member, Name, Node, Num, Register, SizeOf, Unary, _guard,
     _truncate,
 )
 from .values import (  # noqa: F401  (Held, LONG, _Memory, _read and untyped_type are re-exported)
@@ -32,7 +32,8 @@ class Env(Protocol):
     # Optional: ``type_named(name) -> CType | None`` names the program's types for casts and sizeof;
     # ``lookup_type(name, lib) -> CType | None`` the type of a variable without its address;
     # ``call_function(callee, arguments, cast, name) -> Value`` runs a call in the process (``cast``:
-    # the type a cast gives the call, the return type of a function without debug info).
+    # the type a cast gives the call, the return type of a function without debug info), and
+    # ``string_in_process(data) -> Value`` copies a string literal argument there (a char *).
 
 
 _ADDRESS_REGISTERS = {"pc", "sp", "fp", "rip", "rsp", "rbp", "eip", "esp", "ebp"}
@@ -182,6 +183,8 @@ class _Evaluator:
             return self.cast(node)
         if isinstance(node, Call):
             return self.call(node)
+        if isinstance(node, Str):
+            raise UsageError("a string literal is supported only as an argument of a function call")
         if isinstance(node, SizeOf):
             ctype = self.type_of(node.operand)
             if ctype.kind == "func":
@@ -238,10 +241,11 @@ class _Evaluator:
                 else Value(place.address, None, place.address)
         else:
             callee = self.value(function)
-        arguments = [self.value(argument) for argument in node.arguments]
         run = getattr(self.env, "call_function", None)
         if run is None:
             raise EvaluationError("You can't do that without a process to debug.")
+        arguments = [self.env.string_in_process(argument.data) if isinstance(argument, Str) else self.value(argument)
+                     for argument in node.arguments]
         return run(callee, arguments, cast, function.text)
 
     def repeat(self, node: Binary) -> Value:

@@ -7,7 +7,7 @@ from typing import Callable, Iterator, Optional
 from ..errors import SymbolError, UsageError
 from ..symbols.types import CType, base_type_name, integer_type
 from .syntax import (
-    _COMPARE, _KEYWORDS, _NOT_PRECEDENCE, _PRECEDENCE, _SPACE, Binary, Call, Cast, Conditional, Index, Member, Name, Node,
+    _COMPARE, _KEYWORDS, _NOT_PRECEDENCE, _PRECEDENCE, _SPACE, Binary, Call, Cast, Str, Conditional, Index, Member, Name, Node,
     Num,
     Register, SizeOf, T, Unary, _children, _clip, _guard, _literal_type, _syntax_error, _Token, _tokenize,
 )
@@ -293,6 +293,9 @@ class _Parser:
         if token.kind == "dollar":
             self.advance()
             return self.make(token, Register, token.value)
+        if token.kind == "string":
+            self.advance()
+            return self.make(token, Str, token.value)
         if self.operator() == "(":
             self.advance()
             node = self.expression()

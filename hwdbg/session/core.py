@@ -240,6 +240,7 @@ class Session(Lifecycle, Running, StopDispatch):
         env.frame = lambda name=None: self.frames.selected(env.tid or self.require_process().pid, name)
         env.call_function = lambda callee, arguments, cast, name: self.calls.call(callee, arguments, cast, name,
                                                                                   env.tid, env)
+        env.string_in_process = lambda data: self.calls.string_in_process(data, env.tid, env)
         return env
 
     def refresh_symbols(self) -> None:

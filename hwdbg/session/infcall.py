@@ -36,6 +36,7 @@ INT = integer_type(4, signed=True)
 DOUBLE = CType("float", "double", 8, signed=True)
 VOID = CType("void", "void", 0)
 ULONG = integer_type(8)
+CHAR = CType("char", "char", 1, signed=True)
 MASK64 = (1 << 64) - 1
 
 
@@ -157,6 +158,23 @@ class InferiorCalls:
             self._ifuncs[module.path] = ifunc_addresses(module.image.elf)
         return address - module.bias in self._ifuncs[module.path]
 
+    def string_in_process(self, data: bytes, tid: Optional[int], env: Any) -> expr.Value:
+        """A string literal argument copied into the process, in memory from its malloc (gdb's
+        value_coerce_to_target; never freed, as in gdb): a char * to it."""
+        try:
+            found = env.lookup("malloc", None)
+        except HwdbgError:
+            raise EvaluationError('evaluation of this expression requires the program to have a function "malloc".') \
+                from None
+        address, ctype = found if isinstance(found, tuple) else (0, None)
+        pointer = self.call(expr.Value(address, ctype, address), [expr.Value(len(data) + 1, ULONG)], ULONG, "malloc",
+                            tid, env)
+        where = int(pointer.value) & MASK64
+        if where == 0:
+            raise TargetError(f"malloc({len(data) + 1}) in the program returned NULL")
+        self.s.write_memory(where, data + b"\0")
+        return expr.Value(where, CType("pointer", "", 8, target=CHAR))
+
     def _resolve_ifunc(self, inf: Any, tid: int, address: int, env: Any) -> int:
         """An IFUNC symbol's address is its resolver's: calling that returns the function's (gdb
         calls the resolver too)."""
@@ -253,8 +271,10 @@ class InferiorCalls:
         """gdb's words (as with ``set unwindonsignal on``), on one line."""
         tail = f"Evaluation of the expression containing the function ({name}) will be abandoned."
         restored = "hwdbg has restored the context to what it was before the call."
-        if isinstance(stop, (rec.Exited, rec.Killed)):
-            return f"The program being debugged exited while in a function called from hwdbg. {tail}"
+        if isinstance(stop, rec.Exited):
+            return f"The program being debugged exited (code {stop.code}) while in a function called from hwdbg. {tail}"
+        if isinstance(stop, rec.Killed):
+            return f"The program being debugged was killed ({stop.signal}) while in a function called from hwdbg. {tail}"
         if isinstance(stop, rec.Stopped) and stop.reason == "signal":
             return (f"The program being debugged was signaled ({stop.signal}) while in a function called from "
                     f"hwdbg. {restored} {tail}")

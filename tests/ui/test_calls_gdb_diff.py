@@ -37,7 +37,8 @@ CALLS = [
     "print abs(-4)", "print (long)labs(-9)", "print op(3, 4)", "print (*op)(3, 4)", "print add(1,2,3)",
     "print set_double(2)", "call set_double(2.5)", "print last_double", "print/x add(255, 1)",
     "print add(1)", "print strlen(name)", "print labs(3) + 1", "whatis add(1, 2)", "print sizeof(make_big(1))",
-    "print counter",
+    'print my_strlen("abc")', 'print first_char("xyz")', 'print my_strlen("a\\tb\\"")',
+    'print (long)strlen("hello world")', "print counter",
 ]
 
 

@@ -5,6 +5,7 @@ point, and the program runs on to exit 0. Python API: Frame.evaluate makes calls
 from __future__ import annotations
 
 import ctypes
+import threading
 
 import pytest
 
@@ -100,3 +101,34 @@ def test_void_calls_and_the_python_api(build_target):
         assert target.evaluate("(int)getpid()") == target.pid
         assert ctypes.c_double.from_buffer_copy(target.read_memory(target.address_of("last_double"), 8)).value == 0
         target.run_until_exit()
+
+
+def test_ctrl_c_abandons_a_call_that_does_not_return(stopped):
+    ctx, stream = stopped
+    before = _state(ctx.session)
+    done = threading.Event()
+
+    def interrupt():  # again and again: the first may come before the call runs
+        while not done.wait(0.2):
+            ctx.session.interrupt()
+
+    helper = threading.Thread(target=interrupt)
+    helper.start()
+    try:
+        out = _run(ctx, stream, "print worker(0)")  # spins while `spin` is 1: until interrupted
+    finally:
+        done.set()
+        helper.join()
+    assert out.startswith("*** The program being debugged stopped (interrupted) while in a function called"), out
+    assert _state(ctx.session) == before
+    assert _run(ctx, stream, "continue").endswith("exited normally]")
+
+
+def test_a_call_that_exits_says_so(stopped):
+    ctx, stream = stopped
+    out = _run(ctx, stream, "call exit(3)")
+    assert out.splitlines()[-1] == ("*** The program being debugged exited (code 3) while in a function called from "
+                                    "hwdbg. Evaluation of the expression containing the function (exit) will be "
+                                    "abandoned.")
+    assert not ctx.session.alive
+    assert _run(ctx, stream, "print add(1, 2)") == "*** You can't do that without a process to debug."
