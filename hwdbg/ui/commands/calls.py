@@ -6,6 +6,7 @@ from typing import Any
 
 from . import Category, CommandParser, Result, command, raw_split
 from .data import format_and_expression, is_void, shown_value
+from .printopts import pretty, print_options
 
 
 def _parser() -> CommandParser:
@@ -16,7 +17,7 @@ def _parser() -> CommandParser:
 
 @command(_parser(), category=Category.DATA, split=raw_split, complete="symbols")
 def call(ctx: Any, args: argparse.Namespace) -> Result:
-    """call[/F] EXPR
+    """call [-pretty [on|off] --] [/F] EXPR
 
     Evaluates EXPR as print does and shows its value, except that a call of a void
     function shows nothing (gdb's call). A function call runs in the current thread
@@ -32,8 +33,9 @@ def call(ctx: Any, args: argparse.Namespace) -> Result:
     registers, vector state and pending signal are restored as before the call
     (gdb's set unwindonsignal on), and one line says so. Without a process: "You
     can't do that without a process to debug.\""""
-    fmt, text = format_and_expression(args.text, "call")
+    options, rest = print_options(args.text or "")
+    fmt, text = format_and_expression(rest, "call")
     value = ctx.evaluate(text)
     if is_void(value):
         return Result("call", {"expr": text, "history": None, "value": None, "text": None}, "")
-    return shown_value(ctx, "call", text, fmt, value)
+    return shown_value(ctx, "call", text, fmt, value, pretty(ctx, options))
