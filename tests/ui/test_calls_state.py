@@ -10,6 +10,7 @@ import threading
 import pytest
 
 import hwdbg
+from hwdbg.session import cleanup
 from ui_helpers import make_context
 
 pytestmark = pytest.mark.requires_ptrace
@@ -108,9 +109,11 @@ def test_ctrl_c_abandons_a_call_that_does_not_return(stopped):
     before = _state(ctx.session)
     done = threading.Event()
 
-    def interrupt():  # again and again: the first may come before the call runs
-        while not done.wait(0.2):
-            ctx.session.interrupt()
+    def interrupt():  # once, when the call runs (a later one would stop the next command)
+        while not done.wait(0.05):
+            if ctx.session in cleanup.running_sessions:
+                ctx.session.interrupt()
+                return
 
     helper = threading.Thread(target=interrupt)
     helper.start()
