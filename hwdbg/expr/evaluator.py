@@ -228,7 +228,8 @@ class _Evaluator:
                 address = value.value
             return Value(address, ctype, address)
         if isinstance(node.operand, Call):  # gdb: the cast names a return type debug info does not
-            return _convert(self.call(node.operand, ctype), ctype)
+            value = self.call(node.operand, ctype)
+            return Value(0, ctype) if ctype.kind == "void" else _convert(value, ctype)
         return _convert(self.value(node.operand), ctype)
 
     def call(self, node: Call, cast: CType | None = None) -> Value:

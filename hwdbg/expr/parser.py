@@ -174,11 +174,13 @@ class _Parser:
         if following is not None and self.starts_type(following):
             self.advance()  # (
             ctype = self.type_name()
-            if ctype.kind == "void":
-                raise self.error("cannot cast to void")
+            refused = self.error("cannot cast to void") if ctype.kind == "void" else None
             self.expect(")")
             with self.nested():
-                return self.make(start, Cast, ctype, self.unary())
+                operand = self.unary()
+            if refused is not None and not isinstance(operand, Call):  # (void)f(x) discards a call's value
+                raise refused
+            return self.make(start, Cast, ctype, operand)
         if self.token.kind == "name" and self.token.text == "sizeof":
             return self.sizeof()
         return self.postfix()

@@ -22,7 +22,7 @@ from typing import Any, Optional
 from .. import expr
 from .. import records as rec
 from ..arch.sysv_abi import MEMORY, XMM0_OFFSET, call_frame, classify, layout_arguments
-from ..errors import EvaluationError, HwdbgError, TargetError, UsageError
+from ..errors import EvaluationError, HwdbgError, PtraceError, TargetError, UsageError
 from ..expr.values import _convert, _encode_float, _read, untyped_type
 from ..process.inject import settle
 from ..symbols.ifunc import ifunc_addresses
@@ -202,8 +202,11 @@ class InferiorCalls:
         """Sets the call up, runs it to its return, restores the thread: (returned bytes, registers
         at the return)."""
         saved = inf.get_regs(tid)
-        vector = inf.get_xstate(tid)
         fpregs = inf.get_fpregs(tid)
+        try:
+            vector: Optional[bytes] = inf.get_xstate(tid)
+        except PtraceError:  # a CPU without XSAVE: its whole vector state is the FXSAVE area
+            vector = None
         thread = inf.threads[tid]
         s = self.s
         kept = (thread.signal, thread.to_exit, s.soft.over.pop(tid, None), s.current_tid, s.last_stop,
@@ -249,18 +252,21 @@ class InferiorCalls:
                 if inserted:
                     inf.breaks.remove(entry, SoftStops.STEP)
                 if tid in inf.threads:
-                    self._restore(inf, tid, saved, vector, kept)
+                    self._restore(inf, tid, saved, vector, fpregs, kept)
         raise TargetError(self._abandoned(stop, name))
 
-    def _restore(self, inf: Any, tid: int, saved: Any, vector: bytes, kept: tuple) -> None:
+    def _restore(self, inf: Any, tid: int, saved: Any, vector: Optional[bytes], fpregs: bytes, kept: tuple) -> None:
         s, thread = self.s, inf.threads[tid]
         inf.set_regs(tid, saved)
-        inf.set_xstate(tid, vector)
+        if vector is not None:
+            inf.set_xstate(tid, vector)
+        else:
+            inf.set_fpregs(tid, fpregs)
         thread.signal, thread.to_exit, over, s.current_tid, s.last_stop, frame_tid, level = kept
         if over is not None:
             s.soft.over[tid] = over
         s.frames.reset(stopped=True)
-        if frame_tid is not None and level:
+        if frame_tid is not None:
             try:
                 s.frames.select(frame_tid, level)
             except HwdbgError:

@@ -8,6 +8,8 @@ whether that is cheap. Works with DWARF 2 to 5.
 """
 from __future__ import annotations
 
+import dataclasses
+
 import struct
 from typing import Any, Optional
 
@@ -306,10 +308,13 @@ class DwarfInfo(LineTables, TypeDecoder):
         if entry is None:
             return None
         die = self._die(entry[2])
+        ctype = self._function_ctype(_inherited(die, "DW_AT_type"), die, _inherited(die, "DW_AT_prototyped"))
         language = die.cu.get_top_DIE().attributes.get("DW_AT_language")
         if language is not None and language.value == DW_LANG_MIPS_ASSEMBLER:
-            return None  # an assembler's DIE says nothing of the type (gdb: "unknown return type")
-        return self._function_ctype(_inherited(die, "DW_AT_type"), die, _inherited(die, "DW_AT_prototyped"))
+            # An assembler's DIE says nothing of the return type: a call needs a cast (gdb's
+            # "unknown return type"), finish shows no value.
+            return dataclasses.replace(ctype, target=None, params=None)
+        return ctype
 
     def type_named(self, name: str) -> Optional[CType]:
         """A type by its C spelling: 'struct config', 'enum color', a typedef or base type name."""

@@ -38,7 +38,8 @@ CALLS = [
     "print set_double(2)", "call set_double(2.5)", "print last_double", "print/x add(255, 1)",
     "print add(1)", "print strlen(name)", "print labs(3) + 1", "whatis add(1, 2)", "print sizeof(make_big(1))",
     'print my_strlen("abc")', 'print first_char("xyz")', 'print my_strlen("a\\tb\\"")',
-    'print (long)strlen("hello world")', "print counter",
+    'print (long)strlen("hello world")', "call (void)add(1, 2)", "print (void)bump(0)", "print (char)add(300, 1)",
+    "print counter",
 ]
 
 
