@@ -122,7 +122,7 @@ class Frame:
 
 def python_value(value: Optional[expr.Value], env: Any, depth: int = 0) -> Any:
     """A C value as Python data: numbers, a dict per struct, a list per array (bounded)."""
-    if value is None:
+    if value is None or value.ctype is not None and value.ctype.kind == "void":  # a void call's
         return None
     ctype = value.ctype
     if ctype is None or ctype.kind not in ("struct", "union", "array") or depth > 8:

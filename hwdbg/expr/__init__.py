@@ -19,7 +19,7 @@ reaches Python's eval/exec/compile/ast. Grammar, lowest precedence first::
     product    = unary { ("*" | "/" | "%") unary } ;
     unary      = ("-" | "+" | "~" | "*" | "&") unary | "(" type ")" unary
                | "sizeof" "(" type ")" | "sizeof" unary | postfix ;
-    postfix    = primary { "." NAME | "->" NAME | "[" expression "]" } ;
+    postfix    = primary { "." NAME | "->" NAME | "[" expression "]" | "(" [ cond { "," cond } ] ")" } ;
     primary    = INTEGER | FLOAT | CHAR | NAME | LIBRARY ":" NAME | "$" NAME
                | "(" expression ")" ;
     type       = C base type words (int, unsigned long, char, double, _Bool, ...), a fixed-width
@@ -39,7 +39,8 @@ A symbol without debug information reads as a signed 8-byte ``long``;
 dereferencing an integer, a ``void *`` or a pointer of unknown type reads a
 4-byte ``int``, as gdb does. ``LEFT@N`` is gdb's artificial array: N objects of
 LEFT's type from LEFT's address on. A cast to a struct or union type sees the
-operand's bytes as that type.
+operand's bytes as that type. ``f(ARGS)`` calls f in the process (an inferior call, as
+gdb's); a cast gives a function without debug info its return type: ``(int)getpid()``.
 """
 # The package, by job (each imports only those above it): syntax (tokens, tree, lexer), parser,
 # evaluator (values, memory, C arithmetic), printer (values and bytes as text).
@@ -50,11 +51,11 @@ from .parser import parse, parse_assignment, parse_type, referenced_names
 from .printer import (
     INTEGER_FORMATS, char_literal, format_integer, format_scalar, format_value, read_c_string, string_literal,
 )
-from .syntax import Binary, Cast, Conditional, Index, Member, Name, Node, Num, Register, SizeOf, Unary
+from .syntax import Binary, Call, Cast, Conditional, Index, Member, Name, Node, Num, Register, SizeOf, Unary
 from .typeprint import declaration, ptype_text, strip_typedefs, whatis_text
 
 __all__ = [
-    "Env", "Held", "Value", "Node", "Num", "Name", "Register", "Unary", "Binary", "Conditional", "Member", "Index", "Cast", "SizeOf",
+    "Env", "Held", "Value", "Node", "Call", "Num", "Name", "Register", "Unary", "Binary", "Conditional", "Member", "Index", "Cast", "SizeOf",
     "parse", "parse_assignment", "parse_type", "evaluate", "evaluate_text", "lvalue", "assign_bytes", "assign_target", "truth",
     "type_of", "declaration", "ptype_text", "whatis_text", "strip_typedefs",
     "referenced_names", "format_value",

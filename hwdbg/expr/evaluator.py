@@ -10,7 +10,7 @@ from ..errors import EvaluationError, NotInMemory, SymbolError, UsageError
 from ..symbols.types import CType, Field, type_name
 from .parser import SIZE_TYPE, VOID, _pointer_to, parse
 from .syntax import (
-    _COMPARE, MASK64, ULONG, Binary, Cast, Conditional, Index, Member, Name, Node, Num, Register, SizeOf, Unary, _guard,
+    _COMPARE, MASK64, ULONG, Binary, Call, Cast, Str, Conditional, Index, Member, Name, Node, Num, Register, SizeOf, Unary, _guard,
     _truncate,
 )
 from .values import (  # noqa: F401  (Held, LONG, _Memory, _read and untyped_type are re-exported)
@@ -30,7 +30,10 @@ class Env(Protocol):
         """A register or convenience value, name without '$'; raises UsageError if unknown."""
 
     # Optional: ``type_named(name) -> CType | None`` names the program's types for casts and sizeof;
-    # ``lookup_type(name, lib) -> CType | None`` the type of a variable without its address.
+    # ``lookup_type(name, lib) -> CType | None`` the type of a variable without its address;
+    # ``call_function(callee, arguments, cast, name) -> Value`` runs a call in the process (``cast``:
+    # the type a cast gives the call, the return type of a function without debug info), and
+    # ``string_in_process(data) -> Value`` copies a string literal argument there (a char *).
 
 
 _ADDRESS_REGISTERS = {"pc", "sp", "fp", "rip", "rsp", "rbp", "eip", "esp", "ebp"}
@@ -178,6 +181,10 @@ class _Evaluator:
             return self.value(node.then if truth(self.value(node.condition)) else node.otherwise)
         if isinstance(node, Cast):
             return self.cast(node)
+        if isinstance(node, Call):
+            return self.call(node)
+        if isinstance(node, Str):
+            raise UsageError("a string literal is supported only as an argument of a function call")
         if isinstance(node, SizeOf):
             ctype = self.type_of(node.operand)
             if ctype.kind == "func":
@@ -196,6 +203,14 @@ class _Evaluator:
                 return self.place(node).ctype or LONG
         if isinstance(node, Binary) and node.op == ",":
             return self.type_of(node.right)
+        if isinstance(node, Call):  # the return type, without running the call (gdb's whatis)
+            callee = self.type_of(node.function)
+            if callee.kind == "pointer" and callee.target is not None:
+                callee = callee.target
+            if callee.kind == "func" and callee.target is not None:
+                return callee.target
+            raise EvaluationError(f"'{node.function.text}' has unknown return type; "
+                                  "cast the call to its declared return type")
         value = self.value(node)
         return value.ctype or untyped_type(value.value)
 
@@ -212,7 +227,27 @@ class _Evaluator:
                     raise EvaluationError("Invalid cast.")
                 address = value.value
             return Value(address, ctype, address)
+        if isinstance(node.operand, Call):  # gdb: the cast names a return type debug info does not
+            value = self.call(node.operand, ctype)
+            return Value(0, ctype) if ctype.kind == "void" else _convert(value, ctype)
         return _convert(self.value(node.operand), ctype)
+
+    def call(self, node: Call, cast: CType | None = None) -> Value:
+        """An inferior call: the callee and the arguments evaluated here, left to right, then run
+        in the process by the environment."""
+        function = node.function
+        if isinstance(function, Name) and not self.bound(function):
+            place = self.place(function)  # a function without debug info is its address, not a long
+            callee = _load(self.env, place) if place.ctype is not None or place.held is not None \
+                else Value(place.address, None, place.address)
+        else:
+            callee = self.value(function)
+        run = getattr(self.env, "call_function", None)
+        if run is None:
+            raise EvaluationError("You can't do that without a process to debug.")
+        arguments = [self.env.string_in_process(argument.data) if isinstance(argument, Str) else self.value(argument)
+                     for argument in node.arguments]
+        return run(callee, arguments, cast, function.text)
 
     def repeat(self, node: Binary) -> Value:
         """gdb's ``LEFT@COUNT``: an array of COUNT objects of LEFT's type, from LEFT's address on."""

@@ -7,7 +7,7 @@ from typing import Callable, Iterator, Optional
 from ..errors import SymbolError, UsageError
 from ..symbols.types import CType, base_type_name, integer_type
 from .syntax import (
-    _COMPARE, _KEYWORDS, _NOT_PRECEDENCE, _PRECEDENCE, _SPACE, Binary, Cast, Conditional, Index, Member, Name, Node,
+    _COMPARE, _KEYWORDS, _NOT_PRECEDENCE, _PRECEDENCE, _SPACE, Binary, Call, Cast, Str, Conditional, Index, Member, Name, Node,
     Num,
     Register, SizeOf, T, Unary, _children, _clip, _guard, _literal_type, _syntax_error, _Token, _tokenize,
 )
@@ -174,11 +174,13 @@ class _Parser:
         if following is not None and self.starts_type(following):
             self.advance()  # (
             ctype = self.type_name()
-            if ctype.kind == "void":
-                raise self.error("cannot cast to void")
+            refused = self.error("cannot cast to void") if ctype.kind == "void" else None
             self.expect(")")
             with self.nested():
-                return self.make(start, Cast, ctype, self.unary())
+                operand = self.unary()
+            if refused is not None and not isinstance(operand, Call):  # (void)f(x) discards a call's value
+                raise refused
+            return self.make(start, Cast, ctype, operand)
         if self.token.kind == "name" and self.token.text == "sizeof":
             return self.sizeof()
         return self.postfix()
@@ -250,9 +252,11 @@ class _Parser:
     def postfix(self) -> Node:
         start = self.token
         node = self.primary()
-        while (op := self.operator()) in (".", "->", "["):
+        while (op := self.operator()) in (".", "->", "[", "("):
             self.advance()
-            if op == "[":
+            if op == "(":
+                node = self.make(start, Call, node, self.arguments())
+            elif op == "[":
                 index = self.expression()
                 self.expect("]")
                 node = self.make(start, Index, node, index)
@@ -261,6 +265,20 @@ class _Parser:
             else:
                 node = self.make(start, Member, node, self.advance().text, op == "->")
         return node
+
+    def arguments(self) -> tuple[Node, ...]:
+        """A call's arguments after its '(': conditionals separated by commas, then ')'."""
+        found: list[Node] = []
+        if self.operator() == ")":
+            self.advance()
+            return ()
+        with self.nested():
+            while True:
+                found.append(self.conditional())
+                if self.operator() == ")":
+                    self.advance()
+                    return tuple(found)
+                self.expect(",")
 
     def primary(self) -> Node:
         token = self.token
@@ -277,6 +295,9 @@ class _Parser:
         if token.kind == "dollar":
             self.advance()
             return self.make(token, Register, token.value)
+        if token.kind == "string":
+            self.advance()
+            return self.make(token, Str, token.value)
         if self.operator() == "(":
             self.advance()
             node = self.expression()

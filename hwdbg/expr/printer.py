@@ -189,10 +189,11 @@ def _print_size(ctype: CType | None) -> int:
 
 
 class _Printer:
-    def __init__(self, env: Env, value: Value, fmt: Optional[str], symbol: Callable[[int], str]) -> None:
+    def __init__(self, env: Env, value: Value, fmt: Optional[str], symbol: Callable[[int], str],
+                 pretty: bool = False) -> None:
         size = _print_size(value.ctype)
         self.memory: _Memory = _Prefetched(env, value.value, size) if 0 < size <= PREFETCH_LIMIT else env
-        self.fmt, self.symbol = fmt, symbol
+        self.fmt, self.symbol, self.pretty = fmt, symbol, pretty
 
     def address(self, number: int) -> str:
         """A pointer as gdb shows it: ``0x404188 <nodes+72>`` when it points into a known symbol."""
@@ -246,6 +247,9 @@ class _Printer:
         for member in ctype.fields:
             text = self.text(_load(self.memory, _field_place(address, member.offset, member)), depth + 1)
             parts.append(f"{member.name} = {text}" if member.name else text)
+        if self.pretty:  # gdb's set print pretty: a member a line, indented by its depth
+            indent = "  " * (depth + 1)
+            return "{\n" + ",\n".join(indent + part for part in parts) + "\n" + "  " * depth + "}"
         return "{" + ", ".join(parts) + "}"
 
     def array(self, address: int, ctype: CType, depth: int) -> str:
@@ -278,9 +282,11 @@ class _Printer:
         return string_literal(data) + ("..." if len(data) == PRINT_ELEMENTS else "")
 
 
-def format_value(value: Value, env: Env, fmt: Optional[str] = None, symbol: Callable[[int], str] = _no_symbol) -> str:
+def format_value(value: Value, env: Env, fmt: Optional[str] = None, symbol: Callable[[int], str] = _no_symbol,
+                 pretty: bool = False) -> str:
     """The value as gdb's ``print`` shows it: ``42``, ``65 'A'``, ``{x = 1, y = 2}``, ``(int *) 0x404040 <x>``.
 
     ``fmt`` (``print/x``) formats every number inside, arrays and structs too; ``symbol(address)``
-    names what a pointer points at (``<nodes+72>``)."""
-    return _guard(lambda: _Printer(env, value, fmt, symbol).top(value))
+    names what a pointer points at (``<nodes+72>``); ``pretty``: structs on several lines, as
+    gdb's ``set print pretty on``."""
+    return _guard(lambda: _Printer(env, value, fmt, symbol, pretty).top(value))

@@ -113,8 +113,31 @@ class SizeOf(Node):
     text: str = _source()
 
 
+@dataclass(frozen=True)
+class Str(Node):
+    """``"text"``: a string literal, as a call's argument copied into the process (gdb's way)."""
+
+    data: bytes  # without the terminating NUL
+    text: str = _source()
+
+
+@dataclass(frozen=True)
+class Call(Node):
+    """``function(arguments)``: an inferior call, run in the process by the environment."""
+
+    function: Node
+    arguments: tuple[Node, ...]
+    text: str = _source()
+
+
 def _children(node: Node) -> list[Node]:
-    return [child for child in (getattr(node, f.name) for f in fields(node)) if isinstance(child, Node)]
+    out: list[Node] = []
+    for child in (getattr(node, f.name) for f in fields(node)):
+        if isinstance(child, Node):
+            out.append(child)
+        elif isinstance(child, tuple):
+            out += [c for c in child if isinstance(c, Node)]
+    return out
 
 
 # --- tokens ------------------------------------------------------------------
@@ -177,6 +200,8 @@ def _tokenize(text: str) -> list[_Token]:
             token = _number(text, pos)
         elif char == "'":
             token = _character(text, pos)
+        elif char == '"':
+            token = _string(text, pos)
         elif match := _NAME.match(text, pos):
             token = _Token("name", match[0], column)
             if pos >= plain_until:
@@ -226,6 +251,26 @@ def _number(text: str, pos: int) -> _Token:
     if value > MASK64:
         raise _syntax_error(text, pos + 1, f"number '{_clip(spelling)}' does not fit in 64 bits")
     return _Token("number", spelling, pos + 1, value)
+
+
+_STRING = re.compile(r'"((?:\\(?:[0-7]{1,3}|x[0-9a-fA-F]{1,2}|[abfnrtv\\\'"?])|[^"\\])*)"')
+_ESCAPE = re.compile(r"\\([0-7]{1,3}|x[0-9a-fA-F]{1,2}|.)")
+
+
+def _string(text: str, pos: int) -> _Token:
+    match = _STRING.match(text, pos)
+    if match is None:
+        raise _syntax_error(text, pos + 1, "unterminated or invalid string literal")
+
+    def unescape(escape: re.Match) -> str:
+        body = escape[1]
+        code = int(body[1:], 16) if body[0] == "x" else int(body, 8) if body[0].isdigit() else _ESCAPED[body]
+        if code > 0xFF:
+            raise _syntax_error(text, pos + 1, f"character escape \\{body} is out of range")
+        return chr(code)
+
+    data = _ESCAPE.sub(unescape, match[1]).encode("latin-1", errors="replace")
+    return _Token("string", match[0], pos + 1, data)
 
 
 def _character(text: str, pos: int) -> _Token:

@@ -52,6 +52,9 @@ PTRACE_SEIZE = 0x4206
 PTRACE_INTERRUPT = 0x4207
 PTRACE_SYSCALL = 24
 PTRACE_GET_SYSCALL_INFO = 0x420e
+PTRACE_GETREGSET, PTRACE_SETREGSET = 0x4204, 0x4205
+NT_X86_XSTATE = 0x202  # the whole XSAVE area (x87, SSE, AVX, AVX-512, ...)
+XSTATE_MAX = 1 << 16
 
 PTRACE_O_TRACEFORK = 0x2
 PTRACE_O_TRACEVFORK = 0x4
@@ -191,6 +194,20 @@ def getfpregs(tid: int) -> bytes:
 def setfpregs(tid: int, data: bytes) -> None:
     buf = ctypes.create_string_buffer(bytes(data[:FPREGS_SIZE]).ljust(FPREGS_SIZE, b"\0"), FPREGS_SIZE)
     _call("PTRACE_SETFPREGS", PTRACE_SETFPREGS, tid, 0, ctypes.addressof(buf))
+
+
+def getxstate(tid: int) -> bytes:
+    """The thread's whole XSAVE area, as long as the kernel's (its size is the one SETREGSET wants)."""
+    buf = ctypes.create_string_buffer(XSTATE_MAX)
+    iov = (ctypes.c_size_t * 2)(ctypes.addressof(buf), XSTATE_MAX)
+    _call("PTRACE_GETREGSET", PTRACE_GETREGSET, tid, NT_X86_XSTATE, ctypes.addressof(iov))
+    return buf.raw[:iov[1]]
+
+
+def setxstate(tid: int, data: bytes) -> None:
+    buf = ctypes.create_string_buffer(bytes(data), len(data))
+    iov = (ctypes.c_size_t * 2)(ctypes.addressof(buf), len(data))
+    _call("PTRACE_SETREGSET", PTRACE_SETREGSET, tid, NT_X86_XSTATE, ctypes.addressof(iov))
 
 
 def syscall(tid: int, signo: int = 0) -> None:

@@ -429,6 +429,16 @@ class Inferior(Launch):
     def get_fpregs(self, tid: int) -> bytes:
         return sc.getfpregs(tid)
 
+    def set_fpregs(self, tid: int, data: bytes) -> None:
+        sc.setfpregs(tid, data)
+
+    def get_xstate(self, tid: int) -> bytes:
+        """The whole vector state (XSAVE area): saved and put back around an inferior call."""
+        return sc.getxstate(tid)
+
+    def set_xstate(self, tid: int, data: bytes) -> None:
+        sc.setxstate(tid, data)
+
     def get_xmm(self, tid: int) -> list[int]:
         """XMM0-15 of a stopped thread (where floating-point arguments and locals live)."""
         return sc.getxmm(tid)

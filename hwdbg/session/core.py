@@ -26,6 +26,7 @@ from .fastplan import FastPlanner
 from .frames import FrameTable
 from .hits import HitSemantics
 from .image import ProgramImage, load_symbols
+from .infcall import InferiorCalls
 from .kernelwrites import KernelWrites
 from .lifecycle import Lifecycle
 from .model import UserBreakpoint
@@ -103,6 +104,7 @@ class Session(Lifecycle, Running, StopDispatch):
         self.frames = FrameTable(regs=lambda tid: self.require_process().get_regs(tid),
                                  xmm=lambda tid: self.require_process().get_xmm(tid), read_memory=self.read_memory,
                                  symbols=lambda: self.symbols, refresh=self.refresh_symbols, describe=self.describe)
+        self.calls = InferiorCalls(self)  # call f(1), print f(1)
         self.manager.is_held = self._held
         cleanup.live_sessions.add(self)
 
@@ -239,6 +241,9 @@ class Session(Lifecycle, Running, StopDispatch):
         """The expression environment of one thread (default: the current one), in its selected frame."""
         env = self.image.env(tid or self.current_tid)
         env.frame = lambda name=None: self.frames.selected(env.tid or self.require_process().pid, name)
+        env.call_function = lambda callee, arguments, cast, name: self.calls.call(callee, arguments, cast, name,
+                                                                                  env.tid, env)
+        env.string_in_process = lambda data: self.calls.string_in_process(data, env.tid, env)
         return env
 
     def refresh_symbols(self) -> None:

@@ -5,7 +5,11 @@ from typing import Any, Callable, Optional
 
 from ..arch import ArchSpec
 from ..errors import LibraryNotLoaded, SymbolError, TargetError, UsageError
+from ..symbols.types import CType
 from .frames import HELD_BASE
+
+# A function the debug info does not describe: called only with a cast giving its return type.
+NO_DEBUG_FUNCTION = CType("func", "<text variable, no debug info>", 1)
 
 
 class MissingNames:
@@ -81,6 +85,8 @@ class ExpressionEnv:
                 raise TargetError(f"Cannot read `{name}' without registers")
             fs_base = self.register("fs_base")
             return symbols.thread_local_address(var, fs_base, self.read_memory), symbols.ctype_of(var)
+        if var.kind == "func" and var.ctype is None:
+            return var.addr, NO_DEBUG_FUNCTION
         return var.addr, var.ctype
 
     def lookup_type(self, name: str, lib: Optional[str]) -> Any:

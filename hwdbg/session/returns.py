@@ -12,43 +12,10 @@ import struct
 from typing import Any, Callable, Optional
 
 from .. import expr
+from ..arch.sysv_abi import INTEGER, MEMORY, SSE, XMM0_OFFSET, classify  # noqa: F401 (re-exported)
 from ..symbols.types import CType
 
-INTEGER, SSE, MEMORY = "INTEGER", "SSE", "MEMORY"
-XMM0_OFFSET = 160  # in the FXSAVE area PTRACE_GETFPREGS returns; each xmm register is 16 bytes
 _FAKE_ADDRESS = 0xFFFF_FF00_0000_0000  # where returned bytes are served from: not user memory
-
-
-def _leaves(ctype: CType, offset: int = 0):
-    """(offset, scalar type) of every scalar in a type, arrays and nested records flattened."""
-    if ctype.kind in ("struct", "union"):
-        for member in ctype.fields:
-            yield from _leaves(member.ctype, offset + member.offset)
-    elif ctype.kind == "array":
-        element = ctype.target
-        if element is not None and element.size:
-            for i in range(ctype.count or 0):
-                yield from _leaves(element, offset + i * element.size)
-    else:
-        yield offset, ctype
-
-
-def classify(ctype: CType) -> list[str]:
-    """The class of each eightbyte of a returned type: [INTEGER], [SSE, INTEGER], [MEMORY]..."""
-    if ctype.kind in ("struct", "union", "array"):
-        if ctype.size > 16 or ctype.size == 0:
-            return [MEMORY]
-        classes = [None] * ((ctype.size + 7) // 8)
-        for offset, leaf in _leaves(ctype):
-            if leaf.kind == "float" and leaf.size > 8 or offset % max(1, min(leaf.size, 8)):
-                return [MEMORY]  # long double (x87) or an unaligned field
-            word = offset // 8
-            kind = SSE if leaf.kind == "float" else INTEGER
-            classes[word] = INTEGER if INTEGER in (classes[word], kind) else SSE
-        return [c or SSE for c in classes]  # padding only: no register needed, SSE is harmless
-    if ctype.kind == "float":
-        return [SSE] if ctype.size <= 8 else [MEMORY]
-    return [INTEGER] * max(1, (ctype.size + 7) // 8)
 
 
 def returned_bytes(ctype: CType, regs: Any, fpregs: Callable[[], bytes],

@@ -8,6 +8,8 @@ whether that is cheap. Works with DWARF 2 to 5.
 """
 from __future__ import annotations
 
+import dataclasses
+
 import struct
 from typing import Any, Optional
 
@@ -27,6 +29,9 @@ from hwdbg.symbols.index import NameIndex
 from hwdbg.symbols.types import CType
 
 __all__ = ["DwarfInfo", "VOID", "file_matches"]
+
+
+DW_LANG_MIPS_ASSEMBLER = 0x8001  # what GNU as writes in a unit it assembled with -g
 
 
 class DwarfInfo(LineTables, TypeDecoder):
@@ -303,7 +308,13 @@ class DwarfInfo(LineTables, TypeDecoder):
         if entry is None:
             return None
         die = self._die(entry[2])
-        return self._function_ctype(_inherited(die, "DW_AT_type"), die, _inherited(die, "DW_AT_prototyped"))
+        ctype = self._function_ctype(_inherited(die, "DW_AT_type"), die, _inherited(die, "DW_AT_prototyped"))
+        language = die.cu.get_top_DIE().attributes.get("DW_AT_language")
+        if language is not None and language.value == DW_LANG_MIPS_ASSEMBLER:
+            # An assembler's DIE says nothing of the return type: a call needs a cast (gdb's
+            # "unknown return type"), finish shows no value.
+            return dataclasses.replace(ctype, target=None, params=None)
+        return ctype
 
     def type_named(self, name: str) -> Optional[CType]:
         """A type by its C spelling: 'struct config', 'enum color', a typedef or base type name."""

@@ -291,14 +291,18 @@ class TypeDecoder:
 
     def _function_ctype(self, type_die, params_die, prototyped_die=None) -> CType:
         result = self.type_of(type_die) if type_die is not None else VOID
-        params = []
+        params, types = [], []
         for child in params_die.iter_children():
             if child.tag == "DW_TAG_formal_parameter":
-                params.append(self.type_of(child).name)
+                types.append(self.type_of(child))
+                params.append(types[-1].name)
             elif child.tag == "DW_TAG_unspecified_parameters":
                 params.append("...")
-        if not params and prototyped_die is not None and _attr_value(prototyped_die, "DW_AT_prototyped"):
+                types.append(None)
+        prototyped = prototyped_die is not None and _attr_value(prototyped_die, "DW_AT_prototyped")
+        if not params and prototyped:
             params = ["void"]
         # sizeof a function is 1 in GNU C; it is never read as data.
-        return CType("func", f"{result.name} ({', '.join(params)})", 1, target=result)
+        return CType("func", f"{result.name} ({', '.join(params)})", 1, target=result,
+                     params=tuple(types) if prototyped or types else None)
 

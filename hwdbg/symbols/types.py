@@ -28,6 +28,8 @@ class CType:
     fields: tuple[Field, ...] = field(default=(), compare=False)
     enumerators: tuple[tuple[str, int], ...] = ()
     typedef_of: Optional["CType"] = field(default=None, compare=False, repr=False)  # what a typedef names
+    # A function's parameter types (None: not prototyped); a last None stands for "..."
+    params: Optional[tuple[Optional["CType"], ...]] = field(default=None, compare=False, repr=False)
 
     def field_named(self, name: str) -> Optional[Field]:
         return next((f for f in self.fields if f.name == name), None)

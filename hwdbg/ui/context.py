@@ -78,6 +78,7 @@ class Context:
         self.x_format = ("x", "w")
         self.x_next: Optional[int] = None
         self.displays: list[Any] = []  # display EXPR: shown at every stop (commands/display.py)
+        self.print_pretty = False  # set print pretty on|off (commands/printopts.py)
         self.next_display = 0
         self.listing: Optional[Any] = None  # where the next `list` goes on (commands/source.py)
         self.collecting: Optional[_Collecting] = None

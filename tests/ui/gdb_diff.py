@@ -1,11 +1,12 @@
 """Helpers of the differential tests against gdb: the same commands, one output each."""
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Sequence
+from typing import Optional, Sequence
 
 import pytest
 
@@ -17,13 +18,18 @@ GDB_NOISE = re.compile(r"^(\[Thread debugging|Using host libthread_db|\[New Thre
 needs_gdb = pytest.mark.skipif(shutil.which("gdb") is None, reason="gdb is not installed")
 
 
-def gdb_outputs(exe: Path, commands: Sequence[str], args: Sequence[str] = ()) -> list[str]:
-    """gdb's output (stdout and stderr, in order) of each command, noise lines dropped."""
+def gdb_outputs(exe: Path, commands: Sequence[str], args: Sequence[str] = (), preload: Optional[Path] = None) -> list[str]:
+    """gdb's output (stdout and stderr, in order) of each command, noise lines dropped; ``preload``:
+    a library preloaded into gdb (not into the program it runs)."""
     argv = ["gdb", "-nx", "-batch", "-ex", "set pagination off", "-ex", "set width 0", "-ex", "set confirm off"]
+    environment = None
+    if preload is not None:
+        environment = {**os.environ, "LD_PRELOAD": str(preload)}
+        argv += ["-ex", "unset environment LD_PRELOAD"]
     for command in commands:
         argv += ["-ex", f"echo {MARK}\\n", "-ex", command]
     proc = subprocess.run([*argv, "--args", str(exe), *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          text=True, timeout=180, stdin=subprocess.DEVNULL)
+                          text=True, timeout=180, stdin=subprocess.DEVNULL, env=environment)
     chunks = proc.stdout.split(MARK + "\n")[1:]
     assert len(chunks) == len(commands), proc.stdout[-2000:]
     return ["\n".join(line for line in chunk.splitlines() if line and not GDB_NOISE.match(line))

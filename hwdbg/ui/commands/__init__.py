@@ -345,7 +345,8 @@ def prefix_command(name: str, *, category: Category, doc: str, aliases: Sequence
 def load_all() -> Registry:
     """Imports every command module (each registers its commands once) and returns the registry."""
     from . import (  # noqa: F401
-        bpenable, bpinfo, breakpoints, data, display, frames, misc, running, signals, source, status, stepping,
+        bpenable, bpinfo, breakpoints, calls, data, display, frames, misc, printopts, running, signals, source, status,
+        stepping,
         typeinfo,
     )
     return REGISTRY

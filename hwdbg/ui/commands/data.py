@@ -10,6 +10,7 @@ from ... import expr
 from ...errors import HwdbgError, OptimizedOut, TargetError, UsageError
 from ...locations import resolve_code
 from ...session.assign import store_in_register
+from .printopts import pretty, print_options
 from . import Category, CommandParser, Result, command, current_tid, printable, raw_split, symbolic
 from ...disasm import disassemble as decode
 from ...disasm import disassemble_function
@@ -41,9 +42,9 @@ def _json_value(value: expr.Value) -> Any:
     return number_
 
 
-@command(_raw_parser("print"), category=D, split=raw_split, aliases=("p", "inspect", "call"), complete="symbols")
+@command(_raw_parser("print"), category=D, split=raw_split, aliases=("p", "inspect"), complete="symbols")
 def print_(ctx: Any, args: argparse.Namespace) -> Result:
-    """print[/F] EXPR
+    """print [-pretty [on|off] --] [/F] EXPR
 
     Evaluates EXPR (the expression language, see EXPRESSIONS) and shows its value as
     gdb does; /F formats every number in it, array elements and struct members too:
@@ -53,13 +54,15 @@ def print_(ctx: Any, args: argparse.Namespace) -> Result:
     Nth before). EXPR@N shows N objects from EXPR on (print *arr@4, print arr[1]@2);
     sizeof(TYPE) and sizeof EXPR are sizes in bytes; casts take the program's types
     ((struct node *)p, *(pair_t *)addr, (enum color)1). $_exitcode is the exit code
-    of the program that ran last (void until one has exited)."""
-    fmt, text = _format_and_expression(args.text, "print")
+    of the program that ran last (void until one has exited). FUNCTION(ARGS) calls
+    a function of the program, as the call command does; a void one prints
+    "$N = void". -pretty (or set print pretty on) shows structs on several lines."""
+    options, rest = print_options(args.text or "")
+    fmt, text = format_and_expression(rest, "print")
     if text == "$_exitcode" and ctx.exit_code() is None:
         ctx.values.append(None)  # gdb's void: the program has not exited
         return Result("print", {"expr": text, "history": len(ctx.values), "value": None, "text": "void"},
                       f"${len(ctx.values)} = void")
-    env = ctx.session.env()
     try:
         value = ctx.evaluate(text)
     except OptimizedOut:
@@ -68,14 +71,28 @@ def print_(ctx: Any, args: argparse.Namespace) -> Result:
         ctx.values.append(None)  # gdb: a local with no location here prints as <optimized out>
         return Result("print", {"expr": text, "history": len(ctx.values), "value": None,
                                 "text": "<optimized out>"}, f"${len(ctx.values)} = <optimized out>")
-    shown = expr.format_value(value, env, fmt, functools.partial(symbolic, ctx))
+    return shown_value(ctx, "print", text, fmt, value, pretty(ctx, options))
+
+
+def shown_value(ctx: Any, name: str, text: str, fmt: Optional[str], value: expr.Value, pretty_: bool) -> Result:
+    """print's result: the value entered in the history ($N) and shown ("$N = void" for a void call)."""
+    if is_void(value):
+        ctx.values.append(None)
+        return Result(name, {"expr": text, "history": len(ctx.values), "value": None, "text": "void"},
+                      f"${len(ctx.values)} = void")
+    shown = expr.format_value(value, ctx.session.env(), fmt, functools.partial(symbolic, ctx), pretty_)
     ctx.values.append(value)
     number_ = len(ctx.values)
-    return Result("print", {"expr": text, "history": number_, "value": _json_value(value), "text": shown},
+    return Result(name, {"expr": text, "history": number_, "value": _json_value(value), "text": shown},
                   f"${number_} = {shown}")
 
 
-def _format_and_expression(given: Optional[str], name: str) -> tuple[Optional[str], str]:
+def is_void(value: expr.Value) -> bool:
+    """What a call of a void function gives."""
+    return value.ctype is not None and value.ctype.kind == "void"
+
+
+def format_and_expression(given: Optional[str], name: str) -> tuple[Optional[str], str]:
     """``/x expr`` -> ("x", "expr"): print's and output's format letter and expression."""
     text = (given or "").strip()
     fmt = None
@@ -97,9 +114,10 @@ def output(ctx: Any, args: argparse.Namespace) -> Result:
     Shows the value of EXPR as print does, without "$N = " and without entering it
     in the value history (gdb's output, for breakpoint commands and scripts with
     echo). gdb leaves the line open; hwdbg ends it, as it does for echo."""
-    fmt, text = _format_and_expression(args.text, "output")
+    options, rest = print_options(args.text or "")
+    fmt, text = format_and_expression(rest, "output")
     value = ctx.evaluate(text)
-    shown = expr.format_value(value, ctx.session.env(), fmt, functools.partial(symbolic, ctx))
+    shown = expr.format_value(value, ctx.session.env(), fmt, functools.partial(symbolic, ctx), pretty(ctx, options))
     return Result("output", {"expr": text, "value": _json_value(value), "text": shown}, shown)
 
 

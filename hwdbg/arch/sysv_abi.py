@@ -1,0 +1,98 @@
+"""The SysV x86-64 calling convention (psABI 3.2.3): how values are classified, passed and returned.
+
+A scalar is INTEGER (integers, pointers, char, bool, enums) or SSE (float, double). A struct,
+union or array of at most 16 bytes is split in eightbytes, each classed INTEGER or SSE by the
+fields that overlap it; a bigger one (or one with a field the registers cannot carry: long
+double, an unaligned field) is MEMORY. Arguments take rdi, rsi, rdx, rcx, r8, r9 and
+xmm0-xmm7 in order; an argument whose eightbytes do not all fit in the registers left goes
+whole on the stack, as MEMORY ones do. A MEMORY return value is written where the caller's
+hidden first argument (rdi) points. Types are duck-typed (kind, size, fields, target, count):
+this layer knows no DWARF.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+INTEGER, SSE, MEMORY = "INTEGER", "SSE", "MEMORY"
+ARGUMENT_REGISTERS = ("rdi", "rsi", "rdx", "rcx", "r8", "r9")
+SSE_ARGUMENTS = 8
+RED_ZONE = 128  # below the stack pointer, the interrupted code may keep data (psABI 3.2.2)
+STACK_ALIGNMENT = 16  # rsp + 8 is a multiple of 16 at a function's entry
+XMM0_OFFSET = 160  # in the FXSAVE area (PTRACE_GETFPREGS, the start of XSAVE's); 16 bytes each
+
+
+def _leaves(ctype: Any, offset: int = 0) -> Iterator[tuple[int, Any]]:
+    """(offset, scalar type) of every scalar in a type, arrays and nested records flattened."""
+    if ctype.kind in ("struct", "union"):
+        for member in ctype.fields:
+            yield from _leaves(member.ctype, offset + member.offset)
+    elif ctype.kind == "array":
+        element = ctype.target
+        if element is not None and element.size:
+            for i in range(ctype.count or 0):
+                yield from _leaves(element, offset + i * element.size)
+    else:
+        yield offset, ctype
+
+
+def classify(ctype: Any) -> list[str]:
+    """The class of each eightbyte of a type: [INTEGER], [SSE, INTEGER], [MEMORY]..."""
+    if ctype.kind in ("struct", "union", "array"):
+        if ctype.size > 16 or ctype.size == 0:
+            return [MEMORY]
+        classes: list = [None] * ((ctype.size + 7) // 8)
+        for offset, leaf in _leaves(ctype):
+            if leaf.kind == "float" and leaf.size > 8 or offset % max(1, min(leaf.size, 8)):
+                return [MEMORY]  # long double (x87) or an unaligned field
+            word = offset // 8
+            kind = SSE if leaf.kind == "float" else INTEGER
+            classes[word] = INTEGER if INTEGER in (classes[word], kind) else SSE
+        return [c or SSE for c in classes]  # padding only: no register needed, SSE is harmless
+    if ctype.kind == "float":
+        return [SSE] if ctype.size <= 8 else [MEMORY]
+    return [INTEGER] * max(1, (ctype.size + 7) // 8)
+
+
+@dataclass
+class CallLayout:
+    """Where a call's arguments go: integer registers by name, SSE registers' low eightbytes,
+    and the bytes of the stack's argument area (from the stack pointer at the call up)."""
+
+    integers: dict[str, int] = field(default_factory=dict)
+    sse: list[bytes] = field(default_factory=list)
+    stack: bytes = b""
+
+
+def layout_arguments(arguments: list[tuple[Any, bytes]], hidden_return: bool = False) -> CallLayout:
+    """Places each (type, little-endian bytes) argument; ``hidden_return``: rdi carries the
+    address of a MEMORY return value's buffer."""
+    layout = CallLayout()
+    free_integers = list(ARGUMENT_REGISTERS[1:] if hidden_return else ARGUMENT_REGISTERS)
+    stack = bytearray()
+    for ctype, data in arguments:
+        classes = classify(ctype)
+        words = [data[8 * i:8 * i + 8].ljust(8, b"\0") for i in range(len(classes))]
+        fits = MEMORY not in classes and classes.count(INTEGER) <= len(free_integers) \
+            and classes.count(SSE) + len(layout.sse) <= SSE_ARGUMENTS
+        if not fits:
+            stack += bytes(data).ljust((len(data) + 7) // 8 * 8, b"\0")
+            continue
+        for cls, word in zip(classes, words):
+            if cls == INTEGER:
+                layout.integers[free_integers.pop(0)] = int.from_bytes(word, "little")
+            else:
+                layout.sse.append(word)
+    layout.stack = bytes(stack)
+    return layout
+
+
+def call_frame(sp: int, stack_arguments: int, return_size: int) -> tuple[int, int, int]:
+    """The stack of an inferior call below ``sp``: (the return buffer's address or 0, where the
+    stack arguments start, the stack pointer at the call's entry, the return address below)."""
+    top = (sp - RED_ZONE) & ~(STACK_ALIGNMENT - 1)
+    buffer = 0
+    if return_size:
+        top = buffer = (top - return_size) & ~(STACK_ALIGNMENT - 1)
+    arguments = (top - stack_arguments) & ~(STACK_ALIGNMENT - 1)
+    return buffer, arguments, arguments - 8
