@@ -36,6 +36,7 @@ from .running import Running
 from .softstops import BreakSites, SoftStops
 from .stepping import Stepper
 from .stops import SignalTable
+from .thread_numbers import ThreadNumbers
 from .table import BreakpointTable
 
 
@@ -56,9 +57,9 @@ class Session(Lifecycle, Running, StopDispatch):
         self.pin = False
         self.fast_path = True  # let the C loop take hits that need no Python
         self.fast_hits = 0  # how many of them it took
-        self.stop_signals: set[int] = set()  # signals that stop too (hwdbg serve: those its client does not pass)
         self.fork_events = self.exec_events = False  # fork, vfork and exec stop too (hwdbg serve's client asks)
         self.signals = SignalTable()  # gdb's handle table
+        self.thread_numbers = ThreadNumbers()  # gdb's thread numbers, for stop messages
         self._saved_affinity: dict[int, set[int]] = {}
         self._stepping: set[int] = set()
         self._locked: Optional[int] = None  # while set, only this thread runs (scheduler-locking)
