@@ -37,6 +37,7 @@ from .softstops import BreakSites, SoftStops
 from .stepping import Stepper
 from .stops import SignalTable
 from .thread_numbers import ThreadNumbers
+from .hit_places import InnermostFunctions
 from .table import BreakpointTable
 
 
@@ -78,7 +79,8 @@ class Session(Lifecycle, Running, StopDispatch):
                                     get_regs=lambda tid: self.require_process().get_regs(tid))
         self.hits = HitSemantics(self.strings, read_memory=self.read_memory, describe=self.describe,
                                  backtrace=self.backtrace, env=self.env, emit=self.emit,
-                                 tracing=lambda: self._tracing, current=lambda bp_id: bp_id in self.breakpoints)
+                                 tracing=lambda: self._tracing, current=lambda bp_id: bp_id in self.breakpoints,
+                                 function_at=InnermostFunctions(lambda: self.symbols).name)
         self.pages = PageWatches(breakpoints=lambda: self.breakpoints, hits=self.hits, read_memory=self.read_memory)
         self.notrace = NoStopTraces(self.manager, publish=self.hits.publish, publish_records=self.hits.publish_records,
                                     describe=self.describe, emit=self.emit,
