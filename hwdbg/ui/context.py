@@ -230,7 +230,8 @@ class Context:
         if isinstance(event, rec.Notice):
             if event.routine and not self.out.json:
                 return  # the session says it tells a person nothing new
-            if event.what == "signal" and not self.out.json and self.session.inferior is not None:
+            if event.what == "signal" and event.data.get("print") and not self.out.json \
+                    and self.session.inferior is not None:
                 self.out.notice(event, thread=self.session.thread_numbers.label(self.session.inferior.pid, event.tid))
                 return
             self.out.notice(event)
