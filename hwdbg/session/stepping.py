@@ -418,8 +418,6 @@ class Stepper:
             raise TargetError("No stack.")
         if frame.kind == "inline":
             return frame
-        if frame.kind != "normal":
-            raise TargetError('"finish" out of a tail call frame is not supported; select the frame below it')
         stack = self.s.frames.stack(tid, frame.level + 2)
         if frame.level + 1 >= len(stack) or frame.function == "main" or frame.cfa is None:
             raise TargetError('"finish" not meaningful in the outermost frame.')
@@ -442,14 +440,16 @@ class Stepper:
             if any(f.kind != "inline" for f in below):
                 raise TargetError('"finish" out of an inlined function of an outer frame is not supported')
             return self._one_line(tid, over=True, until=False, out_to=inline_ids(stack[frame.level + 1:])), None, None
-        physical = sum(1 for f in below if f.kind == "normal")  # its index among the stack's real frames
+        # its index among the stack's real frames; a tail call frame returns with the real one below it
+        physical = sum(1 for f in below if f.kind == "normal") - (frame.kind == "tailcall")
         frames = self._frames(tid, physical + 2)
         if len(frames) < physical + 2:
             raise TargetError('"finish" not meaningful in the outermost frame.')
         cfa = frames[physical][1]
         ret, caller_cfa = frames[physical + 1]
         symbols = self.s.symbols
-        rtype = symbols.return_type(frame.lookup_pc) if symbols is not None else None
+        # gdb prints no value out of a tail call frame (it returned before its caller knew)
+        rtype = symbols.return_type(frame.lookup_pc) if symbols is not None and frame.kind == "normal" else None
 
         def returned() -> bool:  # in the caller's frame: by its CFA, or (unknown) the stack pointer
             if caller_cfa is not None:
