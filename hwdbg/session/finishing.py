@@ -44,27 +44,20 @@ class Finishing:
         stack = self.s.frames.stack(tid, frame.level + 2)
         below = stack[:frame.level]
         if frame.kind == "inline":
-            if any(f.kind != "inline" for f in below):
-                raise TargetError('"finish" out of an inlined function of an outer frame is not supported')
-            return self._one_line(tid, over=True, until=False, out_to=inline_ids(stack[frame.level + 1:])), None, None
+            out_to = inline_ids(stack[frame.level + 1:])
+            real = sum(1 for f in below if f.kind == "normal")
+            if real:  # the real functions it called return first (gdb steps over them)
+                result, reached = self._return_from(tid, real - 1)
+                if not reached:
+                    return result, None, None
+            return self._one_line(tid, over=True, until=False, out_to=out_to), None, None
         # its index among the stack's real frames; a tail call frame returns with the real one below it
         physical = sum(1 for f in below if f.kind == "normal") - (frame.kind == "tailcall")
-        frames = self._frames(tid, physical + 2)
-        if len(frames) < physical + 2:
-            raise TargetError('"finish" not meaningful in the outermost frame.')
-        cfa = frames[physical][1]
-        ret, caller_cfa = frames[physical + 1]
         symbols = self.s.symbols
         # gdb prints no value out of a tail call frame (it returned before its caller knew)
         rtype = symbols.return_type(frame.lookup_pc) if symbols is not None and frame.kind == "normal" else None
-
-        def returned() -> bool:  # in the caller's frame: by its CFA, or (unknown) the stack pointer
-            if caller_cfa is not None:
-                return self._cfa(tid) == caller_cfa
-            return self.s.require_process().get_regs(tid).rsp == cfa
-
-        result = self._run_to(tid, ret, returned, self._lock(False))
-        if not self._reached(result, ret):
+        result, reached = self._return_from(tid, physical)
+        if not reached:
             return result, None, None
         stop = self._stop(tid, "finish")
         if rtype is None or rtype.kind == "void":
@@ -98,3 +91,20 @@ class Finishing:
         if isinstance(result, rec.Stopped) and result.reason == "step" and not any(h.stopped for h in result.hits):
             return self._stop(tid, "until")
         return result
+
+    def _return_from(self, tid: int, physical: int) -> tuple[Result, bool]:
+        """Runs until the real frame ``physical`` (0: the innermost) returns to its caller's
+        frame: (the stop, whether it is that return)."""
+        frames = self._frames(tid, physical + 2)
+        if len(frames) < physical + 2:
+            raise TargetError('"finish" not meaningful in the outermost frame.')
+        cfa = frames[physical][1]
+        ret, caller_cfa = frames[physical + 1]
+
+        def returned() -> bool:  # in the caller's frame: by its CFA, or (unknown) the stack pointer
+            if caller_cfa is not None:
+                return self._cfa(tid) == caller_cfa
+            return self.s.require_process().get_regs(tid).rsp == cfa
+
+        result = self._run_to(tid, ret, returned, self._lock(False))
+        return result, self._reached(result, ret)
