@@ -15,6 +15,7 @@ from typing import Any, Optional
 
 from . import expr
 from .errors import LibraryNotLoaded, SymbolError, UsageError
+from .symbols.line_sites import line_sites
 
 UNTYPED_LENGTH = 4
 _FILE_LINE = re.compile(r"^(?P<file>[^:\s]+\.[A-Za-z0-9_+]+):(?P<line>\d+)$")
@@ -102,6 +103,7 @@ class CodeSite:
     addr: int
     note: Optional[str] = None  # said to the user: the line moved to the next one with code
     more: tuple[int, ...] = ()  # further locations, by address: a function's inlined copies
+    line: Optional[int] = None  # FILE:LINE: the line gdb reports (the one asked, unless moved)
 
 
 _LINE = re.compile(r"^\d+$")
@@ -124,9 +126,9 @@ def resolve_break(symbols: Any, env: expr.Env, text: str, default_file: Optional
             raise SymbolError(f"no default source file for line {text}; use FILE:LINE")
         else:
             file, line = default_file, _number(text)
-        addr, found = symbols.line_with_code(file, line)
+        sites, found = line_sites(symbols, file, line)
         note = None if found == line else f"line {line} of {file} has no code; using line {found}"
-        return CodeSite(addr, note)
+        return CodeSite(sites[0].addr, note, tuple(site.addr for site in sites[1:]), sites[0].line)
     if text.startswith("*"):
         return CodeSite(resolve_code(symbols, env, text))
     symbol_offset = _SYMBOL_OFFSET.match(text)

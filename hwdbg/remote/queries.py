@@ -4,7 +4,6 @@ the gdb manual ("General Query Packets") and lldb-server answer them. A mixin of
 it reads the same state."""
 from __future__ import annotations
 
-import signal
 import struct
 from typing import Any, Optional
 
@@ -17,8 +16,6 @@ from .regs import target_xml
 from .stopreply import host_signal
 
 TRIPLE = b"x86_64-pc-linux-gnu".hex()
-# Signals a client is told about, as gdbserver reports them (stops and traps are the session's own)
-REPORTABLE = frozenset(range(1, signal.SIGRTMAX + 1)) - {signal.SIGKILL, signal.SIGSTOP, signal.SIGTRAP}
 
 
 class PacketError(Exception):
@@ -122,14 +119,15 @@ class Queries:
         return b""
 
     def _pass_signals(self, numbers: bytes) -> None:
-        """QPassSignals: the client handles every other signal itself, so those stop the target."""
+        """QPassSignals: the client handles every other signal itself, so those stop the target
+        (the session's handle table becomes the client's)."""
         passed = set()
         for text in filter(None, numbers.split(b";")):
             try:
                 passed.add(host_signal(hex_int(text)))
             except ValueError:
                 continue
-        self.session.stop_signals = REPORTABLE - passed
+        self.session.signals.follow_client(passed)
 
     def _xfer(self, rest: bytes) -> bytes:
         parts = rest.split(b":")

@@ -38,6 +38,8 @@ from .running import Running
 from .softstops import BreakSites, SoftStops
 from .stepping import Stepper
 from .stops import SignalTable
+from .thread_numbers import ThreadNumbers
+from .hit_places import InnermostFunctions
 from .table import BreakpointTable
 
 
@@ -59,9 +61,9 @@ class Session(Lifecycle, Running, StopDispatch):
         self.fast_path = True  # let the C loop take hits that need no Python
         self.fast_hits = 0  # how many of them it took
         self._paged = False  # the C loop takes page faults too (pagefast.py)
-        self.stop_signals: set[int] = set()  # signals that stop too (hwdbg serve: those its client does not pass)
         self.fork_events = self.exec_events = False  # fork, vfork and exec stop too (hwdbg serve's client asks)
         self.signals = SignalTable()  # gdb's handle table
+        self.thread_numbers = ThreadNumbers()  # gdb's thread numbers, for stop messages
         self._saved_affinity: dict[int, set[int]] = {}
         self._stepping: set[int] = set()
         self._locked: Optional[int] = None  # while set, only this thread runs (scheduler-locking)
@@ -80,7 +82,8 @@ class Session(Lifecycle, Running, StopDispatch):
                                     get_regs=lambda tid: self.require_process().get_regs(tid))
         self.hits = HitSemantics(self.strings, read_memory=self.read_memory, describe=self.describe,
                                  backtrace=self.backtrace, env=self.env, emit=self.emit,
-                                 tracing=lambda: self._tracing, current=lambda bp_id: bp_id in self.breakpoints)
+                                 tracing=lambda: self._tracing, current=lambda bp_id: bp_id in self.breakpoints,
+                                 function_at=InnermostFunctions(lambda: self.symbols).name)
         self.pages = PageWatches(breakpoints=lambda: self.breakpoints, hits=self.hits, read_memory=self.read_memory)
         self.pagefast = PageFast(self.pages)  # page faults the C hit loop takes
         self.notrace = NoStopTraces(self.manager, publish=self.hits.publish, publish_records=self.hits.publish_records,

@@ -33,6 +33,7 @@ class StopDispatch:
             return None
         if isinstance(event, pev.ThreadCreated):
             self.table.thread_created(tid)
+            self.thread_numbers.add(tid)
             self.manager.add_thread(tid)
             self.manager.sync([tid])
             self.emit(rec.Notice("thread-created", f"new thread {tid}", tid=tid))
@@ -100,10 +101,8 @@ class StopDispatch:
 
     def _handle_signal(self, inf: Inferior, tid: int, event: pev.Signal) -> Optional[rec.Stopped]:
         name = signal_name(event.signo)
-        reason = stop_reason(event.signo, interrupt_wanted=self._interrupt_wanted, tracing=self._tracing,
-                             table=self.signals)
-        if reason is None and event.signo in self.stop_signals - self.signals.changed and not self._tracing:
-            reason = "signal"
+        reason = stop_reason(event.signo, self.signals, interrupt_wanted=self._interrupt_wanted,
+                             tracing=self._tracing)
         if not passed_on(event.signo, self.signals):
             inf.threads[tid].signal = 0
         if reason is not None:

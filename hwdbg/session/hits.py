@@ -31,8 +31,11 @@ class TrapHits:
 class HitSemantics:
     def __init__(self, strings: StringStores, *, read_memory: Callable[[int, int], bytes], describe: Callable[[int], rec.Frame],
                  backtrace: Callable[[int], tuple[rec.Frame, ...]], env: Callable[[int], Any],
-                 emit: Callable[[Any], None], tracing: Callable[[], bool], current: Callable[[int], bool]) -> None:
+                 emit: Callable[[Any], None], tracing: Callable[[], bool], current: Callable[[int], bool],
+                 function_at: Optional[Callable[[int, rec.Frame], Optional[str]]] = None) -> None:
         self._read_memory, self._describe, self._backtrace = read_memory, describe, backtrace
+        # the name a hit gives its place (hit_places.py: the innermost, inlined, function)
+        self._function_at = function_at or (lambda pc, where: where.function)
         self._env, self._emit, self._tracing, self._current = env, emit, tracing, current
         self.strings = strings  # rep movs/stos merging
         self.published = 0  # hits announced so far (the session flushes and batches by it)
@@ -107,11 +110,12 @@ class HitSemantics:
         ``backtrace``, ``note`` and ``time`` come with records read without stopping (--no-stop);
         ``syscall`` (name, arguments, result) makes it a write by the kernel."""
         # Data traps come after the access: pc - 1 lies in the instruction that made it.
-        where = self._describe(at if at is not None else pc - 1 if bp.kind.is_data else pc)
+        place = at if at is not None else pc - 1 if bp.kind.is_data else pc
+        where = self._describe(place)
         if backtrace is None and bp.backtrace and note is None:
             backtrace = self._backtrace(tid)
         hit = rec.Hit(id=bp.id, kind=bp.kind, expr=bp.expr, address=bp.addr, length=bp.length, tid=tid, pc=pc,
-                      old=old, new=new, function=where.function, file=where.file, line=where.line,
+                      old=old, new=new, function=self._function_at(place, where), file=where.file, line=where.line,
                       backtrace=backtrace, stopped=stopped, note=note, time=time)
         if syscall is not None:
             hit.syscall, hit.syscall_args, hit.syscall_result = syscall
@@ -130,13 +134,16 @@ class HitSemantics:
         backtrace or callback: the same records, one call per burst. Every hit is counted
         and kept even if a listener fails; the first failure is raised at the end."""
         describe, emit, make = self._describe, self._emit, rec.Hit
-        places: dict[tuple[int, int], rec.Frame] = {}
+        places: dict[tuple[int, int], tuple[rec.Frame, Optional[str]]] = {}
         failure: Optional[Exception] = None
         for bp, tid, pc, old, new, *changed in hits:  # a page watch's hit adds (address, length)
-            where = places.get((bp.id, pc))
-            if where is None:
-                where = places[(bp.id, pc)] = describe(pc - 1 if bp.kind.is_data else pc)
-            hit = make(bp.id, bp.kind, bp.expr, bp.addr, bp.length, tid, pc, old, new, where.function, where.file,
+            known = places.get((bp.id, pc))
+            if known is None:
+                place = pc - 1 if bp.kind.is_data else pc
+                where = describe(place)
+                known = places[(bp.id, pc)] = (where, self._function_at(place, where))
+            where, function = known
+            hit = make(bp.id, bp.kind, bp.expr, bp.addr, bp.length, tid, pc, old, new, function, where.file,
                        where.line)
             if changed:
                 hit.changed = changed[0]
@@ -155,13 +162,16 @@ class HitSemantics:
         """``publish`` for --no-stop records without call chains, (tid, pc, time): one call per
         batch, so the reader keeps up with the kernel."""
         describe, emit, make = self._describe, self._emit, rec.Hit
-        places: dict[int, rec.Frame] = {}
+        places: dict[int, tuple[rec.Frame, Optional[str]]] = {}
         data = bp.kind.is_data
         for tid, pc, time in records:
-            where = places.get(pc)
-            if where is None:
-                where = places[pc] = describe(pc - 1 if data else pc)
-            hit = make(bp.id, bp.kind, bp.expr, bp.addr, bp.length, tid, pc, None, None, where.function, where.file,
+            known = places.get(pc)
+            if known is None:
+                place = pc - 1 if data else pc
+                where = describe(place)
+                known = places[pc] = (where, self._function_at(place, where))
+            where, function = known
+            hit = make(bp.id, bp.kind, bp.expr, bp.addr, bp.length, tid, pc, None, None, function, where.file,
                        where.line, None, False, note, time)
             bp.hit_count += 1
             bp.writers.add(pc, tid, None, None, where, None)

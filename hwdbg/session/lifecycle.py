@@ -68,6 +68,7 @@ class Lifecycle:
         for tid in inf.threads:
             self.manager.add_thread(tid)
         self.current_tid = inf.pid
+        self.thread_numbers.start(inf.threads, inf.pid)
         inf.fork_events = self.fork_events
         self.pages.reset()
         self.frames.reset(stopped=True)

@@ -67,6 +67,7 @@ class UserBreakpoint:
     tracer: Optional[TraceEvents] = None  # its events while the process lives
     lost: int = 0  # --no-stop: records the kernel dropped (ring full), reported exactly
     more: tuple = ()  # break: its further locations (a function's inlined copies), addr being the first
+    line: Optional[int] = None  # break FILE:LINE: the line gdb reports for it (locations.CodeSite.line)
     disabled_locations: set = field(default_factory=set)  # break: numbers (1-based) of locations disabled
 
     @property

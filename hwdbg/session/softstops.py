@@ -129,7 +129,7 @@ class BreakSites:
         def resolve() -> tuple[int, int]:
             site = resolve_break(self._symbols(), self._env(), location, self.default_file())
             if made:
-                made[0].more = site.more  # the inlined copies of the new image or library
+                made[0].more, made[0].line = site.more, site.line  # the copies in the new image or library
             return site.addr, 1
 
         try:
@@ -142,6 +142,7 @@ class BreakSites:
             self.watch_loader()
             return bp, f"breakpoint {bp.id} is pending: {exc}"
         made.append(self._add(Kind.BREAK, site.addr, 1, expr=location, resolve=resolve, more=site.more, **options))
+        made[0].line = site.line
         return made[0], site.note
 
     def watch_loader(self) -> None:

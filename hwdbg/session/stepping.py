@@ -1,4 +1,5 @@
-"""Source-level stepping with gdb's rules: next, step, until, advance, finish, nexti, stepi.
+"""Source-level stepping with gdb's rules: next, step, until, nexti, stepi (finish, until
+LOCATION and advance: finishing.py).
 
 A line step single-steps the thread through the line-table entry it is in. Leaving it:
 - into a subroutine (the new frame's caller is the stepping frame, by CFA): ``next`` runs to
@@ -22,10 +23,9 @@ from typing import Any, Callable, Optional
 from .. import records as rec
 from ..errors import TargetError, UsageError
 from ..arch.x86_64 import SIGRETURN, UC_MCONTEXT_RSP
-from ..locations import resolve_break
 from ..symbols.unwind import walk
-from .inline_steps import KEEP, STOP, frame_line, inline_ids, inline_rule, shown_chain
-from .returns import format_returned
+from .finishing import Finishing
+from .inline_steps import KEEP, STOP, frame_line, inline_rule, shown_chain
 from .softstops import SoftStops
 
 Result = Any  # rec.Stopped | rec.Exited | rec.Killed
@@ -46,7 +46,7 @@ class _Range:
     frame: tuple[Optional[int], Optional[int]]  # (CFA, function start): the frame's identity
 
 
-class Stepper:
+class Stepper(Finishing):
     def __init__(self, session: Any) -> None:
         self.s = session
         self._interrupts = 0  # the session's interrupt count when the command began
@@ -408,89 +408,6 @@ class Stepper:
         return result
 
     # ------------------------------------------------------------ finish, until LOCATION, advance
-
-    def check_finish(self, tid: int) -> Any:
-        """The frame ``finish`` runs out of: the selected one (gdb). An error in gdb's outermost
-        frame: one without a caller, or main (backtraces stop there); an inlined frame always
-        has its caller."""
-        frame = self.s.frames.selected(tid)
-        if frame is None:
-            raise TargetError("No stack.")
-        if frame.kind == "inline":
-            return frame
-        if frame.kind != "normal":
-            raise TargetError('"finish" out of a tail call frame is not supported; select the frame below it')
-        stack = self.s.frames.stack(tid, frame.level + 2)
-        if frame.level + 1 >= len(stack) or frame.function == "main" or frame.cfa is None:
-            raise TargetError('"finish" not meaningful in the outermost frame.')
-        return frame
-
-    def location(self, text: str) -> int:
-        """The address of an until/advance LOCATION (break's syntax: FUNCTION is after its prologue)."""
-        if not text.strip():
-            raise UsageError("no location given: use FUNCTION, FILE:LINE, LINE or *ADDRESS")
-        return resolve_break(self.s.symbols, self.s.env(), text, self.s.sites.default_file()).addr
-
-    def finish(self, tid: Optional[int] = None) -> tuple[Result, Optional[tuple[str, Any]], Optional[Any]]:
-        """Runs until the selected function returns to its caller's frame: (the stop, the returned
-        value as (printed, number or None) or None, its type or None)."""
-        tid = self._begin(tid)
-        frame = self.check_finish(tid)
-        stack = self.s.frames.stack(tid, frame.level + 2)
-        below = stack[:frame.level]
-        if frame.kind == "inline":
-            if any(f.kind != "inline" for f in below):
-                raise TargetError('"finish" out of an inlined function of an outer frame is not supported')
-            return self._one_line(tid, over=True, until=False, out_to=inline_ids(stack[frame.level + 1:])), None, None
-        physical = sum(1 for f in below if f.kind == "normal")  # its index among the stack's real frames
-        frames = self._frames(tid, physical + 2)
-        if len(frames) < physical + 2:
-            raise TargetError('"finish" not meaningful in the outermost frame.')
-        cfa = frames[physical][1]
-        ret, caller_cfa = frames[physical + 1]
-        symbols = self.s.symbols
-        rtype = symbols.return_type(frame.lookup_pc) if symbols is not None else None
-
-        def returned() -> bool:  # in the caller's frame: by its CFA, or (unknown) the stack pointer
-            if caller_cfa is not None:
-                return self._cfa(tid) == caller_cfa
-            return self.s.require_process().get_regs(tid).rsp == cfa
-
-        result = self._run_to(tid, ret, returned, self._lock(False))
-        if not self._reached(result, ret):
-            return result, None, None
-        stop = self._stop(tid, "finish")
-        if rtype is None or rtype.kind == "void":
-            return stop, None, rtype
-        inf = self.s.require_process()
-        value = format_returned(rtype, inf.get_regs(tid), lambda: inf.get_fpregs(tid), self.s.env(tid))
-        return stop, value, rtype
-
-    def run_until(self, addr: int, tid: Optional[int] = None, *, anywhere: bool) -> Result:
-        """``until LOCATION`` / ``advance LOCATION``: run until addr is reached, or the current
-        frame returns. ``until`` stops at addr only in the current frame or an outer one when addr
-        is in the current function (gdb); ``advance`` (``anywhere``) in any frame."""
-        tid = self._begin(tid)
-        frames = self._frames(tid, 2)
-        pc = frames[0][0] if frames else self._pc(tid)
-        cfa = frames[0][1] if frames else None
-        same_function = self._function_start(addr) == self._function_start(pc)
-        lock = self._lock(False)
-        caller = frames[1] if len(frames) > 1 and frames[1][1] is not None else None
-
-        def at_location() -> bool:
-            if anywhere or not same_function or cfa is None:
-                return True
-            here = self._cfa(tid)
-            return here is not None and here >= cfa
-
-        places = {addr: at_location}
-        if caller is not None and caller[0] != addr:
-            places[caller[0]] = lambda: self._cfa(tid) == caller[1]
-        result = self._run_to_any(tid, places, lock)
-        if isinstance(result, rec.Stopped) and result.reason == "step" and not any(h.stopped for h in result.hits):
-            return self._stop(tid, "until")
-        return result
 
 
 def check_locking_mode(mode: str) -> str:

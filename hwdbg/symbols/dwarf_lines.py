@@ -207,6 +207,10 @@ class LineTables:
             return start, end, entry[2], entry[1], entry[3]
         return None
 
+    def line_addresses(self, file: str, line: int) -> list[int]:
+        """Every is_stmt address of file:line, sorted (gdb's find_pcs_for_symtab_line)."""
+        return sorted({addr for _, row_line, addr in self._statements_in(file) if row_line == line})
+
     def address_of_line(self, file: str, line: int) -> Optional[int]:
         """Lowest statement address for file:line (file by basename, suffix or path), or None."""
         addresses = [addr for _, row_line, addr in self._statements_in(file) if row_line == line]

@@ -19,9 +19,11 @@ from typing import Any, Callable, Iterator, Optional
 from .. import records as rec
 from ..errors import HwdbgError, UsageError
 from ..session import Session, UserBreakpoint
+from ..session.signal_table import signal_number
 from .commands import Command, Result, load_all, printable
 from .commands.display import show_displays
 from .commands.frames import stop_frame_text
+from .threads_shown import stop_thread
 from .render import Output, TextOutput
 from .. import expr
 
@@ -88,6 +90,7 @@ class Context:
         self._source_depth = 0  # -x / source files being read (batch.run_file)
         self._output_failure: Optional[OSError] = None  # the listener could not write
         self._resume_request: Optional[Callable[[], Any]] = None
+        self._resumed_from: Optional[int] = None  # the current thread when the target was resumed
         self.session.listeners.append(self._on_event)
         self.session.flushers.append(self._flush_output)
 
@@ -228,6 +231,10 @@ class Context:
         if isinstance(event, rec.Notice):
             if event.routine and not self.out.json:
                 return  # the session says it tells a person nothing new
+            if event.what == "signal" and event.data.get("print") and not self.out.json \
+                    and self.session.inferior is not None:
+                self.out.notice(event, thread=self.session.thread_numbers.label(self.session.inferior.pid, event.tid))
+                return
             self.out.notice(event)
 
     # ------------------------------------------------------------ running the target
@@ -253,6 +260,7 @@ class Context:
         self._depth += 1
         try:
             while True:
+                self._resumed_from = self.session.current_tid
                 with self._interruptible():
                     try:
                         result = action()
@@ -312,7 +320,8 @@ class Context:
             if bp is not None and bp.commands and bp not in with_commands:
                 with_commands.append(bp)
         frame = stop_frame_text(session, result.tid) if not (reported or self.out.json) else None
-        self.out.stopped(result, reported_hits=reported, frame=frame)
+        thread, switched = stop_thread(session, result.tid, self._resumed_from) if not self.out.json else (None, None)
+        self.out.stopped(result, reported_hits=reported, frame=frame, thread=thread, switched=switched)
         self.listing = None  # the next `list` centres on this stop
         self.report(show_displays(self))
         self._drop_temporaries(hit_ids={h.id for h in result.hits})
@@ -426,8 +435,6 @@ class Context:
         if isinstance(last, rec.Exited):
             return last.code
         if isinstance(last, rec.Killed):
-            try:
-                return 128 + int(signal.Signals[last.signal])
-            except (KeyError, ValueError):
-                return 1
+            signo = signal_number(last.signal)
+            return 128 + signo if signo is not None else 1
         return 0

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 from typing import Any, Optional, TextIO
 
 from .. import records as rec
 from ..records import Kind
+from ..session.signal_table import description, signal_number
 from .location import FrameShown, SourceLines, stop_lines
 
 KIND_TITLES = {
@@ -113,16 +113,16 @@ def backtrace_lines(frames: Any) -> list[str]:
 def signal_description(name: Optional[str]) -> str:
     if not name:
         return ""
-    try:
-        text = signal.strsignal(signal.Signals[name])
-    except (KeyError, ValueError):
-        text = None
-    return f"{name}, {text}" if text else name
+    signo = signal_number(name)
+    return f"{name}, {description(signo)}" if signo is not None else name
 
 
-def stopped_text(stop: rec.Stopped, shown: Optional[FrameShown] = None, sources: Optional[SourceLines] = None) -> str:
+def stopped_text(stop: rec.Stopped, shown: Optional[FrameShown] = None, sources: Optional[SourceLines] = None,
+                 thread: Optional[str] = None, switched: Optional[str] = None) -> str:
     """A stop that is not (only) a breakpoint hit: a step, a signal, an interrupt; ``shown``:
-    frame 0 with its arguments, then its source line, as gdb prints them."""
+    frame 0 with its arguments, then its source line, as gdb prints them. ``thread``: who
+    received a signal (``Thread 2 "prog"``; None: "Program"); ``switched``: the thread the stop
+    switched to (gdb's ``[Switching to Thread 0x... (LWP N)]``), if it did."""
     frame = frame_text(stop.where, stop.pc)
     if shown is not None:
         frame = shown.text
@@ -131,7 +131,8 @@ def stopped_text(stop: rec.Stopped, shown: Optional[FrameShown] = None, sources:
     if stop.reason in ("step", "breakpoint", "watchpoint"):
         return frame
     if stop.reason == "signal":
-        return f"\nProgram received signal {signal_description(stop.signal)}.\n{frame}"
+        switch = f"[Switching to {switched}]\n" if switched else ""
+        return f"\n{thread or 'Program'} received signal {signal_description(stop.signal)}.\n{switch}{frame}"
     if stop.reason == "interrupted":
         return f"\nThread {stop.tid} stopped (interrupted).\n{frame}"
     if stop.reason == "int3":
@@ -147,13 +148,14 @@ def exit_text(record: Any) -> str:
     if isinstance(record, rec.Exited):
         if record.code == 0:
             return f"[Inferior 1 (process {record.pid}) exited normally]"
-        return f"[Inferior 1 (process {record.pid}) exited with code {record.code:02o}]"
+        return f"[Inferior 1 (process {record.pid}) exited with code 0{record.code:o}]"
     core = " (core dumped)" if record.core else ""
     return (f"\nProgram terminated with signal {signal_description(record.signal)}{core}\n"
             f"[Inferior 1 (process {record.pid}) killed by {record.signal}]")
 
 
-def notice_text(notice: rec.Notice) -> str:
+def notice_text(notice: rec.Notice, thread: Optional[str] = None) -> str:
+    """``thread``: who received a signal, as for stopped_text."""
     if notice.what == "thread-created":
         return f"[New Thread {notice.tid}]"
     if notice.what == "thread-exited":
@@ -165,7 +167,9 @@ def notice_text(notice: rec.Notice) -> str:
     if notice.what in ("breakpoint-dropped", "error", "warning"):
         return f"warning: {notice.message}"
     if notice.what == "signal" and "print" in notice.data:  # a signal passed on: as gdb reports it, or not
-        return f"Program received signal {signal_description(notice.data['signal'])}." if notice.data["print"] else ""
+        if not notice.data["print"]:
+            return ""
+        return f"{thread or 'Program'} received signal {signal_description(notice.data['signal'])}."
     return f"[{notice.message}]"
 
 
@@ -199,9 +203,10 @@ class Output:
     # ``frame_line`` False: another hit of the same stop shows the frame; ``location``: N of 1.N.
     def hit(self, hit: rec.Hit, *, full: bool, temporary: bool = False, frame: Optional[FrameShown] = None,
             frame_line: bool = True, location: Optional[int] = None) -> None: ...
-    def stopped(self, stop: rec.Stopped, *, reported_hits: bool, frame: Optional[FrameShown] = None) -> None: ...
+    def stopped(self, stop: rec.Stopped, *, reported_hits: bool, frame: Optional[FrameShown] = None,
+                thread: Optional[str] = None, switched: Optional[str] = None) -> None: ...
     def ended(self, record: Any) -> None: ...
-    def notice(self, notice: rec.Notice) -> None: ...
+    def notice(self, notice: rec.Notice, thread: Optional[str] = None) -> None: ...
     def result(self, result: Any) -> None: ...
     def error(self, kind: str, message: str) -> None: ...
     def message(self, text: str) -> None: ...
@@ -228,18 +233,21 @@ class TextOutput(Output):
         else:
             self.write_buffered(hit_line(hit))
 
-    def stopped(self, stop: rec.Stopped, *, reported_hits: bool, frame: Optional[FrameShown] = None) -> None:
+    def stopped(self, stop: rec.Stopped, *, reported_hits: bool, frame: Optional[FrameShown] = None,
+                thread: Optional[str] = None, switched: Optional[str] = None) -> None:
         if reported_hits:
             return
-        self.write(stop_lines(stop, self.sources, frame) if stop.style else stopped_text(stop, frame, self.sources))
+        self.write(stop_lines(stop, self.sources, frame) if stop.style
+                   else stopped_text(stop, frame, self.sources, thread, switched))
 
     def ended(self, record: Any) -> None:
         self.write(exit_text(record))
 
-    def notice(self, notice: rec.Notice) -> None:
-        text = notice_text(notice)
+    def notice(self, notice: rec.Notice, thread: Optional[str] = None) -> None:
+        text = notice_text(notice, thread)
         if text:
-            self.write(self._paint(one_line(text), _DIM))
+            blank = "\n" if notice.what == "signal" else ""  # gdb's blank line before a signal's report
+            self.write(blank + self._paint(one_line(text), _DIM))
 
     def result(self, result: Any) -> None:
         text = getattr(result, "text", "")
@@ -285,13 +293,14 @@ class JsonOutput(Output):
         time = "" if hit.time is None else f', "time": {hit.time}'
         self.write_buffered(f'{parts[0]}{hit.tid}, "pc": {hit.pc}, "old": {old}, "new": {new}{time}{parts[1]}')
 
-    def stopped(self, stop: rec.Stopped, *, reported_hits: bool, frame: Optional[FrameShown] = None) -> None:
+    def stopped(self, stop: rec.Stopped, *, reported_hits: bool, frame: Optional[FrameShown] = None,
+                thread: Optional[str] = None, switched: Optional[str] = None) -> None:
         self.emit(stop.to_json())
 
     def ended(self, record: Any) -> None:
         self.emit(record.to_json())
 
-    def notice(self, notice: rec.Notice) -> None:
+    def notice(self, notice: rec.Notice, thread: Optional[str] = None) -> None:
         self.emit(notice.to_json())
 
     def result(self, result: Any) -> None:

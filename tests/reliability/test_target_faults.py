@@ -207,6 +207,8 @@ def test_blocked_target_times_out_and_stays_usable(rel_start, figures):
         check_registers(t, intended_chunks(t))
         assert t.evaluate("counter") == 1 and t.registers()["rip"]
     os.kill(t.pid, signal.SIGUSR1)  # pending while stopped; delivered when resumed
+    stop = t.cont(timeout=10)  # gdb's table: SIGUSR1 stops first, then reaches its handler
+    assert isinstance(stop, hwdbg.Stopped) and stop.reason == "signal" and stop.signal == "SIGUSR1"
     stop = t.cont(timeout=10)
     assert isinstance(stop, hwdbg.Stopped) and stop.hits and stop.hits[0].id == counter.id
     assert t.cont(timeout=10).code == 0

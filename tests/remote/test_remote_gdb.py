@@ -118,6 +118,18 @@ def test_signals_stop_as_gdb_says_and_handlers_run(build_target, tmp_path):
     assert remote == native
 
 
+def test_the_clients_handle_table_wins_over_hwdbgs_defaults(build_target, tmp_path):
+    """handle SIGUSR1 nostop noprint in gdb: the stub, which would stop at SIGUSR1 by default,
+    passes it without a stop (QPassSignals), the handler runs, exit 0 as in native gdb."""
+    exe = build_target("remote_target")
+    scenario = "handle SIGUSR1 nostop noprint\nbreak on_usr1\ncontinue\ncontinue\n"
+    native = run_gdb(exe, scenario, tmp_path, remote=False, args=("signals",))
+    remote = run_gdb(exe, scenario, tmp_path, remote=True, args=("signals",))
+    assert [line.split()[:3] for line in native if line.startswith("STOP")] == [["STOP", "BreakpointEvent", "[2]"]]
+    assert native[-1] == "EXITED 0"
+    assert remote == native
+
+
 def test_watch_hits_are_the_values_the_program_wrote(build_target, tmp_path):
     """Not only equal to gdb's: the counter's writes are the sums the program computes."""
     exe = build_target("remote_target")

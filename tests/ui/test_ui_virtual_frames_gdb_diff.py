@@ -43,6 +43,31 @@ def test_tail_call_frames_as_gdb(build_target, dwarf):
     assert not different, "\n\n".join(different)
 
 
+# finish out of the tail call frame twice (#1): add's real frame returns straight to main, which
+# gdb reports with no value (and "Run till exit from #1 ..."); then finish from add itself.
+TAIL_CALL_FINISH = ["break add", "run", "up", "finish", "bt", "info frame", "continue", "finish", "continue",
+                    "up", "up", "down", "finish", "bt"]
+
+
+@pytest.mark.parametrize("dwarf", ["-gdwarf-4", "-gdwarf-5"])
+def test_finish_out_of_a_tail_call_frame_as_gdb(build_target, dwarf):
+    exe = build_target("sw_target", cflags=("-O2", dwarf))
+    different = differences(exe, TAIL_CALL_FINISH, ["calls", "3"])
+    assert not different, "\n\n".join(different)
+
+
+# inline_calls.c: middle() inlined into main() calls the real leaf(); finish from middle (#1, above
+# leaf's real frame) runs until leaf returns, then out of middle's code, as gdb's step out of it.
+INLINE_ABOVE_REAL_FINISH = ["break leaf", "run", "up", "finish", "bt", "continue", "up", "finish", "bt", "next"]
+
+
+@pytest.mark.parametrize("dwarf", ["-gdwarf-4", "-gdwarf-5"])
+def test_finish_out_of_an_inlined_frame_above_a_real_one_as_gdb(build_target, dwarf):
+    exe = build_target("inline_calls", cflags=("-O2", dwarf))
+    different = differences(exe, INLINE_ABOVE_REAL_FINISH)
+    assert not different, "\n\n".join(different)
+
+
 # inline_target.c: scale() inlined twice into twice_scaled(), itself inlined into work()'s loop,
 # and scale() inlined into main() right after the call of work() returns.
 INLINED = ["break inline_target.c:17", "run", "bt", "info frame", "up", "info frame", "info locals", "info args",

@@ -261,8 +261,9 @@ def _file_shown(ctx: Any, addr: int, path: str) -> str:
 
 def _announce(ctx: Any, name: str, bp: Any, title: str, temporary: bool, note: Optional[str] = None) -> Result:
     frame = ctx.session.describe(bp.addr)
+    line = getattr(bp, "line", None) or frame.line  # FILE:LINE: the line asked, as gdb says
     place = f": {bp.expr}. ({len(bp.addresses)} locations)" if bp.more else \
-        f": file {_file_shown(ctx, bp.addr, frame.file)}, line {frame.line}." if frame.file and frame.line else "."
+        f": file {_file_shown(ctx, bp.addr, frame.file)}, line {line}." if frame.file and line else "."
     data = dict(bp_json(bp), temporary=temporary)
     text = f"{title} {bp.id} at {bp.addr:#x}{place}{_status_note(bp)}"
     if note:
@@ -311,7 +312,8 @@ def break_(ctx: Any, args: argparse.Namespace) -> Result:
     *ADDRESS or *FUNCTION (that very byte), FUNCTION+OFFSET, FILE:LINE, LINE (in
     the current file) or LIB:FUNCTION (pending until LIB is loaded, at startup
     or by dlopen). A line without code moves to the next line that has some, and
-    says so. A FUNCTION inlined in several places stops at each (1.1, 1.2, ...). Any
+    says so. A FUNCTION inlined in several places stops at each (1.1, 1.2, ...), and
+    so does a FILE:LINE of inlined code (one location per inlined copy, as gdb). Any
     number of them, none uses a debug register; the int3 bytes are invisible to print,
     x, disassemble and memory reads, and are removed before the process is let go
     (detach, quit, errors, signals) and from forked children. thread TID: only it stops."""

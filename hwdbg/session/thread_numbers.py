@@ -1,0 +1,50 @@
+"""gdb's names for threads in stop messages: per-process numbers in order of appearance (1 is
+the first thread), the thread's name (its comm), and ``Thread 0x... (LWP N)`` (the pthread_t,
+which is the thread pointer, fs_base, on x86-64 glibc, as libthread_db reports it).
+
+gdb says ``Thread 2 "prog" received signal ...`` instead of ``Program received signal ...``
+once the process has had a second thread, even if it has exited since."""
+from __future__ import annotations
+
+from typing import Iterable, Optional
+
+from ..linux import procfs
+
+
+class ThreadNumbers:
+    def __init__(self) -> None:
+        self._numbers: dict[int, int] = {}
+        self._highest = 0
+
+    def start(self, tids: Iterable[int], pid: int) -> None:
+        """A new process (run, attach): its threads numbered from 1, the main thread first."""
+        self._numbers.clear()
+        self._highest = 0
+        for tid in sorted(tids, key=lambda tid: (tid != pid, tid)):
+            self.add(tid)
+
+    def add(self, tid: int) -> None:
+        if tid not in self._numbers:
+            self._highest += 1
+            self._numbers[tid] = self._highest
+
+    def number(self, tid: int) -> Optional[int]:
+        return self._numbers.get(tid)
+
+    @property
+    def several(self) -> bool:
+        """Whether the process has ever had more than one thread (gdb's show_thread_that_caused_stop)."""
+        return self._highest > 1
+
+    def label(self, pid: int, tid: int) -> Optional[str]:
+        """``Thread 2 "prog"`` in a process that has had several threads, else None ("Program")."""
+        number = self.number(tid)
+        if not self.several or number is None:
+            return None
+        name = procfs.read_text(f"/proc/{pid}/task/{tid}/comm").strip()
+        return f'Thread {number} "{name}"' if name else f"Thread {number}"
+
+
+def target_id(tid: int, thread_pointer: Optional[int]) -> str:
+    """gdb's ``Thread 0x7ffff7dd06c0 (LWP 4243)``; ``LWP 4243`` when the thread pointer is unknown."""
+    return f"Thread {thread_pointer:#x} (LWP {tid})" if thread_pointer else f"LWP {tid}"
