@@ -89,9 +89,7 @@ class Inferior(Launch):
         while True:
             if self._queue:
                 event = self._queue.popleft()
-                thread = self.threads.get(event.tid)
-                if thread is not None:
-                    thread.held = False
+                self._update_held(event.tid)
                 return event
             if not self.alive:
                 raise TargetError(f"process {self.pid} has exited")
@@ -123,8 +121,15 @@ class Inferior(Launch):
         event = next((e for e in self._queue if e.tid == tid), None)
         if event is not None:
             self._queue.remove(event)
-            self.threads[tid].held = False
+            self._update_held(tid)
         return event
+
+    def _update_held(self, tid: int) -> None:
+        """A thread stays held while any of its stops is queued: a run of the page-fault
+        trampoline can hold two (a signal and our interrupt) for one stopped thread."""
+        thread = self.threads.get(tid)
+        if thread is not None:
+            thread.held = any(e.tid == tid for e in self._queue)
 
     def accept(self, tid: int, status: int) -> Optional[ProcessEvent]:
         """A wait status obtained elsewhere (the C hit loop): routed and decoded as wait_event would."""

@@ -205,7 +205,8 @@ class Running:
     def _resume(self, inf: Inferior, tid: int) -> None:
         if self._locked is not None and tid != self._locked:
             return  # scheduler-locking: it waits, stopped, for the next command that lets it run
-        if tid in inf.threads and not inf.threads[tid].running:
+        if tid in inf.threads and not inf.threads[tid].running and not inf.threads[tid].held:
+            # (held: another stop of it is queued unread; it must still be stopped when that is read)
             if tid in self.manager.stale:
                 self.manager.sync([tid])  # its registers waited for this stop to be read
             addr = self.soft.needs_step_over(inf, tid) if self.soft.over else None
