@@ -67,7 +67,7 @@ def under_hwdbg(exe: Path, n: int, mode: str, way: str = "c") -> tuple[float, in
     """way "c": page faults in the C hit loop; "python": the same trampoline run from Python;
     "stepped": the write stepped between two injected mprotects (four stops per write)."""
     r, w = os.pipe()
-    target = hwdbg.spawn(argv(exe, n, mode), stderr=w)
+    target = hwdbg.spawn(argv(exe, n, mode), stderr=w, kernel_writes=True)  # the C loop needs the filter (pagefast.py)
     os.close(w)
     with target:
         target.run_to("main")
