@@ -42,17 +42,23 @@ def gdb_run(exe, commands, mode):
     return kept(proc.stdout)
 
 
-@pytest.mark.parametrize("script", sorted(SCRIPTS))
-@pytest.mark.parametrize("mode", MODES)
-def test_signal_reports_and_program_output_are_gdbs(build_target, mode, script):
+def same_as_gdb(build_target, commands: list[str], mode: str) -> list[str]:
+    """Runs commands in gdb and in hwdbg --batch on signals_target MODE; their kept lines must be
+    the same. Returns gdb's."""
     exe = build_target("signals_target")
-    commands = SCRIPTS[script]
     expected = gdb_run(exe, commands, mode)
     argv = ["--batch"]
     for line in commands:
         argv += ["-ex", line]
     run = run_hwdbg(*argv, exe, mode, timeout=180)
     assert kept(run.stdout) == expected, run
+    return expected
+
+
+@pytest.mark.parametrize("script", sorted(SCRIPTS))
+@pytest.mark.parametrize("mode", MODES)
+def test_signal_reports_and_program_output_are_gdbs(build_target, mode, script):
+    expected = same_as_gdb(build_target, SCRIPTS[script], mode)
     assert any(line.startswith("[Inferior 1") for line in expected)  # both ran the program to its end
 
 
@@ -108,14 +114,7 @@ THREADED = {
 def test_thread_received_signal_and_switching_lines_are_gdbs(build_target, mode, script):
     """Thread 2 "signals_target" received signal SIGUSR1, ...; [Switching to Thread 0x... (LWP N)]
     when the stop is in another thread; Thread 1 once a thread has come and gone."""
-    exe = build_target("signals_target")
-    commands = THREADED[script]
-    expected = gdb_run(exe, commands, mode)
-    argv = ["--batch"]
-    for line in commands:
-        argv += ["-ex", line]
-    run = run_hwdbg(*argv, exe, mode, timeout=180)
-    assert kept(run.stdout) == expected, run
+    expected = same_as_gdb(build_target, THREADED[script], mode)
     number = "2" if mode == "thread" else "1"
     assert any(line.startswith(f'Thread {number} "signals_target" received signal SIGUSR1') for line in expected)
 
