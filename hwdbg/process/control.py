@@ -312,28 +312,29 @@ class Inferior(Launch):
         self.exit_event = None
         self._forget()
 
-    def _take_pending_traps(self, rounds: int = 3) -> None:
+    def _take_pending_traps(self) -> None:
         """A thread stopped by PTRACE_INTERRUPT reports that stop before it takes the signals
         already queued for it (job-control traps come first in the kernel's get_signal): the
         SIGTRAP of a hit or int3 it had just made is then still pending, and once detached the
-        thread would die of it. Each such thread is resumed to take it under ptrace: a trap we
-        caused is then dropped by the detach (or its int3 rewound); the program's own
-        (kill, raise) is handed back at the detach."""
+        thread would die of it. Each such thread is stepped alone, so it takes the SIGTRAP under
+        ptrace before it runs an instruction. No interrupt may be sent meanwhile: a thread woken
+        and interrupted at once stops for the interrupt first again. A trap we caused is dropped
+        by the detach (its int3 rewound first); the program's own (kill, raise) is handed back."""
         trap = 1 << (signal.SIGTRAP - 1)
-        for _ in range(rounds):  # another interrupt may still be pending: it would stop first
-            pending = [t.tid for t in self.threads.values() if not t.running and not t.held
-                       and procfs.status_int(t.tid, "SigPnd", 0, 16) & ~procfs.status_int(t.tid, "SigBlk", 0, 16) & trap]
-            if not pending:
-                return
-            for tid in pending:
-                self.resume(tid)
-            self.stop_all()
-            for tid in pending:
-                event = self.unread(tid) if tid in self.threads else None
-                if isinstance(event, Trap) and event.info.sent_by_process:
-                    self.threads[tid].signal = signal.SIGTRAP
-                elif event is not None:
-                    self.requeue(event)
+        for thread in list(self.threads.values()):
+            if thread.running or thread.held or not (
+                    procfs.status_int(thread.tid, "SigPnd", 0, 16) & ~procfs.status_int(thread.tid, "SigBlk", 0, 16)
+                    & trap):
+                continue
+            held_signal, thread.signal = thread.signal, 0  # the stop it is in keeps its own signal
+            event = self.step_alone(thread.tid)
+            if thread.tid not in self.threads or event is None:
+                continue  # it exited meanwhile
+            if isinstance(event, Trap) and event.info.sent_by_process:
+                thread.signal = signal.SIGTRAP
+            else:
+                thread.signal = thread.signal or held_signal
+                self.requeue(event)
 
     def _rewind_unread_int3s(self) -> None:
         """A queued, unread stop at one of our int3s leaves its pc one byte into the instruction

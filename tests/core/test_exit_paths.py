@@ -198,3 +198,33 @@ def test_the_programs_own_pending_sigtrap_is_handed_back_at_detach(core_exe):
             assert tgkill(proc.pid, proc.pid, signal.SIGTRAP) == 0  # queued for the stopped thread
             target.detach()
         assert proc.wait(timeout=30) == -signal.SIGTRAP  # at once, still waiting for its input
+
+
+def test_a_debug_exceptions_trap_queued_behind_a_stop_is_taken_at_detach(core_exe):
+    """A thread stopped by our interrupt just after a hit still has the hit's SIGTRAP pending (the
+    kernel reports the interrupt first); once detached it would die of it. Made here at will: a
+    thread of the program queues itself such a SIGTRAP (si_code TRAP_HWBKPT), blocked, and parks;
+    with it stopped, the test unblocks it (PTRACE_SETSIGMASK). The detach must take it, and the
+    program runs on and exits 0. (CI saw it in the C loop's burst test: the interrupt that detach
+    sent right after resuming the thread to take its trap won every time.)"""
+    import ctypes
+    import hwdbg
+    from hwdbg.linux import procfs
+    ptrace = ctypes.CDLL(None, use_errno=True).ptrace
+    ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]
+    trap = 1 << (signal.SIGTRAP - 1)
+    proc = subprocess.Popen([str(core_exe), "queued-trap"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        pid, parked = map(int, proc.stdout.readline().split())
+        with hwdbg.attach(pid) as target:
+            mask = ctypes.c_uint64(procfs.status_int(parked, "SigBlk", 0, 16) & ~trap)
+            assert ptrace(0x420b, parked, ctypes.sizeof(mask), ctypes.byref(mask)) == 0  # PTRACE_SETSIGMASK
+            assert procfs.status_int(parked, "SigPnd", 0, 16) & ~procfs.status_int(parked, "SigBlk", 0, 16) & trap
+            target.detach()
+        proc.stdin.write("\n")
+        proc.stdin.close()
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

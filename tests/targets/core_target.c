@@ -45,6 +45,26 @@ static void *thread_idle(void *arg)
     return NULL;
 }
 
+/* Queues itself a SIGTRAP that looks like a debug exception's (si_code TRAP_HWBKPT, not
+ * SI_TKILL: only a thread's own may), blocked so that it stays pending, then parks. */
+static void *thread_trap_pending(void *arg)
+{
+    sigset_t trap;
+    siginfo_t si;
+    sigemptyset(&trap);
+    sigaddset(&trap, SIGTRAP);
+    pthread_sigmask(SIG_BLOCK, &trap, NULL);
+    memset(&si, 0, sizeof si);
+    si.si_signo = SIGTRAP;
+    si.si_code = 4;
+    if (syscall(SYS_rt_tgsigqueueinfo, getpid(), tid(), SIGTRAP, &si) != 0)
+        abort();
+    *(volatile long *)arg = tid();
+    for (;;)
+        pause();
+    return NULL;
+}
+
 static void on_trap(int sig) { (void)sig; trap_handled = 1; }
 
 /* A debugger is attached (TracerPid in /proc/self/status is not 0). */
@@ -186,6 +206,17 @@ int main(int argc, char **argv)
         }
         getchar();
         bump();
+        return 0;
+    }
+    if (!strcmp(mode, "queued-trap")) {      /* a thread with a debug exception's SIGTRAP pending */
+        pthread_t t;                         /* (blocked: a debugger may unblock it), then a line */
+        static volatile long parked_tid;
+        pthread_create(&t, NULL, thread_trap_pending, (void *)&parked_tid);
+        while (!parked_tid)
+            ;
+        printf("%d %ld\n", (int)getpid(), parked_tid);
+        fflush(stdout);
+        getchar();
         return 0;
     }
     fprintf(stderr, "unknown mode %s\n", mode);
