@@ -57,7 +57,7 @@ class DwarfInfo(LineTables, TypeDecoder):
     @property
     def _dwarf(self):
         if self._dwarf_info is None:
-            self._dwarf_info = sections.dwarf_info(self._elf)
+            self._dwarf_info = sections.dwarf_info(self._elf, self._build_id)
         return self._dwarf_info
 
     @property

@@ -10,11 +10,12 @@ from __future__ import annotations
 import functools
 import io
 import zlib
+from typing import Optional
 
 from elftools.common.exceptions import ELFError
 from elftools.dwarf.dwarfinfo import DebugSectionDescriptor
 
-from hwdbg.symbols import abbrev
+from hwdbg.symbols import abbrev, inflated
 
 # The BytesIO methods pyelftools and hwdbg use on a section's stream.
 STREAM_METHODS = ("read", "readinto", "readline", "seek", "tell", "getbuffer", "getvalue")
@@ -24,9 +25,10 @@ INFLATE_STEP = 256 << 10  # compressed bytes read per step of a partial decompre
 class LazySection(io.BytesIO):
     """A debug section's bytes, read from the ELF file at the first call on the stream."""
 
-    def __init__(self, section) -> None:
+    def __init__(self, section, build_id: Optional[str] = None) -> None:
         super().__init__()
         self._section = section
+        self._build_id = build_id  # the inflated start is cached under it
         for name in STREAM_METHODS:
             setattr(self, name, functools.partial(self._first_use, name))
 
@@ -36,7 +38,7 @@ class LazySection(io.BytesIO):
             delattr(self, method)
         if section is not None:
             if section.compressed and section._compression_type == "ELFCOMPRESS_ZLIB":
-                _Inflating(self, section)
+                _Inflating(self, section, self._build_id)
                 return getattr(self, name)(*args)
             self.write(section.data())
             self.seek(0)
@@ -48,23 +50,50 @@ class _Inflating:
     debug file (its line table, its DIEs) costs the bytes before it, not the whole section.
     Reads and seeks go through here until the end is reached, then BytesIO's own methods."""
 
-    def __init__(self, stream: io.BytesIO, section) -> None:
+    def __init__(self, stream: io.BytesIO, section, build_id: Optional[str] = None) -> None:
         self._stream, self._section = stream, section
         header = section.structs.Elf_Chdr.sizeof()
         self._next = section["sh_offset"] + header  # file offset of the compressed bytes still to read
         self._end = section["sh_offset"] + section["sh_size"]
         self._size = section.data_size
         self._inflater = zlib.decompressobj()
-        self._have = 0
+        self._have = 0  # bytes out of the inflater; those of the cache may be more
+        self.cache_key = inflated.key(build_id, section.stream, section, self._size)
+        self.stored = 0  # bytes read from the cache (the inflater starts again at 0 past them)
+        if self.cache_key is not None:
+            start = inflated.load(self.cache_key)
+            if start:
+                io.BytesIO.write(stream, start)
+                io.BytesIO.seek(stream, 0)
+                self.stored = len(start)
+            inflated.keep(self)
+            stream._inflating = self  # alive as long as the stream, for the store at exit
         for name, method in (("read", self.read), ("readinto", self.readinto), ("seek", self.seek)):
             setattr(stream, name, method)
         for name in ("readline", "getbuffer", "getvalue"):
             setattr(stream, name, functools.partial(self._whole, name))
+        if self.stored >= self._size:
+            self._done()
+
+    @property
+    def known(self) -> int:
+        """How many bytes of the section's start are known (inflated or read from the cache)."""
+        return max(self._have, self.stored)
+
+    def start(self) -> bytes:
+        """The section's start known so far."""
+        with io.BytesIO.getbuffer(self._stream) as view:
+            return bytes(view[:self.known])
+
+    def _done(self) -> None:
+        for name in STREAM_METHODS:  # all there: BytesIO's own methods from now on
+            self._stream.__dict__.pop(name, None)
+        self._section = None
 
     def _reach(self, end: int) -> None:
         stream = self._stream
         end = min(end, self._size)
-        if self._have >= end:
+        if self._have >= end or self.stored >= end:
             return
         pos = io.BytesIO.tell(stream)
         io.BytesIO.seek(stream, self._have)
@@ -90,9 +119,7 @@ class _Inflating:
         io.BytesIO.seek(stream, pos)
         if self._have >= self._size or self._inflater.eof or (
                 self._next >= self._end and not self._inflater.unconsumed_tail):
-            for name in STREAM_METHODS:  # all there: BytesIO's own methods from now on
-                stream.__dict__.pop(name, None)
-            self._section = None
+            self._done()
 
     def read(self, size: int = -1) -> bytes:
         pos = io.BytesIO.tell(self._stream)
@@ -113,13 +140,14 @@ class _Inflating:
         return getattr(io.BytesIO, name)(self._stream, *args)
 
 
-def dwarf_info(elf):
-    """``elf.get_dwarf_info()``, reading each section only when it is first used."""
+def dwarf_info(elf, build_id: Optional[str] = None):
+    """``elf.get_dwarf_info()``, reading each section only when it is first used; the inflated
+    start of a compressed one is cached under ``build_id`` (symbols/inflated.py)."""
     if elf["e_type"] == "ET_REL" or elf.has_phantom_bytes() or elf.has_section(".zdebug_info"):
         return elf.get_dwarf_info()
     def lazy(section, relocate):
         return DebugSectionDescriptor(
-            stream=LazySection(section), name=section.name, global_offset=section["sh_offset"],
+            stream=LazySection(section, build_id), name=section.name, global_offset=section["sh_offset"],
             size=section.data_size, address=section["sh_addr"],
         )
 

@@ -1,0 +1,123 @@
+"""The inflated start of a compressed debug section, cached by build-id and file identity:
+read back instead of inflated, and every fault (a damaged file, another copy of the program,
+a read past the cached start, the cache turned off) gives the file's own bytes."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from hwdbg.symbols import ElfImage
+from hwdbg.symbols import index as name_index
+from hwdbg.symbols import inflated
+from hwdbg.symbols.dwarf import DwarfInfo
+
+
+@pytest.fixture
+def cache(monkeypatch, tmp_path):
+    """The cache in a fresh directory, kept even for a small program's sections."""
+    monkeypatch.setattr(name_index, "OPTIONS", name_index.Options(cache_dir=str(tmp_path / "cache")))
+    monkeypatch.setattr(inflated, "MIN_BYTES", 0)
+    monkeypatch.delenv("HWDBG_NO_INDEX_CACHE", raising=False)
+    return tmp_path / "cache"
+
+
+def _dwarf(exe):
+    image = ElfImage(exe)
+    return DwarfInfo(image.elf, image.build_id())
+
+
+def _info(dwarf):
+    """(the .debug_info stream, its inflater after a first read of 64 bytes)."""
+    stream = dwarf._dwarf.debug_info_sec.stream
+    stream.seek(0)
+    stream.read(64)
+    return stream, stream._inflating
+
+
+def _main_line(exe):
+    dwarf = _dwarf(exe)
+    main = ElfImage(exe).get_symbol("main")
+    where = dwarf.line_at(main.value + 4)
+    assert where is not None and where[1] > 0
+    return dwarf, where
+
+
+def test_inflated_start_is_read_back_not_inflated(build_target, cache):
+    exe = build_target("sym_globals", cflags=("-gz",))
+    expected = ElfImage(exe).elf.get_section_by_name(".debug_info").data()
+    first, where = _main_line(exe)
+    inflated.store_all()
+    names = {p.name.partition(".")[2] for p in cache.glob("*.inflated")}
+    assert {"debug_info.inflated", "debug_line.inflated", "debug_abbrev.inflated"} <= names
+    second, again = _main_line(exe)
+    assert again == where
+    stream, inflater = _info(second)
+    assert inflater.stored > 0 and inflater._have == 0  # nothing inflated: all from the cache
+    assert stream.getvalue() == expected
+
+
+def test_a_read_past_the_cached_start_inflates_from_the_beginning(build_target, cache, monkeypatch):
+    from hwdbg.symbols import sections
+
+    monkeypatch.setattr(sections, "INFLATE_STEP", 64)
+    exe = build_target("sym_globals", cflags=("-gz",))
+    expected = ElfImage(exe).elf.get_section_by_name(".debug_info").data()
+    _, inflater = _info(_dwarf(exe))
+    short = inflater.known
+    assert 64 <= short < len(expected)
+    inflated.store_all()
+    stream, inflater = _info(_dwarf(exe))
+    assert inflater.stored == short and inflater._have == 0
+    stream.seek(short - 10)
+    assert stream.read(100) == expected[short - 10:short + 90]
+    assert stream.getvalue() == expected
+    inflated.store_all()  # now the whole section is kept
+    stream, inflater = _info(_dwarf(exe))
+    assert inflater.stored == len(expected) and stream.getvalue() == expected
+
+
+def test_a_damaged_or_foreign_cache_file_is_not_used(build_target, cache, tmp_path):
+    exe = build_target("sym_globals", cflags=("-gz",))
+    expected = ElfImage(exe).elf.get_section_by_name(".debug_info").data()
+    _, where = _main_line(exe)
+    inflated.store_all()
+    [path] = cache.glob("*.debug_info.inflated")
+    data = path.read_bytes()
+    path.write_bytes(data[:-7] + bytes([data[-7] ^ 0x40]) + data[-6:])  # one bit of the inflated bytes
+    stream, inflater = _info(_dwarf(exe))
+    assert inflater.stored == 0 and stream.getvalue() == expected
+    assert _main_line(exe)[1] == where
+    inflated.store_all()  # healed
+    assert _info(_dwarf(exe))[1].stored > 0
+    path.write_bytes(data[: len(data) // 2])  # truncated
+    assert _info(_dwarf(exe))[1].stored == 0
+    # Another file with the same build-id (a copy, then changed): its own bytes, never the cache's.
+    inflated.store_all()
+    copy = tmp_path / "copy"
+    shutil.copy(exe, copy)
+    stream, inflater = _info(_dwarf(copy))
+    assert inflater.stored == 0 and stream.getvalue() == expected
+
+
+def test_no_cache_when_turned_off(build_target, cache, monkeypatch):
+    exe = build_target("sym_globals", cflags=("-gz",))
+    monkeypatch.setenv("HWDBG_NO_INDEX_CACHE", "1")
+    dwarf, _ = _main_line(exe)
+    assert dwarf._dwarf.debug_info_sec.stream.__dict__.get("_inflating") is None
+    inflated.store_all()
+    assert not list(Path(cache).glob("*.inflated"))
+
+
+def test_unwritable_cache_directory_is_one_notice(build_target, cache, tmp_path):
+    seen: list[str] = []
+    name_index.configure(notice=seen.append)
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the cache directory should be")
+    name_index.configure(cache_dir=str(blocker / "hwdbg"))
+    exe = build_target("sym_globals", cflags=("-gz",))
+    _, where = _main_line(exe)
+    inflated.store_all()
+    assert len(seen) == 1 and "cannot write symbol index cache" in seen[0], seen
+    assert _main_line(exe)[1] == where
