@@ -302,15 +302,16 @@ class FrameTable:
         if not self.stopped:
             limit = 1
         symbols = self._symbols()
-        # One frame more than asked: the return address of the last one (a scoped watch's end).
-        unwound = unwind_frames(self._regs(tid), self._read_memory, self._symbols, self._refresh, limit + 1)
+        unwound = unwind_frames(self._regs(tid), self._read_memory, self._symbols, self._refresh, limit)
         physical: list[StackFrame] = []
         xmm = {XMM0 + n: value for n, value in enumerate(self._xmm(tid))} if unwound else {}
-        complete = len(unwound) <= limit
-        for index, unwound_frame in enumerate(unwound[:limit]):
+        # The last frame's return address (a scoped watch's end) comes from its CFI: its
+        # caller's own CFI (another library's, maybe) is not read.
+        complete = len(unwound) < limit or unwound[-1].caller_pc is None
+        for unwound_frame in unwound:
             unwound_frame.regs.update(xmm)  # call-clobbered: every frame sees frame 0's, as gdb shows them
             physical.append(self._frame(tid, unwound_frame, symbols))
-            physical[-1].return_address = unwound[index + 1].pc if index + 1 < len(unwound) else None
+            physical[-1].return_address = unwound_frame.caller_pc
             if physical[-1].function == "main":
                 complete = True
                 break  # gdb's backtrace past-main off: the C library's frames are not shown

@@ -24,9 +24,10 @@ _TABLE_FORMATS = {0x02: "<H", 0x03: "<I", 0x04: "<Q", 0x0A: "<h", 0x0B: "<i", 0x
 _OMIT = 0xFF
 
 
-def _header_table(hdr_data: bytes, hdr_addr: int) -> Optional[tuple[list[int], list[int]]]:
-    """(function starts, FDE addresses) of a .eh_frame_hdr, or None when it has no
-    searchable table (a version or encoding we do not read: the caller parses instead)."""
+def _header_table(hdr_data: bytes, hdr_addr: int) -> Optional[tuple[int, tuple[int, ...], tuple[int, ...]]]:
+    """(the table's base, function starts, FDE addresses) of a .eh_frame_hdr, the starts and
+    addresses relative to the base, or None when it has no searchable table (a version or
+    encoding we do not read: the caller parses instead)."""
     if len(hdr_data) < 4 or hdr_data[0] != 1:
         return None
     ptr_enc, count_enc, table_enc = hdr_data[1], hdr_data[2], hdr_data[3]
@@ -46,11 +47,10 @@ def _header_table(hdr_data: bytes, hdr_addr: int) -> Optional[tuple[list[int], l
     if count <= 0 or pos + count * 2 * size > len(hdr_data):
         return None
     values = struct.unpack_from("<" + table_fmt[1] * (2 * count), hdr_data, pos)
-    starts = [hdr_addr + v for v in values[0::2]]
-    fdes = [hdr_addr + v for v in values[1::2]]
-    if any(a > b for a, b in zip(starts, starts[1:])):
+    starts, fdes = values[0::2], values[1::2]  # relative to hdr_addr: a tuple slice, not a loop per entry
+    if starts != tuple(sorted(starts)):
         return None  # not sorted: not a table to bisect
-    return starts, fdes
+    return hdr_addr, starts, fdes
 
 
 def _by_name(elf: Any, headers: Any, name: str) -> Any:
@@ -81,7 +81,7 @@ class FdeIndex:
                 continue
         self._eh_frame: Optional[CallFrameInfo] = None
         self._eh_frame_addr = 0
-        self._table: Optional[tuple[list[int], list[int]]] = None
+        self._table: Optional[tuple[int, tuple[int, ...], tuple[int, ...]]] = None
         self._parsed: Optional[tuple[list[int], list[FDE]]] = None  # the whole-section fallback
         self._open_eh_frame()
 
@@ -105,13 +105,13 @@ class FdeIndex:
     def _from_table(self, link_pc: int) -> Optional[FDE]:
         if self._table is None or self._eh_frame is None:
             return None
-        starts, addresses = self._table
-        i = bisect.bisect_right(starts, link_pc) - 1
+        base, starts, addresses = self._table
+        i = bisect.bisect_right(starts, link_pc - base) - 1
         if i < 0:
             return None
         try:
             # pyelftools parses one entry (and its CIE) at an offset, and caches it.
-            fde = self._eh_frame._parse_entry_at(addresses[i] - self._eh_frame_addr)
+            fde = self._eh_frame._parse_entry_at(base + addresses[i] - self._eh_frame_addr)
         except Exception:
             return None
         if isinstance(fde, FDE) and fde["initial_location"] <= link_pc < fde["initial_location"] + fde["address_range"]:
@@ -148,8 +148,9 @@ class FdeIndex:
         """Every FDE of the file (a full parse: for tests and tools, never on a lookup)."""
         fdes = list(self._whole()[1])
         if self._table is not None:
-            for start in self._table[0]:
-                fde = self._from_table(start)
+            base, starts, _ = self._table
+            for start in starts:
+                fde = self._from_table(base + start)
                 if fde is not None:
                     fdes.append(fde)
         return fdes

@@ -316,6 +316,7 @@ class UnwoundFrame:
     cfa: Optional[int]
     exact: bool  # pc is the next instruction to run (frame 0, signal frames), not a return address
     saved: dict[int, int] = field(default_factory=dict)  # register -> where this frame saved it
+    caller_pc: Optional[int] = None  # the return address when its caller is a frame, else None
 
 
 def unwind(user_regs: Any, read_memory: Callable[[int, int], bytes], symbols: Callable[[], Any],
@@ -367,9 +368,10 @@ def unwind_frames(user_regs: Any, read_memory: Callable[[int, int], bytes], symb
                 caller_exact = _is_signal_frame(fde)
         except (_CannotUnwind, HwdbgError):
             caller = None
-        frames.append(UnwoundFrame(pc, regs, cfa, exact_pc, saved))
         if caller is None or caller.get(RSP, 0) <= regs[RSP]:
+            frames.append(UnwoundFrame(pc, regs, cfa, exact_pc, saved))
             break  # the outermost frame; a stack that does not grow towards the caller would loop
+        frames.append(UnwoundFrame(pc, regs, cfa, exact_pc, saved, caller.get(RIP, 0) or None))
         # Registers without a CFI rule keep their value in the caller, as gdb takes them.
         regs, exact_pc = caller, caller_exact
     return frames
