@@ -21,11 +21,11 @@ import ctypes
 import errno
 import os
 import pwd
-from dataclasses import dataclass
 from typing import Iterable, Optional, Sequence
 
 from .errors import AttachDenied, TargetError
 from .linux import procfs
+from .recordtype import record
 
 CAP_SYS_PTRACE = 19
 PF_KTHREAD = 0x00200000
@@ -45,7 +45,7 @@ EMULATED = {
 }
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class HostFacts:
     """What decides whether this process may trace: read by ``HostFacts.read()``."""
 
@@ -101,7 +101,7 @@ class HostFacts:
         return f"uid {self.uid}{_user_name(self.uid)}"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class TargetFacts:
     """What /proc says about the process we tried to trace."""
 

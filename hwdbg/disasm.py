@@ -6,15 +6,15 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass
 from typing import Any, Callable, Optional, Union
 
 from .errors import SymbolError, UnsupportedError
+from .recordtype import record
 
 _ADDRESS = re.compile(r"^\*?\s*(0[xX][0-9a-fA-F]+|\d+)$")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Instruction:
     address: int
     size: int

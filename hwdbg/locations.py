@@ -10,11 +10,11 @@ function meaning its first line after the prologue.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any, Optional
 
 from . import expr
 from .errors import LibraryNotLoaded, SymbolError, UsageError
+from .recordtype import record
 from .symbols.line_sites import line_sites
 
 UNTYPED_LENGTH = 4
@@ -31,7 +31,7 @@ def _number(text: str) -> int:
     return int(text, 0)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Resolved:
     addr: int
     length: int
@@ -98,7 +98,7 @@ def resolve_code(symbols: Any, env: expr.Env, text: str) -> int:
     raise UsageError(f"cannot break at {text!r}: use FUNCTION[+OFFSET], FILE:LINE or *ADDRESS")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class CodeSite:
     addr: int
     note: Optional[str] = None  # said to the user: the line moved to the next one with code

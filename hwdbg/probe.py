@@ -11,12 +11,12 @@ import errno
 import functools
 import os
 import signal
-from dataclasses import dataclass
 from typing import Optional
 
 from .arch import BpType, Chunk
 from .diagnose import HostFacts, explain_ignored_writes, explain_no_trap, explain_spawn_failure
 from .errors import HwdbgError, PtraceError
+from .recordtype import record
 
 WORKS = "works"
 REFUSED = "ptrace refused"
@@ -25,7 +25,7 @@ NO_TRAP = "no trap"
 UNSUPPORTED = "unsupported"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ProbeResult:
     verdict: str
     reason: str = ""

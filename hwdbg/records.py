@@ -5,8 +5,10 @@ Every record serialises with ``to_json()`` to the object ``--json`` prints.
 from __future__ import annotations
 
 import enum
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, field
 from typing import Any, Optional, Sequence
+
+from .recordtype import record
 
 
 class Kind(str, enum.Enum):
@@ -26,7 +28,7 @@ class Kind(str, enum.Enum):
         return self not in (Kind.HBREAK, Kind.BREAK)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Frame:
     pc: int
     function: Optional[str] = None
@@ -39,7 +41,7 @@ class Frame:
         return asdict(self)
 
 
-@dataclass(slots=True)
+@record(slots=True)
 class Hit:
     """One hit of one logical breakpoint in one thread (not frozen: built on the hot path)."""
 
@@ -89,7 +91,7 @@ class Hit:
         return out
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Stopped:
     """The target is stopped and waits for a command."""
 
@@ -117,7 +119,7 @@ class Stopped:
         return out
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Exited:
     code: int
     pid: int = 0
@@ -126,7 +128,7 @@ class Exited:
         return {"event": "exited", "code": self.code, "pid": self.pid}
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Killed:
     signal: str
     pid: int = 0
@@ -136,7 +138,7 @@ class Killed:
         return {"event": "killed", "signal": self.signal, "pid": self.pid, "core": self.core}
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Notice:
     """Something worth telling that does not stop the target (new thread, exec, signal passed on...)."""
 
@@ -150,7 +152,7 @@ class Notice:
         return {"event": self.what, "message": self.message, "tid": self.tid, **self.data}
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Writer:
     """One instruction that wrote a watched range, with its hits of the last run aggregated."""
 

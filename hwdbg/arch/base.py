@@ -6,8 +6,9 @@ ask the running architecture what it supports before they ask for it.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
 from typing import Optional, Sequence
+
+from ..recordtype import record
 
 
 class BpType(enum.IntFlag):
@@ -41,7 +42,7 @@ HW_BREAKPOINT_LEN_4 = 4
 HW_BREAKPOINT_LEN_8 = 8
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Chunk:
     """One naturally aligned range one hardware slot can watch."""
 
@@ -56,7 +57,7 @@ class Chunk:
         return self.addr <= addr < self.addr + self.length
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class DebugStatus:
     """A decoded status register: which slots fired, and whether a single step did."""
 

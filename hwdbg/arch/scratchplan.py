@@ -20,9 +20,10 @@ Pure logic: ``read`` reads the program's memory.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Callable, Optional
 
+from ..recordtype import record
 from . import syscalls
 from .syscalls import IOVEC, MAX_IOV, MMSGHDR_SIZE, MSGHDR, TIMESPEC_SIZE, Reader
 
@@ -36,7 +37,7 @@ MSG_LEN = struct.Struct("<I")  # mmsghdr.msg_len, after the msghdr
 IOV_CALLS = frozenset({"readv", "preadv", "preadv2", "process_vm_readv"})  # iovec array: args 1, 2
 
 
-@dataclass
+@record
 class Piece:
     real: int  # the program's address
     size: int
@@ -45,7 +46,7 @@ class Piece:
     init: Optional[bytes] = None  # put in scratch at entry (relative pointers fixed by build)
 
 
-@dataclass
+@record
 class Plan:
     pieces: list[Piece]
     args: dict[int, int] = field(default_factory=dict)  # argument index -> piece index

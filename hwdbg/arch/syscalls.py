@@ -10,10 +10,10 @@ Pure logic: no process is needed to test it.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
 from typing import Callable, Optional
 
 from ..errors import HwdbgError
+from ..recordtype import record
 
 Buffers = list[tuple[int, int]]
 Reader = Callable[[int, int], bytes]  # (address, size) -> bytes of the caller's memory, or raises
@@ -33,7 +33,7 @@ MMSGHDR_SIZE = MSGHDR.size + 8  # + msg_len (and padding)
 MAX_IOV = 1024  # UIO_MAXIOV
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Syscall:
     nr: int
     name: str

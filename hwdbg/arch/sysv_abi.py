@@ -11,8 +11,10 @@ this layer knows no DWARF.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Iterator
+
+from ..recordtype import record
 
 INTEGER, SSE, MEMORY = "INTEGER", "SSE", "MEMORY"
 ARGUMENT_REGISTERS = ("rdi", "rsi", "rdx", "rcx", "r8", "r9")
@@ -54,7 +56,7 @@ def classify(ctype: Any) -> list[str]:
     return [INTEGER] * max(1, (ctype.size + 7) // 8)
 
 
-@dataclass
+@record
 class CallLayout:
     """Where a call's arguments go: integer registers by name, SSE registers' low eightbytes,
     and the bytes of the stack's argument area (from the stack pointer at the call up)."""

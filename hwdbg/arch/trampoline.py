@@ -20,8 +20,9 @@ element and may cross pages); a rip-relative operand only if the trampoline is w
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
 from typing import Any, Optional
+
+from ..recordtype import record
 
 SAVED = ("rax", "rdi", "rsi", "rdx", "rcx", "r11")  # the registers the trampoline's system calls use
 DATA = struct.Struct("<6Q3Q")  # the six registers, then start, length, read-only protection
@@ -36,7 +37,7 @@ _REP_PREFIXES = {0xF2, 0xF3}
 MAX_INSN = 15
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Write:
     """A decoded instruction that may run elsewhere."""
     code: bytes

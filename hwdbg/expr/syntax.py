@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import operator
 import re
-from dataclasses import dataclass, field, fields
+from dataclasses import field, fields
 from typing import Callable, ClassVar, NamedTuple, Optional, TypeVar, Union
 
 from ..errors import UsageError
+from ..recordtype import record
 from ..symbols.types import CType, integer_type
 
 MASK64 = (1 << 64) - 1
@@ -22,7 +23,7 @@ T = TypeVar("T")
 
 # --- syntax tree -------------------------------------------------------------
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Node:
     """Every node keeps its source text (for messages) and its height (to bound recursion)."""
 
@@ -36,21 +37,21 @@ def _source() -> str:
     return field(default="", compare=False, repr=False)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Num(Node):
     value: Number
     ctype: Optional[CType] = None
     text: str = _source()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Name(Node):
     name: str
     lib: Optional[str] = None
     text: str = _source()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Register(Node):
     """``$name``: a register or a convenience value such as ``$tid``."""
 
@@ -58,14 +59,14 @@ class Register(Node):
     text: str = _source()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Unary(Node):
     op: str  # one of - + ~ ! * &
     operand: Node
     text: str = _source()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Binary(Node):
     op: str  # C spelling: ``and`` is stored as ``&&``
     left: Node
@@ -73,7 +74,7 @@ class Binary(Node):
     text: str = _source()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Conditional(Node):
     """``condition ? then : otherwise``."""
 
@@ -83,7 +84,7 @@ class Conditional(Node):
     text: str = _source()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Member(Node):
     base: Node
     name: str
@@ -91,21 +92,21 @@ class Member(Node):
     text: str = _source()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Index(Node):
     base: Node
     index: Node
     text: str = _source()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Cast(Node):
     ctype: CType
     operand: Node
     text: str = _source()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class SizeOf(Node):
     """``sizeof EXPR`` (``sizeof(TYPE)`` is parsed to a number at once)."""
 
@@ -113,7 +114,7 @@ class SizeOf(Node):
     text: str = _source()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Str(Node):
     """``"text"``: a string literal, as a call's argument copied into the process (gdb's way)."""
 
@@ -121,7 +122,7 @@ class Str(Node):
     text: str = _source()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Call(Node):
     """``function(arguments)``: an inferior call, run in the process by the environment."""
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import math
 import struct
-from dataclasses import dataclass
 from typing import NamedTuple, Optional, Protocol
 
 from ..errors import TargetError, UsageError
+from ..recordtype import record
 from ..symbols.types import CType, integer_type, type_name
 from .syntax import MASK64, Number, _truncate
 
@@ -28,7 +28,7 @@ class _Memory(Protocol):
     def read_memory(self, addr: int, size: int) -> bytes: ...
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Value:
     value: Number  # for structs, unions, arrays and functions: their address
     ctype: CType | None = None  # None: a plain integer (or float) without a C type

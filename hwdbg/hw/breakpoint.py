@@ -13,12 +13,13 @@ from __future__ import annotations
 import enum
 import errno
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Callable, Iterable, Optional
 
 from ..arch import ArchSpec, BpType, Chunk
 from ..errors import PtraceError, SlotError, ValidationError
 from ..linux import procfs
+from ..recordtype import record
 from . import debugregs
 from .ranges import split_range
 from .slots import Allocation, SlotRequest, ThreadRegisters, allocate, plan_writes, state_after
@@ -32,7 +33,7 @@ class Status(enum.Enum):
 Callback = Optional[Callable[..., None]]
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class HwBreakpoint:
     id: int
     addr: int
@@ -61,7 +62,7 @@ class HwBreakpoint:
                 f"prio {self.priority} {self.status.value}>")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Loan:
     """A slot of one thread lent to a chunk no breakpoint owns (the end of a string instruction).
 

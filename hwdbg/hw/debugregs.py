@@ -6,11 +6,11 @@ prove that a sync with nothing to change costs zero system calls.
 from __future__ import annotations
 
 import errno
-from dataclasses import dataclass
 from typing import Sequence
 
 from ..errors import PtraceError
 from ..linux.native import ffi, lib
+from ..recordtype import record
 
 U_DEBUGREG_OFFSET: int = lib.HWDBG_U_DEBUGREG_OFFSET
 DEBUGREG_SIZE: int = lib.HWDBG_DEBUGREG_SIZE
@@ -25,7 +25,7 @@ HINTS = {
 }
 
 
-@dataclass
+@record
 class Counters:
     peeks: int = 0
     pokes: int = 0

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import signal
 import struct
-from dataclasses import dataclass
 from typing import Any, Optional, Sequence
 
 from ..linux.native import ffi, lib
+from ..recordtype import record
 
 BUFFER = 1024
 MODE_ALL, MODE_CHANGES, MODE_UNCHANGED = 0, 1, 2
@@ -26,7 +26,7 @@ WAKE_SIGNALS = tuple(getattr(signal, name) for name in ("SIGHUP", "SIGINT", "SIG
                                                         "SIGALRM", "SIGTERM", "SIGIO"))
 
 
-@dataclass
+@record
 class FastBreakpoint:
     bp: Any  # the session's Breakpoint
     addr: int

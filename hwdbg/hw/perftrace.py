@@ -22,12 +22,12 @@ import errno
 import fcntl
 import os
 import resource
-from dataclasses import dataclass
 from typing import Iterable, Optional
 
 from ..arch import BpType, Chunk
 from ..errors import SlotError, UnsupportedError
 from ..linux.native import ffi, lib
+from ..recordtype import record
 
 PERF_BP_TYPES = {BpType.W: 2, BpType.RW: 3, BpType.X: 4}  # HW_BREAKPOINT_W/RW/X
 EXEC_LENGTH = 8  # perf wants sizeof(long) for execute breakpoints on x86-64
@@ -37,7 +37,7 @@ MAX_IPS = 64 * BATCH  # call-chain entries per C call
 PERF_EVENT_IOC_ENABLE = 0x2400
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Sample:
     tid: int
     pc: int  # the ip the kernel recorded: after the access for data, the instruction for execute

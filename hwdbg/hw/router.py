@@ -15,10 +15,10 @@ handler calls ``ptrace_triggered`` for a ptrace breakpoint.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
 
 from ..arch import Chunk
 from ..linux import ptrace as sc
+from ..recordtype import record
 from . import debugregs
 from .breakpoint import BreakpointManager, HwBreakpoint
 
@@ -33,7 +33,7 @@ class TrapKind(enum.Enum):
     SPURIOUS = "spurious"  # already accounted for: resume the thread, nothing to report
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class SlotHit:
     bp: HwBreakpoint
     chunk: Chunk
@@ -42,7 +42,7 @@ class SlotHit:
     pc: int  # si_addr: after the access for data, the instruction itself for execute
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class TrapReport:
     kind: TrapKind
     hits: tuple[SlotHit, ...] = ()

@@ -7,15 +7,15 @@ identical chunks of different breakpoints share one slot.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Iterable, Optional, Sequence
 
 from ..arch import ArchSpec, Chunk
+from ..recordtype import record
 
 Slots = tuple[Optional[Chunk], ...]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class SlotRequest:
     key: int
     priority: int
@@ -23,7 +23,7 @@ class SlotRequest:
     chunks: tuple[Chunk, ...]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Allocation:
     slots: Slots
     installed: frozenset[int]  # keys of the requests that got every chunk
@@ -51,7 +51,7 @@ def allocate(requests: Iterable[SlotRequest], nslots: int, current: Sequence[Opt
     return Allocation(tuple(slots), frozenset(installed))
 
 
-@dataclass
+@record
 class ThreadRegisters:
     """What one thread's debug registers hold right now (the shadow copy)."""
 

@@ -6,16 +6,17 @@ the caller reports one hit, with the final value, for every breakpoint that fire
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Callable, Optional
 
 from ..arch import ArchSpec, BpType, Chunk
 from ..errors import TargetError
+from ..recordtype import record
 from .breakpoint import BreakpointManager
 from .router import SlotHit, TrapReport
 
 
-@dataclass
+@record
 class InFlight:
     """A string instruction stopped mid-way: the breakpoints it fired, merged into one hit each."""
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import functools
 import os
-from dataclasses import dataclass
 from typing import Optional, Union
 
 from ..errors import TargetError
+from ..recordtype import record
 
 Pid = Union[int, str]  # a pid, a tid, or "self"
 
@@ -126,7 +126,7 @@ def mmap_min_addr() -> int:
 DELETED_SUFFIX = " (deleted)"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Mapping:
     """One line of /proc/PID/maps. ``path`` is "" for anonymous memory."""
 

@@ -10,7 +10,6 @@ import ctypes
 import struct
 import sys
 import types
-from dataclasses import dataclass
 
 
 def _preload_libc() -> None:
@@ -36,6 +35,7 @@ from ptrace.binding.linux_struct import user_regs_struct  # noqa: E402
 from ptrace.error import PtraceError as _LibPtraceError  # noqa: E402
 
 from ..errors import PtraceError  # noqa: E402
+from ..recordtype import record
 
 PTRACE_CONT = 7
 PTRACE_SINGLESTEP = 9
@@ -97,7 +97,7 @@ AUDIT_ARCH_X86_64 = 0xC000003E
 Regs = user_regs_struct
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class SyscallInfo:
     """PTRACE_GET_SYSCALL_INFO at a syscall or seccomp stop: entry/seccomp stops have nr and
     args, exit stops the result."""
@@ -111,7 +111,7 @@ class SyscallInfo:
     is_error: bool = False
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class SigInfo:
     signo: int
     code: int

@@ -13,13 +13,13 @@ import errno
 import os
 import signal
 from collections import deque
-from dataclasses import dataclass
 from typing import Callable, Iterable, Optional
 
 from ..errors import PtraceError, TargetError
 from ..linux import procfs
 from ..linux import ptrace as sc
 from ..linux import seccomp
+from ..recordtype import record
 from .events import (Exec, Exited, Forked, GroupStop, Interrupted, Killed, ProcessEvent, Signal, SyscallStop,
                      ThreadCreated, ThreadExited, Trap, VforkDone)
 from .forks import take_child
@@ -28,7 +28,7 @@ from .reaper import REAPER
 from .swbreak import SoftwareBreakpoints
 
 
-@dataclass
+@record
 class TraceeThread:
     tid: int
     running: bool = True  # not known to be in a ptrace-stop

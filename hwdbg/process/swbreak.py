@@ -9,15 +9,16 @@ No debug registers are involved: only memory reads and writes of the process.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Callable, Iterable
 
 from ..linux import procfs
+from ..recordtype import record
 
 INT3 = 0xCC
 
 
-@dataclass
+@record
 class Site:
     addr: int
     original: int

@@ -8,8 +8,9 @@ next byte XORed with 0x20; ``#``, ``$``, ``}`` (and ``*`` in replies) are always
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Iterator, Union
+
+from ..recordtype import record
 
 ESCAPE = 0x7D
 INTERRUPT = 0x03
@@ -91,22 +92,22 @@ def run_length_encode(data: bytes) -> bytes:
     return bytes(out)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Packet:
     data: bytes  # binary payloads still escaped (the handler knows which)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Ack:
     good: bool  # '+' or '-'
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Interrupt:
     pass
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Malformed:
     reason: str  # bad checksum, oversized: the caller NAKs (ack mode) or answers E
 

@@ -10,8 +10,9 @@ mxcsr 24, st(i) at 32 + 16i, xmm(i) at 160 + 16i (Intel SDM vol. 1, 10.5.1).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Callable, Optional
+
+from ..recordtype import record
 
 GPRS = ("rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp",
         "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15")
@@ -19,7 +20,7 @@ SEGMENTS = ("cs", "ss", "ds", "es", "fs", "gs")
 X87_CONTROL = ("fctrl", "fstat", "ftag", "fiseg", "fioff", "foseg", "fooff", "fop")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Reg:
     name: str
     bits: int

@@ -6,12 +6,12 @@ manual ("Packets", "Stop Reply Packets"); the queries are in queries.py.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 from .. import records as rec
 from ..errors import HwdbgError
 from ..linux import ptrace as sc
+from ..recordtype import record
 from ..session import Session
 from .forks import Forks
 from .hostio import HostIO
@@ -24,7 +24,7 @@ from .stopreply import exit_reply, host_signal, stop_reply
 NO_REPLY = None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Resume:
     step_tid: Optional[int]  # the thread to single-step, or None: continue every thread
     signals: tuple[tuple[int, int], ...] = ()  # (tid, Linux signal) to deliver

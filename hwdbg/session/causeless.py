@@ -13,7 +13,6 @@ again with its cause. A thread with one data source needs no decoding.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 from ..arch import BpType
@@ -21,12 +20,13 @@ from ..errors import HwdbgError
 from ..hw.breakpoint import BreakpointManager
 from ..hw.router import Router, TrapKind, TrapReport
 from ..process.control import Inferior
+from ..recordtype import record
 
 ICEBP = 0xF1
 MAX_INSTRUCTION = 15  # bytes, x86
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Source:
     """Something that can raise a debug trap in one thread: an armed slot, or a perf counter's chunk."""
     addr: int

@@ -15,7 +15,6 @@ with PTRACE_SYSCALL, which stops at the entry and exit of every call.
 from __future__ import annotations
 
 import ctypes
-from dataclasses import dataclass
 from typing import Callable, Mapping, Optional
 
 from ..arch import syscalls
@@ -25,6 +24,7 @@ from ..linux import seccomp
 from ..process import events as pev
 from ..process import inject
 from ..process.control import Inferior
+from ..recordtype import record
 from .hits import HitSemantics, TrapHits
 from .model import UserBreakpoint
 from .pagewatch import PageWatches, SyscallLift
@@ -35,7 +35,7 @@ SYSCALL_INSN_LENGTH = 2  # 0f 05
 SYSCALL_STOP_COST = "about 90 µs added to each call"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class _Call:
     nr: int
     args: tuple[int, ...]

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Callable, Optional
 
 from .. import records as rec
@@ -12,6 +12,7 @@ from ..hw.breakpoint import HwBreakpoint
 from ..hw.counting import Counter
 from ..hw.perftrace import TraceEvents
 from ..records import Kind
+from ..recordtype import record
 from .writers import WriterTable
 
 ACCESS = {Kind.WATCH: BpType.W, Kind.RWATCH: BpType.R, Kind.AWATCH: BpType.RW, Kind.HBREAK: BpType.X}
@@ -25,7 +26,7 @@ def kind_of(name: Any) -> Kind:
         raise UsageError(f"unknown breakpoint kind {name!r}; use watch, rwatch, awatch, hbreak or break") from None
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class UserBreakpoint:
     """A logical breakpoint as the user sees it; its number never depends on the slot."""
 

@@ -14,7 +14,6 @@ a second fault) comes back as a PageResume, finished by pagestub.py as its own r
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Optional
 
 from ..hw.fastpath import FastLoop
@@ -22,6 +21,7 @@ from ..linux import ptrace as sc
 from ..linux.native import ffi
 from ..process import events as pev
 from ..process.control import Inferior
+from ..recordtype import record
 from .model import UserBreakpoint
 from .pagewatch import PageWatches
 
@@ -29,7 +29,7 @@ MAX_LENGTH = 256 << 10  # larger watches stay in Python (the C loop keeps two co
 HITS = 1024
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class PageResume(pev.ProcessEvent):
     """The C loop's trampoline run stopped short (status: that stop); pagestub.py finishes it."""
     status: int

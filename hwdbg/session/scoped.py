@@ -8,17 +8,18 @@ returns to the same address with a lower stack pointer and is let through.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any, Callable, Iterable, Optional
 
 from .. import records as rec
+from ..recordtype import record
 from .model import UserBreakpoint
 
 MESSAGE = ("Watchpoint {id} deleted because the program has left the block in\n"
            "which its expression is valid.")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Scope:
     """The frame a watch's expression was evaluated in."""
 

@@ -27,7 +27,6 @@ memory that is not writable, and buffers over MAX_SCRATCH in all.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Callable, Optional
 
 from ..arch import scratchplan, syscalls
@@ -36,6 +35,7 @@ from ..linux import procfs
 from ..linux import ptrace as sc
 from ..process import inject
 from ..process.control import Inferior
+from ..recordtype import record
 from .pagewatch import PAGE, PageWatches
 
 NR_MMAP, NR_MREMAP, NR_MADVISE, NR_MUNMAP = 9, 25, 28, 11
@@ -47,13 +47,13 @@ MIN_SCRATCH = 64 << 10
 ARG_REGS = ("rdi", "rsi", "rdx", "r10", "r8", "r9")
 
 
-@dataclass
+@record
 class _Area:
     addr: int
     size: int
 
 
-@dataclass
+@record
 class _Redirect:
     args: tuple[int, ...]  # the program's own
     plan: scratchplan.Plan

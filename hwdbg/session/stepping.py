@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import dataclasses
 import struct
-from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 from .. import records as rec
 from ..errors import TargetError, UsageError
 from ..arch.x86_64 import SIGRETURN, UC_MCONTEXT_RSP
+from ..recordtype import record
 from ..symbols.unwind import walk
 from .finishing import Finishing
 from .inline_steps import KEEP, STOP, frame_line, inline_rule, shown_chain
@@ -35,7 +35,7 @@ LOADER_NAMES = ("ld-linux", "ld64.so", "ld.so")
 ENDBR64, PUSH_RBP, MOV_RSP_RBP = b"\xf3\x0f\x1e\xfa", b"\x55", (b"\x48\x89\xe5", b"\x48\x8b\xec")
 
 
-@dataclass
+@record
 class _Range:
     """What a line step is stepping through, and in which frame (gdb's step range and step frame)."""
 

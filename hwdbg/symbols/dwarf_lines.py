@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import bisect
 import os
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Optional
 
+from hwdbg.recordtype import record
 from hwdbg.symbols.dwarf_types import PARSE_ERRORS, _attr_value, _text, _unit_key, file_matches
 
 
-@dataclass
+@record
 class _UnitLines:
     """The decoded line table of one unit, sorted by address."""
 

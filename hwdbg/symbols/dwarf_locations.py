@@ -9,12 +9,12 @@ x86-64 only (DWARF register numbers of the System V psABI).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 from elftools.dwarf.dwarf_expr import DWARFExprParser
 from elftools.dwarf.locationlists import BaseAddressEntry, LocationEntry, LocationExpr, LocationParser
 
+from hwdbg.recordtype import record
 from hwdbg.symbols.dwarf_types import PARSE_ERRORS
 
 MASK64 = (1 << 64) - 1
@@ -29,7 +29,7 @@ class NotAvailable(Exception):
     hwdbg does not run): the variable reads as ``<optimized out>``, as in gdb."""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Located:
     """Where a value is: exactly one of ``address``, ``register`` or ``data``, or none of them
     when it was optimized out."""
@@ -46,7 +46,7 @@ class Located:
 OPTIMIZED_OUT = Located()
 
 
-@dataclass
+@record
 class FrameState:
     """What a location expression may ask of its frame."""
 

@@ -14,12 +14,13 @@ import struct
 import tempfile
 import time
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Callable, Optional
 
 from elftools.common.exceptions import ELFError
 
 from hwdbg.errors import HwdbgError
+from hwdbg.recordtype import record
 from hwdbg.symbols.packed_index import ENTRY, PackedIndex
 
 FORMAT_VERSION = 4  # 2: one marshal blob per table; 3: thread-locals; 4: the packed entries and names, read in place
@@ -34,7 +35,7 @@ META = struct.Struct("<HQQQ")  # build-id length, .debug_info size, entries leng
 Ref = Any  # (cu_offset, die_offset) from the scanner, or a pyelftools DIE from the slow path
 
 
-@dataclass
+@record
 class NameIndex:
     """Top-level names of one unit or of all units, merged."""
 
@@ -57,7 +58,7 @@ class NameIndex:
         return self
 
 
-@dataclass
+@record
 class Options:
     """How indexes are cached and reported; set once by the front end with ``configure``."""
 

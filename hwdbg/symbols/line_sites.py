@@ -5,13 +5,13 @@ copy); each one at a function's entry moved past the prologue (skip_prologue_sal
 reported is the one asked (or the next with code), unless the prologue skip moved it."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Optional
 
+from ..recordtype import record
 from .scopes import function_scope
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class LineSite:
     addr: int  # run-time
     line: int  # the line gdb reports for it

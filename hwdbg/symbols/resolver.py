@@ -7,10 +7,11 @@ right for a non-PIE executable and unknowable for a PIE.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Callable, Optional
 
 from hwdbg.errors import LibraryNotLoaded, SymbolError, UsageError
+from hwdbg.recordtype import record
 from hwdbg.symbols import index as name_index
 from hwdbg.symbols import tls
 from hwdbg.symbols.dwarf import DwarfInfo
@@ -25,7 +26,7 @@ ELF_MAGIC = b"\x7fELF"
 DESCRIBE_CACHE_LIMIT = 1 << 16
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Variable:
     """A named piece of the process: a function or a data object, at its runtime address."""
 
@@ -37,7 +38,7 @@ class Variable:
     kind: str  # 'func' | 'object' | 'tls' (a thread-local: addr is its offset in the module's TLS block)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Location:
     """What is at a runtime address: function+offset and source line when known."""
 
@@ -57,7 +58,7 @@ class Location:
         return text
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class LineEntry:
     """One entry of the line table at runtime addresses: [start, end) is ``line`` of ``file``."""
 
@@ -68,7 +69,7 @@ class LineEntry:
     is_stmt: bool
 
 
-@dataclass
+@record
 class Module:
     """One ELF file in the process and where it is mapped."""
 

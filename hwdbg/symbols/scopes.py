@@ -8,12 +8,13 @@ its variables belong to the inlined function, which gdb shows as a frame of its 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Optional
 
 from elftools.dwarf.dwarf_expr import DWARFExprParser
 from elftools.dwarf.ranges import BaseAddressEntry, RangeEntry
 
+from hwdbg.recordtype import record
 from hwdbg.symbols.dwarf import DwarfInfo
 from hwdbg.symbols.dwarf_types import PARSE_ERRORS, VOID, _attr_value, _inherited, _is_constant, _text
 from hwdbg.symbols.types import CType
@@ -22,7 +23,7 @@ _CALL_SITES = ("DW_TAG_call_site", "DW_TAG_GNU_call_site")
 _CALL_PARAMETERS = ("DW_TAG_call_site_parameter", "DW_TAG_GNU_call_site_parameter")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ScopeVariable:
     """A parameter or local: its DIE carries the location (or DW_AT_const_value)."""
 
@@ -32,7 +33,7 @@ class ScopeVariable:
     is_argument: bool
 
 
-@dataclass
+@record
 class _Block:
     ranges: list[tuple[int, int]]  # link-time [low, high)
     variables: list[ScopeVariable] = field(default_factory=list)
@@ -45,7 +46,7 @@ class _Block:
         return any(low <= link_pc < high for low, high in self.ranges)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class InlineCall:
     """Where an inlined subroutine was called from, and the function it is."""
 
@@ -56,7 +57,7 @@ class InlineCall:
     entry: int  # link-time: the first address of its first range (gdb's BLOCK_ENTRY_PC)
 
 
-@dataclass
+@record
 class FunctionScope:
     """One function as DWARF describes it."""
 

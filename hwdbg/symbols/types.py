@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Callable, Optional
 
+from ..recordtype import record
 
-@dataclass(frozen=True)
+
+@record(frozen=True)
 class Field:
     name: str
     offset: int
@@ -15,7 +17,7 @@ class Field:
     bit_offset: Optional[int] = None  # from the start of the storage unit at ``offset``
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class CType:
     """kind: 'int', 'bool', 'char', 'float', 'pointer', 'struct', 'union', 'array', 'enum', 'func', 'void'."""
 

@@ -11,7 +11,7 @@ import bisect
 import re
 import struct
 import weakref
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from typing import Any, Callable, Optional
 
 from elftools.dwarf import constants as dw
@@ -19,6 +19,7 @@ from elftools.dwarf.callframe import FDE
 from elftools.dwarf.dwarf_expr import DWARFExprParser
 
 from hwdbg.errors import HwdbgError
+from hwdbg.recordtype import record
 from hwdbg.symbols.elf import ElfImage
 from hwdbg.symbols.fde_index import FdeIndex
 
@@ -52,7 +53,7 @@ def _index_for(image: ElfImage) -> FdeIndex:
 # ---------------------------------------------------------------- CFI rows
 
 
-@dataclass
+@record
 class _Row:
     """The unwind rule in force at one pc: how to find the CFA and each saved register.
 
@@ -69,7 +70,7 @@ class _Row:
         return replace(self, rules=dict(self.rules))
 
 
-@dataclass
+@record
 class _Table:
     """An FDE's rows in program order: ``rows[i]`` is in force from ``locs[i]`` on.
 
@@ -306,7 +307,7 @@ def _registers(user_regs: Any) -> Registers:
     return {number: int(getattr(user_regs, name)) for number, name in enumerate(DWARF_REGISTERS)}
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class UnwoundFrame:
     """One frame: its pc, the registers it sees (DWARF numbers; callee-saved ones recovered
     from the CFI, caller-saved ones only in frame 0) and its CFA (None if unknown)."""

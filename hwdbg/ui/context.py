@@ -13,11 +13,12 @@ import signal
 import sys
 import threading
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Callable, Iterator, Optional
 
 from .. import records as rec
 from ..errors import HwdbgError, UsageError
+from ..recordtype import record
 from ..session import Session, UserBreakpoint
 from ..session.signal_table import signal_number
 from .commands import Command, Result, load_all, printable
@@ -43,7 +44,7 @@ class AlreadyReported(HwdbgError):
     """A failure whose error line was printed already (a failing command inside `source`)."""
 
 
-@dataclass
+@record
 class _Collecting:
     """A ``commands`` block being typed: the breakpoints it is for and its lines so far."""
 

@@ -8,13 +8,13 @@ per file when it is not on disk, as gdb does.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from typing import Optional
 
 from .. import records as rec
+from ..recordtype import record
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class FrameShown:
     """Frame 0 as a stop shows it: its text (with arguments), and its file and line, which an
     inlined call not entered yet puts at the call rather than at the pc's line."""

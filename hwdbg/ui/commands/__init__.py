@@ -18,10 +18,11 @@ import difflib
 import enum
 import re
 import shlex
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Callable, Optional, Sequence
 
 from ...errors import UsageError
+from ...recordtype import record
 
 
 class Category(str, enum.Enum):
@@ -93,7 +94,7 @@ class CommandParser(argparse.ArgumentParser):
         return out
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Result:
     """What a command produced: ``data`` for --json, ``text`` for people ("" prints nothing).
 
@@ -210,7 +211,7 @@ def session_symbolic(session: Any, addr: int) -> str:
 Handler = Callable[[Any, argparse.Namespace], Any]
 
 
-@dataclass
+@record
 class Command:
     name: str
     func: Handler

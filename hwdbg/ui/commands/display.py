@@ -4,17 +4,17 @@ from __future__ import annotations
 import argparse
 import functools
 import re
-from dataclasses import dataclass
 from typing import Any, Optional
 
 from ... import expr
 from ...errors import HwdbgError, UsageError
+from ...recordtype import record
 from . import Category, CommandParser, Result, command, parse_ids, printable, raw_split, shell_split, symbolic
 
 D = Category.DATA
 
 
-@dataclass
+@record
 class Display:
     number: int
     expr: str

@@ -3,17 +3,17 @@ from __future__ import annotations
 
 import argparse
 import re
-from dataclasses import dataclass
 from typing import Any, Optional
 
 from ...errors import HwdbgError, SymbolError, UsageError
+from ...recordtype import record
 from . import Category, CommandParser, Result, command, printable, raw_split
 
 D = Category.DATA
 LINES = 10  # gdb's `set listsize`
 
 
-@dataclass
+@record
 class Listing:
     """Where `list` without an argument goes on: the file and the next line to show."""
 
