@@ -121,8 +121,11 @@ def _section_prefix(descriptor, end: int) -> bytes:
     """The first ``end`` bytes of a section."""
     if descriptor is None:
         return b""
+    end = min(end, descriptor.size)
+    if hasattr(descriptor.stream, "prefix"):  # a LazySection (symbols/sections.py)
+        return descriptor.stream.prefix(end)
     descriptor.stream.seek(0)
-    return descriptor.stream.read(min(end, descriptor.size))
+    return descriptor.stream.read(end)
 
 
 class ScanError(Exception):

@@ -76,8 +76,14 @@ def keep(inflater: Any) -> None:
 
 
 def store_all() -> None:
-    """Each section's start that grew past its cached one, written (at exit)."""
+    """Each section's start that grew past its cached one, written (at exit); of several
+    readers of one section (a file opened twice), the one that got furthest."""
+    longest: dict[tuple[str, str], Any] = {}
     for inflater in list(_live):
+        where = (inflater.cache_key.directory, inflater.cache_key.name)
+        if where not in longest or inflater.known > longest[where].known:
+            longest[where] = inflater
+    for inflater in longest.values():
         if inflater.known > max(inflater.stored, MIN_BYTES - 1) and name_index.cache_enabled():
             store(inflater.cache_key, inflater.start())
 

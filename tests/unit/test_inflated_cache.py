@@ -4,6 +4,7 @@ a read past the cached start, the cache turned off) gives the file's own bytes."
 from __future__ import annotations
 
 import shutil
+import weakref
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ def cache(monkeypatch, tmp_path):
     """The cache in a fresh directory, kept even for a small program's sections."""
     monkeypatch.setattr(name_index, "OPTIONS", name_index.Options(cache_dir=str(tmp_path / "cache")))
     monkeypatch.setattr(inflated, "MIN_BYTES", 0)
+    monkeypatch.setattr(inflated, "_live", weakref.WeakSet())  # this test's readers only
     monkeypatch.delenv("HWDBG_NO_INDEX_CACHE", raising=False)
     return tmp_path / "cache"
 
