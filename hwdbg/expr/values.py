@@ -57,7 +57,7 @@ def _wrap(number: int, unsigned: bool = False) -> int:
     return _truncate(number, 64, signed=not unsigned)
 
 
-def _read(memory: _Memory, address: int, size: int) -> bytes:
+def read_exact(memory: _Memory, address: int, size: int) -> bytes:
     data = memory.read_memory(address, size)
     if len(data) != size:
         raise TargetError(f"short read: {len(data)} of {size} bytes at {address:#x}")
@@ -84,12 +84,12 @@ def _load(memory: _Memory, place: _Place) -> Value:
         raise UsageError(f"cannot read a value of type {type_name(ctype)}")  # also DWARF it could not parse
     if place.bits:
         bit_offset, bit_size = place.bits
-        raw = int.from_bytes(_read(memory, place.address, (bit_offset + bit_size + 7) // 8), "little")
+        raw = int.from_bytes(read_exact(memory, place.address, (bit_offset + bit_size + 7) // 8), "little")
         number: Number = _truncate(raw >> bit_offset, bit_size, ctype.signed)
     elif ctype.kind == "float":
-        number = _decode_float(_read(memory, place.address, ctype.size))
+        number = _decode_float(read_exact(memory, place.address, ctype.size))
     else:
-        raw = int.from_bytes(_read(memory, place.address, ctype.size), "little")
+        raw = int.from_bytes(read_exact(memory, place.address, ctype.size), "little")
         number = _truncate(raw, 8 * ctype.size, ctype.signed and ctype.kind != "pointer")
     return Value(number, place.ctype, place.address)
 
@@ -120,7 +120,7 @@ def _float32(number: float) -> float:
         return math.copysign(math.inf, number)
 
 
-def _encode_float(number: float, size: int) -> bytes:
+def encode_float(number: float, size: int) -> bytes:
     if size == 4:
         return struct.pack("<f", _float32(number))
     if size == 8:
@@ -128,7 +128,7 @@ def _encode_float(number: float, size: int) -> bytes:
     raise UsageError(f"cannot write a {size}-byte floating-point value")
 
 
-def _convert(value: Value, ctype: CType) -> Value:
+def convert(value: Value, ctype: CType) -> Value:
     """C's conversion of a scalar to ``ctype``, for casts and assignments."""
     source = value.ctype
     if source is not None and source.kind in _RECORDS:

@@ -23,7 +23,7 @@ from .. import expr
 from .. import records as rec
 from ..arch.sysv_abi import MEMORY, XMM0_OFFSET, call_frame, classify, layout_arguments
 from ..errors import EvaluationError, HwdbgError, PtraceError, TargetError, UsageError
-from ..expr.values import _convert, _encode_float, _read, untyped_type
+from ..expr.values import convert, encode_float, read_exact, untyped_type
 from ..process.inject import settle
 from ..symbols.ifunc import ifunc_addresses
 from ..symbols.types import CType, integer_type, type_name
@@ -93,16 +93,16 @@ class InferiorCalls:
                 raise EvaluationError(f"cannot pass {type_name(given)} as {type_name(ctype)}")
             if value.address is None:
                 raise EvaluationError("the struct argument is not in memory")
-            return ctype, _read(env, int(value.value), ctype.size)
+            return ctype, read_exact(env, int(value.value), ctype.size)
         if ctype.kind == "float" and ctype.size > 8 or ctype.kind not in ("int", "char", "bool", "enum", "pointer",
                                                                           "float"):
             raise UsageError(f"arguments of type {type_name(ctype)} are not supported in calls")
         source = value.ctype
         if source is not None and source.kind in ("array", "func"):
             value = expr.Value(value.value, CType("pointer", "", 8, target=source))  # decays to its address
-        number = _convert(value, ctype).value
+        number = convert(value, ctype).value
         if ctype.kind == "float":
-            return ctype, _encode_float(float(number), ctype.size)
+            return ctype, encode_float(float(number), ctype.size)
         return ctype, (int(number) & MASK64).to_bytes(8, "little")[:max(ctype.size, 1)]
 
     def _arguments(self, ftype: Optional[CType], arguments: list[expr.Value], env: Any) -> list[tuple[CType, bytes]]:
