@@ -1,0 +1,57 @@
+"""Differential test of calls that stop before they return (gdb 13's default, set unwindonsignal
+off): the stop and gdb's message, bt with the dummy frame (<function called from gdb>), frame
+N, step, next and finish out of the called function (the silent stop at the dummy frame, the
+value finish shows), calls nested in a stopped call, a fault in a call, and set/show
+unwindonsignal, on tests/targets/call_stops.c (single-threaded: gdb's stop lines name no
+thread). Each command's output is compared whole with gdb's (preloaded with the XSAVE shim, see
+test_calls_gdb_diff.py); gdb -batch does not say "Starting program" nor "Run till exit from"
+(not typed at a terminal): those lines are dropped from hwdbg's."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from gdb_diff import gdb_outputs, hwdbg_outputs, needs_gdb
+
+pytestmark = [pytest.mark.requires_ptrace, needs_gdb]
+
+TERMINAL_ONLY = re.compile(r"^(Starting program: |Run till exit from #)")
+OUTPUT = "19 7 12.5 0"  # counter, x, big, last_ld when main ends
+START = ["break checkpoint", "run", "up", "break stopper"]
+SCRIPTS = {
+    "stay, bt, frames, step": [
+        "print stopper(4) + 1", "bt", "frame 1", "frame 2", "frame 0", "print x", "info args",
+        "step", "step", "bt", "print/x $pc", "print counter", "next", "bt", "continue"],
+    "continue and finish return to the dummy frame": [
+        "print stopper(4) + 1", "finish", "bt", "print $", "print stopper(5)", "bt", "continue", "bt",
+        "print/x $pc", "next", "bt"],
+    "nested calls": [
+        "print twice(1)", "bt", "print stopper(9)", "bt", "finish", "bt", "next", "bt", "next", "bt",
+        "delete", "print twice(2)", "print stopper(3) + twice(1)", "bt", "continue", "bt", "continue"],
+    "signals": [
+        "show unwindonsignal", "print crash(0)", "bt", "print counter", "print stopper(2)", "bt",
+        "set unwindonsignal on", "show unwindonsignal", "print crash(0)", "bt", "set unwindonsignal off",
+        "show unwindonsignal", "set unwindonsignal", "show unwindonsignal", "set unwindonsignal 0",
+        "show unwindonsignal", "kill"],
+}
+
+
+@pytest.mark.parametrize("name", sorted(SCRIPTS))
+def test_calls_that_stop_as_in_gdb(build_target, capfd, name):
+    exe = build_target("call_stops")
+    shim = build_target("gdb_xstate_shim", shared=True)
+    commands = START + SCRIPTS[name]
+    expected = gdb_outputs(exe, commands, preload=shim)
+    assert "Couldn't write" not in "".join(expected)
+    got = ["\n".join(line for line in text.splitlines() if not TERMINAL_ONLY.match(line))
+           for text in hwdbg_outputs(exe, commands)]
+    for command, gdb, ours in zip(commands, expected, got):
+        if gdb == OUTPUT:
+            # the program's own line, with what it computed: as without a debugger (in gdb's output; ours
+            # went to this process's stdout)
+            assert ours.endswith("exited normally]"), (command, ours)
+            assert OUTPUT in capfd.readouterr().out.splitlines()
+        elif command != "kill":  # its pid differs
+            assert ours == gdb, (command, gdb, ours)
+    assert "<function called from gdb>" in "".join(got)
