@@ -18,10 +18,16 @@ double ld_to_double(long double x, int n) { return (double)(x * n); }
 long double ld_third(void) { return 1.0L / 3; }
 int checkpoint(int v) { counter += v; return v + 1; }
 
-int main(void)
+int main(int argc, char **argv)
 {
     int x = 7;
     long double big = 12.5L;
+    (void)argv;
+    if (argc > 1) {  /* attached to: wait for a line first */
+        printf("ready\n");
+        fflush(stdout);
+        getchar();
+    }
     x = checkpoint(x) - 1;
     counter += x;                             /* break here */
     printf("%d %d %Lg %Lg\n", counter, x, big, last_ld);

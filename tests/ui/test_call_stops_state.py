@@ -1,0 +1,125 @@
+"""A thread left inside a called function (gdb's dummy frame) comes back exactly: once the
+function returns to the dummy frame (continue, finish, step), the registers, the stack and the
+globals read as before the call in gdb, and in hwdbg (every register, the XSAVE area too); and
+whichever way hwdbg lets go of the process meanwhile (detach; close, what quit, SIGTERM and
+interpreter exit do with an attached process), no int3 is left at the entry point and the
+program runs on from before the call: it prints what it computes without a debugger and exits 0."""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+
+import pytest
+
+from gdb_diff import gdb_outputs, hwdbg_outputs, needs_gdb
+from ui_helpers import make_context
+
+pytestmark = pytest.mark.requires_ptrace
+
+OUTPUT = "19 7 12.5 0"  # counter, x, big, last_ld when main ends (tests/targets/call_stops.c)
+LOOK = ["info registers rax rbx rcx rdx rsi rdi rbp rsp r8 r9 r10 r11 r12 r13 r14 r15 rip eflags",
+        "x/24gx $sp", "print counter", "print last_ld"]
+
+
+def _history_free(text: str) -> str:
+    return re.sub(r"^\$\d+ = ", "", text)
+
+
+@needs_gdb
+@pytest.mark.parametrize("calls, back", [
+    (["print stopper(4)"], ["continue"]), (["print stopper(4)"], ["finish"]), (["print stopper(4)"], ["step"]),
+    (["print stopper(4)"], ["next"]), (["print crash(0)", "set unwindonsignal on", "print crash(0)"], []),
+    (["print twice(1)", "print stopper(9)"], ["delete", "continue", "continue"]),
+])
+def test_the_return_to_the_dummy_frame_restores_as_in_gdb(build_target, calls, back):
+    exe = build_target("call_stops")
+    shim = build_target("gdb_xstate_shim", shared=True)
+    if not back:  # a fault left in place, then one unwound: the state is the first call's
+        commands = ["break checkpoint", "run", "break stopper", calls[0], *LOOK, *calls[1:], *LOOK]
+    else:
+        commands = ["break checkpoint", "run", *LOOK, "break stopper", *calls, *back, *LOOK]
+    gdb = gdb_outputs(exe, commands, preload=shim)
+    ours = hwdbg_outputs(exe, commands)
+    n = len(LOOK)
+    start = commands.index(LOOK[0])
+    for outputs in (gdb, ours):
+        assert [_history_free(o) for o in outputs[start:start + n]] == [_history_free(o) for o in outputs[-n:]], \
+            (calls, back, outputs)
+    stops = [i for i, c in enumerate(commands) if c in calls and c.startswith("print")]
+    for i in stops:
+        assert ours[i].splitlines()[-1] == gdb[i].splitlines()[-1], (commands[i], gdb[i], ours[i])
+    if back and back[-1] == "continue":
+        assert ours[-n - 1] == gdb[-n - 1] == ""  # the silent stop
+
+
+def test_every_register_comes_back(build_target):
+    exe = build_target("call_stops")
+    ctx, stream = make_context(reraise=False)
+    try:
+        ctx.session.load([str(exe)])
+        for line in ("break checkpoint", "run", "break stopper"):
+            ctx.dispatch(line)
+        inf = ctx.session.require_stopped()
+        before = bytes(inf.get_regs(inf.pid)), inf.get_xstate(inf.pid)
+        for line in ("print stopper(4)", "print stopper(5)", "finish", "continue"):
+            ctx.dispatch(line)
+        inf = ctx.session.require_stopped()
+        assert (bytes(inf.get_regs(inf.pid)), inf.get_xstate(inf.pid)) == before, stream.getvalue()
+        assert not ctx.session.dummies.frames
+        entry = ctx.session.symbols.executable.image.elf["e_entry"]
+        assert inf.read_raw(entry, 1) == inf.read_memory(entry, 1) != b"\xcc"
+    finally:
+        ctx.close()
+
+
+@pytest.mark.parametrize("parked", [["print stopper(4)"], ["print twice(1)", "print stopper(9)", "print crash(0)"]])
+def test_detach_lets_the_program_run_on_from_before_the_call(build_target, parked):
+    exe = build_target("call_stops")
+    ctx, stream = make_context(reraise=False)
+    read, write = os.pipe()
+    try:
+        ctx.session.load([str(exe)])
+        ctx.session.spawn(stdout=write)
+        pid = ctx.session.inferior.pid
+        for line in ("break checkpoint", "continue", "break stopper", *parked, "detach"):
+            ctx.dispatch(line)
+        assert "<function called from gdb>" not in stream.getvalue()
+        assert stream.getvalue().rstrip().endswith(f"[Inferior 1 (process {pid}) detached]"), stream.getvalue()
+        os.close(write)
+        write = -1
+        _, status = os.waitpid(pid, 0)
+        with os.fdopen(read) as out:
+            read = -1
+            assert out.read().splitlines() == [OUTPUT]
+        assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status
+    finally:
+        for fd in (read, write):
+            if fd >= 0:
+                os.close(fd)
+        ctx.close()
+
+
+def test_letting_go_of_an_attached_program_in_a_call(build_target):
+    """close() is what quit, SIGINT/SIGTERM/SIGHUP of hwdbg and its interpreter exit do with an
+    attached process (session/cleanup.py)."""
+    exe = build_target("call_stops")
+    proc = subprocess.Popen([str(exe), "wait"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    ctx, stream = make_context(reraise=False)
+    try:
+        assert proc.stdout.readline() == "ready\n"
+        for line in (f"attach {proc.pid}", "break checkpoint", "break stopper"):
+            ctx.dispatch(line)
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+        for line in ("continue", "print stopper(4)", "bt"):
+            ctx.dispatch(line)
+        assert "#1  <function called from gdb>" in stream.getvalue(), stream.getvalue()
+        ctx.close()
+        assert proc.stdout.read().splitlines() == [OUTPUT]
+        assert proc.wait(timeout=60) == 0
+    finally:
+        ctx.close()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
