@@ -9,6 +9,7 @@ from typing import Callable, Iterator, Optional
 
 from ..errors import TargetError, UsageError
 from ..symbols.types import CType, type_name
+from . import x87
 from .evaluator import INT, Env, Value, encode_float, _field_place, _load, _Memory, _place, read_exact, untyped_type
 from .syntax import _guard
 
@@ -119,21 +120,24 @@ def format_scalar(value: Value, fmt: str, symbol: Callable[[int], str] = _no_sym
         raise UsageError(f"/{fmt} formats numbers; this value is a {ctype.kind}")
     if isinstance(number, float):
         # gdb formats the bits of a floating-point value as an integer of its size
-        size = ctype.size if ctype.size in (4, 8) else 8
-        return format_integer(int.from_bytes(encode_float(number, size), "little"), fmt, size, symbol=symbol)
+        size = ctype.size if ctype.size in (4, 8, 16) else 8
+        bits = int.from_bytes(encode_float(number, size)[:10 if size == 16 else size], "little")  # x87: 10 bytes
+        return format_integer(bits, fmt, size, symbol=symbol)
     return format_integer(number, fmt, ctype.size or 8, symbol=symbol)
 
 
 # --- print -------------------------------------------------------------------
 
 def _float_text(number: float, size: int) -> str:
-    """As gdb prints it: %.9g for a float, %.17g for a double; nan with its payload: -nan(0x8000000000000)."""
+    """As gdb prints it: %.9g for a float, %.17g for a double, %.21Lg for a long double; nan with its payload: -nan(0x8000000000000)."""
     if math.isnan(number):
         bits = int.from_bytes(encode_float(number, 4 if size == 4 else 8), "little")
         sign, payload = (bits >> 31, bits & 0x7FFFFF) if size == 4 else (bits >> 63, bits & (1 << 52) - 1)
         return f"{'-' if sign else ''}nan({payload:#x})"
     if math.isinf(number):
         return "-inf" if number < 0 else "inf"
+    if size > 8:
+        return x87.text(number)  # long double: %.21Lg
     return f"{number:.9g}" if size == 4 else f"{number:.17g}"
 
 

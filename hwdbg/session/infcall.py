@@ -17,14 +17,13 @@ stopped inside the called function, its dummy frame under it, as gdb does by def
 """
 from __future__ import annotations
 
-import struct
 from typing import Any, Optional
 
 from .. import expr
 from .. import records as rec
 from ..arch.sysv_abi import MEMORY, XMM0_OFFSET, call_frame, classify, layout_arguments
 from ..errors import CallStopped, EvaluationError, HwdbgError, PtraceError, TargetError, UsageError
-from ..expr.values import convert, encode_float, read_exact, untyped_type
+from ..expr.values import convert, decode_float, encode_float, read_exact, untyped_type
 from ..process.inject import settle
 from ..symbols.ifunc import ifunc_addresses
 from ..symbols.types import CType, integer_type, type_name
@@ -97,15 +96,14 @@ class InferiorCalls:
             if value.address is None:
                 raise EvaluationError("the struct argument is not in memory")
             return ctype, read_exact(env, int(value.value), ctype.size)
-        if ctype.kind == "float" and ctype.size > 8 or ctype.kind not in ("int", "char", "bool", "enum", "pointer",
-                                                                          "float"):
+        if ctype.kind not in ("int", "char", "bool", "enum", "pointer", "float"):
             raise UsageError(f"arguments of type {type_name(ctype)} are not supported in calls")
         source = value.ctype
         if source is not None and source.kind in ("array", "func"):
             value = expr.Value(value.value, CType("pointer", "", 8, target=source))  # decays to its address
         number = convert(value, ctype).value
         if ctype.kind == "float":
-            return ctype, encode_float(float(number), ctype.size)
+            return ctype, encode_float(number, ctype.size)  # a long double keeps its exact bytes
         return ctype, (int(number) & MASK64).to_bytes(8, "little")[:max(ctype.size, 1)]
 
     def _arguments(self, ftype: Optional[CType], arguments: list[expr.Value], env: Any) -> list[tuple[CType, bytes]]:
@@ -137,8 +135,6 @@ class InferiorCalls:
         tid = tid or self.s.current_tid or inf.pid
         address, ftype, rtype = self._callee(callee, cast, name)
         layout_args = self._arguments(ftype, arguments, env)
-        if rtype.kind == "float" and rtype.size > 8:
-            raise UsageError("functions returning long double are not supported in calls")
         thread = inf.threads.get(tid)
         if thread is None or thread.held or not settle(inf, tid):
             raise TargetError(f"thread {tid} cannot run a call from where it stopped (a system call or event stop)")
@@ -194,7 +190,7 @@ class InferiorCalls:
             where = frame.held.place(data)  # served at a made-up address, as registers' structs are
             return expr.Value(where, rtype, where)
         if rtype.kind == "float":
-            return expr.Value(struct.unpack("<f" if rtype.size == 4 else "<d", data[:rtype.size])[0], rtype)
+            return expr.Value(decode_float(data[:rtype.size]), rtype)
         number = int.from_bytes(data, "little", signed=rtype.signed and rtype.kind != "pointer")
         return expr.Value(number, rtype)
 

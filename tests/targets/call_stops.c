@@ -2,6 +2,7 @@
  * function, a fault, a loop to interrupt, and long double arguments and returns (x87).
  * Single-threaded, so gdb's stop lines name no thread. */
 #include <stdio.h>
+#include <stdlib.h>
 
 int counter = 5;
 long double last_ld;
@@ -18,12 +19,11 @@ double ld_to_double(long double x, int n) { return (double)(x * n); }
 long double ld_third(void) { return 1.0L / 3; }
 int checkpoint(int v) { counter += v; return v + 1; }
 
-int main(int argc, char **argv)
+int main(void)
 {
     int x = 7;
     long double big = 12.5L;
-    (void)argv;
-    if (argc > 1) {  /* attached to: wait for a line first */
+    if (getenv("CALL_STOPS_WAIT")) {  /* attached to: wait for a line first */
         printf("ready\n");
         fflush(stdout);
         getchar();

@@ -1,8 +1,8 @@
 """Differential test of calls that stop before they return (gdb 13's default, set unwindonsignal
 off): the stop and gdb's message, bt with the dummy frame (<function called from gdb>), frame
 N, step, next and finish out of the called function (the silent stop at the dummy frame, the
-value finish shows), calls nested in a stopped call, a fault in a call, and set/show
-unwindonsignal, on tests/targets/call_stops.c (single-threaded: gdb's stop lines name no
+value finish shows), calls nested in a stopped call, a fault in a call, set/show
+unwindonsignal, and long double arguments and values (x87: on the stack, in st(0), 21 digits), on tests/targets/call_stops.c (single-threaded: gdb's stop lines name no
 thread). Each command's output is compared whole with gdb's (preloaded with the XSAVE shim, see
 test_calls_gdb_diff.py); gdb -batch does not say "Starting program" nor "Run till exit from"
 (not typed at a terminal): those lines are dropped from hwdbg's."""
@@ -34,6 +34,13 @@ SCRIPTS = {
         "set unwindonsignal on", "show unwindonsignal", "print crash(0)", "bt", "set unwindonsignal off",
         "show unwindonsignal", "set unwindonsignal", "show unwindonsignal", "set unwindonsignal 0",
         "show unwindonsignal", "kill"],
+    "long double": [
+        "print big", "print ld_half(big)", "print ld_half(3)", "print ld_mix(1, 2.5, 0.5, big)", "print ld_store(0.25)",
+        "print last_ld", "print ld_to_double(big, 3)", "print ld_third()", "print ld_third() * 3",
+        "print ld_half(ld_third())", "print ld_half(1e300)", "whatis ld_half(1)", "print ld_store(last_ld)",
+        "print/x ld_half(3)", "print ld_mix(2, big, 1.5, ld_third())", "print ld_half(1e-300)", "print ld_half(0.001)",
+        "print ld_half(2e21)", "call ld_store(2)", "output ld_half(5)", "break ld_half", "print ld_half(7) + 1",
+        "bt", "finish", "print $", "print last_ld", "kill"],
 }
 
 

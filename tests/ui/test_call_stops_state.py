@@ -104,7 +104,8 @@ def test_letting_go_of_an_attached_program_in_a_call(build_target):
     """close() is what quit, SIGINT/SIGTERM/SIGHUP of hwdbg and its interpreter exit do with an
     attached process (session/cleanup.py)."""
     exe = build_target("call_stops")
-    proc = subprocess.Popen([str(exe), "wait"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([str(exe)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, "CALL_STOPS_WAIT": "1"})
     ctx, stream = make_context(reraise=False)
     try:
         assert proc.stdout.readline() == "ready\n"
