@@ -24,9 +24,10 @@ def call(ctx: Any, args: argparse.Namespace) -> Result:
     function shows nothing (gdb's call). A function call runs in the current thread
     alone (the others stay stopped; gdb 13 lets them run): its arguments are
     converted to the parameters' types (integers of every width, pointers, arrays
-    as their address, float and double, structs of at most 16 bytes of integer or
-    floating-point fields, bigger ones on the stack) and its value read as the
-    x86-64 ABI returns it, as finish does. A function without debug information
+    as their address, float, double and long double, structs of at most 16 bytes
+    of integer or floating-point fields, bigger ones on the stack) and its value
+    read as the x86-64 ABI returns it, as finish does (a long double in st(0),
+    shown with 21 digits as gdb). A function without debug information
     needs a cast naming its return type: print (int)getpid(). The return address is
     the program's entry point, with an int3 there while the call runs;
     breakpoints and watchpoints stay armed. A call that stops before it returns (a

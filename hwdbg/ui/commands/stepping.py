@@ -133,7 +133,7 @@ def finish(ctx: Any, args: argparse.Namespace) -> Any:
     """finish
 
     Runs until the selected frame's function returns, and shows the value it returned (read as the
-    x86-64 ABI returns it: rax, rdx, xmm0, xmm1 or memory, by its type), numbered in the
+    x86-64 ABI returns it: rax, rdx, xmm0, xmm1, st(0) or memory, by its type), numbered in the
     value history as print does. Other threads run meanwhile unless scheduler-locking is on.
     In an inlined function it steps out of the function's code, once the real functions
     it called have returned (no value, as gdb); in a
