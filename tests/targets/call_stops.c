@@ -1,5 +1,5 @@
 /* Calls that stop before they return (gdb's dummy frames): a breakpoint inside a called
- * function, a fault, a loop to interrupt, and long double arguments and returns (x87).
+ * function, a fault, a loop to interrupt, an exit, and long double arguments and returns (x87).
  * Single-threaded, so gdb's stop lines name no thread. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +17,7 @@ long double ld_mix(int a, long double b, double c, long double d) { return a + b
 long double ld_store(long double x) { last_ld = x; return x * 3; }
 double ld_to_double(long double x, int n) { return (double)(x * n); }
 long double ld_third(void) { return 1.0L / 3; }
+void leave(int code) { exit(code); }
 int checkpoint(int v) { counter += v; return v + 1; }
 
 int main(void)

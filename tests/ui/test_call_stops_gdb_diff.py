@@ -16,7 +16,8 @@ from gdb_diff import gdb_outputs, hwdbg_outputs, needs_gdb
 
 pytestmark = [pytest.mark.requires_ptrace, needs_gdb]
 
-TERMINAL_ONLY = re.compile(r"^(Starting program: |Run till exit from #)")
+# ...and gdb's exit line is dropped as noise from its output (gdb_diff.GDB_NOISE)
+TERMINAL_ONLY = re.compile(r"^(Starting program: |Run till exit from #|\[Inferior 1 \(process \d+\) exited with)")
 OUTPUT = "19 7 12.5 0"  # counter, x, big, last_ld when main ends
 START = ["break checkpoint", "run", "up", "break stopper"]
 SCRIPTS = {
@@ -34,6 +35,7 @@ SCRIPTS = {
         "set unwindonsignal on", "show unwindonsignal", "print crash(0)", "bt", "set unwindonsignal off",
         "show unwindonsignal", "set unwindonsignal", "show unwindonsignal", "set unwindonsignal 0",
         "show unwindonsignal", "kill"],
+    "exit": ["print stopper(1)", "bt", "print leave(3)", "print counter", "bt"],
     "long double": [
         "print big", "print ld_half(big)", "print ld_half(3)", "print ld_mix(1, 2.5, 0.5, big)", "print ld_store(0.25)",
         "print last_ld", "print ld_to_double(big, 3)", "print ld_third()", "print ld_third() * 3",
