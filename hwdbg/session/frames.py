@@ -26,6 +26,7 @@ from .virtual_frames import inline_starts, logical_frames
 MAX_FRAMES = 4096
 _FUNCTION = re.compile(r"^(?:[\w.+-]+:)?[A-Za-z_]\w*$")  # break FUNCTION or LIB:FUNCTION
 XMM0 = 17  # DWARF number of xmm0 on x86-64
+DUMMY_NAME = "<function called from gdb>"  # a dummy frame, where a function called from hwdbg returns (gdb's words)
 
 
 class StackFrame:
@@ -66,6 +67,8 @@ class StackFrame:
 
     @property
     def function(self) -> Optional[str]:
+        if self.kind == "dummy":
+            return DUMMY_NAME
         scope = self.scope
         return scope.name if scope is not None else self.where.function
 

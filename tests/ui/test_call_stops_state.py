@@ -6,6 +6,7 @@ interpreter exit do with an attached process), no int3 is left at the entry poin
 program runs on from before the call: it prints what it computes without a debugger and exits 0."""
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -124,3 +125,21 @@ def test_letting_go_of_an_attached_program_in_a_call(build_target):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_json_names_the_dummy_frame_and_the_return_to_it(build_target):
+    exe = build_target("call_stops")
+    ctx, stream = make_context(json_output=True, reraise=False)
+    try:
+        ctx.session.load([str(exe)])
+        for line in ("break checkpoint", "run", "break stopper", "print stopper(3)", "bt", "continue"):
+            ctx.dispatch(line)
+        events = [json.loads(line) for line in stream.getvalue().splitlines()]
+        error = next(e for e in events if e["event"] == "error")
+        assert error["kind"] == "CallStopped" and "(stopper) will be abandoned." in error["message"]
+        frames = next(e for e in events if e.get("command") == "backtrace")["frames"]
+        assert [f["function"] for f in frames[:3]] == ["stopper", "<function called from gdb>", "checkpoint"]
+        assert events[-1]["event"] == "stopped" and events[-1]["reason"] == "call-return"
+        assert events[-1]["function"] == "checkpoint"
+    finally:
+        ctx.close()
