@@ -94,8 +94,9 @@ class Finishing:
         if caller is not None and caller[0] != addr:
             places[caller[0]] = lambda: self._cfa(tid) == caller[1]
         result = self._run_to_any(tid, places, lock)
-        if isinstance(result, rec.Stopped) and result.reason == "step" and not any(h.stopped for h in result.hits):
-            return self._stop(tid, "until")
+        if isinstance(result, rec.Stopped) and (result.reason == "call-return" or result.reason == "step" and not any(
+                h.stopped for h in result.hits)):
+            return self._stop(tid, "until")  # a dummy frame popped: gdb shows where that left the thread
         return result
 
     def _return_from(self, tid: int, physical: int) -> tuple[Result, bool]:

@@ -9,6 +9,7 @@ test_calls_gdb_diff.py); gdb -batch does not say "Starting program" nor "Run til
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -19,6 +20,8 @@ pytestmark = [pytest.mark.requires_ptrace, needs_gdb]
 # ...and gdb's exit line is dropped as noise from its output (gdb_diff.GDB_NOISE)
 TERMINAL_ONLY = re.compile(r"^(Starting program: |Run till exit from #|\[Inferior 1 \(process \d+\) exited with)")
 OUTPUT = "19 7 12.5 0"  # counter, x, big, last_ld when main ends
+SOURCE = Path(__file__).resolve().parents[1] / "targets" / "call_stops.c"
+LINE = next(n for n, text in enumerate(SOURCE.read_text().splitlines(), 1) if "break here" in text)
 START = ["break checkpoint", "run", "up", "break stopper"]
 SCRIPTS = {
     "stay, bt, frames, step": [
@@ -35,6 +38,9 @@ SCRIPTS = {
         "set unwindonsignal on", "show unwindonsignal", "print crash(0)", "bt", "set unwindonsignal off",
         "show unwindonsignal", "set unwindonsignal", "show unwindonsignal", "set unwindonsignal 0",
         "show unwindonsignal", "kill"],
+    "until, advance, stepi": [
+        "print stopper(4)", f"until {LINE}", "bt", "print stopper(4)", f"advance {LINE}", "print stopper(4)", "until",
+        "bt", "print stopper(4)", "bt", *["stepi"] * 9, "bt"],
     "exit": ["print stopper(1)", "bt", "print leave(3)", "print counter", "bt"],
     "long double": [
         "print big", "print ld_half(big)", "print ld_half(3)", "print ld_mix(1, 2.5, 0.5, big)", "print ld_store(0.25)",
