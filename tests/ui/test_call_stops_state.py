@@ -9,7 +9,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
+import sys
+import time
 
 import pytest
 
@@ -143,3 +146,36 @@ def test_json_names_the_dummy_frame_and_the_return_to_it(build_target):
         assert events[-1]["function"] == "checkpoint"
     finally:
         ctx.close()
+
+
+@pytest.mark.parametrize("signo", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_to_hwdbg_during_a_call_lets_the_attached_program_run_on(build_target, signo):
+    """hwdbg (the command, attached) gets SIGTERM or SIGINT while a called function spins:
+    the call is abandoned, the thread restored, and the program runs on from before it."""
+    exe = build_target("call_stops")
+    proc = subprocess.Popen([str(exe)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, "CALL_STOPS_WAIT": "1"})
+    debugger = None
+    try:
+        assert proc.stdout.readline() == "ready\n"
+        debugger = subprocess.Popen(
+            [sys.executable, "-m", "hwdbg", "--batch", "-p", str(proc.pid), "-ex", "break checkpoint",
+             "-ex", "continue", "-ex", "echo calling\\n", "-ex", "print spinner()"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        assert debugger.stdout.readline().startswith("Attaching to process")
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+        seen = []
+        while not seen or seen[-1] != "calling\n":
+            seen.append(debugger.stdout.readline())
+            assert seen[-1], seen  # hwdbg ended early
+        time.sleep(0.3)  # the call runs (its outcome is the same if it has not started yet)
+        debugger.send_signal(signo)
+        debugger.communicate(timeout=60)
+        assert proc.stdout.read().splitlines() == [OUTPUT]
+        assert proc.wait(timeout=60) == 0
+    finally:
+        for p in (debugger, proc):
+            if p is not None and p.poll() is None:
+                p.kill()
+                p.wait()
