@@ -11,8 +11,8 @@ from typing import Any
 
 from .arch import (HW_BREAKPOINT_LEN_1, HW_BREAKPOINT_LEN_2, HW_BREAKPOINT_LEN_4, HW_BREAKPOINT_LEN_8,
                    HW_BREAKPOINT_R, HW_BREAKPOINT_RW, HW_BREAKPOINT_W, HW_BREAKPOINT_X, BpType)
-from .errors import (AddressError, AlignmentError, AttachDenied, HwdbgError, LengthError, PtraceError, SlotError,
-                     SymbolError, TargetError, TargetTimeout, UnsupportedError, UsageError, ValidationError)
+from .errors import (AddressError, AlignmentError, AttachDenied, CallStopped, HwdbgError, LengthError, PtraceError,
+                     SlotError, SymbolError, TargetError, TargetTimeout, UnsupportedError, UsageError, ValidationError)
 from .records import Exited, Frame, Hit, Killed, Kind, Notice, Stopped, Writer
 from .version import __version__
 
@@ -25,7 +25,7 @@ __all__ = [
     "HW_BREAKPOINT_LEN_1", "HW_BREAKPOINT_LEN_2", "HW_BREAKPOINT_LEN_4", "HW_BREAKPOINT_LEN_8",
     "HwdbgError", "UsageError", "TargetError", "AttachDenied", "PtraceError", "ValidationError",
     "AlignmentError", "LengthError", "AddressError", "UnsupportedError", "SlotError", "SymbolError",
-    "TargetTimeout",
+    "TargetTimeout", "CallStopped",
 ]
 
 

@@ -96,3 +96,12 @@ class OptimizedOut(SymbolError):
 
 class FrameError(HwdbgError):
     """No such frame: no stack, or up/down past either end (gdb's messages)."""
+
+
+class CallStopped(TargetError):
+    """A function called from the debugger stopped or ended before it returned (gdb's messages);
+    ``stop``: that stop or exit record (announced to the session's listeners before)."""
+
+    def __init__(self, message: str, stop: object = None) -> None:
+        super().__init__(message)
+        self.stop = stop

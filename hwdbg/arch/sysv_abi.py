@@ -1,6 +1,7 @@
 """The SysV x86-64 calling convention (psABI 3.2.3): how values are classified, passed and returned.
 
-A scalar is INTEGER (integers, pointers, char, bool, enums) or SSE (float, double). A struct,
+A scalar is INTEGER (integers, pointers, char, bool, enums), SSE (float, double) or X87 (long
+double: on the stack as an argument, in st(0) as a return value). A struct,
 union or array of at most 16 bytes is split in eightbytes, each classed INTEGER or SSE by the
 fields that overlap it; a bigger one (or one with a field the registers cannot carry: long
 double, an unaligned field) is MEMORY. Arguments take rdi, rsi, rdx, rcx, r8, r9 and
@@ -17,11 +18,13 @@ from typing import Any, Iterator
 from ..recordtype import record
 
 INTEGER, SSE, MEMORY = "INTEGER", "SSE", "MEMORY"
+X87, X87UP = "X87", "X87UP"  # long double: passed in memory, returned in st(0)
 ARGUMENT_REGISTERS = ("rdi", "rsi", "rdx", "rcx", "r8", "r9")
 SSE_ARGUMENTS = 8
 RED_ZONE = 128  # below the stack pointer, the interrupted code may keep data (psABI 3.2.2)
 STACK_ALIGNMENT = 16  # rsp + 8 is a multiple of 16 at a function's entry
 XMM0_OFFSET = 160  # in the FXSAVE area (PTRACE_GETFPREGS, the start of XSAVE's); 16 bytes each
+ST0_OFFSET = 32  # st(0), the x87 stack's top, in the FXSAVE area (registers in stack order, 16 bytes each)
 
 
 def _leaves(ctype: Any, offset: int = 0) -> Iterator[tuple[int, Any]]:
@@ -52,7 +55,7 @@ def classify(ctype: Any) -> list[str]:
             classes[word] = INTEGER if INTEGER in (classes[word], kind) else SSE
         return [c or SSE for c in classes]  # padding only: no register needed, SSE is harmless
     if ctype.kind == "float":
-        return [SSE] if ctype.size <= 8 else [MEMORY]
+        return [SSE] if ctype.size <= 8 else [X87, X87UP]
     return [INTEGER] * max(1, (ctype.size + 7) // 8)
 
 
@@ -75,9 +78,11 @@ def layout_arguments(arguments: list[tuple[Any, bytes]], hidden_return: bool = F
     for ctype, data in arguments:
         classes = classify(ctype)
         words = [data[8 * i:8 * i + 8].ljust(8, b"\0") for i in range(len(classes))]
-        fits = MEMORY not in classes and classes.count(INTEGER) <= len(free_integers) \
+        fits = MEMORY not in classes and X87 not in classes and classes.count(INTEGER) <= len(free_integers) \
             and classes.count(SSE) + len(layout.sse) <= SSE_ARGUMENTS
         if not fits:
+            if X87 in classes:  # a long double's slot is 16-byte aligned (psABI 3.2.3)
+                stack += bytes(-len(stack) % 16)
             stack += bytes(data).ljust((len(data) + 7) // 8 * 8, b"\0")
             continue
         for cls, word in zip(classes, words):

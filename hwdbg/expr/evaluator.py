@@ -13,9 +13,9 @@ from .syntax import (
     _COMPARE, MASK64, ULONG, Binary, Call, Cast, Str, Conditional, Index, Member, Name, Node, Num, Register, SizeOf, Unary, _guard,
     _truncate,
 )
-from .values import (  # noqa: F401  (Held, LONG, _Memory, _read and untyped_type are re-exported)
-    _AGGREGATES, _RECORDS, _SCALARS, INT, LONG, Held, Value, _convert, _encode_float, _float32, _load, _Memory,
-    _Place, _place, _read, _wrap, array_of, untyped_type,
+from .values import (  # noqa: F401  (Held, LONG, _Memory, read_exact and untyped_type are re-exported)
+    _AGGREGATES, _RECORDS, _SCALARS, INT, LONG, Held, Value, convert, encode_float, _float32, _load, _Memory,
+    _Place, _place, read_exact, _wrap, array_of, untyped_type,
 )
 
 
@@ -229,8 +229,8 @@ class _Evaluator:
             return Value(address, ctype, address)
         if isinstance(node.operand, Call):  # gdb: the cast names a return type debug info does not
             value = self.call(node.operand, ctype)
-            return Value(0, ctype) if ctype.kind == "void" else _convert(value, ctype)
-        return _convert(self.value(node.operand), ctype)
+            return Value(0, ctype) if ctype.kind == "void" else convert(value, ctype)
+        return convert(self.value(node.operand), ctype)
 
     def call(self, node: Call, cast: CType | None = None) -> Value:
         """An inferior call: the callee and the arguments evaluated here, left to right, then run
@@ -416,16 +416,16 @@ def assign_target(node: Node, value: Number, env: Env) -> tuple[int | Held, byte
         ctype = place.ctype or LONG
         if ctype.kind not in _SCALARS:
             raise UsageError(f"cannot assign to '{node.text}' of type {type_name(ctype)}")
-        number = _convert(Value(value), ctype).value
+        number = convert(Value(value), ctype).value
         where: int | Held = held if held is not None else place.address
         if place.bits:
             bit_offset, bit_size = place.bits
             width = (bit_offset + bit_size + 7) // 8
-            old = int.from_bytes(_read(env, place.address, width), "little")
+            old = int.from_bytes(read_exact(env, place.address, width), "little")
             mask = ((1 << bit_size) - 1) << bit_offset
             new = old & ~mask | (number << bit_offset) & mask
             return where, new.to_bytes(width, "little")
         if ctype.kind == "float":
-            return where, _encode_float(number, ctype.size)
+            return where, encode_float(number, ctype.size)
         return where, (number & ((1 << 8 * ctype.size) - 1)).to_bytes(ctype.size, "little")
     return _guard(run)

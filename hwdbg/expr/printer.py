@@ -9,7 +9,8 @@ from typing import Callable, Iterator, Optional
 
 from ..errors import TargetError, UsageError
 from ..symbols.types import CType, type_name
-from .evaluator import INT, Env, Value, _encode_float, _field_place, _load, _Memory, _place, _read, untyped_type
+from . import x87
+from .evaluator import INT, Env, Value, encode_float, _field_place, _load, _Memory, _place, read_exact, untyped_type
 from .syntax import _guard
 
 PRINT_ELEMENTS = 200  # gdb's `set print elements`
@@ -62,7 +63,7 @@ def _c_string_chunks(memory: _Memory, address: int, limit: int) -> Iterator[byte
     done = 0
     while done < limit:
         start = address + done
-        chunk = _read(memory, start, min(limit - done, _PAGE - start % _PAGE))
+        chunk = read_exact(memory, start, min(limit - done, _PAGE - start % _PAGE))
         if b"\0" in chunk:
             yield chunk[:chunk.index(b"\0")]
             return
@@ -119,21 +120,24 @@ def format_scalar(value: Value, fmt: str, symbol: Callable[[int], str] = _no_sym
         raise UsageError(f"/{fmt} formats numbers; this value is a {ctype.kind}")
     if isinstance(number, float):
         # gdb formats the bits of a floating-point value as an integer of its size
-        size = ctype.size if ctype.size in (4, 8) else 8
-        return format_integer(int.from_bytes(_encode_float(number, size), "little"), fmt, size, symbol=symbol)
+        size = ctype.size if ctype.size in (4, 8, 16) else 8
+        bits = int.from_bytes(encode_float(number, size)[:10 if size == 16 else size], "little")  # x87: 10 bytes
+        return format_integer(bits, fmt, size, symbol=symbol)
     return format_integer(number, fmt, ctype.size or 8, symbol=symbol)
 
 
 # --- print -------------------------------------------------------------------
 
 def _float_text(number: float, size: int) -> str:
-    """As gdb prints it: %.9g for a float, %.17g for a double; nan with its payload: -nan(0x8000000000000)."""
+    """As gdb prints it: %.9g for a float, %.17g for a double, %.21Lg for a long double; nan with its payload: -nan(0x8000000000000)."""
     if math.isnan(number):
-        bits = int.from_bytes(_encode_float(number, 4 if size == 4 else 8), "little")
+        bits = int.from_bytes(encode_float(number, 4 if size == 4 else 8), "little")
         sign, payload = (bits >> 31, bits & 0x7FFFFF) if size == 4 else (bits >> 63, bits & (1 << 52) - 1)
         return f"{'-' if sign else ''}nan({payload:#x})"
     if math.isinf(number):
         return "-inf" if number < 0 else "inf"
+    if size > 8:
+        return x87.text(number)  # long double: %.21Lg
     return f"{number:.9g}" if size == 4 else f"{number:.17g}"
 
 
@@ -170,7 +174,7 @@ class _Prefetched:
     def __init__(self, memory: _Memory, address: int, size: int) -> None:
         self.memory = memory
         self.address = address
-        self.data = _read(memory, address, size)
+        self.data = read_exact(memory, address, size)
 
     def read_memory(self, addr: int, size: int) -> bytes:
         offset = addr - self.address
@@ -258,7 +262,7 @@ class _Printer:
         shown = min(count, PRINT_ELEMENTS)
         more = "..." if count > shown else ""
         if self.is_char(element) and self.fmt is None:
-            data = _read(self.memory, address, shown)
+            data = read_exact(self.memory, address, shown)
             if not more and data.endswith(b"\0"):
                 data = data[:-1]  # the terminating NUL, which gdb does not show
             return string_literal(data) + more

@@ -9,7 +9,9 @@ from typing import NamedTuple, Optional, Protocol
 from ..errors import TargetError, UsageError
 from ..recordtype import record
 from ..symbols.types import CType, integer_type, type_name
+from . import x87
 from .syntax import MASK64, Number, _truncate
+from .x87 import LongDouble
 
 INT = integer_type(4, signed=True)
 LONG = integer_type(8, signed=True)
@@ -57,7 +59,7 @@ def _wrap(number: int, unsigned: bool = False) -> int:
     return _truncate(number, 64, signed=not unsigned)
 
 
-def _read(memory: _Memory, address: int, size: int) -> bytes:
+def read_exact(memory: _Memory, address: int, size: int) -> bytes:
     data = memory.read_memory(address, size)
     if len(data) != size:
         raise TargetError(f"short read: {len(data)} of {size} bytes at {address:#x}")
@@ -69,7 +71,7 @@ def _load_held(held: Held) -> Value:
     if ctype.kind in _AGGREGATES or ctype.kind == "void":
         raise UsageError(f"cannot show a {type_name(ctype)} held in registers or computed by the compiler")
     if ctype.kind == "float":
-        return Value(_decode_float(held.data[:ctype.size]), ctype)
+        return Value(decode_float(held.data[:ctype.size]), ctype)
     raw = int.from_bytes(held.data[:ctype.size], "little")
     return Value(_truncate(raw, 8 * ctype.size, ctype.signed and ctype.kind != "pointer"), ctype)
 
@@ -84,32 +86,23 @@ def _load(memory: _Memory, place: _Place) -> Value:
         raise UsageError(f"cannot read a value of type {type_name(ctype)}")  # also DWARF it could not parse
     if place.bits:
         bit_offset, bit_size = place.bits
-        raw = int.from_bytes(_read(memory, place.address, (bit_offset + bit_size + 7) // 8), "little")
+        raw = int.from_bytes(read_exact(memory, place.address, (bit_offset + bit_size + 7) // 8), "little")
         number: Number = _truncate(raw >> bit_offset, bit_size, ctype.signed)
     elif ctype.kind == "float":
-        number = _decode_float(_read(memory, place.address, ctype.size))
+        number = decode_float(read_exact(memory, place.address, ctype.size))
     else:
-        raw = int.from_bytes(_read(memory, place.address, ctype.size), "little")
+        raw = int.from_bytes(read_exact(memory, place.address, ctype.size), "little")
         number = _truncate(raw, 8 * ctype.size, ctype.signed and ctype.kind != "pointer")
     return Value(number, place.ctype, place.address)
 
 
-def _decode_float(data: bytes) -> float:
+def decode_float(data: bytes) -> float:
     if len(data) == 4:
         return struct.unpack("<f", data)[0]
     if len(data) == 8:
         return struct.unpack("<d", data)[0]
-    if len(data) in (10, 12, 16):  # x87 extended precision, padded
-        mantissa = int.from_bytes(data[:8], "little")
-        top = int.from_bytes(data[8:10], "little")
-        sign = -1.0 if top & 0x8000 else 1.0
-        exponent = top & 0x7FFF
-        if exponent == 0x7FFF:
-            return sign * math.inf if mantissa << 1 & MASK64 == 0 else math.nan
-        try:
-            return sign * math.ldexp(mantissa, max(exponent, 1) - 16383 - 63)
-        except OverflowError:
-            return sign * math.inf
+    if len(data) in (10, 12, 16):  # x87 extended precision, padded: kept exact
+        return LongDouble(data)
     raise UsageError(f"cannot read a {len(data)}-byte floating-point value")
 
 
@@ -120,15 +113,17 @@ def _float32(number: float) -> float:
         return math.copysign(math.inf, number)
 
 
-def _encode_float(number: float, size: int) -> bytes:
+def encode_float(number: float, size: int) -> bytes:
     if size == 4:
         return struct.pack("<f", _float32(number))
     if size == 8:
         return struct.pack("<d", number)
+    if size in (10, 12, 16):
+        return x87.encode(number).ljust(size, b"\0")
     raise UsageError(f"cannot write a {size}-byte floating-point value")
 
 
-def _convert(value: Value, ctype: CType) -> Value:
+def convert(value: Value, ctype: CType) -> Value:
     """C's conversion of a scalar to ``ctype``, for casts and assignments."""
     source = value.ctype
     if source is not None and source.kind in _RECORDS:
@@ -137,6 +132,8 @@ def _convert(value: Value, ctype: CType) -> Value:
         raise UsageError(f"cannot convert to {type_name(ctype)}")
     number = value.value
     if ctype.kind == "float":
+        if ctype.size > 8 and isinstance(number, LongDouble):
+            return Value(number, ctype)  # its exact bytes kept
         return Value(_float32(float(number)) if ctype.size == 4 else float(number), ctype)
     if isinstance(number, float):
         if ctype.kind == "pointer" or not math.isfinite(number):

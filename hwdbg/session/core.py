@@ -26,6 +26,7 @@ from .fastplan import FastPlanner
 from .frames import FrameTable
 from .hits import HitSemantics
 from .image import ProgramImage, load_symbols
+from .dummies import DummyFrames
 from .infcall import InferiorCalls
 from .kernelwrites import KernelWrites
 from .lifecycle import Lifecycle
@@ -104,7 +105,8 @@ class Session(Lifecycle, Running, StopDispatch):
         self.kernel = KernelWrites(breakpoints=lambda: self.breakpoints, hits=self.hits, read_memory=self.read_memory,
                                    pages=self.pages)
         self.stepper = Stepper(self)  # next, step, finish, until, advance, nexti
-        self.frames = FrameTable(regs=lambda tid: self.require_process().get_regs(tid),
+        self.dummies = DummyFrames(self)  # calls stopped before they returned (gdb's dummy frames)
+        self.frames = FrameTable(regs=lambda tid: self.require_process().get_regs(tid), dummy=self.dummies.unwinder,
                                  xmm=lambda tid: self.require_process().get_xmm(tid), read_memory=self.read_memory,
                                  symbols=lambda: self.symbols, refresh=self.refresh_symbols, describe=self.describe)
         self.calls = InferiorCalls(self)  # call f(1), print f(1)

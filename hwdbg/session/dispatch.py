@@ -14,6 +14,7 @@ from ..hw.router import TrapKind
 from ..process import events as pev
 from ..process.control import Inferior
 from . import scoped
+from .dummies import CALL
 from .pagefast import PageResume
 from .stops import exit_record, fork_reason, passed_on, signal_name, stop_reason
 
@@ -51,6 +52,7 @@ class StopDispatch:
             self.manager.reset_after_exec(tid)
             self.strings.reset()
             self.soft.reset()
+            self.dummies.forget()  # the old image's calls: nothing returns to them
             self.image.after_exec()
             self.pages.reset()
             self.kernel.reset()
@@ -149,6 +151,8 @@ class StopDispatch:
             if self.soft.LOADER in owners:
                 self.image.refresh()  # a library came or went
                 self.table.resolve_pending()
+            if CALL in owners and self.dummies.returned(inf, tid, addr):
+                return self._stopped(inf, tid, "call-return", pc=addr)  # popped by the run loop
             trap = self.soft.hits_at(tid, addr, owners)
             if trap.stop or tid in self._stepping or (self.soft.STEP in owners and self._step_stop(tid, addr)):
                 return self._stopped(inf, tid, "breakpoint" if trap.stop else "step", hits=tuple(trap.hits), pc=addr)
@@ -156,7 +160,10 @@ class StopDispatch:
             return None
         if kind in (TrapKind.STEP, TrapKind.SPURIOUS):
             if kind is TrapKind.STEP and tid in self._stepping:
-                return self._stopped(inf, tid, "step")
+                pc = self.arch.get_pc(inf.get_regs(tid))
+                # a step onto the int3 of a dummy frame's return is that return (gdb's bpstat)
+                returned = CALL in inf.breaks.owners(pc) and self.dummies.returned(inf, tid, pc)
+                return self._stopped(inf, tid, "call-return" if returned else "step", pc=pc)
             self._resume(inf, tid)
             return None
         trap = self.hits.collect(tid, report)

@@ -52,18 +52,24 @@ class Finishing:
                     return result, None, None
             return self._one_line(tid, over=True, until=False, out_to=out_to), None, None
         # its index among the stack's real frames; a tail call frame returns with the real one below it
-        physical = sum(1 for f in below if f.kind == "normal") - (frame.kind == "tailcall")
+        physical = sum(1 for f in below if f.kind in ("normal", "dummy")) - (frame.kind == "tailcall")
         symbols = self.s.symbols
         # gdb prints no value out of a tail call frame (it returned before its caller knew)
         rtype = symbols.return_type(frame.lookup_pc) if symbols is not None and frame.kind == "normal" else None
+        to_dummy = frame.level + 1 < len(stack) and stack[frame.level + 1].kind == "dummy"
         result, reached = self._return_from(tid, physical)
-        if not reached:
+        returned = self.s.dummies.last if to_dummy and isinstance(result, rec.Stopped) \
+            and result.reason == "call-return" else None
+        if not reached and returned is None:
             return result, None, None
+        # out of a called function: its value read at the return, shown where the dummy frame's pop left us (gdb)
         stop = self._stop(tid, "finish")
         if rtype is None or rtype.kind == "void":
             return stop, None, rtype
         inf = self.s.require_process()
-        value = format_returned(rtype, inf.get_regs(tid), lambda: inf.get_fpregs(tid), self.s.env(tid))
+        regs, fpregs = (returned.regs, lambda: returned.fpregs) if returned is not None \
+            else (inf.get_regs(tid), lambda: inf.get_fpregs(tid))
+        value = format_returned(rtype, regs, fpregs, self.s.env(tid))
         return stop, value, rtype
 
     def run_until(self, addr: int, tid: Optional[int] = None, *, anywhere: bool) -> Result:
@@ -88,8 +94,9 @@ class Finishing:
         if caller is not None and caller[0] != addr:
             places[caller[0]] = lambda: self._cfa(tid) == caller[1]
         result = self._run_to_any(tid, places, lock)
-        if isinstance(result, rec.Stopped) and result.reason == "step" and not any(h.stopped for h in result.hits):
-            return self._stop(tid, "until")
+        if isinstance(result, rec.Stopped) and (result.reason == "call-return" or result.reason == "step" and not any(
+                h.stopped for h in result.hits)):
+            return self._stop(tid, "until")  # a dummy frame popped: gdb shows where that left the thread
         return result
 
     def _return_from(self, tid: int, physical: int) -> tuple[Result, bool]:

@@ -26,6 +26,7 @@ from .virtual_frames import inline_starts, logical_frames
 MAX_FRAMES = 4096
 _FUNCTION = re.compile(r"^(?:[\w.+-]+:)?[A-Za-z_]\w*$")  # break FUNCTION or LIB:FUNCTION
 XMM0 = 17  # DWARF number of xmm0 on x86-64
+DUMMY_NAME = "<function called from gdb>"  # a dummy frame, where a function called from hwdbg returns (gdb's words)
 
 
 class StackFrame:
@@ -44,6 +45,7 @@ class StackFrame:
         self.kind = "normal"  # or "tailcall" (virtual_frames.py); "inline"
         self.saved_pc: Optional[int] = None  # gdb's "saved rip" (virtual_frames.py)
         self.calls_inline = False  # the frame below is inlined here: this one is at the call's line
+        self.after_dummy = False  # the frame below is a dummy frame (a function called from hwdbg)
 
     # -------------------------------------------------------------- where
 
@@ -65,6 +67,8 @@ class StackFrame:
 
     @property
     def function(self) -> Optional[str]:
+        if self.kind == "dummy":
+            return DUMMY_NAME
         scope = self.scope
         return scope.name if scope is not None else self.where.function
 
@@ -194,6 +198,8 @@ class StackFrame:
         an inlined function, nor in frame 0 at the start of a line."""
         if self.calls_inline:
             return False
+        if self.after_dummy:
+            return not self.at_line_start()  # its pc is where a call from hwdbg interrupted it (gdb)
         return self.level > 0 or not self.at_line_start()
 
     def found(self, var: ScopeVariable) -> tuple[int, Any] | expr.Held:
@@ -254,10 +260,11 @@ class FrameTable:
     """The frames of each stopped thread, and the selected frame (one, as gdb has)."""
 
     def __init__(self, *, regs: Callable[[int], Any], xmm: Callable[[int], list[int]],
+                 dummy: Callable[[int], Any] = lambda tid: None,
                  read_memory: Callable[[int, int], bytes],
                  symbols: Callable[[], Any], refresh: Callable[[], None], describe: Callable[[int], rec.Frame]) -> None:
         self._regs, self._xmm, self._read_memory, self._symbols = regs, xmm, read_memory, symbols
-        self._refresh, self._describe = refresh, describe
+        self._refresh, self._describe, self._dummy = refresh, describe, dummy
         self._stacks: dict[int, list[StackFrame]] = {}
         self._names_at: dict[int, frozenset[str]] = {}  # pc -> locals and arguments frame #0 sees there
         self.held = HeldRegions()
@@ -302,15 +309,17 @@ class FrameTable:
         if not self.stopped:
             limit = 1
         symbols = self._symbols()
-        unwound = unwind_frames(self._regs(tid), self._read_memory, self._symbols, self._refresh, limit)
+        unwound = unwind_frames(self._regs(tid), self._read_memory, self._symbols, self._refresh, limit,
+                                self._dummy(tid))
         physical: list[StackFrame] = []
         xmm = {XMM0 + n: value for n, value in enumerate(self._xmm(tid))} if unwound else {}
         # The last frame's return address (a scoped watch's end) comes from its CFI: its
         # caller's own CFI (another library's, maybe) is not read.
-        complete = len(unwound) < limit or unwound[-1].caller_pc is None
-        for unwound_frame in unwound:
+        complete = len(unwound) < limit or (unwound[-1].caller_pc is None and not unwound[-1].dummy)
+        for index, unwound_frame in enumerate(unwound):
             unwound_frame.regs.update(xmm)  # call-clobbered: every frame sees frame 0's, as gdb shows them
             physical.append(self._frame(tid, unwound_frame, symbols))
+            physical[-1].after_dummy = index > 0 and unwound[index - 1].dummy
             physical[-1].return_address = unwound_frame.caller_pc
             if physical[-1].function == "main":
                 complete = True
@@ -337,7 +346,10 @@ class FrameTable:
                 else (line.function, unwound.pc - lookup_pc + (line.offset or 0))
             where = rec.Frame(pc=where.pc, function=function, offset=offset, file=line.file,
                               line=line.line, module=where.module)
-        return StackFrame(0, unwound, module, where, self._read_memory, lambda: None)
+        frame = StackFrame(0, unwound, module, where, self._read_memory, lambda: None)
+        if unwound.dummy:
+            frame.kind, frame._scope = "dummy", None  # gdb's <function called from gdb>
+        return frame
 
     def show_inline(self, tid: int, count: int) -> None:
         """Show ``count`` more of the inlined calls that start at ``tid``'s pc (gdb's

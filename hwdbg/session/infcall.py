@@ -9,27 +9,27 @@ point's code has run once, at start, and never runs again, so the int3 there sto
 else. Only the calling thread runs (scheduler-locking on for the call): gdb 13 lets the
 others run under its default "replay" mode, but here a call must not let another thread
 move past watchpoints and breakpoints unseen while its stops cannot be shown. Breakpoints
-and watchpoints stay armed. A call that stops before it returns (a breakpoint, a signal,
-Ctrl-C) is abandoned and everything is restored, as gdb's ``set unwindonsignal on`` does
-(gdb's default would leave the thread inside the called function); its signal is discarded.
-Then the registers, the vector state, the pending signal and the selected frame are put back.
+and watchpoints stay armed. The state before the call is kept in a dummy frame (dummies.py)
+and put back when the call returns: registers, vector state, pending signal, selected frame.
+A call that stops before it returns (a breakpoint, a signal, Ctrl-C) leaves the thread
+stopped inside the called function, its dummy frame under it, as gdb does by default; with
+``set unwindonsignal on``, a signal (Ctrl-C too) abandons the call and restores everything.
 """
 from __future__ import annotations
 
-import struct
 from typing import Any, Optional
 
 from .. import expr
 from .. import records as rec
 from ..arch.sysv_abi import MEMORY, XMM0_OFFSET, call_frame, classify, layout_arguments
-from ..errors import EvaluationError, HwdbgError, PtraceError, TargetError, UsageError
-from ..expr.values import _convert, _encode_float, _read, untyped_type
+from ..errors import CallStopped, EvaluationError, HwdbgError, PtraceError, TargetError, UsageError
+from ..expr.values import convert, decode_float, encode_float, read_exact, untyped_type
 from ..process.inject import settle
 from ..symbols.ifunc import ifunc_addresses
 from ..symbols.types import CType, integer_type, type_name
 from . import cleanup
+from .dummies import DummyFrame
 from .returns import returned_bytes
-from .softstops import SoftStops
 
 NO_PROCESS = "You can't do that without a process to debug."
 INT = integer_type(4, signed=True)
@@ -38,6 +38,7 @@ VOID = CType("void", "void", 0)
 ULONG = integer_type(8)
 CHAR = CType("char", "char", 1, signed=True)
 MASK64 = (1 << 64) - 1
+SIGNALED = ("signal", "interrupted", "timeout", "int3")  # gdb's random signals (Ctrl-C is SIGINT there)
 
 
 def _promoted(value: expr.Value) -> CType:
@@ -58,6 +59,7 @@ class InferiorCalls:
     def __init__(self, session: Any) -> None:
         self.s = session
         self._ifuncs: dict[str, frozenset[int]] = {}  # per ELF file: its IFUNC symbols' addresses
+        self.unwind_on_signal = False  # gdb's set unwindonsignal: a signal in a call abandons it
 
     # ------------------------------------------------------------ what is called, with what
 
@@ -93,16 +95,15 @@ class InferiorCalls:
                 raise EvaluationError(f"cannot pass {type_name(given)} as {type_name(ctype)}")
             if value.address is None:
                 raise EvaluationError("the struct argument is not in memory")
-            return ctype, _read(env, int(value.value), ctype.size)
-        if ctype.kind == "float" and ctype.size > 8 or ctype.kind not in ("int", "char", "bool", "enum", "pointer",
-                                                                          "float"):
+            return ctype, read_exact(env, int(value.value), ctype.size)
+        if ctype.kind not in ("int", "char", "bool", "enum", "pointer", "float"):
             raise UsageError(f"arguments of type {type_name(ctype)} are not supported in calls")
         source = value.ctype
         if source is not None and source.kind in ("array", "func"):
             value = expr.Value(value.value, CType("pointer", "", 8, target=source))  # decays to its address
-        number = _convert(value, ctype).value
+        number = convert(value, ctype).value
         if ctype.kind == "float":
-            return ctype, _encode_float(float(number), ctype.size)
+            return ctype, encode_float(number, ctype.size)  # a long double keeps its exact bytes
         return ctype, (int(number) & MASK64).to_bytes(8, "little")[:max(ctype.size, 1)]
 
     def _arguments(self, ftype: Optional[CType], arguments: list[expr.Value], env: Any) -> list[tuple[CType, bytes]]:
@@ -134,8 +135,6 @@ class InferiorCalls:
         tid = tid or self.s.current_tid or inf.pid
         address, ftype, rtype = self._callee(callee, cast, name)
         layout_args = self._arguments(ftype, arguments, env)
-        if rtype.kind == "float" and rtype.size > 8:
-            raise UsageError("functions returning long double are not supported in calls")
         thread = inf.threads.get(tid)
         if thread is None or thread.held or not settle(inf, tid):
             raise TargetError(f"thread {tid} cannot run a call from where it stopped (a system call or event stop)")
@@ -146,8 +145,7 @@ class InferiorCalls:
             if function is not None and function.addr == address:
                 shown = function.name
         address = self._resolve_ifunc(inf, tid, address, env)
-        data, regs = self._run(inf, tid, address, layout_args, rtype, shown)
-        return self._value(rtype, data, tid, env)
+        return self._value(rtype, self._run(inf, tid, address, layout_args, rtype, shown), tid, env)
 
     def _ifunc(self, address: int) -> bool:
         symbols = self.s.symbols
@@ -180,8 +178,7 @@ class InferiorCalls:
         calls the resolver too)."""
         if not self._ifunc(address):
             return address
-        data, _ = self._run(inf, tid, address, [], ULONG, "ifunc resolver")
-        return int.from_bytes(data, "little")
+        return int.from_bytes(self._run(inf, tid, address, [], ULONG, "ifunc resolver"), "little")
 
     def _value(self, rtype: CType, data: bytes, tid: int, env: Any) -> expr.Value:
         if rtype.kind == "void":
@@ -193,14 +190,14 @@ class InferiorCalls:
             where = frame.held.place(data)  # served at a made-up address, as registers' structs are
             return expr.Value(where, rtype, where)
         if rtype.kind == "float":
-            return expr.Value(struct.unpack("<f" if rtype.size == 4 else "<d", data[:rtype.size])[0], rtype)
+            return expr.Value(decode_float(data[:rtype.size]), rtype)
         number = int.from_bytes(data, "little", signed=rtype.signed and rtype.kind != "pointer")
         return expr.Value(number, rtype)
 
     def _run(self, inf: Any, tid: int, address: int, arguments: list[tuple[CType, bytes]], rtype: CType,
-             name: str) -> tuple[bytes, Any]:
-        """Sets the call up, runs it to its return, restores the thread: (returned bytes, registers
-        at the return)."""
+             name: str) -> bytes:
+        """Sets the call up in a dummy frame (dummies.py), runs it to its return and pops the
+        frame: the returned bytes. A call that stops before it returns raises CallStopped."""
         saved = inf.get_regs(tid)
         fpregs = inf.get_fpregs(tid)
         try:
@@ -209,9 +206,6 @@ class InferiorCalls:
             vector = None
         thread = inf.threads[tid]
         s = self.s
-        kept = (thread.signal, thread.to_exit, s.soft.over.pop(tid, None), s.current_tid, s.last_stop,
-                s.frames.tid, s.frames.level)
-        thread.signal, thread.to_exit = 0, False
         memory = classify(rtype) == [MEMORY] and rtype.kind != "void"
         layout = layout_arguments(arguments, hidden_return=memory)
         buffer, stack, sp = call_frame(saved.rsp, len(layout.stack), rtype.size if memory else 0)
@@ -228,61 +222,48 @@ class InferiorCalls:
         fp = bytearray(fpregs)
         for i, word in enumerate(layout.sse):
             fp[XMM0_OFFSET + 16 * i:XMM0_OFFSET + 16 * i + 16] = word.ljust(16, b"\0")
-        stop: Any = None
-        inserted = False
+        inf.write_memory(stack, layout.stack)
+        inf.write_memory(sp, entry.to_bytes(8, "little"))
+        kept = (thread.signal, thread.to_exit, s.soft.over.get(tid), s.current_tid, s.last_stop,
+                s.frames.tid, s.frames.level)
+        frame = DummyFrame(tid, sp, entry, name, saved, vector, fpregs, kept)
+        s.dummies.push(inf, frame)
         try:
-            inf.write_memory(stack, layout.stack)
-            inf.write_memory(sp, entry.to_bytes(8, "little"))
+            thread.signal, thread.to_exit = 0, False
+            s.soft.over.pop(tid, None)
             inf.set_regs(tid, regs)
             inf.set_fpregs(tid, bytes(fp))
-            inf.breaks.insert(entry, SoftStops.STEP)
-            inserted = True
-            s.step_filter = lambda t, a: t == tid and a == entry and inf.get_regs(tid).rsp == sp + 8
             stop = s.go(tid, step=False, lock=True)
-            returned = isinstance(stop, rec.Stopped) and stop.reason == "step" and stop.pc == entry \
-                and not any(h.stopped for h in stop.hits)
-            if returned:
-                now = inf.get_regs(tid)
-                data, _ = returned_bytes(rtype, now, lambda: inf.get_fpregs(tid), inf.read_memory) \
-                    if rtype.kind != "void" else (b"", None)
-                return data, now
-        finally:
-            s.step_filter = None
-            if inf.alive:
-                if inserted:
-                    inf.breaks.remove(entry, SoftStops.STEP)
-                if tid in inf.threads:
-                    self._restore(inf, tid, saved, vector, fpregs, kept)
-        raise TargetError(self._abandoned(stop, name))
+        except BaseException:
+            if inf.alive and frame in s.dummies.frames:
+                s.dummies.pop(inf, frame, selection=True)
+            raise
+        last = s.dummies.last
+        if isinstance(stop, rec.Stopped) and stop.reason == "call-return" and last is not None and last.frame is frame:
+            s.dummies.restore_selection(frame)
+            if rtype.kind == "void":
+                return b""
+            return returned_bytes(rtype, last.regs, lambda: last.fpregs, inf.read_memory)[0]
+        s.emit(stop)  # shown as gdb shows it, before the error and before an unwind
+        if not inf.alive or not isinstance(stop, rec.Stopped):
+            raise CallStopped(stopped_message(name, exited=True), stop)
+        signaled = stop.reason in SIGNALED
+        if signaled and self.unwind_on_signal and frame in s.dummies.frames:
+            s.dummies.pop(inf, frame, selection=True)
+        raise CallStopped(stopped_message(name, signaled=signaled, unwound=self.unwind_on_signal), stop)
 
-    def _restore(self, inf: Any, tid: int, saved: Any, vector: Optional[bytes], fpregs: bytes, kept: tuple) -> None:
-        s, thread = self.s, inf.threads[tid]
-        inf.set_regs(tid, saved)
-        if vector is not None:
-            inf.set_xstate(tid, vector)
-        else:
-            inf.set_fpregs(tid, fpregs)
-        thread.signal, thread.to_exit, over, s.current_tid, s.last_stop, frame_tid, level = kept
-        if over is not None:
-            s.soft.over[tid] = over
-        s.frames.reset(stopped=True)
-        if frame_tid is not None:
-            try:
-                s.frames.select(frame_tid, level)
-            except HwdbgError:
-                pass
 
-    @staticmethod
-    def _abandoned(stop: Any, name: str) -> str:
-        """gdb's words (as with ``set unwindonsignal on``), on one line."""
-        tail = f"Evaluation of the expression containing the function ({name}) will be abandoned."
-        restored = "hwdbg has restored the context to what it was before the call."
-        if isinstance(stop, rec.Exited):
-            return f"The program being debugged exited (code {stop.code}) while in a function called from hwdbg. {tail}"
-        if isinstance(stop, rec.Killed):
-            return f"The program being debugged was killed ({stop.signal}) while in a function called from hwdbg. {tail}"
-        if isinstance(stop, rec.Stopped) and stop.reason == "signal":
-            return (f"The program being debugged was signaled ({stop.signal}) while in a function called from "
-                    f"hwdbg. {restored} {tail}")
-        what = stop.reason if isinstance(stop, rec.Stopped) else "an event"
-        return f"The program being debugged stopped ({what}) while in a function called from hwdbg. {restored} {tail}"
+def stopped_message(name: str, *, exited: bool = False, signaled: bool = False, unwound: bool = False) -> str:
+    """gdb 13's words (infcall.c) for a call that did not return."""
+    tail = f"Evaluation of the expression containing the function\n({name}) will be abandoned."
+    silently = "\nWhen the function is done executing, GDB will silently stop."
+    if exited:
+        return f"The program being debugged exited while in a function called from GDB.\n{tail}"
+    if not signaled:
+        return f"The program being debugged stopped while in a function called from GDB.\n{tail}{silently}"
+    head = "The program being debugged was signaled while in a function called from GDB.\n"
+    if unwound:
+        return (f"{head}GDB has restored the context to what it was before the call.\n"
+                f'To change this behavior use "set unwindonsignal off".\n{tail}')
+    return (f"{head}GDB remains in the frame where the signal was received.\n"
+            f'To change this behavior use "set unwindonsignal on".\n{tail}{silently}')

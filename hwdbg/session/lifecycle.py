@@ -80,6 +80,7 @@ class Lifecycle:
         inf = self.require_process()
         self.kernel.check_detach(inf)
         inf.stop_all()
+        self.dummies.unwind_all(inf)  # a thread inside a called function runs on from before the call
         self.pages.disarm_all(inf)  # no page left protected
         self._disarm_all(inf)
         self.table.release_counters()  # perf events too, while nothing runs: their counts are exact
@@ -116,6 +117,10 @@ class Lifecycle:
         """A detach that failed at cleanup: still clear the registers and let go (SIGCONT for
         a pending interrupt), rather than leave the process to stop at our SIGSTOP."""
         try:
+            self.dummies.unwind_all(inf)
+        except HwdbgError:
+            pass
+        try:
             self._disarm_all(inf)
             inf.detach()
         except HwdbgError:
@@ -133,6 +138,7 @@ class Lifecycle:
         self.soft.reset()
         self.kernel.reset()
         self.pages.reset()
+        self.dummies.forget()
         self._stepping.clear()
         self.frames.reset(stopped=False, gone=True)
         self.inferior = None

@@ -1,8 +1,8 @@
 """The value a function returned, read where the SysV x86-64 ABI puts it (psABI 3.2.3).
 
 Scalars come back in rax (integers, pointers, char, bool, enums; rdx holds the high half of
-16-byte integers) or xmm0 (float, double). A struct or union of at most 16 bytes is split in
-eightbytes, each classed INTEGER (next of rax, rdx) or SSE (next of xmm0, xmm1) by the fields
+16-byte integers), xmm0 (float, double) or st(0) (long double). A struct or union of at most
+16 bytes is split in eightbytes, each classed INTEGER (next of rax, rdx) or SSE (next of xmm0, xmm1) by the fields
 that overlap it; a bigger one (or one with a field the registers cannot carry) is MEMORY: the
 caller passed a buffer and rax holds its address. The bytes are then printed as ``print`` would.
 """
@@ -12,7 +12,8 @@ import struct
 from typing import Any, Callable, Optional
 
 from .. import expr
-from ..arch.sysv_abi import INTEGER, MEMORY, SSE, XMM0_OFFSET, classify  # noqa: F401 (re-exported)
+from ..expr.values import decode_float
+from ..arch.sysv_abi import INTEGER, MEMORY, SSE, ST0_OFFSET, X87, X87UP, XMM0_OFFSET, classify  # noqa: F401 (re-exported)
 from ..symbols.types import CType
 
 _FAKE_ADDRESS = 0xFFFF_FF00_0000_0000  # where returned bytes are served from: not user memory
@@ -24,6 +25,8 @@ def returned_bytes(ctype: CType, regs: Any, fpregs: Callable[[], bytes],
     classes = classify(ctype)
     if classes == [MEMORY]:
         return read_memory(regs.rax, ctype.size), regs.rax
+    if classes[0] == X87:  # long double: st(0)
+        return fpregs()[ST0_OFFSET:ST0_OFFSET + 10].ljust(ctype.size, b"\0"), None
     integers = [regs.rax, regs.rdx]
     data = b""
     fp = fpregs() if SSE in classes else b""
@@ -63,7 +66,7 @@ def format_returned(ctype: CType, regs: Any, fpregs: Callable[[], bytes], env: A
         served = env if address is not None else _Served(env, data)
         return expr.format_value(expr.Value(where, ctype, where), served), None
     if ctype.kind == "float":
-        number: Any = struct.unpack("<f" if ctype.size == 4 else "<d", data[:ctype.size])[0]
+        number: Any = decode_float(data[:ctype.size])
     else:
         number = int.from_bytes(data, "little", signed=ctype.signed and ctype.kind != "pointer")
     return expr.format_value(expr.Value(number, ctype), env), number

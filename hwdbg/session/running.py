@@ -131,6 +131,8 @@ class Running:
                 self.flush()
                 if isinstance(result, rec.Stopped):
                     inf.stop_all()
+                    if result.reason == "call-return":
+                        result = self.dummies.pop_returned(inf, result)
                     self.current_tid = result.tid
                     self.last_stop = result
                     self.frames.reset(stopped=True)

@@ -79,7 +79,8 @@ class Stepper(Finishing):
 
     def _frames(self, tid: int, limit: int = 2) -> list[tuple[int, Optional[int]]]:
         inf = self.s.require_process()
-        return walk(inf.get_regs(tid), inf.read_memory, lambda: self.s.symbols, self.s.refresh_symbols, limit)
+        return walk(inf.get_regs(tid), inf.read_memory, lambda: self.s.symbols, self.s.refresh_symbols, limit,
+                    self.s.dummies.unwinder(tid))
 
     def _cfa(self, tid: int) -> Optional[int]:
         frames = self._frames(tid, 1)

@@ -318,6 +318,7 @@ class UnwoundFrame:
     exact: bool  # pc is the next instruction to run (frame 0, signal frames), not a return address
     saved: dict[int, int] = field(default_factory=dict)  # register -> where this frame saved it
     caller_pc: Optional[int] = None  # the return address when its caller is a frame, else None
+    dummy: bool = False  # a debugger's dummy frame (gdb's "<function called from gdb>"): see unwind_frames
 
 
 def unwind(user_regs: Any, read_memory: Callable[[int, int], bytes], symbols: Callable[[], Any],
@@ -333,8 +334,12 @@ def unwind(user_regs: Any, read_memory: Callable[[int, int], bytes], symbols: Ca
 
 
 def unwind_frames(user_regs: Any, read_memory: Callable[[int, int], bytes], symbols: Callable[[], Any],
-                  refresh: Optional[Callable[[], None]] = None, limit: int = 64) -> list[UnwoundFrame]:
-    """Like ``unwind``, with each frame's registers and CFA (what locals are found by)."""
+                  refresh: Optional[Callable[[], None]] = None, limit: int = 64,
+                  dummy: Optional[Callable[[int, int], Any]] = None) -> list[UnwoundFrame]:
+    """Like ``unwind``, with each frame's registers and CFA (what locals are found by).
+    ``dummy(pc, sp)``: the registers a function called by the debugger was called from, when
+    a frame at (pc, sp) is where that call returns (its dummy frame); None otherwise. The
+    unwinder goes on from those registers, as from a signal frame's."""
 
     def read_word(addr: int) -> int:
         return struct.unpack("<Q", read_memory(addr & MASK64, 8))[0]
@@ -349,6 +354,11 @@ def unwind_frames(user_regs: Any, read_memory: Callable[[int, int], bytes], symb
         pc = regs.get(RIP, 0)
         if pc == 0:
             break
+        called_from = dummy(pc, regs.get(RSP, 0)) if dummy is not None and len(frames) else None
+        if called_from is not None:
+            frames.append(UnwoundFrame(pc, regs, regs.get(RSP, 0), False, dummy=True))
+            regs, exact_pc = _registers(called_from), True
+            continue
         lookup_pc = pc if exact_pc else pc - 1
         cfa: Optional[int] = None
         caller: Optional[Registers] = None
@@ -379,7 +389,8 @@ def unwind_frames(user_regs: Any, read_memory: Callable[[int, int], bytes], symb
 
 
 def walk(user_regs: Any, read_memory: Callable[[int, int], bytes], symbols: Callable[[], Any],
-         refresh: Optional[Callable[[], None]] = None, limit: int = 64) -> list[tuple[int, Optional[int]]]:
+         refresh: Optional[Callable[[], None]] = None, limit: int = 64,
+         dummy: Optional[Callable[[int, int], Any]] = None) -> list[tuple[int, Optional[int]]]:
     """(pc, cfa) of each frame, innermost first. The CFA (the caller's stack pointer) names an
     activation, as gdb's frame id does: stepping tells recursion apart by it."""
-    return [(frame.pc, frame.cfa) for frame in unwind_frames(user_regs, read_memory, symbols, refresh, limit)]
+    return [(frame.pc, frame.cfa) for frame in unwind_frames(user_regs, read_memory, symbols, refresh, limit, dummy)]

@@ -225,6 +225,10 @@ class Context:
             self.session.interrupt()
 
     def _show_event(self, event: Any) -> None:
+        if isinstance(event, (rec.Stopped, rec.Exited, rec.Killed)):  # a called function's, before its error
+            self._resumed_from = self.session.current_tid
+            self._guarded(lambda: self.after_stop(event, commands=False), None)
+            return
         if isinstance(event, rec.Hit):
             if self.out.json or not event.stopped:
                 self.out.hit(event, full=False)
@@ -294,8 +298,9 @@ class Context:
             if old is not None:
                 signal.signal(signal.SIGINT, old)
 
-    def after_stop(self, result: Any) -> Optional[Callable[[], Any]]:
-        """Reports a stop or an exit; runs breakpoint commands; returns the next action if they resume."""
+    def after_stop(self, result: Any, commands: bool = True) -> Optional[Callable[[], Any]]:
+        """Reports a stop or an exit; runs breakpoint commands (unless not ``commands``: the stop
+        of a called function, shown with its error); returns the next action if they resume."""
         session = self.session
         if isinstance(result, (rec.Exited, rec.Killed)):
             self.last_exit = result
@@ -318,7 +323,7 @@ class Context:
                 several = bp is not None and bp.more and hit.pc in bp.addresses
                 self.out.hit(hit, full=True, temporary=hit.id in self.temporary, frame=frame, frame_line=last,
                              location=bp.addresses.index(hit.pc) + 1 if several else None)
-            if bp is not None and bp.commands and bp not in with_commands:
+            if commands and bp is not None and bp.commands and bp not in with_commands:
                 with_commands.append(bp)
         frame = stop_frame_text(session, result.tid) if not (reported or self.out.json) else None
         thread, switched = stop_thread(session, result.tid, self._resumed_from) if not self.out.json else (None, None)

@@ -235,8 +235,8 @@ class TextOutput(Output):
 
     def stopped(self, stop: rec.Stopped, *, reported_hits: bool, frame: Optional[FrameShown] = None,
                 thread: Optional[str] = None, switched: Optional[str] = None) -> None:
-        if reported_hits:
-            return
+        if reported_hits or stop.reason == "call-return" and not stop.style:
+            return  # a called function returned to its dummy frame: gdb stops silently
         self.write(stop_lines(stop, self.sources, frame) if stop.style
                    else stopped_text(stop, frame, self.sources, thread, switched))
 
@@ -255,6 +255,9 @@ class TextOutput(Output):
             self.write(text)
 
     def error(self, kind: str, message: str) -> None:
+        if kind == "CallStopped":  # gdb's lines, as it writes them
+            self.write(self._paint(f"*** {message}", _RED))
+            return
         self.write(self._paint(f"*** {one_line(message)}", _RED))
 
     def message(self, text: str) -> None:

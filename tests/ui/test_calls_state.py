@@ -1,11 +1,13 @@
 """Inferior calls leave nothing changed: after a call that returned, one refused before it ran,
-one that faulted (SIGSEGV) and one that hit a breakpoint, every thread's registers and vector
-state, the live stack and the program's data read as before, no int3 is left at the entry
-point, and the program runs on to exit 0. Python API: Frame.evaluate makes calls too."""
+one that faulted (SIGSEGV, set unwindonsignal on), and once a call that stopped (a breakpoint,
+a fault, Ctrl-C) has been run on to its return, every thread's registers and vector state, the
+live stack and the program's data read as before, no int3 is left at the entry point, and the
+program runs on to exit 0. Python API: Frame.evaluate makes calls too."""
 from __future__ import annotations
 
 import ctypes
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -15,6 +17,7 @@ from ui_helpers import make_context
 
 pytestmark = pytest.mark.requires_ptrace
 
+SOURCE = Path(__file__).resolve().parents[1] / "targets" / "calls.c"
 GLOBALS = ("counter", "origin", "span", "block", "last_double", "last_long", "name")
 
 
@@ -60,30 +63,43 @@ def _run(ctx, stream, line):
     ("print add(1)", "*** Too few arguments in function call."),
     ("print strlen(name)", "*** 'strlen' has unknown return type; cast the call to its declared return type"),
     ("print origin(1)", "*** Invalid data type for function to be called."),
-    ("print crash(0)", "*** The program being debugged was signaled (SIGSEGV) while in a function called from "
-                       "hwdbg. hwdbg has restored the context to what it was before the call. Evaluation of the "
-                       "expression containing the function (crash) will be abandoned."),
+    ("print crash(0)", "Thread 1 \"calls\" received signal SIGSEGV, Segmentation fault.\n"
+                       "*** The program being debugged was signaled while in a function called from GDB.\n"
+                       "GDB has restored the context to what it was before the call.\n"
+                       "To change this behavior use \"set unwindonsignal off\".\n"
+                       "Evaluation of the expression containing the function\n(crash) will be abandoned."),
 ])
 def test_a_call_changes_nothing_it_should_not(stopped, line, expected):
     ctx, stream = stopped
     session = ctx.session
+    _run(ctx, stream, "set unwindonsignal on")
     before = _state(session)
-    assert _run(ctx, stream, line) == expected
+    out = _run(ctx, stream, line)
+    if line.startswith("print crash"):  # the fault's frame line names a source path: only its first line
+        shown = out.splitlines()
+        out = "\n".join(shown[:1] + shown[3:])
+    assert out == expected
     assert _state(session) == before
     assert _run(ctx, stream, "continue").endswith("exited normally]")
     assert ctx.last_exit.code == 0
 
 
-def test_a_breakpoint_in_the_called_function_abandons_the_call(stopped):
+def test_a_breakpoint_in_the_called_function_stops_there_until_it_returns(stopped):
     ctx, stream = stopped
     _run(ctx, stream, "break stopper")
     before = _state(ctx.session)
-    assert before[-1] == 1  # main is selected, and still is after the call
+    assert before[-1] == 1  # main is selected
     out = _run(ctx, stream, "print stopper(4) + 1")
-    assert out.startswith("*** The program being debugged stopped (breakpoint) while in a function called from "
-                          "hwdbg. hwdbg has restored"), out
-    assert out.endswith("(stopper) will be abandoned.")
-    assert _state(ctx.session) == before
+    assert out.startswith("Breakpoint 2, stopper (x=4) at "), out
+    assert out.endswith("*** The program being debugged stopped while in a function called from GDB.\n"
+                        "Evaluation of the expression containing the function\n(stopper) will be abandoned.\n"
+                        "When the function is done executing, GDB will silently stop."), out
+    assert _run(ctx, stream, "bt 2") == ("#0  stopper (x=4) at " + str(SOURCE) + ":65\n#1  <function called from gdb>\n"
+                                         "(More stack frames follow...)")
+    # back at the dummy frame: silently, as gdb (the worker thread kept still, to compare its registers)
+    for line in ("set scheduler-locking on", "continue", "set scheduler-locking replay"):
+        assert _run(ctx, stream, line) == "", line
+    assert _state(ctx.session) == (*before[:-1], 0)  # restored; frame 0 selected, as at any stop
     assert _run(ctx, stream, "delete 2") == ""
     assert _run(ctx, stream, "print stopper(4)") == "$1 = 10"
     assert _run(ctx, stream, "continue").endswith("exited normally]")
@@ -104,9 +120,7 @@ def test_void_calls_and_the_python_api(build_target):
         target.run_until_exit()
 
 
-def test_ctrl_c_abandons_a_call_that_does_not_return(stopped):
-    ctx, stream = stopped
-    before = _state(ctx.session)
+def _interrupted_call(ctx, stream, line):
     done = threading.Event()
 
     def interrupt():  # once, when the call runs (a later one would stop the next command)
@@ -118,20 +132,50 @@ def test_ctrl_c_abandons_a_call_that_does_not_return(stopped):
     helper = threading.Thread(target=interrupt)
     helper.start()
     try:
-        out = _run(ctx, stream, "print worker(0)")  # spins while `spin` is 1: until interrupted
+        return _run(ctx, stream, line)  # spins while `spin` is 1: until interrupted
     finally:
         done.set()
         helper.join()
-    assert out.startswith("*** The program being debugged stopped (interrupted) while in a function called"), out
+
+
+def test_ctrl_c_leaves_the_thread_in_the_call_until_it_returns(stopped):
+    ctx, stream = stopped
+    before = _state(ctx.session)
+    out = _interrupted_call(ctx, stream, "print worker(0)")
+    assert "stopped (interrupted)" in out.splitlines()[0], out
+    assert "*** The program being debugged was signaled while in a function called from GDB.\n" \
+           "GDB remains in the frame where the signal was received." in out, out
+    frames = _run(ctx, stream, "bt").splitlines()
+    assert [f[23:] if "worker" in f else f[4:] for f in frames if "worker" in f or "<function" in f][-2:] == [
+        "in worker (arg=0x0) at " + str(SOURCE) + ":73", "<function called from gdb>"], frames
+    # only the called thread runs on to the return (the real worker would end on spin = 0)
+    for line in ("set scheduler-locking on", "set var spin = 0", "continue", "set var spin = 1",
+                 "set scheduler-locking replay"):
+        assert _run(ctx, stream, line) == "", line
+    assert _state(ctx.session) == (*before[:-1], 0)
+    assert _run(ctx, stream, "continue").endswith("exited normally]")
+
+
+def test_ctrl_c_abandons_the_call_with_unwindonsignal_on(stopped):
+    ctx, stream = stopped
+    _run(ctx, stream, "set unwindonsignal on")
+    before = _state(ctx.session)
+    out = _interrupted_call(ctx, stream, "print worker(0)")
+    assert out.endswith("*** The program being debugged was signaled while in a function called from GDB.\n"
+                        "GDB has restored the context to what it was before the call.\n"
+                        "To change this behavior use \"set unwindonsignal off\".\n"
+                        "Evaluation of the expression containing the function\n(worker) will be abandoned."), out
     assert _state(ctx.session) == before
     assert _run(ctx, stream, "continue").endswith("exited normally]")
 
 
 def test_a_call_that_exits_says_so(stopped):
     ctx, stream = stopped
+    pid = ctx.session.inferior.pid
     out = _run(ctx, stream, "call exit(3)")
-    assert out.splitlines()[-1] == ("*** The program being debugged exited (code 3) while in a function called from "
-                                    "hwdbg. Evaluation of the expression containing the function (exit) will be "
-                                    "abandoned.")
+    assert out.splitlines()[-4:] == [
+        f"[Inferior 1 (process {pid}) exited with code 03]",
+        "*** The program being debugged exited while in a function called from GDB.",
+        "Evaluation of the expression containing the function", "(exit) will be abandoned."]
     assert not ctx.session.alive
     assert _run(ctx, stream, "print add(1, 2)") == "*** You can't do that without a process to debug."

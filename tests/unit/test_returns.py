@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 from hypothesis import given, strategies as st
 
-from hwdbg.session.returns import INTEGER, MEMORY, SSE, XMM0_OFFSET, classify, returned_bytes
+from hwdbg.session.returns import INTEGER, MEMORY, SSE, X87, X87UP, XMM0_OFFSET, classify, returned_bytes
 from hwdbg.symbols.types import CType, Field
 
 INT = CType("int", "int", 4, signed=True)
@@ -34,7 +34,7 @@ def test_scalars():
     assert classify(INT) == [INTEGER] and classify(PTR) == [INTEGER] and classify(CHAR) == [INTEGER]
     assert classify(DOUBLE) == [SSE] and classify(FLOAT) == [SSE]
     assert classify(CType("int", "__int128", 16, signed=True)) == [INTEGER, INTEGER]
-    assert classify(LONG_DOUBLE) == [MEMORY]
+    assert classify(LONG_DOUBLE) == [X87, X87UP]  # in st(0) when returned, on the stack when passed
 
 
 def test_structs_as_the_abi_examples():

@@ -107,6 +107,8 @@ class _HeldEnv:
 def frame_text(frame: Any, env: Any) -> str:
     """``0x00005555555551ae in fact (n=3) at t.c:13`` (no address when frame 0's pc starts its
     line): a frame as gdb prints it in a backtrace, after ``#N``, and in stop lines."""
+    if frame.kind == "dummy":
+        return frame.function  # gdb's <function called from gdb>
     text = f"{frame.pc:#018x} in " if frame.shows_address else ""
     text += f"{frame.function or '??'} ({', '.join(_argument_texts(frame, env)) if frame.scope else ''})"
     if frame.file and frame.line:

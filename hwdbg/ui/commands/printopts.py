@@ -10,7 +10,7 @@ from ...errors import UsageError
 from . import Category, CommandParser, Result, command, printable
 
 _OPTION = re.compile(r"-(\w[\w-]*)(?:\s+|$)")
-_SWITCH = re.compile(r"(on|off|1|0|yes|no|enable|disable)(?:\s+|$)")
+SWITCH = re.compile(r"(on|off|1|0|yes|no|enable|disable)(?:\s+|$)")
 OPTIONS = ("pretty",)
 
 
@@ -28,7 +28,7 @@ def print_options(text: str) -> tuple[dict[str, bool], str]:
         if not names:
             return given, rest
         rest = rest[match.end():]
-        switch = _SWITCH.match(rest)
+        switch = SWITCH.match(rest)
         if switch is not None:
             given[names[0]] = switch.group(1) in ("on", "1", "yes", "enable")
             rest = rest[switch.end():]
@@ -55,7 +55,7 @@ def set_print(ctx: Any, args: argparse.Namespace) -> Result:
     command. Default off."""
     if not "pretty".startswith(args.setting):
         raise UsageError(f'Undefined set print command: "{printable(args.setting)}"; only pretty is supported')
-    switch = _SWITCH.fullmatch(args.value)
+    switch = SWITCH.fullmatch(args.value)
     if switch is None:
         raise UsageError(f'"on" or "off" expected, not "{printable(args.value)}"')
     ctx.print_pretty = switch.group(1) in ("on", "1", "yes", "enable")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 from typing import Any, Callable
 
+from ... import expr
 from ... import records as rec
 from ...errors import TargetError, UsageError
 from ...session.stepping import check_locking_mode
@@ -132,7 +133,7 @@ def finish(ctx: Any, args: argparse.Namespace) -> Any:
     """finish
 
     Runs until the selected frame's function returns, and shows the value it returned (read as the
-    x86-64 ABI returns it: rax, rdx, xmm0, xmm1 or memory, by its type), numbered in the
+    x86-64 ABI returns it: rax, rdx, xmm0, xmm1, st(0) or memory, by its type), numbered in the
     value history as print does. Other threads run meanwhile unless scheduler-locking is on.
     In an inlined function it steps out of the function's code, once the real functions
     it called have returned (no value, as gdb); in a
@@ -153,9 +154,11 @@ def finish(ctx: Any, args: argparse.Namespace) -> Any:
     if not isinstance(stop, rec.Stopped) or stop.reason != "finish" or value is None:
         return None
     text, number_ = value
-    ctx.values.append(number_ if isinstance(number_, int) else None)
-    history = len(ctx.values)
     ctype = outcome["ctype"]
+    if isinstance(number_, float):  # kept with its type: a long double keeps its digits
+        number_ = expr.Value(number_, ctype)
+    ctx.values.append(number_ if isinstance(number_, (int, expr.Value)) else None)
+    history = len(ctx.values)
     return Result("finish", {"value": text, "history": history, "type": ctype.name if ctype else None},
                   f"Value returned is ${history} = {text}")
 
