@@ -12,16 +12,16 @@ runs on from where it was before the first call; one that ends just forgets them
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Optional
 
 from .. import records as rec
 from ..errors import HwdbgError
+from ..recordtype import record
 
 CALL = -2  # owner of the int3 at the entry point (SoftStops: LOADER 0, STEP -1; breakpoints from 1)
 
 
-@dataclass
+@record
 class DummyFrame:
     tid: int
     sp: int  # the callee's stack pointer at its entry: where the return address is
@@ -33,7 +33,7 @@ class DummyFrame:
     kept: tuple  # (pending signal, to_exit, the step-over it owed, current thread, last stop, frame tid, level)
 
 
-@dataclass
+@record
 class Returned:
     """The registers of a thread at the return to a dummy frame, before the pop (the returned value)."""
 
