@@ -4,9 +4,11 @@
 
 bench/targets/p1_pages.c makes N writes, each changing the watched range: into a 4 KB buffer
 (hwdbg: page protection; gdb: a software watchpoint, it single-steps) or into an 8-byte long
-(hwdbg and gdb: a debug register). hwdbg's page watch runs three ways: the C hit loop makes the
-fault's trampoline run (two stops per write, no Python), Python does (the same two stops), and
-stepped the old way (four stops per write), for the before/after rows. Every run times the program's own loop; the cost per hit is
+(hwdbg and gdb: a debug register). hwdbg's page watch runs four ways: the C hit loop makes the
+fault's trampoline run (two stops per write, no Python) under the system-call filter, the same
+with every system call stopping (PTRACE_SYSCALL, as an attached program runs), Python runs the
+trampoline (the same two stops), and stepped the old way (four stops per write), for the
+before/after rows. Every run times the program's own loop; the cost per hit is
 (loop time under the debugger - loop time alone) / hits. Writes bench/results/pages.md and .json.
 """
 from __future__ import annotations
@@ -64,16 +66,17 @@ def alone(exe: Path, n: int, mode: str) -> float:
 
 
 def under_hwdbg(exe: Path, n: int, mode: str, way: str = "c") -> tuple[float, int, str]:
-    """way "c": page faults in the C hit loop; "python": the same trampoline run from Python;
-    "stepped": the write stepped between two injected mprotects (four stops per write)."""
+    """way "c": page faults in the C hit loop; "syscall": the same, every system call stopping
+    (started without the filter: PTRACE_SYSCALL, as attached); "python": the same trampoline run
+    from Python; "stepped": the write stepped between two injected mprotects (four stops per write)."""
     r, w = os.pipe()
-    target = hwdbg.spawn(argv(exe, n, mode), stderr=w, kernel_writes=True)  # the C loop needs the filter (pagefast.py)
+    target = hwdbg.spawn(argv(exe, n, mode), stderr=w, kernel_writes=way != "syscall")
     os.close(w)
     with target:
         target.run_to("main")
         if way == "stepped":
             target.session.pages.stub = None
-        target.session.pagefast.enabled = way == "c"
+        target.session.pagefast.enabled = way in ("c", "syscall")
         bp = target.watch("buf" if mode == "pages" else "small", keep=1)
         backend = "debug registers"
         if target.session.breakpoints[bp.id].paged:
@@ -87,7 +90,9 @@ def under_hwdbg(exe: Path, n: int, mode: str, way: str = "c") -> tuple[float, in
         return loop_seconds(err.read()), hits, backend
 
 
-WAYS = {"c": "page protection, C hit loop", "python": "page protection, trampoline from Python (before)",
+WAYS = {"c": "page protection, C hit loop",
+        "syscall": "page protection, C hit loop, every system call stopping (PTRACE_SYSCALL, as attached)",
+        "python": "page protection, trampoline from Python (before)",
         "stepped": "page protection, stepped (before that)"}
 
 
@@ -169,7 +174,8 @@ def main() -> int:
                        check=True)
         plans = []
         for work in args.work:
-            plans += [(work, "hwdbg", "pages", args.n), (work, "hwdbg-python", "pages", args.n),
+            plans += [(work, "hwdbg", "pages", args.n), (work, "hwdbg-syscall", "pages", args.n),
+                      (work, "hwdbg-python", "pages", args.n),
                       (work, "hwdbg-stepped", "pages", args.n), (work, "hwdbg", "dr", args.n)]
             if shutil.which("gdb"):
                 plans += [(work, "gdb", "pages", args.gdb_n), (work, "gdb", "dr", args.n)]
@@ -202,6 +208,11 @@ def main() -> int:
             "gdb_over_hwdbg_4k_stepped": {str(w): r for w, r in before.items()},
             "gdb_over_hwdbg_4k_python": {str(w): r for w, r in python.items()}}
     args.out.mkdir(parents=True, exist_ok=True)
+    try:  # the hand-kept parts (earlier runs, profile notes) carry over
+        kept = json.loads((args.out / "pages.json").read_text())
+        data.update({key: kept[key] for key in ("previous", "notes") if key in kept})
+    except (OSError, ValueError):
+        pass
     (args.out / "pages.json").write_text(json.dumps(data, indent=2) + "\n")
     lines = render(data)
     (args.out / "pages.md").write_text("\n".join(lines) + "\n")

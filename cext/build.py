@@ -99,6 +99,9 @@ struct hwdbg_page_args {
     struct hwdbg_page_hit *hits; int max_hits; int nhits;
     unsigned char *pool; long pool_size, pool_used, pool_need;
     int resume_syscall;                              /* resume with PTRACE_SYSCALL (syscall stops wanted) */
+    const int *wanted_nrs; int nwanted;              /* sorted: calls whose syscall stops are Python's */
+    int passed_tid;                                  /* the thread whose entry stop was passed; 0 none */
+    int passed;                                      /* out: syscall stops resumed here */
     int faults;                                      /* out: faults handled */
     unsigned char saved[216];                        /* out (2): struct user_regs_struct at the fault */
     unsigned long start, length, fault_addr; int prot;
@@ -526,6 +529,8 @@ static int fast_loop(struct hwdbg_fast_args *a)
         rc = fast_hit(a, tid, status);
         if (rc == 0 && a->pages)
             rc = page_hit(a, tid, status);
+        if (rc == 0 && a->pages)
+            rc = page_syscall(a, tid, status);
         if (rc < 0)
             return rc;
         if (rc == 2)

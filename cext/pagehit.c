@@ -176,3 +176,44 @@ static int page_hit(struct hwdbg_fast_args *a, int tid, int status)
         return -errno;
     return 1;
 }
+
+static int cmp_nr(const void *a, const void *b)
+{
+    int x = *(const int *)a, y = *(const int *)b;
+    return (x > y) - (x < y);
+}
+
+/* Under PTRACE_SYSCALL (an attached program, or one started without the filter) every call
+ * stops twice; Python's kernelwrites.py does something only at calls that can write user
+ * memory (p->wanted_nrs, the numbers the seccomp filter stops at). The two stops of any other
+ * call are resumed here, as the filter lets such a call run: otherwise each costs a round
+ * trip through Python, and a program whose signal handler runs every 300 µs spent it all on
+ * its handler's rt_sigreturn (entry, exit, the signal: three trips), with the next SIGALRM
+ * always pending when it returned. 1 resumed, 0 Python's, -errno. */
+static int page_syscall(struct hwdbg_fast_args *a, int tid, int status)
+{
+    struct hwdbg_page_args *p = a->pages;
+    struct __ptrace_syscall_info info;
+    int nr;
+
+    if (!p->resume_syscall || !WIFSTOPPED(status) || (status >> 16) != 0 || WSTOPSIG(status) != (SIGTRAP | 0x80)
+            || tid != p->tid)
+        return 0;
+    if (ptrace(PTRACE_GET_SYSCALL_INFO, tid, (void *)sizeof info, &info) <= 0)
+        return 0;
+    if (info.op == PTRACE_SYSCALL_INFO_ENTRY) {
+        nr = (int)info.entry.nr;
+        if (info.arch != 0xC000003E /* AUDIT_ARCH_X86_64 */ || info.entry.nr > 0x7fffffffUL
+                || bsearch(&nr, p->wanted_nrs, (size_t)p->nwanted, sizeof(int), cmp_nr))
+            return 0;
+        p->passed_tid = tid;  /* its exit stop, the next syscall stop of tid, is passed too */
+    } else if (info.op == PTRACE_SYSCALL_INFO_EXIT && p->passed_tid == tid) {
+        p->passed_tid = 0;
+    } else {
+        return 0;
+    }
+    p->passed++;
+    if (ptrace(PTRACE_SYSCALL, tid, NULL, NULL) == -1 && errno != ESRCH)
+        return -errno;
+    return 1;
+}

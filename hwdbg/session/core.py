@@ -103,7 +103,7 @@ class Session(Lifecycle, Running, StopDispatch):
                                 inferior=lambda: self.inferior, last_stop=lambda: self.last_stop,
                                 add=self.add_breakpoint, any_pending=lambda: self.table.any_pending)
         self.kernel = KernelWrites(breakpoints=lambda: self.breakpoints, hits=self.hits, read_memory=self.read_memory,
-                                   pages=self.pages)
+                                   pages=self.pages, all_stopped=self._all_threads_stopped)
         self.stepper = Stepper(self)  # next, step, finish, until, advance, nexti
         self.dummies = DummyFrames(self)  # calls stopped before they returned (gdb's dummy frames)
         self.frames = FrameTable(regs=lambda tid: self.require_process().get_regs(tid), dummy=self.dummies.unwinder,

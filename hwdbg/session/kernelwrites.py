@@ -15,6 +15,7 @@ with PTRACE_SYSCALL, which stops at the entry and exit of every call.
 from __future__ import annotations
 
 import ctypes
+from contextlib import AbstractContextManager
 from typing import Callable, Mapping, Optional
 
 from ..arch import syscalls
@@ -45,9 +46,10 @@ class _Call:
 
 class KernelWrites:
     def __init__(self, *, breakpoints: Callable[[], Mapping[int, UserBreakpoint]], hits: HitSemantics,
-                 read_memory: Callable[[int, int], bytes], pages: PageWatches) -> None:
+                 read_memory: Callable[[int, int], bytes], pages: PageWatches,
+                 all_stopped: Callable[[Inferior], AbstractContextManager[None]]) -> None:
         self._breakpoints, self._hits, self._read_memory = breakpoints, hits, read_memory
-        self.pages, self.lift, self.scratch = pages, SyscallLift(pages), ScratchRedirect(pages)
+        self.pages, self.lift, self.scratch = pages, SyscallLift(pages, all_stopped), ScratchRedirect(pages)
         self._calls: dict[int, _Call] = {}  # tid -> the call it is in, whose exit we wait for
         # tid -> its poll/nanosleep/clock_nanosleep that ended with ERESTART_RESTARTBLOCK: if the
         # thread's next call is restart_syscall, that call's exit is this one's (and its writes)
@@ -127,9 +129,15 @@ class KernelWrites:
         if call is None or nr != syscalls.NR_RESTART_SYSCALL:
             self.scratch.drop_restart(tid)
             return False
-        self.scratch.resume(tid)
-        self._calls[tid] = call
         inf.threads[tid].to_exit = True
+        if not self.scratch.resume(tid) and self.pages.overlapping_runs(call.buffers) \
+                and self.lift.at_entry(inf, tid, call.buffers):
+            # Made with its pages lifted, protected again at its exit: lifted again first (this
+            # entry becomes the mprotect), or the kernel's write through the pointer it saved
+            # fails with EFAULT. Then the thread makes restart_syscall again, still this call.
+            self._restarts[tid] = call
+            return True
+        self._calls[tid] = call
         return True
 
     def _at_exit(self, inf: Inferior, tid: int, rval: int, trap: TrapHits) -> bool:

@@ -11,11 +11,17 @@ the plain case goes there:
 - the trampoline page is in place and that pc's trampoline built (its first fault is Python's).
 Anything else comes back to Python; a surprise inside the trampoline (a signal, our interrupt,
 a second fault) comes back as a PageResume, finished by pagestub.py as its own run would.
+Where every system call stops (PTRACE_SYSCALL: attached, or started without the filter) the C
+loop resumes the entry and exit stops of calls that cannot write user memory, as the filter
+lets them run: Python (kernelwrites.py) has nothing to do there, and a trip through it for each
+cost a handler running every 300 µs its program (rt_sigreturn's two stops: the next SIGALRM
+was always pending when the handler returned, tests/core/test_page_watch_signals.py).
 """
 from __future__ import annotations
 
 from typing import Any, Optional
 
+from ..arch import syscalls
 from ..hw.fastpath import FastLoop
 from ..linux import ptrace as sc
 from ..linux.native import ffi
@@ -45,6 +51,7 @@ class PageFast:
         self.pages = pages
         self.enabled = True  # False: every fault goes through Python (tests compare the two paths)
         self.taken = 0  # faults the C loop handled
+        self.passed = 0  # syscall stops (PTRACE_SYSCALL) it resumed: calls that cannot write user memory
         self._key: Any = None
         self._args: Any = None
         self._bps: list[UserBreakpoint] = []
@@ -52,9 +59,7 @@ class PageFast:
 
     def eligible(self, inf: Inferior, tracing: bool) -> bool:
         pages, stub = self.pages, self.pages.stub
-        # Not with every system call stopping (PTRACE_SYSCALL: attached, or started without the
-        # filter): there a SIGALRM-heavy program starved in its handler (1 write in 3 s).
-        if not self.enabled or inf.trace_syscalls or stub is None or stub.area is None or not pages.protected \
+        if not self.enabled or stub is None or stub.area is None or not pages.protected \
                 or len(inf.threads) != 1 or pages.lifted or pages.registers_in_use():
             return False
         thread = next(iter(inf.threads.values()))
@@ -88,7 +93,8 @@ class PageFast:
                 ffi.memmove(entry.last, bp.value, bp.length)
         p.loaded_pc = stub._loaded or 0
         p.resume_syscall = int(inf.trace_syscalls)
-        p.nhits = p.pool_used = p.faults = 0
+        p.passed_tid = 0  # an exit stop is passed only after its entry, in the same run
+        p.nhits = p.pool_used = p.faults = p.passed = 0
         p.max_hits = max(1, min(HITS, limit))
         loop.args.pages = p
 
@@ -119,6 +125,8 @@ class PageFast:
         need = 2 * max((bp.length for bp in bps), default=0)
         p.pool_need, p.pool_size = need, max(1 << 20, 2 * need)
         p.pool = self._new(keep, "unsigned char[]", p.pool_size)
+        wanted = syscalls.writing_numbers()  # the filter's calls: their stops are kernelwrites.py's
+        p.wanted_nrs, p.nwanted = self._new(keep, "int[]", wanted), len(wanted)
         self._args, self._bps, self._keep = p, bps, keep
 
     @staticmethod
@@ -138,6 +146,7 @@ class PageFast:
         stub._loaded = p.loaded_pc or None
         stub.used += p.faults
         self.taken += p.faults
+        self.passed += p.passed
         self.pages.faults += p.faults
         pool = ffi.buffer(p.pool, p.pool_used)[:]
         out = []

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import signal
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any, Callable, Iterable, Mapping, Optional
 
 from ..errors import AddressError, LengthError, TargetError
@@ -346,8 +347,10 @@ class SyscallLift:
     exit, the thread is set back onto its `syscall` instruction to make the real call, whose
     exit protects the pages again. The program sees one call with its own result."""
 
-    def __init__(self, pages: PageWatches) -> None:
+    def __init__(self, pages: PageWatches,
+                 all_stopped: Callable[[Inferior], AbstractContextManager[None]] = lambda _inf: nullcontext()) -> None:
         self.pages = pages
+        self._all_stopped = all_stopped  # stops every thread if some run; the run loop resumes them
         self._entry_regs: dict[int, sc.Regs] = {}  # tid -> its registers at the entry we turned into mprotect
         self.lifts = 0  # calls made with their pages lifted
 
@@ -383,9 +386,15 @@ class SyscallLift:
         return True
 
     def restore(self, inf: Inferior, tid: int) -> None:
-        """The real call's exit: its pages are protected again."""
-        for start, size in self.pages.lifted.pop(tid, []):
-            inject.mprotect(inf, tid, start, size, self.pages.protected[start] & ~inject.PROT_WRITE)
+        """The real call's exit: its pages are protected again, by an mprotect injected at the
+        thread's pc, so every other thread is stopped first: one returning from its own call
+        into the same code ran our `syscall` and the bytes after it (SIGILL in libc's syscall())."""
+        runs = self.pages.lifted.pop(tid, [])
+        if not runs:
+            return
+        with self._all_stopped(inf):
+            for start, size in runs:
+                inject.mprotect(inf, tid, start, size, self.pages.protected[start] & ~inject.PROT_WRITE)
 
     def wants_exit(self, tid: int) -> bool:
         return tid in self.pages.lifted

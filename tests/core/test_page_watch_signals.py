@@ -43,6 +43,38 @@ def test_signal_during_trampoline_writes(build_target):
         assert by_function == {"loop_write": 2 * ROUNDS, "h_write": handled}
 
 
+def test_a_300us_timer_with_every_system_call_stopping_in_the_c_loop(build_target):
+    """One thread, started without the filter (PTRACE_SYSCALL: every call stops twice), its
+    faults in the C loop: each SIGALRM's handler writes the array and ends in rt_sigreturn.
+    When that call's two stops went through Python, a handler's round took longer than the
+    timer's 300 µs, the next SIGALRM was pending whenever it returned, and the loop starved
+    (about 30 writes in 3 s). The C loop passes such calls on as the filter would; the run
+    ends, every write a hit."""
+    exe = build_target("page_signal")
+    argv = [str(exe), str(ROUNDS), "solo"]
+    alone = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    assert alone.returncode == 0, alone.stderr
+    r, w = os.pipe()
+    er, ew = os.pipe()
+    with hwdbg.spawn(argv, stdout=w, stderr=ew) as target:
+        os.close(w)
+        os.close(ew)
+        target.run_to("ready")
+        bp = target.watch("big", keep=None)
+        session = target.session
+        assert session.breakpoints[bp.id].paged and session.kernel.mode(session.inferior) == "ptrace-syscall"
+        assert isinstance(target.run_until_exit(timeout=240), hwdbg.records.Exited)  # a starved loop: a timeout
+        with os.fdopen(r) as out:
+            assert out.read() == alone.stdout
+        with os.fdopen(er) as err:
+            handled = int(re.search(r"handled=(\d+)", err.read()).group(1))
+        by_function: dict[str, int] = {}
+        for h in bp.hits:
+            by_function[h.function] = by_function.get(h.function, 0) + 1
+        assert by_function == {"loop_write": 2 * ROUNDS, "h_write": handled} and handled > 0
+        assert session.pagefast.taken > 0 and session.pagefast.passed > 0
+
+
 KILLED_IN_TRAMPOLINE = textwrap.dedent('''
     import os, signal, sys, hwdbg
     from hwdbg.linux import ptrace as sc

@@ -6,7 +6,8 @@
  * ends the call with EINTR (the time left, or poll's revents, written through the saved
  * pointer). poll is then made again and woken by data (after `rounds` more writes). Prints
  * each call's result, errno and what it wrote, to compare with a run without a debugger.
- * Usage: page_block_sleep CALL ROUNDS [stop]. */
+ * All of it in `area`: the array `big`, or with "shared" a MAP_SHARED mapping of the same size.
+ * Usage: page_block_sleep CALL ROUNDS [stop] [shared]. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <poll.h>
@@ -15,19 +16,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 __attribute__((aligned(4096))) char big[65536];
+char *area = big;
 static int fds[2];
 static volatile pid_t worker_tid;
 static volatile int phase;
 static const char *call;
 
 __attribute__((noinline)) void ready(void) {}
-__attribute__((noinline)) void b_write(long i, char c) { big[2048 + i] = c; }
+__attribute__((noinline)) void b_write(long i, char c) { area[2048 + i] = c; }
 static void on_alarm(int sig) { (void)sig; }
 
 static long blocked_nr(pid_t tid)
@@ -77,17 +80,17 @@ static void *worker(void *arg)
     worker_tid = (pid_t)syscall(SYS_gettid);
     errno = 0;
     if (strcmp(call, "nanosleep") == 0) {
-        struct timespec req = {1000, 0}, *rem = (struct timespec *)(big + 1400);
+        struct timespec req = {1000, 0}, *rem = (struct timespec *)(area + 1400);
         *rem = (struct timespec){-1, -1};
         long ret = syscall(SYS_nanosleep, &req, rem);
         printf("nanosleep=%ld errno=%d left=%d\n", ret, ret < 0 ? errno : 0, left_ok(rem));
     } else if (strcmp(call, "clock_nanosleep") == 0) {
-        struct timespec *ts = (struct timespec *)(big + 1400);  /* request and time left */
+        struct timespec *ts = (struct timespec *)(area + 1400);  /* request and time left */
         *ts = (struct timespec){1000, 0};
         long ret = syscall(SYS_clock_nanosleep, CLOCK_MONOTONIC, 0, ts, ts);
         printf("clock_nanosleep=%ld errno=%d left=%d\n", ret, ret < 0 ? errno : 0, left_ok(ts));
     } else {
-        struct pollfd *p = (struct pollfd *)(big + 1300);
+        struct pollfd *p = (struct pollfd *)(area + 1300);
         p[0] = (struct pollfd){fds[0], POLLIN, 0x7777};
         p[1] = (struct pollfd){fds[1], POLLIN, 0x7777};
         long ret = syscall(SYS_poll, p, 2, -1);
@@ -106,14 +109,21 @@ int main(int argc, char **argv)
         return 2;
     call = argv[1];
     long rounds = atol(argv[2]);
-    int stop = argc > 3 && strcmp(argv[3], "stop") == 0;
+    int stop = 0;
+    for (int i = 3; i < argc; i++) {
+        stop |= strcmp(argv[i], "stop") == 0;
+        if (strcmp(argv[i], "shared") == 0)
+            area = mmap(NULL, sizeof big, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    }
+    if (area == MAP_FAILED)
+        return 2;
     long want = strcmp(call, "nanosleep") == 0 ? SYS_nanosleep
               : strcmp(call, "clock_nanosleep") == 0 ? SYS_clock_nanosleep : SYS_poll;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_alarm;  /* no SA_RESTART: the call ends with EINTR */
     sigaction(SIGALRM, &sa, NULL);
-    memset(big, 'x', sizeof big);
+    memset(area, 'x', sizeof big);
     if (pipe(fds) != 0)
         return 2;
     ready();
@@ -146,6 +156,6 @@ int main(int argc, char **argv)
             return 3;
     }
     pthread_join(t, NULL);
-    printf("check=%c%c\n", big[0], big[5000]);
+    printf("check=%c%c\n", area[0], area[5000]);
     return 0;
 }

@@ -3,13 +3,18 @@
  * pages (writes there are no hits); cross straddles a page boundary.
  *   page_fast ROUNDS [signals [solo]]   single-threaded rounds, then two threads (not with solo),
  *                                       then single again; with "signals" a 1 ms SIGALRM timer
+ *   page_fast ROUNDS calls              single-threaded; each round a system call that writes no
+ *                                       user memory (getppid), a write of arr and a read(2) into
+ *                                       blk.before (arr's page: the kernel writes a protected page)
  *   page_fast forever                   for attach: one thread writes arr until SIGUSR1 */
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 struct block {
     long before[8];
@@ -58,6 +63,21 @@ int main(int argc, char **argv)
         return 0;
     }
     int rounds = argc > 1 ? atoi(argv[1]) : 100;
+    if (argc > 2 && strcmp(argv[2], "calls") == 0) {
+        int p[2], bad = 0;
+        if (pipe(p) != 0)
+            return 3;
+        ready();
+        for (int r = 0; r < rounds; r++) {
+            unsigned char c = (unsigned char)r;
+            syscall(SYS_getppid);
+            put_byte(r % 6000, (unsigned char)(r + 1));
+            bad += write(p[1], &c, 1) != 1 || read(p[0], (unsigned char *)&blk.before[3], 1) != 1
+                   || *(unsigned char *)&blk.before[3] != c;
+        }
+        printf("done bad=%d\n", bad);
+        return 0;
+    }
     if (argc > 2 && strcmp(argv[2], "signals") == 0) {
         struct itimerval t = {{0, 1000}, {0, 1000}};
         signal(SIGALRM, on_alarm);

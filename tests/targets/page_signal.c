@@ -2,8 +2,9 @@
  * interval timer sends SIGALRM every 300 µs: a signal often arrives while a write runs in
  * hwdbg's trampoline. The handler (main thread only) writes the array too (a counter, also kept outside it).
  * Prints whether every write landed; the handler's count goes to stderr (it depends on timing).
- * Usage: page_signal ROUNDS [wait] (wait: print the pid, read a line; no timer, the second
- * thread writes nothing and waits forever). */
+ * Usage: page_signal ROUNDS [wait|solo] (wait: print the pid, read a line; no timer, the second
+ * thread writes nothing and waits forever; solo: no second thread, the main thread makes its
+ * writes after its own). */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <signal.h>
@@ -63,12 +64,17 @@ int main(int argc, char **argv)
     sigemptyset(&alarm);
     sigaddset(&alarm, SIGALRM);
     pthread_sigmask(SIG_BLOCK, &alarm, NULL);  /* the worker never runs the handler: one counter writer */
+    int solo = argc > 2 && strcmp(argv[2], "solo") == 0;
     pthread_t t;
-    pthread_create(&t, NULL, writer, (void *)(every.it_interval.tv_usec ? 500L : -1L));
+    if (!solo)
+        pthread_create(&t, NULL, writer, (void *)(every.it_interval.tv_usec ? 500L : -1L));
     pthread_sigmask(SIG_UNBLOCK, &alarm, NULL);
     setitimer(ITIMER_REAL, &every, NULL);
     writer((void *)0L);
-    pthread_join(t, NULL);
+    if (solo)
+        writer((void *)500L);
+    else
+        pthread_join(t, NULL);
     setitimer(ITIMER_REAL, &off, NULL);
     sigprocmask(SIG_BLOCK, &alarm, NULL);  /* none after the count is taken */
     long last = 1;
