@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -144,12 +145,37 @@ def interrupted(t, action, after=1.0):
         timer.join()
 
 
+def _user_ticks(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        return int(f.read().rsplit(")", 1)[1].split()[11])  # utime: field 14
+
+
+def interrupted_in_its_code(t, action, seconds=0.2):
+    """Interrupts once the target has run its own code for ``seconds`` of CPU: a fixed delay
+    could end before a loaded machine has even resumed it (then it stops where it was)."""
+    start, done = _user_ticks(t.pid), threading.Event()
+
+    def watch():
+        while not done.is_set() and _user_ticks(t.pid) - start < seconds * os.sysconf("SC_CLK_TCK"):
+            time.sleep(0.01)
+        if not done.is_set():
+            t.interrupt()
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        return action()
+    finally:
+        done.set()
+        watcher.join()
+
+
 def test_ctrl_c_interrupts_a_long_finish_and_next_and_leaves_no_int3(steps):
     t = steps("long", str(10**11))
     t.break_at("busy")
     t.cont()
     ret = t.session.stepper._frames(t.pid, 2)[1][0]  # where finish puts its int3
-    stop, value = interrupted(t, t.finish)
+    stop, value = interrupted_in_its_code(t, t.finish)  # inside the loop: its line is known
     assert (stop.reason, stop.where.function, value) == ("interrupted", "busy", None)
     assert not internal_int3s(t)
     inf = t.session.inferior
