@@ -263,7 +263,7 @@ def _announce(ctx: Any, name: str, bp: Any, title: str, temporary: bool, note: O
     frame = ctx.session.describe(bp.addr)
     line = getattr(bp, "line", None) or frame.line  # FILE:LINE: the line asked, as gdb says
     place = f": {bp.expr}. ({len(bp.addresses)} locations)" if bp.more else \
-        f": file {_file_shown(ctx, bp.addr, frame.file)}, line {line}." if frame.file and line else "."
+        f": file {_file_shown(ctx, bp.addr, frame.file)}, line {line}." if frame.file and line else ""
     data = dict(bp_json(bp), temporary=temporary)
     text = f"{title} {bp.id} at {bp.addr:#x}{place}{_status_note(bp)}"
     if note:
