@@ -107,8 +107,9 @@ class LineTables:
             recorded = dirs[index] if index and index < len(dirs) else ""
             if version >= 5 and not index and dirs and not os.path.isabs(dirs[0]):
                 recorded = dirs[0]  # a relative directory 0 (glibc's "./misc") stays in the name
-            self._display.setdefault(files[-1], name if os.path.isabs(name) or not recorded
-                                     else os.path.join(recorded, name))
+            shown = name if os.path.isabs(name) or not recorded else os.path.join(recorded, name)
+            self._display.setdefault(files[-1], shown)
+            self._display.setdefault((_unit_key(cu), files[-1]), shown)  # each unit names its files
         return files if version >= 5 else [""] + files  # file numbers are 1-based before DWARF 5
 
     def _lines_of(self, cu) -> _UnitLines:
@@ -149,15 +150,16 @@ class LineTables:
         # Sequences at address 0 belong to code the linker discarded.
         if not sequence or sequence[0].address == 0:
             return
-        stmt_line, stmt_addr = 0, -1  # the last is_stmt row at this address: its line wins (gdb)
+        stmt_path, stmt_line, stmt_addr = "", 0, -1  # the last is_stmt row at this address wins (gdb)
         for row, following in zip(sequence, sequence[1:]):
             if row.file >= len(files):
                 continue
-            path = files[row.file]
+            path, line = files[row.file], row.line
             if row.is_stmt and row.line > 0:
-                stmt_line, stmt_addr = row.line, row.address
+                stmt_path, stmt_line, stmt_addr = path, row.line, row.address
             if following.address > row.address:
-                line = stmt_line if stmt_addr == row.address else row.line
+                if stmt_addr == row.address:
+                    path, line = stmt_path, stmt_line
                 ranges.append((row.address, following.address, path, line))
 
     def line_at(self, link_addr: int) -> Optional[tuple[str, int]]:
@@ -175,8 +177,15 @@ class LineTables:
                 return found
         return None
 
-    def display_name(self, path: str) -> str:
-        """The name gdb shows for a source file of the line table (as the compiler was given it)."""
+    def display_name(self, path: str, link_addr: Optional[int] = None) -> str:
+        """The name gdb shows for a source file of the line table (as the compiler was given it);
+        ``link_addr``: as the unit of the code there names it (units name a header differently)."""
+        cu = self._unit_at(link_addr) if link_addr is not None else None
+        if cu is not None:
+            self._files_of(cu)
+            shown = self._display.get((_unit_key(cu), path))
+            if shown is not None:
+                return shown
         return self._display.get(path, path)
 
     def row_start(self, link_addr: int) -> Optional[int]:

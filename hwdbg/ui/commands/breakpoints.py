@@ -256,7 +256,7 @@ def _file_shown(ctx: Any, addr: int, path: str) -> str:
     symbols = ctx.session.symbols
     module = symbols.module_for(addr) if symbols is not None else None
     dwarf = module.dwarf if module is not None else None
-    return dwarf.display_name(path) if dwarf is not None else os.path.basename(path)
+    return dwarf.display_name(path, addr - module.bias) if dwarf is not None else os.path.basename(path)
 
 
 def _announce(ctx: Any, name: str, bp: Any, title: str, temporary: bool, note: Optional[str] = None) -> Result:
