@@ -2,10 +2,17 @@
 table it searches for FILE:LINE (symbols/gdb_lines.py), as pure logic."""
 from __future__ import annotations
 
+import subprocess
+
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from hwdbg.symbols import ElfImage
+from hwdbg.symbols.dwarf import DwarfInfo
+
 from hwdbg.symbols.gdb_lines import Entry, Row, record_sequence, statements
+from hwdbg.symbols.prologue_facts import function_facts
 from hwdbg.symbols.prologue import (
     ENDBR64, FunctionFacts, frame_setup_length, function_start, line_moves_to, prologue_skip,
 )
@@ -123,3 +130,18 @@ def test_recorded_statements_are_rows_of_the_sequence(specs):
     record_sequence(seq, tables)
     given_rows = {(r.file, r.line, r.address) for r in seq if r.is_stmt and r.line and not r.end_sequence}
     assert set(statements(tables)) <= given_rows
+
+
+@pytest.mark.parametrize("level, trusted", [("-O0", False), ("-O2", True)])
+def test_a_unit_is_trusted_when_its_variables_have_location_lists(build_target, level, trusted):
+    exe = build_target("steps", cflags=(level,))
+    image = ElfImage(str(exe))
+    dwarf = DwarfInfo(image.elf)
+    sym = image.find_symbol("sum_pair")
+    facts = function_facts(image, dwarf, sym.value, sym.size)
+    assert (facts.trusted, facts.asm, facts.has_debug_function) == (trusted, False, True)
+    assert facts.end == sym.value + sym.size
+    # gcc -O0 sets up a frame pointer; the readelf view of the unit agrees on location lists.
+    assert (facts.frame_setup > 0) == (level == "-O0")
+    forms = subprocess.run(["readelf", "--debug-dump=info", str(exe)], stdout=subprocess.PIPE, text=True).stdout
+    assert ("location list" in forms) == trusted
