@@ -235,10 +235,11 @@ class LineTables:
         addresses = [addr for _, row_line, addr in self._statements_in(file) if row_line == line]
         return min(addresses) if addresses else None
 
-    def prologue_end_in(self, low: int, high: int) -> Optional[int]:
-        """The first address in [low, high) the compiler marked prologue_end, or None."""
-        cu = self._unit_at(low)
-        for unit in [cu] if cu is not None else self._units():
+    def prologue_end_in(self, low: int, high: int, cu: Any = None) -> Optional[int]:
+        """The first address in [low, high) the compiler marked prologue_end, or None; ``cu``:
+        the unit of the function (else found by address: every unit's table, in a small file)."""
+        cu = cu if cu is not None else self._unit_at(low)
+        for unit in [cu] if cu is not None else self._units() if self.small else []:
             marked = [a for a in self._lines_of(unit).prologue_ends if low <= a < high]
             if marked:
                 return min(marked)

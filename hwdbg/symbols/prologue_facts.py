@@ -78,6 +78,6 @@ def function_facts(image: Any, dwarf: Any, entry: int, size: int) -> FunctionFac
     else:
         cu, end, has_function = dwarf.unit_at(entry), entry + size, False
     trusted, asm = unit_flags(dwarf, cu) if cu is not None else (False, False)
-    marked = dwarf.prologue_end_in(entry, end) if has_function else None
+    marked = dwarf.prologue_end_in(entry, end, cu) if has_function else None
     return FunctionFacts(entry, end, trusted=trusted, asm=asm, prologue_end=marked, frame_setup=frame_setup,
                          has_debug_function=has_function)
