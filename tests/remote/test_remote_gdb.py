@@ -41,10 +41,10 @@ finish
 delete
 break bump
 continue
-next
 step
 bt
 finish
+next
 next
 delete
 watch by_thread
@@ -66,6 +66,8 @@ def _normalize(line: str) -> str:
         return re.sub(r"0x[0-9a-f]+", "ADDR", line)
     line = re.sub(r"0x[0-9a-f]+ in ", "", line)
     line = re.sub(r"=0x[0-9a-f]+", "=ADDR", line)  # argv: the stack is randomized under the stub
+    # info threads: where a thread other than the stopped one is depends on when it was stopped
+    line = re.sub(r"^( +\d+ +Thread ).*", r"\1(elsewhere)", line)
     line = re.sub(r"Thread 0x[0-9a-f]+ \(LWP \d+\)|Thread \d+\.\d+", "Thread", line)  # native vs remote names
     return re.sub(r'"[^"]*" ', "", line)
 
