@@ -206,3 +206,26 @@ def get_sp(regs) -> int:
 
 def get_fp(regs) -> int:
     return regs.rbp
+
+
+# The frame set-up gdb's amd64 prologue analysis skips (symbols/prologue.py has its rule).
+ENDBR64 = b"\xf3\x0f\x1e\xfa"
+PUSH_RBP = b"\x55"
+MOV_RSP_RBP = (b"\x48\x89\xe5", b"\x48\x8b\xec")  # the two encodings of movq %rsp,%rbp
+MOV_ESP_EBP = (b"\x89\xe5", b"\x8b\xec")  # movl %esp,%ebp
+CODE_NEEDED = 8  # bytes of code at the entry the analysis reads
+
+
+def frame_setup_length(code: bytes) -> int:
+    """How many bytes amd64_analyze_prologue skips at a function's start: those of
+    ``[endbr64] push %rbp; mov %rsp,%rbp`` (or ``movl %esp,%ebp``); 0 for a frameless
+    function (no ``push %rbp``, or one not followed by the move)."""
+    at = len(ENDBR64) if code.startswith(ENDBR64) else 0
+    if code[at:at + 1] != PUSH_RBP:
+        return 0
+    after = code[at + 1:at + 4]
+    if after in MOV_RSP_RBP:
+        return at + 4
+    if after[:2] in MOV_ESP_EBP:
+        return at + 3
+    return 0

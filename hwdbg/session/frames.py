@@ -84,7 +84,7 @@ class StackFrame:
     def file_shown(self) -> Optional[str]:
         """The source file as gdb names it in frame lines."""
         dwarf = self.module.dwarf if self.module is not None else None
-        return dwarf.display_name(self.file) if dwarf is not None and self.file else self.file
+        return dwarf.display_name(self.file, self.lookup_pc - self.bias) if dwarf is not None and self.file else self.file
 
     def caller(self) -> Optional["StackFrame"]:
         return self._caller()

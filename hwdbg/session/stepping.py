@@ -21,7 +21,7 @@ from typing import Any, Callable, Optional
 
 from .. import records as rec
 from ..errors import TargetError, UsageError
-from ..arch.x86_64 import SIGRETURN, UC_MCONTEXT_RSP
+from ..arch.x86_64 import CODE_NEEDED, SIGRETURN, UC_MCONTEXT_RSP, frame_setup_length
 from ..recordtype import record
 from ..symbols.unwind import walk
 from .finishing import Finishing
@@ -32,7 +32,6 @@ Result = Any  # rec.Stopped | rec.Exited | rec.Killed
 LOCKING_MODES = ("off", "on", "step", "replay")
 MAX_RESOLVER_STEPS = 200_000  # instructions of the dynamic linker's lazy binding stepped through at most
 LOADER_NAMES = ("ld-linux", "ld64.so", "ld.so")
-ENDBR64, PUSH_RBP, MOV_RSP_RBP = b"\xf3\x0f\x1e\xfa", b"\x55", (b"\x48\x89\xe5", b"\x48\x8b\xec")
 
 
 @record
@@ -379,11 +378,7 @@ class Stepper(Finishing):
     def _frame_setup(self, addr: int) -> int:
         """The length of ``[endbr64] push %rbp; mov %rsp,%rbp`` at a function's start, or 0 when
         it has no frame pointer: what gdb's amd64 prologue analysis skips when stepping in."""
-        code = self.s.require_process().read_memory(addr, 8)
-        at = 4 if code.startswith(ENDBR64) else 0
-        if code[at:at + 1] == PUSH_RBP and code[at + 1:at + 4] in MOV_RSP_RBP:
-            return at + 4
-        return 0
+        return frame_setup_length(self.s.require_process().read_memory(addr, CODE_NEEDED))
 
     # ------------------------------------------------------------ stepi, nexti
 

@@ -53,6 +53,7 @@ class DwarfInfo(LineTables, TypeDecoder):
         self._display: dict[str, str] = {}  # source path -> the name gdb shows
         # Function scopes by DIE offset (symbols/scopes.py): kept here, they die with this file's DWARF.
         self.scopes: dict[int, Any] = {}
+        self.unit_flags: dict[int, tuple[bool, bool]] = {}  # symbols/prologue_facts.py, by unit offset
 
     @property
     def _dwarf(self):
@@ -101,6 +102,14 @@ class DwarfInfo(LineTables, TypeDecoder):
             return None if offset is None else self._dwarf.get_CU_at(offset)
         except PARSE_ERRORS:
             return None
+
+    def unit_at(self, link_addr: int):
+        """The unit whose code covers ``link_addr``: by .debug_aranges, else (in a small file)
+        the one whose line table does; or None."""
+        cu = self._unit_at(link_addr)
+        if cu is None and self.small:
+            cu = next((u for u in self._units() if self._lines_of(u).at(link_addr) is not None), None)
+        return cu
 
     # -- top-level names ----------------------------------------------------
 

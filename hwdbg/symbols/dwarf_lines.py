@@ -9,6 +9,7 @@ from dataclasses import field
 from typing import Any, Optional
 
 from hwdbg.recordtype import record
+from hwdbg.symbols import gdb_lines
 from hwdbg.symbols.dwarf_types import PARSE_ERRORS, _attr_value, _text, _unit_key, file_matches
 
 
@@ -19,7 +20,7 @@ class _UnitLines:
     starts: list[int] = field(default_factory=list)
     ends: list[int] = field(default_factory=list)
     rows: list[tuple[str, int]] = field(default_factory=list)  # (path, line)
-    statements: list[tuple[str, int, int]] = field(default_factory=list)  # (path, line, addr), is_stmt rows
+    statements: list[tuple[str, int, int]] = field(default_factory=list)  # (path, line, addr): gdb's is_stmt entries
     prologue_ends: list[int] = field(default_factory=list)  # addresses the compiler marked prologue_end
     entries: list[tuple[int, int, str, bool]] = field(default_factory=list)  # gdb's line table: (addr, line, path, is_stmt)
     entry_starts: list[int] = field(default_factory=list)
@@ -30,6 +31,11 @@ class _UnitLines:
             return None
         path, line = self.rows[i]
         return (path, line) if line > 0 else None
+
+
+def _row(state, files: list[str]) -> gdb_lines.Row:
+    return gdb_lines.Row(state.address, files[state.file] if state.file < len(files) else "", state.line,
+                         bool(state.is_stmt), getattr(state, "discriminator", 0) or 0, bool(state.end_sequence))
 
 
 def _add_entries(sequence, files, entries) -> None:
@@ -100,8 +106,11 @@ class LineTables:
             files.append(os.path.normpath(path))
             # gdb shows a file as the compiler named it: relative to the compilation directory.
             recorded = dirs[index] if index and index < len(dirs) else ""
-            self._display.setdefault(files[-1], name if os.path.isabs(name) or not recorded
-                                     else os.path.join(recorded, name))
+            if version >= 5 and not index and dirs and not os.path.isabs(dirs[0]):
+                recorded = dirs[0]  # a relative directory 0 (glibc's "./misc") stays in the name
+            shown = name if os.path.isabs(name) or not recorded else os.path.join(recorded, name)
+            self._display.setdefault(files[-1], shown)
+            self._display.setdefault((_unit_key(cu), files[-1]), shown)  # each unit names its files
         return files if version >= 5 else [""] + files  # file numbers are 1-based before DWARF 5
 
     def _lines_of(self, cu) -> _UnitLines:
@@ -117,13 +126,17 @@ class LineTables:
             states, files = [], []
         ranges: list[tuple[int, int, str, int]] = []
         sequence: list[Any] = []
+        by_file: dict[str, list[gdb_lines.Entry]] = {}
         for state in states:
             sequence.append(state)
             if state.end_sequence:
-                self._add_sequence(sequence, files, ranges, table.statements)
+                self._add_sequence(sequence, files, ranges)
+                if sequence[0].address != 0:  # code the linker discarded
+                    gdb_lines.record_sequence([_row(s, files) for s in sequence], by_file)
                 _add_entries(sequence, files, table.entries)
                 table.prologue_ends += [s.address for s in sequence if getattr(s, "prologue_end", False)]
                 sequence = []
+        table.statements = gdb_lines.statements(by_file)
         ranges.sort()
         table.starts = [r[0] for r in ranges]
         table.ends = [r[1] for r in ranges]
@@ -134,22 +147,21 @@ class LineTables:
         return table
 
     @staticmethod
-    def _add_sequence(sequence, files, ranges, statements) -> None:
+    def _add_sequence(sequence, files, ranges) -> None:
         # Sequences at address 0 belong to code the linker discarded.
         if not sequence or sequence[0].address == 0:
             return
-        stmt_line, stmt_addr = 0, -1  # the last is_stmt row at this address: its line wins (gdb)
+        stmt_path, stmt_line, stmt_addr = "", 0, -1  # the last is_stmt row at this address wins (gdb)
         for row, following in zip(sequence, sequence[1:]):
             if row.file >= len(files):
                 continue
-            path = files[row.file]
+            path, line = files[row.file], row.line
             if row.is_stmt and row.line > 0:
-                stmt_line, stmt_addr = row.line, row.address
+                stmt_path, stmt_line, stmt_addr = path, row.line, row.address
             if following.address > row.address:
-                line = stmt_line if stmt_addr == row.address else row.line
+                if stmt_addr == row.address:
+                    path, line = stmt_path, stmt_line
                 ranges.append((row.address, following.address, path, line))
-            if row.is_stmt and row.line > 0:
-                statements.append((path, row.line, row.address))
 
     def line_at(self, link_addr: int) -> Optional[tuple[str, int]]:
         """(source path, line) of the code at ``link_addr``, or None."""
@@ -166,8 +178,15 @@ class LineTables:
                 return found
         return None
 
-    def display_name(self, path: str) -> str:
-        """The name gdb shows for a source file of the line table (as the compiler was given it)."""
+    def display_name(self, path: str, link_addr: Optional[int] = None) -> str:
+        """The name gdb shows for a source file of the line table (as the compiler was given it);
+        ``link_addr``: as the unit of the code there names it (units name a header differently)."""
+        cu = self._unit_at(link_addr) if link_addr is not None else None
+        if cu is not None:
+            self._files_of(cu)
+            shown = self._display.get((_unit_key(cu), path))
+            if shown is not None:
+                return shown
         return self._display.get(path, path)
 
     def row_start(self, link_addr: int) -> Optional[int]:
@@ -217,23 +236,14 @@ class LineTables:
         addresses = [addr for _, row_line, addr in self._statements_in(file) if row_line == line]
         return min(addresses) if addresses else None
 
-    def body_start(self, low: int, high: int) -> Optional[int]:
-        """Where the function at [low, high) starts after its prologue, by gdb's rule: the
-        address marked prologue_end, else the second line's first address (the first byte
-        when a second line already starts there, as optimised code often has)."""
-        cu = self._unit_at(low)
-        for unit in [cu] if cu is not None else self._units():
-            table = self._lines_of(unit)
-            marked = [a for a in table.prologue_ends if low <= a < high]
+    def prologue_end_in(self, low: int, high: int, cu: Any = None) -> Optional[int]:
+        """The first address in [low, high) the compiler marked prologue_end, or None; ``cu``:
+        the unit of the function (else found by address: every unit's table, in a small file)."""
+        cu = cu if cu is not None else self._unit_at(low)
+        for unit in [cu] if cu is not None else self._units() if self.small else []:
+            marked = [a for a in self._lines_of(unit).prologue_ends if low <= a < high]
             if marked:
                 return min(marked)
-            rows = [(line, addr) for _, line, addr in table.statements if low <= addr < high]
-            if not rows:
-                continue
-            if len({line for line, addr in rows if addr == low}) > 1:
-                return low
-            later = [addr for _, addr in rows if addr > low]
-            return min(later) if later else low
         return None
 
     def source_path(self, file: str) -> Optional[str]:

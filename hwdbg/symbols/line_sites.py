@@ -8,6 +8,8 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from ..recordtype import record
+from .prologue import line_moves_to
+from .prologue_facts import function_facts, line_span
 from .scopes import function_scope
 
 
@@ -33,7 +35,7 @@ def line_sites(symbols: Any, file: str, line: int) -> tuple[list[LineSite], int]
                 if id(block) in seen:
                     continue
                 seen.add(id(block))
-            site = _past_prologue(dwarf, link_addr, found)
+            site = _past_prologue(module, link_addr, found)
             addr = site.addr + module.bias
             sites.setdefault(addr, LineSite(addr, site.line))
     if not sites:
@@ -57,15 +59,18 @@ def _block_at(dwarf: Any, link_pc: int) -> Optional[Any]:
             shown = inner
 
 
-def _past_prologue(dwarf: Any, link_addr: int, line: int) -> LineSite:
-    """A location in a function's prologue moves to where its body starts, and takes that line."""
+def _past_prologue(module: Any, link_addr: int, line: int) -> LineSite:
+    """A location in a function's prologue moves to where its body starts, and takes that line
+    (gdb's skip_prologue_sal: in optimised code nothing moves, see symbols/prologue.py)."""
+    dwarf = module.dwarf
     scope = function_scope(dwarf, link_addr)
     ranges = scope.top.ranges if scope is not None else []
     if not ranges:
         return LineSite(link_addr, line)
     low, high = scope.low, max(end for _, end in ranges)
-    body = dwarf.body_start(low, high)
-    if body is None or not low <= link_addr < body:
+    facts = function_facts(module.image, dwarf, low, high - low)
+    body = line_moves_to(facts, line_span(dwarf), link_addr)
+    if body is None:
         return LineSite(link_addr, line)
     moved = dwarf.line_at(body)
     return LineSite(body, moved[1] if moved else line)

@@ -17,6 +17,8 @@ from hwdbg.symbols import tls
 from hwdbg.symbols.dwarf import DwarfInfo
 from hwdbg.symbols.inlines import inline_sites
 from hwdbg.symbols import plt
+from hwdbg.symbols.prologue import function_start
+from hwdbg.symbols.prologue_facts import function_facts, line_span
 from hwdbg.symbols.elf import ElfImage, Symbol, suggest
 from hwdbg.linux import procfs
 from hwdbg.linux.procfs import Mapping, read_maps
@@ -363,13 +365,14 @@ class SymbolTable:
         raise SymbolError(f"no code at {file}:{line}; nearest lines with code: {nearest}")
 
     def after_prologue(self, var: Variable) -> int:
-        """Where a breakpoint on function ``var`` goes (gdb's rule: after the prologue)."""
+        """Where a breakpoint on function ``var`` goes: after the prologue, by gdb's rule
+        (symbols/prologue.py)."""
         module = next((m for m in self.modules if m.name == var.module and m.contains(var.addr)), None)
-        if module is None or module.dwarf is None or not var.size:
+        if module is None:
             return var.addr
         link_addr = var.addr - module.bias
-        found = module.dwarf.body_start(link_addr, link_addr + var.size)
-        return var.addr if found is None else found + module.bias
+        facts = function_facts(module.image, module.dwarf, link_addr, var.size)
+        return function_start(facts, line_span(module.dwarf)) + module.bias
 
     def line_with_code(self, file: str, line: int) -> tuple[int, int]:
         """(address, line) of file:line, or of the next line with code after it (gdb moves there too)."""

@@ -256,14 +256,14 @@ def _file_shown(ctx: Any, addr: int, path: str) -> str:
     symbols = ctx.session.symbols
     module = symbols.module_for(addr) if symbols is not None else None
     dwarf = module.dwarf if module is not None else None
-    return dwarf.display_name(path) if dwarf is not None else os.path.basename(path)
+    return dwarf.display_name(path, addr - module.bias) if dwarf is not None else os.path.basename(path)
 
 
 def _announce(ctx: Any, name: str, bp: Any, title: str, temporary: bool, note: Optional[str] = None) -> Result:
     frame = ctx.session.describe(bp.addr)
     line = getattr(bp, "line", None) or frame.line  # FILE:LINE: the line asked, as gdb says
     place = f": {bp.expr}. ({len(bp.addresses)} locations)" if bp.more else \
-        f": file {_file_shown(ctx, bp.addr, frame.file)}, line {line}." if frame.file and line else "."
+        f": file {_file_shown(ctx, bp.addr, frame.file)}, line {line}." if frame.file and line else ""
     data = dict(bp_json(bp), temporary=temporary)
     text = f"{title} {bp.id} at {bp.addr:#x}{place}{_status_note(bp)}"
     if note:
