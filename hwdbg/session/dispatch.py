@@ -33,8 +33,7 @@ class StopDispatch:
             return None
         if isinstance(event, pev.ThreadCreated):
             self.table.thread_created(tid)
-            self.thread_numbers.add(tid)
-            self.thread_numbers.set_pointer(tid, inf.get_regs(tid).fs_base)  # set by clone (CLONE_SETTLS)
+            self.thread_numbers.appeared(tid, lambda: inf.get_regs(tid))
             self.manager.add_thread(tid)
             self.manager.sync([tid])
             self.emit(rec.Notice("thread-created", f"new thread {tid}", tid=tid))

@@ -7,8 +7,9 @@ once the process has had a second thread, even if it has exited since. A thread'
 read when it appears and kept: gdb's ``[Thread 0x... (LWP N) exited]`` names a thread that is gone."""
 from __future__ import annotations
 
-from typing import Iterable, Optional
+from typing import Any, Callable, Iterable, Optional
 
+from ..errors import HwdbgError
 from ..linux import procfs
 
 
@@ -31,8 +32,14 @@ class ThreadNumbers:
             self._highest += 1
             self._numbers[tid] = self._highest
 
-    def set_pointer(self, tid: int, thread_pointer: int) -> None:
-        self._pointers[tid] = thread_pointer
+    def appeared(self, tid: int, regs: Callable[[], Any]) -> None:
+        """A new thread, stopped before its first instruction: numbered, and its pointer kept
+        (fs_base, which clone set from CLONE_SETTLS)."""
+        self.add(tid)
+        try:
+            self._pointers[tid] = regs().fs_base
+        except HwdbgError:
+            pass  # killed meanwhile: named by its LWP alone
 
     def forget(self, tid: int) -> None:
         self._pointers.pop(tid, None)
