@@ -86,3 +86,28 @@ def test_json_thread_events_keep_their_keys(build_target):
     assert len(created) == len(exited) == 2, run
     for event in created + exited:
         assert set(event) == {"event", "message", "tid"}, event
+
+
+def test_attach_names_the_other_threads_as_gdb_does(build_target):
+    """Attached, gdb says "[New LWP N]" for each thread besides the main one; so does hwdbg, for
+    the same process (its worker ticks until a line arrives on its standard input)."""
+    exe = build_target("ui_wait")
+    proc = subprocess.Popen([str(exe), "100000", "thread-input"], stdout=subprocess.PIPE, stdin=subprocess.PIPE,
+                            text=True)
+    try:
+        ready = proc.stdout.readline().split()
+        assert ready[0] == "ready", ready
+        gdb = subprocess.run(["gdb", "-nx", "-batch", "-p", str(proc.pid), "-ex", "detach"], stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True, timeout=180, stdin=subprocess.DEVNULL)
+        run = run_hwdbg("--batch", "-p", proc.pid, "-ex", "detach", timeout=180)
+        expected = [line for line in gdb.stdout.splitlines() if line.startswith("[New ")]
+        assert expected == [f"[New LWP {ready[2]}]"], gdb.stdout
+        assert [line for line in run.stdout.splitlines() if line.startswith("[New ")] == expected, run
+        proc.stdin.write("stop\n")
+        proc.stdin.flush()
+        out, _ = proc.communicate(timeout=60)
+        assert proc.returncode == 0 and out.startswith("done"), out
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
