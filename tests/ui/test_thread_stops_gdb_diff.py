@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.requires_ptrace,
 # gdb's libthread_db banner; hwdbg's "Starting program" (gdb -batch prints none) and "Run till
 # exit" (gdb prints it only for a command typed at a terminal)
 DROPPED = re.compile(r"^(\[Thread debugging using|Using host libthread_db|Starting program: |Run till exit from )")
-NUMBERED = re.compile(r"0x7f[0-9a-f]+|(?<=LWP )\d+|(?<=process )\d+")
+NUMBERED = re.compile(r"(?<=Thread )0x[0-9a-f]+|(?<=LWP )\d+|(?<=process )\d+")
 
 SCRIPTS = {
     "break-tbreak-watch": ["break work", "tbreak make_pair", "run", "continue", "tbreak make_pair", "continue",
