@@ -325,6 +325,8 @@ class Context:
                 switched = None  # said once, before the first hit shown
             if bp is not None and bp.commands and bp not in with_commands:
                 with_commands.append(bp)
+        if reported and switched:  # only silent hits: gdb says it all the same
+            self.message(f"[Switching to {switched}]")
         frame = stop_frame_text(session, result.tid) if not (reported or self.out.json) else None
         self.out.stopped(result, reported_hits=reported, frame=frame, thread=thread, switched=switched)
         self.listing = None  # the next `list` centres on this stop

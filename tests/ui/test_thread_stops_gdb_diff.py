@@ -111,3 +111,17 @@ def test_attach_names_the_other_threads_as_gdb_does(build_target):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_silent_breakpoint_still_switches(build_target, tmp_path):
+    """A breakpoint whose commands begin with silent shows no hit, but gdb still announces the
+    switch to the thread that stopped."""
+    script = tmp_path / "silent.gdb"
+    script.write_text("break work\ncommands\nsilent\nprint n\nend\nrun\ncontinue\ncontinue\ncontinue\n")
+    exe = build_target("thread_stops")
+    gdb = subprocess.run(["gdb", "-nx", "-batch", "-x", str(script), str(exe)], stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True, timeout=180, stdin=subprocess.DEVNULL)
+    run = run_hwdbg("--batch", "-x", script, exe, timeout=180)
+    expected = normalised(gdb.stdout)
+    assert normalised(run.stdout) == expected
+    assert sum(line.startswith("[Switching to Thread") for line in expected) == 3
