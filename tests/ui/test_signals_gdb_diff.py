@@ -15,9 +15,13 @@ from ui_helpers import run_hwdbg
 pytestmark = [pytest.mark.requires_ptrace,
               pytest.mark.skipif(shutil.which("gdb") is None, reason="gdb is not installed")]
 
-# What is compared: the signal reports, the program's own lines, the exit (pid masked).
-KEPT = re.compile(r"^(Program received signal .*|Program terminated with signal .*|got signal .*|child exited .*"
+# What is compared: the signal reports, the exit (pid masked), and the program's own lines.
+KEPT = re.compile(r"^(Program received signal .*|Program terminated with signal .*"
                   r"|\[Inferior 1 \(process \d+\) exited.*|Thread \d+ .*received signal .*|\[Switching to .*)$")
+# The program writes its lines straight to the pipe, and a debugger's output can be cut around
+# one: gdb was seen writing "[", then the program's line, then "Thread 0x... exited]". So they are
+# taken out wherever they are, in their order, before the debugger's lines are split.
+PROGRAM_LINE = re.compile(r"(?:got signal \d+, \d+ time\(s\)|child exited with \d+)\n")
 MODES = ["usr1", "alrm", "chld", "term"]
 SCRIPTS = {
     "default": ["run", "continue", "continue"],
@@ -28,9 +32,11 @@ SCRIPTS = {
 
 
 def kept(text: str) -> list[str]:
-    """The lines compared, pids and thread pointers masked (gdb turns address randomization off)."""
-    return [re.sub(r"process \d+", "process N", re.sub(r"Thread 0x[0-9a-f]+ \(LWP \d+\)", "Thread P (LWP N)", line))
-            for line in text.splitlines() if KEPT.match(line)]
+    """The lines compared, pids and thread pointers masked (gdb turns address randomization off):
+    the debugger's, then the program's."""
+    debugger = [re.sub(r"process \d+", "process N", re.sub(r"Thread 0x[0-9a-f]+ \(LWP \d+\)", "Thread P (LWP N)", line))
+                for line in PROGRAM_LINE.sub("", text).splitlines() if KEPT.match(line)]
+    return debugger + [line.rstrip("\n") for line in PROGRAM_LINE.findall(text)]
 
 
 def gdb_run(exe, commands, mode):
