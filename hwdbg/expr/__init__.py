@@ -20,14 +20,14 @@ reaches Python's eval/exec/compile/ast. Grammar, lowest precedence first::
     unary      = ("-" | "+" | "~" | "*" | "&") unary | "(" type ")" unary
                | "sizeof" "(" type ")" | "sizeof" unary | postfix ;
     postfix    = primary { "." NAME | "->" NAME | "[" expression "]" | "(" [ cond { "," cond } ] ")" } ;
-    primary    = INTEGER | FLOAT | CHAR | NAME | LIBRARY ":" NAME | "$" NAME
+    primary    = INTEGER | FLOAT | CHAR | STRING { STRING } | NAME | LIBRARY ":" NAME | "$" NAME
                | "(" expression ")" ;
     type       = C base type words (int, unsigned long, char, double, _Bool, ...), a fixed-width
                  name (uint32_t, size_t, ...), "struct"/"union"/"enum" TAG or a typedef name of
                  the program, then { "*" } { "[" INTEGER "]" } ;
 
 INTEGER is decimal (no leading zeros), 0x hex, 0o octal or 0b binary; FLOAT is
-``1.5``, ``2e10``; CHAR is ``'a'`` with C escapes. ``!`` binds as loosely as
+``1.5``, ``2e10``; CHAR is ``'a'`` with C escapes, STRING ``"abc"``. ``!`` binds as loosely as
 ``not`` (``!a == b`` is ``!(a == b)``). Comparisons do not chain. ``lib:name``
 names a library's symbol, so a conditional's ``:`` goes between spaces (``a ? b : c``).
 

@@ -10,7 +10,7 @@ from ..errors import EvaluationError, NotInMemory, SymbolError, UsageError
 from ..symbols.types import CType, Field, type_name
 from .parser import SIZE_TYPE, VOID, _pointer_to, parse
 from .syntax import (
-    _COMPARE, MASK64, ULONG, Binary, Call, Cast, Str, Conditional, Index, Member, Name, Node, Num, Register, SizeOf, Unary, _guard,
+    _COMPARE, CHAR, MASK64, ULONG, Binary, Call, Cast, Str, Conditional, Index, Member, Name, Node, Num, Register, SizeOf, Unary, _guard,
     _truncate,
 )
 from .values import (  # noqa: F401  (Held, LONG, _Memory, read_exact and untyped_type are re-exported)
@@ -74,7 +74,13 @@ def _unsigned64(value: Value) -> bool:
     return ctype.kind in ("int", "char", "enum", "bool") and ctype.size >= 8 and not ctype.signed
 
 
+_LITERAL_ADDRESS = ("a string literal is not in the program's memory: print, index or measure it "
+                    "(sizeof); pass it to a function to have it copied there")
+
+
 def _scalar(value: Value, op: str) -> Number:
+    if value.data is not None:
+        raise UsageError(_LITERAL_ADDRESS)
     ctype = value.ctype
     if ctype is not None and ctype.kind in _RECORDS:
         verb = "compare" if op in _COMPARE else f"apply '{op}' to"
@@ -125,6 +131,8 @@ def _arithmetic(op: str, left: Value, right: Value) -> Value:
 
 def _pointer_arithmetic(op: str, left: Value, right: Value) -> Value | None:
     """``p + n``, ``n + p``, ``p - n`` scale by the pointee; ``p - q`` counts elements."""
+    if left.data is not None or right.data is not None:
+        raise UsageError(_LITERAL_ADDRESS)
     left_pointer, right_pointer = _pointer_type(left), _pointer_type(right)
     if left_pointer and right_pointer and op == "-":
         return Value(_wrap(_c_divide(left.value - right.value, _stride(left_pointer))))
@@ -160,6 +168,20 @@ def _bound(value: "int | Value") -> Value:
     return value if isinstance(value, Value) else Value(int(value))
 
 
+def _string_type(node: Str) -> CType:
+    """A string literal's type, as in C: char [N + 1], the terminating NUL included."""
+    return array_of(CHAR, len(node.data) + 1)
+
+
+def _literal_element(literal: Value, index: int) -> _Place:
+    """Element ``index`` of a string literal, which is not in memory (gdb: not an lvalue)."""
+    data = literal.data or b""
+    if not 0 <= index < len(data):
+        raise EvaluationError("no such vector element")
+    return _Place(0, CHAR, None, Held(data[index:index + 1], CHAR, "Attempt to take address of value not located "
+                                                                       "in memory."))
+
+
 class _Evaluator:
     def __init__(self, env: Env, bindings: Mapping[str, int] | None) -> None:
         self.env = env
@@ -183,8 +205,8 @@ class _Evaluator:
             return self.cast(node)
         if isinstance(node, Call):
             return self.call(node)
-        if isinstance(node, Str):
-            raise UsageError("a string literal is supported only as an argument of a function call")
+        if isinstance(node, Str):  # gdb's not_lval char array: its bytes, not in the program
+            return Value(0, _string_type(node), data=node.data + b"\0")
         if isinstance(node, SizeOf):
             ctype = self.type_of(node.operand)
             if ctype.kind == "func":
@@ -203,6 +225,8 @@ class _Evaluator:
                 return self.place(node).ctype or LONG
         if isinstance(node, Binary) and node.op == ",":
             return self.type_of(node.right)
+        if isinstance(node, Str):
+            return _string_type(node)
         if isinstance(node, Call):  # the return type, without running the call (gdb's whatis)
             callee = self.type_of(node.function)
             if callee.kind == "pointer" and callee.target is not None:
@@ -230,7 +254,10 @@ class _Evaluator:
         if isinstance(node.operand, Call):  # gdb: the cast names a return type debug info does not
             value = self.call(node.operand, ctype)
             return Value(0, ctype) if ctype.kind == "void" else convert(value, ctype)
-        return convert(self.value(node.operand), ctype)
+        value = self.value(node.operand)
+        if value.data is not None:
+            raise UsageError(_LITERAL_ADDRESS)
+        return convert(value, ctype)
 
     def call(self, node: Call, cast: CType | None = None) -> Value:
         """An inferior call: the callee and the arguments evaluated here, left to right, then run
@@ -307,11 +334,15 @@ class _Evaluator:
         if pointer is None:
             raise UsageError(f"cannot subscript '{node.base.text}'")
         count = _integer(_scalar(self.value(node.index), "[]"), "[]")
+        if base.data is not None:
+            return _literal_element(base, count)
         return _place(base.value + count * _stride(pointer), _pointee(pointer))
 
     def dereference(self, node: Unary) -> _Place:
         operand = self.value(node.operand)
         pointer = _pointer_type(operand)
+        if operand.data is not None:
+            return _literal_element(operand, 0)
         if pointer is not None:
             return _place(operand.value, _pointee(pointer))
         number = _scalar(operand, "*")
@@ -374,6 +405,8 @@ def type_of(node: Node, env: Env, bindings: Mapping[str, int] | None = None) -> 
 
 
 def truth(value: Value) -> bool:
+    if value.data is not None:
+        raise UsageError(_LITERAL_ADDRESS)
     ctype = value.ctype
     if ctype is not None and ctype.kind in _RECORDS:
         raise UsageError(f"cannot use a {ctype.kind} as a condition")

@@ -296,8 +296,10 @@ class _Parser:
             self.advance()
             return self.make(token, Register, token.value)
         if token.kind == "string":
-            self.advance()
-            return self.make(token, Str, token.value)
+            data = self.advance().value
+            while self.token.kind == "string":  # "a" "b" is "ab", as in C
+                data += self.advance().value
+            return self.make(token, Str, data)
         if self.operator() == "(":
             self.advance()
             node = self.expression()

@@ -171,10 +171,10 @@ def _enum_text(number: int, enumerators: tuple[tuple[str, int], ...]) -> str:
 class _Prefetched:
     """Serves reads inside one block read up front, so printing a struct costs one read."""
 
-    def __init__(self, memory: _Memory, address: int, size: int) -> None:
+    def __init__(self, memory: _Memory, address: int, size: int, data: Optional[bytes] = None) -> None:
         self.memory = memory
         self.address = address
-        self.data = read_exact(memory, address, size)
+        self.data = read_exact(memory, address, size) if data is None else data
 
     def read_memory(self, addr: int, size: int) -> bytes:
         offset = addr - self.address
@@ -196,7 +196,11 @@ class _Printer:
     def __init__(self, env: Env, value: Value, fmt: Optional[str], symbol: Callable[[int], str],
                  pretty: bool = False) -> None:
         size = _print_size(value.ctype)
-        self.memory: _Memory = _Prefetched(env, value.value, size) if 0 < size <= PREFETCH_LIMIT else env
+        self.memory: _Memory = env
+        if value.data is not None:  # a string literal: its bytes are served, there is nothing to read
+            self.memory = _Prefetched(env, value.value, len(value.data), value.data)
+        elif 0 < size <= PREFETCH_LIMIT:
+            self.memory = _Prefetched(env, value.value, size)
         self.fmt, self.symbol, self.pretty = fmt, symbol, pretty
 
     def address(self, number: int) -> str:

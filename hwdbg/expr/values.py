@@ -35,6 +35,7 @@ class Value:
     value: Number  # for structs, unions, arrays and functions: their address
     ctype: CType | None = None  # None: a plain integer (or float) without a C type
     address: int | None = None  # set when the value was read from memory
+    data: bytes | None = None  # an array outside the program's memory (a string literal): its bytes
 
 
 class _Place(NamedTuple):

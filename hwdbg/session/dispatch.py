@@ -34,7 +34,7 @@ class StopDispatch:
             return None
         if isinstance(event, pev.ThreadCreated):
             self.table.thread_created(tid)
-            self.thread_numbers.add(tid)
+            self.thread_numbers.appeared(tid, lambda: inf.get_regs(tid))
             self.manager.add_thread(tid)
             self.manager.sync([tid])
             self.emit(rec.Notice("thread-created", f"new thread {tid}", tid=tid))
@@ -46,6 +46,7 @@ class StopDispatch:
             self.strings.forget(tid)
             self.kernel.forget(tid)
             self.emit(rec.Notice("thread-exited", f"thread {tid} exited", tid=tid))
+            self.thread_numbers.forget(tid)  # its pointer named it in that notice
             return None
         if isinstance(event, pev.Exec):
             self.table.release_counters()  # the old image's addresses; rearm opens new ones

@@ -36,9 +36,11 @@ class Finishing:
             raise UsageError("no location given: use FUNCTION, FILE:LINE, LINE or *ADDRESS")
         return resolve_break(self.s.symbols, self.s.env(), text, self.s.sites.default_file()).addr
 
-    def finish(self, tid: Optional[int] = None) -> tuple[Result, Optional[tuple[str, Any]], Optional[Any]]:
+    def finish(self, tid: Optional[int] = None, *,
+               pretty: bool = False) -> tuple[Result, Optional[tuple[str, Any]], Optional[Any]]:
         """Runs until the selected function returns to its caller's frame: (the stop, the returned
-        value as (printed, number or None) or None, its type or None)."""
+        value as (printed, number or None) or None, its type or None). ``pretty``: a struct
+        printed as with set print pretty on."""
         tid = self._begin(tid)
         frame = self.check_finish(tid)
         stack = self.s.frames.stack(tid, frame.level + 2)
@@ -69,7 +71,7 @@ class Finishing:
         inf = self.s.require_process()
         regs, fpregs = (returned.regs, lambda: returned.fpregs) if returned is not None \
             else (inf.get_regs(tid), lambda: inf.get_fpregs(tid))
-        value = format_returned(rtype, regs, fpregs, self.s.env(tid))
+        value = format_returned(rtype, regs, fpregs, self.s.env(tid), pretty)
         return stop, value, rtype
 
     def run_until(self, addr: int, tid: Optional[int] = None, *, anywhere: bool) -> Result:

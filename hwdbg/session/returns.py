@@ -57,14 +57,15 @@ class _Served:
         return getattr(self._env, name)
 
 
-def format_returned(ctype: CType, regs: Any, fpregs: Callable[[], bytes], env: Any) -> tuple[str, Any]:
-    """The returned value as ``print`` spells it (gdb's "Value returned is $N = ..."), and the
-    number itself for a scalar (None for an aggregate)."""
+def format_returned(ctype: CType, regs: Any, fpregs: Callable[[], bytes], env: Any,
+                    pretty: bool = False) -> tuple[str, Any]:
+    """The returned value as ``print`` spells it (gdb's "Value returned is $N = ..."; ``pretty``:
+    as with set print pretty on), and the number itself for a scalar (None for an aggregate)."""
     data, address = returned_bytes(ctype, regs, fpregs, env.read_memory)
     if ctype.kind in ("struct", "union", "array"):
         where = address if address is not None else _FAKE_ADDRESS
         served = env if address is not None else _Served(env, data)
-        return expr.format_value(expr.Value(where, ctype, where), served), None
+        return expr.format_value(expr.Value(where, ctype, where), served, pretty=pretty), None
     if ctype.kind == "float":
         number: Any = decode_float(data[:ctype.size])
     else:

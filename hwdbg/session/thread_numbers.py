@@ -3,22 +3,26 @@ the first thread), the thread's name (its comm), and ``Thread 0x... (LWP N)`` (t
 which is the thread pointer, fs_base, on x86-64 glibc, as libthread_db reports it).
 
 gdb says ``Thread 2 "prog" received signal ...`` instead of ``Program received signal ...``
-once the process has had a second thread, even if it has exited since."""
+once the process has had a second thread, even if it has exited since. A thread's pointer is
+read when it appears and kept: gdb's ``[Thread 0x... (LWP N) exited]`` names a thread that is gone."""
 from __future__ import annotations
 
-from typing import Iterable, Optional
+from typing import Any, Callable, Iterable, Optional
 
+from ..errors import HwdbgError
 from ..linux import procfs
 
 
 class ThreadNumbers:
     def __init__(self) -> None:
         self._numbers: dict[int, int] = {}
+        self._pointers: dict[int, int] = {}
         self._highest = 0
 
     def start(self, tids: Iterable[int], pid: int) -> None:
         """A new process (run, attach): its threads numbered from 1, the main thread first."""
         self._numbers.clear()
+        self._pointers.clear()
         self._highest = 0
         for tid in sorted(tids, key=lambda tid: (tid != pid, tid)):
             self.add(tid)
@@ -27,6 +31,22 @@ class ThreadNumbers:
         if tid not in self._numbers:
             self._highest += 1
             self._numbers[tid] = self._highest
+
+    def appeared(self, tid: int, regs: Callable[[], Any]) -> None:
+        """A new thread, stopped before its first instruction: numbered, and its pointer kept
+        (fs_base, which clone set from CLONE_SETTLS)."""
+        self.add(tid)
+        try:
+            self._pointers[tid] = regs().fs_base
+        except HwdbgError:
+            pass  # killed meanwhile: named by its LWP alone
+
+    def forget(self, tid: int) -> None:
+        self._pointers.pop(tid, None)
+
+    def target_id(self, tid: int) -> str:
+        """gdb's name of the thread in ``[New Thread ...]`` and ``[... exited]``."""
+        return target_id(tid, self._pointers.get(tid))
 
     def number(self, tid: int) -> Optional[int]:
         return self._numbers.get(tid)

@@ -240,6 +240,9 @@ class Context:
                     and self.session.inferior is not None:
                 self.out.notice(event, thread=self.session.thread_numbers.label(self.session.inferior.pid, event.tid))
                 return
+            if event.what in ("thread-created", "thread-exited") and event.tid is not None and not self.out.json:
+                self.out.notice(event, thread=self.session.thread_numbers.target_id(event.tid))
+                return
             self.out.notice(event)
 
     # ------------------------------------------------------------ running the target
@@ -312,6 +315,7 @@ class Context:
         stopping = [hit for hit in result.hits if hit.stopped]  # the others were reported when they happened
         # Several code breakpoints at one pc: gdb announces the first only (its lowest number).
         code = sorted((hit for hit in stopping if not hit.kind.is_data), key=lambda hit: hit.id)
+        thread, switched = stop_thread(session, result.tid, self._resumed_from) if not self.out.json else (None, None)
         for index, hit in enumerate(stopping):
             bp = session.breakpoints.get(hit.id)
             reported = True
@@ -322,11 +326,14 @@ class Context:
                 frame = stop_frame_text(session, hit.tid) if not hit.kind.is_data or last else None
                 several = bp is not None and bp.more and hit.pc in bp.addresses
                 self.out.hit(hit, full=True, temporary=hit.id in self.temporary, frame=frame, frame_line=last,
-                             location=bp.addresses.index(hit.pc) + 1 if several else None)
+                             location=bp.addresses.index(hit.pc) + 1 if several else None,
+                             thread=thread, switched=switched)
+                switched = None  # said once, before the first hit shown
             if commands and bp is not None and bp.commands and bp not in with_commands:
                 with_commands.append(bp)
+        if reported and switched:  # only silent hits: gdb says it all the same
+            self.message(f"[Switching to {switched}]")
         frame = stop_frame_text(session, result.tid) if not (reported or self.out.json) else None
-        thread, switched = stop_thread(session, result.tid, self._resumed_from) if not self.out.json else (None, None)
         self.out.stopped(result, reported_hits=reported, frame=frame, thread=thread, switched=switched)
         self.listing = None  # the next `list` centres on this stop
         self.report(show_displays(self))

@@ -59,18 +59,20 @@ def value_text(value: Optional[int]) -> str:
 
 
 def hit_text(hit: rec.Hit, *, temporary: bool = False, frame: Optional[FrameShown] = None,
-             full_frame: bool = True, location: Optional[int] = None) -> str:
+             full_frame: bool = True, location: Optional[int] = None, thread: Optional[str] = None) -> str:
     """A hit in full, as gdb reports the stop; ``frame``: frame 0 with its arguments (see stop_lines).
     A watch's hit ends with the frame line unless another hit of the same stop shows it
     (``full_frame`` False: gdb prints it once, after the last). ``location``: which of a
-    breakpoint's several addresses it was (gdb's ``Breakpoint 1.2, ...``)."""
+    breakpoint's several addresses it was (gdb's ``Breakpoint 1.2, ...``). ``thread``: the
+    thread that hit it once the process has had several (gdb's ``Thread 2 "prog" hit ...``)."""
     where = where_text(hit.function, hit.file, hit.line)
+    who = f"{thread} hit " if thread else ""
     if not hit.kind.is_data:
         title = "Temporary breakpoint" if temporary else "Breakpoint"
         place = frame.text if frame else where if hit.function else f"{hit.pc:#x}" + (f" {where}" if where else "")
-        lines = [f"{title} {hit.id}{f'.{location}' if location else ''}, {place}"]
+        lines = [f"{who}{title} {hit.id}{f'.{location}' if location else ''}, {place}"]
     else:
-        lines = [f"{KIND_TITLES[hit.kind]} {hit.id}: {hit.expr}", ""]
+        lines = [f"{who}{KIND_TITLES[hit.kind]} {hit.id}: {hit.expr}", ""]
         if hit.kind is Kind.RWATCH or (hit.kind is Kind.AWATCH and hit.old == hit.new):
             lines.append(f"Value = {value_text(hit.new)}")
         else:
@@ -155,11 +157,12 @@ def exit_text(record: Any) -> str:
 
 
 def notice_text(notice: rec.Notice, thread: Optional[str] = None) -> str:
-    """``thread``: who received a signal, as for stopped_text."""
+    """``thread``: who received a signal, as for stopped_text; for a thread that appears or
+    exits, gdb's name of it (``Thread 0x7ffff7dd06c0 (LWP 4243)``)."""
     if notice.what == "thread-created":
-        return f"[New Thread {notice.tid}]"
+        return f"[New {thread or f'LWP {notice.tid}'}]"
     if notice.what == "thread-exited":
-        return f"[Thread {notice.tid} exited]"
+        return f"[{thread or f'LWP {notice.tid}'} exited]"
     if notice.what == "installed":
         return f"[breakpoint {notice.data.get('id')} installed in the debug registers]"
     if notice.what == "uninstalled":
@@ -201,8 +204,10 @@ class Output:
 
     # ``frame``: the stopped thread's frame 0 as text shows it, with its arguments (or None).
     # ``frame_line`` False: another hit of the same stop shows the frame; ``location``: N of 1.N.
+    # ``thread``, ``switched``: as for stopped().
     def hit(self, hit: rec.Hit, *, full: bool, temporary: bool = False, frame: Optional[FrameShown] = None,
-            frame_line: bool = True, location: Optional[int] = None) -> None: ...
+            frame_line: bool = True, location: Optional[int] = None, thread: Optional[str] = None,
+            switched: Optional[str] = None) -> None: ...
     def stopped(self, stop: rec.Stopped, *, reported_hits: bool, frame: Optional[FrameShown] = None,
                 thread: Optional[str] = None, switched: Optional[str] = None) -> None: ...
     def ended(self, record: Any) -> None: ...
@@ -222,9 +227,13 @@ class TextOutput(Output):
         return f"{code}{text}{_RESET}" if self.color and text else text
 
     def hit(self, hit: rec.Hit, *, full: bool, temporary: bool = False, frame: Optional[FrameShown] = None,
-            frame_line: bool = True, location: Optional[int] = None) -> None:
+            frame_line: bool = True, location: Optional[int] = None, thread: Optional[str] = None,
+            switched: Optional[str] = None) -> None:
         if full:
-            text = hit_text(hit, temporary=temporary, frame=frame, full_frame=frame_line, location=location)
+            if switched:
+                self.write(f"[Switching to {switched}]")  # gdb: before the blank line of the hit
+            text = hit_text(hit, temporary=temporary, frame=frame, full_frame=frame_line, location=location,
+                            thread=thread)
             file, line = (frame.file, frame.line) if frame is not None else (hit.file, hit.line)
             if (frame is not None or not hit.kind.is_data) and file and line and not hit.backtrace:
                 text += "\n" + self.sources.text(file, line)  # gdb shows the line it stopped at
@@ -275,7 +284,8 @@ class JsonOutput(Output):
         self.write(json.dumps(obj, default=_json_default))
 
     def hit(self, hit: rec.Hit, *, full: bool, temporary: bool = False, frame: Optional[FrameShown] = None,
-            frame_line: bool = True, location: Optional[int] = None) -> None:
+            frame_line: bool = True, location: Optional[int] = None, thread: Optional[str] = None,
+            switched: Optional[str] = None) -> None:
         if hit.backtrace is not None or hit.changed is not None or hit.syscall is not None:
             self.emit(hit.to_json())  # parts that differ from hit to hit at one pc
             return

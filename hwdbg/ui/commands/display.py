@@ -32,7 +32,8 @@ def _show(ctx: Any, display: Display) -> Result:
     data = {"number": display.number, "expr": display.expr, "format": display.fmt}
     try:
         value = ctx.evaluate(display.expr)
-        shown = expr.format_value(value, ctx.session.env(), display.fmt, functools.partial(symbolic, ctx))
+        shown = expr.format_value(value, ctx.session.env(), display.fmt, functools.partial(symbolic, ctx),
+                                  ctx.print_pretty)
     except HwdbgError as exc:
         shown = f"<error: {exc}>"
     return Result("display", {**data, "text": shown}, f"{display.number}: {display.spelled} = {shown}")
@@ -62,8 +63,9 @@ def display(ctx: Any, args: argparse.Namespace) -> Any:
     """display[/F] [EXPR]
 
     Shows EXPR (formatted with /F as print/F does) every time the program stops, as
-    "N: EXPR = VALUE"; without EXPR, shows every display now. EXPR is checked first:
-    one that does not parse or names nothing known is refused."""
+    "N: EXPR = VALUE" (structs on several lines with set print pretty on); without
+    EXPR, shows every display now. EXPR is checked first: one that does not parse or
+    names nothing known is refused."""
     text = (args.text or "").strip()
     if not text:
         return show_displays(ctx)

@@ -34,12 +34,13 @@ def _no_symbol(addr: int) -> str:
     return ""
 
 
-def value_text(value: Optional[expr.Value], env: Any) -> str:
-    """A variable's value as info locals and frame lines show it (no '(type *)' before pointers)."""
+def value_text(value: Optional[expr.Value], env: Any, pretty: bool = False) -> str:
+    """A variable's value as info locals and frame lines show it (no '(type *)' before pointers);
+    ``pretty``: structs on several lines (info locals with set print pretty on)."""
     if value is None:
         return "<optimized out>"
     try:
-        text = expr.format_value(value, env, symbol=getattr(env, "symbolic", None) or _no_symbol)
+        text = expr.format_value(value, env, symbol=getattr(env, "symbolic", None) or _no_symbol, pretty=pretty)
     except HwdbgError as exc:
         return f"<error: {exc}>"
     ctype = value.ctype
@@ -50,7 +51,7 @@ def value_text(value: Optional[expr.Value], env: Any) -> str:
     return text
 
 
-def _variables(frame: Any, env: Any, which: str) -> list[dict]:
+def _variables(frame: Any, env: Any, which: str, pretty: bool = False) -> list[dict]:
     out = []
     for var in frame.arguments() if which == "args" else frame.locals():
         try:
@@ -58,7 +59,7 @@ def _variables(frame: Any, env: Any, which: str) -> list[dict]:
         except HwdbgError as exc:
             out.append({"name": var.name, "value": f"<error: {exc}>", "python": None, "var": var})
             continue
-        out.append({"name": var.name, "value": value_text(value, env), "python": value, "var": var})
+        out.append({"name": var.name, "value": value_text(value, env, pretty), "python": value, "var": var})
     return out
 
 
@@ -328,7 +329,7 @@ def _info_variables(ctx: Any, which: str) -> Result:
     name = f"info {which}"
     if frame.scope is None:
         return Result(name, {"frame": frame.level, "variables": []}, "No symbol table info available.")
-    items = _variables(frame, frame_env(session), which)
+    items = _variables(frame, frame_env(session), which, ctx.print_pretty)
     rows = [{"name": item["name"], "value": item["value"]} for item in items]
     empty = "No arguments." if which == "args" else "No locals."
     text = "\n".join(f"{item['name']} = {item['value']}" for item in items) or empty
@@ -341,7 +342,8 @@ def info_locals(ctx: Any, args: argparse.Namespace) -> Result:
 
     The local variables of the selected frame, innermost block first (a variable
     shadowed by an inner one is listed too), `name = value` as gdb prints them;
-    `<optimized out>` where the compiler left nothing at this pc."""
+    `<optimized out>` where the compiler left nothing at this pc; structs on several
+    lines with set print pretty on."""
     return _info_variables(ctx, "locals")
 
 

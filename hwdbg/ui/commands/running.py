@@ -116,7 +116,8 @@ _attach_parser.add_argument("pid", type=number, metavar="PID")
 def attach(ctx: Any, args: argparse.Namespace) -> Result:
     """attach PID
 
-    Attaches to a running process and all its threads, and stops it. Watchpoints
+    Attaches to a running process and all its threads ("[New LWP N]" for each one
+    besides the main thread, as gdb says), and stops it. Watchpoints
     set afterwards are armed in every thread, and in threads it creates later.
     Needs permission to trace it (same user and kernel.yama.ptrace_scope=0, or
     CAP_SYS_PTRACE)."""
@@ -128,7 +129,9 @@ def attach(ctx: Any, args: argparse.Namespace) -> Result:
     ctx.last_exit = None
     inf = session.inferior
     pc = session.arch.get_pc(inf.get_regs(inf.pid))
-    text = f"Attaching to process {inf.pid}\n{frame_text(session.describe(pc), pc)}"
+    # gdb names the other threads it finds as LWPs (before libthread_db names them as threads)
+    found = "".join(f"[New LWP {tid}]\n" for tid in sorted(inf.threads) if tid != inf.pid)
+    text = f"Attaching to process {inf.pid}\n{found}{frame_text(session.describe(pc), pc)}"
     return Result("attach", {"pid": inf.pid, "threads": sorted(inf.threads), "pc": pc}, text)
 
 

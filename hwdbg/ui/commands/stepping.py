@@ -137,14 +137,15 @@ def finish(ctx: Any, args: argparse.Namespace) -> Any:
     value history as print does. Other threads run meanwhile unless scheduler-locking is on.
     In an inlined function it steps out of the function's code, once the real functions
     it called have returned (no value, as gdb); in a
-    tail call frame it runs until the real frame below it returns (no value, as gdb)."""
+    tail call frame it runs until the real frame below it returns (no value, as gdb). With
+    set print pretty on, a returned struct is shown on several lines, as print shows it."""
     session = ctx.session
     tid = _running(ctx)
     frame = session.stepper.check_finish(tid)
     outcome: dict[str, Any] = {}
 
     def run() -> Any:
-        stop, value, ctype = session.stepper.finish(tid)
+        stop, value, ctype = session.stepper.finish(tid, pretty=ctx.print_pretty)
         outcome.update(stop=stop, value=value, ctype=ctype)
         return stop
 
