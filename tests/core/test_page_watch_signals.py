@@ -19,39 +19,11 @@ pytestmark = pytest.mark.requires_ptrace
 ROUNDS = 1500
 
 
-def test_signal_during_trampoline_writes(build_target):
-    exe = build_target("page_signal")
-    alone = subprocess.run([str(exe), str(ROUNDS)], capture_output=True, text=True, timeout=60)
-    assert alone.returncode == 0, alone.stderr
-    r, w = os.pipe()
-    er, ew = os.pipe()
-    with hwdbg.spawn([str(exe), str(ROUNDS)], stdout=w, stderr=ew) as target:
-        os.close(w)
-        os.close(ew)
-        target.run_to("ready")
-        bp = target.watch("big", keep=None)
-        assert target.session.breakpoints[bp.id].paged
-        assert isinstance(target.run_until_exit(timeout=300), hwdbg.records.Exited)
-        with os.fdopen(r) as out:
-            assert out.read() == alone.stdout
-        with os.fdopen(er) as err:
-            handled = int(re.search(r"handled=(\d+)", err.read()).group(1))
-        by_function: dict[str, int] = {}
-        for h in bp.hits:
-            by_function[h.function] = by_function.get(h.function, 0) + 1
-        assert handled > 0
-        assert by_function == {"loop_write": 2 * ROUNDS, "h_write": handled}
-
-
-def test_a_300us_timer_with_every_system_call_stopping_in_the_c_loop(build_target):
-    """One thread, started without the filter (PTRACE_SYSCALL: every call stops twice), its
-    faults in the C loop: each SIGALRM's handler writes the array and ends in rt_sigreturn.
-    When that call's two stops went through Python, a handler's round took longer than the
-    timer's 300 µs, the next SIGALRM was pending whenever it returned, and the loop starved
-    (about 30 writes in 3 s). The C loop passes such calls on as the filter would; the run
-    ends, every write a hit."""
-    exe = build_target("page_signal")
-    argv = [str(exe), str(ROUNDS), "solo"]
+def writes_by_function(exe, *mode, timeout, check=lambda session: None):
+    """Runs page_signal ROUNDS MODE alone, then with `big` page-watched to its end: its output
+    must be the same; returns the session, the handler's count of its writes, and the hits per
+    function. ``check(session)``: looked at once the watch is set."""
+    argv = [str(exe), str(ROUNDS), *mode]
     alone = subprocess.run(argv, capture_output=True, text=True, timeout=60)
     assert alone.returncode == 0, alone.stderr
     r, w = os.pipe()
@@ -61,9 +33,9 @@ def test_a_300us_timer_with_every_system_call_stopping_in_the_c_loop(build_targe
         os.close(ew)
         target.run_to("ready")
         bp = target.watch("big", keep=None)
-        session = target.session
-        assert session.breakpoints[bp.id].paged and session.kernel.mode(session.inferior) == "ptrace-syscall"
-        assert isinstance(target.run_until_exit(timeout=240), hwdbg.records.Exited)  # a starved loop: a timeout
+        assert target.session.breakpoints[bp.id].paged
+        check(target.session)
+        assert isinstance(target.run_until_exit(timeout=timeout), hwdbg.records.Exited)  # starved: a timeout
         with os.fdopen(r) as out:
             assert out.read() == alone.stdout
         with os.fdopen(er) as err:
@@ -71,8 +43,30 @@ def test_a_300us_timer_with_every_system_call_stopping_in_the_c_loop(build_targe
         by_function: dict[str, int] = {}
         for h in bp.hits:
             by_function[h.function] = by_function.get(h.function, 0) + 1
-        assert by_function == {"loop_write": 2 * ROUNDS, "h_write": handled} and handled > 0
-        assert session.pagefast.taken > 0 and session.pagefast.passed > 0
+        return target.session, handled, by_function
+
+
+def test_signal_during_trampoline_writes(build_target):
+    _, handled, by_function = writes_by_function(build_target("page_signal"), timeout=300)
+    assert handled > 0
+    assert by_function == {"loop_write": 2 * ROUNDS, "h_write": handled}
+
+
+def test_a_300us_timer_with_every_system_call_stopping_in_the_c_loop(build_target):
+    """One thread, started without the filter (PTRACE_SYSCALL: every call stops twice), its
+    faults in the C loop: each SIGALRM's handler writes the array and ends in rt_sigreturn.
+    When that call's two stops went through Python, a handler's round took longer than the
+    timer's 300 µs, the next SIGALRM was pending whenever it returned, and the loop starved
+    (about 30 writes in 3 s). The C loop passes such calls on as the filter would; the run
+    ends, every write a hit."""
+
+    def under_ptrace_syscall(session):
+        assert session.kernel.mode(session.inferior) == "ptrace-syscall"
+
+    session, handled, by_function = writes_by_function(build_target("page_signal"), "solo", timeout=240,
+                                                       check=under_ptrace_syscall)
+    assert by_function == {"loop_write": 2 * ROUNDS, "h_write": handled} and handled > 0
+    assert session.pagefast.taken > 0 and session.pagefast.passed > 0
 
 
 KILLED_IN_TRAMPOLINE = textwrap.dedent('''
