@@ -81,10 +81,11 @@ class Session(Lifecycle, Running, StopDispatch):
         self.image = ProgramImage(self.arch, lambda: self.inferior, self.require_process)
         self.strings = StringStores(self.manager, self.arch, read_memory=self.read_memory,
                                     get_regs=lambda tid: self.require_process().get_regs(tid))
+        self.innermost = InnermostFunctions(lambda: self.symbols)  # the function a place names (inlined ones too)
         self.hits = HitSemantics(self.strings, read_memory=self.read_memory, describe=self.describe,
                                  backtrace=self.backtrace, env=self.env, emit=self.emit,
                                  tracing=lambda: self._tracing, current=lambda bp_id: bp_id in self.breakpoints,
-                                 function_at=InnermostFunctions(lambda: self.symbols).name)
+                                 function_at=self.innermost.name)
         self.pages = PageWatches(breakpoints=lambda: self.breakpoints, hits=self.hits, read_memory=self.read_memory)
         self.pagefast = PageFast(self.pages)  # page faults the C hit loop takes
         self.notrace = NoStopTraces(self.manager, publish=self.hits.publish, publish_records=self.hits.publish_records,

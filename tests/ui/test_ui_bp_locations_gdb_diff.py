@@ -67,3 +67,17 @@ def test_json_and_api_carry_each_location_state(build_target):
         bp.disable_location(2)
         bp.disable_location(3)
         assert target.run_until_exit().code == 0
+
+
+@pytest.mark.parametrize("dwarf", ["-gdwarf-4", "-gdwarf-5"])
+def test_a_line_breakpoints_rows_name_the_function_each_location_is_in(build_target, dwarf):
+    """break FILE:LINE on a line of an inlined function: each row names that function (not the
+    one it was inlined into) and the line asked, as gdb's."""
+    exe = build_target("inline_target", cflags=("-O2", dwarf))
+    source = os.path.join(os.path.dirname(__file__), "..", "targets", "inline_target.c")
+    with open(source) as f:
+        line = next(n for n, text in enumerate(f, 1) if "long r = v * k;" in text)
+    script = [f"break inline_target.c:{line}", "run", "info breakpoints", "kill"]
+    expected, got = gdb_outputs(exe, script, ["3"]), hwdbg_outputs(exe, script, ["3"])
+    assert rows(got[2]) == rows(expected[2]), f"[gdb]\n{expected[2]}\n[hwdbg]\n{got[2]}"
+    assert [row[3:] for row in rows(expected[2])[1]] == [("scale", "inline_target.c", line)] * 3

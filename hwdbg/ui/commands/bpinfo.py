@@ -78,15 +78,18 @@ def breakpoint_table(ctx: Any, bps: list[Any]) -> str:
 
 def _location_rows(ctx: Any, bp: Any) -> list[str]:
     """gdb's ``1.2  y  0x... in scale at t.c:10`` rows: the function is the one the breakpoint
-    names (each location is a copy of it, inlined), the line the line table's at the address;
+    names (each location is a copy of it, inlined) or, for a line, the innermost one the location
+    is in, inlined ones too; the line is the one asked for a line, else the line table's;
     ``y-``: enabled itself, its breakpoint disabled."""
-    function = bp.expr.split(":")[-1]
+    named = bp.expr.split(":")[-1]
+    on_line = named.isdigit()  # FILE:LINE or LINE: each location names the function it is in
     rows = []
     for location in bp.locations():
         frame = ctx.session.describe(location["address"])
+        function = (ctx.session.innermost.name(location["address"], frame) or "??") if on_line else named
+        line = bp.line if on_line and bp.line else frame.line  # gdb: the line asked (or moved to)
         enb = ("y" if location["enabled"] else "n") + ("" if bp.enabled or not location["enabled"] else "-")
-        what = f"in {function}" + (f" at {os.path.basename(frame.file)}:{frame.line}" if frame.file and frame.line
-                                   else "")
+        what = f"in {function}" + (f" at {os.path.basename(frame.file)}:{line}" if frame.file and line else "")
         rows.append(f"{location['number']:<26}{enb:<4}{'':<12}{location['address']:#018x}  {'':<5}{what}")
     return rows
 
