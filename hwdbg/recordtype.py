@@ -13,9 +13,15 @@ from __future__ import annotations
 import dataclasses
 import reprlib
 from operator import attrgetter
-from typing import Any, Callable, Optional, TypeVar, dataclass_transform
+from typing import Any, Callable, Optional, TypeVar
 
 T = TypeVar("T", bound=type)
+
+try:
+    from typing import dataclass_transform  # Python 3.11: type checkers see @record as @dataclass
+except ImportError:  # Python 3.10 (supported): the same decorator, minus the hint
+    def dataclass_transform(**_: Any) -> Callable[[Any], Any]:
+        return lambda decorator: decorator
 
 
 def _getter(names: tuple[str, ...]) -> Callable[[Any], tuple]:
