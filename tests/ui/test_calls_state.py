@@ -90,7 +90,7 @@ def test_a_breakpoint_in_the_called_function_stops_there_until_it_returns(stoppe
     before = _state(ctx.session)
     assert before[-1] == 1  # main is selected
     out = _run(ctx, stream, "print stopper(4) + 1")
-    assert out.startswith("Breakpoint 2, stopper (x=4) at "), out
+    assert out.startswith('Thread 1 "calls" hit Breakpoint 2, stopper (x=4) at '), out  # it has a thread
     assert out.endswith("*** The program being debugged stopped while in a function called from GDB.\n"
                         "Evaluation of the expression containing the function\n(stopper) will be abandoned.\n"
                         "When the function is done executing, GDB will silently stop."), out
