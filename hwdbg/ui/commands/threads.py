@@ -3,7 +3,7 @@ its ``Thread 0x... (LWP N)`` names; a kernel TID is still understood where a num
 from __future__ import annotations
 
 import argparse
-from typing import Any, Optional
+from typing import Any
 
 from ...errors import HwdbgError, TargetError
 from ...session.thread_numbers import target_id
