@@ -34,7 +34,7 @@ class StopDispatch:
             return None
         if isinstance(event, pev.ThreadCreated):
             self.table.thread_created(tid)
-            self.thread_numbers.appeared(tid, lambda: inf.get_regs(tid))
+            self.thread_numbers.appeared(tid, lambda: inf.get_regs(tid), list(inf.threads))
             self.manager.add_thread(tid)
             self.manager.sync([tid])
             self.emit(rec.Notice("thread-created", f"new thread {tid}", tid=tid))

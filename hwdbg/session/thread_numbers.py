@@ -32,9 +32,15 @@ class ThreadNumbers:
             self._highest += 1
             self._numbers[tid] = self._highest
 
-    def appeared(self, tid: int, regs: Callable[[], Any]) -> None:
+    def appeared(self, tid: int, regs: Callable[[], Any], known: Iterable[int] = ()) -> None:
         """A new thread, stopped before its first instruction: numbered, and its pointer kept
-        (fs_base, which clone set from CLONE_SETTLS)."""
+        (fs_base, which clone set from CLONE_SETTLS). ``known``: the process's threads in the
+        order of their clone events; those before it are numbered first, as gdb numbers them at
+        the clone, though the new threads' first stops may be reported in another order."""
+        for earlier in known:
+            if earlier == tid:
+                break
+            self.add(earlier)
         self.add(tid)
         try:
             self._pointers[tid] = regs().fs_base
@@ -50,6 +56,10 @@ class ThreadNumbers:
 
     def number(self, tid: int) -> Optional[int]:
         return self._numbers.get(tid)
+
+    def tid_of(self, number: int) -> Optional[int]:
+        """The thread gdb numbers NUMBER (it may have exited since)."""
+        return next((tid for tid, n in self._numbers.items() if n == number), None)
 
     @property
     def several(self) -> bool:

@@ -347,6 +347,7 @@ def load_all() -> Registry:
     """Imports every command module (each registers its commands once) and returns the registry."""
     from . import (  # noqa: F401
         bpenable, bpinfo, breakpoints, calls, data, display, frames, misc, printopts, running, signals, source, status,
+        threads,
         stepping,
         typeinfo,
     )

@@ -33,8 +33,6 @@ def breakpoint_table(ctx: Any, bps: list[Any]) -> str:
             flags.append("trace, no-stop" if bp.no_stop else "trace")
         if bp.priority:
             flags.append(f"priority {bp.priority}")
-        if bp.thread is not None:
-            flags.append(f"thread {bp.thread}")
         what = bp.expr
         if not bp.kind.is_data:
             frame = ctx.session.describe(bp.addr)
@@ -54,6 +52,9 @@ def breakpoint_table(ctx: Any, bps: list[Any]) -> str:
             rows.append(f"\t{', '.join(flags)}")
         if bp.condition:
             rows.append(f"\tstop only if {bp.condition}")
+        if bp.thread is not None:  # gdb's number of the thread (its TID once it has none)
+            number = ctx.session.thread_numbers.number(bp.thread)
+            rows.append(f"\tstop only in thread {bp.thread if number is None else number}")
         if bp.total:
             times = "time" if bp.total == 1 else "times"
             what = "counted" if bp.count else "breakpoint already hit"

@@ -15,6 +15,7 @@ from ...symbols.dwarf_locations import REGISTER_NAMES
 from ..render import KIND_TITLES
 from . import (Category, CommandParser, Result, command, first_then_raw, number, parse_ids, shell_split,
                split_condition)
+from .threads import thread_tid
 
 B = Category.BREAKPOINTS
 
@@ -29,7 +30,7 @@ def _bp_parser(name: str, *, code: bool = False) -> CommandParser:
         parser.add_argument("--count", action="store_true")
         parser.add_argument("--kernel", action="store_true")
     parser.add_argument("--priority", type=number, default=0, metavar="P")
-    parser.add_argument("--thread", type=number, metavar="TID")
+    parser.add_argument("--thread", type=number, metavar="N")
     parser.add_argument("--trace", action="store_true")
     parser.add_argument("--no-stop", action="store_true")
     parser.add_argument("--backtrace", action="store_true")
@@ -45,6 +46,15 @@ def bp_split(rest: str) -> list[str]:
     return argv
 
 
+def break_split(rest: str) -> list[str]:
+    """gdb's `break LOC thread N if COND` (and `watch EXPR thread N`) as well as the --thread option."""
+    argv = bp_split(rest)
+    words = [w for w in argv if not w.startswith("--if=")]
+    if len(words) >= 3 and words[-2] == "thread":
+        argv = words[:-2] + ["--thread", words[-1]] + [w for w in argv if w.startswith("--if=")]
+    return argv
+
+
 def bp_json(bp: Any) -> dict[str, Any]:
     data = bp.to_json()
     data.pop("event", None)
@@ -54,11 +64,7 @@ def bp_json(bp: Any) -> dict[str, Any]:
 
 def _check_options(ctx: Any, args: argparse.Namespace) -> None:
     if args.thread is not None:
-        inf = ctx.session.inferior
-        if inf is None or not inf.alive:
-            raise UsageError("--thread needs a running program (thread ids exist only then)")
-        if args.thread not in inf.threads:
-            raise UsageError(f"no thread {args.thread} in process {inf.pid}; see `info threads`")
+        args.thread = thread_tid(ctx, args.thread)  # gdb's number (or a TID) -> the TID it limits to
     if args.priority < -(1 << 31) or args.priority >= 1 << 31:
         raise UsageError(f"priority {args.priority} is out of range")
 
@@ -131,9 +137,9 @@ def _kernel_note(session: Any, bp: Any) -> str:
             + "); a program started after the watch is set stops only at the calls that write")
 
 
-@command(_bp_parser("watch"), category=B, split=bp_split, complete="symbols")
+@command(_bp_parser("watch"), category=B, split=break_split, complete="symbols")
 def watch(ctx: Any, args: argparse.Namespace) -> Result:
-    """watch EXPR [-l|-location] [--length N] [--priority P] [--thread TID] [--trace [--no-stop]] [--count] [--kernel] [--backtrace] [if CONDITION]
+    """watch EXPR [-l|-location] [--length N] [--priority P] [--thread N] [--trace [--no-stop]] [--count] [--kernel] [--backtrace] [if CONDITION]
 
     Stop when a write changes the value of EXPR (a variable, a field, an array
     element, *ADDRESS, LIB:symbol). The length comes from the type; --length
@@ -176,9 +182,9 @@ def watch(ctx: Any, args: argparse.Namespace) -> Result:
     the trampoline finishes its write untraced and dies of SIGTRAP at the trampoline's int3
     (unless another thread's write to the pages kills the process with SIGSEGV first).
 
-    --trace reports each change in one line and keeps running; --thread TID arms it
-    in one thread only; --priority P decides who keeps a debug register when more
-    breakpoints are registered than the CPU has slots (higher wins); --backtrace
+    --trace reports each change in one line and keeps running; --thread N (or gdb's
+    trailing thread N) arms it in thread N only (gdb's number, or a TID, as for break);
+    --priority P decides who keeps a debug register when more breakpoints are registered than the CPU has slots (higher wins); --backtrace
     records the call stack at each hit; --count never stops: the CPU counts the writes
     (perf breakpoints, exact, at full speed; `info breakpoints` shows the count).
     --trace --no-stop never stops the target either: each write is a perf record
@@ -214,9 +220,9 @@ def watch(ctx: Any, args: argparse.Namespace) -> Result:
     return _add_watch(ctx, args, Kind.WATCH)
 
 
-@command(_bp_parser("rwatch"), category=B, split=bp_split, complete="symbols")
+@command(_bp_parser("rwatch"), category=B, split=break_split, complete="symbols")
 def rwatch(ctx: Any, args: argparse.Namespace) -> Result:
-    """rwatch EXPR [-l|-location] [--length N] [--priority P] [--thread TID] [--trace] [--backtrace] [if CONDITION]
+    """rwatch EXPR [-l|-location] [--length N] [--priority P] [--thread N] [--trace] [--backtrace] [if CONDITION]
 
     Stop when EXPR is read. x86-64 cannot trap reads only: this is emulated with an
     access (read/write) watchpoint plus filtering. An access that changes the value
@@ -226,9 +232,9 @@ def rwatch(ctx: Any, args: argparse.Namespace) -> Result:
     return _add_watch(ctx, args, Kind.RWATCH)
 
 
-@command(_bp_parser("awatch"), category=B, split=bp_split, complete="symbols")
+@command(_bp_parser("awatch"), category=B, split=break_split, complete="symbols")
 def awatch(ctx: Any, args: argparse.Namespace) -> Result:
-    """awatch EXPR [-l|-location] [--length N] [--priority P] [--thread TID] [--trace [--no-stop]] [--backtrace] [if CONDITION]
+    """awatch EXPR [-l|-location] [--length N] [--priority P] [--thread N] [--trace [--no-stop]] [--backtrace] [if CONDITION]
 
     Stop when EXPR is read or written (an access watchpoint). With --trace
     --no-stop, every access is recorded without stopping, as for watch (no value)."""
@@ -286,7 +292,7 @@ def _add_break(ctx: Any, args: argparse.Namespace, temporary: bool) -> Result:
 def _break_parser(name: str) -> CommandParser:
     parser = CommandParser(name)
     parser.add_argument("expr", nargs="+", metavar="LOCATION")
-    parser.add_argument("--thread", type=number, metavar="TID")
+    parser.add_argument("--thread", type=number, metavar="N")
     parser.add_argument("--trace", action="store_true")
     parser.add_argument("--backtrace", action="store_true")
     parser.add_argument("--if", dest="condition", help=argparse.SUPPRESS)
@@ -294,18 +300,9 @@ def _break_parser(name: str) -> CommandParser:
     return parser
 
 
-def break_split(rest: str) -> list[str]:
-    """gdb's `break LOC thread TID if COND` as well as the --thread option."""
-    argv = bp_split(rest)
-    words = [w for w in argv if not w.startswith("--if=")]
-    if len(words) >= 3 and words[-2] == "thread":
-        argv = words[:-2] + ["--thread", words[-1]] + [w for w in argv if w.startswith("--if=")]
-    return argv
-
-
 @command(_break_parser("break"), category=B, split=break_split, complete="symbols", aliases=("b", "br"))
 def break_(ctx: Any, args: argparse.Namespace) -> Result:
-    """break LOCATION [thread TID] [--trace] [--backtrace] [if CONDITION]
+    """break LOCATION [thread N] [--trace] [--backtrace] [if CONDITION]
 
     A software breakpoint (an int3 written into the code): stop before the
     instruction at LOCATION runs. LOCATION is FUNCTION (after its prologue, as gdb),
@@ -316,21 +313,22 @@ def break_(ctx: Any, args: argparse.Namespace) -> Result:
     so does a FILE:LINE of inlined code (one location per inlined copy, as gdb). Any
     number of them, none uses a debug register; the int3 bytes are invisible to print,
     x, disassemble and memory reads, and are removed before the process is let go
-    (detach, quit, errors, signals) and from forked children. thread TID: only it stops."""
+    (detach, quit, errors, signals) and from forked children. thread N: only thread N stops
+    (gdb's number, see `info threads`; a kernel TID of the process that is no number works too)."""
     return _add_break(ctx, args, temporary=False)
 
 
 @command(_break_parser("tbreak"), category=B, split=break_split, complete="symbols")
 def tbreak(ctx: Any, args: argparse.Namespace) -> Result:
-    """tbreak LOCATION [thread TID] [if CONDITION]
+    """tbreak LOCATION [thread N] [if CONDITION]
 
     Like break, but the breakpoint is deleted when it first stops the program."""
     return _add_break(ctx, args, temporary=True)
 
 
-@command(_bp_parser("hbreak", code=True), category=B, split=bp_split, complete="symbols", aliases=("hb",))
+@command(_bp_parser("hbreak", code=True), category=B, split=break_split, complete="symbols", aliases=("hb",))
 def hbreak(ctx: Any, args: argparse.Namespace) -> Result:
-    """hbreak LOCATION [--priority P] [--thread TID] [--trace [--no-stop]] [--backtrace] [if CONDITION]
+    """hbreak LOCATION [--priority P] [--thread N] [--trace [--no-stop]] [--backtrace] [if CONDITION]
 
     A hardware execute breakpoint: stop before the instruction at LOCATION runs.
     LOCATION is FUNCTION, FUNCTION+OFFSET, FILE:LINE, *ADDRESS or LIB:FUNCTION. The
@@ -339,9 +337,9 @@ def hbreak(ctx: Any, args: argparse.Namespace) -> Result:
     return _add_hbreak(ctx, args, temporary=False)
 
 
-@command(_bp_parser("thbreak", code=True), category=B, split=bp_split, complete="symbols")
+@command(_bp_parser("thbreak", code=True), category=B, split=break_split, complete="symbols")
 def thbreak(ctx: Any, args: argparse.Namespace) -> Result:
-    """thbreak LOCATION [--priority P] [--thread TID] [if CONDITION]
+    """thbreak LOCATION [--priority P] [--thread N] [if CONDITION]
 
     Like hbreak, but the breakpoint is deleted when it is first hit."""
     return _add_hbreak(ctx, args, temporary=True)

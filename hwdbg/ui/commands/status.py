@@ -1,4 +1,4 @@
-"""The process and the debugger: info registers, info threads, thread, info proc, info slots."""
+"""The process and the debugger: info registers, info proc, info slots (threads: threads.py)."""
 from __future__ import annotations
 
 import argparse
@@ -6,7 +6,6 @@ from typing import Any, Optional
 
 from ...errors import UsageError
 from ...linux.procfs import read_maps
-from ..render import frame_text
 from . import Category, CommandParser, Result, command, current_tid, number, printable, symbolic
 from ...hw import debugregs
 from ...session.pagewatch import backend_text
@@ -58,58 +57,6 @@ def info_registers(ctx: Any, args: argparse.Namespace) -> Result:
     values = {name: int(getattr(regs, name)) for name in (names or GENERAL_REGISTERS)}
     lines = [f"{name:<15}{value:<#19x}{_natural(ctx, name, value)}" for name, value in values.items()]
     return Result("info registers", {"tid": tid, "registers": values}, "\n".join(lines))
-
-
-# ------------------------------------------------------------------ threads
-
-@command(category=S, group="info", name="threads")
-def info_threads(ctx: Any, args: argparse.Namespace) -> Result:
-    """info threads
-
-    Every thread of the process: its id (the kernel's tid), whether it is stopped,
-    and where. * marks the current thread (see `thread`)."""
-    session = ctx.session
-    inf = session.require_process()
-    current = current_tid(ctx)
-    rows, lines = [], [f"  {'Id':<9}{'State':<10}Frame"]
-    for tid in sorted(inf.threads):
-        thread = inf.threads[tid]
-        row: dict[str, Any] = {"tid": tid, "current": tid == current,
-                               "state": "running" if thread.running else "stopped"}
-        where = ""
-        if not thread.running:
-            pc = session.arch.get_pc(inf.get_regs(tid))
-            frame = session.describe(pc)
-            row.update(pc=pc, function=frame.function, file=frame.file, line=frame.line)
-            where = frame_text(frame, pc)
-        rows.append(row)
-        lines.append(f"{'*' if tid == current else ' '} {tid:<9}{row['state']:<10}{where}")
-    return Result("info threads", {"threads": rows}, "\n".join(lines))
-
-
-_thread_parser = CommandParser("thread")
-_thread_parser.add_argument("tid", nargs="?", type=number, metavar="TID")
-
-
-@command(_thread_parser, category=S)
-def thread(ctx: Any, args: argparse.Namespace) -> Result:
-    """thread [TID]
-
-    Makes TID the current thread (for print, x, info registers, stepi, bt);
-    without TID, shows the current thread."""
-    session = ctx.session
-    inf = session.require_process()
-    if args.tid is None:
-        tid = current_tid(ctx)
-        return Result("thread", {"tid": tid}, f"[Current thread is {tid}]")
-    if args.tid not in inf.threads:
-        raise UsageError(f"no thread {args.tid} in process {inf.pid}; see `info threads`")
-    session.current_tid = args.tid
-    text = f"[Switching to thread {args.tid}]"
-    if not inf.threads[args.tid].running:
-        pc = session.arch.get_pc(inf.get_regs(args.tid))
-        text += f"\n#0  {frame_text(session.describe(pc), pc)}"
-    return Result("thread", {"tid": args.tid}, text)
 
 
 # ------------------------------------------------------------------ mappings
