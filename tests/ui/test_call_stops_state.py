@@ -159,8 +159,8 @@ def test_a_signal_to_hwdbg_during_a_call_lets_the_attached_program_run_on(build_
     try:
         assert proc.stdout.readline() == "ready\n"
         debugger = subprocess.Popen(
-            [sys.executable, "-m", "hwdbg", "--batch", "-p", str(proc.pid), "-ex", "break checkpoint",
-             "-ex", "continue", "-ex", "echo calling\\n", "-ex", "print spinner()"],
+            [sys.executable, "-X", "faulthandler", "-m", "hwdbg", "--batch", "-p", str(proc.pid),
+             "-ex", "break checkpoint", "-ex", "continue", "-ex", "echo calling\\n", "-ex", "print spinner()"],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         assert debugger.stdout.readline().startswith("Attaching to process")
         proc.stdin.write("go\n")
@@ -171,7 +171,11 @@ def test_a_signal_to_hwdbg_during_a_call_lets_the_attached_program_run_on(build_
             assert seen[-1], seen  # hwdbg ended early
         time.sleep(0.3)  # the call runs (its outcome is the same if it has not started yet)
         debugger.send_signal(signo)
-        debugger.communicate(timeout=60)
+        try:
+            debugger.communicate(timeout=60)
+        except subprocess.TimeoutExpired:  # a hang: where every thread of hwdbg is (faulthandler)
+            debugger.send_signal(signal.SIGABRT)
+            pytest.fail("hwdbg did not end after the signal:\n" + "".join(seen) + debugger.communicate(timeout=30)[0])
         assert proc.stdout.read().splitlines() == [OUTPUT]
         assert proc.wait(timeout=60) == 0
     finally:
