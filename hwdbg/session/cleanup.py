@@ -44,7 +44,18 @@ def _on_fatal_signal(signo: int, _frame: Any) -> None:
         session.interrupt()
 
 
-def install_signal_cleanup(signals: Iterable[int] = (_signal.SIGINT, _signal.SIGTERM, _signal.SIGHUP)) -> None:
+FATAL_SIGNALS = (_signal.SIGINT, _signal.SIGTERM, _signal.SIGHUP)
+
+
+def leave_fatal_signals_to_the_main_thread() -> None:
+    """Called first in hwdbg's own threads. Python runs a handler in the main thread, but the
+    kernel may hand a process's signal to any thread that does not block it: taken by a helper
+    while the main thread sleeps in waitpid for a target that will not stop by itself (a
+    spinning called function), the handler would wait, and with it the interrupt, forever."""
+    _signal.pthread_sigmask(_signal.SIG_BLOCK, FATAL_SIGNALS)
+
+
+def install_signal_cleanup(signals: Iterable[int] = FATAL_SIGNALS) -> None:
     """Makes SIGINT/SIGTERM/SIGHUP end the program through cleanup (main thread only; handlers
     the program installed itself are left alone)."""
     if threading.current_thread() is not threading.main_thread():

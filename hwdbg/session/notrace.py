@@ -25,6 +25,7 @@ from ..errors import SlotError, UsageError
 from ..hw.breakpoint import BreakpointManager
 from ..hw.perftrace import PerfSlotsBusy, Sample, TraceEvents
 from ..records import Kind
+from .cleanup import leave_fatal_signals_to_the_main_thread
 from .model import UserBreakpoint
 
 POLL_MS = 50  # the reader's longest sleep: records of a slow writer show up within it
@@ -188,6 +189,7 @@ class NoStopTraces:
         self.drain()
 
     def _read_loop(self) -> None:
+        leave_fatal_signals_to_the_main_thread()
         poller = select.poll
         while True:
             with self.lock:

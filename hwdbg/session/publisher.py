@@ -21,6 +21,8 @@ import time
 from collections import deque
 from typing import Any, Callable, Iterator, Optional
 
+from .cleanup import leave_fatal_signals_to_the_main_thread
+
 MAX_PENDING = 8  # bursts (of up to 1024 hits) waiting: beyond that the C loop waits, memory stays flat
 CHUNK = 128  # hits announced per turn: between turns the GIL is offered to the run loop
 
@@ -80,6 +82,7 @@ class Publisher:
             self._thread = None
 
     def _run(self) -> None:
+        leave_fatal_signals_to_the_main_thread()
         cpus = self._cpus()
         if cpus:
             try:

@@ -78,3 +78,21 @@ def test_announcers_raise_a_failure_only_if_nothing_else_is_on_its_way():
             publisher.submit([1])
             raise KeyError("body")
     assert sharing.shared == 0 and sharing.stopped == 2 and not publisher.running
+
+
+def test_the_publisher_thread_leaves_sigint_sigterm_sighup_to_the_main_thread():
+    """The kernel may give a process's signal to any thread not blocking it; Python runs the
+    handler in the main thread only, which may sleep in waitpid meanwhile: the publisher blocks them."""
+    import signal
+
+    mask = []
+
+    def publish(hits):
+        with open(f"/proc/self/task/{threading.get_native_id()}/status") as f:
+            mask.append(int(next(line for line in f if line.startswith("SigBlk:")).split()[1], 16))
+
+    publisher = Publisher(publish, lambda: None, threading.RLock(), lambda: None)
+    publisher.start()
+    publisher.submit([1])
+    publisher.stop()
+    assert all(mask[0] & 1 << (signo - 1) for signo in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP))
