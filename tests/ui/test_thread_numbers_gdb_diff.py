@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
 
 import pytest
 
 from hwdbg.ui.commands.threads import info_threads
 
-from ui_helpers import run_hwdbg
+from test_thread_stops_gdb_diff import gdb_and_hwdbg
 
 pytestmark = [pytest.mark.requires_ptrace,
               pytest.mark.skipif(shutil.which("gdb") is None, reason="gdb is not installed")]
@@ -40,15 +39,8 @@ def normalised(text: str) -> list[str]:
 
 def test_thread_commands_take_and_show_gdbs_numbers(build_target):
     exe = build_target("thread_numbers")
-    argv = ["gdb", "-nx", "-batch"]
-    hw_argv = ["--batch"]
-    for line in SCRIPT:
-        argv += ["-ex", line]
-        hw_argv += ["-ex", line]
-    gdb = subprocess.run([*argv, str(exe)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                         timeout=180, stdin=subprocess.DEVNULL)
-    run = run_hwdbg(*hw_argv, exe, timeout=180)
-    expected = normalised(gdb.stdout)
+    gdb, run = gdb_and_hwdbg(exe, SCRIPT)
+    expected = normalised(gdb)
     assert normalised(run.stdout + run.stderr) == expected, run
     # the lines this is about are there (not two empty outputs)
     assert expected.count("  Id Target Id Frame ") == 2

@@ -44,7 +44,8 @@ def normalised(text: str) -> list[str]:
     return [NUMBERED.sub(rank, line) for line in text.splitlines() if not DROPPED.match(line)]
 
 
-def both(exe, commands: list[str]) -> tuple[list[str], list[str]]:
+def gdb_and_hwdbg(exe, commands: list[str]):
+    """gdb's output of commands on exe (-batch), and hwdbg's --batch run of them."""
     argv = ["gdb", "-nx", "-batch"]
     hw_argv = ["--batch"]
     for line in commands:
@@ -52,8 +53,12 @@ def both(exe, commands: list[str]) -> tuple[list[str], list[str]]:
         hw_argv += ["-ex", line]
     gdb = subprocess.run([*argv, str(exe)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                          timeout=180, stdin=subprocess.DEVNULL)
-    run = run_hwdbg(*hw_argv, exe, timeout=180)
-    return normalised(gdb.stdout), normalised(run.stdout + run.stderr)
+    return gdb.stdout, run_hwdbg(*hw_argv, exe, timeout=180)
+
+
+def both(exe, commands: list[str]) -> tuple[list[str], list[str]]:
+    gdb, run = gdb_and_hwdbg(exe, commands)
+    return normalised(gdb), normalised(run.stdout + run.stderr)
 
 
 @pytest.mark.parametrize("script", sorted(SCRIPTS))
