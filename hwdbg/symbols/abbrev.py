@@ -88,7 +88,8 @@ def install(dwarfinfo) -> None:
                 raise DWARFError(f"Offset '{offset:#x}' to abbrev table out of section bounds")
             table = AbbrevTable.__new__(AbbrevTable)
             table.structs, table.stream, table.offset = dwarfinfo.structs, section.stream, offset
-            table._abbrev_map = parse_table(section.stream.getbuffer(), offset)
+            stream = section.stream
+            table._abbrev_map = parse_table(stream.whole() if hasattr(stream, "whole") else stream.getbuffer(), offset)
             cache[offset] = table
         return table
 

@@ -111,6 +111,8 @@ def section_bytes(descriptor) -> bytes:
     if descriptor is None:
         return b""
     stream = descriptor.stream
+    if hasattr(stream, "whole"):  # a LazySection (symbols/sections.py): not copied
+        return stream.whole()[: descriptor.size]
     if hasattr(stream, "getbuffer"):
         return stream.getbuffer()[: descriptor.size]
     stream.seek(0)

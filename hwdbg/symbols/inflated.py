@@ -49,21 +49,25 @@ def key(build_id: Optional[str], stream: Any, section: Any, size: int) -> Option
 
 
 def load(key: Key) -> bytes:
-    """The cached start of the section, or b"" (absent, stale or damaged: rewritten at exit)."""
+    """The cached start of the section, or b"" (absent, stale or damaged: rewritten at exit).
+
+    The bytes are read into an object of their own, which a BytesIO then shares: libc's
+    3 MB are not copied after the read."""
     try:
         with open(os.path.join(key.directory, key.name), "rb") as f:
+            head = f.read(HEADER.size + META.size)
             data = f.read()
     except OSError:
         return b""
-    if len(data) < HEADER.size + META.size:
+    if len(head) < HEADER.size + META.size:
         return b""
-    magic, version, crc, length = HEADER.unpack_from(data)
-    body = memoryview(data)[HEADER.size:]
-    if (magic, version) != (MAGIC, FORMAT_VERSION) or len(body) != length or zlib.crc32(body) != crc:
+    magic, version, crc, length = HEADER.unpack_from(head)
+    meta = head[HEADER.size:]
+    if (magic, version) != (MAGIC, FORMAT_VERSION) or META.size + len(data) != length:
         return b""
-    if body[:META.size] != key.meta:
+    if meta != key.meta or zlib.crc32(data, zlib.crc32(meta)) != crc:
         return b""
-    return body[META.size:]
+    return data
 
 
 def keep(inflater: Any) -> None:
@@ -85,18 +89,20 @@ def store_all() -> None:
             longest[where] = inflater
     for inflater in longest.values():
         if inflater.known > max(inflater.stored, MIN_BYTES - 1) and name_index.cache_enabled():
-            store(inflater.cache_key, inflater.start())
+            with inflater.start() as start:
+                store(inflater.cache_key, start)
 
 
-def store(key: Key, data: bytes) -> None:
-    body = key.meta + data
+def store(key: Key, data: Any) -> None:
+    """Writes ``data`` (bytes or a buffer: written from where it is, not copied) as key's file."""
+    crc = zlib.crc32(data, zlib.crc32(key.meta))
     directory = key.directory
     tmp = os.path.join(directory, f".{key.name}.{os.getpid()}.tmp")
     try:
         os.makedirs(directory, exist_ok=True)
         with open(tmp, "wb") as f:
-            f.write(HEADER.pack(MAGIC, FORMAT_VERSION, zlib.crc32(body), len(body)))
-            f.write(body)
+            f.write(HEADER.pack(MAGIC, FORMAT_VERSION, crc, META.size + len(data)) + key.meta)
+            f.write(data)
         os.replace(tmp, os.path.join(directory, key.name))
     except OSError as e:
         name_index.notice(f"cannot write symbol index cache in {directory}: {e.strerror or e}; "

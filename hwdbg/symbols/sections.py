@@ -54,6 +54,13 @@ class LazySection(io.BytesIO):
             return memoryview(data)[:end]
         return self.read(end)
 
+    def whole(self):
+        """All the section's bytes, as ``getbuffer()`` but never a copy: BytesIO's getbuffer
+        copies a buffer it shares (the file's bytes, or the cached inflated ones)."""
+        self.seek(0)
+        data = self.__dict__.get("_data")
+        return memoryview(data) if data is not None else self.getbuffer()
+
 
 class _Inflating:
     """A zlib-compressed section decompressed only as far as reads reach: one unit of libc's
@@ -73,9 +80,10 @@ class _Inflating:
         if self.cache_key is not None:
             start = inflated.load(self.cache_key)
             if start:
-                io.BytesIO.write(stream, start)
-                io.BytesIO.seek(stream, 0)
+                io.BytesIO.__init__(stream, start)  # shared, not copied, until the inflater writes past it
                 self.stored = len(start)
+                if self.stored >= self._size:
+                    stream._data = start  # the whole section: whole() and prefix() view it
             inflated.keep(self)
             stream._inflating = self  # alive as long as the stream, for the store at exit
         for name, method in (("read", self.read), ("readinto", self.readinto), ("seek", self.seek)):
@@ -90,10 +98,10 @@ class _Inflating:
         """How many bytes of the section's start are known (inflated or read from the cache)."""
         return max(self._have, self.stored)
 
-    def start(self) -> bytes:
-        """The section's start known so far."""
-        with io.BytesIO.getbuffer(self._stream) as view:
-            return bytes(view[:self.known])
+    def start(self) -> memoryview:
+        """The section's start known so far: a view of the stream's buffer, not a copy (the
+        stream cannot grow while it is held: release it, a ``with`` block does)."""
+        return io.BytesIO.getbuffer(self._stream)[:self.known]
 
     def _done(self) -> None:
         for name in STREAM_METHODS:  # all there: BytesIO's own methods from now on
