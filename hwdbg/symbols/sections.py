@@ -15,7 +15,8 @@ from typing import Optional
 from elftools.common.exceptions import ELFError
 from elftools.dwarf.dwarfinfo import DebugSectionDescriptor
 
-from hwdbg.symbols import abbrev, inflated
+from hwdbg.symbols import abbrev, filewindow, inflated
+from hwdbg.symbols.filewindow import FileWindow
 
 # The BytesIO methods pyelftools and hwdbg use on a section's stream.
 STREAM_METHODS = ("read", "readinto", "readline", "seek", "tell", "getbuffer", "getvalue")
@@ -40,11 +41,29 @@ class LazySection(io.BytesIO):
             if section.compressed and section._compression_type == "ELFCOMPRESS_ZLIB":
                 _Inflating(self, section, self._build_id)
                 return getattr(self, name)(*args)
+            window = _window(section)
+            if window is not None:  # a big section: read in pieces as reads reach them
+                self._window = window
+                for method in ("read", "readinto", "readline", "seek", "tell"):
+                    setattr(self, method, getattr(window, method))
+                for method in ("getbuffer", "getvalue"):
+                    setattr(self, method, functools.partial(self._read_whole, method))
+                return getattr(self, name)(*args)
             # The file's bytes become the stream's buffer, shared rather than copied (BytesIO
-            # copies only when written to): python3.11d's .debug_info is 10 MB.
+            # copies only when written to).
             self._data = section.data()
             io.BytesIO.__init__(self, self._data)
         return getattr(self, name)(*args)
+
+    def _read_whole(self, name: Optional[str] = None, *args):
+        """From a window to the whole section in the stream's own buffer, at the same position."""
+        window = self.__dict__.pop("_window")
+        for method in STREAM_METHODS:
+            self.__dict__.pop(method, None)
+        self._data = window.whole()
+        io.BytesIO.__init__(self, self._data)
+        io.BytesIO.seek(self, window.pos)
+        return getattr(self, name)(*args) if name else None
 
     def prefix(self, end: int):
         """The section's first ``end`` bytes, not copied when they are the file's own."""
@@ -52,14 +71,28 @@ class LazySection(io.BytesIO):
         data = self.__dict__.get("_data")
         if data is not None:
             return memoryview(data)[:end]
-        return self.read(end)
+        window = self.__dict__.get("_window")
+        return window.prefix(end) if window is not None else self.read(end)
 
     def whole(self):
         """All the section's bytes, as ``getbuffer()`` but never a copy: BytesIO's getbuffer
         copies a buffer it shares (the file's bytes, or the cached inflated ones)."""
         self.seek(0)
+        if "_window" in self.__dict__:
+            self._read_whole()
         data = self.__dict__.get("_data")
         return memoryview(data) if data is not None else self.getbuffer()
+
+
+def _window(section) -> Optional[FileWindow]:
+    """A window on a big uncompressed section of a real file, or None (read it whole)."""
+    if section.data_size < filewindow.MIN_SIZE:
+        return None
+    try:
+        section.stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return None  # not a real file (a test's BytesIO, say)
+    return FileWindow(section.stream, section["sh_offset"], section.data_size, section.data)
 
 
 class _Inflating:
