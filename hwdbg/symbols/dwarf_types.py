@@ -14,7 +14,7 @@ from elftools.common.exceptions import DWARFError, ELFError
 from elftools.dwarf import constants as dw
 from elftools.dwarf.dwarf_expr import DW_OP_name2opcode
 
-from hwdbg.symbols.types import CType, Field, base_type_name, fill_later, pointer_name, renamed
+from hwdbg.symbols.types import CType, Field, base_type_name, fill_later, member, pointer_name, renamed
 
 VOID = CType("void", "void", 0)
 SMALL_DEBUG_INFO = 256 << 10  # bytes of .debug_info that index in about a tenth of a second
@@ -201,12 +201,12 @@ class TypeDecoder:
             return ()
 
     def _member(self, die) -> Field:
-        ctype = self.type_of(die)
         name = _text(_attr_value(die, "DW_AT_name"))
         offset = self._member_offset(die)
         bit_size = _attr_value(die, "DW_AT_bit_size")
         if bit_size is None:
-            return Field(name, offset, ctype)
+            return member(name, offset, lambda: self._member_type(die))
+        ctype = self.type_of(die)
         if "DW_AT_data_bit_offset" in die.attributes:  # DWARF 4+: bits from the start of the struct
             total_bits = die.attributes["DW_AT_data_bit_offset"].value
         else:  # DWARF 2/3: bits from the most significant end of a storage unit
@@ -217,6 +217,12 @@ class TypeDecoder:
             else:
                 total_bits = offset * 8 + big_end_offset
         return self._bitfield(name, ctype, total_bits, bit_size)
+
+    def _member_type(self, die) -> CType:
+        try:
+            return self.type_of(die)
+        except PARSE_ERRORS:  # read after the member list: one unreadable type stays one member's
+            return CType("void", "<unreadable type>", 0)
 
     @staticmethod
     def _bitfield(name: str, ctype: CType, total_bits: int, bit_size: int) -> Field:

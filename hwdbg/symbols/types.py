@@ -66,6 +66,33 @@ class _Fields:
 CType.fields = _Fields()  # type: ignore[assignment]  # after @dataclass, which took its default ()
 
 
+class _MemberType:
+    """``Field.ctype``, which a member read from DWARF converts when first asked for: finding
+    one member of a struct of 80 costs that member's type, not all 80."""
+
+    def __get__(self, obj, owner=None):
+        if obj is None:
+            return self
+        state = obj.__dict__
+        load = state.pop("_load_ctype", None)
+        if load is not None:
+            state["_ctype"] = load()
+        return state["_ctype"]
+
+    def __set__(self, obj, value) -> None:
+        obj.__dict__["_ctype"] = value
+
+
+Field.ctype = _MemberType()  # type: ignore[assignment]
+
+
+def member(name: str, offset: int, load: Callable[[], "CType"]) -> Field:
+    """A (not bit-) field whose type ``load()`` gives on first use of ``.ctype``."""
+    made = Field(name, offset, None)  # type: ignore[arg-type]
+    made.__dict__["_load_ctype"] = load
+    return made
+
+
 def fill_later(ctype: CType, load: Callable[[], tuple]) -> None:
     """Let ``load()`` produce the struct's fields on first use of ``ctype.fields``."""
     ctype.__dict__["_load_fields"] = load

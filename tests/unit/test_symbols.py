@@ -330,6 +330,22 @@ def test_struct_layout_matches_offsetof(versioned):
     assert config.field_named("ratio").ctype.kind == "float"
 
 
+def test_a_members_type_is_decoded_when_first_used(versioned):
+    """Finding one member of a struct decodes that member's type only (python3.11d's
+    interpreter state has 80); each type, once decoded, is the one a full decode gives."""
+    exe, _, _ = versioned
+    table = SymbolTable(exe)  # its own: the module's table may have decoded them already
+    config = table.lookup("config").ctype
+    members = {f.name: f for f in config.fields}
+    waiting = {name for name, f in members.items() if "_load_ctype" in vars(f)}
+    assert {"origin", "name", "color", "u", "ratio"} <= waiting
+    origin = config.field_named("origin")
+    assert origin.ctype.name == "struct point" and "_load_ctype" not in vars(origin)
+    assert "_load_ctype" in vars(members["ratio"])
+    assert members["ratio"].ctype.kind == "float" and members["color"].ctype.name == "enum color"
+    assert config.fields == SymbolTable(exe).lookup("config").ctype.fields  # equal, member by member, with the types
+
+
 def test_enum(versioned):
     _, table, facts = versioned
     color = table.lookup("config").ctype.field_named("color").ctype
