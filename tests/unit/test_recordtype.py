@@ -3,6 +3,7 @@ fields/replace/asdict, inheritance; checked side by side on generated classes.""
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from typing import ClassVar, Optional
 
 import pytest
@@ -101,3 +102,82 @@ def test_recursive_repr_is_cut_as_dataclasses_cut_it():
     a, b = Ours(), Ours2()
     a.other, b.other = a, b
     assert repr(a).replace("Ours(", "X(") == repr(b).replace("Ours2(", "X(")
+
+
+def _both(body: dict, **options):
+    """The same class body (a dict of annotations and defaults) made by @dataclass and by @record."""
+    made = []
+    for decorate in (dataclasses.dataclass(**options), record(**options)):
+        namespace = {key: (dataclasses.field(**value) if key in body["__annotations__"] else value)
+                     for key, value in body.items()}
+        made.append(decorate(type("Shape", (), namespace)))
+    return made
+
+
+FIELD_KINDS = st.sampled_from(["plain", "default", "factory", "no_init_default", "no_init_factory", "kw_only"])
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(FIELD_KINDS, max_size=5), st.booleans(), st.booleans(), st.booleans(), st.data())
+def test_init_matches_dataclass(kinds, frozen, slots, post_init, data):
+    """Parameters, defaults, factories, kw_only, init=False and __post_init__ as dataclasses' __init__
+    (compiled at the first instantiation here): the same signature, docstring and instances."""
+    annotations, body = {}, {}
+    for i, kind in enumerate(kinds):
+        name = f"f{i}"
+        annotations[name] = "object"
+        body[name] = {"plain": {}, "default": {"default": i}, "factory": {"default_factory": list},
+                      "no_init_default": {"init": False, "default": -i}, "no_init_factory": {"init": False, "default_factory": dict},
+                      "kw_only": {"kw_only": True}}[kind]
+    body["__annotations__"] = annotations
+    if post_init:
+        body["__post_init__"] = lambda self: object.__setattr__(self, "seen", True)
+    slots = slots and not post_init
+    try:
+        theirs_cls, ours_cls = _both(body, frozen=frozen, slots=slots)
+    except TypeError as error:  # a non-default field after a default one: refused the same way, at once
+        assert "follows default argument" in str(error)
+        with pytest.raises(TypeError, match=str(error)):
+            record(frozen=frozen, slots=slots)(type("Shape", (), {"__annotations__": annotations, **{
+                name: dataclasses.field(**spec) for name, spec in body.items() if name in annotations}}))
+        return
+    assert str(inspect.signature(ours_cls)) == str(inspect.signature(theirs_cls))
+    assert ours_cls.__doc__ == theirs_cls.__doc__
+    positional = [n for n, k in zip(annotations, kinds) if k == "plain"]
+    args = data.draw(st.lists(VALUES, min_size=len(positional), max_size=len(positional)))
+    keywords = {n: data.draw(VALUES) for n, k in zip(annotations, kinds) if k == "kw_only"}
+    ours, theirs = ours_cls(*args, **keywords), theirs_cls(*args, **keywords)
+    assert repr(ours).replace("Shape(", "") == repr(theirs).replace("Shape(", "")
+    assert dataclasses.asdict(ours) == dataclasses.asdict(theirs)
+    assert getattr(ours, "seen", None) == getattr(theirs, "seen", None)
+    assert ours_cls(*args, **keywords) == ours  # the compiled __init__ now in place
+    assert inspect.isfunction(vars(ours_cls)["__init__"])
+
+
+def test_frozen_inheritance_as_dataclasses():
+    @record(frozen=True)
+    class Base:
+        a: int
+
+    @record(frozen=True)
+    class Child(Base):
+        b: int = 2
+
+    class Plain(Child):  # not a record: may set attributes that are not fields
+        pass
+
+    p = Plain(1)
+    p.other = 3
+    assert p.other == 3 and repr(p).endswith("Plain(a=1, b=2)")
+    with pytest.raises(dataclasses.FrozenInstanceError, match="cannot assign to field 'a'"):
+        p.a = 5
+    with pytest.raises(dataclasses.FrozenInstanceError, match="cannot delete field 'b'"):
+        del Child(1).b
+    with pytest.raises(TypeError, match="cannot inherit non-frozen dataclass from a frozen one"):
+        record(type("Loose", (Base,), {}))
+    with pytest.raises(TypeError, match="cannot inherit frozen dataclass from a non-frozen one"):
+        record(frozen=True)(type("Tight", (record(type("Open", (), {})),), {}))
+    with pytest.raises(TypeError, match="Cannot overwrite attribute __setattr__"):
+        record(frozen=True)(type("Own", (), {"__setattr__": lambda self, name, value: None}))
+    with pytest.raises(TypeError, match="InitVar"):
+        record(type("Var", (), {"__annotations__": {"x": dataclasses.InitVar[int]}}))
