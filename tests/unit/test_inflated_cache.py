@@ -123,3 +123,19 @@ def test_unwritable_cache_directory_is_one_notice(build_target, cache, tmp_path)
     inflated.store_all()
     assert len(seen) == 1 and "cannot write symbol index cache" in seen[0], seen
     assert _main_line(exe)[1] == where
+
+
+def test_a_whole_cached_section_is_the_bytes_read_back_not_a_copy(build_target, cache):
+    """The cached bytes become the stream's buffer: whole() views the very object read from the
+    cache file (one read, no copy into the stream, none for the C scanner's view)."""
+    exe = build_target("sym_globals", cflags=("-gz",))
+    expected = ElfImage(exe).elf.get_section_by_name(".debug_info").data()
+    stream, _ = _info(_dwarf(exe))
+    assert stream.getvalue() == expected  # inflated to the end: kept whole at exit
+    inflated.store_all()
+    stream, inflater = _info(_dwarf(exe))
+    assert inflater.stored == len(expected)
+    view = stream.whole()
+    assert view.obj is stream._data and type(view.obj) is bytes and view == expected
+    stream.seek(7)
+    assert stream.read(9) == expected[7:16]
