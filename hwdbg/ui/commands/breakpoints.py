@@ -268,10 +268,14 @@ def _file_shown(ctx: Any, addr: int, path: str) -> str:
 def _announce(ctx: Any, name: str, bp: Any, title: str, temporary: bool, note: Optional[str] = None) -> Result:
     frame = ctx.session.describe(bp.addr)
     line = getattr(bp, "line", None) or frame.line  # FILE:LINE: the line asked, as gdb says
-    place = f": {bp.expr}. ({len(bp.addresses)} locations)" if bp.more else \
-        f": file {_file_shown(ctx, bp.addr, frame.file)}, line {line}." if frame.file and line else ""
+    first = next((site for site in getattr(bp, "sites", ()) if site.addr == bp.addr), None)
+    has_line = frame.file and line and not (first is not None and first.label)  # a resolver's has none for gdb
+    place = f"{f': {bp.expr}.' if has_line else ''} ({len(bp.addresses)} locations)" if bp.more else \
+        f": file {_file_shown(ctx, bp.addr, frame.file)}, line {line}." if has_line else ""
     data = dict(bp_json(bp), temporary=temporary)
-    text = f"{title} {bp.id} at {bp.addr:#x}{place}{_status_note(bp)}"
+    resolver = not bp.more and any(site.resolver for site in getattr(bp, "sites", ()))
+    at = "gnu-indirect-function resolver at " if resolver else ""  # an IFUNC whose choice is not known yet
+    text = f"{title} {bp.id} at {at}{bp.addr:#x}{place}{_status_note(bp)}"
     if note:
         data["note"] = note
         text = f"{note[0].upper()}{note[1:]}.\n{text}"
