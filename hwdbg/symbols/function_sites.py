@@ -26,7 +26,7 @@ from hwdbg.symbols.dwarf_types import PARSE_ERRORS
 from hwdbg.symbols.elf import STB_LOCAL, STT_FUNC, STT_GNU_IFUNC, SHN_ABS, SHN_UNDEF
 from hwdbg.symbols.plt import stub_target
 from hwdbg.symbols.prologue import function_start
-from hwdbg.symbols.prologue_facts import function_facts, line_span
+from hwdbg.symbols.prologue_facts import DW_LANG_MIPS_ASSEMBLER, function_facts, line_span
 from hwdbg.symbols.scopes import function_scope
 
 R_X86_64_JUMP_SLOT = 7
@@ -145,21 +145,55 @@ def _start(module: Any, entry: int, size: int) -> int:
     return function_start(function_facts(module.image, module.dwarf, entry, size), line_span(module.dwarf))
 
 
+def _display_name(die: Any) -> Optional[str]:
+    """A function DIE's name as gdb 13 prints it: its linkage name when it has one (glibc's
+    ``__GI___strdup``), through its declaration or abstract origin, else DW_AT_name."""
+    for _ in range(3):
+        attrs = die.attributes
+        for key in ("DW_AT_linkage_name", "DW_AT_MIPS_linkage_name"):
+            if key in attrs:
+                value = attrs[key].value
+                return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+        origin = next((key for key in ("DW_AT_specification", "DW_AT_abstract_origin") if key in attrs), None)
+        if origin is None:
+            break
+        die = die.get_DIE_from_attribute(origin)
+    name = die.attributes.get("DW_AT_name")
+    if name is None:
+        return None
+    return name.value.decode(errors="replace") if isinstance(name.value, bytes) else str(name.value)
+
+
+def _aliases(die: Any, entry: int) -> list[Any]:
+    """The DIEs of a function: an assembler's unit names each alias by a DIE of its own."""
+    top = die.cu.get_top_DIE()
+    language = top.attributes.get("DW_AT_language")
+    if language is None or language.value != DW_LANG_MIPS_ASSEMBLER:
+        return [die]
+    found = [child for child in top.iter_children() if child.tag == "DW_TAG_subprogram"
+             and "DW_AT_low_pc" in child.attributes and child.attributes["DW_AT_low_pc"].value == entry]
+    return found or [die]
+
+
 def _row_name(module: Any, name: str, entry: int) -> Optional[str]:
-    """The function a row names: NAME when the DWARF function at the entry is NAME (gdb found
-    it by its debug info), else the innermost function holding the entry (a minimal symbol's)."""
+    """The function a row names (gdb's loc->symbol): NAME's own debug symbol when its name is
+    NAME, else the innermost function holding the entry, an inlined one included (the symbol
+    gdb finds for a minimal symbol's address)."""
     if module.dwarf is None:
         return None
     try:
+        die = module.dwarf.function_die_at(entry)
+        if die is None:
+            return None
+        names = [_display_name(alias) for alias in _aliases(die, entry)]
+        own = name if name in names else names[-1]  # the one asked, else the last alias (gdb's block)
         scope = function_scope(module.dwarf, entry)
+        chain = scope.inline_chain(entry) if scope is not None else []
     except PARSE_ERRORS:
         return None
-    if scope is None:
-        return None
-    if scope.name == name:
-        return name
-    chain = scope.inline_chain(entry)
-    return chain[-1].name if chain else scope.name
+    if own == name or not chain:
+        return own
+    return chain[-1].name
 
 
 def _inline_at(module: Any, entry: int) -> bool:

@@ -131,3 +131,44 @@ def test_a_version_or_missing_name_is_one_clean_line_and_changes_nothing(build_t
     for text in got[2:4]:
         assert len(text.splitlines()) == 1 and "Traceback" not in text, text
     assert table(got[4]) == table(hwdbg_outputs(exe, ["start", "break helper", "info breakpoints", "kill"])[2])
+
+
+VDSO_FUNCTIONS = {"clock_gettime", "clock_getres", "gettimeofday", "time", "getcpu"}  # gdb also breaks in the vDSO
+
+
+def test_c_library_names_found_in_several_places_as_gdb(build_target):
+    """A sample of the C library's exported functions that gdb finds in more than one place
+    (IFUNCs, ld.so's copies, older versions, several definitions): announcements and rows as
+    gdb's, but for the copies inlined into other functions (no line, `<f+N>`: not this part)."""
+    from test_break_libc_gdb_diff import FUNCTION_TYPES, _debug_file, _function_names, _libraries
+
+    exe = build_target("steps")
+    libraries = _libraries(exe)
+    libc = libraries.get("libc")
+    libc_debug = _debug_file(libc) if libc is not None else None
+    loader = next((p for name, p in libraries.items() if name.startswith("ld-linux")), None)
+    loader_debug = _debug_file(loader) if loader is not None else None
+    if libc_debug is None or loader_debug is None:
+        pytest.skip("no debug information for the C library (install libc6-dbg)")
+    exported = {n.partition("@")[0] for n in _function_names(libc, ".dynsym")}
+    versions = [n.partition("@")[0] for n in _function_names(libc, ".dynsym")]
+    defined = [n.partition("@")[0] for n in _function_names(libc_debug, ".symtab")]
+    in_loader = {n.partition("@")[0] for n in _function_names(loader_debug, ".symtab")}
+    ifuncs = {n.partition("@")[0] for n in _function_names(libc, ".dynsym", FUNCTION_TYPES[1:])}
+    several = sorted(n for n in exported - VDSO_FUNCTIONS
+                     if versions.count(n) > 1 or defined.count(n) > 1 or n in in_loader | ifuncs)
+    names = several[::max(1, len(several) // 80)]
+    commands = ["break main", "run"] + [f"break {name}" for name in names] + ["info breakpoints", "kill"]
+    expected, got = gdb_outputs(exe, commands), hwdbg_outputs(exe, commands)
+    rows_e, rows_g = table(expected[-2]), table(got[-2])
+    inlined = {row[0].split(".")[0] for row in rows_e[1] if "+" in row[6]}  # `<f+N>`: a copy inlined elsewhere
+    assert len(inlined) <= len(names) // 20, inlined
+    number = {c: str(i) for i, c in enumerate(commands[2:-2], 2)}
+    differ = [(c, e, g) for c, e, g in zip(commands[2:-2], expected[2:-2], got[2:-2])
+              if said(e) != said(g) and number[c] not in inlined]
+    assert not differ, differ[:5]
+    for kind in (0, 1):  # the table's breakpoint rows, then its location rows
+        assert [r for r in rows_g[kind] if r[0].split(".")[0] not in inlined] == \
+            [r for r in rows_e[kind] if r[0].split(".")[0] not in inlined]
+    assert sum(1 for e in expected[2:-2] if "locations)" in e) > len(names) // 4  # they are several
+    assert sum(1 for e in expected[2:-2] if "gnu-indirect-function" in e) >= 3
