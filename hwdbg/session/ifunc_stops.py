@@ -17,7 +17,7 @@ from typing import Any, Callable, Optional
 from ..process.control import Inferior
 from ..symbols.function_sites import Site, resolved_site
 
-RETURN = -3  # owner of the internal int3 at a resolver's return address (LOADER 0, STEP -1, CALL -2)
+RETURN = -(1 << 62)  # owner of the internal int3 at a resolver's return address (beyond -bp.id: scoped watches)
 
 
 def only_resolver(bp: Any, addr: int) -> Optional[Site]:

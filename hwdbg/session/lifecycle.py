@@ -137,6 +137,7 @@ class Lifecycle:
             self.manager.remove_thread(tid)
         self.strings.reset()
         self.soft.reset()
+        self.ifuncs.reset()
         self.kernel.reset()
         self.pages.reset()
         self.dummies.forget()

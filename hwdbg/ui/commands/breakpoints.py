@@ -314,7 +314,13 @@ def break_(ctx: Any, args: argparse.Namespace) -> Result:
     the current file) or LIB:FUNCTION (pending until LIB is loaded, at startup
     or by dlopen). A line without code moves to the next line that has some, and
     says so. A FUNCTION inlined in several places stops at each (1.1, 1.2, ...), and
-    so does a FILE:LINE of inlined code (one location per inlined copy, as gdb). Any
+    so does a FILE:LINE of inlined code (one location per inlined copy, as gdb); so
+    does a name defined in several places (static functions of several files, the
+    program and its libraries, ld.so's copies, older symbol versions: a library's
+    locations are added when it loads). An IFUNC (libc's strlen) breaks in the
+    function its resolver chose once known, else on the resolver (said "at
+    gnu-indirect-function resolver"; alone there, its hits count without a stop
+    and it then moves to the chosen function, as gdb 13 does). Any
     number of them, none uses a debug register; the int3 bytes are invisible to print,
     x, disassemble and memory reads, and are removed before the process is let go
     (detach, quit, errors, signals) and from forked children. thread N: only thread N stops
