@@ -259,7 +259,10 @@ def function_sites(symbols: Any, name: str, lib: Optional[str], read_word: Optio
             addr = _start(module, entry.value, entry.size) + module.bias
             if addr not in sites:
                 sites[addr] = Site(addr, _row_name(module, name, entry.value))
-        stubs += [addr + module.bias for addr in plt_stubs(module.image).get(name, ())]
+        own_stubs = plt_stubs(module.image).get(name, ())
+        if own_stubs:
+            symbols.require_resolved(module)  # a PIE's stubs have no address before it runs
+        stubs += [addr + module.bias for addr in own_stubs]
     if not has_global:
         for addr in stubs:
             sites.setdefault(addr, Site(addr, label=f"{name}@plt"))
