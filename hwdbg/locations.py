@@ -10,11 +10,12 @@ function meaning its first line after the prologue.
 from __future__ import annotations
 
 import re
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from . import expr
-from .errors import LibraryNotLoaded, SymbolError, UsageError
+from .errors import HwdbgError, LibraryNotLoaded, SymbolError, UsageError
 from .recordtype import record
+from .symbols.function_sites import Site, function_sites
 from .symbols.line_sites import line_sites
 
 UNTYPED_LENGTH = 4
@@ -104,6 +105,7 @@ class CodeSite:
     note: Optional[str] = None  # said to the user: the line moved to the next one with code
     more: tuple[int, ...] = ()  # further locations, by address: a function's inlined copies
     line: Optional[int] = None  # FILE:LINE: the line gdb reports (the one asked, unless moved)
+    sites: tuple = ()  # FUNCTION: each location as gdb shows it (symbols/function_sites.py Site), by address
 
 
 _LINE = re.compile(r"^\d+$")
@@ -134,23 +136,43 @@ def resolve_break(symbols: Any, env: expr.Env, text: str, default_file: Optional
     symbol_offset = _SYMBOL_OFFSET.match(text)
     if symbol_offset:
         name, lib = symbol_offset.group("name"), symbol_offset.group("lib")
-        inlined = symbols.inline_sites(name, lib) if symbols is not None and not symbol_offset.group("off") else []
-        try:
-            var = _lookup(symbols, name, lib)
-        except LibraryNotLoaded:
-            raise
-        except SymbolError:
-            if not inlined:
-                raise
-            return CodeSite(inlined[0], more=tuple(inlined[1:]))  # inlined everywhere, no copy of its own
-        if var.kind != "func":
-            raise SymbolError(f"'{var.name}' is a data symbol, not a function; to stop when it changes, use "
-                              f"watch {var.name}")
         if symbol_offset.group("off"):
+            var = _function(symbols, name, lib)
             return CodeSite(var.addr + _number(symbol_offset.group("off")))
-        sites = sorted({symbols.after_prologue(var), *inlined})
-        return CodeSite(sites[0], more=tuple(sites[1:]))
+        inlined = symbols.inline_sites(name, lib) if symbols is not None else []
+        found = function_sites(symbols, name, lib, _word_reader(env)) if symbols is not None else []
+        if not found:
+            try:
+                found = [Site(symbols.after_prologue(_function(symbols, name, lib)))]
+            except LibraryNotLoaded:
+                raise
+            except SymbolError:
+                if not inlined:
+                    raise
+        by_addr = {site.addr: site for site in found}
+        for addr in inlined:  # a copy inlined elsewhere: its row names the function itself
+            by_addr.setdefault(addr, Site(addr, name))
+        ordered = sorted(by_addr)
+        return CodeSite(ordered[0], more=tuple(ordered[1:]), sites=tuple(by_addr[addr] for addr in ordered))
     raise UsageError(f"cannot break at {text!r}: use FUNCTION, FILE:LINE, LINE or *ADDRESS")
+
+
+def _function(symbols: Any, name: str, lib: Optional[str]) -> Any:
+    var = _lookup(symbols, name, lib)
+    if var.kind != "func":
+        raise SymbolError(f"'{var.name}' is a data symbol, not a function; to stop when it changes, use "
+                          f"watch {var.name}")
+    return var
+
+
+def _word_reader(env: Any) -> Callable[[int], Optional[int]]:
+    """Reads a pointer of the process (a GOT slot), None when there is no process to read."""
+    def read(addr: int) -> Optional[int]:
+        try:
+            return int.from_bytes(env.read_memory(addr, 8), "little")
+        except (HwdbgError, AttributeError):
+            return None
+    return read
 
 
 def _lookup(symbols: Any, name: str, lib: Optional[str]) -> Any:

@@ -213,14 +213,52 @@ ENDBR64 = b"\xf3\x0f\x1e\xfa"
 PUSH_RBP = b"\x55"
 MOV_RSP_RBP = (b"\x48\x89\xe5", b"\x48\x8b\xec")  # the two encodings of movq %rsp,%rbp
 MOV_ESP_EBP = (b"\x89\xe5", b"\x8b\xec")  # movl %esp,%ebp
-CODE_NEEDED = 8  # bytes of code at the entry the analysis reads
+CODE_NEEDED = 26  # bytes of code at the entry the analysis reads (realignment 18, endbr64, push, mov)
+
+
+def stack_align_length(code: bytes) -> int:
+    """Bytes of gcc's stack realignment at a function's start (gdb's amd64_analyze_stack_align),
+    0 when the code does not start with it: ``leaq 8(%rsp),%reg`` (or ``pushq %reg; leaq
+    16(%rsp),%reg``), ``andq $-N,%rsp`` (imm8 or imm32), ``pushq -8(%reg)``; %reg neither
+    %rsp nor %rbp."""
+    buf = code[:18].ljust(18, b"\0")
+    if buf[0] & 0xFB == 0x48 and buf[1] == 0x8D and buf[3] == 0x24 and buf[4] == 0x08:
+        if buf[2] & 0xC7 != 0x44:
+            return 0
+        reg, at = (buf[2] >> 3 & 7) + (8 if buf[0] == 0x4C else 0), 5
+    else:
+        if buf[0] & 0xF8 == 0x50:
+            reg, at = buf[0] & 7, 1
+        elif buf[0] & 0xF6 == 0x40 and buf[1] & 0xF8 == 0x50:
+            reg, at = (8 if buf[0] & 1 else 0) + (buf[1] & 7), 2
+        else:
+            return 0
+        if buf[at] & 0xFB != 0x48 or buf[at + 1] != 0x8D or buf[at + 3] != 0x24 or buf[at + 4] != 0x10:
+            return 0
+        if buf[at + 2] & 0xC7 != 0x44 or reg != (buf[at + 2] >> 3 & 7) + (8 if buf[at] == 0x4C else 0):
+            return 0
+        at += 5
+    if reg in (4, 5) or buf[at] != 0x48 or buf[at + 2] != 0xE4 or buf[at + 1] not in (0x81, 0x83):
+        return 0
+    at += 7 if buf[at + 1] == 0x81 else 4
+    base = 0
+    if buf[at] == 0xFF:
+        at += 1
+    elif buf[at] & 0xF6 == 0x40 and buf[at + 1] == 0xFF:
+        base, at = (8 if buf[at] & 1 else 0), at + 2
+    else:
+        return 0
+    if buf[at + 1] != 0xF8 or buf[at] & 0xF8 != 0x70 or reg != base + (buf[at] & 7):
+        return 0
+    return at + 2 if at + 2 <= len(code) else 0
 
 
 def frame_setup_length(code: bytes) -> int:
-    """How many bytes amd64_analyze_prologue skips at a function's start: those of
-    ``[endbr64] push %rbp; mov %rsp,%rbp`` (or ``movl %esp,%ebp``); 0 for a frameless
-    function (no ``push %rbp``, or one not followed by the move)."""
-    at = len(ENDBR64) if code.startswith(ENDBR64) else 0
+    """How many bytes amd64_analyze_prologue skips at a function's start: a stack realignment
+    (stack_align_length), then those of ``[endbr64] push %rbp; mov %rsp,%rbp`` (or ``movl
+    %esp,%ebp``); 0 for a frameless function (no ``push %rbp``, or one not followed by the move)."""
+    at = stack_align_length(code)
+    at += len(ENDBR64) if code[at:].startswith(ENDBR64) else 0
     if code[at:at + 1] != PUSH_RBP:
         return 0
     after = code[at + 1:at + 4]

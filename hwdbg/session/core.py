@@ -37,6 +37,7 @@ from .pagewatch import PageWatches
 from .publisher import Publisher
 from .running import Running
 from .softstops import BreakSites, SoftStops
+from .ifunc_stops import IfuncResolvers
 from .stepping import Stepper
 from .stops import SignalTable
 from .thread_numbers import ThreadNumbers
@@ -102,7 +103,11 @@ class Session(Lifecycle, Running, StopDispatch):
         self.causeless = CauselessTraps(self.manager, self.router, lambda: self.breakpoints)
         self.sites = BreakSites(symbols=lambda: self.symbols, env=self.env, describe=self.describe,
                                 inferior=lambda: self.inferior, last_stop=lambda: self.last_stop,
-                                add=self.add_breakpoint, any_pending=lambda: self.table.any_pending)
+                                add=self.add_breakpoint,
+                                any_pending=lambda: self.table.any_pending or self.table.any_function_breaks,
+                                refresh=lambda: self.image.refresh())
+        self.ifuncs = IfuncResolvers(self.arch, breakpoints=lambda: self.breakpoints, symbols=lambda: self.symbols,
+                                     move=self.table.move_break)
         self.kernel = KernelWrites(breakpoints=lambda: self.breakpoints, hits=self.hits, read_memory=self.read_memory,
                                    pages=self.pages, all_stopped=self._all_threads_stopped)
         self.stepper = Stepper(self)  # next, step, finish, until, advance, nexti

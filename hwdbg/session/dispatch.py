@@ -53,6 +53,7 @@ class StopDispatch:
             self.manager.reset_after_exec(tid)
             self.strings.reset()
             self.soft.reset()
+            self.ifuncs.reset()
             self.dummies.forget()  # the old image's calls: nothing returns to them
             self.image.after_exec()
             self.pages.reset()
@@ -145,13 +146,14 @@ class StopDispatch:
             addr = self.soft.claim(inf, tid)
             if addr is None:
                 return self._stopped(inf, tid, "int3", signal="SIGTRAP")  # the program's own int3
-            owners = inf.breaks.owners(addr)
+            owners = self.ifuncs.at_trap(inf, tid, addr, inf.breaks.owners(addr))  # IFUNC resolvers: no stop
             gone = scoped.frames_left(self.breakpoints, owners, self.arch.get_sp(inf.get_regs(tid)))
             if gone:  # a watched local's frame returned
                 return scoped.left(gone, self._stopped(inf, tid, "watchpoint-scope", pc=addr), self.delete, self.emit)
             if self.soft.LOADER in owners:
                 self.image.refresh()  # a library came or went
                 self.table.resolve_pending()
+                self.table.reresolve()
             if CALL in owners and self.dummies.returned(inf, tid, addr):
                 return self._stopped(inf, tid, "call-return", pc=addr)  # popped by the run loop
             trap = self.soft.hits_at(tid, addr, owners)

@@ -364,7 +364,10 @@ class FrameTable:
         line shows the inlined calls that start there; one set on a function inlined there shows
         the frames down to that function's."""
         code = [bp for bp in breakpoints if bp is not None and not bp.kind.is_data]
-        if any(not _FUNCTION.match(bp.expr) for bp in code):
+        pc = int(self._regs(tid).rip) if code else 0
+        # a location without a symbol (an IFUNC's resolver, a PLT stub) is as one set by address
+        if any(not _FUNCTION.match(bp.expr) or any(site.addr == pc and site.label for site in bp.sites)
+               for bp in code):
             self.show_inline(tid, MAX_FRAMES)
             return
         hidden = self.hidden_inline(tid) if code else []

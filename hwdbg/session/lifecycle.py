@@ -62,6 +62,7 @@ class Lifecycle:
         assert inf is not None
         self.strings.reset()
         self.soft.reset()
+        self.ifuncs.reset()
         self.image.new_process()
         for bp in self.breakpoints.values():
             bp.writers.reset()  # info writers tells of the last run
@@ -136,6 +137,7 @@ class Lifecycle:
             self.manager.remove_thread(tid)
         self.strings.reset()
         self.soft.reset()
+        self.ifuncs.reset()
         self.kernel.reset()
         self.pages.reset()
         self.dummies.forget()

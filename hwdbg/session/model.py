@@ -70,6 +70,7 @@ class UserBreakpoint:
     more: tuple = ()  # break: its further locations (a function's inlined copies), addr being the first
     line: Optional[int] = None  # break FILE:LINE: the line gdb reports for it (locations.CodeSite.line)
     disabled_locations: set = field(default_factory=set)  # break: numbers (1-based) of locations disabled
+    sites: tuple = ()  # break FUNCTION: how gdb shows each location (symbols/function_sites.py Site), by address
 
     @property
     def addresses(self) -> tuple:

@@ -119,17 +119,22 @@ class BreakSites:
 
     def __init__(self, *, symbols: Callable[[], Any], env: Callable[[], Any], describe: Callable[[int], Any],
                  inferior: Callable[[], Optional[Inferior]], last_stop: Callable[[], Any],
-                 add: Callable[..., UserBreakpoint], any_pending: Callable[[], bool]) -> None:
+                 add: Callable[..., UserBreakpoint], any_pending: Callable[[], bool],
+                 refresh: Optional[Callable[[], None]] = None) -> None:
         self._symbols, self._env, self._describe = symbols, env, describe
         self._inferior, self._last_stop, self._add, self._any_pending = inferior, last_stop, add, any_pending
+        self._refresh = refresh
 
     def add_break(self, location: str, **options: Any) -> tuple[UserBreakpoint, Optional[str]]:
         made: list[UserBreakpoint] = []
+        inf = self._inferior()
+        if self._refresh is not None and inf is not None and inf.alive:
+            self._refresh()  # the libraries mapped now, as gdb knows them from the loader's events
 
         def resolve() -> tuple[int, int]:
             site = resolve_break(self._symbols(), self._env(), location, self.default_file())
             if made:
-                made[0].more, made[0].line = site.more, site.line  # the copies in the new image or library
+                made[0].more, made[0].line, made[0].sites = site.more, site.line, site.sites  # in the new image
             return site.addr, 1
 
         try:
@@ -142,7 +147,9 @@ class BreakSites:
             self.watch_loader()
             return bp, f"breakpoint {bp.id} is pending: {exc}"
         made.append(self._add(Kind.BREAK, site.addr, 1, expr=location, resolve=resolve, more=site.more, **options))
-        made[0].line = site.line
+        made[0].line, made[0].sites = site.line, site.sites
+        if site.sites:
+            self.watch_loader()  # a library loaded later may hold more of its locations
         return made[0], site.note
 
     def watch_loader(self) -> None:

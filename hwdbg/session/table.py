@@ -156,6 +156,12 @@ class BreakpointTable:
                     done.append(addr)
             bp.inserted = True
 
+    def move_break(self, bp: UserBreakpoint, site: Any) -> None:
+        """A breakpoint on an IFUNC's resolver goes to the function it chose (session/ifunc_stops.py)."""
+        self._remove(bp)
+        bp.addr, bp.more, bp.sites, bp.disabled_locations = site.addr, (), (site,), set()
+        self._insert(bp, self._process())
+
     def _remove(self, bp: UserBreakpoint) -> None:
         if bp.inserted and self._alive():
             with self._all_stopped(self._process()):
@@ -354,6 +360,27 @@ class BreakpointTable:
                 continue
             self._emit(rec.Notice("breakpoint-resolved", f"breakpoint {bp.id} ({bp.expr}) resolved at "
                                   f"{bp.addr:#x}", data={"id": bp.id, "address": bp.addr}))
+
+    @property
+    def any_function_breaks(self) -> bool:
+        return any(bp.sites for bp in self.breakpoints.values())
+
+    def reresolve(self) -> None:
+        """Libraries came or went (the loader's hook): each ``break FUNCTION`` takes gdb's
+        locations anew, silently (breakpoint_re_set): a copy in the new library is one more."""
+        for bp in self:
+            if bp.kind is not Kind.BREAK or not bp.sites or bp.pending or bp.resolve is None:
+                continue
+            inserted, before = bp.inserted, (bp.addr, bp.more, bp.sites, bp.line)
+            self._remove(bp)
+            try:
+                bp.addr = bp.resolve()[0]
+            except HwdbgError:
+                bp.addr, bp.more, bp.sites, bp.line = before
+            if bp.addresses != (before[0], *before[1]):
+                bp.disabled_locations = set()
+            if inserted:
+                self._insert(bp, self._process())
 
     def refresh_values(self, addr: int, size: int) -> None:
         """Memory [addr, addr + size) was written by the debugger: watches over it see the new

@@ -304,6 +304,10 @@ class ElfImage:
                                      source._hidden_versions(section, order), fmt, size)
         return self._raw or None
 
+    def raw_table(self) -> Optional["_SymbolTable"]:
+        """The symbol table as in the file (for readers that need every entry of a name)."""
+        return self._table()
+
     def _raw_symbols(self, indices: Optional[list[int]] = None) -> Iterator[Symbol]:
         """The table's defined, named symbols (only those at ``indices`` when given)."""
         table = self._table()

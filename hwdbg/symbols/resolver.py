@@ -229,6 +229,13 @@ class SymbolTable:
                 f"{self.exe_path} is a PIE: start the program first (e.g. `start`) so its load address is known"
             )
 
+    def modules_named(self, lib: Optional[str]) -> list[Module]:
+        """The modules ``lib`` names (every module when None); LibraryNotLoaded when none does."""
+        return self._modules_named(lib)
+
+    def require_resolved(self, module: Module) -> None:
+        self._require_resolved(module)
+
     def _modules_named(self, lib: Optional[str]) -> list[Module]:
         if lib is None:
             return self.modules

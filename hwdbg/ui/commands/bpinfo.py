@@ -40,13 +40,17 @@ def breakpoint_table(ctx: Any, bps: list[Any]) -> str:
                 what += f" in {frame.function}"
             if frame.file and frame.line:
                 what += f" at {os.path.basename(frame.file)}:{frame.line}"
+        labelled = _site(bp, bp.addr) if not bp.more else None
+        if labelled is not None and labelled.label:  # no line info: a PLT stub, an IFUNC's resolver
+            what = f"<{labelled.label}>"
         disp = "del" if bp.id in ctx.temporary or bp.temporary else "keep"
         enb = "y" if bp.enabled else "n"
         if bp.more:  # several locations: gdb's <MULTIPLE> row, each location on a row of its own after
             rows.append(f"{bp.id:<5}{KIND_TYPES[bp.kind]:<16}{disp:<5}{enb:<4}{bp.status:<12}{'<MULTIPLE>':<20}"
                         f"{bp.length:<5}{bp.expr}")
         else:
-            rows.append(f"{bp.id:<5}{KIND_TYPES[bp.kind]:<16}{disp:<5}{enb:<4}{bp.status:<12}{bp.addr:#018x}  "
+            kind = "STT_GNU_IFUNC resolver" if labelled is not None and labelled.resolver else KIND_TYPES[bp.kind]
+            rows.append(f"{bp.id:<5}{kind:<15} {disp:<5}{enb:<4}{bp.status:<12}{bp.addr:#018x}  "
                         f"{bp.length:<5}{what}")
         if flags:
             rows.append(f"\t{', '.join(flags)}")
@@ -87,12 +91,21 @@ def _location_rows(ctx: Any, bp: Any) -> list[str]:
     rows = []
     for location in bp.locations():
         frame = ctx.session.describe(location["address"])
-        function = (ctx.session.innermost.name(location["address"], frame) or "??") if on_line else named
+        site = _site(bp, location["address"])
+        function = (ctx.session.innermost.name(location["address"], frame) or "??") if on_line else \
+            (site.name if site is not None and site.name else named)
         line = bp.line if on_line and bp.line else frame.line  # gdb: the line asked (or moved to)
         enb = ("y" if location["enabled"] else "n") + ("" if bp.enabled or not location["enabled"] else "-")
         what = f"in {function}" + (f" at {os.path.basename(frame.file)}:{line}" if frame.file and line else "")
+        if site is not None and site.label:  # no line info: gdb names the address
+            what = f"<{site.label}>"
         rows.append(f"{location['number']:<26}{enb:<4}{'':<12}{location['address']:#018x}  {'':<5}{what}")
     return rows
+
+
+def _site(bp: Any, addr: int) -> Any:
+    """How gdb shows the location of ``bp`` at ``addr`` (a function_sites.Site), or None."""
+    return next((site for site in getattr(bp, "sites", ()) if site.addr == addr), None)
 
 
 def _info_breakpoints(ctx: Any, args: argparse.Namespace, name: str, kinds: Optional[set]) -> Result:

@@ -268,10 +268,14 @@ def _file_shown(ctx: Any, addr: int, path: str) -> str:
 def _announce(ctx: Any, name: str, bp: Any, title: str, temporary: bool, note: Optional[str] = None) -> Result:
     frame = ctx.session.describe(bp.addr)
     line = getattr(bp, "line", None) or frame.line  # FILE:LINE: the line asked, as gdb says
-    place = f": {bp.expr}. ({len(bp.addresses)} locations)" if bp.more else \
-        f": file {_file_shown(ctx, bp.addr, frame.file)}, line {line}." if frame.file and line else ""
+    first = next((site for site in getattr(bp, "sites", ()) if site.addr == bp.addr), None)
+    has_line = frame.file and line and not (first is not None and first.label)  # a resolver's has none for gdb
+    place = f"{f': {bp.expr}.' if has_line else ''} ({len(bp.addresses)} locations)" if bp.more else \
+        f": file {_file_shown(ctx, bp.addr, frame.file)}, line {line}." if has_line else ""
     data = dict(bp_json(bp), temporary=temporary)
-    text = f"{title} {bp.id} at {bp.addr:#x}{place}{_status_note(bp)}"
+    resolver = not bp.more and any(site.resolver for site in getattr(bp, "sites", ()))
+    at = "gnu-indirect-function resolver at " if resolver else ""  # an IFUNC whose choice is not known yet
+    text = f"{title} {bp.id} at {at}{bp.addr:#x}{place}{_status_note(bp)}"
     if note:
         data["note"] = note
         text = f"{note[0].upper()}{note[1:]}.\n{text}"
@@ -310,7 +314,13 @@ def break_(ctx: Any, args: argparse.Namespace) -> Result:
     the current file) or LIB:FUNCTION (pending until LIB is loaded, at startup
     or by dlopen). A line without code moves to the next line that has some, and
     says so. A FUNCTION inlined in several places stops at each (1.1, 1.2, ...), and
-    so does a FILE:LINE of inlined code (one location per inlined copy, as gdb). Any
+    so does a FILE:LINE of inlined code (one location per inlined copy, as gdb); so
+    does a name defined in several places (static functions of several files, the
+    program and its libraries, ld.so's copies, older symbol versions: a library's
+    locations are added when it loads). An IFUNC (libc's strlen) breaks in the
+    function its resolver chose once known, else on the resolver (said "at
+    gnu-indirect-function resolver"; alone there, its hits count without a stop
+    and it then moves to the chosen function, as gdb 13 does). Any
     number of them, none uses a debug register; the int3 bytes are invisible to print,
     x, disassemble and memory reads, and are removed before the process is let go
     (detach, quit, errors, signals) and from forked children. thread N: only thread N stops
