@@ -8,7 +8,7 @@ from itertools import groupby
 from typing import Callable, Iterator, Optional
 
 from ..errors import TargetError, UsageError
-from ..symbols.types import CType, type_name
+from ..symbols.types import CType, is_complex, type_name
 from . import x87
 from .evaluator import INT, Env, Value, encode_float, _field_place, _load, _Memory, _place, read_exact, untyped_type
 from .syntax import _guard
@@ -262,6 +262,10 @@ class _Printer:
 
     def array(self, address: int, ctype: CType, depth: int) -> str:
         element = ctype.target or INT
+        if is_complex(ctype) and self.fmt is None:  # gdb: "1 + -2i"
+            real, imaginary = (self.text(_load(self.memory, _place(address + i * element.size, element)), depth + 1)
+                               for i in (0, 1))
+            return f"{real} + {imaginary}i"
         count = ctype.count or 0
         shown = min(count, PRINT_ELEMENTS)
         more = "..." if count > shown else ""

@@ -27,7 +27,7 @@ from ..errors import CallStopped, EvaluationError, HwdbgError, PtraceError, Targ
 from ..expr.values import convert, decode_float, encode_float, read_exact, untyped_type
 from ..process.inject import settle
 from ..symbols.ifunc import ifunc_addresses
-from ..symbols.types import CType, integer_type, type_name
+from ..symbols.types import CType, integer_type, is_complex, type_name
 from . import cleanup
 from .dummies import DummyFrame
 from .returns import returned_bytes
@@ -110,7 +110,7 @@ class InferiorCalls:
     def _argument(self, value: expr.Value, param: Optional[CType], env: Any) -> tuple[CType, bytes]:
         """One argument as (its type in the call, its bytes): converted to the parameter's type."""
         ctype = param if param is not None else _promoted(value)
-        if ctype.kind in ("struct", "union"):
+        if ctype.kind in ("struct", "union") or is_complex(ctype):
             given = value.ctype
             if given is None or given.kind != ctype.kind or given.size != ctype.size:
                 raise EvaluationError(f"cannot pass {type_name(given)} as {type_name(ctype)}")
