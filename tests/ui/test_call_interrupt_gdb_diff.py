@@ -44,8 +44,11 @@ def _utime(pid: int) -> int:
 def _children(pid: int) -> list[int]:
     found = []
     for task in os.listdir(f"/proc/{pid}/task"):
-        with open(f"/proc/{pid}/task/{task}/children") as f:
-            found += [int(c) for c in f.read().split()]
+        try:
+            with open(f"/proc/{pid}/task/{task}/children") as f:
+                found += [int(c) for c in f.read().split()]
+        except (FileNotFoundError, ProcessLookupError):  # a thread that ended meanwhile
+            continue
     return found
 
 
