@@ -4,7 +4,7 @@ the frame, and its call-signaled message (and with unwindonsignal on, restores t
 then bt, the return to the dummy frame and the program's end. A SIGINT goes to gdb and to
 hwdbg's main thread (as a terminal's Ctrl-C) once the program has run 0.2 s of CPU in the
 called function (its utime, from /proc): a fixed delay could fire before the call has started
-on a loaded machine."""
+on a loaded machine. Where in its loop the spinner stops varies, so its pc is masked."""
 from __future__ import annotations
 
 import os
@@ -31,6 +31,10 @@ SCRIPTS = {
         "set unwindonsignal on", "call spinner()", "bt", "print spin", "set var spin = 0", "print spinner()",
         "continue"],
 }
+
+
+def _anywhere(text: str) -> str:
+    return re.sub(r"(0x[0-9a-f]+ in )?spinner \(\) at", "spinner () at", text)
 
 
 def _utime(pid: int) -> int:
@@ -113,5 +117,5 @@ def test_ctrl_c_in_a_called_function_as_in_gdb(build_target, capfd, name):
         if gdb == OUTPUT:
             assert ours.endswith("exited normally]"), (command, ours)
             assert OUTPUT in capfd.readouterr().out.splitlines()
-        else:
-            assert ours == gdb, (command, gdb, ours)
+        else:  # where in its loop the signal lands varies: the pc (and whether it starts a line) is masked
+            assert _anywhere(ours) == _anywhere(gdb), (command, gdb, ours)
