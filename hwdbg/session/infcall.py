@@ -62,10 +62,11 @@ def watchpoints_off(s: Any) -> Iterator[None]:
     the call stops, returned or not (breakpoint.c: disable_watchpoints_before_interactive_call_start):
     a write in the called function is neither reported nor counted, and the old value a watch
     shows next is still the one from before the call."""
-    off = [(bp, bp.value) for bp in s.breakpoints.values() if bp.kind.is_data and bp.enabled]
-    for bp, _ in off:
-        s.set_enabled(bp, False)
+    off: list[tuple[Any, Optional[bytes]]] = []
     try:
+        for bp in [bp for bp in s.breakpoints.values() if bp.kind.is_data and bp.enabled]:
+            off.append((bp, bp.value))
+            s.set_enabled(bp, False)
         yield
     finally:
         for bp, value in off:
