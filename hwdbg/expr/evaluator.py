@@ -8,6 +8,7 @@ from typing import Mapping, Optional, Protocol
 
 from ..errors import EvaluationError, NotInMemory, SymbolError, UsageError
 from ..symbols.types import CType, Field, type_name
+from . import x87
 from .parser import SIZE_TYPE, VOID, _pointer_to, parse
 from .syntax import (
     _COMPARE, CHAR, MASK64, ULONG, Binary, Call, Cast, Str, Conditional, Index, Member, Name, Node, Num, Register, SizeOf, Unary, _guard,
@@ -38,6 +39,7 @@ class Env(Protocol):
 
 _ADDRESS_REGISTERS = {"pc", "sp", "fp", "rip", "rsp", "rbp", "eip", "esp", "ebp"}
 _VOID_POINTER = _pointer_to(VOID)
+LONG_DOUBLE = CType("float", "long double", 16, signed=True)
 _X86_NAN = struct.unpack("<d", (0xFFF8 << 48).to_bytes(8, "little"))[0]  # what 0.0/0 gives on x86: -nan
 
 
@@ -123,10 +125,25 @@ def _arithmetic(op: str, left: Value, right: Value) -> Value:
     if isinstance(a, float) or isinstance(b, float):
         if op not in ("+", "-", "*", "/"):
             raise UsageError(f"'{op}' needs integers, not floating-point values")
+        wide = _long_double(left, right)
         if op == "/" and b == 0:  # IEEE, as gdb computes it: inf, -inf, or the x86 default NaN
-            return Value(math.copysign(math.inf, a) * math.copysign(1, b) if a else _X86_NAN)
+            quotient = math.copysign(math.inf, a) * math.copysign(1, b) if a else _X86_NAN
+            return Value(x87.LongDouble(x87.encode(quotient)), wide) if wide is not None else Value(quotient)
+        if wide is not None:  # C's conversions: both to long double, computed at its precision
+            return Value(x87.arithmetic(op, a, b), wide)
         return Value({"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv}[op](a, b))
     return _integer_result(_integer_operation(op, a, b), _unsigned64(left) or _unsigned64(right))
+
+
+def _long_double(*values: Value) -> CType | None:
+    """The long double type of an operand, if one is a long double (None: none is)."""
+    for value in values:
+        ctype = value.ctype
+        if ctype is not None and ctype.kind == "float" and ctype.size > 8:
+            return ctype
+        if isinstance(value.value, x87.LongDouble):
+            return LONG_DOUBLE
+    return None
 
 
 def _pointer_arithmetic(op: str, left: Value, right: Value) -> Value | None:
@@ -364,7 +381,10 @@ class _Evaluator:
             return Value(int(not truth(operand)))
         number = _scalar(operand, op)
         if isinstance(number, float) and op in ("-", "+"):
-            return Value(-number if op == "-" else number)
+            wide = _long_double(operand)  # gdb negates as 0 - x: -(0.0) is 0
+            if wide is not None:
+                return Value(x87.arithmetic("-", 0, number) if op == "-" else number, wide)
+            return Value(0.0 - number if op == "-" else number)
         number = _integer(number, op)
         result = {"-": operator.neg, "+": operator.pos, "~": operator.invert}[op](number)
         return _integer_result(result, _unsigned64(operand))
@@ -382,7 +402,10 @@ class _Evaluator:
             return Value(int(truth(self.value(node.right))))
         right = self.value(node.right)
         if op in _COMPARE:
-            return Value(int(_COMPARE[op](_scalar(left, op), _scalar(right, op))))
+            a, b = _scalar(left, op), _scalar(right, op)
+            if _long_double(left, right) is not None:
+                return Value(int(x87.compare(_COMPARE[op], a, b)))
+            return Value(int(_COMPARE[op](a, b)))
         if op in ("+", "-"):
             result = _pointer_arithmetic(op, left, right)
             if result is not None:

@@ -8,7 +8,7 @@ from itertools import groupby
 from typing import Callable, Iterator, Optional
 
 from ..errors import TargetError, UsageError
-from ..symbols.types import CType, type_name
+from ..symbols.types import CType, is_complex, type_name
 from . import x87
 from .evaluator import INT, Env, Value, encode_float, _field_place, _load, _Memory, _place, read_exact, untyped_type
 from .syntax import _guard
@@ -130,14 +130,14 @@ def format_scalar(value: Value, fmt: str, symbol: Callable[[int], str] = _no_sym
 
 def _float_text(number: float, size: int) -> str:
     """As gdb prints it: %.9g for a float, %.17g for a double, %.21Lg for a long double; nan with its payload: -nan(0x8000000000000)."""
+    if size > 8:  # long double: %.21Lg, a nan's payload its 64-bit significand (past a double's range too)
+        return x87.special(encode_float(number, 16)) or x87.text(number)
     if math.isnan(number):
         bits = int.from_bytes(encode_float(number, 4 if size == 4 else 8), "little")
         sign, payload = (bits >> 31, bits & 0x7FFFFF) if size == 4 else (bits >> 63, bits & (1 << 52) - 1)
         return f"{'-' if sign else ''}nan({payload:#x})"
     if math.isinf(number):
         return "-inf" if number < 0 else "inf"
-    if size > 8:
-        return x87.text(number)  # long double: %.21Lg
     return f"{number:.9g}" if size == 4 else f"{number:.17g}"
 
 
@@ -262,6 +262,10 @@ class _Printer:
 
     def array(self, address: int, ctype: CType, depth: int) -> str:
         element = ctype.target or INT
+        if is_complex(ctype) and self.fmt is None:  # gdb: "1 + -2i"
+            real, imaginary = (self.text(_load(self.memory, _place(address + i * element.size, element)), depth + 1)
+                               for i in (0, 1))
+            return f"{real} + {imaginary}i"
         count = ctype.count or 0
         shown = min(count, PRINT_ELEMENTS)
         more = "..." if count > shown else ""

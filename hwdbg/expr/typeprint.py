@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Callable, Optional
 
-from ..symbols.types import CType
+from ..symbols.types import CType, is_complex
 
 INDENT = "    "
 _STRUCTURAL = ("pointer", "array", "func")
@@ -32,7 +32,7 @@ def declaration(ctype: Optional[CType], declarator: str = "", leaf: Optional[Cal
     while True:
         if ctype is None:
             return _join("void", declarator)
-        if ctype.typedef_of is not None or ctype.kind not in _STRUCTURAL:
+        if ctype.typedef_of is not None or ctype.kind not in _STRUCTURAL or is_complex(ctype):
             return _join(leaf(ctype), declarator)
         if ctype.kind == "pointer":
             declarator = "*" + declarator

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import struct
+from fractions import Fraction
 from typing import NamedTuple, Optional, Protocol
 
 from ..errors import TargetError, UsageError
@@ -133,8 +134,9 @@ def convert(value: Value, ctype: CType) -> Value:
         raise UsageError(f"cannot convert to {type_name(ctype)}")
     number = value.value
     if ctype.kind == "float":
-        if ctype.size > 8 and isinstance(number, LongDouble):
-            return Value(number, ctype)  # its exact bytes kept
+        if ctype.size > 8:  # exact: a long double keeps its bytes, a double and a 64-bit integer fit
+            return Value(number if isinstance(number, LongDouble) else x87.nearest(Fraction(number))
+                         if isinstance(number, int) else LongDouble(x87.encode(float(number))), ctype)
         return Value(_float32(float(number)) if ctype.size == 4 else float(number), ctype)
     if isinstance(number, float):
         if ctype.kind == "pointer" or not math.isfinite(number):

@@ -2,13 +2,16 @@
 exponent biased by 16383, 64-bit significand with an explicit integer bit), stored in 10 bytes
 padded to 16. Python floats are doubles: a long double read from the process keeps its exact
 bytes (LongDouble), so it prints with all its digits, as gdb does (%.21Lg), and goes back to the
-process unchanged; arithmetic on it is done in double precision."""
+process unchanged. Arithmetic with a long double is done as the x87 does it at its 64-bit
+precision (and gdb with the host's long double): exactly, in fractions, then rounded to the
+nearest long double, ties to even."""
 from __future__ import annotations
 
 import math
+import operator
 from decimal import ROUND_HALF_EVEN, Context, Decimal
 from fractions import Fraction
-from typing import Optional
+from typing import Callable, Optional
 
 BIAS = 16383
 INTEGER_BIT = 1 << 63
@@ -91,3 +94,71 @@ def text(number: float) -> str:
         tail = significant[1:].rstrip("0")
         body = significant[0] + ("." + tail if tail else "") + f"e{'-' if exponent < 0 else '+'}{abs(exponent):02d}"
     return ("-" if negative else "") + body
+
+
+_OPERATIONS = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv}
+
+
+def _of(number: float) -> Optional[Fraction]:
+    """The exact value of a long double, double or integer (None for inf and nan)."""
+    if isinstance(number, LongDouble):
+        return exact(number.raw)
+    if isinstance(number, float):
+        return Fraction(number) if math.isfinite(number) else None
+    return Fraction(number)
+
+
+def nearest(value: Fraction, negative_zero: bool = False) -> LongDouble:
+    """The long double nearest ``value`` (ties to even; subnormals; past the largest: inf)."""
+    sign = 0x8000 if value < 0 or (value == 0 and negative_zero) else 0
+    value = abs(value)
+    if value == 0:
+        return LongDouble(bytes(8) + sign.to_bytes(2, "little"))
+    power = value.numerator.bit_length() - value.denominator.bit_length() - 1  # 2**power < value < 2**(power+2)
+    if value >= Fraction(2) ** (power + 1):
+        power += 1
+    power = max(power, 1 - BIAS)  # below the smallest normal: subnormal, the exponent field 0
+    mantissa = round(value * Fraction(2) ** (63 - power))  # Fraction rounds half to even
+    if mantissa >> 64:  # rounded up to the next power of two
+        mantissa, power = mantissa >> 1, power + 1
+    biased = power + BIAS if mantissa & INTEGER_BIT else 0
+    if biased >= 0x7FFF:
+        return LongDouble(INTEGER_BIT.to_bytes(8, "little") + (sign | 0x7FFF).to_bytes(2, "little"))
+    return LongDouble(mantissa.to_bytes(8, "little") + (sign | biased).to_bytes(2, "little"))
+
+
+def _negative(number: float) -> bool:
+    if isinstance(number, LongDouble):
+        return bool(number.raw[9] & 0x80)
+    return math.copysign(1.0, number) < 0
+
+
+def arithmetic(op: str, a: float, b: float) -> LongDouble:
+    """``a op b`` (+ - * /, not a division by zero) in long double: exact, then rounded once.
+    With inf or nan it follows IEEE as a double does (the result is exact in both formats)."""
+    x, y = _of(a), _of(b)
+    if x is None or y is None:
+        return LongDouble(encode(_OPERATIONS[op](float(a), float(b))))
+    value = _OPERATIONS[op](x, y)
+    if value != 0:
+        return nearest(value)
+    if op in ("*", "/"):
+        return nearest(value, negative_zero=_negative(a) != _negative(b))
+    # a sum of zero is -0 only when both terms are -0 (rounding to nearest)
+    return nearest(value, negative_zero=x == 0 and _negative(a) and _negative(b) != (op == "-"))
+
+
+def compare(op: Callable[[object, object], bool], a: float, b: float) -> bool:
+    """A comparison with a long double: exact (its double approximation may tie with a neighbour)."""
+    x, y = _of(a), _of(b)
+    return op(x, y) if x is not None and y is not None else op(float(a), float(b))
+
+
+def special(raw: bytes) -> Optional[str]:
+    """gdb's spelling of x87 bytes that are not a finite number: inf, -inf, -nan(0xc000000000000000)."""
+    sign, exponent, mantissa = _fields(raw)
+    if exponent != 0x7FFF:
+        return None
+    if mantissa << 1 & (2**64 - 1) == 0:
+        return "-inf" if sign else "inf"
+    return f"{'-' if sign else ''}nan({mantissa:#x})"

@@ -17,7 +17,8 @@ stopped inside the called function, its dummy frame under it, as gdb does by def
 """
 from __future__ import annotations
 
-from typing import Any, Optional
+from contextlib import contextmanager, nullcontext
+from typing import Any, Callable, ContextManager, Iterator, Optional
 
 from .. import expr
 from .. import records as rec
@@ -26,7 +27,7 @@ from ..errors import CallStopped, EvaluationError, HwdbgError, PtraceError, Targ
 from ..expr.values import convert, decode_float, encode_float, read_exact, untyped_type
 from ..process.inject import settle
 from ..symbols.ifunc import ifunc_addresses
-from ..symbols.types import CType, integer_type, type_name
+from ..symbols.types import CType, integer_type, is_complex, type_name
 from . import cleanup
 from .dummies import DummyFrame
 from .returns import returned_bytes
@@ -55,11 +56,32 @@ def _promoted(value: expr.Value) -> CType:
     return ctype
 
 
+@contextmanager
+def watchpoints_off(s: Any) -> Iterator[None]:
+    """gdb disables every watchpoint while a called function runs and enables them again once
+    the call stops, returned or not (breakpoint.c: disable_watchpoints_before_interactive_call_start):
+    a write in the called function is neither reported nor counted, and the old value a watch
+    shows next is still the one from before the call."""
+    off: list[tuple[Any, Optional[bytes]]] = []
+    try:
+        for bp in [bp for bp in s.breakpoints.values() if bp.kind.is_data and bp.enabled]:
+            off.append((bp, bp.value))
+            s.set_enabled(bp, False)
+        yield
+    finally:
+        for bp, value in off:
+            if bp.id in s.breakpoints:
+                s.set_enabled(bp, True)
+                bp.value = value
+
+
 class InferiorCalls:
     def __init__(self, session: Any) -> None:
         self.s = session
         self._ifuncs: dict[str, frozenset[int]] = {}  # per ELF file: its IFUNC symbols' addresses
         self.unwind_on_signal = False  # gdb's set unwindonsignal: a signal in a call abandons it
+        # while a called function runs: the front end's Ctrl-C stops it (gdb: SIGINT), as during continue
+        self.interruptible: Callable[[], ContextManager[Any]] = nullcontext
 
     # ------------------------------------------------------------ what is called, with what
 
@@ -89,7 +111,7 @@ class InferiorCalls:
     def _argument(self, value: expr.Value, param: Optional[CType], env: Any) -> tuple[CType, bytes]:
         """One argument as (its type in the call, its bytes): converted to the parameter's type."""
         ctype = param if param is not None else _promoted(value)
-        if ctype.kind in ("struct", "union"):
+        if ctype.kind in ("struct", "union") or is_complex(ctype):
             given = value.ctype
             if given is None or given.kind != ctype.kind or given.size != ctype.size:
                 raise EvaluationError(f"cannot pass {type_name(given)} as {type_name(ctype)}")
@@ -233,7 +255,8 @@ class InferiorCalls:
             s.soft.over.pop(tid, None)
             inf.set_regs(tid, regs)
             inf.set_fpregs(tid, bytes(fp))
-            stop = s.go(tid, step=False, lock=True)
+            with watchpoints_off(s), self.interruptible():
+                stop = s.go(tid, step=False, lock=True)
         except BaseException:
             if inf.alive and frame in s.dummies.frames:
                 s.dummies.pop(inf, frame, selection=True)

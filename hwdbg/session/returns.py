@@ -3,8 +3,9 @@
 Scalars come back in rax (integers, pointers, char, bool, enums; rdx holds the high half of
 16-byte integers), xmm0 (float, double) or st(0) (long double). A struct or union of at most
 16 bytes is split in eightbytes, each classed INTEGER (next of rax, rdx) or SSE (next of xmm0, xmm1) by the fields
-that overlap it; a bigger one (or one with a field the registers cannot carry) is MEMORY: the
-caller passed a buffer and rax holds its address. The bytes are then printed as ``print`` would.
+that overlap it, or X87 (a struct of one long double: st(0)); _Complex long double comes back in
+st(0) and st(1); a bigger one (or one the registers cannot carry) is MEMORY: the caller passed a
+buffer and rax holds its address. The bytes are then printed as ``print`` would.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typing import Any, Callable, Optional
 
 from .. import expr
 from ..expr.values import decode_float
-from ..arch.sysv_abi import INTEGER, MEMORY, SSE, ST0_OFFSET, X87, X87UP, XMM0_OFFSET, classify  # noqa: F401 (re-exported)
+from ..arch.sysv_abi import COMPLEX_X87, INTEGER, MEMORY, SSE, ST0_OFFSET, X87, X87UP, XMM0_OFFSET, classify  # noqa: F401 (re-exported)
 from ..symbols.types import CType
 
 _FAKE_ADDRESS = 0xFFFF_FF00_0000_0000  # where returned bytes are served from: not user memory
@@ -25,8 +26,11 @@ def returned_bytes(ctype: CType, regs: Any, fpregs: Callable[[], bytes],
     classes = classify(ctype)
     if classes == [MEMORY]:
         return read_memory(regs.rax, ctype.size), regs.rax
-    if classes[0] == X87:  # long double: st(0)
+    if classes[0] == X87:  # long double, alone or in a struct: st(0)
         return fpregs()[ST0_OFFSET:ST0_OFFSET + 10].ljust(ctype.size, b"\0"), None
+    if classes[0] == COMPLEX_X87:  # the real part in st(0), the imaginary one in st(1)
+        fp = fpregs()
+        return b"".join(fp[ST0_OFFSET + 16 * i:ST0_OFFSET + 16 * i + 10].ljust(16, b"\0") for i in (0, 1)), None
     integers = [regs.rax, regs.rdx]
     data = b""
     fp = fpregs() if SSE in classes else b""

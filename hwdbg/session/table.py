@@ -179,6 +179,8 @@ class BreakpointTable:
         if installed:
             evicted, bp.evicted = bp.evicted, False
             return not evicted
+        if not hw.enabled:
+            return True  # disabled (by the user, or for a call): it gave its slot up, nothing took it
         bp.evicted = True
         return False
 

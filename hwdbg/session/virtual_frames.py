@@ -105,11 +105,11 @@ def _tail_calls(callee: Any, caller: Any) -> list[int]:
 
 def _saved_pcs(frames: list[Any]) -> None:
     """gdb's "saved rip" of info frame: the next frame's pc; for a tail call frame, that of the
-    first real frame above it."""
+    first real frame above it; for a dummy frame, that of the frame the call was made from."""
     for index, frame in enumerate(frames):
-        if frame.kind == "normal":
+        if frame.kind in ("normal", "dummy"):
             frame.saved_pc = frames[index + 1].pc if index + 1 < len(frames) else frame.return_address
     for index, frame in enumerate(frames):
-        if frame.kind != "normal":
+        if frame.kind not in ("normal", "dummy"):
             real = next((f for f in frames[index + 1:] if f.kind == "normal"), None)
             frame.saved_pc = real.saved_pc if real is not None else frame.return_address

@@ -108,6 +108,14 @@ def renamed(ctype: CType, name: str) -> CType:
     return alias
 
 
+def is_complex(ctype: Optional[CType]) -> bool:
+    """C's _Complex T: DWARF's complex base type, read as an array of two T named "complex T"."""
+    while ctype is not None and ctype.typedef_of is not None:
+        ctype = ctype.typedef_of
+    return ctype is not None and ctype.kind == "array" and ctype.count == 2 and ctype.name.startswith("complex") \
+        and ctype.target is not None and ctype.target.kind == "float"
+
+
 _GDB_SPELLING = {  # DWARF's names of C's integer types, as gdb shows them
     "long int": "long", "long unsigned int": "unsigned long", "short int": "short",
     "short unsigned int": "unsigned short", "long long int": "long long",

@@ -94,6 +94,7 @@ class Context:
         self._resumed_from: Optional[int] = None  # the current thread when the target was resumed
         self.session.listeners.append(self._on_event)
         self.session.flushers.append(self._flush_output)
+        self.session.calls.interruptible = self._interruptible  # Ctrl-C in a called function stops it
 
     # ------------------------------------------------------------ input
 

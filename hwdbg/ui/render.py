@@ -132,11 +132,10 @@ def stopped_text(stop: rec.Stopped, shown: Optional[FrameShown] = None, sources:
             frame += "\n" + sources.text(shown.file, shown.line)
     if stop.reason in ("step", "breakpoint", "watchpoint"):
         return frame
-    if stop.reason == "signal":
+    if stop.reason in ("signal", "interrupted"):  # Ctrl-C: gdb's target is stopped by a SIGINT
         switch = f"[Switching to {switched}]\n" if switched else ""
-        return f"\n{thread or 'Program'} received signal {signal_description(stop.signal)}.\n{switch}{frame}"
-    if stop.reason == "interrupted":
-        return f"\nThread {stop.tid} stopped (interrupted).\n{frame}"
+        signal = stop.signal if stop.reason == "signal" else "SIGINT"
+        return f"\n{thread or 'Program'} received signal {signal_description(signal)}.\n{switch}{frame}"
     if stop.reason == "int3":
         return f"\nThread {stop.tid} executed int3 (SIGTRAP, Trace/breakpoint trap)\n{frame}"
     if stop.reason == "timeout":

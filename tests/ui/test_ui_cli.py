@@ -312,7 +312,7 @@ def test_ctrl_c_interrupts_the_program(build_target):
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 0, (out, err)
-    assert "stopped (interrupted)" in out and "$1 = 1" in out and "killed]" in out
+    assert "\nProgram received signal SIGINT, Interrupt.\n" in out and "$1 = 1" in out and "killed]" in out
     assert "Traceback" not in out + err
 
 

@@ -9,7 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from hwdbg.arch.sysv_abi import (
-    ARGUMENT_REGISTERS, INTEGER, MEMORY, RED_ZONE, SSE, call_frame, classify, layout_arguments,
+    ARGUMENT_REGISTERS, COMPLEX_X87, INTEGER, MEMORY, RED_ZONE, SSE, X87, X87UP, call_frame, classify,
+    layout_arguments,
 )
 from hwdbg.symbols.types import CType, Field
 
@@ -23,11 +24,45 @@ MIXED = CType("struct", "struct mixed", 16, fields=(Field("d", 0, DOUBLE), Field
 BIG = CType("struct", "struct big", 24, fields=(Field("a", 0, LONG), Field("b", 8, LONG), Field("c", 16, LONG)))
 
 
+LDOUBLE = CType("float", "long double", 16, signed=True)
+
+
+def _record(kind, size, *members):
+    return CType(kind, f"{kind} t", size, fields=tuple(Field(f"m{i}", offset, ctype)
+                                                       for i, (offset, ctype) in enumerate(members)))
+
+
+def _complex(part):
+    return CType("array", f"complex {part.name}", 2 * part.size, target=part, count=2)
+
+
 def test_classes_of_argument_types():
     assert classify(PAIR) == [INTEGER]
     assert classify(MIXED) == [SSE, INTEGER]
     assert classify(BIG) == [MEMORY]
     assert classify(FLOAT) == [SSE]
+
+
+def test_classes_merged_by_the_psabi_rules():
+    assert classify(_record("struct", 8, (0, FLOAT), (4, FLOAT))) == [SSE]  # two floats share xmm0
+    assert classify(_record("struct", 16, (0, INT), (4, FLOAT), (8, DOUBLE))) == [INTEGER, SSE]
+    assert classify(_record("struct", 16, (0, FLOAT), (8, LONG))) == [SSE, INTEGER]
+    assert classify(_record("struct", 16, (0, LDOUBLE))) == [X87, X87UP]  # returned in st(0)
+    assert classify(_record("struct", 32, (0, LDOUBLE), (16, INT))) == [MEMORY]
+    # a long double's first eightbyte shared with an int: INTEGER, then an X87UP without X87
+    assert classify(_record("union", 16, (0, LDOUBLE), (0, INT))) == [MEMORY]
+    assert classify(_record("union", 8, (0, DOUBLE), (0, INT))) == [INTEGER]
+    assert classify(_complex(DOUBLE)) == [SSE, SSE]  # xmm0 and xmm1
+    assert classify(_complex(FLOAT)) == [SSE]
+    assert classify(_complex(LDOUBLE)) == [COMPLEX_X87]  # st(0) and st(1)
+    assert classify(LDOUBLE) == [X87, X87UP]
+
+
+def test_long_double_arguments_go_on_the_stack_16_byte_aligned():
+    ldi = _record("struct", 32, (0, LDOUBLE), (16, INT))
+    layout = layout_arguments([(LONG, bytes(8))] * 6 + [(LONG, b"\x07" + bytes(7)), (ldi, b"\x01" * 32),
+                                                         (_complex(LDOUBLE), b"\x02" * 32)])
+    assert layout.stack == b"\x07" + bytes(7) + bytes(8) + b"\x01" * 32 + b"\x02" * 32
 
 
 @given(st.lists(st.sampled_from(["int", "double"]), max_size=20))

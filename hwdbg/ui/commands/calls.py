@@ -24,14 +24,17 @@ def call(ctx: Any, args: argparse.Namespace) -> Result:
     function shows nothing (gdb's call). A function call runs in the current thread
     alone (the others stay stopped; gdb 13 lets them run): its arguments are
     converted to the parameters' types (integers of every width, pointers, arrays
-    as their address, float, double and long double, structs of at most 16 bytes
-    of integer or floating-point fields, bigger ones on the stack) and its value
-    read as the x86-64 ABI returns it, as finish does (a long double in st(0),
-    shown with 21 digits as gdb). A function without debug information
+    as their address, float, double and long double, complex types, structs and
+    unions classed by the x86-64 ABI's rules, bigger ones on the stack) and its
+    value read as the ABI returns it, as finish does (a long double, or a struct of
+    one, in st(0), shown with 21 digits as gdb; a complex long double in st(0) and
+    st(1)). A function without debug information
     needs a cast naming its return type: print (int)getpid(). The return address is
     the program's entry point, with an int3 there while the call runs;
-    breakpoints and watchpoints stay armed. A call that stops before it returns (a
-    breakpoint, a watchpoint, a signal such as SIGSEGV, Ctrl-C) shows that stop and
+    breakpoints stay armed, watchpoints are disabled until the call stops, as in
+    gdb (a write in the called function is not reported and the next old value
+    is the one from before the call). A call that stops before it returns (a
+    breakpoint, a signal such as SIGSEGV, Ctrl-C) shows that stop and
     leaves the thread there, inside the called function, as gdb does: backtrace
     shows "<function called from gdb>" between it and the frames it was called
     from; when the function returns there (continue, next, finish...), the thread
@@ -59,8 +62,8 @@ def set_unwindonsignal(ctx: Any, args: argparse.Namespace) -> Result:
     What a signal (SIGSEGV, Ctrl-C...) received in a function called by print or
     call does: off (the default, as gdb) leaves the thread where the signal stopped
     it, inside the called function; on abandons the call and restores the thread
-    as it was before it (gdb's "GDB has restored the context..."). A breakpoint or
-    watchpoint hit in the called function always leaves the thread there."""
+    as it was before it (gdb's "GDB has restored the context..."). A breakpoint hit
+    in the called function always leaves the thread there."""
     switch = SWITCH.fullmatch(args.value)
     if switch is None:
         raise UsageError(f'"on" or "off" expected, not "{printable(args.value)}"')

@@ -18,6 +18,7 @@ D = Category.DATA
 _GDB_ORDER = (0, 3, 2, 1, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16)
 _DWARF_NAMES = ("rax", "rdx", "rcx", "rbx", "rsi", "rdi", "rbp", "rsp",
                 "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15", "rip")
+RSP = 7  # the stack pointer's DWARF number
 
 
 # ------------------------------------------------------------------ text of values and frames
@@ -265,6 +266,14 @@ def down(ctx: Any, args: argparse.Namespace) -> Result:
 
 # ------------------------------------------------------------------ info frame, locals, args
 
+def _frame_address(frame: Any) -> Optional[int]:
+    """gdb's "frame at": the CFA; a dummy frame's is 16 above its return address, where gdb's
+    amd64 dummy frame id puts it (the frame pointer it fakes, plus 16)."""
+    if frame.kind == "dummy" and frame.cfa is not None:
+        return frame.cfa + 8
+    return frame.cfa
+
+
 @command(category=D, group="info", name="frame")
 def info_frame(ctx: Any, args: argparse.Namespace) -> Result:
     """info frame
@@ -277,10 +286,10 @@ def info_frame(ctx: Any, args: argparse.Namespace) -> Result:
     env = frame_env(session)
     frames = session.frames.stack(tid)
     caller = frame.caller()
-    where = f" in {frame.function}" if frame.function else ""
+    where = f" in {frame.function}" if frame.function and frame.kind != "dummy" else ""
     if frame.file and frame.line:
         where += f" ({frame.file_shown}:{frame.line})"
-    cfa = frame.cfa
+    cfa = _frame_address(frame)
     lines = [f"Stack level {frame.level}, frame at {cfa:#x}:" if cfa is not None else f"Stack level {frame.level}:"]
     saved_pc = frame.saved_pc
     lines.append(f" rip = {frame.pc:#x}{where}" + (f"; saved rip = {saved_pc:#x}" if saved_pc is not None else ""))
@@ -290,9 +299,9 @@ def info_frame(ctx: Any, args: argparse.Namespace) -> Result:
     elif frame.kind == "inline":
         links.append(f"inlined into frame {frame.level + 1}")
     elif caller is not None and caller.cfa is not None:
-        links.append(f"called by frame at {caller.cfa:#x}")
+        links.append(f"called by frame at {_frame_address(caller):#x}")
     if frame.level > 0 and frames[frame.level - 1].cfa is not None:
-        links.append(f"caller of frame at {frames[frame.level - 1].cfa:#x}")
+        links.append(f"caller of frame at {_frame_address(frames[frame.level - 1]):#x}")
     if links:
         lines.append(" " + ", ".join(links))
     if frame.scope is not None:
@@ -306,6 +315,8 @@ def info_frame(ctx: Any, args: argparse.Namespace) -> Result:
     elif frame.kind != "normal":
         # gdb knows no frame base of a frame that has no stack of its own
         lines.append(" Arglist at unknown address.")
+        if frame.kind == "dummy" and caller is not None:  # the stack pointer the call was made with
+            cfa = caller.regs.get(RSP, cfa)
         lines.append(" Locals at unknown address, Previous frame's sp "
                      + ("in rsp" if frame.kind == "inline" else f"is {cfa:#x}"))
     # Below a tail call frame gdb computes the pc rather than reading it where it was saved.
