@@ -17,7 +17,7 @@ from typing import Any, Callable, Optional
 from ..process.control import Inferior
 from ..symbols.function_sites import Site, resolved_site
 
-RETURN = -(1 << 62)  # owner of the internal int3 at a resolver's return address (beyond -bp.id: scoped watches)
+RETURN = -(1 << 62)  # owner of the internal int3 at a resolver's return address (below scoped.GUARD_BASE)
 
 
 def only_resolver(bp: Any, addr: int) -> Optional[Site]:

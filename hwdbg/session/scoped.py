@@ -1,7 +1,7 @@
 """Watches on locals live as long as their frame (gdb's watchpoint scope).
 
 A scoped watch remembers its frame by the frame's CFA and puts an internal int3 at the
-frame's return address (owner ``-id``: user breakpoints are numbered from 1). When a thread
+frame's return address (owner ``guard_owner(id)``, a range of its own). When a thread
 reaches that address with its stack pointer at or above the CFA, the frame has returned:
 the watch is deleted and the stop reported. A deeper call of the same function (recursion)
 returns to the same address with a lower stack pointer and is let through.
@@ -14,6 +14,22 @@ from typing import Any, Callable, Iterable, Optional
 from .. import records as rec
 from ..recordtype import record
 from .model import UserBreakpoint
+
+# Guard owners sit below this, clear of the other internal owners (LOADER 0, STEP -1, CALL -2,
+# ifunc_stops.RETURN -2**62): a guard owned by -id would be taken for watch 1's or 2's.
+GUARD_BASE = -(1 << 32)
+
+
+def guard_owner(bp_id: int) -> int:
+    """The owner of scoped watch ``bp_id``'s int3."""
+    return GUARD_BASE - bp_id
+
+
+def guarded_id(owner: int) -> Optional[int]:
+    """The watch whose guard ``owner`` is, or None for any other owner."""
+    bp_id = GUARD_BASE - owner
+    return bp_id if 0 < bp_id < 1 << 32 else None
+
 
 MESSAGE = ("Watchpoint {id} deleted because the program has left the block in\n"
            "which its expression is valid.")
@@ -40,7 +56,8 @@ def frames_left(breakpoints: dict[int, UserBreakpoint], owners: Iterable[int], s
     """The scoped watches among an int3's ``owners`` whose frame has returned (sp at or above its CFA)."""
     gone = []
     for owner in sorted(owners):
-        bp = breakpoints.get(-owner) if owner < 0 else None
+        bp_id = guarded_id(owner)
+        bp = breakpoints.get(bp_id) if bp_id is not None else None
         if bp is not None and bp.scope is not None and sp >= bp.scope.cfa:
             gone.append(bp)
     return gone

@@ -17,6 +17,7 @@ from ..hw.router import SlotHit
 from ..linux import procfs
 from ..process.control import Inferior
 from ..records import Kind
+from . import scoped
 from .model import ACCESS, KEPT_HITS, UserBreakpoint, kind_of
 from .notrace import NoStopTraces, check_options
 
@@ -101,12 +102,12 @@ class BreakpointTable:
         with self._all_stopped(inf):
             if armed:
                 try:
-                    inf.breaks.insert(bp.scope.return_address, -bp.id)
+                    inf.breaks.insert(bp.scope.return_address, scoped.guard_owner(bp.id))
                 except HwdbgError:
                     self.delete(bp)
                     raise
             else:
-                inf.breaks.remove(bp.scope.return_address, -bp.id)
+                inf.breaks.remove(bp.scope.return_address, scoped.guard_owner(bp.id))
 
     def install(self, bp: UserBreakpoint) -> None:
         """Registers bp with the hw layer on the stopped process (all or nothing)."""
