@@ -48,6 +48,9 @@ with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "dwarfscan.c"
 # Every inlined copy of a function, for `break FUNCTION` (hwdbg/symbols/inlines.py).
 with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "inlinescan.c")) as source:
     INLINE_SCAN = source.read()
+# A unit's line-number program decoded (hwdbg/symbols/line_program.py).
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "lineprog.c")) as source:
+    LINE_PROGRAM = source.read()
 # The packed name index built from the scanner's records (hwdbg/symbols/index.py).
 with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "dwarfindex.c")) as source:
     DWARF_INDEX = source.read()
@@ -172,6 +175,15 @@ int hwdbg_dwarf_scan(struct hwdbg_dwarf_sections *s, unsigned long long *offset,
                      struct hwdbg_die_rec *out, int max_out);
 int hwdbg_inline_scan(struct hwdbg_dwarf_sections *s, unsigned long long *offset,
                       struct hwdbg_die_rec *out, int max_out);
+struct hwdbg_line_params { int min_inst_len, max_ops, default_is_stmt, line_base, line_range, opcode_base; };
+struct hwdbg_line_row {
+    unsigned long long address;
+    long long line;
+    unsigned int file, discriminator;
+    unsigned char is_stmt, end_sequence, prologue_end, pad;
+};
+long hwdbg_line_rows(const unsigned char *prog, size_t len, const struct hwdbg_line_params *h,
+                     struct hwdbg_line_row *out, long max_out);
 long hwdbg_index_pack(const struct hwdbg_die_rec *recs, long n,
                       const unsigned char *info, size_t info_len, const unsigned char *str, size_t str_len,
                       const unsigned char *line_str, size_t line_str_len,
@@ -585,7 +597,7 @@ int hwdbg_seccomp_install(const unsigned char *filter, unsigned short count)
     return 0;
 }
 
-""" + DWARF_TYPES + DWARF_SCAN + INLINE_SCAN + DWARF_INDEX + SYM_SCAN + r"""
+""" + DWARF_TYPES + DWARF_SCAN + INLINE_SCAN + LINE_PROGRAM + DWARF_INDEX + SYM_SCAN + r"""
 """)
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from dataclasses import field
 from typing import Any, Optional
 
 from hwdbg.recordtype import record
-from hwdbg.symbols import gdb_lines
+from hwdbg.symbols import gdb_lines, line_program
 from hwdbg.symbols.dwarf_types import PARSE_ERRORS, _attr_value, _text, _unit_key, file_matches
 
 
@@ -120,7 +120,7 @@ class LineTables:
         table = _UnitLines()
         try:
             program = self._dwarf.line_program_for_CU(cu)
-            states = [e.state for e in program.get_entries() if e.state is not None] if program else []
+            states = line_program.states(program) if program else []  # decoded in C when it can be
             files = self._file_table(cu, program) if program else []
         except PARSE_ERRORS:
             states, files = [], []
