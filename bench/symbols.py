@@ -277,7 +277,11 @@ def write(results: dict) -> None:
              f"{m['date']}; Linux {m['kernel']}, {m['nproc']} CPUs, {m['cpu']}; {m['gdb']}; hwdbg {m['hwdbg_git']}; "
              f"load {', '.join(f'{x:.2f}' for x in m['loadavg'])}", ""]
     if results["attach"]:
-        lines += [f"## Attach to python3.11d and arm `watch {EXPR}` (median of {results['reps']})", "",
+        taken = results.get("attach_machine")
+        when = (f"; the {taken['date'][11:16]} UTC run of {taken['date'][:10]}, hwdbg {taken['hwdbg_git']}, not repeated"
+                if taken else "")
+        lines += [f"## Attach to python3.11d and arm `watch {EXPR}` (median of "
+                  f"{results.get('reps_attach', results['reps'])}{when})", "",
                   "Wall time of `-p PID -ex 'watch EXPR' -ex detach`, start to exit, its CPU time (user + system: "
                   "other work on the machine inflates it far less than wall time), peak RSS, and the 1-minute "
                   "load average as the runs ended. hwdbg runs with compiled bytecode (PYTHONPYCACHEPREFIX), as installed.", "",
@@ -330,13 +334,16 @@ def main() -> int:
         results["attach"] = bench_attach(opts.reps)
     if "break" in parts:
         results["break"] = bench_break(opts.functions, opts.reps)
+    try:
+        before = json.loads((RESULTS / "symbols.json").read_text())
+    except (OSError, ValueError):
+        before = {}
+    if "attach" not in parts and before.get("attach"):  # not run: the previous figures stay, dated
+        results["attach"], results["attach_machine"] = before["attach"], before.get("attach_machine") or before["machine"]
+        results["reps_attach"] = before.get("reps_attach", before.get("reps"))
     if "generated" in parts:
         results["generated"] = bench_generated([int(s) for s in opts.sizes.split(",")], opts.gen_reps)
     else:  # not run: the previous run's figures stay, with the machine and date they were taken on
-        try:
-            before = json.loads((RESULTS / "symbols.json").read_text())
-        except (OSError, ValueError):
-            before = {}
         if before.get("generated"):
             results["generated"], results["gen_reps"] = before["generated"], before.get("gen_reps", opts.gen_reps)
             results["generated_machine"] = before.get("generated_machine") or before["machine"]
