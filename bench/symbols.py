@@ -2,7 +2,12 @@
 """Symbols at scale: attach-to-armed time and peak RSS on python3.11d, and symbol-load time
 of generated C programs, for hwdbg (cold and warm index cache) and gdb.
 
-    python bench/symbols.py [--reps 5] [--sizes 1000,10000,100000] [--only attach,generated]
+    python bench/symbols.py [--reps 5] [--sizes 1000,10000,100000] [--only attach,break,generated]
+
+Break: `break F` for N functions of python3.11d (every k-th text symbol defined once; --functions,
+151 by default) in one batch run before the program runs, for hwdbg (cold and warm index
+cache) and gdb (index-cache off); wall and CPU time, and how many `Breakpoint N at ...` lines
+are the same in both.
 
 Attach: a python3.11d running a script that changes sys.setrecursionlimit; each contender
 attaches, sets `watch _PyRuntime.interpreters.main->ceval.recursion_limit` (a field reached
@@ -24,6 +29,7 @@ import datetime
 import json
 import os
 import platform
+import re
 import shutil
 import statistics
 import subprocess
@@ -214,6 +220,46 @@ def bench_generated(sizes: list[int], reps: int) -> list[dict]:
     return rows
 
 
+def break_names(count: int) -> list[str]:
+    """Every k-th of python3.11d's functions (text symbols defined once, no clones), ``count`` of them."""
+    out = subprocess.run(["nm", "--defined-only", PYTHON_DBG], capture_output=True, text=True, check=True).stdout
+    names = [line.split()[2] for line in out.splitlines() if len(line.split()) == 3 and line.split()[1] in "Tt"]
+    once = sorted(n for n in set(names) if names.count(n) == 1 and "." not in n) if len(names) < 50000 else []
+    return once[::max(1, len(once) // count)][:count]
+
+
+def bench_break(count: int, reps: int) -> dict:
+    """`break F` for ``count`` functions of python3.11d in one batch run, before it runs."""
+    if not os.path.exists(PYTHON_DBG) or shutil.which("gdb") is None:
+        print("break: needs /usr/bin/python3.11d (apt-get install python3.11-dbg) and gdb; skipped")
+        return {}
+    names = break_names(count)
+    script = [arg for name in names for arg in ("-ex", f"break {name}")]
+    hw = hwdbg_cmd("--batch", "-q", *script, PYTHON_DBG)
+    gdb = ["gdb", "-batch", "-nx", "-iex", "set debuginfod enabled off", "-iex", "set index-cache enabled off",
+           *script, PYTHON_DBG]
+    warm_home = tempfile.mkdtemp(prefix="hwdbg-warm-")
+    run(hw, env=hwdbg_env(XDG_CACHE_HOME=warm_home))  # fill the warm cache and the bytecode
+    cold, warm, gdb_runs, outputs = [], [], [], {}
+    for _ in range(reps):
+        home = tempfile.mkdtemp(prefix="hwdbg-cold-")
+        res, outputs["hwdbg"] = run(hw, env=hwdbg_env(XDG_CACHE_HOME=home))
+        cold.append(res)
+        shutil.rmtree(home)
+        warm.append(run(hw, env=hwdbg_env(XDG_CACHE_HOME=warm_home))[0])
+        res, outputs["gdb"] = run(gdb)
+        gdb_runs.append(res)
+    shutil.rmtree(warm_home, ignore_errors=True)
+    heads = {who: [line for line in text.splitlines() if line.startswith("Breakpoint ")] for who, text in outputs.items()}
+    same = sum(1 for h, g in zip(heads["hwdbg"], heads["gdb"]) if h == g)
+    locations = sum(int(m) if m else 1 for line in heads["gdb"] for m in re.findall(r"\((\d+) locations\)|$", line)[:1])
+    print(f"break on {len(names)} functions of python3.11d, median of {reps} ({same} of {len(heads['gdb'])} "
+          f"'Breakpoint N at' lines identical, {locations} locations in gdb):")
+    return {"functions": len(names), "identical": same, "gdb_breakpoints": len(heads["gdb"]), "gdb_locations": locations,
+            "rows": [median_runs("hwdbg, cold index cache", cold), median_runs("hwdbg, warm index cache", warm),
+                     median_runs("gdb, index-cache off", gdb_runs)]}
+
+
 def machine() -> dict:
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
     gdb = subprocess.run(["gdb", "--version"], capture_output=True, text=True).stdout.splitlines()[:1] if shutil.which("gdb") else []
@@ -231,7 +277,11 @@ def write(results: dict) -> None:
              f"{m['date']}; Linux {m['kernel']}, {m['nproc']} CPUs, {m['cpu']}; {m['gdb']}; hwdbg {m['hwdbg_git']}; "
              f"load {', '.join(f'{x:.2f}' for x in m['loadavg'])}", ""]
     if results["attach"]:
-        lines += [f"## Attach to python3.11d and arm `watch {EXPR}` (median of {results['reps']})", "",
+        taken = results.get("attach_machine")
+        when = (f"; the {taken['date'][11:16]} UTC run of {taken['date'][:10]}, hwdbg {taken['hwdbg_git']}, not repeated"
+                if taken else "")
+        lines += [f"## Attach to python3.11d and arm `watch {EXPR}` (median of "
+                  f"{results.get('reps_attach', results['reps'])}{when})", "",
                   "Wall time of `-p PID -ex 'watch EXPR' -ex detach`, start to exit, its CPU time (user + system: "
                   "other work on the machine inflates it far less than wall time), peak RSS, and the 1-minute "
                   "load average as the runs ended. hwdbg runs with compiled bytecode (PYTHONPYCACHEPREFIX), as installed.", "",
@@ -239,6 +289,16 @@ def write(results: dict) -> None:
         lines += [f"| {r['label']} | {r['median_s']:.3f} | {r.get('median_cpu_s', float('nan')):.3f} | "
                   f"{r['median_rss_mib']:.0f} | {r.get('median_load', '?')} | {' '.join(map(str, r['runs_s']))} |"
                   for r in results["attach"]]
+        lines.append("")
+    if results.get("break"):
+        b = results["break"]
+        lines += [f"## `break FUNCTION` on {b['functions']} functions of python3.11d (median of {results['reps']})", "",
+                  "One batch run, before the program runs: `-ex 'break F'` for every k-th function of the symbol "
+                  f"table. gdb made {b['gdb_breakpoints']} breakpoints with {b['gdb_locations']} locations; "
+                  f"{b['identical']} of hwdbg's `Breakpoint N at ...` lines are identical to gdb's.", "",
+                  "| Contender | Time (s) | CPU (s) | Peak RSS (MiB) | Load | Runs (s) |", "|---|---|---|---|---|---|"]
+        lines += [f"| {r['label']} | {r['median_s']:.3f} | {r['median_cpu_s']:.3f} | {r['median_rss_mib']:.0f} | "
+                  f"{r['median_load']} | {' '.join(map(str, r['runs_s']))} |" for r in b["rows"]]
         lines.append("")
     if results["generated"]:
         taken = results.get("generated_machine")
@@ -265,19 +325,25 @@ def main() -> int:
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--gen-reps", type=int, default=3)
     parser.add_argument("--sizes", default="1000,10000,100000")
-    parser.add_argument("--only", default="attach,generated")
+    parser.add_argument("--only", default="attach,break,generated")
+    parser.add_argument("--functions", type=int, default=151, help="break: how many functions")
     opts = parser.parse_args()
     parts = set(opts.only.split(","))
     results = {"machine": machine(), "reps": opts.reps, "gen_reps": opts.gen_reps, "attach": [], "generated": []}
     if "attach" in parts:
         results["attach"] = bench_attach(opts.reps)
+    if "break" in parts:
+        results["break"] = bench_break(opts.functions, opts.reps)
+    try:
+        before = json.loads((RESULTS / "symbols.json").read_text())
+    except (OSError, ValueError):
+        before = {}
+    if "attach" not in parts and before.get("attach"):  # not run: the previous figures stay, dated
+        results["attach"], results["attach_machine"] = before["attach"], before.get("attach_machine") or before["machine"]
+        results["reps_attach"] = before.get("reps_attach", before.get("reps"))
     if "generated" in parts:
         results["generated"] = bench_generated([int(s) for s in opts.sizes.split(",")], opts.gen_reps)
     else:  # not run: the previous run's figures stay, with the machine and date they were taken on
-        try:
-            before = json.loads((RESULTS / "symbols.json").read_text())
-        except (OSError, ValueError):
-            before = {}
         if before.get("generated"):
             results["generated"], results["gen_reps"] = before["generated"], before.get("gen_reps", opts.gen_reps)
             results["generated_machine"] = before.get("generated_machine") or before["machine"]

@@ -21,6 +21,8 @@ struct hwdbg_dwarf_sections {
     const unsigned char *abbrev; size_t abbrev_len;
     const unsigned char *str_offsets; size_t str_offsets_len;
     const unsigned char *addr; size_t addr_len;
+    const unsigned char *ranges; size_t ranges_len;        /* .debug_ranges (DWARF 2-4) */
+    const unsigned char *rnglists; size_t rnglists_len;    /* .debug_rnglists (DWARF 5) */
 };
 struct hwdbg_die_rec {
     unsigned long long offset, cu_offset;
@@ -30,17 +32,25 @@ struct hwdbg_die_rec {
     long long name_off;          /* -1: no DW_AT_name */
     int name_sec;                /* 0 .debug_info (inline string), 1 .debug_str, 2 .debug_line_str */
     int tag;
-    int flags;                   /* 1 declaration, 2 static address, 4 pc range, 8 has a type, 64 thread-local */
+    int flags;                   /* 1 declaration, 2 static address, 4 pc range, 8 has a type, 64 thread-local,
+                                    128 an inlined copy's entry address (in value),
+                                    256 an out-of-line copy of an abstract instance (value, high) */
 };
 struct hwdbg_index_entry {
     unsigned long long value, high, cu_offset, offset;
     unsigned int key_off, key_len;   /* the name, in the key blob */
-    int table;                       /* 0 variables, 1 functions, 2 types, 3 thread-locals */
+    int table;                       /* 0 variables, 1 functions, 2 types, 3 thread-locals, 4 inlined copies */
     unsigned int seq;                /* file order, among entries of one name */
 };
 """
 with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "dwarfscan.c")) as source:
     DWARF_SCAN = source.read()
+# Every inlined copy of a function, for `break FUNCTION` (hwdbg/symbols/inlines.py).
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "inlinescan.c")) as source:
+    INLINE_SCAN = source.read()
+# A unit's line-number program decoded (hwdbg/symbols/line_program.py).
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "lineprog.c")) as source:
+    LINE_PROGRAM = source.read()
 # The packed name index built from the scanner's records (hwdbg/symbols/index.py).
 with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "dwarfindex.c")) as source:
     DWARF_INDEX = source.read()
@@ -163,6 +173,17 @@ int hwdbg_ring_read(struct hwdbg_ring *ring, struct hwdbg_sample *out, int max_o
 """ + DWARF_TYPES + """
 int hwdbg_dwarf_scan(struct hwdbg_dwarf_sections *s, unsigned long long *offset,
                      struct hwdbg_die_rec *out, int max_out);
+int hwdbg_inline_scan(struct hwdbg_dwarf_sections *s, unsigned long long *offset,
+                      struct hwdbg_die_rec *out, int max_out);
+struct hwdbg_line_params { int min_inst_len, max_ops, default_is_stmt, line_base, line_range, opcode_base; };
+struct hwdbg_line_row {
+    unsigned long long address;
+    long long line;
+    unsigned int file, discriminator;
+    unsigned char is_stmt, end_sequence, prologue_end, pad;
+};
+long hwdbg_line_rows(const unsigned char *prog, size_t len, const struct hwdbg_line_params *h,
+                     struct hwdbg_line_row *out, long max_out);
 long hwdbg_index_pack(const struct hwdbg_die_rec *recs, long n,
                       const unsigned char *info, size_t info_len, const unsigned char *str, size_t str_len,
                       const unsigned char *line_str, size_t line_str_len,
@@ -576,7 +597,7 @@ int hwdbg_seccomp_install(const unsigned char *filter, unsigned short count)
     return 0;
 }
 
-""" + DWARF_TYPES + DWARF_SCAN + DWARF_INDEX + SYM_SCAN + r"""
+""" + DWARF_TYPES + DWARF_SCAN + INLINE_SCAN + LINE_PROGRAM + DWARF_INDEX + SYM_SCAN + r"""
 """)
 
 if __name__ == "__main__":

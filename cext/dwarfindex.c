@@ -7,6 +7,7 @@
 #define DX_FUNCTIONS 1
 #define DX_TYPES 2
 #define DX_TLS 3
+#define DX_INLINES 4  /* from hwdbg_inline_scan's records: a copy's entry address (and end, out of line) */
 
 struct dx_key { const unsigned char *p; size_t len; };
 
@@ -85,6 +86,8 @@ long hwdbg_index_pack(const struct hwdbg_die_rec *recs, long n,
         if (r->tag == 0x34) {
             if (!(r->flags & (2 | 64))) continue;
             table = r->flags & 2 ? DX_VARIABLES : DX_TLS;
+        } else if (r->flags & (128 | 256)) {
+            table = DX_INLINES;
         } else if (r->tag == 0x2e) {
             if (!(r->flags & 4)) continue;
             table = DX_FUNCTIONS;

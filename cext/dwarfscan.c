@@ -147,7 +147,7 @@ static int ds_form(struct ds_unit *u, unsigned int form, long long implicit, uns
     case 0x1f: *val = ds_fixed(u, u->offset_size); return 10;
     case 0x20: ds_skip(u, 8); return 0;
     case 0x21: *val = (unsigned long long)implicit; return 1;
-    case 0x22: case 0x23: ds_uleb(u); return 0;
+    case 0x22: case 0x23: *val = ds_uleb(u); return 0;  /* loclistx, rnglistx */
     case 0x24: ds_skip(u, 8); return 0;
     case 0x25: *val = ds_fixed(u, 1); return 8;
     case 0x26: *val = ds_fixed(u, 2); return 8;
@@ -174,6 +174,32 @@ static unsigned long long ds_index(const unsigned char *sec, size_t len, unsigne
     return r;
 }
 
+/* Read the header of the unit at unit_off: u covers the unit's DIEs (u->end its end).
+ * Returns -1 when the header is malformed. */
+static int ds_open_unit(struct hwdbg_dwarf_sections *s, unsigned long long unit_off, struct ds_unit *u,
+                        unsigned long long *abbrev_off)
+{
+    u->p = s->info + unit_off; u->end = s->info + s->info_len; u->bad = 0;
+    unsigned long long length = ds_fixed(u, 4);
+    u->offset_size = 4;
+    if (length == 0xffffffffULL) { length = ds_fixed(u, 8); u->offset_size = 8; }
+    if (length > (unsigned long long)(u->end - u->p)) return -1;
+    u->end = u->p + length;
+    u->version = ds_fixed(u, 2);
+    if (u->version >= 5) {
+        int unit_type = ds_fixed(u, 1);
+        u->address_size = ds_fixed(u, 1);
+        *abbrev_off = ds_fixed(u, u->offset_size);
+        if (unit_type == 2 || unit_type == 6) ds_skip(u, 8 + u->offset_size);
+        else if (unit_type == 4 || unit_type == 5) ds_skip(u, 8);
+    } else {
+        *abbrev_off = ds_fixed(u, u->offset_size);
+        u->address_size = ds_fixed(u, 1);
+    }
+    if (u->bad || u->version < 2 || u->version > 5 || (u->address_size != 4 && u->address_size != 8)) return -1;
+    return 0;
+}
+
 /* Scan units from *offset until out is full or the section ends; *offset is left at the
  * first unit not scanned.  Returns the number of records, or -1 when a unit is malformed
  * (its records so far are kept; *offset points at it). */
@@ -183,27 +209,8 @@ int hwdbg_dwarf_scan(struct hwdbg_dwarf_sections *s, unsigned long long *offset,
     int n = 0;
     while (*offset + 11 <= s->info_len) {
         struct ds_unit u;
-        unsigned long long unit_off = *offset;
-        u.p = s->info + unit_off; u.end = s->info + s->info_len; u.bad = 0;
-        unsigned long long length = ds_fixed(&u, 4);
-        u.offset_size = 4;
-        if (length == 0xffffffffULL) { length = ds_fixed(&u, 8); u.offset_size = 8; }
-        const unsigned char *unit_end = u.p + length;
-        if (length > (unsigned long long)(u.end - u.p)) return -1;
-        u.end = unit_end;
-        u.version = ds_fixed(&u, 2);
-        unsigned long long abbrev_off; int unit_type = 1;
-        if (u.version >= 5) {
-            unit_type = ds_fixed(&u, 1);
-            u.address_size = ds_fixed(&u, 1);
-            abbrev_off = ds_fixed(&u, u.offset_size);
-            if (unit_type == 2 || unit_type == 6) ds_skip(&u, 8 + u.offset_size);
-            else if (unit_type == 4 || unit_type == 5) ds_skip(&u, 8);
-        } else {
-            abbrev_off = ds_fixed(&u, u.offset_size);
-            u.address_size = ds_fixed(&u, 1);
-        }
-        if (u.bad || u.version < 2 || u.version > 5 || (u.address_size != 4 && u.address_size != 8)) return -1;
+        unsigned long long unit_off = *offset, abbrev_off;
+        if (ds_open_unit(s, unit_off, &u, &abbrev_off) < 0) return -1;
         int nabbrev = 0;
         struct ds_abbrev *abbrevs = ds_abbrevs(s->abbrev, s->abbrev_len, abbrev_off, &nabbrev);
         if (!abbrevs) return -1;
@@ -307,7 +314,7 @@ int hwdbg_dwarf_scan(struct hwdbg_dwarf_sections *s, unsigned long long *offset,
         }
         ds_free(abbrevs, nabbrev);
         if (!ok || u.bad) { n = start_n; return n ? n : -1; }
-        *offset = unit_end - s->info;
+        *offset = u.end - s->info;
     }
     return n;
 }

@@ -9,7 +9,7 @@ from dataclasses import field
 from typing import Any, Optional
 
 from hwdbg.recordtype import record
-from hwdbg.symbols import gdb_lines
+from hwdbg.symbols import gdb_lines, line_program
 from hwdbg.symbols.dwarf_types import PARSE_ERRORS, _attr_value, _text, _unit_key, file_matches
 
 
@@ -20,7 +20,8 @@ class _UnitLines:
     starts: list[int] = field(default_factory=list)
     ends: list[int] = field(default_factory=list)
     rows: list[tuple[str, int]] = field(default_factory=list)  # (path, line)
-    statements: list[tuple[str, int, int]] = field(default_factory=list)  # (path, line, addr): gdb's is_stmt entries
+    # (path, line, addr): gdb's is_stmt entries; None until FILE:LINE asks (break FUNCTION does not)
+    statements: Optional[list[tuple[str, int, int]]] = None
     prologue_ends: list[int] = field(default_factory=list)  # addresses the compiler marked prologue_end
     entries: list[tuple[int, int, str, bool]] = field(default_factory=list)  # gdb's line table: (addr, line, path, is_stmt)
     entry_starts: list[int] = field(default_factory=list)
@@ -118,25 +119,12 @@ class LineTables:
         if table is not None:
             return table
         table = _UnitLines()
-        try:
-            program = self._dwarf.line_program_for_CU(cu)
-            states = [e.state for e in program.get_entries() if e.state is not None] if program else []
-            files = self._file_table(cu, program) if program else []
-        except PARSE_ERRORS:
-            states, files = [], []
+        files, sequences = self._sequences_of(cu)
         ranges: list[tuple[int, int, str, int]] = []
-        sequence: list[Any] = []
-        by_file: dict[str, list[gdb_lines.Entry]] = {}
-        for state in states:
-            sequence.append(state)
-            if state.end_sequence:
-                self._add_sequence(sequence, files, ranges)
-                if sequence[0].address != 0:  # code the linker discarded
-                    gdb_lines.record_sequence([_row(s, files) for s in sequence], by_file)
-                _add_entries(sequence, files, table.entries)
-                table.prologue_ends += [s.address for s in sequence if getattr(s, "prologue_end", False)]
-                sequence = []
-        table.statements = gdb_lines.statements(by_file)
+        for sequence in sequences:
+            self._add_sequence(sequence, files, ranges)
+            _add_entries(sequence, files, table.entries)
+            table.prologue_ends += [s.address for s in sequence if getattr(s, "prologue_end", False)]
         ranges.sort()
         table.starts = [r[0] for r in ranges]
         table.ends = [r[1] for r in ranges]
@@ -145,6 +133,35 @@ class LineTables:
         table.entry_starts = [e[0] for e in table.entries]
         self._unit_lines[_unit_key(cu)] = table
         return table
+
+    def _sequences_of(self, cu) -> tuple[list[str], list[list[Any]]]:
+        """The unit's file table and its line-program states, one list per sequence."""
+        try:
+            program = self._dwarf.line_program_for_CU(cu)
+            states = line_program.states(program) if program else []  # decoded in C when it can be
+            files = self._file_table(cu, program) if program else []
+        except PARSE_ERRORS:
+            return [], []
+        sequences, sequence = [], []
+        for state in states:
+            sequence.append(state)
+            if state.end_sequence:
+                sequences.append(sequence)
+                sequence = []
+        return files, sequences
+
+    def _statements_of(self, cu) -> list[tuple[str, int, int]]:
+        """gdb's statement entries of the unit, made on first use (the program is decoded again:
+        in C that costs less than keeping its states)."""
+        table = self._lines_of(cu)
+        if table.statements is None:
+            files, sequences = self._sequences_of(cu)
+            by_file: dict[str, list[gdb_lines.Entry]] = {}
+            for sequence in sequences:
+                if sequence[0].address != 0:  # code the linker discarded
+                    gdb_lines.record_sequence([_row(s, files) for s in sequence], by_file)
+            table.statements = gdb_lines.statements(by_file)
+        return table.statements
 
     @staticmethod
     def _add_sequence(sequence, files, ranges) -> None:
@@ -203,7 +220,7 @@ class LineTables:
         for cu in self._units():
             # The file table is cheap; decode only the units that mention the file.
             if any(file_matches(path, file) for path in self._files_of(cu)):
-                rows += [row for row in self._lines_of(cu).statements if file_matches(row[0], file)]
+                rows += [row for row in self._statements_of(cu) if file_matches(row[0], file)]
         return rows
 
     def line_entry(self, link_addr: int) -> Optional[tuple[int, int, str, int, bool]]:

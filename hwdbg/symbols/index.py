@@ -24,6 +24,9 @@ from hwdbg.recordtype import record
 from hwdbg.symbols.packed_index import ENTRY, PackedIndex
 
 FORMAT_VERSION = 4  # 2: one marshal blob per table; 3: thread-locals; 4: the packed entries and names, read in place
+# Each kind of cached index (a file suffix) with its format: "inlines" are symbols/inlines.py's
+# copies of functions (1: inlined and out-of-line copies, named by linkage name).
+KINDS = {"index": FORMAT_VERSION, "inlines": 1}
 MAGIC = b"HWDBGIX\0"
 HEADER = struct.Struct("<8sIIQ")  # magic, format version, crc32 of the payload, payload length
 CACHE_MIN_INFO = 256 << 10  # smaller .debug_info indexes in milliseconds: not worth a file
@@ -43,6 +46,9 @@ class NameIndex:
     functions: dict[str, list[tuple[int, int, Ref]]] = field(default_factory=dict)  # name -> (low, high, DIE)
     types: dict[str, Ref] = field(default_factory=dict)  # 'struct x' / 'enum y' / typedef -> DIE
     tls: dict[str, list[tuple[int, Ref]]] = field(default_factory=dict)  # name -> (offset in the TLS block, DIE)
+    # name -> (entry, end, DIE) of each copy of an inlined function (end 0: an inlined copy; else
+    # an out-of-line one made from the abstract instance): symbols/inlines.py
+    inlines: dict[str, list[tuple[int, int, Ref]]] = field(default_factory=dict)
 
     def merge(self, other: "NameIndex") -> None:
         for name, entries in other.variables.items():
@@ -53,6 +59,8 @@ class NameIndex:
             self.types.setdefault(name, die)
         for name, entries in other.tls.items():
             self.tls.setdefault(name, []).extend(entries)
+        for name, entries in other.inlines.items():
+            self.inlines.setdefault(name, []).extend(entries)
 
     def unpacked(self) -> "NameIndex":
         return self
@@ -134,9 +142,12 @@ class ScanError(Exception):
     """The scanner met a unit it cannot read (the caller falls back to the slow path)."""
 
 
-def scan(dwarf, path: str, start: int = 0, end: Optional[int] = None, strings: Optional[dict] = None) -> PackedIndex:
+def scan(dwarf, path: str, start: int = 0, end: Optional[int] = None, strings: Optional[dict] = None,
+         inlines: bool = False) -> PackedIndex:
     """Index every unit of ``dwarf`` (a pyelftools DWARFInfo), or those in .debug_info
-    [start, end), with the C scanner. ``strings`` keeps the string sections between calls."""
+    [start, end), with the C scanner. ``strings`` keeps the string sections between calls.
+    With ``inlines``, every DIE is read and the index has the inlined copies of functions
+    only (its ``inlines`` table: symbols/inlines.py)."""
     try:
         # Imported here on purpose: the symbols layer imports without the C build, and a
         # missing build costs only speed (the slow path indexes instead).
@@ -150,17 +161,22 @@ def scan(dwarf, path: str, start: int = 0, end: Optional[int] = None, strings: O
         abbrev = section_bytes(dwarf.debug_abbrev_sec)
         str_offsets = section_bytes(dwarf.debug_str_offsets_sec)
         addr = section_bytes(dwarf.debug_addr_sec)
+        ranges = section_bytes(dwarf.debug_ranges_sec) if inlines else b""
+        rnglists = section_bytes(dwarf.debug_rnglists_sec) if inlines else b""
         if strings is not None and not strings:
             strings[1] = bytes(section_bytes(dwarf.debug_str_sec))
             strings[2] = bytes(section_bytes(dwarf.debug_line_str_sec))
     except ELFError as e:  # a compressed section that does not inflate
         raise ScanError(f"{path}: {e}") from None
-    keep = [ffi.from_buffer(b) if len(b) else ffi.NULL for b in (info, abbrev, str_offsets, addr)]
+    keep = [ffi.from_buffer(b) if len(b) else ffi.NULL for b in (info, abbrev, str_offsets, addr, ranges, rnglists)]
     sections = ffi.new("struct hwdbg_dwarf_sections *")
     sections.info, sections.info_len = keep[0], len(info)
     sections.abbrev, sections.abbrev_len = keep[1], len(abbrev)
     sections.str_offsets, sections.str_offsets_len = keep[2], len(str_offsets)
     sections.addr, sections.addr_len = keep[3], len(addr)
+    sections.ranges, sections.ranges_len = keep[4], len(ranges)
+    sections.rnglists, sections.rnglists_len = keep[5], len(rnglists)
+    scanner = lib.hwdbg_inline_scan if inlines else lib.hwdbg_dwarf_scan
     if strings is None:
         strings = {1: bytes(section_bytes(dwarf.debug_str_sec)), 2: bytes(section_bytes(dwarf.debug_line_str_sec))}
     offset = ffi.new("unsigned long long *", start)
@@ -171,7 +187,7 @@ def scan(dwarf, path: str, start: int = 0, end: Optional[int] = None, strings: O
     started = time.monotonic()
     shown = False
     while offset[0] < len(info):
-        count = lib.hwdbg_dwarf_scan(sections, offset, out, size)
+        count = scanner(sections, offset, out, size)
         if count < 0:
             raise ScanError(f"{path}: unreadable DWARF unit at .debug_info+{offset[0]:#x}")
         if count == 0 and offset[0] < len(info):
@@ -215,26 +231,26 @@ def _pack(ffi, lib, records: bytes, rec_size: int, info, debug_str: bytes, line_
 # -- the cache ------------------------------------------------------------
 
 
-def _cache_path(build_id: str) -> str:
-    return os.path.join(cache_dir(), f"{build_id}.index")
+def _cache_path(build_id: str, kind: str) -> str:
+    return os.path.join(cache_dir(), f"{build_id}.{kind}")
 
 
-def _encode(index: PackedIndex, build_id: str, info_size: int) -> bytes:
+def _encode(index: PackedIndex, build_id: str, info_size: int, version: int = FORMAT_VERSION) -> bytes:
     ident = build_id.encode()
     payload = b"".join((META.pack(len(ident), info_size, len(index.entries), len(index.keys)), ident,
                         index.entries, index.keys))
-    return HEADER.pack(MAGIC, FORMAT_VERSION, zlib.crc32(payload), len(payload)) + payload
+    return HEADER.pack(MAGIC, version, zlib.crc32(payload), len(payload)) + payload
 
 
-def _decode(data: bytes, build_id: str, info_size: int) -> PackedIndex:
+def _decode(data: bytes, build_id: str, info_size: int, expected: int = FORMAT_VERSION) -> PackedIndex:
     """The index in ``data``; ValueError (the reason) when it cannot be trusted."""
     if len(data) < HEADER.size:
         raise ValueError("truncated")
     magic, version, crc, length = HEADER.unpack_from(data)
     if magic != MAGIC:
         raise ValueError("not an hwdbg index")
-    if version != FORMAT_VERSION:
-        raise ValueError(f"format {version}, expected {FORMAT_VERSION}")
+    if version != expected:
+        raise ValueError(f"format {version}, expected {expected}")
     payload = memoryview(data)[HEADER.size:]
     if len(payload) != length or len(payload) < META.size:
         raise ValueError("truncated")
@@ -249,10 +265,11 @@ def _decode(data: bytes, build_id: str, info_size: int) -> PackedIndex:
     return PackedIndex(payload[start:start + entries_len], payload[start + entries_len:])
 
 
-def load_cached(build_id: Optional[str], info_size: int) -> Optional[PackedIndex]:
+def load_cached(build_id: Optional[str], info_size: int, kind: str = "index") -> Optional[PackedIndex]:
+    """The index of ``kind`` ('index': names; 'inlines': inlined copies) cached for the file."""
     if not build_id or not cache_enabled():
         return None
-    path = _cache_path(build_id)
+    path = _cache_path(build_id, kind)
     try:
         with open(path, "rb") as f:
             data = f.read()
@@ -262,13 +279,13 @@ def load_cached(build_id: Optional[str], info_size: int) -> Optional[PackedIndex
         notice(f"cannot read symbol index cache {path}: {e.strerror}; indexing without it")
         return None
     try:
-        return _decode(data, build_id, info_size)
+        return _decode(data, build_id, info_size, KINDS[kind])
     except (ValueError, struct.error) as e:
         notice(f"symbol index cache {path} is unusable ({e}); rebuilding it")
         return None
 
 
-def store(index: Any, build_id: Optional[str], info_size: int) -> None:
+def store(index: Any, build_id: Optional[str], info_size: int, kind: str = "index") -> None:
     """Write the index atomically (temp file + rename); a failure is one notice, never an error."""
     if not build_id or not cache_enabled() or info_size < CACHE_MIN_INFO or not isinstance(index, PackedIndex):
         return
@@ -278,8 +295,8 @@ def store(index: Any, build_id: Optional[str], info_size: int) -> None:
         os.makedirs(directory, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{build_id}.", suffix=".tmp", dir=directory)
         with os.fdopen(fd, "wb") as f:
-            f.write(_encode(index, build_id, info_size))
-        os.replace(tmp, _cache_path(build_id))
+            f.write(_encode(index, build_id, info_size, KINDS[kind]))
+        os.replace(tmp, _cache_path(build_id, kind))
         tmp = None
     except OSError as e:
         notice(f"cannot write symbol index cache in {directory}: {e.strerror or e}; continuing without it")

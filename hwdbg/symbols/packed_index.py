@@ -13,15 +13,16 @@ import struct
 from typing import Any, Iterator
 
 ENTRY = struct.Struct("=QQQQIIiI")  # struct hwdbg_index_entry
-VARIABLES, FUNCTIONS, TYPES, TLS = range(4)
-TABLE_NAMES = ("variables", "functions", "types", "tls")
+VARIABLES, FUNCTIONS, TYPES, TLS, INLINES = range(5)
+TABLE_NAMES = ("variables", "functions", "types", "tls", "inlines")
 _MISSING = object()
 
 
 class PackedTable:
-    """One table (variables, functions, types or thread-locals): name -> its entries.
+    """One table (variables, functions, types, thread-locals or inlined copies): name -> its entries.
 
     Values have the shapes of the dict tables: variables and thread-locals [(address, ref)],
+    copies of a function [(entry, end, ref)] (end 0 for an inlined copy),
     functions [(low, high, ref)], types ref (the first definition), with ref = (unit offset,
     DIE offset)."""
 
@@ -46,7 +47,7 @@ class PackedTable:
     def _value(self, i: int) -> Any:
         value, high, cu_offset, offset, _, _, _, _ = ENTRY.unpack_from(self._entries, i * ENTRY.size)
         ref = (cu_offset, offset)
-        if self._table == FUNCTIONS:
+        if self._table in (FUNCTIONS, INLINES):
             return (value, high, ref)
         return ref if self._table == TYPES else (value, ref)
 
@@ -104,14 +105,14 @@ class PackedTable:
 
 
 class PackedIndex:
-    """A whole name index in packed form, with the four tables of ``NameIndex``."""
+    """A whole name index in packed form, with the tables of ``NameIndex``."""
 
     def __init__(self, entries, keys) -> None:
         self.entries, self.keys = memoryview(entries).cast("B"), memoryview(keys).cast("B")
         if len(self.entries) % ENTRY.size:
             raise ValueError("entries are not whole")
         count = len(self.entries) // ENTRY.size
-        bounds = [self._first_of(t, count) for t in range(5)]
+        bounds = [self._first_of(t, count) for t in range(len(TABLE_NAMES) + 1)]
         for table, name in enumerate(TABLE_NAMES):
             setattr(self, name, PackedTable(self.entries, self.keys, table, bounds[table], bounds[table + 1]))
 

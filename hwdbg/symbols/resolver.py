@@ -15,7 +15,7 @@ from hwdbg.recordtype import record
 from hwdbg.symbols import index as name_index
 from hwdbg.symbols import tls
 from hwdbg.symbols.dwarf import DwarfInfo
-from hwdbg.symbols.inlines import inline_sites
+from hwdbg.symbols.inlines import function_copies, inline_sites
 from hwdbg.symbols import plt
 from hwdbg.symbols.prologue import function_start
 from hwdbg.symbols.prologue_facts import function_facts, line_span
@@ -265,12 +265,17 @@ class SymbolTable:
         raise SymbolError(f"no symbol '{name}'{where}{suggest(name, names)}")
 
     def inline_sites(self, name: str, lib: Optional[str] = None) -> list[int]:
-        """Run-time entry addresses of the copies of function ``name`` inlined into the code of
-        the executable (and of libraries whose DWARF is small or indexed already)."""
+        """Run-time addresses where ``break name`` stops besides the function's own symbol, in
+        every module (without the C scanner: the executable and small or indexed libraries): its
+        inlined copies' entries and, after their prologues, its out-of-line copies (clones)."""
         out: list[int] = []
         for module in self._modules_named(lib):
-            if module.dwarf is not None and self._types_cheap(module):
-                out += [addr + module.bias for addr in inline_sites(module.dwarf, name)]
+            if module.dwarf is not None:
+                slow_ok = self._types_cheap(module)
+                out += [addr + module.bias for addr in inline_sites(module.dwarf, name, slow_ok)]
+                for entry, end in function_copies(module.dwarf, name, slow_ok):
+                    facts = function_facts(module.image, module.dwarf, entry, end - entry)
+                    out.append(function_start(facts, line_span(module.dwarf)) + module.bias)
         return out
 
     def _lookup_in(self, module: Module, name: str) -> Optional[Variable]:
