@@ -74,17 +74,24 @@ def _unsigned64(value: Value) -> bool:
     return ctype.kind in ("int", "char", "enum", "bool") and ctype.size >= 8 and not ctype.signed
 
 
+_NOT_IN_MEMORY = "Attempt to take address of value not located in memory."
 _LITERAL_ADDRESS = ("a string literal is not in the program's memory: print, index or measure it "
                     "(sizeof); pass it to a function to have it copied there")
 
 
+def _no_address(value: Value) -> str:
+    """Why a value that is a copy of bytes has no address: a string literal, or a struct that is a copy."""
+    records = value.ctype is not None and value.ctype.kind in _RECORDS
+    return _NOT_IN_MEMORY if records else _LITERAL_ADDRESS
+
+
 def _scalar(value: Value, op: str) -> Number:
-    if value.data is not None:
-        raise UsageError(_LITERAL_ADDRESS)
     ctype = value.ctype
     if ctype is not None and ctype.kind in _RECORDS:
         verb = "compare" if op in _COMPARE else f"apply '{op}' to"
         raise UsageError(f"cannot {verb} a {ctype.kind}")
+    if value.data is not None:
+        raise UsageError(_LITERAL_ADDRESS)
     return value.value
 
 
@@ -132,7 +139,7 @@ def _arithmetic(op: str, left: Value, right: Value) -> Value:
 def _pointer_arithmetic(op: str, left: Value, right: Value) -> Value | None:
     """``p + n``, ``n + p``, ``p - n`` scale by the pointee; ``p - q`` counts elements."""
     if left.data is not None or right.data is not None:
-        raise UsageError(_LITERAL_ADDRESS)
+        raise UsageError(_no_address(left if left.data is not None else right))
     left_pointer, right_pointer = _pointer_type(left), _pointer_type(right)
     if left_pointer and right_pointer and op == "-":
         return Value(_wrap(_c_divide(left.value - right.value, _stride(left_pointer))))
@@ -163,6 +170,18 @@ def _field_place(address: int, offset: int, member: Field) -> _Place:
     return _place(address + offset, member.ctype, bits)
 
 
+def _copied_field(data: bytes, offset: int, member: Field) -> _Place:
+    """A member of a struct that is a copy (a value ``finish`` returned): its bytes, not a place."""
+    ctype = member.ctype
+    if member.bit_size:
+        raw = int.from_bytes(data[offset:offset + ctype.size].ljust(ctype.size, b"\0"), "little")
+        field = (raw >> (member.bit_offset or 0)) & ((1 << member.bit_size) - 1)
+        if ctype.signed and field >> (member.bit_size - 1):
+            field -= 1 << member.bit_size
+        return _Place(0, ctype, None, Held(field.to_bytes(ctype.size, "little", signed=field < 0), ctype, _NOT_IN_MEMORY))
+    return _Place(0, ctype, None, Held(data[offset:offset + ctype.size], ctype, _NOT_IN_MEMORY))
+
+
 def _bound(value: "int | Value") -> Value:
     """A binding is a number (``new``, ``$tid``) or a whole value (``$3`` of the value history)."""
     return value if isinstance(value, Value) else Value(int(value))
@@ -174,12 +193,15 @@ def _string_type(node: Str) -> CType:
 
 
 def _literal_element(literal: Value, index: int) -> _Place:
-    """Element ``index`` of a string literal, which is not in memory (gdb: not an lvalue)."""
+    """Element ``index`` of a string literal or of an array that is a copy (a member of a struct
+    finish returned), which is not in memory (gdb: not an lvalue)."""
     data = literal.data or b""
-    if not 0 <= index < len(data):
+    ctype = literal.ctype
+    element = ctype.target if ctype is not None and ctype.kind == "array" and ctype.target is not None else CHAR
+    size = max(element.size, 1)
+    if not 0 <= index < len(data) // size:
         raise EvaluationError("no such vector element")
-    return _Place(0, CHAR, None, Held(data[index:index + 1], CHAR, "Attempt to take address of value not located "
-                                                                       "in memory."))
+    return _Place(0, element, None, Held(data[index * size:(index + 1) * size], element, _NOT_IN_MEMORY))
 
 
 class _Evaluator:
@@ -299,6 +321,10 @@ class _Evaluator:
         return Value(number, _VOID_POINTER) if name in _ADDRESS_REGISTERS else Value(number)
 
     def place(self, node: Node) -> _Place:
+        if isinstance(node, (Name, Register)) and f"${getattr(node, 'name', '')}" in self.bindings:
+            value = self.value(node)  # a value of the history that is a copy ($1 that finish returned)
+            if value.data is not None:
+                raise UsageError(_no_address(value))
         if isinstance(node, Name) and not self.bound(node):
             found = self.env.lookup(node.name, node.lib)
             if isinstance(found, Held):
@@ -326,6 +352,8 @@ class _Evaluator:
         if found is None:
             raise SymbolError(f"{type_name(ctype)} has no field '{node.name}'")
         offset, member = found
+        if base.data is not None and base.ctype is not None and base.ctype.kind in _RECORDS:
+            return _copied_field(base.data, offset, member)
         return _field_place(base.value, offset, member)
 
     def index(self, node: Index) -> _Place:

@@ -69,6 +69,8 @@ def read_exact(memory: _Memory, address: int, size: int) -> bytes:
 
 def _load_held(held: Held) -> Value:
     ctype = held.ctype
+    if ctype.kind in ("struct", "union", "array") and len(held.data) >= ctype.size:
+        return Value(0, ctype, data=held.data[:ctype.size])  # a copy: its members are served from it
     if ctype.kind in _AGGREGATES or ctype.kind == "void":
         raise UsageError(f"cannot show a {type_name(ctype)} held in registers or computed by the compiler")
     if ctype.kind == "float":
