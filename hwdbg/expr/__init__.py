@@ -49,7 +49,8 @@ from __future__ import annotations
 from .evaluator import Env, Held, Value, assign_bytes, assign_target, evaluate, evaluate_text, lvalue, truth, type_of
 from .parser import parse, parse_assignment, parse_type, referenced_names
 from .printer import (
-    INTEGER_FORMATS, char_literal, format_integer, format_scalar, format_value, read_c_string, string_literal,
+    INTEGER_FORMATS, PRINT_FORMATS, char_literal, format_float_bits, format_integer, format_scalar, format_value, read_c_string,
+    string_literal,
 )
 from .syntax import Binary, Call, Cast, Conditional, Index, Member, Name, Node, Num, Register, SizeOf, Unary
 from .typeprint import declaration, ptype_text, strip_typedefs, whatis_text
@@ -59,5 +60,5 @@ __all__ = [
     "parse", "parse_assignment", "parse_type", "evaluate", "evaluate_text", "lvalue", "assign_bytes", "assign_target", "truth",
     "type_of", "declaration", "ptype_text", "whatis_text", "strip_typedefs",
     "referenced_names", "format_value",
-    "INTEGER_FORMATS", "format_integer", "format_scalar", "char_literal", "string_literal", "read_c_string",
+    "INTEGER_FORMATS", "PRINT_FORMATS", "format_integer", "format_float_bits", "format_scalar", "char_literal", "string_literal", "read_c_string",
 ]

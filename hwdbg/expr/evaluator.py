@@ -14,7 +14,7 @@ from .syntax import (
     _truncate,
 )
 from .values import (  # noqa: F401  (Held, LONG, _Memory, read_exact and untyped_type are re-exported)
-    _AGGREGATES, _RECORDS, _SCALARS, INT, LONG, Held, Value, convert, encode_float, _float32, _load, _Memory,
+    _AGGREGATES, _RECORDS, _SCALARS, INT, LONG, Held, Value, convert, encode_float, float_result, _float32, _load, _Memory,
     _Place, _place, read_exact, _wrap, array_of, untyped_type,
 )
 
@@ -132,7 +132,8 @@ def _arithmetic(op: str, left: Value, right: Value) -> Value:
             raise UsageError(f"'{op}' needs integers, not floating-point values")
         if op == "/" and b == 0:  # IEEE, as gdb computes it: inf, -inf, or the x86 default NaN
             return Value(math.copysign(math.inf, a) * math.copysign(1, b) if a else _X86_NAN)
-        return Value({"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv}[op](a, b))
+        return float_result({"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv}[op](a, b),
+                            left, right)
     return _integer_result(_integer_operation(op, a, b), _unsigned64(left) or _unsigned64(right))
 
 

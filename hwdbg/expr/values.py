@@ -149,6 +149,16 @@ def convert(value: Value, ctype: CType) -> Value:
     return Value(_truncate(number, 8 * ctype.size, ctype.signed), ctype)
 
 
+def float_result(number: float, left: Value, right: Value) -> Value:
+    """A floating-point result typed as C types it: float when no operand is a double (a float
+    and an int make a float), else double (untyped)."""
+    kinds = [v.ctype for v in (left, right) if v.ctype is not None and v.ctype.kind == "float"]
+    if kinds and all(ctype.size == 4 for ctype in kinds) and \
+            all(isinstance(v.value, int) or v.ctype is not None and v.ctype.size == 4 for v in (left, right)):
+        return Value(_float32(number), kinds[0])
+    return Value(number)
+
+
 def untyped_type(number: Number) -> CType:
     """The C type of a value that has none: a literal or arithmetic result (int if it fits, as in C)."""
     if isinstance(number, float):

@@ -272,7 +272,7 @@ def test_commands_block_from_file(counter_exe, tmp_path):
 @hw
 def test_commands_block_from_ex_sequence(counter_exe):
     run = run_hwdbg("--batch", "-ex", "start", "-ex", "watch counter if new >= 4", "-ex", "commands",
-                    "-ex", "echo seen", "-ex", "print counter", "-ex", "end", "-ex", "continue", "-ex", "continue",
+                    "-ex", "echo seen\\n", "-ex", "print counter", "-ex", "end", "-ex", "continue", "-ex", "continue",
                     counter_exe)
     assert run.returncode == 0, run
     assert run.stdout.count("seen") == 2

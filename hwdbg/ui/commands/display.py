@@ -84,8 +84,10 @@ def _split_format(text: str) -> tuple[Optional[str], str]:
     if not match:
         return None, text
     fmt = match.group(1)
-    if len(fmt) != 1 or fmt not in expr.INTEGER_FORMATS:
-        raise UsageError(f"bad format /{printable(fmt)}: use one letter of {expr.INTEGER_FORMATS}")
+    if fmt == "s":  # gdb: a string where it can be, as without a format
+        return None, text[match.end():].strip()
+    if len(fmt) != 1 or fmt not in expr.PRINT_FORMATS:
+        raise UsageError(f"bad format /{printable(fmt)}: use one letter of {expr.PRINT_FORMATS}")
     return fmt, text[match.end():].strip()
 
 
