@@ -257,7 +257,7 @@ def _add_hbreak(ctx: Any, args: argparse.Namespace, temporary: bool) -> Result:
     return _announce(ctx, "hbreak", bp, title, temporary)
 
 
-def _file_shown(ctx: Any, addr: int, path: str) -> str:
+def file_shown(ctx: Any, addr: int, path: str) -> str:
     """A source file as gdb names it in messages: as the program's line table does."""
     symbols = ctx.session.symbols
     module = symbols.module_for(addr) if symbols is not None else None
@@ -269,7 +269,7 @@ def _announce(ctx: Any, name: str, bp: Any, title: str, temporary: bool, note: O
     frame = ctx.session.describe(bp.addr)
     line = getattr(bp, "line", None) or frame.line  # FILE:LINE: the line asked, as gdb says
     place = f": {bp.expr}. ({len(bp.addresses)} locations)" if bp.more else \
-        f": file {_file_shown(ctx, bp.addr, frame.file)}, line {line}." if frame.file and line else ""
+        f": file {file_shown(ctx, bp.addr, frame.file)}, line {line}." if frame.file and line else ""
     data = dict(bp_json(bp), temporary=temporary)
     text = f"{title} {bp.id} at {bp.addr:#x}{place}{_status_note(bp)}"
     if note:
