@@ -348,7 +348,7 @@ def load_all() -> Registry:
     """Imports every command module (each registers its commands once) and returns the registry."""
     from . import (  # noqa: F401
         bpenable, bpinfo, breakpoints, calls, data, display, frames, misc, printf, printopts, running, signals, source,
-        status,
+        status, symbolinfo,
         threads,
         stepping,
         typeinfo,
