@@ -38,6 +38,7 @@ class Env(Protocol):
 
 _ADDRESS_REGISTERS = {"pc", "sp", "fp", "rip", "rsp", "rbp", "eip", "esp", "ebp"}
 _VOID_POINTER = _pointer_to(VOID)
+_CODE_POINTER = _pointer_to(CType("func", "void ()", 1, target=VOID))  # gdb's $pc: void (*)()
 _X86_NAN = struct.unpack("<d", (0xFFF8 << 48).to_bytes(8, "little"))[0]  # what 0.0/0 gives on x86: -nan
 
 
@@ -319,6 +320,8 @@ class _Evaluator:
         if f"${name}" in self.bindings:
             return _bound(self.bindings[f"${name}"])
         number = self.env.register(name)
+        if name in ("pc", "rip", "eip"):
+            return Value(number, _CODE_POINTER)
         return Value(number, _VOID_POINTER) if name in _ADDRESS_REGISTERS else Value(number)
 
     def place(self, node: Node) -> _Place:

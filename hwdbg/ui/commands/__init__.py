@@ -347,7 +347,7 @@ def prefix_command(name: str, *, category: Category, doc: str, aliases: Sequence
 def load_all() -> Registry:
     """Imports every command module (each registers its commands once) and returns the registry."""
     from . import (  # noqa: F401
-        bpenable, bpinfo, breakpoints, calls, data, display, frames, misc, printf, printopts, running, signals, source,
+        bpenable, bpinfo, breakpoints, calls, data, display, frameops, frames, misc, printf, printopts, running, signals, source,
         status, symbolinfo,
         threads,
         stepping,
