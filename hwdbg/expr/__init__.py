@@ -43,13 +43,14 @@ operand's bytes as that type. ``f(ARGS)`` calls f in the process (an inferior ca
 gdb's); a cast gives a function without debug info its return type: ``(int)getpid()``.
 """
 # The package, by job (each imports only those above it): syntax (tokens, tree, lexer), parser,
-# evaluator (values, memory, C arithmetic), printer (values and bytes as text).
+# arithmetic (C's operators on values), evaluator (values, memory, lvalues), printer (values and bytes as text).
 from __future__ import annotations
 
 from .evaluator import Env, Held, Value, assign_bytes, assign_target, evaluate, evaluate_text, lvalue, truth, type_of
 from .parser import parse, parse_assignment, parse_type, referenced_names
 from .printer import (
-    INTEGER_FORMATS, char_literal, format_integer, format_scalar, format_value, read_c_string, string_literal,
+    INTEGER_FORMATS, PRINT_FORMATS, char_literal, format_float_bits, format_integer, format_scalar, format_value, read_c_string,
+    string_literal,
 )
 from .syntax import Binary, Call, Cast, Conditional, Index, Member, Name, Node, Num, Register, SizeOf, Unary
 from .typeprint import declaration, ptype_text, strip_typedefs, whatis_text
@@ -59,5 +60,5 @@ __all__ = [
     "parse", "parse_assignment", "parse_type", "evaluate", "evaluate_text", "lvalue", "assign_bytes", "assign_target", "truth",
     "type_of", "declaration", "ptype_text", "whatis_text", "strip_typedefs",
     "referenced_names", "format_value",
-    "INTEGER_FORMATS", "format_integer", "format_scalar", "char_literal", "string_literal", "read_c_string",
+    "INTEGER_FORMATS", "PRINT_FORMATS", "format_integer", "format_float_bits", "format_scalar", "char_literal", "string_literal", "read_c_string",
 ]

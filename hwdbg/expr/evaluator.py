@@ -1,22 +1,24 @@
-"""Evaluation of the syntax tree against an :class:`Env`: values, memory loads, C arithmetic, lvalues."""
+"""Evaluation of the syntax tree against an :class:`Env`: values, memory loads, lvalues (C's operators: arithmetic)."""
 from __future__ import annotations
 
-import math
 import operator
-import struct
 from typing import Mapping, Optional, Protocol
 
 from ..errors import EvaluationError, NotInMemory, SymbolError, UsageError
 from ..symbols.types import CType, Field, type_name
 from . import x87
+from .arithmetic import (
+    _arithmetic, _integer, _integer_result, _long_double, _no_address, _pointee, _pointer_arithmetic, _pointer_type,
+    _scalar, _stride, _unsigned64, _LITERAL_ADDRESS, _NOT_IN_MEMORY,
+)
 from .parser import SIZE_TYPE, VOID, _pointer_to, parse
 from .syntax import (
-    _COMPARE, CHAR, MASK64, ULONG, Binary, Call, Cast, Str, Conditional, Index, Member, Name, Node, Num, Register, SizeOf, Unary, _guard,
+    _COMPARE, CHAR, Binary, Call, Cast, Str, Conditional, Index, Member, Name, Node, Num, Number, Register, SizeOf, Unary, _guard,
     _truncate,
 )
 from .values import (  # noqa: F401  (Held, LONG, _Memory, read_exact and untyped_type are re-exported)
     _AGGREGATES, _RECORDS, _SCALARS, INT, LONG, Held, Value, convert, encode_float, _float32, _load, _Memory,
-    _Place, _place, read_exact, _wrap, array_of, untyped_type,
+    _Place, _place, read_exact, array_of, untyped_type,
 )
 
 
@@ -39,128 +41,7 @@ class Env(Protocol):
 
 _ADDRESS_REGISTERS = {"pc", "sp", "fp", "rip", "rsp", "rbp", "eip", "esp", "ebp"}
 _VOID_POINTER = _pointer_to(VOID)
-LONG_DOUBLE = CType("float", "long double", 16, signed=True)
-_X86_NAN = struct.unpack("<d", (0xFFF8 << 48).to_bytes(8, "little"))[0]  # what 0.0/0 gives on x86: -nan
-
-
-def _pointer_type(value: Value) -> CType | None:
-    """The pointer type a value acts as in arithmetic: arrays and functions decay."""
-    ctype = value.ctype
-    if ctype is None:
-        return None
-    if ctype.kind == "pointer":
-        return ctype
-    if ctype.kind == "array":
-        return _pointer_to(ctype.target)
-    if ctype.kind == "func":
-        return _pointer_to(ctype)
-    return None
-
-
-def _pointee(pointer: CType) -> CType:
-    target = pointer.target
-    return INT if target is None or target.kind == "void" else target
-
-
-def _stride(pointer: CType) -> int:
-    target = pointer.target
-    return target.size if target is not None and target.kind not in ("void", "func") and target.size > 0 else 1
-
-
-def _unsigned64(value: Value) -> bool:
-    ctype = value.ctype
-    if ctype is None:
-        return False
-    if _pointer_type(value) is not None:
-        return True
-    return ctype.kind in ("int", "char", "enum", "bool") and ctype.size >= 8 and not ctype.signed
-
-
-_LITERAL_ADDRESS = ("a string literal is not in the program's memory: print, index or measure it "
-                    "(sizeof); pass it to a function to have it copied there")
-
-
-def _scalar(value: Value, op: str) -> Number:
-    if value.data is not None:
-        raise UsageError(_LITERAL_ADDRESS)
-    ctype = value.ctype
-    if ctype is not None and ctype.kind in _RECORDS:
-        verb = "compare" if op in _COMPARE else f"apply '{op}' to"
-        raise UsageError(f"cannot {verb} a {ctype.kind}")
-    return value.value
-
-
-def _integer(number: Number, op: str) -> int:
-    if isinstance(number, float):
-        raise UsageError(f"'{op}' needs an integer, not a floating-point value")
-    return number
-
-
-def _integer_result(number: int, unsigned: bool) -> Value:
-    return Value(_wrap(number, unsigned), ULONG if unsigned else None)
-
-
-def _c_divide(a: int, b: int) -> int:
-    if b == 0:
-        raise UsageError("division by zero")
-    quotient = abs(a) // abs(b)
-    return -quotient if (a < 0) != (b < 0) else quotient
-
-
-def _integer_operation(op: str, a: int, b: int) -> int:
-    if op == "/":
-        return _c_divide(a, b)
-    if op == "%":
-        return a - b * _c_divide(a, b)
-    if op in ("<<", ">>"):
-        if not 0 <= b <= 63:
-            raise UsageError(f"shift count {b} is out of range 0..63")
-        return a << b if op == "<<" else a >> b
-    return {"+": operator.add, "-": operator.sub, "*": operator.mul,
-            "&": operator.and_, "|": operator.or_, "^": operator.xor}[op](a, b)
-
-
-def _arithmetic(op: str, left: Value, right: Value) -> Value:
-    a, b = _scalar(left, op), _scalar(right, op)
-    if isinstance(a, float) or isinstance(b, float):
-        if op not in ("+", "-", "*", "/"):
-            raise UsageError(f"'{op}' needs integers, not floating-point values")
-        wide = _long_double(left, right)
-        if op == "/" and b == 0:  # IEEE, as gdb computes it: inf, -inf, or the x86 default NaN
-            quotient = math.copysign(math.inf, a) * math.copysign(1, b) if a else _X86_NAN
-            return Value(x87.LongDouble(x87.encode(quotient)), wide) if wide is not None else Value(quotient)
-        if wide is not None:  # C's conversions: both to long double, computed at its precision
-            return Value(x87.arithmetic(op, a, b), wide)
-        return Value({"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv}[op](a, b))
-    return _integer_result(_integer_operation(op, a, b), _unsigned64(left) or _unsigned64(right))
-
-
-def _long_double(*values: Value) -> CType | None:
-    """The long double type of an operand, if one is a long double (None: none is)."""
-    for value in values:
-        ctype = value.ctype
-        if ctype is not None and ctype.kind == "float" and ctype.size > 8:
-            return ctype
-        if isinstance(value.value, x87.LongDouble):
-            return LONG_DOUBLE
-    return None
-
-
-def _pointer_arithmetic(op: str, left: Value, right: Value) -> Value | None:
-    """``p + n``, ``n + p``, ``p - n`` scale by the pointee; ``p - q`` counts elements."""
-    if left.data is not None or right.data is not None:
-        raise UsageError(_LITERAL_ADDRESS)
-    left_pointer, right_pointer = _pointer_type(left), _pointer_type(right)
-    if left_pointer and right_pointer and op == "-":
-        return Value(_wrap(_c_divide(left.value - right.value, _stride(left_pointer))))
-    if left_pointer and not right_pointer:
-        pointer, base, offset, sign = left_pointer, left, right, 1 if op == "+" else -1
-    elif right_pointer and not left_pointer and op == "+":
-        pointer, base, offset, sign = right_pointer, right, left, 1
-    else:
-        return None
-    count = _integer(_scalar(offset, op), op)
-    return Value((base.value + sign * count * _stride(pointer)) & MASK64, pointer)
+_CODE_POINTER = _pointer_to(CType("func", "void ()", 1, target=VOID))  # gdb's $pc: void (*)()
 
 
 def _find_field(ctype: CType, name: str) -> tuple[int, Field] | None:
@@ -180,6 +61,18 @@ def _field_place(address: int, offset: int, member: Field) -> _Place:
     return _place(address + offset, member.ctype, bits)
 
 
+def _copied_field(data: bytes, offset: int, member: Field) -> _Place:
+    """A member of a struct that is a copy (a value ``finish`` returned): its bytes, not a place."""
+    ctype = member.ctype
+    if member.bit_size:
+        raw = int.from_bytes(data[offset:offset + ctype.size].ljust(ctype.size, b"\0"), "little")
+        field = (raw >> (member.bit_offset or 0)) & ((1 << member.bit_size) - 1)
+        if ctype.signed and field >> (member.bit_size - 1):
+            field -= 1 << member.bit_size
+        return _Place(0, ctype, None, Held(field.to_bytes(ctype.size, "little", signed=field < 0), ctype, _NOT_IN_MEMORY))
+    return _Place(0, ctype, None, Held(data[offset:offset + ctype.size], ctype, _NOT_IN_MEMORY))
+
+
 def _bound(value: "int | Value") -> Value:
     """A binding is a number (``new``, ``$tid``) or a whole value (``$3`` of the value history)."""
     return value if isinstance(value, Value) else Value(int(value))
@@ -191,12 +84,15 @@ def _string_type(node: Str) -> CType:
 
 
 def _literal_element(literal: Value, index: int) -> _Place:
-    """Element ``index`` of a string literal, which is not in memory (gdb: not an lvalue)."""
+    """Element ``index`` of a string literal or of an array that is a copy (a member of a struct
+    finish returned), which is not in memory (gdb: not an lvalue)."""
     data = literal.data or b""
-    if not 0 <= index < len(data):
+    ctype = literal.ctype
+    element = ctype.target if ctype is not None and ctype.kind == "array" and ctype.target is not None else CHAR
+    size = max(element.size, 1)
+    if not 0 <= index < len(data) // size:
         raise EvaluationError("no such vector element")
-    return _Place(0, CHAR, None, Held(data[index:index + 1], CHAR, "Attempt to take address of value not located "
-                                                                       "in memory."))
+    return _Place(0, element, None, Held(data[index * size:(index + 1) * size], element, _NOT_IN_MEMORY))
 
 
 class _Evaluator:
@@ -313,9 +209,15 @@ class _Evaluator:
         if f"${name}" in self.bindings:
             return _bound(self.bindings[f"${name}"])
         number = self.env.register(name)
+        if name in ("pc", "rip", "eip"):
+            return Value(number, _CODE_POINTER)
         return Value(number, _VOID_POINTER) if name in _ADDRESS_REGISTERS else Value(number)
 
     def place(self, node: Node) -> _Place:
+        if isinstance(node, (Name, Register)) and f"${getattr(node, 'name', '')}" in self.bindings:
+            value = self.value(node)  # a value of the history that is a copy ($1 that finish returned)
+            if value.data is not None:
+                raise UsageError(_no_address(value))
         if isinstance(node, Name) and not self.bound(node):
             found = self.env.lookup(node.name, node.lib)
             if isinstance(found, Held):
@@ -343,6 +245,8 @@ class _Evaluator:
         if found is None:
             raise SymbolError(f"{type_name(ctype)} has no field '{node.name}'")
         offset, member = found
+        if base.data is not None and base.ctype is not None and base.ctype.kind in _RECORDS:
+            return _copied_field(base.data, offset, member)
         return _field_place(base.value, offset, member)
 
     def index(self, node: Index) -> _Place:

@@ -10,6 +10,7 @@ from typing import Callable, Iterator, Optional
 from ..errors import TargetError, UsageError
 from ..symbols.types import CType, is_complex, type_name
 from . import x87
+from .values import decode_float
 from .evaluator import INT, Env, Value, encode_float, _field_place, _load, _Memory, _place, read_exact, untyped_type
 from .syntax import _guard
 
@@ -18,6 +19,7 @@ PRINT_REPEATS = 10  # gdb's `set print repeats`
 PRINT_DEPTH = 20  # gdb's `set print max-depth`
 PREFETCH_LIMIT = 1 << 16  # aggregates up to this size are read in one go for printing
 INTEGER_FORMATS = "xduotcaz"  # the letters format_integer knows
+PRINT_FORMATS = INTEGER_FORMATS + "f"  # print/F's: /f is format_scalar's
 
 _CHAR_ESCAPES = {7: "\\a", 8: "\\b", 9: "\\t", 10: "\\n", 11: "\\v", 12: "\\f", 13: "\\r", 92: "\\\\"}
 _PAGE = 4096
@@ -112,12 +114,24 @@ def format_integer(number: int, fmt: str, size: int, *, full_width: bool = False
     raise UsageError(f"unknown format /{fmt}; use one of /{', /'.join(INTEGER_FORMATS)}")
 
 
+def format_float_bits(number: int, size: int, signed: bool = True) -> str:
+    """``/f`` of an integer as gdb 13 shows it: its bits as a float or a double when it has
+    their size, else the integer itself."""
+    if size in (4, 8):
+        return _float_text(decode_float((number & ((1 << 8 * size) - 1)).to_bytes(size, "little")), size)
+    return format_integer(number, "d" if signed else "u", size or 8)
+
+
 def format_scalar(value: Value, fmt: str, symbol: Callable[[int], str] = _no_symbol) -> str:
-    """``print/F``: a value in one of INTEGER_FORMATS, at the width of its type (8 bytes if it has none)."""
+    """``print/F``: a value in one of INTEGER_FORMATS or /f, at the width of its type (8 bytes if it has none)."""
     number = value.value
     ctype = value.ctype or untyped_type(number)  # an untyped -1 is an int: /x shows 0xffffffff, as gdb
     if ctype.kind in ("struct", "union", "array", "func"):
         raise UsageError(f"/{fmt} formats numbers; this value is a {ctype.kind}")
+    if fmt == "f":
+        if isinstance(number, float):
+            return _float_text(number, ctype.size or 8)
+        return format_float_bits(number, ctype.size or 8, ctype.signed and ctype.kind != "pointer")
     if isinstance(number, float):
         # gdb formats the bits of a floating-point value as an integer of its size
         size = ctype.size if ctype.size in (4, 8, 16) else 8

@@ -70,6 +70,8 @@ def read_exact(memory: _Memory, address: int, size: int) -> bytes:
 
 def _load_held(held: Held) -> Value:
     ctype = held.ctype
+    if ctype.kind in ("struct", "union", "array") and len(held.data) >= ctype.size:
+        return Value(0, ctype, data=held.data[:ctype.size])  # a copy: its members are served from it
     if ctype.kind in _AGGREGATES or ctype.kind == "void":
         raise UsageError(f"cannot show a {type_name(ctype)} held in registers or computed by the compiler")
     if ctype.kind == "float":
@@ -147,6 +149,16 @@ def convert(value: Value, ctype: CType) -> Value:
     if ctype.kind == "pointer":
         return Value(number & MASK64, ctype)
     return Value(_truncate(number, 8 * ctype.size, ctype.signed), ctype)
+
+
+def float_result(number: float, left: Value, right: Value) -> Value:
+    """A floating-point result typed as C types it: float when no operand is a double (a float
+    and an int make a float), else double (untyped)."""
+    kinds = [v.ctype for v in (left, right) if v.ctype is not None and v.ctype.kind == "float"]
+    if kinds and all(ctype.size == 4 for ctype in kinds) and \
+            all(isinstance(v.value, int) or v.ctype is not None and v.ctype.size == 4 for v in (left, right)):
+        return Value(_float32(number), kinds[0])
+    return Value(number)
 
 
 def untyped_type(number: Number) -> CType:

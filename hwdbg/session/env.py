@@ -40,6 +40,7 @@ class ExpressionEnv:
         # with a name, it may answer None when that frame has no local of that name.
         self.frame: Optional[Callable[..., Any]] = None
         self.frame_used: Any = None  # the frame whose locals the last expressions used (scoped watches)
+        self.locals_used: list[tuple[Any, Any]] = []  # (frame, ScopeVariable) of each local read (display)
         self.symbolic: Optional[Callable[[int], str]] = None  # names addresses in frame texts (ui sets it)
 
     def _local(self, name: str) -> Any:
@@ -48,6 +49,7 @@ class ExpressionEnv:
         if var is None:
             return None
         self.frame_used = frame
+        self.locals_used.append((frame, var))
         return frame.found(var)
 
     def _elsewhere(self, name: str) -> bool:

@@ -64,12 +64,14 @@ class _Served:
 def format_returned(ctype: CType, regs: Any, fpregs: Callable[[], bytes], env: Any,
                     pretty: bool = False) -> tuple[str, Any]:
     """The returned value as ``print`` spells it (gdb's "Value returned is $N = ..."; ``pretty``:
-    as with set print pretty on), and the number itself for a scalar (None for an aggregate)."""
+    as with set print pretty on), and the number itself for a scalar; for an aggregate, a copy of
+    its bytes (gdb's value history keeps the value returned, not a place in memory)."""
     data, address = returned_bytes(ctype, regs, fpregs, env.read_memory)
     if ctype.kind in ("struct", "union", "array"):
         where = address if address is not None else _FAKE_ADDRESS
         served = env if address is not None else _Served(env, data)
-        return expr.format_value(expr.Value(where, ctype, where), served, pretty=pretty), None
+        return (expr.format_value(expr.Value(where, ctype, where), served, pretty=pretty),
+                expr.Value(0, ctype, data=data))
     if ctype.kind == "float":
         number: Any = decode_float(data[:ctype.size])
     else:

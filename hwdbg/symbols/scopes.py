@@ -97,15 +97,23 @@ class FunctionScope:
     def arguments(self) -> list[ScopeVariable]:
         return [v for v in self.top.variables if v.is_argument]
 
-    def locals_at(self, link_pc: int) -> list[ScopeVariable]:
-        """Locals visible at ``link_pc``, innermost block first (gdb's ``info locals`` order)."""
+    def _blocks_at(self, link_pc: int) -> list[_Block]:
+        """The blocks around ``link_pc``, outermost (the function's) first."""
         chain = [self.top]
         while True:
             inner = next((b for b in chain[-1].blocks if b.contains(link_pc)), None)
             if inner is None:
-                break
+                return chain
             chain.append(inner)
-        return [v for block in reversed(chain) for v in block.variables if not v.is_argument]
+
+    def locals_at(self, link_pc: int) -> list[ScopeVariable]:
+        """Locals visible at ``link_pc``, innermost block first (gdb's ``info locals`` order)."""
+        return [v for block in reversed(self._blocks_at(link_pc)) for v in block.variables if not v.is_argument]
+
+    def declaring_ranges(self, var: ScopeVariable, link_pc: int) -> list[tuple[int, int]]:
+        """The link-time ranges of the block that declares ``var`` as seen from ``link_pc``
+        (the function's for an argument): where gdb evaluates a display that reads it."""
+        return next((b.ranges for b in reversed(self._blocks_at(link_pc)) if var in b.variables), self.top.ranges)
 
     def visible(self, name: str, link_pc: int) -> Optional[ScopeVariable]:
         """``name`` as C sees it at ``link_pc``: the innermost declaration wins, arguments last."""

@@ -44,6 +44,33 @@ def _descriptor(symbols, name: str) -> Optional[int]:
     return None
 
 
+def loaded_names(symbols, read: Reader) -> list[tuple[int, str]]:
+    """(l_ld, l_name) of every module of the loader's link_map list, in its order: the names it
+    gave them (the path it opened: /lib64/ld-linux-x86-64.so.2 where /proc says /usr/lib/...)."""
+    try:
+        r_debug = symbols.lookup("_r_debug").addr
+    except SymbolError:
+        return []
+    found, entry = [], _word(read, r_debug + R_MAP_OFFSET)
+    for _ in range(MAX_MODULES):
+        if not entry:
+            break
+        _, name, l_ld, entry = LINK_MAP_HEAD.unpack(read(entry, LINK_MAP_HEAD.size))
+        found.append((l_ld, _c_string(read, name).decode("utf-8", errors="replace") if name else ""))
+    return found
+
+
+def _c_string(read: Reader, addr: int, limit: int = 4096) -> bytes:
+    """A NUL-terminated string, read a page at a time (its end may be the mapping's)."""
+    data = b""
+    while len(data) < limit:
+        chunk = read(addr + len(data), 4096 - (addr + len(data)) % 4096)
+        if b"\0" in chunk:
+            return data + chunk.split(b"\0", 1)[0]
+        data += chunk
+    return data
+
+
 def _link_map_of(symbols, module, read: Reader) -> Optional[int]:
     """The address of the loader's link_map for ``module`` (matched by l_ld, its dynamic section)."""
     dynamic = module.image.dynamic_vaddr()

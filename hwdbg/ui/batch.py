@@ -1,7 +1,9 @@
 """Commands that come from somewhere other than the prompt: -ex, -x FILE, a pipe on stdin.
 
-Everything goes through ``Context.feed``, like the REPL. In batch mode the first
-failing command stops the script (as gdb does for a -x file).
+Everything goes through ``Context.feed``, like the REPL. As in gdb, a failing -ex command
+or line of a pipe is reported and the next one runs; a -x or `source` file stops at its own
+first failing line. ``ctx.last_failed`` says whether the last command failed (the --batch
+exit status, as gdb's).
 """
 from __future__ import annotations
 
@@ -13,15 +15,24 @@ from .context import Context
 
 
 def run_lines(ctx: Context, lines: Iterable[str], *, stop_on_error: bool = True, origin: str = "") -> bool:
-    """Feeds lines in order; False if one failed (and, with stop_on_error, stops there)."""
+    """Feeds lines in order; False if one failed (and, with stop_on_error, stops there).
+    ``ctx.last_failed`` follows each command (blank lines and comments are none)."""
     ok = True
     for line in lines:
-        if not ctx.feed(line.rstrip("\r\n")):
+        done = ctx.feed(line.rstrip("\r\n"))
+        if _is_command(line):
+            ctx.last_failed = not done
+        if not done:
             ok = False
             if stop_on_error:
                 ctx.cancel_collecting()
                 return False
     return ok
+
+
+def _is_command(line: str) -> bool:
+    text = line.strip()
+    return bool(text) and not text.startswith("#")
 
 
 def finish(ctx: Context, origin: str) -> bool:
@@ -58,8 +69,9 @@ def _read_command_file(path: str) -> str:
     return data.decode("utf-8", errors="replace")
 
 
-def run_file(ctx: Context, path: str, *, stop_on_error: bool = True) -> bool:
-    """-x FILE / source FILE: one command per line, # comments, blank lines ignored."""
+def run_file(ctx: Context, path: str) -> bool:
+    """-x FILE / source FILE: one command per line, # comments, blank lines ignored; the first
+    failing line ends the file (gdb), at the prompt too."""
     depth = ctx._source_depth
     if depth >= MAX_SOURCE_DEPTH:
         ctx.fail("UsageError", f"{path}: command files nested more than {MAX_SOURCE_DEPTH} deep "
@@ -75,26 +87,33 @@ def run_file(ctx: Context, path: str, *, stop_on_error: bool = True) -> bool:
         return False
     ctx._source_depth = depth + 1
     try:
-        ok = run_lines(ctx, text.splitlines(), stop_on_error=stop_on_error, origin=path)
+        ok = run_lines(ctx, text.splitlines(), stop_on_error=True, origin=path)
     finally:
         ctx._source_depth = depth
     return finish(ctx, path) and ok
 
 
-def run_script(ctx: Context, script: Iterable[tuple[str, str]], *, stop_on_error: bool) -> bool:
-    """The -ex and -x options, in the order they were given."""
+def run_script(ctx: Context, script: Iterable[tuple[str, str]]) -> bool:
+    """The -ex and -x options, in the order they were given, each run whatever the one before
+    did (gdb -batch); True if all succeeded. A -x file is one command: it fails at its first
+    failing line."""
     ok = True
     for kind, value in script:
-        done = run_file(ctx, value, stop_on_error=stop_on_error) if kind == "x" else ctx.feed(value)
-        if not done:
-            ok = False
-            if stop_on_error:
-                ctx.cancel_collecting()
-                return False
-    return finish(ctx, "-ex") and ok
+        done = run_file(ctx, value) if kind == "x" else ctx.feed(value)
+        if kind == "x" or _is_command(value):
+            ctx.last_failed = not done
+        ok = done and ok
+    if not finish(ctx, "-ex"):
+        ctx.last_failed = True
+        return False
+    return ok
 
 
-def run_stream(ctx: Context, stream: TextIO, *, stop_on_error: bool = True) -> bool:
-    """Commands read from a pipe (stdin not a terminal): no prompt, no prompt_toolkit."""
-    ok = run_lines(ctx, stream, stop_on_error=stop_on_error, origin="<stdin>")
-    return finish(ctx, "<stdin>") and ok
+def run_stream(ctx: Context, stream: TextIO) -> bool:
+    """Commands read from a pipe (stdin not a terminal): no prompt, no prompt_toolkit; each runs
+    whatever the one before did, as gdb reads them."""
+    ok = run_lines(ctx, stream, stop_on_error=False, origin="<stdin>")
+    if not finish(ctx, "<stdin>"):
+        ctx.last_failed = True
+        return False
+    return ok

@@ -29,8 +29,10 @@ registers, and the program would otherwise die of SIGTRAP at its next watched
 access. --no-exitkill turns that off. Processes attached with -p are detached, with
 their debug registers cleared, on every normal exit, error or SIGTERM/SIGHUP.
 
-exit status: 0 normally; with --batch, the program's own exit status when it ran to
-its end (128+N if signal N killed it); 1 after a failing command in batch mode;
+exit status: 0 normally; with --batch (or commands from a pipe), 1 if the last
+command failed (as gdb -batch: a failing command is reported and the next one runs;
+a -x file stops at its first failing line and counts as one command), otherwise the
+program's own exit status when it ran to its end (128+N if signal N killed it);
 2 for bad usage; --probe: 0 works, 3 tracing not permitted, 4 debug registers do
 not work. See hwdbg(1)."""
 
@@ -60,7 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="attach to the running process PID and all its threads")
     parser.add_argument("--batch", action="store_true",
                         help="run the -ex/-x commands, then exit: kill a program hwdbg started, detach "
-                             "from one it attached to; stop at the first failing command")
+                             "from one it attached to; a failing command is reported and the next runs "
+                             "(gdb -batch); exit 1 if the last one failed")
     parser.add_argument("--json", action="store_true",
                         help="print one JSON object per line for every event and command result; the "
                              "program's standard output goes to standard error")
@@ -228,17 +231,15 @@ def _run(ctx: Any, opts: argparse.Namespace, *, batch: bool, read_stdin: bool) -
         program = [_program_path(opts.program), *opts.args]
         if ctx.interactive and not opts.quiet and not opts.json:
             ctx.message(f"Reading symbols from {program[0]}...")
-        loaded = ctx._guarded(lambda: ctx.session.load(program), None)
-        if not loaded and batch:
-            return EXIT_ERROR
+        # A program that cannot be loaded or attached to fails like a first command: gdb
+        # reports it and runs the commands all the same.
+        ctx.last_failed = not ctx._guarded(lambda: ctx.session.load(program), None)
     if opts.pid is not None:
-        if not ctx.dispatch(f"attach {opts.pid}") and batch:
-            return EXIT_ERROR
-    if not run_script(ctx, opts.script or [], stop_on_error=batch) and batch:
-        return EXIT_ERROR
+        ctx.last_failed = not ctx.dispatch(f"attach {opts.pid}")
+    run_script(ctx, opts.script or [])
     if batch:
-        if read_stdin and not run_stream(ctx, sys.stdin, stop_on_error=True):
-            return EXIT_ERROR
+        if read_stdin:
+            run_stream(ctx, sys.stdin)
         _summarize(ctx, opts)
         _close(ctx)
         return ctx.exit_status()

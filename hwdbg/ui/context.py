@@ -78,6 +78,7 @@ class Context:
         self.last_bp_id: Optional[int] = None
         self.last_exit: Optional[Any] = None  # Exited | Killed of the last run
         self.errors = 0
+        self.last_failed = False  # the last -ex/-x/piped command (ui/batch.py): --batch exits 1
         self.x_format = ("x", "w")
         self.x_next: Optional[int] = None
         self.displays: list[Any] = []  # display EXPR: shown at every stop (commands/display.py)
@@ -442,8 +443,9 @@ class Context:
         self.session.close()
 
     def exit_status(self) -> int:
-        """For --batch: the program's own status if it ran to its end, 1 after an error."""
-        if self.errors:
+        """For --batch: 1 if the last command failed (gdb -batch), else the program's own status if
+        it ran to its end (128+N if signal N killed it), else 0."""
+        if self.last_failed:
             return 1
         last = self.last_exit
         if isinstance(last, rec.Exited):

@@ -190,6 +190,12 @@ class Output:
         self._pending.append(text)
         self.flush()
 
+    def write_raw(self, text: str) -> None:
+        """``text`` as it is: the line stays open unless it ends one (echo, output, printf)."""
+        self.flush()
+        self.stream.write(text)
+        self.stream.flush()
+
     def write_buffered(self, text: str) -> None:
         """For hits, which come in bursts: the session calls flush() after each burst. Our own
         buffer, so that one burst is one write(2) even with PYTHONUNBUFFERED or a terminal."""
@@ -259,7 +265,9 @@ class TextOutput(Output):
 
     def result(self, result: Any) -> None:
         text = getattr(result, "text", "")
-        if text:
+        if text and getattr(result, "raw", False):
+            self.write_raw(text)
+        elif text:
             self.write(text)
 
     def error(self, kind: str, message: str) -> None:

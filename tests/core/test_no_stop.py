@@ -232,5 +232,5 @@ def test_perf_forbidden_by_seccomp_is_one_line_and_nothing_changes(exe):
     assert len(errors) == 1 and errors[0]["kind"] == "UnsupportedError", events
     message = errors[0]["message"]
     assert "perf_event_open refused (EPERM)" in message and "Seccomp: 2" in message and "\n" not in message
-    assert out.returncode == 1  # batch mode ends at the error (and kills the program it started)
+    assert out.returncode == 0  # the failed watch changed nothing: `continue` ran the program to its end
     assert not [e for e in events if e["event"] == "hit" and e["expr"] == "shared"]

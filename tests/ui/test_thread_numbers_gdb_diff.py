@@ -46,6 +46,11 @@ def test_thread_commands_take_and_show_gdbs_numbers(build_target):
     assert expected.count("  Id Target Id Frame ") == 2
     assert sum(line.startswith("[Switching to thread ") for line in expected) == 3
     assert "\tstop only in thread 3" in expected and "Unknown thread 7." in expected
+    # info breakpoints' What column ends with "thread N" too, for the watch and the break alike
+    ending = re.compile(r"^(\d+) .*?(\S+ thread \d+)$", re.M)
+    rows = ending.findall(gdb)
+    assert ending.findall(run.stdout) == rows and [n for n, _ in rows] == ["2", "3"], run
+    assert rows[0][1].endswith(" thread 2") and rows[1][1] == "parked thread 3"
 
     # hwdbg's table is aligned as gdb's: the target id column as wide as its widest cell (17 at least)
     table = run.stdout.splitlines()

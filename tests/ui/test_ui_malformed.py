@@ -33,7 +33,7 @@ KINDS = ["watch", "rwatch", "awatch"]
 FIXED = [
     "ignore 2 -1", "ignore 2 x", "condition 2-3 1", "ignore 2-99 1", "ignore 2", "ignore", "condition", "condition x 1",
     "stepi 0", "stepi -1", "stepi x", "si 2000000", "continue 0", "continue x", "continue -3", "c 1 2",
-    "run", "start", "starti", "attach 1", "attach x", "attach 0", "attach -5",
+    "attach 1", "attach x", "attach 0", "attach -5",
     "quit 999", "quit x", "commands 99", "commands x", "end", "echo \\x", "help nosuchcmd", "help info nosuch",
     "backtrace 0", "bt x", "disassemble nosuchfn", "disassemble *0xffffffff81000000", "hbreak nosuch.c:1",
     "hbreak ui_counter.c:99999", "hbreak", "watch", "watch --trace", "rwatch --length 4", "info", "info nosuch",

@@ -104,6 +104,7 @@ class Result:
     command: str
     data: dict = field(default_factory=dict)
     text: str = ""
+    raw: bool = False  # text written as it is, no line end added (echo, output, printf: gdb's)
 
     def to_json(self) -> dict[str, Any]:
         return {"event": "result", "command": self.command, **self.data}
@@ -346,7 +347,8 @@ def prefix_command(name: str, *, category: Category, doc: str, aliases: Sequence
 def load_all() -> Registry:
     """Imports every command module (each registers its commands once) and returns the registry."""
     from . import (  # noqa: F401
-        bpenable, bpinfo, breakpoints, calls, data, display, frames, misc, printopts, running, signals, source, status,
+        bpenable, bpinfo, breakpoints, calls, data, display, frameops, frames, misc, printf, printopts, running, signals, source,
+        status, symbolinfo,
         threads,
         stepping,
         typeinfo,

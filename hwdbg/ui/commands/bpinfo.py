@@ -10,7 +10,7 @@ from ...session import writers_of
 from ...session.pagewatch import backend_text
 from ..render import KIND_TYPES
 from . import Category, CommandParser, Result, command
-from .breakpoints import bp_json, selected
+from .breakpoints import bp_json, file_shown, selected
 
 B = Category.BREAKPOINTS
 
@@ -38,27 +38,31 @@ def breakpoint_table(ctx: Any, bps: list[Any]) -> str:
             frame = ctx.session.describe(bp.addr)
             if frame.function and frame.function != bp.expr:
                 what += f" in {frame.function}"
-            if frame.file and frame.line:
-                what += f" at {os.path.basename(frame.file)}:{frame.line}"
+            if frame.file and frame.line:  # the file as the line table names it (gdb)
+                what += f" at {file_shown(ctx, bp.addr, frame.file)}:{frame.line}"
         labelled = _site(bp, bp.addr) if not bp.more else None
         if labelled is not None and labelled.label:  # no line info: a PLT stub, an IFUNC's resolver
             what = f"<{labelled.label}>"
         disp = "del" if bp.id in ctx.temporary or bp.temporary else "keep"
         enb = "y" if bp.enabled else "n"
+        thread = None
+        if bp.thread is not None:  # gdb's number of the thread (its TID once it has none)
+            number = ctx.session.thread_numbers.number(bp.thread)
+            thread = bp.thread if number is None else number
+        suffix = f" thread {thread}" if thread is not None else ""  # gdb ends What with it too
         if bp.more:  # several locations: gdb's <MULTIPLE> row, each location on a row of its own after
             rows.append(f"{bp.id:<5}{KIND_TYPES[bp.kind]:<16}{disp:<5}{enb:<4}{bp.status:<12}{'<MULTIPLE>':<20}"
-                        f"{bp.length:<5}{bp.expr}")
+                        f"{bp.length:<5}{bp.expr}{suffix}")
         else:
             kind = "STT_GNU_IFUNC resolver" if labelled is not None and labelled.resolver else KIND_TYPES[bp.kind]
             rows.append(f"{bp.id:<5}{kind:<15} {disp:<5}{enb:<4}{bp.status:<12}{bp.addr:#018x}  "
-                        f"{bp.length:<5}{what}")
+                        f"{bp.length:<5}{what}{suffix}")
         if flags:
             rows.append(f"\t{', '.join(flags)}")
         if bp.condition:
             rows.append(f"\tstop only if {bp.condition}")
-        if bp.thread is not None:  # gdb's number of the thread (its TID once it has none)
-            number = ctx.session.thread_numbers.number(bp.thread)
-            rows.append(f"\tstop only in thread {bp.thread if number is None else number}")
+        if thread is not None:
+            rows.append(f"\tstop only in thread {thread}")
         if bp.total:
             times = "time" if bp.total == 1 else "times"
             what = "counted" if bp.count else "breakpoint already hit"

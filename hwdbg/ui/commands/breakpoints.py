@@ -257,7 +257,7 @@ def _add_hbreak(ctx: Any, args: argparse.Namespace, temporary: bool) -> Result:
     return _announce(ctx, "hbreak", bp, title, temporary)
 
 
-def _file_shown(ctx: Any, addr: int, path: str) -> str:
+def file_shown(ctx: Any, addr: int, path: str) -> str:
     """A source file as gdb names it in messages: as the program's line table does."""
     symbols = ctx.session.symbols
     module = symbols.module_for(addr) if symbols is not None else None
@@ -271,7 +271,7 @@ def _announce(ctx: Any, name: str, bp: Any, title: str, temporary: bool, note: O
     first = next((site for site in getattr(bp, "sites", ()) if site.addr == bp.addr), None)
     has_line = frame.file and line and not (first is not None and first.label)  # a resolver's has none for gdb
     place = f"{f': {bp.expr}.' if has_line else ''} ({len(bp.addresses)} locations)" if bp.more else \
-        f": file {_file_shown(ctx, bp.addr, frame.file)}, line {line}." if has_line else ""
+        f": file {file_shown(ctx, bp.addr, frame.file)}, line {line}." if has_line else ""
     data = dict(bp_json(bp), temporary=temporary)
     resolver = not bp.more and any(site.resolver for site in getattr(bp, "sites", ()))
     at = "gnu-indirect-function resolver at " if resolver else ""  # an IFUNC whose choice is not known yet

@@ -49,7 +49,9 @@ def print_(ctx: Any, args: argparse.Namespace) -> Result:
     Evaluates EXPR (the expression language, see EXPRESSIONS) and shows its value as
     gdb does; /F formats every number in it, array elements and struct members too:
     x hex, z zero-padded hex, d signed, u unsigned, o octal, t binary, c character,
-    a address (a floating-point value's bits). Values are numbered $1, $2, ... and
+    a address (a floating-point value's bits), f floating point (an integer's bits as
+    a float or double of its size, as gdb 13); s shows it as without /F (char
+    arrays and pointers are strings anyway). Values are numbered $1, $2, ... and
     can be used in later expressions ($ is the last one, $$ the one before, $$N the
     Nth before). EXPR@N shows N objects from EXPR on (print *arr@4, print arr[1]@2);
     sizeof(TYPE) and sizeof EXPR are sizes in bytes; casts take the program's types
@@ -100,8 +102,10 @@ def format_and_expression(given: Optional[str], name: str) -> tuple[Optional[str
     if match:
         fmt = match.group(1)
         text = text[match.end():].strip()
-        if len(fmt) != 1 or fmt not in expr.INTEGER_FORMATS:
-            raise UsageError(f"bad format /{printable(fmt)}: use one letter of {expr.INTEGER_FORMATS}")
+        if fmt == "s":  # gdb: as a string where it can be, i.e. as print shows it anyway
+            fmt = None
+        elif len(fmt) != 1 or fmt not in expr.PRINT_FORMATS:
+            raise UsageError(f"bad format /{printable(fmt)}: use one letter of {expr.PRINT_FORMATS}s")
     if not text:
         raise UsageError(f"{name} needs an expression")
     return fmt, text
@@ -113,12 +117,12 @@ def output(ctx: Any, args: argparse.Namespace) -> Result:
 
     Shows the value of EXPR as print does, without "$N = " and without entering it
     in the value history (gdb's output, for breakpoint commands and scripts with
-    echo). gdb leaves the line open; hwdbg ends it, as it does for echo."""
+    echo). As in gdb, the line is left open (echo \\n ends it)."""
     options, rest = print_options(args.text or "")
     fmt, text = format_and_expression(rest, "output")
     value = ctx.evaluate(text)
     shown = expr.format_value(value, ctx.session.env(), fmt, functools.partial(symbolic, ctx), pretty(ctx, options))
-    return Result("output", {"expr": text, "value": _json_value(value), "text": shown}, shown)
+    return Result("output", {"expr": text, "value": _json_value(value), "text": shown}, shown, raw=True)
 
 
 # ------------------------------------------------------------------ set var
@@ -174,11 +178,13 @@ def parse_examine_spec(spec: str, last: tuple[str, str]) -> tuple[int, str, str]
     for letter in match.group(2):
         if letter in _UNITS and not seen_unit:
             unit, seen_unit = letter, True
-        elif letter in "xduotcasi" and not seen_fmt:
+        elif letter in "xduotcasif" and not seen_fmt:
             fmt, seen_fmt = letter, True
         else:
-            raise UsageError(f"bad x format /{printable(spec)}: formats x d u o t c a s i, units b h w g")
+            raise UsageError(f"bad x format /{printable(spec)}: formats x d u o t c a f s i, units b h w g")
     if fmt == "a" and not seen_unit:
+        unit = "g"
+    if fmt == "f" and not seen_unit and unit not in "wg":  # gdb: floats are words or giants
         unit = "g"
     if fmt == "c" and not seen_unit:
         unit = "b"
@@ -249,7 +255,8 @@ def x(ctx: Any, args: argparse.Namespace) -> Result:
     Examines memory at ADDRESS (an expression: &counter, 0x404040, $sp, an array
     name): N units (default 1) of size U (b 1, h 2, w 4, g 8 bytes; default w) in
     format F: x hex, d signed, u unsigned, o octal, t binary, c character, a
-    address, s C string, i machine instruction (AT&T syntax, via capstone). Format
+    address, f floating point (w a float, g a double; other units as integers),
+    s C string, i machine instruction (AT&T syntax, via capstone). Format
     and unit are remembered; without ADDRESS, x goes on where the last one ended."""
     text = (args.text or "").strip()
     spec = ""
@@ -291,7 +298,7 @@ def x(ctx: Any, args: argparse.Namespace) -> Result:
             strings.append({"address": here, "text": data.decode("latin-1")})
             lines.append(f"{here:#x}{' ' + label if label else ''}:\t{expr.string_literal(data, repeats=None)}")
             here += len(data) + 1
-        ctx.x_format, ctx.x_next = (fmt, unit), here
+        ctx.x_format, ctx.x_next = (fmt, "b"), here  # gdb: strings leave the unit at bytes
         return Result("x", {"address": addr, "format": "s", "strings": strings}, "\n".join(lines))
     total = count * size
     if total > MAX_EXAMINE_BYTES:
@@ -303,7 +310,8 @@ def x(ctx: Any, args: argparse.Namespace) -> Result:
     for start in range(0, count, per_line):
         here = addr + start * size
         label = symbolic(ctx, here)
-        cells = [expr.format_integer(v, fmt, size, full_width=True, symbol=functools.partial(symbolic, ctx))
+        cells = [expr.format_float_bits(v, size) if fmt == "f" else
+                 expr.format_integer(v, fmt, size, full_width=True, symbol=functools.partial(symbolic, ctx))
                  for v in values[start:start + per_line]]
         lines.append(f"{here:#x}{' ' + label if label else ''}:\t" + "\t".join(cells))
     ctx.x_format, ctx.x_next = (fmt, unit), addr + total

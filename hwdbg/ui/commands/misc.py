@@ -104,10 +104,12 @@ _echo_parser.add_argument("text", nargs="?", default="", metavar="TEXT")
 def echo(ctx: Any, args: argparse.Namespace) -> Result:
     """echo TEXT
 
-    Prints TEXT (C escapes such as \\n are understood); useful in breakpoint commands."""
+    Prints TEXT (C escapes such as \\n are understood); nothing ends the line but \\n,
+    as in gdb: echo x = , then output x, then echo \\n print one line. Useful in
+    breakpoint commands."""
     text = args.text or ""
     try:
         shown = text.encode("latin-1", "backslashreplace").decode("unicode_escape")
     except UnicodeDecodeError as exc:
         raise UsageError(f"bad escape in echo text: {exc.reason}") from None
-    return Result("echo", {"text": shown}, shown.rstrip("\n"))
+    return Result("echo", {"text": shown}, shown, raw=True)

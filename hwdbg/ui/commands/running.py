@@ -26,10 +26,18 @@ def _program_args(args: argparse.Namespace) -> Any:
     return shell_split(args.args) if args.args else None
 
 
-def _not_running(ctx: Any) -> None:
+def _not_running(ctx: Any, restart: bool = False) -> None:
+    """run and start again: from a script, a program hwdbg started is killed and started anew
+    (gdb -batch answers its question yes); at the prompt, where gdb would ask, and for a program
+    attached to, it must be killed (or detached) first."""
     inf = ctx.session.inferior
     if inf is not None and inf.alive:
-        raise TargetError(f"process {inf.pid} is already being debugged; `kill` or `detach` it first")
+        if not (restart and inf.spawned) or ctx.interactive:
+            raise TargetError(f"process {inf.pid} is already being debugged; `kill` or `detach` it first")
+        ctx.session.kill()
+        ctx._drop_temporaries(all_of_them=True)
+    for bp in ctx.session.breakpoints.values() if restart else ():  # gdb counts the hits of each run anew
+        bp.hit_count = bp.counted = 0
 
 
 @command(_args_parser("run"), category=R, split=raw_split, aliases=("r",))
@@ -38,8 +46,11 @@ def run(ctx: Any, args: argparse.Namespace) -> None:
 
     Starts the program (with ARGS, split like a shell does but without redirection;
     without ARGS, the arguments of the last run) and lets it run until a breakpoint
-    stops it or it ends. Breakpoints set before are armed before its first instruction."""
-    _not_running(ctx)
+    stops it or it ends. Breakpoints set before are armed before its first instruction.
+    In a script (--batch, -x, a pipe) a program hwdbg started that is still there is
+    killed and started again, as gdb -batch does; at the prompt, and for a program
+    attached to, kill (or detach) it first. Hit counts start again at 0."""
+    _not_running(ctx, restart=True)
     ctx.spawn(_program_args(args))
     ctx.resume(ctx.session.cont)
 
@@ -52,7 +63,7 @@ def start(ctx: Any, args: argparse.Namespace) -> None:
     Needed before watching a variable of a position-independent executable, whose
     addresses are known only once it runs."""
     session = ctx.session
-    _not_running(ctx)
+    _not_running(ctx, restart=True)
     ctx.spawn(_program_args(args))
     try:
         addr = resolve_code(session.symbols, session.env(), "main")
@@ -80,7 +91,7 @@ def starti(ctx: Any, args: argparse.Namespace) -> Result:
     """starti [ARGS]
 
     Starts the program and stops at its very first instruction (in the dynamic loader)."""
-    _not_running(ctx)
+    _not_running(ctx, restart=True)
     ctx.spawn(_program_args(args))
     session = ctx.session
     pc = session.arch.get_pc(session.inferior.get_regs(session.inferior.pid))

@@ -20,6 +20,7 @@ class Listing:
     path: str
     next_line: int
     missing_reported: bool = False
+    first_line: int = 0  # the first line the last listing showed: `list -` shows those before it
 
 
 def _read_lines(path: str) -> Optional[list[str]]:
@@ -39,6 +40,17 @@ def _source_path(ctx: Any, file: str) -> str:
                 if path is not None:
                     return path
     raise SymbolError(f'No source file named {file}.')
+
+
+def _shown(ctx: Any, path: str) -> str:
+    """The file as gdb names it in messages: as the line table does (v.c, not /src/v.c)."""
+    symbols = ctx.session.symbols
+    for module in symbols.modules if symbols is not None else []:
+        if module.dwarf is not None and (module is symbols.executable or module.dwarf.small):
+            shown = module.dwarf.display_name(path)
+            if shown != path:
+                return shown
+    return path
 
 
 def _function_line(ctx: Any, name: str, after_prologue: bool = False) -> tuple[str, int]:
@@ -88,9 +100,10 @@ def _show(ctx: Any, path: str, first: int, last: int) -> Result:
             raise SymbolError(f"{first}\t{path}: No such file or directory.")
         return Result("list", {"file": path, "lines": [], "missing": True}, f"{first}\tin {path}")
     if first > len(text):
-        raise SymbolError(f"Line number {first} out of range; {path} has {len(text)} lines.")
+        listing.first_line = first  # gdb: a later `list -` shows the ten lines before this one
+        raise SymbolError(f"Line number {first} out of range; {_shown(ctx, path)} has {len(text)} lines.")
     last = min(last, len(text))
-    listing.next_line = last + 1
+    listing.next_line, listing.first_line = last + 1, first
     lines = [{"line": n, "text": text[n - 1]} for n in range(first, last + 1)]
     return Result("list", {"file": path, "lines": lines, "missing": False},
                   "\n".join(f"{row['line']}\t{row['text']}" for row in lines))
@@ -130,14 +143,23 @@ _list_parser.add_argument("text", nargs="?", metavar="LOCATION")
 
 @command(_list_parser, category=D, split=raw_split, aliases=("l",), repeatable=True, complete="symbols")
 def list_(ctx: Any, args: argparse.Namespace) -> Result:
-    """list [LOCATION]
+    """list [LOCATION|-]
 
     Shows source lines, ten at a time, as gdb does. LOCATION is FUNCTION (around its
     start), LINE (of the current file), FILE:LINE, FILE:FUNCTION, or FIRST,LAST (those
     lines; FIRST, and ,LAST for ten from or to a line). Without LOCATION: around where
     the program stopped (or before main when it has not run), then the ten lines after
-    the last ones listed. A source file that is not on disk is named instead."""
+    the last ones listed; list - shows the ten before the last ones listed. A source
+    file that is not on disk is named instead."""
     text = (args.text or "").strip()
+    if text == "-":  # the ten lines before the last listing, as gdb
+        listing = ctx.listing if isinstance(ctx.listing, Listing) else None
+        if listing is None:
+            raise UsageError("No default source file: list a location first")
+        if listing.first_line <= 1:
+            raise UsageError(f"Already at the start of {_shown(ctx, listing.path)}.")
+        last = listing.first_line - 1
+        return _show(ctx, listing.path, max(last - LINES + 1, 1), last)
     if not text:
         if isinstance(ctx.listing, Listing):
             listing = ctx.listing

@@ -55,7 +55,7 @@ def info_registers(ctx: Any, args: argparse.Namespace) -> Result:
     tid = current_tid(ctx)
     regs = session.inferior.get_regs(tid)
     values = {name: int(getattr(regs, name)) for name in (names or GENERAL_REGISTERS)}
-    lines = [f"{name:<15}{value:<#19x}{_natural(ctx, name, value)}" for name, value in values.items()]
+    lines = [f"{name:<15}{f'{value:#x}':<19} {_natural(ctx, name, value)}" for name, value in values.items()]
     return Result("info registers", {"tid": tid, "registers": values}, "\n".join(lines))
 
 
