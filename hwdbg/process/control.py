@@ -24,7 +24,7 @@ from .events import (Exec, Exited, Forked, GroupStop, Interrupted, Killed, Proce
                      ThreadCreated, ThreadExited, Trap, VforkDone)
 from .forks import take_child
 from .launch import Launch
-from .leader import ends_alone
+from .leader import ends_alone, let_go
 from .reaper import REAPER
 from .swbreak import SoftwareBreakpoints
 
@@ -168,7 +168,7 @@ class Inferior(Launch):
             return Exec(tid, former)
         if event == sc.PTRACE_EVENT_EXIT:
             if tid == self.pid and ends_alone(self.pid, tid, self.threads):
-                return self._leader_ended()  # its exit queued
+                return let_go(self)  # its exit queued
             if not stopping:
                 self.resume(tid)
             return None
@@ -222,24 +222,7 @@ class Inferior(Launch):
         self._forget()
         return event
 
-    def _leader_ended(self) -> None:
-        """The main thread ends alone (leader.py): let go to become a zombie, no more a thread.
-        Threads it created are reported first (gdb reports them at the clone): their first stops,
-        on their way, are queued before its exit."""
-        try:
-            pointer: Optional[int] = self.get_regs(self.pid).fs_base
-        except PtraceError:
-            pointer = None
-        self.resume(self.pid)
-        self.threads.pop(self.pid, None)  # its id stays ours (REAPER): the process's exit comes under it
-        self.generation += 1
-        self.leader_gone = True
-        while self.alive and any(t.new and t.running for t in self.threads.values()):
-            tid, status = REAPER.next_status(self)
-            self._hold(self._reap(tid, status, stopping=True))
-        self._queue.append(ThreadExited(self.pid, 0, pointer))
-
-    def _hold(self, event: Optional[ProcessEvent]) -> None:
+    def hold(self, event: Optional[ProcessEvent]) -> None:
         """Queues an event read while stopping (wait_event returns it first)."""
         if event is not None:
             self._queue.append(event)
@@ -305,7 +288,7 @@ class Inferior(Launch):
                         raise
         while self.alive and any(t.running for t in self.threads.values()):
             tid, status = REAPER.next_status(self)
-            self._hold(self._reap(tid, status, stopping=True))
+            self.hold(self._reap(tid, status, stopping=True))
 
     def take_thread_events(self) -> list[ProcessEvent]:
         """The queued appearances and exits of threads (stop_all waits for a thread that was

@@ -12,9 +12,12 @@ marked PF_SIGNALED, the main thread too when another thread started the end."""
 from __future__ import annotations
 
 import signal
-from typing import Iterable
+from typing import Any, Iterable, Optional
 
+from ..errors import PtraceError
 from ..linux import procfs
+from .events import ThreadExited
+from .reaper import REAPER
 
 PF_SIGNALED = 0x400  # include/linux/sched.h: killed by a signal (the group exit's SIGKILL too)
 
@@ -41,3 +44,21 @@ def ends_alone(pid: int, tid: int, others: Iterable[int]) -> bool:
     if tid != pid or _signalled(tid):
         return False
     return any(_running_on(other) for other in others if other != tid)
+
+
+def let_go(inf: Any) -> None:
+    """The main thread of Inferior ``inf`` ends alone: let go to become a zombie, no more one of
+    its threads. Threads it created are reported first (gdb reports them at the clone): their
+    first stops, on their way, are queued before its exit."""
+    try:
+        pointer: Optional[int] = inf.get_regs(inf.pid).fs_base
+    except PtraceError:
+        pointer = None
+    inf.resume(inf.pid)
+    inf.threads.pop(inf.pid, None)  # its id stays the Inferior's (REAPER): the process's exit comes under it
+    inf.generation += 1
+    inf.leader_gone = True
+    while inf.alive and any(t.new and t.running for t in inf.threads.values()):
+        tid, status = REAPER.next_status(inf)
+        inf.hold(inf._reap(tid, status, stopping=True))
+    inf.hold(ThreadExited(inf.pid, 0, pointer))
