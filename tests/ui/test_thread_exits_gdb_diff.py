@@ -117,3 +117,18 @@ def test_json_reports_a_thread_specific_breakpoint_deleted_with_its_thread(build
     exited = [event["tid"] for event in events if event["event"] == "thread-exited"]
     assert exited and all(event["tid"] == exited[0] for event in deleted)
     assert deleted[0]["message"] == "Thread-specific breakpoint 2 deleted - thread 2 no longer in the thread list."
+
+
+def test_info_breakpoints_names_the_thread_in_the_what_column(build_target):
+    """gdb's What column ends with "thread N" for a thread-specific breakpoint or watchpoint (the
+    rest of hwdbg's table has columns of its own, and names the file by its base name: only the
+    rows' ends are compared)."""
+    exe = build_target("thread_exits")
+    expected, got = run_both(exe, "specific", ["break spawned", "run", "break work thread 2", "watch total thread 2",
+                                               "info breakpoints"])
+
+    def ends(lines: list[str]) -> list[str]:
+        return [re.sub(r"at \S*/", "at ", " ".join(line.split()[-4 if line.startswith("2 ") else -3:]))
+                for line in lines if re.match(r"[23] ", line)]
+
+    assert ends(got) == ends(expected) == ["at thread_exits.c:24 thread 2", "total thread 2"]

@@ -40,6 +40,9 @@ def breakpoint_table(ctx: Any, bps: list[Any]) -> str:
                 what += f" in {frame.function}"
             if frame.file and frame.line:
                 what += f" at {os.path.basename(frame.file)}:{frame.line}"
+        number = None if bp.thread is None else ctx.session.thread_numbers.number(bp.thread)
+        if bp.thread is not None:  # gdb's number of the thread (its TID once it has none)
+            what += f" thread {bp.thread if number is None else number}"
         disp = "del" if bp.id in ctx.temporary or bp.temporary else "keep"
         enb = "y" if bp.enabled else "n"
         if bp.more:  # several locations: gdb's <MULTIPLE> row, each location on a row of its own after
@@ -52,8 +55,7 @@ def breakpoint_table(ctx: Any, bps: list[Any]) -> str:
             rows.append(f"\t{', '.join(flags)}")
         if bp.condition:
             rows.append(f"\tstop only if {bp.condition}")
-        if bp.thread is not None:  # gdb's number of the thread (its TID once it has none)
-            number = ctx.session.thread_numbers.number(bp.thread)
+        if bp.thread is not None:
             rows.append(f"\tstop only in thread {bp.thread if number is None else number}")
         if bp.total:
             times = "time" if bp.total == 1 else "times"
