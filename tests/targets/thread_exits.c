@@ -6,7 +6,8 @@
              `total` and calls work(), and ends the process with exit(3);
    specific  main starts a worker held on a pipe, calls spawned(), lets it go and joins it;
              the worker calls work() twice and ends;
-   rename    as specific, the worker renaming itself with pthread_setname_np first. */
+   rename    as specific, the worker renaming itself with pthread_setname_np first;
+   abandon   main starts the worker, waits until it is held on the pipe, and returns 2. */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <stdio.h>
@@ -16,7 +17,7 @@
 #include <unistd.h>
 
 long total;
-static int gate[2];
+static int gate[2], ready[2];
 static int renames;
 
 __attribute__((noinline)) int work(int n)
@@ -72,8 +73,8 @@ static void *survivor(void *arg)
 
 static void *held(void *arg)
 {
-    char c;
-    if (read(gate[0], &c, 1) != 1)
+    char c = 'r';
+    if (write(ready[1], &c, 1) != 1 || read(gate[0], &c, 1) != 1)
         return arg;
     if (renames)
         pthread_setname_np(pthread_self(), "renamed");
@@ -96,9 +97,12 @@ int main(int argc, char **argv)
         pthread_exit(NULL);
     } else {
         renames = strcmp(mode, "rename") == 0;
-        if (pipe(gate) != 0)
+        char c;
+        if (pipe(gate) != 0 || pipe(ready) != 0)
             return 1;
         pthread_create(&thread, NULL, held, NULL);
+        if (read(ready[0], &c, 1) != 1 || strcmp(mode, "abandon") == 0)
+            return 2;
         spawned();
         if (write(gate[1], "g", 1) != 1)
             return 1;

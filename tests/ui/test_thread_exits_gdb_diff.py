@@ -134,4 +134,20 @@ def test_info_breakpoints_names_the_thread_in_the_what_column(build_target):
         return [re.sub(r"at \S*/", "at ", " ".join(line.split()[-4 if line.startswith("2 ") else -3:]))
                 for line in lines if re.match(r"[23] ", line)]
 
-    assert ends(got) == ends(expected) == ["at thread_exits.c:24 thread 2", "total thread 2"]
+    assert ends(got) == ends(expected)
+    assert re.fullmatch(r"at thread_exits\.c:\d+ thread 2", ends(expected)[0]) and ends(expected)[1] == "total thread 2"
+
+
+@pytest.mark.parametrize("stop_first", [False, True])
+def test_a_process_ending_with_threads_alive_is_no_main_thread_ending_alone(build_target, stop_first):
+    """main returns while a worker waits: the whole process ends (exit_group), which is not
+    main's pthread_exit: no "[Thread ... exited]" for main, no "[New process N]" (gdb itself
+    may print them here, racing with the worker's death: no differential test)."""
+    exe = build_target("thread_exits")
+    commands = ["break work", "run", "continue"] if stop_first else ["run"]
+    run = run_hwdbg("--batch", *[arg for command in commands for arg in ("-ex", command)], exe, "abandon",
+                    timeout=180)
+    pid = re.search(r"\[Inferior 1 \(process (\d+)\) exited with code 02\]$", run.stdout.strip())
+    assert pid, run
+    assert f"(LWP {pid[1]}) exited]" not in run.stdout and "[New process" not in run.stdout, run
+    assert len(re.findall(r"^\[Thread 0x[0-9a-f]+ \(LWP \d+\) exited\]$", run.stdout, re.M)) == 1, run
