@@ -142,7 +142,7 @@ class Killed:
 class Notice:
     """Something worth telling that does not stop the target (new thread, exec, signal passed on...)."""
 
-    what: str  # thread-created | thread-exited | exec | signal | breakpoint-dropped | installed | uninstalled
+    what: str  # thread-created | thread-exited | exec | signal | breakpoint-dropped | breakpoint-deleted | installed | uninstalled
     message: str
     tid: Optional[int] = None
     data: dict[str, Any] = field(default_factory=dict)

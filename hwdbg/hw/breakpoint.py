@@ -281,6 +281,8 @@ class BreakpointManager:
 
     def _update_status(self) -> None:
         """Recomputes every status; fires installed/uninstalled exactly on transitions."""
+        if not self.threads:
+            return  # the last thread ended before the main one: the process's end is on its way
         for bp in list(self.breakpoints.values()):
             scope = [bp.tid] if bp.tid is not None else list(self.threads)
             installed = bool(scope) and bp.enabled and all(t in bp.slots_by_tid for t in scope)

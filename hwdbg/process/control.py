@@ -24,6 +24,7 @@ from .events import (Exec, Exited, Forked, GroupStop, Interrupted, Killed, Proce
                      ThreadCreated, ThreadExited, Trap, VforkDone)
 from .forks import take_child
 from .launch import Launch
+from .leader import ends_alone, let_go
 from .reaper import REAPER
 from .swbreak import SoftwareBreakpoints
 
@@ -54,6 +55,7 @@ class Inferior(Launch):
         self._sigstops_pending = 0
         self._mem_fd: Optional[int] = None
         self.exit_event: Optional[ProcessEvent] = None
+        self.leader_gone = False  # the main thread ended before the process (leader.py)
         self.generation = 0  # bumped whenever the thread set changes
         self.breaks = SoftwareBreakpoints(self.read_raw, self.write_raw)  # our int3s in its code
         self.filtered = False  # started under the kernel-write seccomp filter (linux/seccomp.py)
@@ -93,7 +95,8 @@ class Inferior(Launch):
                 return event
             if not self.alive:
                 raise TargetError(f"process {self.pid} has exited")
-            if not any(t.running for t in self.threads.values()) and not self.inbox:
+            if not any(t.running for t in self.threads.values()) and not self.inbox \
+                    and not (self.leader_gone and not self.threads):  # else the process's exit is on its way
                 raise TargetError(f"process {self.pid} is stopped: nothing to wait for")
             tid, status = REAPER.next_status(self)
             event = self._reap(tid, status, stopping=False)
@@ -164,6 +167,8 @@ class Inferior(Launch):
             self._open_memory()
             return Exec(tid, former)
         if event == sc.PTRACE_EVENT_EXIT:
+            if tid == self.pid and ends_alone(self.pid, tid, self.threads):
+                return let_go(self)  # its exit queued
             if not stopping:
                 self.resume(tid)
             return None
@@ -216,6 +221,14 @@ class Inferior(Launch):
         self.exit_event = event
         self._forget()
         return event
+
+    def hold(self, event: Optional[ProcessEvent]) -> None:
+        """Queues an event read while stopping (wait_event returns it first)."""
+        if event is not None:
+            self._queue.append(event)
+            thread = self.threads.get(event.tid)
+            if thread is not None:
+                thread.held = True
 
     def step_alone(self, tid: int) -> Optional[ProcessEvent]:
         """Single-steps tid while every other thread stays stopped; returns the event the step
@@ -275,12 +288,17 @@ class Inferior(Launch):
                         raise
         while self.alive and any(t.running for t in self.threads.values()):
             tid, status = REAPER.next_status(self)
-            event = self._reap(tid, status, stopping=True)
-            if event is not None:
-                self._queue.append(event)
-                thread = self.threads.get(event.tid)
-                if thread is not None:
-                    thread.held = True
+            self.hold(self._reap(tid, status, stopping=True))
+
+    def take_thread_events(self) -> list[ProcessEvent]:
+        """The queued appearances and exits of threads (stop_all waits for a thread that was
+        ending or starting): gdb reports them as they come, before the stop it was stopping for.
+        A new thread stays stopped (not held) for the next resume."""
+        events = [event for event in self._queue if isinstance(event, (ThreadCreated, ThreadExited))]
+        for event in events:
+            self._queue.remove(event)
+            self._update_held(event.tid)
+        return events
 
     def request_interrupt(self) -> None:
         """Asks the running process to stop; safe from signal handlers and other threads."""

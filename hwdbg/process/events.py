@@ -22,6 +22,7 @@ class ThreadCreated(ProcessEvent):
 @record(frozen=True)
 class ThreadExited(ProcessEvent):
     status: int  # raw wait status
+    thread_pointer: Optional[int] = None  # the main thread's, read at its exit event (leader.py)
 
 
 @record(frozen=True)

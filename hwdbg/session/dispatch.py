@@ -13,7 +13,7 @@ from .. import records as rec
 from ..hw.router import TrapKind
 from ..process import events as pev
 from ..process.control import Inferior
-from . import scoped
+from . import scoped, thread_bound
 from .dummies import CALL
 from .pagefast import PageResume
 from .stops import exit_record, fork_reason, passed_on, signal_name, stop_reason
@@ -33,20 +33,11 @@ class StopDispatch:
             self._resume(inf, tid)
             return None
         if isinstance(event, pev.ThreadCreated):
-            self.table.thread_created(tid)
-            self.thread_numbers.appeared(tid, lambda: inf.get_regs(tid), list(inf.threads))
-            self.manager.add_thread(tid)
-            self.manager.sync([tid])
-            self.emit(rec.Notice("thread-created", f"new thread {tid}", tid=tid))
+            self._thread_event(inf, event)
             self._resume(inf, tid)
             return None
         if isinstance(event, pev.ThreadExited):
-            self.table.thread_exited(tid)
-            self.manager.remove_thread(tid)
-            self.strings.forget(tid)
-            self.kernel.forget(tid)
-            self.emit(rec.Notice("thread-exited", f"thread {tid} exited", tid=tid))
-            self.thread_numbers.forget(tid)  # its pointer named it in that notice
+            self._thread_event(inf, event)
             return None
         if isinstance(event, pev.Exec):
             self.table.release_counters()  # the old image's addresses; rearm opens new ones
@@ -70,6 +61,9 @@ class StopDispatch:
             stop = self._stopped(inf, tid, fork_reason(event))
             return dataclasses.replace(stop, child=getattr(event, "child", None))
         if isinstance(event, (pev.Exited, pev.Killed)):
+            if inf.leader_gone:  # gdb meets the process's id again, as a new thread's
+                self.thread_numbers.as_process(inf.pid)
+                self.emit(rec.Notice("thread-created", f"the process's exit comes under {inf.pid}", tid=inf.pid))
             self._gone()
             return exit_record(event, inf.pid)
         if isinstance(event, pev.Interrupted):
@@ -86,6 +80,31 @@ class StopDispatch:
                 return self._page_fault(inf, tid, event)
             return self._handle_signal(inf, tid, event)
         return None
+
+    def _thread_event(self, inf: Inferior, event: pev.ThreadCreated | pev.ThreadExited) -> None:
+        """A thread appeared (stopped, not resumed here) or exited: book-keeping and gdb's notice."""
+        tid = event.tid
+        if isinstance(event, pev.ThreadCreated):
+            self.table.thread_created(tid)
+            self.thread_numbers.appeared(tid, lambda: inf.get_regs(tid), list(inf.threads))
+            self.manager.add_thread(tid)
+            self.manager.sync([tid])
+            self.emit(rec.Notice("thread-created", f"new thread {tid}", tid=tid))
+            return
+        bound = thread_bound.bound_to(self.breakpoints, tid)
+        self.table.thread_exited(tid)
+        self.manager.remove_thread(tid)
+        self.strings.forget(tid)
+        self.kernel.forget(tid)
+        self.thread_numbers.keep_pointer(tid, event.thread_pointer)
+        self.thread_numbers.ended(tid, selected=tid == self.current_tid)
+        self.emit(rec.Notice("thread-exited", f"thread {tid} exited", tid=tid))
+        if bound:
+            if not inf.all_stopped:
+                inf.stop_all()  # an int3 comes out: as at a user's delete
+                self._resume_all_after = True
+            thread_bound.thread_gone(bound, tid, self.thread_numbers.number(tid), self.delete, self.emit)
+        self.thread_numbers.forget(tid)  # its pointer named it in that notice
 
     def _page_fault(self, inf: Inferior, tid: int, event: pev.Signal | PageResume) -> Optional[rec.Stopped]:
         """A write to a protected page, made with every other thread stopped (pagewatch.py); or

@@ -99,6 +99,7 @@ class Running:
 
     def _run_loop(self, inf: Inferior, start: Callable[[], None]) -> rec.Stopped | rec.Exited | rec.Killed:
         cleanup.running_sessions.add(self)  # from here a signal is only noted (a step-over may wait)
+        self.thread_numbers.prune()
         self.frames.reset(stopped=False)
         try:
             self.kernel.before_resume(inf)
@@ -131,6 +132,8 @@ class Running:
                 self.flush()
                 if isinstance(result, rec.Stopped):
                     inf.stop_all()
+                    for event in inf.take_thread_events():
+                        self._thread_event(inf, event)  # reported before the stop, as gdb does
                     if result.reason == "call-return":
                         result = self.dummies.pop_returned(inf, result)
                     self.current_tid = result.tid

@@ -18,11 +18,15 @@ class ThreadNumbers:
         self._numbers: dict[int, int] = {}
         self._pointers: dict[int, int] = {}
         self._highest = 0
+        # gdb keeps a thread that ended while it was the selected one ("Thread ID N has terminated.")
+        # until it next prunes its list: at `info threads` and in the next run
+        self.terminated: set[int] = set()
 
     def start(self, tids: Iterable[int], pid: int) -> None:
         """A new process (run, attach): its threads numbered from 1, the main thread first."""
         self._numbers.clear()
         self._pointers.clear()
+        self.terminated.clear()
         self._highest = 0
         for tid in sorted(tids, key=lambda tid: (tid != pid, tid)):
             self.add(tid)
@@ -50,9 +54,27 @@ class ThreadNumbers:
     def forget(self, tid: int) -> None:
         self._pointers.pop(tid, None)
 
+    def ended(self, tid: int, *, selected: bool) -> None:
+        if selected:
+            self.terminated.add(tid)
+
+    def prune(self) -> None:
+        self.terminated.clear()
+
+    def keep_pointer(self, tid: int, thread_pointer: Optional[int]) -> None:
+        """The pointer of a thread known without its appearing (the main thread, at its end)."""
+        if thread_pointer:
+            self._pointers[tid] = thread_pointer
+
+    def as_process(self, pid: int) -> None:
+        """The main thread gone, the process's exit comes under its id: gdb then names it anew,
+        ``[New process N]``, as a thread it does not know."""
+        self._pointers[pid] = -1
+
     def target_id(self, tid: int) -> str:
         """gdb's name of the thread in ``[New Thread ...]`` and ``[... exited]``."""
-        return target_id(tid, self._pointers.get(tid))
+        pointer = self._pointers.get(tid)
+        return f"process {tid}" if pointer == -1 else target_id(tid, pointer)
 
     def number(self, tid: int) -> Optional[int]:
         return self._numbers.get(tid)

@@ -166,6 +166,8 @@ def notice_text(notice: rec.Notice, thread: Optional[str] = None) -> str:
         return f"[breakpoint {notice.data.get('id')} installed in the debug registers]"
     if notice.what == "uninstalled":
         return f"[breakpoint {notice.data.get('id')} lost its debug register: it waits for a free one]"
+    if notice.what == "breakpoint-deleted":  # gdb's words
+        return notice.message
     if notice.what in ("breakpoint-dropped", "error", "warning"):
         return f"warning: {notice.message}"
     if notice.what == "signal" and "print" in notice.data:  # a signal passed on: as gdb reports it, or not

@@ -183,7 +183,8 @@ def watch(ctx: Any, args: argparse.Namespace) -> Result:
     (unless another thread's write to the pages kills the process with SIGSEGV first).
 
     --trace reports each change in one line and keeps running; --thread N (or gdb's
-    trailing thread N) arms it in thread N only (gdb's number, or a TID, as for break);
+    trailing thread N) arms it in thread N only (gdb's number, or a TID, as for break),
+    and it is deleted when that thread exits (gdb's "Thread-specific breakpoint N deleted");
     --priority P decides who keeps a debug register when more breakpoints are registered than the CPU has slots (higher wins); --backtrace
     records the call stack at each hit; --count never stops: the CPU counts the writes
     (perf breakpoints, exact, at full speed; `info breakpoints` shows the count).
@@ -324,7 +325,8 @@ def break_(ctx: Any, args: argparse.Namespace) -> Result:
     number of them, none uses a debug register; the int3 bytes are invisible to print,
     x, disassemble and memory reads, and are removed before the process is let go
     (detach, quit, errors, signals) and from forked children. thread N: only thread N stops
-    (gdb's number, see `info threads`; a kernel TID of the process that is no number works too)."""
+    (gdb's number, see `info threads`; a kernel TID of the process that is no number works too);
+    the breakpoint is deleted when that thread exits, as in gdb."""
     return _add_break(ctx, args, temporary=False)
 
 

@@ -23,6 +23,8 @@ def thread_tid(ctx: Any, n: int) -> int:
     tid = session.thread_numbers.tid_of(n)
     if tid in inf.threads:
         return tid
+    if tid in session.thread_numbers.terminated:
+        raise TargetError(f"Thread ID {n} has terminated.")
     if tid is None and n in inf.threads:
         return n
     raise TargetError(f"Unknown thread {n}.")
@@ -66,6 +68,7 @@ def info_threads(ctx: Any, args: argparse.Namespace) -> Result:
     * marks the current thread (see `thread`)."""
     session = ctx.session
     inf = session.require_process()
+    session.thread_numbers.prune()  # as gdb's update of its thread list
     current = current_tid(ctx)
     rows: list[dict[str, Any]] = []
     cells: list[tuple[bool, int, str, str]] = []
