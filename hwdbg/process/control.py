@@ -112,6 +112,12 @@ class Inferior(Launch):
     def mem_fd(self) -> Optional[int]:
         return self._mem_fd
 
+    def take_end(self) -> Optional[ProcessEvent]:
+        """The process's end when it was read but never taken (its consumer raised first), else None."""
+        if self.alive or not self._queue or not isinstance(self._queue[0], (Exited, Killed)):
+            return None
+        return self._queue.popleft()
+
     def requeue(self, event: ProcessEvent) -> None:
         """Puts back an event its consumer could not handle; wait_event returns it first."""
         self._queue.appendleft(event)

@@ -25,6 +25,9 @@ class Running:
 
     def cont(self, timeout: Optional[float] = None) -> rec.Stopped | rec.Exited | rec.Killed:
         """Resumes every thread and returns at the next stop that needs the user."""
+        end = self._unreported_end()
+        if end is not None:
+            return end
         inf = self.require_stopped()
         timer = None
         if timeout is not None:
@@ -54,6 +57,9 @@ class Running:
     def go(self, tid: Optional[int] = None, *, step: bool, lock: bool) -> rec.Stopped | rec.Exited | rec.Killed:
         """Resumes one thread, for one instruction (``step``) or until a stop, and the others
         too unless ``lock``; returns the next stop that needs the user (the step engine's move)."""
+        end = self._unreported_end()
+        if end is not None:
+            return end
         inf = self.require_stopped()
         tid = tid or self.current_tid or inf.pid
         if tid not in inf.threads:
@@ -96,6 +102,15 @@ class Running:
     def _on_timeout(self) -> None:
         self._timed_out = True
         self.interrupt()
+
+    def _unreported_end(self) -> rec.Exited | rec.Killed | None:
+        """The program's end read in a run that a listener's exception cut short: the next run reports it."""
+        inf = self.inferior
+        event = inf.take_end() if inf is not None else None
+        if event is None:
+            return None
+        with self.notrace.guard():
+            return self._handle(inf, event)
 
     def _run_loop(self, inf: Inferior, start: Callable[[], None]) -> rec.Stopped | rec.Exited | rec.Killed:
         cleanup.running_sessions.add(self)  # from here a signal is only noted (a step-over may wait)
