@@ -61,6 +61,8 @@ class Inferior(Launch):
         self.fork_events = False  # keep forked children stopped and report Forked/VforkDone (forks.py)
         # Set by page watches: gives a forked child (stopped, its own memory) its pages' protection back.
         self.clean_child: Optional[Callable[[int], None]] = None
+        # Set by page watches: True keeps a vfork child (it shares the protected pages) as a Forked event.
+        self.follow_vfork: Optional[Callable[[], bool]] = None
 
 
     # ---------------------------------------------------------------- threads

@@ -32,6 +32,8 @@ def take_child(inf: Any, child: int, vfork: bool) -> bool:
             os.waitpid(child, sc.WALL)
         if vfork:
             inf.breaks.lift_all()  # shared memory: no int3 until the child execs or exits (gdb too)
+            if not inf.fork_events and inf.follow_vfork is not None and inf.follow_vfork():
+                return True  # it shares protected pages: followed until it execs or exits (session/vforkchild.py)
         else:
             inf.breaks.strip(lambda addr, data: write_child(child, addr, data))
             if inf.clean_child is not None:

@@ -124,7 +124,7 @@ class PageWatches:
     def arm(self, inf: Inferior, bp: UserBreakpoint) -> None:
         pages, shared = self.validate(inf, bp.addr, bp.length)
         fresh = [p for p in pages if p not in self.protected]
-        tid = self._injector(inf)
+        tid = self.injector(inf)
         done: list[tuple[int, int]] = []
         try:
             for start, size in _runs(fresh):
@@ -145,6 +145,7 @@ class PageWatches:
             self.protected[p] = pages[p]
         self.shared |= shared
         inf.clean_child = self.clean_child
+        inf.follow_vfork = lambda: bool(self.protected)  # vforkchild.py
         bp.value = self._read_memory(bp.addr, bp.length)
         bp.armed_pages = True
 
@@ -156,7 +157,7 @@ class PageWatches:
         mine = [p for p in _page_span(bp.addr, bp.length) if p in self.protected and p not in keep]
         if inf is not None and inf.alive and mine:
             self.absorb_faults(inf, set(mine))
-            tid = self._injector(inf)
+            tid = self.injector(inf)
             for p in mine:
                 self._restore(inf, tid, p, self.protected[p])
         for p in mine:
@@ -169,14 +170,14 @@ class PageWatches:
             self.before_release(inf)  # calls made into our scratch memory finish first
         if self.protected and inf.alive:
             self.absorb_faults(inf, set(self.protected))
-            tid = self._injector(inf)
+            tid = self.injector(inf)
             for start, size in _runs(self.protected):
                 for p in range(start, start + size, PAGE):
                     self._restore(inf, tid, p, self.protected[p])
         if inf.alive and self.release_own is not None:
-            self.release_own(inf, lambda: self._injector(inf))
+            self.release_own(inf, lambda: self.injector(inf))
         if inf.alive and self.stub is not None and self.stub.area is not None:
-            inject.inject_syscall(inf, self._injector(inf), 11, self.stub.area, 2 * PAGE)  # munmap
+            inject.inject_syscall(inf, self.injector(inf), 11, self.stub.area, 2 * PAGE)  # munmap
         self.reset()
 
     def clean_child(self, child: int) -> None:
@@ -227,7 +228,7 @@ class PageWatches:
         # Only a page the program unmapped meanwhile is skipped: a failed injection is an error.
         inject.mprotect(inf, tid, page, PAGE, prot, missing_ok=True)
 
-    def _injector(self, inf: Inferior) -> int:
+    def injector(self, inf: Inferior) -> int:
         """A thread that may run an injected call: stopped, and not at a system-call stop."""
         stopped = [t for t in [inf.pid] + sorted(inf.threads) if t in inf.threads and not inf.threads[t].running]
         # Threads whose stop is queued unread come last: injecting moves them to a new stop.
