@@ -93,12 +93,16 @@ class PageWatches:
         if length <= 0 or length > MAX_LENGTH:
             raise LengthError(f"length {length} cannot be watched: a watch covers 1 byte to 1 GiB")
 
+    def check_own(self, pid: int, addr: int, length: int) -> None:
+        """Any watch (debug registers too): not over hwdbg's trampoline or scratch pages."""
+        if self.own_memory(addr, length) or (self.stub is not None and self.stub.overlaps(addr, length)):
+            raise AddressError(f"{addr:#x} length {length} overlaps hwdbg's own scratch memory in process {pid}")
+
     def validate(self, inf: Inferior, addr: int, length: int) -> tuple[dict[int, int], set[int]]:
         """Checks a range for page protection; returns its pages and their protections, and
         those of shared mappings."""
         self.check_length(length)
-        if self.own_memory(addr, length) or (self.stub is not None and self.stub.overlaps(addr, length)):
-            raise AddressError(f"{addr:#x} length {length} overlaps hwdbg's own scratch memory in process {inf.pid}")
+        self.check_own(inf.pid, addr, length)
         maps = procfs.read_maps(inf.pid)
         pages: dict[int, int] = {}
         shared: set[int] = set()
