@@ -13,7 +13,8 @@ mprotect that unprotects those pages and then made again, and the pages are prot
 again at its exit (kernelwrites.py reports the kernel's write when --kernel is on).
 
 Every page goes back to its own protection on detach, kill, exit and exec, and in a forked
-child's copy of the memory before it runs (a write there would kill it: it is not ours).
+child's copy of the memory before it runs (a write there would kill it: it is not ours). A vfork
+child shares the pages themselves: vforkchild.py follows it until it execs or exits.
 """
 from __future__ import annotations
 
@@ -36,8 +37,8 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 MAX_LENGTH = 1 << 30
 SEGV_ACCERR = 2
 # Measured by bench/page_watch.py (bench/results/pages.md).
-FAULT_COST = ("about 0.05 ms per write to its pages in the C hit loop (one thread, batch runs), "
-              "0.1-0.2 ms otherwise, 0.15-0.3 ms when stepped")
+FAULT_COST = ("about 0.02-0.07 ms per write to its pages in the C hit loop (one thread, hits only recorded), "
+              "0.1-0.2 ms otherwise, 0.25 ms with several threads, 0.15-0.3 ms when stepped")
 
 
 def _page_span(addr: int, length: int) -> range:

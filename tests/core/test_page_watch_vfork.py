@@ -86,3 +86,30 @@ def test_a_childs_write_stops_the_thread_that_vforked(vfork_exe):
         [(False, "put", ord("p"))], [(True, "child_put", ord("c"))], [(False, "put", ord("q"))]]
     assert stops[1].tid != child
 
+
+
+def test_detach_with_a_kept_childs_event_unread(vfork_exe):
+    """The vfork stop can be queued unread when hwdbg stops (another thread's stop, Ctrl-C):
+    detach then follows the child first (else it and the thread that vforked would wait for
+    each other forever), and gives every page back; both end as they do alone."""
+    alone = subprocess.run([str(vfork_exe), "write_exit"], capture_output=True, text=True, timeout=60)
+    r, w = os.pipe()
+    target = hwdbg.spawn([str(vfork_exe), "write_exit"], stdout=w)
+    os.close(w)
+    target.run_to("ready")
+    target.watch("big")
+    session, inf = target.session, target.session.inferior
+    inf.resume(target.pid)
+    while True:  # the program's own write first (a fault handled as the run loop would), then vfork
+        event = inf.wait_event()
+        if isinstance(event, hwdbg.process.events.Forked):
+            break
+        assert session._handle(inf, event) is not None  # the watch's stop at put(1, 'p')
+        inf.resume(target.pid)
+    inf.requeue(event)  # unread, as stop_all leaves it
+    target.detach()
+    assert session.vforks.writes == 1
+    _, status = os.waitpid(target.pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+    with os.fdopen(r) as out:
+        assert without_pid(out.read()) == without_pid(alone.stdout)
