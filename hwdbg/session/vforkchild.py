@@ -9,7 +9,8 @@ is lifted by an mprotect the child makes (forks.child_syscall: one memory, so th
 the parent's too), single-stepped, protected again and compared, a hit whose writer is the
 child (its pid and pc). Any other stop of the child is passed on as if nobody watched; at its
 exec it is let go (its new memory holds nothing of ours), its own children are let go at once.
-Its hits are reported as a stop of the thread that vforked when a watch stops.
+Its hits are reported as a stop of the thread that vforked when a watch stops. A child that
+neither execs nor exits (POSIX allows it nothing else) keeps hwdbg waiting with it.
 """
 from __future__ import annotations
 
