@@ -95,20 +95,18 @@ class VforkChildren:
         protected = self.pages.protected
         page = addr - addr % PAGE
         span = [p for p in (page - PAGE, page, page + PAGE) if p in protected]
-        for p in span:
-            forks.child_syscall(child, inject.NR_MPROTECT, p, PAGE, protected[p])
         status: Optional[int] = None
         try:
+            for p in span:
+                forks.child_syscall(child, inject.NR_MPROTECT, p, PAGE, protected[p])
             sc.singlestep(child, 0)
             status = _wait(child)
+        except PtraceError:
+            status = None  # killed under us: its exit status follows
         finally:
-            if status is not None and os.WIFSTOPPED(status):
-                for p in span:
-                    forks.child_syscall(child, inject.NR_MPROTECT, p, PAGE, protected[p] & ~inject.PROT_WRITE)
-            elif inf.alive:  # the child is gone: the parent protects them again (its threads are stopped)
-                for p in span:
-                    inject.mprotect(inf, self.pages.injector(inf), p, PAGE, protected[p] & ~inject.PROT_WRITE,
-                                    missing_ok=True)
+            self._protect_again(inf, child, span, status)
+        if status is None:
+            return None
         self.writes += 1
         if os.WIFSTOPPED(status) and (status >> 16) == 0 and os.WSTOPSIG(status) == signal.SIGTRAP:
             pc = sc.getregs(child).rip
@@ -117,3 +115,19 @@ class VforkChildren:
                     self.pages.compare(bp, child, pc, trap)
             return None
         return status
+
+    def _protect_again(self, inf: Inferior, child: int, span: list[int], status: Optional[int]) -> None:
+        """The pages lifted for the child's write protected again: by the child while it is
+        stopped, else (it is gone) by the parent, whose threads are stopped."""
+        protected = self.pages.protected
+        if status is not None and os.WIFSTOPPED(status):
+            try:
+                for p in span:
+                    forks.child_syscall(child, inject.NR_MPROTECT, p, PAGE, protected[p] & ~inject.PROT_WRITE)
+                return
+            except PtraceError:
+                pass
+        if inf.alive:
+            for p in span:
+                inject.mprotect(inf, self.pages.injector(inf), p, PAGE, protected[p] & ~inject.PROT_WRITE,
+                                missing_ok=True)
