@@ -9,7 +9,8 @@ fault's trampoline run (two stops per write, no Python) under the system-call fi
 with every system call stopping (PTRACE_SYSCALL, as an attached program runs), Python runs the
 trampoline (the same two stops), and stepped the old way (four stops per write), for the
 before/after rows. Every run times the program's own loop; the cost per hit is
-(loop time under the debugger - loop time alone) / hits. Writes bench/results/pages.md and .json.
+(loop time under the debugger - loop time alone) / hits. A row with two threads making the
+writes measures the multi-threaded path (Python: the other thread is stopped at each fault). Writes bench/results/pages.md and .json.
 """
 from __future__ import annotations
 
@@ -77,10 +78,10 @@ def under_hwdbg(exe: Path, n: int, mode: str, way: str = "c") -> tuple[float, in
         if way == "stepped":
             target.session.pages.stub = None
         target.session.pagefast.enabled = way in ("c", "syscall")
-        bp = target.watch("buf" if mode == "pages" else "small", keep=1)
+        bp = target.watch("small" if mode == "dr" else "buf", keep=1)
         backend = "debug registers"
         if target.session.breakpoints[bp.id].paged:
-            backend = WAYS[way]
+            backend = WAYS[way] if mode == "pages" else WAYS["threads"]
         before = resource.getrusage(resource.RUSAGE_SELF)
         target.run_until_exit(timeout=1200)
         after = resource.getrusage(resource.RUSAGE_SELF)
@@ -93,12 +94,13 @@ def under_hwdbg(exe: Path, n: int, mode: str, way: str = "c") -> tuple[float, in
 WAYS = {"c": "page protection, C hit loop",
         "syscall": "page protection, C hit loop, every system call stopping (PTRACE_SYSCALL, as attached)",
         "python": "page protection, trampoline from Python (before)",
-        "stepped": "page protection, stepped (before that)"}
+        "stepped": "page protection, stepped (before that)",
+        "threads": "page protection, 2 threads writing (Python: the other thread stopped at each fault)"}
 
 
 def under_gdb(exe: Path, n: int, mode: str, tmp: Path) -> tuple[float, int, str]:
     script = tmp / "gdb_count.py"
-    script.write_text(GDB_SCRIPT.format(sym="buf" if mode == "pages" else "small"))
+    script.write_text(GDB_SCRIPT.format(sym="small" if mode == "dr" else "buf"))
     run = subprocess.run(["gdb", "-nx", "-batch", "-x", str(script), "--args", *argv(exe, n, mode)],
                          capture_output=True, text=True, timeout=3600)
     text = run.stdout + run.stderr
@@ -170,13 +172,14 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         exe = tmp / "p1_pages"
-        subprocess.run(["gcc", "-O1", "-g", "-no-pie", "-o", str(exe), str(HERE / "targets" / "p1_pages.c")],
+        subprocess.run(["gcc", "-O1", "-g", "-no-pie", "-pthread", "-o", str(exe), str(HERE / "targets" / "p1_pages.c")],
                        check=True)
         plans = []
         for work in args.work:
             plans += [(work, "hwdbg", "pages", args.n), (work, "hwdbg-syscall", "pages", args.n),
                       (work, "hwdbg-python", "pages", args.n),
-                      (work, "hwdbg-stepped", "pages", args.n), (work, "hwdbg", "dr", args.n)]
+                      (work, "hwdbg-stepped", "pages", args.n), (work, "hwdbg", "pages2", args.n),
+                      (work, "hwdbg", "dr", args.n)]
             if shutil.which("gdb"):
                 plans += [(work, "gdb", "pages", args.gdb_n), (work, "gdb", "dr", args.n)]
         samples: dict[int, list[float]] = {i: [] for i in range(len(plans))}
@@ -193,7 +196,7 @@ def main() -> int:
         for i, (work, who, mode, n) in enumerate(plans):
             hits, how = found[i]
             rows.append({"work": work, "debugger": who.split("-")[0],
-                         "range": "4 KB buffer" if mode == "pages" else "8-byte long",
+                         "range": "8-byte long" if mode == "dr" else "4 KB buffer",
                          "backend": how, "writes": n, "hits": hits,
                          "per_hit_us": statistics.median(samples[i]) * 1e6,
                          "cpu_per_hit_us": statistics.median(cpu[i]) * 1e6 if who != "gdb" else None,

@@ -22,7 +22,7 @@ from ..linux import seccomp
 from ..recordtype import record
 from .events import (Exec, Exited, Forked, GroupStop, Interrupted, Killed, ProcessEvent, Signal, SyscallStop,
                      ThreadCreated, ThreadExited, Trap, VforkDone)
-from .forks import take_child
+from .forks import release_child, take_child
 from .launch import Launch
 from .leader import ends_alone, let_go
 from .reaper import REAPER
@@ -63,6 +63,8 @@ class Inferior(Launch):
         self.fork_events = False  # keep forked children stopped and report Forked/VforkDone (forks.py)
         # Set by page watches: gives a forked child (stopped, its own memory) its pages' protection back.
         self.clean_child: Optional[Callable[[int], None]] = None
+        # Set by page watches: True keeps a vfork child (it shares the protected pages) as a Forked event.
+        self.follow_vfork: Optional[Callable[[], bool]] = None
 
 
     # ---------------------------------------------------------------- threads
@@ -325,6 +327,7 @@ class Inferior(Launch):
         self._take_pending_traps()
         self._rewind_unread_int3s()
         self.breaks.remove_all()
+        self._let_go_kept_children()
         for thread in list(self.threads.values()):
             try:
                 sc.detach(thread.tid, thread.signal)
@@ -370,10 +373,26 @@ class Inferior(Launch):
                     regs.rip -= 1
                     self.set_regs(event.tid, regs)
 
+    def kept_children(self) -> list[int]:
+        """Takes the unread events of vfork children kept for page watches (follow_vfork) out of
+        the queue: their callers follow them (the thread that vforked waits for them)."""
+        events = [e for e in self._queue if isinstance(e, Forked) and not self.fork_events]
+        for event in events:
+            self._queue.remove(event)
+            self._update_held(event.tid)
+        return [e.child for e in events]
+
+    def _let_go_kept_children(self) -> None:
+        """Kept vfork children nobody followed: let go, or each and the thread that vforked
+        would wait for the other forever."""
+        for child in self.kept_children():
+            release_child(child, filtered=self.filtered)
+
     def kill(self) -> Optional[ProcessEvent]:
         """SIGKILLs the process and reaps it; returns its death event."""
         if not self.alive:
             return self.exit_event
+        self._let_go_kept_children()
         try:
             os.kill(self.pid, signal.SIGKILL)
         except ProcessLookupError:

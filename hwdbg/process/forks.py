@@ -4,7 +4,8 @@ our int3s are taken out of its copy of the memory (a vfork child shares the pare
 there the int3s are lifted until VFORK_DONE, as gdb does). Debug registers are never inherited
 (the kernel clears ptrace_bps and the virtual DR7 in copy_thread); its copy of page-watched
 pages gets their own protection back (an mprotect made by the child, child_syscall) or its
-first write there would kill it with SIGSEGV. A client that follows forks (``Inferior.fork_events``: gdb's fork-events through
+first write there would kill it with SIGSEGV; a vfork child over protected pages is kept
+(``Inferior.follow_vfork``) and followed by session/vforkchild.py until it execs or exits. A client that follows forks (``Inferior.fork_events``: gdb's fork-events through
 hwdbg serve) gets the child kept, clean and stopped, and decides: detach it or adopt it.
 """
 from __future__ import annotations
@@ -32,6 +33,8 @@ def take_child(inf: Any, child: int, vfork: bool) -> bool:
             os.waitpid(child, sc.WALL)
         if vfork:
             inf.breaks.lift_all()  # shared memory: no int3 until the child execs or exits (gdb too)
+            if not inf.fork_events and inf.follow_vfork is not None and inf.follow_vfork():
+                return True  # it shares protected pages: followed until it execs or exits (session/vforkchild.py)
         else:
             inf.breaks.strip(lambda addr, data: write_child(child, addr, data))
             if inf.clean_child is not None:

@@ -43,6 +43,7 @@ from .stops import SignalTable
 from .thread_numbers import ThreadNumbers
 from .hit_places import InnermostFunctions
 from .table import BreakpointTable
+from .vforkchild import VforkChildren
 
 
 class Session(Lifecycle, Running, StopDispatch):
@@ -89,6 +90,7 @@ class Session(Lifecycle, Running, StopDispatch):
                                  function_at=self.innermost.name)
         self.pages = PageWatches(breakpoints=lambda: self.breakpoints, hits=self.hits, read_memory=self.read_memory)
         self.pagefast = PageFast(self.pages)  # page faults the C hit loop takes
+        self.vforks = VforkChildren(self.pages)  # vfork children sharing protected pages
         self.notrace = NoStopTraces(self.manager, publish=self.hits.publish, publish_records=self.hits.publish_records,
                                     describe=self.describe, emit=self.emit,
                                     flush=self.flush, holders=lambda: slot_holders(self.breakpoints.values()))

@@ -57,6 +57,8 @@ class StopDispatch:
                 return self._stopped(inf, tid, "exec")
             self._resume(inf, tid)
             return None
+        if isinstance(event, pev.Forked) and not self.fork_events:
+            return self._vfork_child(inf, tid, event.child)
         if isinstance(event, (pev.Forked, pev.VforkDone)):
             stop = self._stopped(inf, tid, fork_reason(event))
             return dataclasses.replace(stop, child=getattr(event, "child", None))
@@ -120,6 +122,18 @@ class StopDispatch:
             return self._stopped(inf, tid, "breakpoint", hits=tuple(trap.hits))
         if tid in inf.threads and not inf.threads[tid].held:
             self._resume(inf, tid)  # written by the trampoline: no stop of the step is queued
+        return None
+
+    def _vfork_child(self, inf: Inferior, tid: int, child: int) -> Optional[rec.Stopped]:
+        """A vfork child that shares protected pages, followed to its exec or exit with every
+        thread of the parent stopped (vforkchild.py); its hits stop the thread that vforked."""
+        if not inf.all_stopped:
+            inf.stop_all()
+            self._resume_all_after = True
+        trap = self.vforks.follow(inf, child)
+        if trap.stop:
+            return self._stopped(inf, tid, "breakpoint", hits=tuple(trap.hits))
+        self._resume(inf, tid)
         return None
 
     def _handle_signal(self, inf: Inferior, tid: int, event: pev.Signal) -> Optional[rec.Stopped]:

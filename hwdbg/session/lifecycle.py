@@ -81,6 +81,8 @@ class Lifecycle:
         inf = self.require_process()
         self.kernel.check_detach(inf)
         inf.stop_all()
+        for child in inf.kept_children():  # a vfork child sharing protected pages: to its exec or exit
+            self.vforks.follow(inf, child)
         self.dummies.unwind_all(inf)  # a thread inside a called function runs on from before the call
         self.pages.disarm_all(inf)  # no page left protected
         self._disarm_all(inf)

@@ -13,7 +13,8 @@ mprotect that unprotects those pages and then made again, and the pages are prot
 again at its exit (kernelwrites.py reports the kernel's write when --kernel is on).
 
 Every page goes back to its own protection on detach, kill, exit and exec, and in a forked
-child's copy of the memory before it runs (a write there would kill it: it is not ours).
+child's copy of the memory before it runs (a write there would kill it: it is not ours). A vfork
+child shares the pages themselves: vforkchild.py follows it until it execs or exits.
 """
 from __future__ import annotations
 
@@ -36,8 +37,8 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 MAX_LENGTH = 1 << 30
 SEGV_ACCERR = 2
 # Measured by bench/page_watch.py (bench/results/pages.md).
-FAULT_COST = ("about 0.05 ms per write to its pages in the C hit loop (one thread, batch runs), "
-              "0.1-0.2 ms otherwise, 0.15-0.3 ms when stepped")
+FAULT_COST = ("about 0.02-0.07 ms per write to its pages in the C hit loop (one thread, hits only recorded), "
+              "0.1-0.2 ms otherwise, 0.25 ms with several threads, 0.15-0.3 ms when stepped")
 
 
 def _page_span(addr: int, length: int) -> range:
@@ -93,12 +94,16 @@ class PageWatches:
         if length <= 0 or length > MAX_LENGTH:
             raise LengthError(f"length {length} cannot be watched: a watch covers 1 byte to 1 GiB")
 
+    def check_own(self, pid: int, addr: int, length: int) -> None:
+        """Any watch (debug registers too): not over hwdbg's trampoline or scratch pages."""
+        if self.own_memory(addr, length) or (self.stub is not None and self.stub.overlaps(addr, length)):
+            raise AddressError(f"{addr:#x} length {length} overlaps hwdbg's own scratch memory in process {pid}")
+
     def validate(self, inf: Inferior, addr: int, length: int) -> tuple[dict[int, int], set[int]]:
         """Checks a range for page protection; returns its pages and their protections, and
         those of shared mappings."""
         self.check_length(length)
-        if self.own_memory(addr, length) or (self.stub is not None and self.stub.overlaps(addr, length)):
-            raise AddressError(f"{addr:#x} length {length} overlaps hwdbg's own scratch memory in process {inf.pid}")
+        self.check_own(inf.pid, addr, length)
         maps = procfs.read_maps(inf.pid)
         pages: dict[int, int] = {}
         shared: set[int] = set()
@@ -124,7 +129,7 @@ class PageWatches:
     def arm(self, inf: Inferior, bp: UserBreakpoint) -> None:
         pages, shared = self.validate(inf, bp.addr, bp.length)
         fresh = [p for p in pages if p not in self.protected]
-        tid = self._injector(inf)
+        tid = self.injector(inf)
         done: list[tuple[int, int]] = []
         try:
             for start, size in _runs(fresh):
@@ -145,6 +150,7 @@ class PageWatches:
             self.protected[p] = pages[p]
         self.shared |= shared
         inf.clean_child = self.clean_child
+        inf.follow_vfork = lambda: bool(self.protected)  # vforkchild.py
         bp.value = self._read_memory(bp.addr, bp.length)
         bp.armed_pages = True
 
@@ -156,7 +162,7 @@ class PageWatches:
         mine = [p for p in _page_span(bp.addr, bp.length) if p in self.protected and p not in keep]
         if inf is not None and inf.alive and mine:
             self.absorb_faults(inf, set(mine))
-            tid = self._injector(inf)
+            tid = self.injector(inf)
             for p in mine:
                 self._restore(inf, tid, p, self.protected[p])
         for p in mine:
@@ -169,14 +175,14 @@ class PageWatches:
             self.before_release(inf)  # calls made into our scratch memory finish first
         if self.protected and inf.alive:
             self.absorb_faults(inf, set(self.protected))
-            tid = self._injector(inf)
+            tid = self.injector(inf)
             for start, size in _runs(self.protected):
                 for p in range(start, start + size, PAGE):
                     self._restore(inf, tid, p, self.protected[p])
         if inf.alive and self.release_own is not None:
-            self.release_own(inf, lambda: self._injector(inf))
+            self.release_own(inf, lambda: self.injector(inf))
         if inf.alive and self.stub is not None and self.stub.area is not None:
-            inject.inject_syscall(inf, self._injector(inf), 11, self.stub.area, 2 * PAGE)  # munmap
+            inject.inject_syscall(inf, self.injector(inf), 11, self.stub.area, 2 * PAGE)  # munmap
         self.reset()
 
     def clean_child(self, child: int) -> None:
@@ -227,7 +233,7 @@ class PageWatches:
         # Only a page the program unmapped meanwhile is skipped: a failed injection is an error.
         inject.mprotect(inf, tid, page, PAGE, prot, missing_ok=True)
 
-    def _injector(self, inf: Inferior) -> int:
+    def injector(self, inf: Inferior) -> int:
         """A thread that may run an injected call: stopped, and not at a system-call stop."""
         stopped = [t for t in [inf.pid] + sorted(inf.threads) if t in inf.threads and not inf.threads[t].running]
         # Threads whose stop is queued unread come last: injecting moves them to a new stop.

@@ -76,6 +76,8 @@ class BreakpointTable:
         if 0 <= addr < procfs.mmap_min_addr() and not pending:
             raise AddressError(f"{addr:#x} is below vm.mmap_min_addr ({procfs.mmap_min_addr():#x}): no program "
                                "can have memory there, so this breakpoint could never trigger")
+        if kind.is_data and self._alive():
+            self.pages.check_own(self._process().pid, addr, length)
         paged = kind is Kind.WATCH and not count and not no_stop and self._too_large(addr, length)
         if paged:
             self.pages.check_length(length)

@@ -135,6 +135,35 @@ def test_bad_ranges_are_refused_and_nothing_is_protected(page_exe):
         assert isinstance(target.run_until_exit(timeout=60), hwdbg.records.Exited)
 
 
+
+def test_other_threads_stacks_and_hwdbgs_own_pages_are_refused(page_exe):
+    """Another thread's stack (page protection), and hwdbg's trampoline pages in the target (any
+    watch, debug registers too): one clear error each; nothing protected or armed."""
+    with hwdbg.spawn([str(page_exe), "hammer"], stdout=DEVNULL) as target:
+        target.run_to("ready")
+        bp = target.watch("big", on_hit=lambda hit: None)
+        target.session.breakpoints[bp.id].trace = True  # the threads fault: the trampoline pages appear
+        for _ in range(240):  # until both threads run and have faulted (the timeout only paces the loop)
+            with pytest.raises(hwdbg.TargetTimeout):
+                target.cont(timeout=0.5)
+            inf = target.session.inferior
+            if len(inf.threads) == 3 and target.session.pages.stub.area is not None:
+                break
+        assert len(inf.threads) == 3
+        before, count = perms_of(target.pid), len(target.session.breakpoints)
+        for tid in inf.threads:
+            rsp = inf.get_regs(tid).rsp
+            with pytest.raises(AddressError, match=f"stack of thread {tid}"):
+                target.watch(rsp - 256, length=1024)
+        area = target.session.pages.stub.area
+        for addr, length in ((area, 8192), (area, 8), (area + 4096, 64), (area - 4096, 8192)):
+            with pytest.raises(AddressError, match="hwdbg's own scratch memory"):
+                target.watch(addr, length=length)
+        assert perms_of(target.pid) == before and len(target.session.breakpoints) == count
+        os.kill(target.pid, signal.SIGUSR1)
+        assert isinstance(target.run_until_exit(timeout=120), hwdbg.records.Exited)
+
+
 DEBUGGER = textwrap.dedent('''
     import sys, hwdbg
     pid, how = int(sys.argv[1]), sys.argv[2]

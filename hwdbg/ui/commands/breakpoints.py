@@ -161,8 +161,9 @@ def watch(ctx: Any, args: argparse.Namespace) -> Result:
     single-stepped between two injected mprotects instead: four stops). A change of the
     range is a hit at the exact writing pc with the bytes that changed (`changed` address
     and length; old and new are those bytes). Writes to other data on those pages are not
-    reported, at the same cost (about 0.05 ms per write when the C hit loop takes it: one
-    thread, batch runs, hits only recorded; 0.1-0.2 ms otherwise, 0.15-0.3 stepped; 15 µs by a debug register;
+    reported, at the same cost (about 0.02-0.07 ms per write when the C hit loop takes it: one
+    thread, hits only recorded; 0.1-0.2 ms otherwise, 0.25 ms with several threads (the
+    others are stopped at each fault), 0.15-0.3 stepped; 0.01 ms by a debug register;
     bench/results/pages.md); a rep stos/movs faults per element. System calls never get
     EFAULT there (with the system-call stops of --kernel): a call writing there
     (read, readv, preadv2, recvmsg, recvmmsg, select, ppoll, wait4, stat, pipe2 ...)
@@ -173,8 +174,13 @@ def watch(ctx: Any, args: argparse.Namespace) -> Result:
     hit at an interruption has the result -516, ERESTART_RESTARTBLOCK); a few (calls into
     MAP_SHARED pages, buffers over 64 MiB or reaching unwritable memory) run with the
     pages lifted, and another thread's write there meanwhile is not trapped (with
-    --kernel it shows as the call's). Another process's writes to MAP_SHARED memory are
-    never seen; a forked child's copy of the pages gets its own protection back. Calls hwdbg does not decode
+    --kernel it shows as the call's); such a call that the kernel restarts after a signal
+    (poll, nanosleep, clock_nanosleep: restart_syscall) has them lifted again. Another
+    process's writes to MAP_SHARED memory are never seen; a forked child's copy of the pages
+    gets its own protection back before it runs. A vfork child (vfork, posix_spawn) shares
+    them: it stays traced until it execs or exits, with the program's other threads kept
+    stopped meanwhile, and each of its writes there is a hit whose thread is the child's pid
+    (a stop of the thread that vforked, reported when the child has gone). Calls hwdbg does not decode
     (ioctl, fcntl) get EFAULT there. Not for thread stacks; 1 byte to 1 GiB of
     writable memory.
     Pages get their protection back on delete, detach, quit, kill and errors; after a SIGKILL of
