@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterator, Optional
 
 from .cleanup import leave_fatal_signals_to_the_main_thread
 
-MAX_PENDING = 8  # bursts (of up to 1024 hits) waiting: beyond that the C loop waits, memory stays flat
+MAX_PENDING = 8  # bursts (of up to 4096 hits) waiting: beyond that the C loop waits, memory stays flat
 CHUNK = 128  # hits announced per turn: between turns the GIL is offered to the run loop
 
 
@@ -52,7 +52,8 @@ class Publisher:
             self._thread = threading.Thread(target=self._run, name="hwdbg-publisher", daemon=True)
             self._thread.start()
 
-    def submit(self, hits: list) -> None:
+    def submit(self, hits: list | Callable[[], list]) -> None:
+        """Queues hits to announce, or a function that makes them (called on this thread)."""
         with self._cond:
             while len(self._queue) >= MAX_PENDING and self._thread is not None:
                 self._cond.wait()
@@ -99,6 +100,8 @@ class Publisher:
                 self._busy = True
                 self._cond.notify_all()
             try:
+                if callable(hits):
+                    hits = hits()  # a burst still to decode (fastpath.Burst): off the trap path too
                 for start in range(0, len(hits), CHUNK):
                     try:
                         with self._lock:
