@@ -1,6 +1,8 @@
 """The C hit loop must report exactly what the Python path reports, at C's syscall cost."""
 from __future__ import annotations
 
+import json
+import os
 import re
 import shutil
 import subprocess
@@ -118,3 +120,26 @@ def test_announcing_threads_take_turns_at_the_output(core_exe):
         t.run_until_exit()
         assert bp.hit_count == 20000 and t.session.fast_hits > 0
         assert unlocked == []
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two CPUs")
+def test_with_pin_the_publisher_leaves_the_trap_paths_cpu_to_the_trap_path(core_exe):
+    """--pin: debugger and target share one CPU, busy with every hit; the thread announcing the
+    C loop's hits runs on the debugger's other CPUs."""
+    before = os.sched_getaffinity(0)
+    script = f"""
+import json, os, threading, hwdbg
+with hwdbg.spawn([{str(core_exe)!r}, "globals", "3000"], pin=True) as t:
+    seen = []
+    t.session.listeners.append(lambda hit: threading.current_thread().name == "hwdbg-publisher"
+                               and not seen and seen.append(os.sched_getaffinity(0)))
+    t.run_to("ready")
+    bp = t.watch("g[0]")
+    t.run_until_exit()
+    print(json.dumps([sorted(os.sched_getaffinity(0)), sorted(seen[0]), bp.hit_count, t.session.fast_hits > 0]))
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    trap, publisher, hits, fast = json.loads(out.stdout.strip().splitlines()[-1])
+    assert len(trap) == 1 and hits == 3000 and fast
+    assert set(publisher) == before - set(trap)
