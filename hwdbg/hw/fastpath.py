@@ -17,7 +17,7 @@ from typing import Any, Optional, Sequence
 from ..linux.native import ffi, lib
 from ..recordtype import record
 
-BUFFER = 4096  # hits per return to Python: each return costs the trap path ~0.1 ms of Python
+BUFFER = 1024  # hits per return to Python (each return costs the trap path ~0.1 ms of Python)
 MODE_ALL, MODE_CHANGES, MODE_UNCHANGED = 0, 1, 2
 # struct hwdbg_fast_hit, read in one pass (cext/build.py): pc, old_u, new_u, tid, bp, had_old, pad, old, new
 HIT_FORMAT = struct.Struct("=QQQiiii32s32s")

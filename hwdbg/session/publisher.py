@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterator, Optional
 
 from .cleanup import leave_fatal_signals_to_the_main_thread
 
-MAX_PENDING = 8  # bursts (of up to 4096 hits) waiting: beyond that the C loop waits, memory stays flat
+MAX_PENDING = 8  # bursts (of up to 1024 hits) waiting: beyond that the C loop waits, memory stays flat
 CHUNK = 128  # hits announced per turn: between turns the GIL is offered to the run loop
 
 
