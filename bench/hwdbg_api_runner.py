@@ -30,10 +30,11 @@ def spawn_run(args: argparse.Namespace) -> dict:
         target.run_to("main")
         watches = [target.watch(sym, access=args.access, keep=None, no_stop=args.no_stop) for sym in args.watch]
         out["setup_s"] = time.perf_counter() - t_start
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), time.thread_time()
         end = target.run_until_exit()
         seconds = time.perf_counter() - t0
-        out.update(seconds=seconds, hits=sum(w.hit_count for w in watches),
+        cpu_s = time.thread_time() - cpu0  # this (the tracing) thread's CPU: bench/tracer_cpu.py
+        out.update(seconds=seconds, cpu_s=cpu_s, hits=sum(w.hit_count for w in watches),
                    per_watch={w.expr: w.hit_count for w in watches}, lost=sum(w.lost for w in watches),
                    recorded=sum(len(w.hits) for w in watches),
                    end=end.to_json() if hasattr(end, "to_json") else repr(end))

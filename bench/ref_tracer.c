@@ -9,7 +9,8 @@
  *     bytes; 0x90001 for one write slot, 0xb0001 for one RW slot). Then loop:
  *     PTRACE_CONT, waitpid(-1, __WALL), PEEKUSER DR6, POKEUSER DR6 = 0, count a hit
  *     when DR6 names an armed slot. New threads (clone events) are armed at their
- *     first stop. Prints one line: hits, other stops, threads, seconds, hits/s.
+ *     first stop. Prints one line: hits, other stops, threads, seconds, hits/s, exit status
+ *     and the tracer's own CPU seconds over the same span.
  *     The timer runs from the exec stop (armed) to the exit of the process.
  *
  * Attach mode:
@@ -81,6 +82,14 @@ static double now(void)
     return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* This thread's CPU time, context switches included (perf's task-clock leaves those out). */
+static double thread_cpu(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
 static void die(const char *what, int tid)
 {
     fprintf(stderr, "ref_tracer: %s (tid %d): %s\n", what, tid, strerror(errno));
@@ -127,7 +136,7 @@ static int spawn_mode(char **argv)
 
     long hits = 0, other = 0, threads = 1, stops = 0;
     int tid = pid, sig = 0, code = 0, resume = 1;
-    double t0 = now();
+    double t0 = now(), cpu0 = thread_cpu();
     for (;;) {
         if (resume && ptrace(PTRACE_CONT, tid, NULL, (void *)(long)sig) < 0 && errno != ESRCH)
             die("PTRACE_CONT", tid);
@@ -172,9 +181,9 @@ static int spawn_mode(char **argv)
             sig = s; /* pass the program's own signals on */
         }
     }
-    double secs = now() - t0;
-    printf("hits=%ld other=%ld threads=%ld stops=%ld seconds=%.6f rate=%.1f exit=%d\n", hits, other, threads,
-           stops, secs, secs > 0 ? hits / secs : 0.0, code);
+    double secs = now() - t0, cpu = thread_cpu() - cpu0;
+    printf("hits=%ld other=%ld threads=%ld stops=%ld seconds=%.6f rate=%.1f exit=%d cpu=%.6f\n", hits, other,
+           threads, stops, secs, secs > 0 ? hits / secs : 0.0, code, cpu);
     return 0;
 }
 

@@ -9,6 +9,7 @@ Python. Anything else comes back to Python untouched, as a raw wait status.
 """
 from __future__ import annotations
 
+import _signal
 import signal
 import struct
 from typing import Any, Optional, Sequence
@@ -16,7 +17,7 @@ from typing import Any, Optional, Sequence
 from ..linux.native import ffi, lib
 from ..recordtype import record
 
-BUFFER = 1024
+BUFFER = 1024  # hits per return to Python (each return costs the trap path ~0.1 ms of Python)
 MODE_ALL, MODE_CHANGES, MODE_UNCHANGED = 0, 1, 2
 # struct hwdbg_fast_hit, read in one pass (cext/build.py): pc, old_u, new_u, tid, bp, had_old, pad, old, new
 HIT_FORMAT = struct.Struct("=QQQiiii32s32s")
@@ -77,7 +78,7 @@ class FastLoop:
                 ffi.memmove(self.table[i].last, value, fast.length)
         args.nhits = 0
         args.max_hits = max(1, min(max_hits, BUFFER))
-        handled = tuple(signo for signo in WAKE_SIGNALS if callable(signal.getsignal(signo)))
+        handled = tuple(signo for signo in WAKE_SIGNALS if callable(_signal.getsignal(signo)))  # no enum: per burst
         if handled != self._handled:
             self._handled = handled
             args.signals = self._array("int[]", handled or (0,))
@@ -88,30 +89,54 @@ class FastLoop:
             return (args.tid, args.status), 0
         return None, -rc if rc < 0 else 0
 
-    def drain(self) -> list[tuple[Any, int, int, Optional[int], int]]:
-        """The hits recorded by the last run: (the session's breakpoint, tid, pc, old, new) with
-        the values as numbers (signed if the breakpoint says so); also hands each breakpoint's
-        last value back to Python. One pass over the C buffer: this is per hit."""
-        out = []
+    def take(self) -> Burst:
+        """The hits recorded by the last run, as a copy of the C buffer (decoded later, on the
+        thread that announces them: this runs between two hits of the trap path); also hands
+        each breakpoint's last value back to Python."""
         count = self.args.nhits
+        raw = ffi.buffer(self.args.hits, count * HIT_FORMAT.size)[:] if count else b""
+        for i, fast in enumerate(self.bps):
+            if self.table[i].have_last:
+                fast.bp.value = bytes(ffi.buffer(self.table[i].last, fast.length))
+        return Burst(raw, count, self.bps)
+
+    def drain(self) -> list[tuple[Any, int, int, Optional[int], int]]:
+        """``take`` and decode at once."""
+        return self.take().decode()
+
+
+class Burst:
+    """One run's hits as the C loop recorded them (struct hwdbg_fast_hit, HIT_FORMAT)."""
+
+    __slots__ = ("raw", "count", "bps")
+
+    def __init__(self, raw: bytes, count: int, bps: Sequence[FastBreakpoint]) -> None:
+        self.raw, self.count, self.bps = raw, count, bps
+
+    def __len__(self) -> int:
+        return self.count
+
+    def decode(self) -> list[tuple[Any, int, int, Optional[int], int]]:
+        """(the session's breakpoint, tid, pc, old, new) with the values as numbers (signed if
+        the breakpoint says so). One pass over the buffer: this is per hit."""
+        out: list[tuple[Any, int, int, Optional[int], int]] = []
+        if not self.count:
+            return out
         assert ffi.sizeof("struct hwdbg_fast_hit") == HIT_FORMAT.size
-        raw = ffi.buffer(self.args.hits, count * HIT_FORMAT.size)
         # (bp, length, sign bit or 0, 2**bits): two's complement by arithmetic for up to 8 bytes
         bps = [(f.bp, f.length, 1 << (8 * min(f.length, 8) - 1) if f.bp.signed else 0, 1 << (8 * min(f.length, 8)))
                for f in self.bps]
-        for pc, old_u, new_u, tid, index, had_old, _pad, old_b, new_b in HIT_FORMAT.iter_unpack(raw):
+        append = out.append
+        for pc, old_u, new_u, tid, index, had_old, _pad, old_b, new_b in HIT_FORMAT.iter_unpack(self.raw):
             bp, n, sign, span = bps[index]
             if n > 8:
                 old = int.from_bytes(old_b[:n], "little", signed=bool(sign)) if had_old else None
-                out.append((bp, tid, pc, old, int.from_bytes(new_b[:n], "little", signed=bool(sign))))
+                append((bp, tid, pc, old, int.from_bytes(new_b[:n], "little", signed=bool(sign))))
                 continue
             if sign:
                 if old_u & sign:
                     old_u -= span
                 if new_u & sign:
                     new_u -= span
-            out.append((bp, tid, pc, old_u if had_old else None, new_u))
-        for i, fast in enumerate(self.bps):
-            if self.table[i].have_last:
-                fast.bp.value = bytes(ffi.buffer(self.table[i].last, fast.length))
+            append((bp, tid, pc, old_u if had_old else None, new_u))
         return out

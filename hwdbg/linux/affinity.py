@@ -26,3 +26,10 @@ def pin_with_target(pid: int, tids: list[int]) -> dict[int, set[int]]:
         return saved
     except OSError:
         return {}
+
+
+def other_cpus(before: set[int]) -> set[int]:
+    """Where the debugger's other threads (the hit publisher) run once --pin has pinned this
+    one: the CPUs it had, except the trap path's, which is busy with every hit (all of them
+    if there is no other)."""
+    return (before - os.sched_getaffinity(0)) or before

@@ -94,7 +94,7 @@ class Session(Lifecycle, Running, StopDispatch):
         self.notrace = NoStopTraces(self.manager, publish=self.hits.publish, publish_records=self.hits.publish_records,
                                     describe=self.describe, emit=self.emit,
                                     flush=self.flush, holders=lambda: slot_holders(self.breakpoints.values()))
-        self._cpus: Optional[set[int]] = None  # the debugger's CPUs before --pin (the publisher runs there)
+        self._cpus: Optional[set[int]] = None  # with --pin: the debugger's CPUs but the pinned one (the publisher's)
         self.publisher = Publisher(self.hits.publish_many, self.flush, self.notrace.lock, lambda: self._cpus)
         self.table = BreakpointTable(self.manager, process=self.require_process, alive=lambda: self.alive,
                                      all_stopped=self._all_threads_stopped, read_value=self.hits.read_value,

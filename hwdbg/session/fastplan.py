@@ -12,7 +12,7 @@ import sys
 from typing import Any, Callable, Iterable, Mapping, Optional
 
 from ..hw.breakpoint import BreakpointManager
-from ..hw.fastpath import MODE_ALL, MODE_CHANGES, MODE_UNCHANGED, FastBreakpoint, FastLoop
+from ..hw.fastpath import MODE_ALL, MODE_CHANGES, MODE_UNCHANGED, Burst, FastBreakpoint, FastLoop
 from ..process.control import Inferior
 from ..process.events import ProcessEvent
 from ..records import Kind
@@ -82,14 +82,15 @@ class FastPlanner:
 
 
 def run_fast_loop(loop: FastLoop, inf: Inferior, limit: int,
-                  publish: Callable[[list[tuple[UserBreakpoint, int, int, Optional[int], Optional[int]]]], None],
+                  publish: Callable[[Burst, list[tuple[UserBreakpoint, int, int, Optional[int], Optional[int]]]], None],
                   pages: Optional[PageFast] = None) -> Optional[ProcessEvent]:
     """Lets the C loop take up to ``limit`` hits, publishes them (every one, even if a listener
-    fails), and returns the stop it handed back for Python (None when it only recorded hits:
-    the caller looks at its batch limit)."""
+    fails: the debug-register hits as the C buffer, still to decode, then the page hits), and
+    returns the stop it handed back for Python (None when it only recorded hits: the caller
+    looks at its batch limit)."""
     outcome, err = loop.run(limit)
     try:
-        publish(loop.drain() + (pages.drain(loop) if pages is not None else []))
+        publish(loop.take(), pages.drain(loop) if pages is not None else [])
     finally:
         # The stop the C loop handed back must not be lost if a listener raised.
         if outcome is not None and loop.inflight and pages is not None:

@@ -28,8 +28,9 @@ class Lifecycle:
         if not self.program:
             raise UsageError("no program to run: give one on the command line or to `run`")
         if self.pin:
-            self._cpus = os.sched_getaffinity(0)
+            before = os.sched_getaffinity(0)
             affinity.pin_to_one_cpu()
+            self._cpus = affinity.other_cpus(before)
         kwargs["kernel_filter"] = self.kernel.spawn_filter(kernel_writes)
         self.inferior = Inferior.spawn(self.program, **kwargs)
         self._started()
@@ -40,8 +41,9 @@ class Lifecycle:
         inferior = Inferior.attach(pid)
         self.inferior = inferior
         if self.pin:
-            self._cpus = os.sched_getaffinity(0)
+            before = os.sched_getaffinity(0)
             self._saved_affinity = affinity.pin_with_target(pid, list(inferior.threads))
+            self._cpus = affinity.other_cpus(before)
         try:
             exe = procfs.exe_path(pid)
             self.program = [exe]

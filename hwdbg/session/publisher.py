@@ -1,11 +1,11 @@
 """The C loop's hits announced on a second thread, off the trap path.
 
 Per hit, the C loop makes the same four system calls as the C reference tracer; what hwdbg
-adds is Python: building the Hit, the writers table, the listeners (a JSON line). Done
-inline, that work delays the next resume; done here, it overlaps with the target running to
-its next trap (the C loop releases the GIL while it waits). With ``--pin`` the trap path
-(debugger's main thread and target) stays on one CPU and this thread runs on the CPUs the
-debugger had before pinning.
+adds is Python: decoding the C buffer, building the Hit, the writers table, the listeners (a
+JSON line). Done inline, that work delays the next resume; done here, it overlaps with the
+target running to its next trap (the C loop releases the GIL while it waits). With ``--pin``
+the trap path (debugger's main thread and target) stays on one CPU and this thread runs on the
+other CPUs the debugger had before pinning.
 
 Order is kept: the run loop waits for every submitted burst to be announced before it
 handles anything else (a stop, a notice, a slow-path hit) and before it returns. Announcing
@@ -52,7 +52,8 @@ class Publisher:
             self._thread = threading.Thread(target=self._run, name="hwdbg-publisher", daemon=True)
             self._thread.start()
 
-    def submit(self, hits: list) -> None:
+    def submit(self, hits: list | Callable[[], list]) -> None:
+        """Queues hits to announce, or a function that makes them (called on this thread)."""
         with self._cond:
             while len(self._queue) >= MAX_PENDING and self._thread is not None:
                 self._cond.wait()
@@ -99,6 +100,8 @@ class Publisher:
                 self._busy = True
                 self._cond.notify_all()
             try:
+                if callable(hits):
+                    hits = hits()  # a burst still to decode (fastpath.Burst): off the trap path too
                 for start in range(0, len(hits), CHUNK):
                     try:
                         with self._lock:

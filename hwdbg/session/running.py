@@ -194,15 +194,18 @@ class Running:
         self.pagefast.attach(loop, inf if self._paged else None, limit)
         return run_fast_loop(loop, inf, limit, self._publish_fast, self.pagefast)
 
-    def _publish_fast(self, hits: list) -> None:
-        self.fast_hits += len(hits)
+    def _publish_fast(self, burst: Any, page_hits: list) -> None:
+        if not len(burst) and not page_hits:
+            return
+        self.fast_hits += len(burst) + len(page_hits)
         if self.publisher.running:
-            self.publisher.submit(hits)  # announced on the publisher's thread while the target runs
+            # decoded and announced on the publisher's thread while the target runs
+            self.publisher.submit(lambda: burst.decode() + page_hits)
             if self.publisher.failed:
                 self.publisher.wait_idle()  # a listener failed: raise it here, as inline announcing would
             return
         with self.notrace.guard():
-            self.hits.publish_many(hits)
+            self.hits.publish_many(burst.decode() + page_hits)
 
     def _fast_loop(self, inf: Inferior) -> Any:
         if (not self.fast_path or not inf.idle or self._stepping or self.strings.in_flight or inf.mem_fd is None

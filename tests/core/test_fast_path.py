@@ -1,6 +1,8 @@
 """The C hit loop must report exactly what the Python path reports, at C's syscall cost."""
 from __future__ import annotations
 
+import json
+import os
 import re
 import shutil
 import subprocess
@@ -57,7 +59,7 @@ def test_gdb_style_watch_reports_only_changes_on_both_paths(core_exe):
 
 @pytest.mark.skipif(shutil.which("strace") is None, reason="strace is not installed")
 def test_syscalls_per_hit(core_exe, tmp_path):
-    """Per hit: wait4, PTRACE_GETSIGINFO, pread64 of the watched bytes, PTRACE_CONT (the C
+    """Per hit: wait4, PTRACE_GETSIGINFO, PTRACE_PEEKDATA of the watched word, PTRACE_CONT (the C
     reference tracer makes 4 too: cont, wait, peek DR6, poke DR6)."""
     script = textwrap.dedent(f'''
         import sys, hwdbg
@@ -80,7 +82,7 @@ def test_syscalls_per_hit(core_exe, tmp_path):
         counts[n] = calls
     per_hit = {name: (counts[2000].get(name, 0) - counts[0].get(name, 0)) / 2000 for name in counts[2000]}
     relevant = {k: round(v, 2) for k, v in per_hit.items() if v >= 0.5 and k != "total"}
-    assert relevant == {"ptrace": 2.0, "wait4": 1.0, "pread64": 1.0}, relevant
+    assert relevant == {"ptrace": 3.0, "wait4": 1.0}, relevant
 
 
 def test_kept_hits_are_all_there_when_a_timeout_ends_a_traced_run(build_target):
@@ -118,3 +120,26 @@ def test_announcing_threads_take_turns_at_the_output(core_exe):
         t.run_until_exit()
         assert bp.hit_count == 20000 and t.session.fast_hits > 0
         assert unlocked == []
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two CPUs")
+def test_with_pin_the_publisher_leaves_the_trap_paths_cpu_to_the_trap_path(core_exe):
+    """--pin: debugger and target share one CPU, busy with every hit; the thread announcing the
+    C loop's hits runs on the debugger's other CPUs."""
+    before = os.sched_getaffinity(0)
+    script = f"""
+import json, os, threading, hwdbg
+with hwdbg.spawn([{str(core_exe)!r}, "globals", "3000"], pin=True) as t:
+    seen = []
+    t.session.listeners.append(lambda hit: threading.current_thread().name == "hwdbg-publisher"
+                               and not seen and seen.append(os.sched_getaffinity(0)))
+    t.run_to("ready")
+    bp = t.watch("g[0]")
+    t.run_until_exit()
+    print(json.dumps([sorted(os.sched_getaffinity(0)), sorted(seen[0]), bp.hit_count, t.session.fast_hits > 0]))
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    trap, publisher, hits, fast = json.loads(out.stdout.strip().splitlines()[-1])
+    assert len(trap) == 1 and hits == 3000 and fast
+    assert set(publisher) == before - set(trap)
