@@ -74,9 +74,9 @@ class ProgramImage:
                              get_regs=get_regs)
 
     def _read_memory(self, addr: int, size: int) -> bytes:
-        """The process's memory; before it runs, a non-PIE executable's initial data (gdb reads
-        the file too, so ``print table`` works before ``run``)."""
-        if self._alive() or self.symbols is None or not self.symbols.resolved:
+        """The process's memory; before it runs, the executable's initial data at its link-time
+        addresses (gdb reads the file too, so ``print table`` works before ``run``)."""
+        if self._alive() or self.symbols is None:
             return self._process().read_memory(addr, size)
         data = self.symbols.executable.image.read_initial(addr, size)
         return data if len(data) == size else self._process().read_memory(addr, size)

@@ -238,8 +238,6 @@ def function_sites(symbols: Any, name: str, lib: Optional[str], read_word: Optio
     resolved = None
     for module in modules:
         entries = named_entries(module.image, name)
-        if entries:
-            symbols.require_resolved(module)
         has_global = has_global or any(not e.local for e in entries)
         for entry in sorted(entries, key=lambda e: (e.ifunc, e.value)):
             if entry.ifunc:
@@ -260,8 +258,6 @@ def function_sites(symbols: Any, name: str, lib: Optional[str], read_word: Optio
             if addr not in sites:
                 sites[addr] = Site(addr, _row_name(module, name, entry.value))
         own_stubs = plt_stubs(module.image).get(name, ())
-        if own_stubs:
-            symbols.require_resolved(module)  # a PIE's stubs have no address before it runs
         stubs += [addr + module.bias for addr in own_stubs]
     if not has_global:
         for addr in stubs:

@@ -170,7 +170,9 @@ class SymbolTable:
 
     @property
     def resolved(self) -> bool:
-        """Are runtime addresses known (non-PIE, or a process has been seen)?"""
+        """Are runtime addresses known (non-PIE, or a process has been seen)? Before, a PIE's
+        addresses are its link-time ones (bias 0), as gdb shows them: a break or watch set then is
+        resolved again when the program starts (SessionTable.rearm)."""
         return self.pid is not None or not self.executable.image.is_pie
 
     # -- process layout ---------------------------------------------------
@@ -223,18 +225,9 @@ class SymbolTable:
     def module_for(self, addr: int) -> Optional[Module]:
         return next((m for m in self.modules if m.contains(addr)), None)
 
-    def _require_resolved(self, module: Module) -> None:
-        if module is self.executable and not self.resolved:
-            raise SymbolError(
-                f"{self.exe_path} is a PIE: start the program first (e.g. `start`) so its load address is known"
-            )
-
     def modules_named(self, lib: Optional[str]) -> list[Module]:
         """The modules ``lib`` names (every module when None); LibraryNotLoaded when none does."""
         return self._modules_named(lib)
-
-    def require_resolved(self, module: Module) -> None:
-        self._require_resolved(module)
 
     def _modules_named(self, lib: Optional[str]) -> list[Module]:
         if lib is None:
@@ -281,7 +274,6 @@ class SymbolTable:
     def _lookup_in(self, module: Module, name: str) -> Optional[Variable]:
         sym = module.image.find_symbol(name)
         if sym is not None and sym.kind in ("func", "object"):
-            self._require_resolved(module)
             return self._from_symbol(module, sym, self._types_cheap(module))
         if sym is not None and sym.kind == "tls":
             found = module.dwarf.tls_variable(name) if self._types_cheap(module) else None
@@ -291,7 +283,6 @@ class SymbolTable:
             # A variable the symbol table lacks (stripped .symtab, DWARF kept).
             found = module.dwarf.variable(name)
             if found is not None:
-                self._require_resolved(module)
                 link_addr, ctype = found
                 return Variable(name, link_addr + module.bias, ctype.size, ctype, module.name, "object")
             found = module.dwarf.tls_variable(name)
@@ -364,7 +355,6 @@ class SymbolTable:
         for module in with_dwarf:
             link_addr = module.dwarf.address_of_line(file, line)
             if link_addr is not None:
-                self._require_resolved(module)
                 return link_addr + module.bias
         lines = sorted({n for m in with_dwarf for n in m.dwarf.lines_in(file)})
         if not lines:

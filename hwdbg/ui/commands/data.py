@@ -194,15 +194,13 @@ def parse_examine_spec(spec: str, last: tuple[str, str]) -> tuple[int, str, str]
 
 
 def read_code(ctx: Any, addr: int, size: int) -> bytes:
-    """Code bytes from the process, or from the executable file before it runs (non-PIE)."""
+    """Code bytes from the process, or from the executable file before it runs (link-time addresses)."""
     session = ctx.session
     if session.alive:
         return _read_some(session.inferior, addr, size)
     symbols = session.symbols
     if symbols is None:
         raise TargetError("the program is not being run and no executable is loaded")
-    if not symbols.resolved:
-        raise TargetError(f"{symbols.exe_path} is a PIE: start the program first so its load address is known")
     data = symbols.executable.image.read_bytes(addr, size)
     if not data:
         raise TargetError(f"{addr:#x} is not in the program's file; start the program to read it")
