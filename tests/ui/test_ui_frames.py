@@ -9,6 +9,8 @@ import pytest
 
 from ui_helpers import make_context, run_hwdbg
 
+from hwdbg.session import scoped
+
 pytestmark = pytest.mark.requires_ptrace
 
 INNER = "frames_target.c:20"
@@ -119,7 +121,7 @@ def test_scoped_watch_deleted_by_user_leaves_no_guard(build_target):
     assert ctx.dispatch("up") and ctx.dispatch("watch result")
     bp = max(ctx.session.breakpoints.values(), key=lambda bp: bp.id)
     inf = ctx.session.inferior
-    assert -bp.id in inf.breaks.owners(bp.scope.return_address)
+    assert scoped.guard_owner(bp.id) in inf.breaks.owners(bp.scope.return_address)
     assert ctx.dispatch(f"delete {bp.id}")
     assert not inf.breaks.owners(bp.scope.return_address)
     assert ctx.dispatch("delete") and ctx.dispatch("continue")  # runs to the end: no stray int3
