@@ -166,7 +166,7 @@ class Writer:
     threads: tuple[int, ...]
     first: tuple[Optional[int], Optional[int]]  # (old, new) of its first write
     last: tuple[Optional[int], Optional[int]]
-    backtrace: Optional[tuple[Frame, ...]] = None  # its first hit's, for breakpoints with --backtrace
+    backtrace: Optional[tuple[Frame, ...]] = None  # its first hit's (none from --no-stop records)
     timeline: tuple[int, ...] = ()  # its writes per bin of hits_per_bin hits of the breakpoint
     hits_per_bin: int = 1
     syscall: Optional[str] = None  # the system call, for the kernel's writes (pc: its syscall instruction)

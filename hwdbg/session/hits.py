@@ -121,13 +121,24 @@ class HitSemantics:
             hit.syscall, hit.syscall_args, hit.syscall_result = syscall
         hit.changed = changed
         bp.hit_count += 1
-        bp.writers.add(pc, tid, old, new, where, hit.backtrace, hit.syscall)  # exact even when few hits are kept
+        sample = hit.backtrace
+        if sample is None and note is None and not bp.writers.knows(pc, hit.syscall):
+            sample = self._sample(tid)  # a new writer, its thread stopped here: info writers shows its caller
+        bp.writers.add(pc, tid, old, new, where, sample, hit.syscall)  # exact even when few hits are kept
         bp.hits.append(hit)
         self.published += 1
         self._emit(hit)
         if bp.on_hit is not None:
             bp.on_hit(hit)
         return hit
+
+    def _sample(self, tid: int) -> Optional[tuple[rec.Frame, ...]]:
+        """One backtrace for a writer's row (once per writer, so the hit path stays fast); None if
+        the stack cannot be read."""
+        try:
+            return self._backtrace(tid)
+        except HwdbgError:
+            return None
 
     def publish_many(self, hits: list[tuple[UserBreakpoint, int, int, Optional[int], Optional[int]]]) -> None:
         """``publish`` for the C loop's hits, (bp, tid, pc, old, new) of trace breakpoints with no

@@ -43,6 +43,10 @@ class WriterTable:
         self.shift = 0  # a timeline bin covers 1 << shift hits
         self.limit = TIMELINE_BINS  # total at which the bins must widen
 
+    def knows(self, pc: int, syscall: Optional[str] = None) -> bool:
+        """Has this instruction (or system call) written already in this run?"""
+        return (pc if syscall is None else (pc, syscall)) in self.rows
+
     def add(self, pc: int, tid: int, old: Optional[int], new: Optional[int], where: rec.Frame,
             backtrace: Optional[tuple[rec.Frame, ...]], syscall: Optional[str] = None) -> None:
         key = pc if syscall is None else (pc, syscall)  # one syscall instruction can make several calls

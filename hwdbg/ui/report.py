@@ -71,7 +71,7 @@ def _timeline_svg(rows: Sequence[rec.Writer], total: int) -> str:
 
 
 def _backtrace(w: rec.Writer) -> str:
-    """The first write's backtrace (watches with --backtrace), folded: <details> needs no script."""
+    """The writer's sample backtrace (its first write's), folded: <details> needs no script."""
     if not w.backtrace:
         return ""
     frames = "".join(f"<li><code>{f.pc:#x} {html.escape(f.function or '??')}</code>"

@@ -65,7 +65,10 @@ def test_counts_are_exact_with_keep_10_and_the_c_loop(writers_exe):
     assert [w.count for w in rows] == sorted((w.count for w in rows), reverse=True)
     for w in rows:
         assert sum(w.timeline) == w.count and len(w.timeline) == TIMELINE_BINS
-        assert w.backtrace is None  # not asked for: the hit path took none
+    # one sample backtrace per writer, taken at its first write (no --backtrace asked: none per hit)
+    assert [f.function for f in mine["bump_a"].backtrace[:2]] == ["bump_a", "main"]
+    assert all(w.backtrace[0].function == f for f, w in mine.items())
+    assert all(h.backtrace is None for h in bp.hits)
 
 
 @pytest.mark.requires_hw_watchpoints

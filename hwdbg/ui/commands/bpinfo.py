@@ -149,9 +149,9 @@ def info_writers(ctx: Any, args: argparse.Namespace) -> Result:
     Who wrote watches N (all watches without N): their hits of the current or last
     run grouped by writing instruction, most writes first. One row per instruction:
     its function+offset and file:line, the threads that wrote, the count (exact: every hit
-    counts, kept or not), the first and the last old -> new, and
-    for watches set with --backtrace the backtrace of its first write (watches without
-    it take none, to keep the hit path fast). The pc of a row is that of its hits: the
+    counts, kept or not), the first and the last old -> new, and one sample backtrace:
+    that of its first write (one unwind per writer, not per hit; none for --no-stop
+    watches without --backtrace). The pc of a row is that of its hits: the
     address after the writing instruction. Valid after the program exited; `run`
     starts a new count."""
     rows = writers_of(selected(ctx, args.ids))
