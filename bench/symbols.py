@@ -14,7 +14,9 @@ attaches, sets `watch _PyRuntime.interpreters.main->ceval.recursion_limit` (a fi
 through a pointer), and detaches at once: the wall time of that whole command, start to
 exit, and its peak RSS (wait4's ru_maxrss). hwdbg cold = an empty $XDG_CACHE_HOME; warm = the
 cache a previous run wrote. gdb cold = `set index-cache enabled off` (gdb's default); gdb
-warm = index-cache on, in a directory a previous run filled.
+warm = index-cache on, in a directory a previous run filled. "installed by pip": the same code
+installed as users install it (`pip install .` into a venv of its own, bench/build/symbols/installed),
+run from outside the checkout: the dev checkout's editable install costs every start its import finder.
 
 Generated: C programs with N functions and N globals spread over 100 files (-g -O0),
 built in bench/build/symbols/; the time to read the symbols and answer `ptype gN-1`
@@ -70,11 +72,11 @@ class Run(tuple):
     load: float = 0.0
 
 
-def run(cmd: list[str], env: dict | None = None, timeout: float = 600) -> tuple[Run, str]:
+def run(cmd: list[str], env: dict | None = None, timeout: float = 600, cwd: Path | None = None) -> tuple[Run, str]:
     """(Run, output): the child is reaped with wait4 for its own rusage."""
     start = time.monotonic()
     with tempfile.TemporaryFile("w+") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, text=True)
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, text=True, cwd=cwd)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.monotonic() - start
         proc.returncode = os.waitstatus_to_exitcode(status)
@@ -89,6 +91,23 @@ def run(cmd: list[str], env: dict | None = None, timeout: float = 600) -> tuple[
 
 def hwdbg_cmd(*args: str) -> list[str]:
     return [str(REPO / ".venv" / "bin" / "python"), "-m", "hwdbg", *args]
+
+
+def installed_python() -> Path | None:
+    """The Python of a venv with hwdbg installed as users install it (`pip install .`, not the
+    checkout's editable install, whose import finder `site` loads at every start); None if pip
+    cannot install it here."""
+    venv = BUILD / "installed"
+    python = venv / "bin" / "python"
+    shutil.rmtree(venv, ignore_errors=True)
+    try:
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True, timeout=300)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", str(REPO)], check=True, capture_output=True,
+                       timeout=900)
+    except (subprocess.SubprocessError, OSError) as exc:
+        print(f"attach: hwdbg as installed by pip: skipped ({exc})")
+        return None
+    return python
 
 
 def median_runs(label: str, runs: list[Run]) -> dict:
@@ -123,7 +142,11 @@ def bench_attach(reps: int) -> list[dict]:
         warm_home = tempfile.mkdtemp(prefix="hwdbg-warm-")
         run(hw, env=hwdbg_env(XDG_CACHE_HOME=warm_home))  # fill the warm cache and the bytecode
         run(gdb + ["-iex", f"set index-cache directory {gdb_cache}", "-iex", "set index-cache enabled on"] + gdb_tail)
-        cold, warm, gcold, gwarm = [], [], [], []
+        installed = installed_python()  # run from BUILD: the checkout is not on its sys.path
+        inst = [str(installed), "-m", "hwdbg"] + hw[3:] if installed is not None else None
+        if inst is not None:
+            run(inst, env=hwdbg_env(XDG_CACHE_HOME=warm_home), cwd=BUILD)
+        cold, warm, gcold, gwarm, iwarm = [], [], [], [], []
         for _ in range(reps):  # alternating, so drift hits every contender alike
             home = tempfile.mkdtemp(prefix="hwdbg-cold-")
             res, out = run(hw, env=hwdbg_env(XDG_CACHE_HOME=home))
@@ -132,6 +155,10 @@ def bench_attach(reps: int) -> list[dict]:
             shutil.rmtree(home)
             res, out = run(hw, env=hwdbg_env(XDG_CACHE_HOME=warm_home))
             warm.append(res)
+            if inst is not None:
+                res, out = run(inst, env=hwdbg_env(XDG_CACHE_HOME=warm_home), cwd=BUILD)
+                assert "atchpoint" in out, out
+                iwarm.append(res)
             res, out = run(gdb + ["-iex", "set index-cache enabled off"] + gdb_tail)
             assert "Hardware watchpoint" in out, out
             gcold.append(res)
@@ -141,6 +168,8 @@ def bench_attach(reps: int) -> list[dict]:
         print(f"attach to python3.11d, {EXPR}, median of {reps}:")
         rows.append(median_runs("hwdbg, cold index cache", cold))
         rows.append(median_runs("hwdbg, warm index cache", warm))
+        if iwarm:
+            rows.append(median_runs("hwdbg installed by pip, warm index cache", iwarm))
         rows.append(median_runs("gdb, index-cache off", gcold))
         rows.append(median_runs("gdb, index-cache on (warm)", gwarm))
         shutil.rmtree(gdb_cache, ignore_errors=True)
