@@ -321,7 +321,11 @@ def write(results: dict) -> None:
         lines.append("")
     if results.get("break"):
         b = results["break"]
-        lines += [f"## `break FUNCTION` on {b['functions']} functions of python3.11d (median of {results['reps']})", "",
+        taken = results.get("break_machine")
+        when = (f"; the {taken['date'][11:16]} UTC run of {taken['date'][:10]}, hwdbg {taken['hwdbg_git']}, not repeated"
+                if taken else "")
+        lines += [f"## `break FUNCTION` on {b['functions']} functions of python3.11d (median of "
+                  f"{b.get('reps', results['reps'])}{when})", "",
                   "One batch run, before the program runs: `-ex 'break F'` for every k-th function of the symbol "
                   f"table. gdb made {b['gdb_breakpoints']} breakpoints with {b['gdb_locations']} locations; "
                   f"{b['identical']} of hwdbg's `Breakpoint N at ...` lines are identical to gdb's.", "",
@@ -370,6 +374,9 @@ def main() -> int:
     if "attach" not in parts and before.get("attach"):  # not run: the previous figures stay, dated
         results["attach"], results["attach_machine"] = before["attach"], before.get("attach_machine") or before["machine"]
         results["reps_attach"] = before.get("reps_attach", before.get("reps"))
+    if "break" not in parts and before.get("break"):  # not run: the previous figures stay, dated
+        results["break"] = before["break"]
+        results["break_machine"] = before.get("break_machine") or before["machine"]
     if "generated" in parts:
         results["generated"] = bench_generated([int(s) for s in opts.sizes.split(",")], opts.gen_reps)
     else:  # not run: the previous run's figures stay, with the machine and date they were taken on
