@@ -298,6 +298,21 @@ def machine() -> dict:
             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
 
 
+def _not_repeated(taken: dict | None, load: bool = False) -> str:
+    """For a part this run did not repeat: when, and on which code, its figures were taken."""
+    if not taken:
+        return ""
+    at_load = f", load {taken['loadavg'][0]:.1f}" if load else ""
+    return f"; the {taken['date'][11:16]} UTC run of {taken['date'][:10]}, hwdbg {taken['hwdbg_git']}{at_load}, not repeated"
+
+
+def _rows(rows: list[dict]) -> list[str]:
+    """A contender's row: median wall, CPU, peak RSS, load, and each run's wall time."""
+    return [f"| {r['label']} | {r['median_s']:.3f} | {r.get('median_cpu_s', float('nan')):.3f} | "
+            f"{r['median_rss_mib']:.0f} | {r.get('median_load', '?')} | {' '.join(map(str, r['runs_s']))} |"
+            for r in rows]
+
+
 def write(results: dict) -> None:
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "symbols.json").write_text(json.dumps(results, indent=1) + "\n")
@@ -306,37 +321,28 @@ def write(results: dict) -> None:
              f"{m['date']}; Linux {m['kernel']}, {m['nproc']} CPUs, {m['cpu']}; {m['gdb']}; hwdbg {m['hwdbg_git']}; "
              f"load {', '.join(f'{x:.2f}' for x in m['loadavg'])}", ""]
     if results["attach"]:
-        taken = results.get("attach_machine")
-        when = (f"; the {taken['date'][11:16]} UTC run of {taken['date'][:10]}, hwdbg {taken['hwdbg_git']}, not repeated"
-                if taken else "")
+        when = _not_repeated(results.get("attach_machine"))
         lines += [f"## Attach to python3.11d and arm `watch {EXPR}` (median of "
                   f"{results.get('reps_attach', results['reps'])}{when})", "",
                   "Wall time of `-p PID -ex 'watch EXPR' -ex detach`, start to exit, its CPU time (user + system: "
                   "other work on the machine inflates it far less than wall time), peak RSS, and the 1-minute "
                   "load average as the runs ended. hwdbg runs with compiled bytecode (PYTHONPYCACHEPREFIX), as installed.", "",
                   "| Contender | Time (s) | CPU (s) | Peak RSS (MiB) | Load | Runs (s) |", "|---|---|---|---|---|---|"]
-        lines += [f"| {r['label']} | {r['median_s']:.3f} | {r.get('median_cpu_s', float('nan')):.3f} | "
-                  f"{r['median_rss_mib']:.0f} | {r.get('median_load', '?')} | {' '.join(map(str, r['runs_s']))} |"
-                  for r in results["attach"]]
+        lines += _rows(results["attach"])
         lines.append("")
     if results.get("break"):
         b = results["break"]
-        taken = results.get("break_machine")
-        when = (f"; the {taken['date'][11:16]} UTC run of {taken['date'][:10]}, hwdbg {taken['hwdbg_git']}, not repeated"
-                if taken else "")
+        when = _not_repeated(results.get("break_machine"))
         lines += [f"## `break FUNCTION` on {b['functions']} functions of python3.11d (median of "
                   f"{b.get('reps', results['reps'])}{when})", "",
                   "One batch run, before the program runs: `-ex 'break F'` for every k-th function of the symbol "
                   f"table. gdb made {b['gdb_breakpoints']} breakpoints with {b['gdb_locations']} locations; "
                   f"{b['identical']} of hwdbg's `Breakpoint N at ...` lines are identical to gdb's.", "",
                   "| Contender | Time (s) | CPU (s) | Peak RSS (MiB) | Load | Runs (s) |", "|---|---|---|---|---|---|"]
-        lines += [f"| {r['label']} | {r['median_s']:.3f} | {r['median_cpu_s']:.3f} | {r['median_rss_mib']:.0f} | "
-                  f"{r['median_load']} | {' '.join(map(str, r['runs_s']))} |" for r in b["rows"]]
+        lines += _rows(b["rows"])
         lines.append("")
     if results["generated"]:
-        taken = results.get("generated_machine")
-        when = (f"; the {taken['date'][11:16]} UTC run of {taken['date'][:10]}, hwdbg {taken['hwdbg_git']}, load "
-                f"{taken['loadavg'][0]:.1f}, not repeated" if taken else "")
+        when = _not_repeated(results.get("generated_machine"), load=True)
         lines += [f"## Symbol load of generated C programs (median of {results['gen_reps']}{when})", "",
                   "N functions + N globals (each with its own struct type) in 100 files, -g -O0; time to read "
                   "the symbols and give `gN-1` its type, in a fresh process (wall, and CPU in parentheses).", "",
