@@ -16,7 +16,7 @@ from typing import Optional
 import pytest
 
 from gdb_diff import gdb_outputs, hwdbg_outputs, needs_gdb
-from test_break_libc_gdb_diff import _debug_file, _function_names, _libraries
+from test_break_libc_gdb_diff import _function_names, _libc_and_loader, _libraries
 
 from hwdbg.symbols.inlines import inline_sites
 from hwdbg.symbols.resolver import _Images
@@ -91,13 +91,7 @@ def same(name: str, expected: tuple, got: tuple) -> bool:
 
 def test_break_on_libc_functions_with_inlined_copies_has_gdbs_locations(build_target):
     exe = build_target("steps")
-    libraries = _libraries(exe)
-    libc = libraries.get("libc")
-    libc_debug = _debug_file(libc) if libc is not None else None
-    if libc_debug is None:
-        pytest.skip("no debug information for the C library (install libc6-dbg)")
-    loader = next((p for name, p in libraries.items() if name.startswith("ld-linux")), None)
-    ld_debug: Optional[Path] = _debug_file(loader) if loader is not None else None
+    libc, libc_debug, ld_debug = _libc_and_loader(exe)
     in_loader = set(_function_names(ld_debug, ".symtab")) if ld_debug is not None else set()
     ifuncs = {n.partition("@")[0] for n in _function_names(libc, ".dynsym", ("STT_GNU_IFUNC", "STT_LOOS"))}
     names = collections.Counter(_function_names(libc_debug, ".symtab"))

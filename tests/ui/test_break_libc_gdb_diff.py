@@ -87,15 +87,21 @@ def relative(outputs: list[str]) -> list[list[str]]:
     return result
 
 
-def test_break_on_libc_functions_goes_where_gdb_puts_it(build_target):
-    exe = build_target("steps")
+def _libc_and_loader(exe: Path) -> tuple[Path, Path, Optional[Path]]:
+    """libc, its debug file and the loader's (None without one); skips without libc's debug file."""
     libraries = _libraries(exe)
     libc = libraries.get("libc")
     libc_debug = _debug_file(libc) if libc is not None else None
-    if libc_debug is None:
+    if libc is None or libc_debug is None:
         pytest.skip("no debug information for the C library (install libc6-dbg)")
     loader = next((p for name, p in libraries.items() if name.startswith("ld-linux")), None)
-    names = sample(libc, libc_debug, _debug_file(loader) if loader is not None else None)
+    return libc, libc_debug, _debug_file(loader) if loader is not None else None
+
+
+def test_break_on_libc_functions_goes_where_gdb_puts_it(build_target):
+    exe = build_target("steps")
+    libc, libc_debug, ld_debug = _libc_and_loader(exe)
+    names = sample(libc, libc_debug, ld_debug)
     commands = ["break main", "run"] + [f"break {name}" for name in names]
     expected = relative(gdb_outputs(exe, commands)[2:])
     got = relative(hwdbg_outputs(exe, commands)[2:])
