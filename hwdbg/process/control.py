@@ -18,7 +18,6 @@ from typing import Callable, Iterable, Optional
 from ..errors import PtraceError, TargetError
 from ..linux import procfs
 from ..linux import ptrace as sc
-from ..linux import seccomp
 from ..recordtype import record
 from .events import (Exec, Exited, Forked, GroupStop, Interrupted, Killed, ProcessEvent, Signal, SyscallStop,
                      ThreadCreated, ThreadExited, Trap, VforkDone)
