@@ -39,6 +39,7 @@ DR6_SINGLE_STEP = 1 << 14
 # TASK_SIZE_MAX on 4-level paging: the kernel refuses this address and everything above
 # it, the last user page included (measured: 0x7ffffffff000 gives EINVAL).
 TASK_SIZE_MAX = 0x7FFFFFFFF000
+NR_EXIT = 60  # exit(2): one thread ends (pthread_exit); the whole process ends by exit_group(2), 231
 
 
 def _enable_shift(slot: int) -> int:

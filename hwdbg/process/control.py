@@ -174,7 +174,7 @@ class Inferior(Launch):
             self._open_memory()
             return Exec(tid, former)
         if event == sc.PTRACE_EVENT_EXIT:
-            if tid == self.pid and ends_alone(self.pid, tid, self.threads):
+            if tid == self.pid and ends_alone(self.pid, tid, self.threads, self.get_regs):
                 return let_go(self)  # its exit queued
             if not stopping:
                 self.resume(tid)

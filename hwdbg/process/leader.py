@@ -6,14 +6,17 @@ exit event (PTRACE_EVENT_EXIT, where it can no longer run a user instruction) it
 reported gone at once, as gdb reports a zombie main thread while others remain; the process's
 exit later still comes under its id.
 
-It ends by itself unless the whole process is ending (exit_group or a fatal signal): then the
-kernel has already queued SIGKILL to every other thread, and a thread that has taken it is
-marked PF_SIGNALED, the main thread too when another thread started the end."""
+It ends by itself only in exit(2), the call pthread_exit makes; exit_group(2) ends the whole
+process (orig_rax tells them apart at the exit event, which comes inside the call: reading the
+other threads' state instead raced with their SIGKILL). Nor when a fatal signal ends it: the
+kernel has then queued SIGKILL to every other thread, and a thread that has taken it is marked
+PF_SIGNALED, the main thread too when another thread started the end."""
 from __future__ import annotations
 
 import signal
-from typing import Any, Iterable, Optional
+from typing import Any, Callable, Iterable, Optional
 
+from ..arch.x86_64 import NR_EXIT
 from ..errors import PtraceError
 from ..linux import procfs
 from .events import ThreadExited
@@ -39,9 +42,14 @@ def _running_on(tid: int) -> bool:
     return not _signalled(tid) and not procfs.status_int(tid, "SigPnd", 0, 16) & killed
 
 
-def ends_alone(pid: int, tid: int, others: Iterable[int]) -> bool:
+def ends_alone(pid: int, tid: int, others: Iterable[int], get_regs: Callable[[int], Any]) -> bool:
     """At thread tid's exit event: whether it is the main thread ending while the process goes on."""
     if tid != pid or _signalled(tid):
+        return False
+    try:
+        if get_regs(tid).orig_rax != NR_EXIT:  # the system call it ends in
+            return False
+    except PtraceError:  # gone meanwhile (SIGKILL)
         return False
     return any(_running_on(other) for other in others if other != tid)
 
