@@ -100,10 +100,6 @@ class FastLoop:
                 fast.bp.value = bytes(ffi.buffer(self.table[i].last, fast.length))
         return Burst(raw, count, self.bps)
 
-    def drain(self) -> list[tuple[Any, int, int, Optional[int], int]]:
-        """``take`` and decode at once."""
-        return self.take().decode()
-
 
 class Burst:
     """One run's hits as the C loop recorded them (struct hwdbg_fast_hit, HIT_FORMAT)."""
