@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import struct
-from fractions import Fraction
 from typing import NamedTuple, Optional, Protocol
 
 from ..errors import TargetError, UsageError
@@ -137,7 +136,7 @@ def convert(value: Value, ctype: CType) -> Value:
     number = value.value
     if ctype.kind == "float":
         if ctype.size > 8:  # exact: a long double keeps its bytes, a double and a 64-bit integer fit
-            return Value(number if isinstance(number, LongDouble) else x87.nearest(Fraction(number))
+            return Value(number if isinstance(number, LongDouble) else x87.nearest(number)
                          if isinstance(number, int) else LongDouble(x87.encode(float(number))), ctype)
         return Value(_float32(float(number)) if ctype.size == 4 else float(number), ctype)
     if isinstance(number, float):

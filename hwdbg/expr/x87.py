@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import math
 import operator
-from decimal import ROUND_HALF_EVEN, Context, Decimal
-from fractions import Fraction
-from typing import Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional
+
+if TYPE_CHECKING:
+    from fractions import Fraction
+
+# fractions and decimal are imported where exact arithmetic needs them: they cost every start
+# ~2 ms, and a session that never meets a long double never uses them.
 
 BIAS = 16383
 INTEGER_BIT = 1 << 63
@@ -47,6 +51,7 @@ def _approximate(raw: bytes) -> float:
 
 def exact(raw: bytes) -> Optional[Fraction]:
     """The value of finite x87 bytes, exactly (None for inf and nan)."""
+    from fractions import Fraction
     sign, exponent, mantissa = _fields(raw)
     if exponent == 0x7FFF:
         return None
@@ -71,6 +76,8 @@ def encode(number: float) -> bytes:
 
 def text(number: float) -> str:
     """As C's printf("%.21Lg") writes it (gdb's long double format)."""
+    from decimal import ROUND_HALF_EVEN, Context, Decimal
+    from fractions import Fraction
     value = exact(number.raw) if isinstance(number, LongDouble) else (
         Fraction(number) if math.isfinite(number) else None)
     if value is None:
@@ -101,6 +108,7 @@ _OPERATIONS = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": ope
 
 def _of(number: float) -> Optional[Fraction]:
     """The exact value of a long double, double or integer (None for inf and nan)."""
+    from fractions import Fraction
     if isinstance(number, LongDouble):
         return exact(number.raw)
     if isinstance(number, float):
@@ -108,8 +116,9 @@ def _of(number: float) -> Optional[Fraction]:
     return Fraction(number)
 
 
-def nearest(value: Fraction, negative_zero: bool = False) -> LongDouble:
+def nearest(value: Fraction | int, negative_zero: bool = False) -> LongDouble:
     """The long double nearest ``value`` (ties to even; subnormals; past the largest: inf)."""
+    from fractions import Fraction
     sign = 0x8000 if value < 0 or (value == 0 and negative_zero) else 0
     value = abs(value)
     if value == 0:

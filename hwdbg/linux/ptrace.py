@@ -1,40 +1,15 @@
-"""The ptrace requests hwdbg issues, over python-ptrace's binding layer.
+"""The ptrace requests hwdbg issues, through the C library's ptrace(2) with ctypes.
 
-python-ptrace supplies the generic ``ptrace()`` call and the ctypes structures; its
-wait loop is not used (see ``control.py``). Failures become ``hwdbg.errors.PtraceError``
-so nothing from python-ptrace leaks upward.
+Not python-ptrace: its package imports logging, datetime and traceback when first imported (~6 ms
+of every start) for the one generic call and the two structures used here. Failures become
+``hwdbg.errors.PtraceError``.
 """
 from __future__ import annotations
 
 import ctypes
 import struct
-import sys
-import types
 
-
-def _preload_libc() -> None:
-    """Give python-ptrace the C library before it looks for one: its ``ctypes_libc`` finds it
-    with ``ctypes.util.find_library``, which imports subprocess and tempfile and runs
-    ``ldconfig -p`` (~10 ms of every start). glibc's soname is fixed; elsewhere its own search."""
-    if "ptrace.ctypes_libc" in sys.modules:
-        return
-    try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    except OSError:
-        return
-    module = types.ModuleType("ptrace.ctypes_libc")
-    module.LIBC_FILENAME, module.libc = "libc.so.6", libc  # what python-ptrace's module defines
-    sys.modules["ptrace.ctypes_libc"] = module
-
-
-_preload_libc()
-
-from ptrace.binding import func as _pt  # noqa: E402 (after the C library is given to it)
-from ptrace.binding.linux_struct import siginfo as _siginfo  # noqa: E402
-from ptrace.binding.linux_struct import user_regs_struct  # noqa: E402
-from ptrace.error import PtraceError as _LibPtraceError  # noqa: E402
-
-from ..errors import PtraceError  # noqa: E402
+from ..errors import PtraceError
 from ..recordtype import record
 
 PTRACE_CONT = 7
@@ -94,7 +69,22 @@ SYSCALL_INFO_EXIT = 2
 SYSCALL_INFO_SECCOMP = 3
 AUDIT_ARCH_X86_64 = 0xC000003E
 
-Regs = user_regs_struct
+
+class Regs(ctypes.Structure):
+    """``struct user_regs_struct`` of <sys/user.h> on x86-64, what PTRACE_GETREGS fills (cext/build.py
+    refuses other architectures)."""
+
+    _fields_ = [(name, ctypes.c_ulong) for name in (
+        "r15", "r14", "r13", "r12", "rbp", "rbx", "r11", "r10", "r9", "r8", "rax", "rcx", "rdx", "rsi",
+        "rdi", "orig_rax", "rip", "cs", "eflags", "rsp", "ss", "fs_base", "gs_base", "ds", "es", "fs", "gs")]
+
+
+SIGINFO_SIZE = 128  # siginfo_t: si_signo, si_errno, si_code (ints), then the union at offset 16
+_SIGINFO_HEAD = struct.Struct("=iii")
+
+_ptrace = ctypes.CDLL(None, use_errno=True).ptrace  # the C library the interpreter runs with
+_ptrace.argtypes = (ctypes.c_long, ctypes.c_long, ctypes.c_ulong, ctypes.c_ulong)
+_ptrace.restype = ctypes.c_long
 
 
 @record(frozen=True)
@@ -125,10 +115,11 @@ class SigInfo:
 
 
 def _call(name: str, request: int, tid: int, arg1: int = 0, arg2: int = 0) -> int:
-    try:
-        return _pt.ptrace(request, tid, arg1, arg2)
-    except _LibPtraceError as exc:
-        raise PtraceError(name, tid, exc.errno or 0) from None
+    """One request that is not a PEEK (for those, -1 can be the data read)."""
+    result = _ptrace(request, tid, arg1, arg2)
+    if result == -1:
+        raise PtraceError(name, tid, ctypes.get_errno())
+    return result
 
 
 def seize(tid: int, options: int) -> None:
@@ -158,26 +149,19 @@ def geteventmsg(tid: int) -> int:
 
 
 def getsiginfo(tid: int) -> SigInfo:
-    info = _siginfo()
+    info = ctypes.create_string_buffer(SIGINFO_SIZE)
     _call("PTRACE_GETSIGINFO", PTRACE_GETSIGINFO, tid, 0, ctypes.addressof(info))
-    raw = bytes(info)
+    raw = info.raw
+    signo, _, code = _SIGINFO_HEAD.unpack_from(raw)
     addr = int.from_bytes(raw[16:24], "little")
     pid = int.from_bytes(raw[16:20], "little", signed=True)
-    return SigInfo(signo=info.si_signo, code=info.si_code, addr=addr, pid=pid)
+    return SigInfo(signo=signo, code=code, addr=addr, pid=pid)
 
 
 def getregs(tid: int) -> Regs:
-    regs = user_regs_struct()
+    regs = Regs()
     _call("PTRACE_GETREGS", PTRACE_GETREGS, tid, 0, ctypes.addressof(regs))
     return regs
-
-
-def getxmm(tid: int) -> list[int]:
-    """XMM0-15 of a stopped thread (PTRACE_GETFPREGS), each as a 128-bit integer."""
-    fpregs = _pt.user_fpregs_struct()
-    _call("PTRACE_GETFPREGS", _pt.PTRACE_GETFPREGS, tid, 0, ctypes.addressof(fpregs))
-    raw = bytes(fpregs.xmm_space)
-    return [int.from_bytes(raw[16 * i:16 * i + 16], "little") for i in range(16)]
 
 
 def setregs(tid: int, regs: Regs) -> None:

@@ -15,6 +15,7 @@ import signal
 from collections import deque
 from typing import Callable, Iterable, Optional
 
+from ..arch.sysv_abi import XMM0_OFFSET
 from ..errors import PtraceError, TargetError
 from ..linux import procfs
 from ..linux import ptrace as sc
@@ -489,6 +490,7 @@ class Inferior(Launch):
 
     def get_xmm(self, tid: int) -> list[int]:
         """XMM0-15 of a stopped thread (where floating-point arguments and locals live)."""
-        return sc.getxmm(tid)
+        raw = sc.getfpregs(tid)
+        return [int.from_bytes(raw[XMM0_OFFSET + 16 * i:XMM0_OFFSET + 16 * i + 16], "little") for i in range(16)]
 
 

@@ -12,31 +12,33 @@ class AddressRanges:
 
     def __init__(self, data: bytes, little_endian: bool = True) -> None:
         order = "<" if little_endian else ">"
+        word, long = struct.Struct(order + "I"), struct.Struct(order + "Q")
+        header32 = struct.Struct(order + "IHIBB")  # unit_length, version, debug_info offset, sizes
+        header64 = struct.Struct(order + "xxxxQHQBB")  # after 0xffffffff: the 64-bit format
+        pairs = {4: struct.Struct(order + "II"), 8: struct.Struct(order + "QQ")}
+        view = memoryview(data)
         ranges: list[tuple[int, int, int]] = []
-        offset = 0
-        while offset + 16 <= len(data):
-            (length,) = struct.unpack_from(order + "I", data, offset)
-            pos, offset_size = offset + 4, 4
-            if length == 0xFFFFFFFF:
-                (length,) = struct.unpack_from(order + "Q", data, pos)
-                pos, offset_size = pos + 8, 8
-            end = pos + length
-            if length == 0 or end > len(data):
+        offset, size = 0, len(data)
+        while offset + 16 <= size:
+            if word.unpack_from(data, offset)[0] == 0xFFFFFFFF:
+                if offset + header64.size > size:
+                    break
+                length, _, info_offset, address_size, segment_size = header64.unpack_from(data, offset)
+                pos, end = offset + header64.size, offset + 12 + length
+            else:
+                length, _, info_offset, address_size, segment_size = header32.unpack_from(data, offset)
+                pos, end = offset + header32.size, offset + 4 + length
+            if length == 0 or end > size:
                 break
-            (info_offset,) = struct.unpack_from(order + ("I" if offset_size == 4 else "Q"), data, pos + 2)
-            pos += 2 + offset_size
-            address_size, segment_size = data[pos], data[pos + 1]
-            pos += 2
             if segment_size != 0 or address_size not in (4, 8):
                 raise ValueError(f"unsupported .debug_aranges set at {offset:#x}")
-            tuple_size = 2 * address_size
-            pos = -(-pos // tuple_size) * tuple_size  # tuples are aligned from the section start
-            fmt = order + ("II" if address_size == 4 else "QQ")
-            usable = (end - pos) // tuple_size * tuple_size
-            for start, size in struct.iter_unpack(fmt, data[pos:pos + usable]):
-                if start == 0 and size == 0:
+            pair = pairs[address_size]
+            pos = -(-pos // pair.size) * pair.size  # tuples are aligned from the section start
+            usable = (end - pos) // pair.size * pair.size
+            for start, length in pair.iter_unpack(view[pos:pos + usable]):
+                if start == 0 and length == 0:
                     break
-                ranges.append((start, start + size, info_offset))
+                ranges.append((start, start + length, info_offset))
             offset = end
         ranges.sort()
         self._starts = [r[0] for r in ranges]

@@ -17,6 +17,7 @@ from elftools.elf.elffile import ELFFile
 
 from hwdbg.symbols import index as name_index
 from hwdbg.symbols import sections
+from hwdbg.symbols.elf import ElfImage
 from hwdbg.symbols.aranges import AddressRanges
 from hwdbg.symbols.dwarf_lines import LineTables, _UnitLines
 from hwdbg.symbols.dwarf_types import (
@@ -37,8 +38,8 @@ DW_LANG_MIPS_ASSEMBLER = 0x8001  # what GNU as writes in a unit it assembled wit
 class DwarfInfo(LineTables, TypeDecoder):
     """Queries over the DWARF of one ELF file; addresses are link-time."""
 
-    def __init__(self, elf: ELFFile, build_id: Optional[str] = None) -> None:
-        self._elf = elf
+    def __init__(self, elf: ELFFile | ElfImage, build_id: Optional[str] = None) -> None:
+        self._source = elf  # an ElfImage makes its ELFFile when the DWARF is first read
         self._build_id = build_id  # the cache key of the name index
         self._dwarf_info = None
         self._unit_list: Optional[list[Any]] = None
@@ -54,6 +55,11 @@ class DwarfInfo(LineTables, TypeDecoder):
         # Function scopes by DIE offset (symbols/scopes.py): kept here, they die with this file's DWARF.
         self.scopes: dict[int, Any] = {}
         self.unit_flags: dict[int, tuple[bool, bool]] = {}  # symbols/prologue_facts.py, by unit offset
+
+    @property
+    def _elf(self) -> ELFFile:
+        source = self._source
+        return source.elf if isinstance(source, ElfImage) else source
 
     @property
     def _dwarf(self):

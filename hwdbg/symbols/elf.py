@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import bisect
-import difflib
 import io
 import mmap
 import os
@@ -14,7 +13,8 @@ from elftools.elf.elffile import ELFFile
 
 from hwdbg.errors import HwdbgError, SymbolError
 from hwdbg.symbols.elfheaders import (
-    PT_DYNAMIC, PT_LOAD, PT_TLS, SHT_NOBITS, Headers, SectionHeader, Segment, build_id, read_section,
+    ET_DYN, PT_DYNAMIC, PT_LOAD, PT_TLS, SHT_NOBITS, Headers, SectionHeader, Segment, build_id, file_header,
+    read_section,
 )
 
 PAGE_SIZE = mmap.PAGESIZE  # the granularity the kernel maps segments with
@@ -24,6 +24,7 @@ DEBUG_ROOT = "/usr/lib/debug"
 # letting pyelftools build a construct Container per symbol on a big library).
 STT_OBJECT, STT_FUNC, STT_SECTION, STT_FILE, STT_COMMON, STT_TLS, STT_GNU_IFUNC = 1, 2, 3, 4, 5, 6, 10
 STB_LOCAL, STB_GLOBAL, STB_WEAK, STB_GNU_UNIQUE = 0, 1, 2, 10
+SHF_COMPRESSED = 0x800
 SHN_UNDEF, SHN_ABS = 0, 0xFFF1
 BINDING_NAMES = {STB_LOCAL: "local", STB_GLOBAL: "global", STB_WEAK: "weak", STB_GNU_UNIQUE: "global"}
 BINDING_RANK = {"global": 0, "weak": 1, "local": 2}
@@ -99,6 +100,7 @@ _NO_SCAN = object()  # a table-less query could not be made: build the table
 
 def suggest(name: str, candidates) -> str:
     """'; did you mean 'x' or 'y'?' or '' when nothing is close."""
+    import difflib  # here: only a failed lookup needs it
     close = difflib.get_close_matches(name, list(candidates), n=3, cutoff=0.7)
     if not close:
         return ""
@@ -135,11 +137,16 @@ class ElfImage:
         except OSError as e:
             raise SymbolError(f"cannot open {self.path}: {e.strerror}") from None
         try:
-            self.elf = ELFFile(self._stream)
-        except ELFError:
+            header = file_header(self._stream)
+        except OSError as e:
             self._stream.close()
-            raise SymbolError(f"{self.path} is not an ELF file") from None
-        self.is_pie = self.elf["e_type"] == "ET_DYN"
+            raise SymbolError(f"cannot read {self.path}: {e.strerror}") from None
+        if header is None:
+            self._stream.close()
+            raise SymbolError(f"{self.path} is not an ELF file")
+        self._header = header
+        self._elf: Optional[ELFFile] = None
+        self.is_pie = header.e_type == ET_DYN
         self._symbol_file: Optional[ElfImage] = None  # a separate debug file with the full .symtab
         self._by_name: Optional[dict[str, Symbol]] = None
         self._funcs: list[Symbol] = []
@@ -156,6 +163,22 @@ class ElfImage:
     def close(self) -> None:
         self._stream.close()
 
+    @property
+    def elf(self) -> ELFFile:
+        """pyelftools' view of the file, made at first use (~0.4 ms): the layout needs only the headers."""
+        if self._elf is None:
+            try:
+                elf = ELFFile(self._stream)
+            except ELFError as e:
+                raise SymbolError(f"{self.path}: {e}") from None
+            if self.headers.complete:
+                # pyelftools builds its name -> index map (has_section, get_section_by_name) by making
+                # an object of every section: ~5 ms a file that has DWARF. The same map, from here.
+                elf.__dict__.setdefault("_section_name_map", {
+                    name: header.index for name, header in self.headers.sections.items()})
+            self._elf = elf
+        return self._elf
+
 
     # -- layout ---------------------------------------------------------
 
@@ -163,12 +186,7 @@ class ElfImage:
     def headers(self) -> Headers:
         """Section and program headers, read once with struct (symbols/elfheaders.py)."""
         if self._headers is None:
-            self._headers = Headers(self.elf, self.elf.stream)
-            if self._headers.complete:
-                # pyelftools builds its name -> index map (has_section, get_section_by_name) by making
-                # an object of every section: ~5 ms a file that has DWARF. The same map, from here.
-                self.elf.__dict__.setdefault("_section_name_map", {
-                    name: header.index for name, header in self._headers.sections.items()})
+            self._headers = Headers(self._header, self._stream)
         return self._headers
 
     def _loads(self) -> list[Segment]:
@@ -206,7 +224,7 @@ class ElfImage:
         the PT_LOAD segment holding ``vaddr`` ends on disk (b"" if no segment's file part holds it)."""
         for seg in self._loads():
             if seg.vaddr <= vaddr < seg.vaddr + seg.filesz:
-                stream = self.elf.stream
+                stream = self._stream
                 stream.seek(seg.offset + vaddr - seg.vaddr)
                 return stream.read(min(size, seg.vaddr + seg.filesz - vaddr))
         return b""
@@ -237,6 +255,24 @@ class ElfImage:
             return None
         return header
 
+    @property
+    def little_endian(self) -> bool:
+        return self._header.little_endian
+
+    @property
+    def elfclass(self) -> int:
+        return self._header.elfclass
+
+    def section_data(self, name: str) -> Optional[tuple[bytes, int]]:
+        """(bytes, link-time address) of a section with bytes in the file, or None (pyelftools inflates)."""
+        header = self._section_header(name)
+        if header is None:
+            return None
+        if header.index >= 0 and not header.flags & SHF_COMPRESSED:
+            return read_section(self._stream, header), header.addr
+        section = self._section(name)
+        return section.data(), section["sh_addr"]
+
     def has_dwarf(self) -> bool:
         return any(self._section_header(name) is not None for name in (".debug_info", ".zdebug_info"))
 
@@ -247,7 +283,7 @@ class ElfImage:
                     if note["n_type"] == "NT_GNU_BUILD_ID":
                         return note["n_desc"]
             return None
-        return build_id(self.elf.stream, self.headers, self.elf.little_endian)
+        return build_id(self._stream, self.headers, self._header.little_endian)
 
     def separate_debug_path(self) -> Optional[str]:
         """A file holding this image's DWARF (by build-id or .gnu_debuglink), if installed."""
@@ -257,7 +293,7 @@ class ElfImage:
             candidates.append(f"{DEBUG_ROOT}/.build-id/{build[:2]}/{build[2:]}.debug")
         link = self._section_header(".gnu_debuglink")
         if link is not None:
-            name = read_section(self.elf.stream, link).split(b"\0", 1)[0].decode(errors="replace")
+            name = read_section(self._stream, link).split(b"\0", 1)[0].decode(errors="replace")
             directory = os.path.dirname(os.path.realpath(self.path))
             candidates += [
                 os.path.join(directory, name),
@@ -280,7 +316,7 @@ class ElfImage:
         return self.elf.get_section(header.index) if header.index >= 0 else self.elf.get_section_by_name(name)
 
     def has_symtab(self) -> bool:
-        return self._section(".symtab") is not None
+        return self._section_header(".symtab") is not None
 
     def adopt_symbols_from(self, debug: "ElfImage") -> None:
         """Take the full .symtab of this stripped file's separate debug file (same addresses)."""

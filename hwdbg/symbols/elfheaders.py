@@ -36,17 +36,50 @@ class Segment(NamedTuple):
     align: int
 
 
+class FileHeader(NamedTuple):
+    """The ELF header's fields hwdbg reads (e_ident's class and byte order among them)."""
+
+    little_endian: bool
+    elfclass: int  # 32 or 64
+    e_type: int
+    e_entry: int
+    e_phoff: int
+    e_shoff: int
+    e_phentsize: int
+    e_phnum: int
+    e_shentsize: int
+    e_shnum: int
+    e_shstrndx: int
+
+
+ET_DYN = 3
+_EHDR = {64: "HHIQQQIHHHHHH", 32: "HHIIIIIHHHHHH"}  # e_type .. e_shstrndx, after the 16 bytes of e_ident
+
+
+def file_header(stream) -> Optional[FileHeader]:
+    """The ELF header of the file open as ``stream``, or None if it is not an ELF file."""
+    stream.seek(0)
+    data = stream.read(64)
+    if len(data) < 16 or data[:4] != b"\x7fELF" or data[4] not in (1, 2) or data[5] not in (1, 2):
+        return None
+    elfclass, order = (32, 64)[data[4] - 1], "<" if data[5] == 1 else ">"
+    layout = struct.Struct(order + _EHDR[elfclass])
+    if len(data) < 16 + layout.size:
+        return None
+    e_type, _, _, entry, phoff, shoff, _, _, phentsize, phnum, shentsize, shnum, shstrndx = layout.unpack_from(data, 16)
+    return FileHeader(order == "<", elfclass, e_type, entry, phoff, shoff, phentsize, phnum, shentsize, shnum, shstrndx)
+
+
 class Headers:
     """Every section header (by name) and every program header."""
 
-    def __init__(self, elf, stream) -> None:
-        order = "<" if elf.little_endian else ">"
-        wide = elf.elfclass == 64
-        header = elf.header
+    def __init__(self, header: FileHeader, stream) -> None:
+        order = "<" if header.little_endian else ">"
+        wide = header.elfclass == 64
         self.segments: list[Segment] = []
         phdr = struct.Struct(order + ("IIQQQQQQ" if wide else "IIIIIIII"))
-        for i in range(header["e_phnum"]):
-            stream.seek(header["e_phoff"] + i * header["e_phentsize"])
+        for i in range(header.e_phnum):
+            stream.seek(header.e_phoff + i * header.e_phentsize)
             fields = phdr.unpack(stream.read(phdr.size))
             if wide:  # type, flags, offset, vaddr, paddr, filesz, memsz, align
                 p_type, _, offset, vaddr, _, filesz, memsz, align = fields
@@ -55,15 +88,15 @@ class Headers:
             self.segments.append(Segment(p_type, offset, vaddr, filesz, memsz, align))
         self.sections: dict[str, SectionHeader] = {}
         self.complete = False
-        count, table = header["e_shnum"], header["e_shoff"]
+        count, table = header.e_shnum, header.e_shoff
         if not count or not table:
             return  # none, or more than 0xff00 (extended numbering): pyelftools' answers are used
         shdr = struct.Struct(order + ("IIQQQQIIQQ" if wide else "IIIIIIIIII"))
         stream.seek(table)
-        data = stream.read(count * header["e_shentsize"])
-        rows = [shdr.unpack_from(data, i * header["e_shentsize"]) for i in range(count)
-                if (i + 1) * header["e_shentsize"] <= len(data)]
-        strndx = header["e_shstrndx"]
+        data = stream.read(count * header.e_shentsize)
+        rows = [shdr.unpack_from(data, i * header.e_shentsize) for i in range(count)
+                if (i + 1) * header.e_shentsize <= len(data)]
+        strndx = header.e_shstrndx
         if strndx >= len(rows):
             return
         _, _, _, _, str_offset, str_size, *_ = rows[strndx]

@@ -65,18 +65,24 @@ class FdeIndex:
     """The FDEs of one ELF file by pc (link-time), each parsed when a lookup first needs it."""
 
     def __init__(self, elf: Any, headers: Any = None) -> None:
+        """elf: an ElfImage, or pyelftools' ELFFile (with the ElfImage's struct-read headers)."""
         # The CFI sections alone: get_dwarf_info() would also copy all of .debug_info.
         self._structs = DWARFStructs(little_endian=elf.little_endian, dwarf_format=32,
                                      address_size=elf.elfclass // 8)
         self.expr_parser = DWARFExprParser(self._structs)
-        # Their bytes are read now and the ELFFile is not kept: an index outlives its image only
+        # Their bytes are read now and the file is not kept: an index outlives its image only
         # as long as the weak-keyed cache entry, and must not keep the file open after it.
         self._sections: dict[str, tuple[bytes, int]] = {}
         for name in (".eh_frame_hdr", ".eh_frame", ".debug_frame"):
             try:
-                section = _by_name(elf, headers, name)
-                if section is not None and section["sh_type"] != "SHT_NOBITS":
-                    self._sections[name] = (section.data(), section["sh_addr"])
+                if hasattr(elf, "section_data"):  # an ElfImage: read by its headers, no ELFFile made
+                    found = elf.section_data(name)
+                else:
+                    section = _by_name(elf, headers, name)
+                    found = None if section is None or section["sh_type"] == "SHT_NOBITS" else (
+                        section.data(), section["sh_addr"])
+                if found is not None:
+                    self._sections[name] = found
             except Exception:  # pyelftools raises many types on odd sections: that one is not used
                 continue
         self._eh_frame: Optional[CallFrameInfo] = None

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import struct
-import tempfile
 import time
 import zlib
 from dataclasses import field
@@ -289,6 +288,8 @@ def store(index: Any, build_id: Optional[str], info_size: int, kind: str = "inde
     """Write the index atomically (temp file + rename); a failure is one notice, never an error."""
     if not build_id or not cache_enabled() or info_size < CACHE_MIN_INFO or not isinstance(index, PackedIndex):
         return
+    import tempfile  # here: a warm start only reads the cache
+
     directory = cache_dir()
     tmp = None
     try:

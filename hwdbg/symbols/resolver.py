@@ -128,7 +128,7 @@ def _dwarf_for(image: ElfImage) -> Optional[DwarfInfo]:
     A debug file that is unreadable or belongs to another build is skipped with one notice:
     the image's own symbols still work."""
     if image.has_dwarf():
-        return DwarfInfo(image.elf, image.build_id())
+        return DwarfInfo(image, image.build_id())
     debug_path = image.separate_debug_path()
     if debug_path is None:
         return None
@@ -144,7 +144,7 @@ def _dwarf_for(image: ElfImage) -> Optional[DwarfInfo]:
         )
         return None
     image.adopt_symbols_from(debug_image)
-    return DwarfInfo(debug_image.elf, found or wanted) if debug_image.has_dwarf() else None
+    return DwarfInfo(debug_image, found or wanted) if debug_image.has_dwarf() else None
 
 
 class SymbolTable:

@@ -46,7 +46,7 @@ _indexes: "weakref.WeakKeyDictionary[ElfImage, FdeIndex]" = weakref.WeakKeyDicti
 def _index_for(image: ElfImage) -> FdeIndex:
     index = _indexes.get(image)
     if index is None:
-        index = _indexes[image] = FdeIndex(image.elf, image.headers)
+        index = _indexes[image] = FdeIndex(image)
     return index
 
 

@@ -6,11 +6,11 @@ import contextlib
 import gc
 import os
 import sys
-import traceback
 from typing import Any, Iterator, Optional, Sequence
 
 from ..errors import HwdbgError
 from ..version import __version__
+from .argformat import RawDescriptionHelpFormatter
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 EXIT_NO_PTRACE, EXIT_NO_HW = 3, 4
@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="hwdbg", usage="hwdbg [options] [--] PROGRAM [ARGS...]\n       hwdbg [options] -p PID\n"
               "       hwdbg serve [HOST:]PORT PROGRAM [ARGS...] | -p PID   (gdb's remote protocol: "
               "hwdbg serve --help)",
-        description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=DESCRIPTION, epilog=EPILOG, formatter_class=RawDescriptionHelpFormatter,
         allow_abbrev=False)
     parser.add_argument("-ex", "--eval-command", dest="script", action=_Script, const="ex", metavar="CMD",
                         default=[], help="run CMD after loading the program (repeatable; in order with -x)")
@@ -109,7 +109,7 @@ def _probe(json_output: bool) -> int:
 
 def _program_path(name: str) -> str:
     """A name as the shell would find it; a missing one is left for `run` to report."""
-    # Local: the process layer brings python-ptrace, which --help and --version do without.
+    # Local: the process layer brings ctypes and the C library, which --help and --version do without.
     from ..process.launch import find_program
     try:
         return find_program(name)
@@ -207,6 +207,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except Exception as exc:  # a bug: one line, and the target is let go safely
         _close(ctx)
         if opts.debug:
+            import traceback  # here: only --debug prints one
             traceback.print_exc()
         message = str(exc) if isinstance(exc, HwdbgError) else f"internal error: {type(exc).__name__}: {exc}"
         print(f"hwdbg: {message} (rerun with --debug for a traceback)", file=sys.stderr)

@@ -6,7 +6,6 @@ looks like gdb's; ``--json`` prints ``record.to_json()`` for session records and
 """
 from __future__ import annotations
 
-import json
 import os
 from typing import Any, Optional, TextIO
 
@@ -286,11 +285,14 @@ class JsonOutput(Output):
     json = True
 
     def __init__(self, stream: TextIO) -> None:
+        import json  # here: a text session does not need it (~1 ms of every start)
+
         super().__init__(stream)
+        self._dumps = json.dumps
         self._hit_parts: dict[tuple, tuple[str, str]] = {}
 
     def emit(self, obj: dict) -> None:
-        self.write(json.dumps(obj, default=_json_default))
+        self.write(self._dumps(obj, default=_json_default))
 
     def hit(self, hit: rec.Hit, *, full: bool, temporary: bool = False, frame: Optional[FrameShown] = None,
             frame_line: bool = True, location: Optional[int] = None, thread: Optional[str] = None,
@@ -306,7 +308,7 @@ class JsonOutput(Output):
         if parts is None:
             if len(self._hit_parts) > 4096:
                 self._hit_parts.clear()
-            sample = json.dumps(hit.to_json())
+            sample = self._dumps(hit.to_json())
             head = sample[:sample.index('"tid": ') + len('"tid": ')]
             tail = sample[sample.index(', "function": '):]
             parts = self._hit_parts[key] = (head, tail)

@@ -7,6 +7,7 @@ measured ones of /work/shared/notes/debug-registers.md (sections cited per test)
 """
 from __future__ import annotations
 
+import ctypes
 import errno
 import os
 import resource
@@ -17,7 +18,6 @@ from pathlib import Path
 
 import pytest
 from elftools.elf.elffile import ELFFile
-from ptrace.binding import ptrace_setoptions, ptrace_traceme
 
 from hwdbg.arch import BpType, Chunk
 from hwdbg.arch.x86_64 import EFLAGS_RF, X86_64
@@ -34,6 +34,22 @@ TIMEOUT = 5.0
 
 
 # ---------------------------------------------------------------- helpers
+
+
+_libc_ptrace = ctypes.CDLL(None, use_errno=True).ptrace
+_libc_ptrace.argtypes = (ctypes.c_long, ctypes.c_long, ctypes.c_ulong, ctypes.c_ulong)
+_libc_ptrace.restype = ctypes.c_long
+
+
+def ptrace_traceme() -> None:
+    """PTRACE_TRACEME in the child: the exec that follows stops it for its parent."""
+    if _libc_ptrace(0, 0, 0, 0) == -1:
+        raise OSError(ctypes.get_errno(), "PTRACE_TRACEME")
+
+
+def ptrace_setoptions(pid: int, options: int) -> None:
+    if _libc_ptrace(sc.PTRACE_SETOPTIONS, pid, 0, options) == -1:
+        raise OSError(ctypes.get_errno(), "PTRACE_SETOPTIONS")
 
 
 def symbols(exe: Path) -> dict[str, tuple[int, int]]:

@@ -479,7 +479,7 @@ def test_dwarf_is_lazy(exe):
 def test_struct_read_headers_agree_with_pyelftools(exe, build_target, path):
     """Load segments, TLS, the dynamic segment, build-id and which debug sections exist, read
     from the headers with struct (symbols/elfheaders.py), are what pyelftools reads."""
-    from hwdbg.symbols.elfheaders import Headers
+    from hwdbg.symbols.elfheaders import Headers, file_header
 
     if path == "exe":
         path = str(exe)
@@ -493,7 +493,11 @@ def test_struct_read_headers_agree_with_pyelftools(exe, build_target, path):
         pytest.skip("not installed here")
     image = ElfImage(path)
     elf = image.elf
-    headers = Headers(elf, elf.stream)
+    header = file_header(elf.stream)
+    from elftools.elf.enums import ENUM_E_TYPE
+    assert (header.little_endian, header.elfclass, header.e_type, header.e_entry) == (
+        elf.little_endian, elf.elfclass, ENUM_E_TYPE[elf.header["e_type"]], elf.header["e_entry"])
+    headers = Headers(header, elf.stream)
     segments = [(s["p_type"], s["p_offset"], s["p_vaddr"], s["p_filesz"], s["p_memsz"], s["p_align"])
                 for s in elf.iter_segments()]
     from elftools.elf.enums import ENUM_P_TYPE_BASE

@@ -162,7 +162,9 @@ def test_full_cache_directory(build_target, notices, monkeypatch):
     def full(*args, **kwargs):
         return os.open("/dev/full", os.O_WRONLY), os.path.join(name_index.cache_dir(), ".x.tmp")
 
-    monkeypatch.setattr(name_index.tempfile, "mkstemp", full)
+    import tempfile  # hwdbg.symbols.index imports it where it writes
+
+    monkeypatch.setattr(tempfile, "mkstemp", full)
     exe = build_target("sym_globals")
     var = SymbolTable(exe).lookup("config")
     assert var.ctype is not None and var.ctype.name == "struct config"

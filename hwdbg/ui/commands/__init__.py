@@ -14,7 +14,6 @@ verbatim (``raw_split``), so that ``print 'a' + 1`` or ``set var x = (int) y`` s
 from __future__ import annotations
 
 import argparse
-import difflib
 import enum
 import re
 import shlex
@@ -23,6 +22,7 @@ from typing import Any, Callable, Optional, Sequence
 
 from ...errors import UsageError
 from ...recordtype import record
+from ..argformat import HelpFormatter
 
 
 class Category(str, enum.Enum):
@@ -53,6 +53,7 @@ class CommandParser(argparse.ArgumentParser):
 
     def __init__(self, prog: str, **kwargs: Any) -> None:
         kwargs.setdefault("add_help", False)
+        kwargs.setdefault("formatter_class", HelpFormatter)
         kwargs.setdefault("allow_abbrev", False)
         self.declared: tuple[dict, list[tuple[str, tuple, dict]]] = (dict(prog=prog, **kwargs), [])
         self._built = False
@@ -293,6 +294,8 @@ class Registry:
         matches = sorted({c.name for n, c in self._names.items() if n.startswith(word)})
         if word and matches:
             raise UsageError(f'ambiguous command "{prefix}{printable(word)}": {", ".join(matches)}')
+        import difflib  # here: only an unknown command needs it
+
         close = difflib.get_close_matches(word, self._names, n=1)
         hint = f'; did you mean "{prefix}{close[0]}"?' if close else f'; try "help{" " + self.name if self.name else ""}"'
         raise UsageError(f'undefined command: "{prefix}{printable(word)}"{hint}')
