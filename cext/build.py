@@ -23,13 +23,14 @@ struct hwdbg_dwarf_sections {
     const unsigned char *addr; size_t addr_len;
     const unsigned char *ranges; size_t ranges_len;        /* .debug_ranges (DWARF 2-4) */
     const unsigned char *rnglists; size_t rnglists_len;    /* .debug_rnglists (DWARF 5) */
+    unsigned long long info_base;  /* the .debug_info offset of info[0]: a window from one unit on */
 };
 struct hwdbg_die_rec {
     unsigned long long offset, cu_offset;
     unsigned long long value;    /* variable: static address; subprogram: low_pc */
     unsigned long long high;     /* subprogram: end of its code */
     unsigned long long origin;   /* DW_AT_specification / DW_AT_abstract_origin, a section offset */
-    long long name_off;          /* -1: no DW_AT_name */
+    long long name_off;          /* -1: no DW_AT_name; in .debug_info, from the start of the window */
     int name_sec;                /* 0 .debug_info (inline string), 1 .debug_str, 2 .debug_line_str */
     int tag;
     int flags;                   /* 1 declaration, 2 static address, 4 pc range, 8 has a type, 64 thread-local,

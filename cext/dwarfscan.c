@@ -179,7 +179,8 @@ static unsigned long long ds_index(const unsigned char *sec, size_t len, unsigne
 static int ds_open_unit(struct hwdbg_dwarf_sections *s, unsigned long long unit_off, struct ds_unit *u,
                         unsigned long long *abbrev_off)
 {
-    u->p = s->info + unit_off; u->end = s->info + s->info_len; u->bad = 0;
+    if (unit_off < s->info_base) return -1;
+    u->p = s->info + (unit_off - s->info_base); u->end = s->info + s->info_len; u->bad = 0;
     unsigned long long length = ds_fixed(u, 4);
     u->offset_size = 4;
     if (length == 0xffffffffULL) { length = ds_fixed(u, 8); u->offset_size = 8; }
@@ -207,7 +208,7 @@ int hwdbg_dwarf_scan(struct hwdbg_dwarf_sections *s, unsigned long long *offset,
                      struct hwdbg_die_rec *out, int max_out)
 {
     int n = 0;
-    while (*offset + 11 <= s->info_len) {
+    while (*offset + 11 <= s->info_base + s->info_len) {
         struct ds_unit u;
         unsigned long long unit_off = *offset, abbrev_off;
         if (ds_open_unit(s, unit_off, &u, &abbrev_off) < 0) return -1;
@@ -219,7 +220,7 @@ int hwdbg_dwarf_scan(struct hwdbg_dwarf_sections *s, unsigned long long *offset,
         unsigned long long str_base = 8, addr_base = 8;
         int ok = 1;
         while (u.p < u.end && !u.bad) {
-            unsigned long long die_off = u.p - s->info;
+            unsigned long long die_off = s->info_base + (u.p - s->info);
             unsigned long code = ds_uleb(&u);
             if (code == 0) { if (--depth <= 0) break; continue; }
             struct ds_abbrev *a = ds_find(abbrevs, nabbrev, code);
@@ -307,14 +308,14 @@ int hwdbg_dwarf_scan(struct hwdbg_dwarf_sections *s, unsigned long long *offset,
                 }
             }
             if (a->children) {
-                if (top && sibling > die_off && sibling < (unsigned long long)(u.end - s->info)) {
-                    u.p = s->info + sibling;  /* skip the subtree */
+                if (top && sibling > die_off && sibling < s->info_base + (u.end - s->info)) {
+                    u.p = s->info + (sibling - s->info_base);  /* skip the subtree */
                 } else depth++;
             } else if (unit_die) break;  /* a unit without children */
         }
         ds_free(abbrevs, nabbrev);
         if (!ok || u.bad) { n = start_n; return n ? n : -1; }
-        *offset = u.end - s->info;
+        *offset = s->info_base + (u.end - s->info);
     }
     return n;
 }

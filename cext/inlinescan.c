@@ -78,7 +78,7 @@ int hwdbg_inline_scan(struct hwdbg_dwarf_sections *s, unsigned long long *offset
                       struct hwdbg_die_rec *out, int max_out)
 {
     int n = 0;
-    while (*offset + 11 <= s->info_len) {
+    while (*offset + 11 <= s->info_base + s->info_len) {
         struct ds_unit u;
         unsigned long long unit_off = *offset, abbrev_off;
         if (ds_open_unit(s, unit_off, &u, &abbrev_off) < 0) return n ? n : -1;
@@ -89,7 +89,7 @@ int hwdbg_inline_scan(struct hwdbg_dwarf_sections *s, unsigned long long *offset
         unsigned long long str_base = 8;
         struct is_bases b = { 0, 8, 12, 0 };
         while (u.p < u.end && !u.bad) {
-            unsigned long long die_off = u.p - s->info;
+            unsigned long long die_off = s->info_base + (u.p - s->info);
             unsigned long code = ds_uleb(&u);
             if (code == 0) { if (--depth <= 0) break; continue; }
             struct ds_abbrev *a = ds_find(abbrevs, nabbrev, code);
@@ -172,7 +172,7 @@ int hwdbg_inline_scan(struct hwdbg_dwarf_sections *s, unsigned long long *offset
         }
         ds_free(abbrevs, nabbrev);
         if (!ok || u.bad) return start_n ? start_n : -1;
-        *offset = u.end - s->info;
+        *offset = s->info_base + (u.end - s->info);
     }
     return n;
 }

@@ -86,13 +86,13 @@ class FileWindow:
     def tell(self) -> int:
         return self.pos
 
-    def prefix(self, end: int) -> bytes:
-        """The section's first ``end`` bytes, read in one go and not kept (the C scanner reads
+    def span(self, start: int, end: int) -> bytes:
+        """The section's bytes [start, end), read in one go and not kept (the C scanner reads
         one unit's names from them)."""
         end = min(end, self._size)
         if self._whole is not None:
-            return self._whole[:end]
-        return os.pread(self._file.fileno(), end, self._offset) if end > 0 else b""
+            return self._whole[start:end]
+        return os.pread(self._file.fileno(), end - start, self._offset + start) if end > start else b""
 
     def whole(self) -> bytes:
         """All the section's bytes (read now, the first time)."""

@@ -126,15 +126,15 @@ def section_bytes(descriptor) -> bytes:
     return stream.read(descriptor.size)
 
 
-def _section_prefix(descriptor, end: int) -> bytes:
-    """The first ``end`` bytes of a section."""
+def _section_span(descriptor, start: int, end: int) -> bytes:
+    """Bytes [start, end) of a section."""
     if descriptor is None:
         return b""
     end = min(end, descriptor.size)
-    if hasattr(descriptor.stream, "prefix"):  # a LazySection (symbols/sections.py)
-        return descriptor.stream.prefix(end)
-    descriptor.stream.seek(0)
-    return descriptor.stream.read(end)
+    if hasattr(descriptor.stream, "span"):  # a LazySection (symbols/sections.py)
+        return descriptor.stream.span(start, end)
+    descriptor.stream.seek(start)
+    return descriptor.stream.read(end - start)
 
 
 class ScanError(Exception):
@@ -154,9 +154,10 @@ def scan(dwarf, path: str, start: int = 0, end: Optional[int] = None, strings: O
     except HwdbgError as e:
         raise ScanError(f"{path}: {e}") from None
     try:
-        # One unit's scan reads .debug_info only up to that unit's end (a compressed section
-        # is then inflated no further).
-        info = section_bytes(dwarf.debug_info_sec) if end is None else _section_prefix(dwarf.debug_info_sec, end)
+        # One unit's scan reads that unit's bytes alone (of a compressed section, the cached
+        # blocks they lie in, or inflated no further than its end).
+        base = 0 if end is None else start
+        info = section_bytes(dwarf.debug_info_sec) if end is None else _section_span(dwarf.debug_info_sec, start, end)
         abbrev = section_bytes(dwarf.debug_abbrev_sec)
         str_offsets = section_bytes(dwarf.debug_str_offsets_sec)
         addr = section_bytes(dwarf.debug_addr_sec)
@@ -175,6 +176,7 @@ def scan(dwarf, path: str, start: int = 0, end: Optional[int] = None, strings: O
     sections.addr, sections.addr_len = keep[3], len(addr)
     sections.ranges, sections.ranges_len = keep[4], len(ranges)
     sections.rnglists, sections.rnglists_len = keep[5], len(rnglists)
+    sections.info_base = base
     scanner = lib.hwdbg_inline_scan if inlines else lib.hwdbg_dwarf_scan
     if strings is None:
         strings = {1: bytes(section_bytes(dwarf.debug_str_sec)), 2: bytes(section_bytes(dwarf.debug_line_str_sec))}
@@ -185,12 +187,13 @@ def scan(dwarf, path: str, start: int = 0, end: Optional[int] = None, strings: O
     chunks: list[bytes] = []
     started = time.monotonic()
     shown = False
-    while offset[0] < len(info):
+    limit = base + len(info)
+    while offset[0] < limit:
         count = scanner(sections, offset, out, size)
         if count < 0:
             raise ScanError(f"{path}: unreadable DWARF unit at .debug_info+{offset[0]:#x}")
-        if count == 0 and offset[0] < len(info):
-            if offset[0] + 11 > len(info):
+        if count == 0 and offset[0] < limit:
+            if offset[0] + 11 > limit:
                 break
             size *= 4  # one unit has more top-level DIEs than the buffer holds
             out = ffi.new("struct hwdbg_die_rec[]", size)
@@ -198,7 +201,7 @@ def scan(dwarf, path: str, start: int = 0, end: Optional[int] = None, strings: O
         chunks.append(ffi.buffer(out, count * rec_size)[:])
         if OPTIONS.progress is not None and (shown or time.monotonic() - started > PROGRESS_AFTER):
             shown = True
-            OPTIONS.progress(path, (offset[0] - start) / max(len(info) - start, 1))
+            OPTIONS.progress(path, (offset[0] - start) / max(limit - start, 1))
     if shown:
         OPTIONS.progress(path, 1.0)
     index = _pack(ffi, lib, b"".join(chunks), rec_size, info, strings[1], strings[2])

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import io
 import zlib
-from typing import Optional
+from typing import Any, Iterator, Optional
 
 from elftools.common.exceptions import ELFError
 from elftools.dwarf.dwarfinfo import DebugSectionDescriptor
@@ -65,14 +65,14 @@ class LazySection(io.BytesIO):
         io.BytesIO.seek(self, window.pos)
         return getattr(self, name)(*args) if name else None
 
-    def prefix(self, end: int):
-        """The section's first ``end`` bytes, not copied when they are the file's own."""
-        self.seek(0)  # read now, if not yet; a compressed section is inflated that far only
+    def span(self, start: int, end: int):
+        """The section's bytes [start, end), not copied when they are the file's own."""
+        self.seek(start)  # read now, if not yet; a compressed section is read that far only
         data = self.__dict__.get("_data")
         if data is not None:
-            return memoryview(data)[:end]
+            return memoryview(data)[start:end]
         window = self.__dict__.get("_window")
-        return window.prefix(end) if window is not None else self.read(end)
+        return window.span(start, end) if window is not None else self.read(end - start)
 
     def whole(self):
         """All the section's bytes, as ``getbuffer()`` but never a copy: BytesIO's getbuffer
@@ -80,6 +80,8 @@ class LazySection(io.BytesIO):
         self.seek(0)
         if "_window" in self.__dict__:
             self._read_whole()
+        if "_inflating" in self.__dict__:
+            self._inflating.complete()
         data = self.__dict__.get("_data")
         return memoryview(data) if data is not None else self.getbuffer()
 
@@ -98,7 +100,10 @@ def _window(section) -> Optional[FileWindow]:
 class _Inflating:
     """A zlib-compressed section decompressed only as far as reads reach: one unit of libc's
     debug file (its line table, its DIEs) costs the bytes before it, not the whole section.
-    Reads and seeks go through here until the end is reached, then BytesIO's own methods."""
+    With the cache (symbols/inflated.py) a read takes the cached blocks it covers, and nothing
+    before them is inflated; bytes no block holds are inflated from the section's start (zlib
+    cannot begin in the middle). Reads and seeks go through here until the stream holds the
+    whole section, then BytesIO's own methods."""
 
     def __init__(self, stream: io.BytesIO, section, build_id: Optional[str] = None) -> None:
         self._stream, self._section = stream, section
@@ -107,44 +112,87 @@ class _Inflating:
         self._end = section["sh_offset"] + section["sh_size"]
         self._size = section.data_size
         self._inflater = zlib.decompressobj()
-        self._have = 0  # bytes out of the inflater; those of the cache may be more
+        self._have = 0  # bytes out of the inflater, in the stream from its start
+        self._blocks: dict[int, bytes] = {}  # cached blocks read so far, past those bytes
+        self._cached: Optional[inflated.Blocks] = None
         self.cache_key = inflated.key(build_id, section.stream, section, self._size)
-        self.stored = 0  # bytes read from the cache (the inflater starts again at 0 past them)
         if self.cache_key is not None:
-            start = inflated.load(self.cache_key)
-            if start:
-                io.BytesIO.__init__(stream, start)  # shared, not copied, until the inflater writes past it
-                self.stored = len(start)
-                if self.stored >= self._size:
-                    stream._data = start  # the whole section: whole() and prefix() view it
+            self._cached = inflated.load(self.cache_key)
             inflated.keep(self)
             stream._inflating = self  # alive as long as the stream, for the store at exit
         for name, method in (("read", self.read), ("readinto", self.readinto), ("seek", self.seek)):
             setattr(stream, name, method)
         for name in ("readline", "getbuffer", "getvalue"):
             setattr(stream, name, functools.partial(self._whole, name))
-        if self.stored >= self._size:
-            self._done()
+
+    @property
+    def stored(self) -> int:
+        """How many of the section's bytes its cache file holds."""
+        return self._cached.stored if self._cached is not None else 0
+
+    def _known_blocks(self) -> set[int]:
+        """The blocks whose bytes are all known (inflated, or read from the cache)."""
+        whole = -(-self._size // inflated.BLOCK) if self._have >= self._size else self._have // inflated.BLOCK
+        return set(range(whole)) | set(self._blocks)
+
+    def _trusted(self) -> set[int]:
+        cached = self._cached
+        return set(cached.table) if cached is not None and not cached.damaged else set()
 
     @property
     def known(self) -> int:
-        """How many bytes of the section's start are known (inflated or read from the cache)."""
-        return max(self._have, self.stored)
+        """How many of the section's bytes a store would keep."""
+        return sum(inflated.block_length(n, self._size) for n in self._known_blocks() | self._trusted())
 
-    def start(self) -> memoryview:
-        """The section's start known so far: a view of the stream's buffer, not a copy (the
-        stream cannot grow while it is held: release it, a ``with`` block does)."""
-        return io.BytesIO.getbuffer(self._stream)[:self.known]
+    def worth_storing(self) -> bool:
+        """Are blocks known that the cache file lacks (or is it damaged), and enough of them?"""
+        fresh = self._known_blocks() - self._trusted()
+        damaged = self._cached is not None and self._cached.damaged
+        return (bool(fresh) or damaged) and self.known >= inflated.MIN_BYTES
+
+    def blocks_to_store(self, view: memoryview) -> Iterator[tuple[int, Any]]:
+        """(number, bytes) of every block a store keeps; ``view`` is the stream's buffer."""
+        known = self._known_blocks()
+        for number in sorted(known | self._trusted()):
+            start = number * inflated.BLOCK
+            if number in self._blocks:
+                yield number, self._blocks[number]
+            elif number in known:
+                yield number, view[start:start + inflated.block_length(number, self._size)]
+            else:
+                data = self._cached.read(number)  # kept from the file being replaced
+                if data is not None:
+                    yield number, data
+
+    def view(self) -> memoryview:
+        """The stream's buffer, not a copy (the stream cannot grow while it is held: release
+        it, a ``with`` block does)."""
+        return io.BytesIO.getbuffer(self._stream)
 
     def _done(self) -> None:
         for name in STREAM_METHODS:  # all there: BytesIO's own methods from now on
             self._stream.__dict__.pop(name, None)
         self._section = None
+        self._blocks.clear()
+
+    def _from_cache(self, start: int, end: int) -> bool:
+        """Are bytes [start, end) past the inflated ones in cached blocks (read now if need be)?"""
+        cached = self._cached
+        if cached is None:
+            return False
+        block = inflated.BLOCK
+        for number in range(max(start, self._have) // block, -(-end // block)):
+            if number not in self._blocks:
+                data = cached.read(number)
+                if data is None:
+                    return False
+                self._blocks[number] = data
+        return True
 
     def _reach(self, end: int) -> None:
         stream = self._stream
         end = min(end, self._size)
-        if self._have >= end or self.stored >= end:
+        if self._have >= end:
             return
         pos = io.BytesIO.tell(stream)
         io.BytesIO.seek(stream, self._have)
@@ -168,26 +216,60 @@ class _Inflating:
             io.BytesIO.write(stream, data)
             self._have += len(data)
         io.BytesIO.seek(stream, pos)
+        for number in [n for n in self._blocks if (n + 1) * inflated.BLOCK <= self._have]:
+            del self._blocks[number]  # the inflated bytes have them now
         if self._have >= self._size or self._inflater.eof or (
                 self._next >= self._end and not self._inflater.unconsumed_tail):
             self._done()
 
     def read(self, size: int = -1) -> bytes:
-        pos = io.BytesIO.tell(self._stream)
-        self._reach(self._size if size is None or size < 0 else pos + size)
-        return io.BytesIO.read(self._stream, size)
+        stream = self._stream
+        pos = io.BytesIO.tell(stream)
+        end = self._size if size is None or size < 0 else min(pos + size, self._size)
+        if pos >= end:
+            return b""
+        if end <= self._have or not self._from_cache(pos, end):
+            self._reach(end)
+            return io.BytesIO.read(stream, size)
+        parts = [io.BytesIO.read(stream, self._have - pos)] if pos < self._have else []
+        at = max(pos, self._have)
+        while at < end:
+            number, offset = divmod(at, inflated.BLOCK)
+            piece = self._blocks[number][offset:offset + end - at]
+            parts.append(piece)
+            at += len(piece)
+        io.BytesIO.seek(stream, end)
+        return parts[0] if len(parts) == 1 else b"".join(parts)
 
     def readinto(self, buffer) -> int:
-        self._reach(io.BytesIO.tell(self._stream) + len(buffer))
-        return io.BytesIO.readinto(self._stream, buffer)
+        data = self.read(len(buffer))
+        buffer[:len(data)] = data
+        return len(data)
 
     def seek(self, pos: int, whence: int = 0) -> int:
-        if whence == 2:
-            self._reach(self._size)
+        if whence == 2:  # from the section's end, which the stream may not have reached
+            return io.BytesIO.seek(self._stream, max(self._size + pos, 0))
         return io.BytesIO.seek(self._stream, pos, whence)
 
+    def complete(self) -> None:
+        """All the section in the stream: in one read when the cache holds every block (the
+        bytes read become the stream's buffer, not copied: ``_data``), else inflated."""
+        if self._section is None:
+            return  # all there already
+        stream = self._stream
+        data = self._cached.read_all() if self._cached is not None else None
+        if data is not None:
+            pos = io.BytesIO.tell(stream)
+            io.BytesIO.__init__(stream, data)
+            io.BytesIO.seek(stream, pos)
+            stream._data = data
+            self._have = self._size
+            self._done()
+        else:
+            self._reach(self._size)
+
     def _whole(self, name: str, *args):
-        self._reach(self._size)
+        self.complete()
         return getattr(io.BytesIO, name)(self._stream, *args)
 
 

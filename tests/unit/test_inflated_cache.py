@@ -64,6 +64,7 @@ def test_a_read_past_the_cached_start_inflates_from_the_beginning(build_target, 
     from hwdbg.symbols import sections
 
     monkeypatch.setattr(sections, "INFLATE_STEP", 64)
+    monkeypatch.setattr(inflated, "BLOCK", 64)
     exe = build_target("sym_globals", cflags=("-gz",))
     expected = ElfImage(exe).elf.get_section_by_name(".debug_info").data()
     _, inflater = _info(_dwarf(exe))
@@ -139,3 +140,64 @@ def test_a_whole_cached_section_is_the_bytes_read_back_not_a_copy(build_target, 
     assert view.obj is stream._data and type(view.obj) is bytes and view == expected
     stream.seek(7)
     assert stream.read(9) == expected[7:16]
+
+
+def test_a_warm_read_far_into_a_section_reads_only_its_blocks(build_target, cache, monkeypatch):
+    """The cache is read block by block: a read at the section's end takes the blocks it
+    covers, and nothing before them is inflated or read."""
+    monkeypatch.setattr(inflated, "BLOCK", 256)
+    exe = build_target("sym_globals", cflags=("-gz",))
+    expected = ElfImage(exe).elf.get_section_by_name(".debug_info").data()
+    assert len(expected) > 4 * 256
+    stream, _ = _info(_dwarf(exe))
+    assert stream.getvalue() == expected
+    inflated.store_all()
+    stream, inflater = _info(_dwarf(exe))
+    assert inflater.stored == len(expected) and set(inflater._blocks) == {0}
+    at = len(expected) - 300  # in the last two blocks
+    stream.seek(at)
+    assert stream.read(1000) == expected[at:]
+    last = (len(expected) - 1) // 256
+    assert inflater._have == 0 and set(inflater._blocks) == {0, last - 1, last}
+    stream.seek(-5, 2)
+    assert stream.tell() == len(expected) - 5 and stream.read() == expected[-5:]
+    buffer = bytearray(10)
+    stream.seek(250)
+    assert stream.readinto(buffer) == 10 and bytes(buffer) == expected[250:260]  # across two blocks
+    assert inflater._have == 0
+
+
+def test_a_damaged_block_is_inflated_instead_and_the_file_healed(build_target, cache, monkeypatch):
+    monkeypatch.setattr(inflated, "BLOCK", 256)
+    exe = build_target("sym_globals", cflags=("-gz",))
+    expected = ElfImage(exe).elf.get_section_by_name(".debug_info").data()
+    stream, _ = _info(_dwarf(exe))
+    assert stream.getvalue() == expected
+    inflated.store_all()
+    [path] = cache.glob("*.debug_info.inflated")
+    data = bytearray(path.read_bytes())
+    at = len(data) - len(expected) + 3 * 256 + 17  # a byte of block 3 (the blocks end the file, in order)
+    data[at] ^= 0x01
+    path.write_bytes(bytes(data))
+    stream, inflater = _info(_dwarf(exe))  # block 0 is sound
+    assert inflater.stored == len(expected) and inflater._have == 0
+    stream.seek(3 * 256)
+    assert stream.read(256) == expected[3 * 256:4 * 256]  # not the damaged bytes: inflated
+    assert inflater.stored == 0 and inflater._have >= 4 * 256
+    inflated.store_all()
+    stream, inflater = _info(_dwarf(exe))
+    stream.seek(3 * 256)
+    assert stream.read(256) == expected[3 * 256:4 * 256] and inflater._have == 0  # healed: from the cache
+
+
+def test_a_cache_file_of_the_previous_format_is_not_used(build_target, cache):
+    exe = build_target("sym_globals", cflags=("-gz",))
+    expected = ElfImage(exe).elf.get_section_by_name(".debug_info").data()
+    _main_line(exe)
+    inflated.store_all()
+    [path] = cache.glob("*.debug_info.inflated")
+    data = bytearray(path.read_bytes())
+    data[8:12] = (1).to_bytes(4, "little")  # format version 1: one run of bytes from the start
+    path.write_bytes(bytes(data))
+    stream, inflater = _info(_dwarf(exe))
+    assert inflater.stored == 0 and stream.getvalue() == expected

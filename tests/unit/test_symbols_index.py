@@ -386,3 +386,50 @@ def test_abbreviation_tables_agree_with_pyelftools(build_target, path):
             assert [(s.name, s.form, s.get("value") if s.form == "DW_FORM_implicit_const" else None)
                     for s in decl["attr_spec"]] == [(s.name, s.form, s.value) for s in mine["attr_spec"]]
     assert dwarf.get_abbrev_table(offsets[0])._abbrev_map.keys() == abbrev.parse_table(data, offsets[0]).keys()
+
+
+UNIT = """static int hidden_{n} = {n};
+int shared_{n}[{n} + 1];
+struct rec_{n} {{ long a; char name[8]; }} record_{n};
+static int helper_{n}(int x) {{ return x + hidden_{n}; }}
+int entry_{n}(int x) {{ return helper_{n}(x) + shared_{n}[0] + (int)record_{n}.a; }}
+"""
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_a_unit_far_into_the_section_is_scanned_from_its_own_bytes(tmp_path, compress, monkeypatch):
+    """A later unit's names, read from that unit's bytes alone (a window on .debug_info), are those
+    the whole section's scan finds in it; of a compressed section, from the cached blocks alone."""
+    from hwdbg.symbols import inflated
+
+    monkeypatch.setattr(name_index, "OPTIONS", name_index.Options(cache_dir=str(tmp_path / "cache")))
+    monkeypatch.setattr(inflated, "MIN_BYTES", 0)
+    monkeypatch.setattr(inflated, "BLOCK", 512)
+    monkeypatch.delenv("HWDBG_NO_INDEX_CACHE", raising=False)
+    sources = []
+    for n in range(6):
+        sources.append(tmp_path / f"u{n}.c")
+        sources[-1].write_text(UNIT.format(n=n))
+    (tmp_path / "main.c").write_text("int entry_0(int);\nint main(void) { return entry_0(1); }\n")
+    exe = tmp_path / "units"
+    subprocess.run(["gcc", "-g", "-O0", *(["-gz"] if compress else []), "-o", str(exe), str(tmp_path / "main.c"),
+                    *map(str, sources)], check=True)
+    whole_dwarf = DwarfInfo(ElfImage(exe), ElfImage(exe).build_id())
+    whole = name_index.scan(whole_dwarf._dwarf, str(exe))
+    by_unit: dict[int, set] = {}
+    for table in ("variables", "functions"):
+        for name, entries in getattr(whole, table).items():
+            for entry in entries:
+                by_unit.setdefault(whole_dwarf._die(entry[-1]).cu.cu_offset, set()).add((table, name, entry[:-1]))
+    inflated.store_all()  # a compressed section's blocks, all known now, kept
+    dwarf = DwarfInfo(ElfImage(exe), ElfImage(exe).build_id())
+    units = dwarf._units()
+    assert len(units) == 7 and units[-1].cu_offset > 2 * inflated.BLOCK
+    for cu in reversed(units):
+        one = name_index.scan(dwarf._dwarf, str(exe), cu.cu_offset, cu.cu_offset + cu.size)
+        found = {(table, name, entry[:-1]) for table in ("variables", "functions")
+                 for name, entries in getattr(one, table).items() for entry in entries}
+        assert found == by_unit.get(cu.cu_offset, set()), cu.cu_offset
+        assert _plain(one, dwarf) == _plain(dwarf._unit_names_slowly(cu), dwarf)
+    if compress:
+        assert dwarf._dwarf.debug_info_sec.stream._inflating._have == 0  # nothing inflated
