@@ -12,7 +12,7 @@ class AddressRanges:
 
     def __init__(self, data: bytes, little_endian: bool = True) -> None:
         order = "<" if little_endian else ">"
-        word, long = struct.Struct(order + "I"), struct.Struct(order + "Q")
+        word = struct.Struct(order + "I")
         header32 = struct.Struct(order + "IHIBB")  # unit_length, version, debug_info offset, sizes
         header64 = struct.Struct(order + "xxxxQHQBB")  # after 0xffffffff: the 64-bit format
         pairs = {4: struct.Struct(order + "II"), 8: struct.Struct(order + "QQ")}

@@ -17,8 +17,8 @@ from elftools.elf.elffile import ELFFile
 
 from hwdbg.symbols import index as name_index
 from hwdbg.symbols import sections
-from hwdbg.symbols.elf import ElfImage
 from hwdbg.symbols.aranges import AddressRanges
+from hwdbg.symbols.elf import ElfImage
 from hwdbg.symbols.dwarf_lines import LineTables, _UnitLines
 from hwdbg.symbols.dwarf_types import (
     AGGREGATE_KEYWORDS, NAMED_TYPE_TAGS, PARSE_ERRORS, SMALL_DEBUG_INFO, VOID, DW_OP_GNU_addr_index,

@@ -433,3 +433,20 @@ def test_a_unit_far_into_the_section_is_scanned_from_its_own_bytes(tmp_path, com
         assert _plain(one, dwarf) == _plain(dwarf._unit_names_slowly(cu), dwarf)
     if compress:
         assert dwarf._dwarf.debug_info_sec.stream._inflating._have == 0  # nothing inflated
+
+
+def test_address_ranges_of_libcs_debug_file_agree_with_pyelftools():
+    """2,000 ranges of as many units (libc6-dbg): every start, end and last byte finds the unit pyelftools finds."""
+    from hwdbg.symbols.aranges import AddressRanges
+    from test_symbols import LIBC
+
+    debug = ElfImage(LIBC).separate_debug_path() if Path(LIBC).exists() else None
+    if debug is None:
+        pytest.skip("libc's debug file is not installed (libc6-dbg)")
+    dwarf = DwarfInfo(ElfImage(debug))._dwarf
+    ours = AddressRanges(bytes(name_index.section_bytes(dwarf.debug_aranges_sec)))
+    theirs = dwarf.get_aranges()
+    assert len(theirs.entries) > 1000
+    for entry in theirs.entries:
+        for addr in (entry.begin_addr, entry.begin_addr + entry.length - 1, entry.begin_addr + entry.length):
+            assert ours.unit_at(addr) == theirs.cu_offset_at_addr(addr), hex(addr)
