@@ -516,3 +516,24 @@ def test_struct_read_headers_agree_with_pyelftools(exe, build_target, path):
     assert image.has_dwarf() == has
     loads = [s for s in elf.iter_segments() if s["p_type"] == "PT_LOAD"]
     assert image.load_ranges() == [(s["p_vaddr"], s["p_vaddr"] + s["p_memsz"]) for s in loads]
+
+
+def test_layout_build_id_and_debug_file_need_no_pyelftools_file(build_target):
+    """An attach opens every file the process maps; pyelftools' ELFFile (~0.4 ms, its construct
+    structs) is made only for a file whose DWARF or symbol table is read."""
+    exe = build_target("sym_globals")
+    image = ElfImage(exe)
+    assert image.load_ranges() and image.build_id() and image.has_dwarf() and image.has_symtab()
+    image.separate_debug_path()
+    image.read_bytes(image.load_ranges()[0][0], 4)
+    assert image._elf is None
+    assert image.get_symbol("main") is not None
+    assert image.elf.header["e_type"] in ("ET_EXEC", "ET_DYN")
+
+
+def test_a_file_that_is_not_elf_is_one_clear_error(tmp_path):
+    for body in (b"", b"\x7fEL", b"#!/bin/sh\necho hi\n", b"\x7fELF\x09\x01" + bytes(58)):
+        path = tmp_path / "not-elf"
+        path.write_bytes(body)
+        with pytest.raises(SymbolError, match="is not an ELF file"):
+            ElfImage(path)
