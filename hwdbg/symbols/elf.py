@@ -16,73 +16,18 @@ from hwdbg.symbols.elfheaders import (
     ET_DYN, PT_DYNAMIC, PT_LOAD, PT_TLS, SHT_NOBITS, Headers, SectionHeader, Segment, build_id, file_header,
     read_section,
 )
+from hwdbg.symbols.elfsym import (
+    BINDING_NAMES, SHN_ABS, SHN_UNDEF, STT_FILE, STT_SECTION, STT_TLS, Symbol, merge_named, preferred, symbol_kind,
+)
 
 PAGE_SIZE = mmap.PAGESIZE  # the granularity the kernel maps segments with
 DEBUG_ROOT = "/usr/lib/debug"
 
-# ELF constants used when decoding the symbol tables by hand (much faster than
-# letting pyelftools build a construct Container per symbol on a big library).
-STT_OBJECT, STT_FUNC, STT_SECTION, STT_FILE, STT_COMMON, STT_TLS, STT_GNU_IFUNC = 1, 2, 3, 4, 5, 6, 10
-STB_LOCAL, STB_GLOBAL, STB_WEAK, STB_GNU_UNIQUE = 0, 1, 2, 10
 SHF_COMPRESSED = 0x800
-SHN_UNDEF, SHN_ABS = 0, 0xFFF1
-BINDING_NAMES = {STB_LOCAL: "local", STB_GLOBAL: "global", STB_WEAK: "weak", STB_GNU_UNIQUE: "global"}
-BINDING_RANK = {"global": 0, "weak": 1, "local": 2}
 # Lookups in one file answered by a pass in C over its symbol table, before the whole table
 # is built in Python (tens of ms for a big program): a debugger that attaches and watches
 # one variable makes a handful; stepping makes hundreds.
 LAZY_QUERIES = 64
-
-
-class Symbol(NamedTuple):
-    """A defined symbol; ``value`` is its link-time address. A named tuple, not a frozen
-    dataclass: a big program has tens of thousands, built at every start."""
-
-    name: str
-    value: int
-    size: int
-    kind: str  # 'func' | 'object' | 'tls' (value: offset in the TLS block) | 'other'
-    binding: str = "global"  # 'global' | 'weak' | 'local'
-
-
-def symbol_kind(sym_type: int, shndx: int) -> str:
-    if shndx == SHN_ABS:
-        return "other"  # absolute values are not addresses in the image
-    if sym_type in (STT_FUNC, STT_GNU_IFUNC):
-        return "func"
-    if sym_type in (STT_OBJECT, STT_COMMON):
-        return "object"
-    return "other"  # NOTYPE labels, TLS offsets
-
-
-def _preferred(a: Symbol, b: Symbol) -> Symbol:
-    """Of two symbols for the same name or address, the one a user means."""
-
-    def rank(s: Symbol) -> tuple:
-        return (s.kind in ("other", "tls"), BINDING_RANK[s.binding], s.name.startswith("_"), len(s.name))
-
-    return b if rank(b) < rank(a) else a
-
-
-def _merge_named(by_name: dict[str, Symbol], old_versions: set[str], sym: Symbol) -> Symbol:
-    """Enter ``sym`` under its name, as a user means it; returns it with the version cut off.
-
-    "memcpy@@GLIBC_2.14" is the default memcpy; "memcpy@GLIBC_2.2.5" an old one, which
-    names memcpy only when nothing else does."""
-    is_old_version = False
-    if "@" in sym.name:
-        base, _, version = sym.name.partition("@")
-        is_old_version = not version.startswith("@")
-        sym = sym._replace(name=base)
-    current = by_name.get(sym.name)
-    if current is None or (sym.name in old_versions and not is_old_version):
-        by_name[sym.name] = sym
-        old_versions.discard(sym.name)
-        if is_old_version:
-            old_versions.add(sym.name)
-    elif not is_old_version:
-        by_name[sym.name] = _preferred(current, sym)
-    return sym
 
 
 class _SymbolTable(NamedTuple):
@@ -407,7 +352,7 @@ class ElfImage:
         by_name: dict[str, Symbol] = {}
         old_versions: set[str] = set()
         for sym in self._raw_symbols(indices):
-            _merge_named(by_name, old_versions, sym)
+            merge_named(by_name, old_versions, sym)
         return by_name.get(name)
 
     def _scan_covering(self, link_addr: int, kind: str) -> Any:
@@ -423,7 +368,7 @@ class ElfImage:
         best: Optional[Symbol] = None
         for sym in self._raw_symbols(indices):
             sym = sym._replace(name=sym.name.partition("@")[0])
-            best = sym if best is None else _preferred(best, sym)
+            best = sym if best is None else preferred(best, sym)
         return None if best is None else self._containing([best], [best.value], link_addr)
 
     def _hidden_versions(self, section, order: str) -> list[bool]:
@@ -442,11 +387,11 @@ class ElfImage:
         by_addr: dict[tuple[str, int], Symbol] = {}
         old_versions: set[str] = set()  # names held by a non-default symbol version
         for sym in self._raw_symbols():
-            sym = _merge_named(by_name, old_versions, sym)
+            sym = merge_named(by_name, old_versions, sym)
             if sym.kind in ("func", "object"):
                 key = (sym.kind, sym.value)
                 old = by_addr.get(key)
-                by_addr[key] = sym if old is None else _preferred(old, sym)
+                by_addr[key] = sym if old is None else preferred(old, sym)
         ordered = sorted(by_addr.values(), key=lambda s: s.value)
         self._funcs = [s for s in ordered if s.kind == "func"]
         self._func_starts = [s.value for s in self._funcs]

@@ -23,7 +23,7 @@ from elftools.elf.relocation import RelocationSection
 
 from hwdbg.recordtype import record
 from hwdbg.symbols.dwarf_types import PARSE_ERRORS
-from hwdbg.symbols.elf import STB_LOCAL, STT_FUNC, STT_GNU_IFUNC, SHN_ABS, SHN_UNDEF
+from hwdbg.symbols.elfsym import STB_LOCAL, STT_FUNC, STT_GNU_IFUNC, SHN_ABS, SHN_UNDEF
 from hwdbg.symbols.plt import stub_target
 from hwdbg.symbols.prologue import function_start
 from hwdbg.symbols.prologue_facts import DW_LANG_MIPS_ASSEMBLER, function_facts, line_span

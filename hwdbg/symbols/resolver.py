@@ -19,7 +19,8 @@ from hwdbg.symbols.inlines import function_copies, inline_sites
 from hwdbg.symbols import plt
 from hwdbg.symbols.prologue import function_start
 from hwdbg.symbols.prologue_facts import function_facts, line_span
-from hwdbg.symbols.elf import ElfImage, Symbol, suggest
+from hwdbg.symbols.elf import ElfImage, suggest
+from hwdbg.symbols.elfsym import Symbol
 from hwdbg.linux import procfs
 from hwdbg.linux.procfs import Mapping, read_maps
 from hwdbg.symbols.types import CType
