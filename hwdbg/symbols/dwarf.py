@@ -18,7 +18,8 @@ from elftools.elf.elffile import ELFFile
 from hwdbg.symbols import index as name_index
 from hwdbg.symbols import sections
 from hwdbg.symbols.aranges import AddressRanges
-from hwdbg.symbols.dwarf_lines import LineTables, _UnitLines
+from hwdbg.symbols.dwarf_lines import LineTables
+from hwdbg.symbols.line_table import UnitLines
 from hwdbg.symbols.dwarf_types import (
     AGGREGATE_KEYWORDS, NAMED_TYPE_TAGS, PARSE_ERRORS, SMALL_DEBUG_INFO, VOID, DW_OP_GNU_addr_index,
     DW_OP_addr, DW_OP_addrx, DW_OP_const4u, DW_OP_const8u, DW_OP_constu, DW_OP_form_tls_address,
@@ -45,7 +46,7 @@ class DwarfInfo(LineTables, TypeDecoder):
         self._aranges_loaded = False
         self._aranges = None
         self._unit_files: dict[tuple[str, int], list[str]] = {}
-        self._unit_lines: dict[tuple[str, int], _UnitLines] = {}
+        self._unit_lines: dict[tuple[str, int], UnitLines] = {}
         self._unit_names: dict[tuple[str, int], NameIndex] = {}
         self._all_names: Optional[NameIndex] = None
         self._types: dict[tuple[str, int], CType] = {}  # by DIE

@@ -3,11 +3,13 @@ states pyelftools' ``LineProgram.get_entries()`` gives (address, file, line, is_
 discriminator, end_sequence, prologue_end), at a hundredth of its cost. python3.11d has 84
 units' programs to run for 151 ``break FUNCTION`` (pyelftools: ~20 s of CPU). A program the C
 decoder leaves alone (DW_LNE_define_file, an unknown opcode), or no C module, goes to pyelftools.
+``table`` also builds the unit's line table from the rows in C (cext/linetable.c), for
+symbols/line_table.py.
 """
 from __future__ import annotations
 
 import struct
-from typing import Any
+from typing import Any, Optional
 
 from hwdbg.errors import HwdbgError
 
@@ -34,6 +36,65 @@ def states(program: Any) -> list[Any]:
 
 
 def _fast(program: Any):
+    decoded = _decode(program)
+    if decoded is None:
+        return None
+    ffi, _, out, count = decoded
+    return [LineState(*row) for row in ROW.iter_unpack(ffi.buffer(out, count * ROW.size))]
+
+
+# The arrays of struct hwdbg_line_table, with their item formats, as line_table.UnitLines names them.
+_RANGE_ARRAYS = (("starts", "unsigned long long", "Q"), ("ends", "unsigned long long", "Q"),
+                 ("lines", "long long", "q"), ("files", "unsigned int", "I"))
+_ENTRY_ARRAYS = (("entry_addrs", "unsigned long long", "Q"), ("entry_lines", "long long", "q"),
+                 ("entry_files", "unsigned int", "I"), ("entry_stmts", "unsigned char", "B"))
+
+
+def table(program: Any, nfiles: int, ranks: list[int]) -> Optional[dict[str, Any]]:
+    """The unit's line table built in C: UnitLines' arrays by name, as memoryviews (the
+    ``entry_files`` of an end marker is ``NO_FILE``); None where the C decoder cannot run it."""
+    decoded = _decode(program)
+    if decoded is None:
+        return None
+    ffi, lib, rows, count = decoded
+    return _table(ffi, lib, rows, count, nfiles, ranks)
+
+
+def table_of_rows(rows: list[tuple], nfiles: int, ranks: list[int]) -> Optional[dict[str, Any]]:
+    """``table`` of rows given as (address, line, file, discriminator, is_stmt, end_sequence,
+    prologue_end) tuples (for tests: the same builder on any rows); None without the C module."""
+    try:
+        from hwdbg.linux.native import ffi, lib
+    except HwdbgError:
+        return None
+    out = ffi.new("struct hwdbg_line_row[]", max(1, len(rows)))
+    for i, row in enumerate(rows):
+        out[i] = row
+    return _table(ffi, lib, out, len(rows), nfiles, ranks)
+
+
+def _table(ffi, lib, rows, count: int, nfiles: int, ranks: list[int]) -> Optional[dict[str, Any]]:
+    t = ffi.new("struct hwdbg_line_table *")
+    keep = []  # the arrays live until copied out below
+    for name, ctype, _ in (*_RANGE_ARRAYS, *_ENTRY_ARRAYS, ("prologue_ends", "unsigned long long", "Q")):
+        keep.append(ffi.new(f"{ctype}[]", max(1, count)))
+        setattr(t, name, keep[-1])
+    c_ranks = ffi.new("int[]", ranks or [0])
+    if lib.hwdbg_line_table(rows, count, min(nfiles, len(ranks)), c_ranks, t) < 0:
+        return None
+    found = {}
+    for arrays, n in ((_RANGE_ARRAYS, t.nranges), (_ENTRY_ARRAYS, t.nentries),
+                      ((("prologue_ends", "unsigned long long", "Q"),), t.nprologue)):
+        for name, ctype, fmt in arrays:
+            found[name] = memoryview(bytes(ffi.buffer(getattr(t, name), n * ffi.sizeof(ctype)))).cast(fmt)
+    return found
+
+
+NO_FILE = 0xFFFFFFFF  # HWDBG_NO_FILE: an end marker's file
+
+
+def _decode(program: Any):
+    """(ffi, lib, rows, count) of the program decoded in C, or None."""
     try:
         # Imported here: the symbols layer imports without the C build (pyelftools decodes then).
         from hwdbg.linux.native import ffi, lib
@@ -54,4 +115,4 @@ def _fast(program: Any):
     count = lib.hwdbg_line_rows(ffi.from_buffer(code) if code else ffi.NULL, len(code), params, out, room)
     if count < 0:
         return None
-    return [LineState(*row) for row in ROW.iter_unpack(ffi.buffer(out, count * ROW.size))]
+    return ffi, lib, out, count
