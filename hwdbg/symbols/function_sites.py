@@ -62,16 +62,22 @@ def named_entries(image: Any, name: str) -> list[_Entry]:
     table = image.raw_table()
     if table is None or table.size != _ENTRY.size or table.fmt[0] != "<":
         return []
-    wanted, strtab = name.encode(errors="replace"), table.strtab
-    offsets, at = set(), strtab.find(wanted)
-    while at >= 0:
-        end = at + len(wanted)
-        if end < len(strtab) and strtab[end:end + 1] in (b"\0", b"@"):
-            offsets.add(at)
-        at = strtab.find(wanted, at + 1)
+    strtab = table.strtab
+    indices = image.indices_named(name)
+    if indices is not None:
+        rows: Any = ((i, _ENTRY.unpack_from(table.data, i * _ENTRY.size)) for i in indices)
+    else:  # the same search in Python
+        wanted = name.encode(errors="replace")
+        offsets, at = set(), strtab.find(wanted)
+        while at >= 0:
+            end = at + len(wanted)
+            if end < len(strtab) and strtab[end:end + 1] in (b"\0", b"@"):
+                offsets.add(at)
+            at = strtab.find(wanted, at + 1)
+        rows = ((i, e) for i, e in enumerate(_ENTRY.iter_unpack(table.data)) if e[0] in offsets)
     found = []
-    for index, (offset, info, _, shndx, value, size) in enumerate(_ENTRY.iter_unpack(table.data)):
-        if offset not in offsets or shndx in (SHN_UNDEF, SHN_ABS) or info & 0xF not in (STT_FUNC, STT_GNU_IFUNC):
+    for index, (offset, info, _, shndx, value, size) in rows:
+        if shndx in (SHN_UNDEF, SHN_ABS) or info & 0xF not in (STT_FUNC, STT_GNU_IFUNC):
             continue
         if table.hidden and index < len(table.hidden) and table.hidden[index]:
             continue  # an old version in .dynsym: gdb knows it only as name@VERSION
