@@ -8,6 +8,7 @@ whether that is cheap. Works with DWARF 2 to 5.
 """
 from __future__ import annotations
 
+import bisect
 import dataclasses
 
 import struct
@@ -54,7 +55,8 @@ class DwarfInfo(LineTables, TypeDecoder):
         self._display: dict[str, str] = {}  # source path -> the name gdb shows
         # Function scopes by DIE offset (symbols/scopes.py): kept here, they die with this file's DWARF.
         self.scopes: dict[int, Any] = {}
-        self.unit_flags: dict[int, tuple[bool, bool]] = {}  # symbols/prologue_facts.py, by unit offset
+        self.unit_flags: dict[int, tuple[bool, bool]] = {}
+        self._by_address: dict[int, Any] = {}  # id of a name index -> its functions by address (kept alive)  # symbols/prologue_facts.py, by unit offset
 
     @property
     def _dwarf(self):
@@ -284,10 +286,30 @@ class DwarfInfo(LineTables, TypeDecoder):
             named = [e for e in names.functions.get(name, []) if e[0] <= at < e[1]]
             if named:
                 return named[0]
-            containing = [e for entries in names.functions.values() for e in entries if e[0] <= at < e[1]]
-            if containing:
-                return containing[0]
+            containing = self._containing(names, at)
+            if containing is not None:
+                return containing
         return None
+
+    def _containing(self, names: Any, at: int):
+        """The first function of ``names`` (in its order) whose range holds ``at``: a bisection
+        over its functions sorted by address, sorted once per index."""
+        found = self._by_address.get(id(names))
+        if found is None:
+            table = names.functions
+            entries = table.flat_values() if hasattr(table, "flat_values") else [
+                e for group in table.values() for e in group]
+            order = sorted(range(len(entries)), key=lambda k: entries[k][0])
+            span = max((e[1] - e[0] for e in entries), default=0)  # the longest: how far back to look
+            found = self._by_address[id(names)] = (names, entries, order, [entries[k][0] for k in order], span)
+        _, entries, order, lows, span = found
+        best = None
+        i = bisect.bisect_right(lows, at)
+        while i > 0 and lows[i - 1] + span > at:
+            i -= 1
+            if at < entries[order[i]][1] and (best is None or order[i] < best):
+                best = order[i]
+        return None if best is None else entries[best]
 
     def function_die_at(self, link_addr: int):
         """The DW_TAG_subprogram DIE whose code contains ``link_addr`` (only its unit is read), or None."""
