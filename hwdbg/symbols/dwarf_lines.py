@@ -74,6 +74,7 @@ class LineTables:
         try:
             program = self._dwarf.line_program_for_CU(cu)
             files = self._file_table(cu, program) if program is not None else []
+            self._unit_files.setdefault(_unit_key(cu), files)  # _files_of need not parse the header again
             table = line_table.build(program, files) if program is not None else UnitLines(files)
         except PARSE_ERRORS:
             table = None

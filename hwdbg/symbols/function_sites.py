@@ -193,13 +193,13 @@ def _row_name(module: Any, name: str, entry: int) -> Optional[str]:
             return None
         names = [_display_name(alias) for alias in _aliases(die, entry)]
         own = name if name in names else names[-1]  # the one asked, else the last alias (gdb's block)
+        if own == name:
+            return own  # the function's own symbol: no need to read its body
         scope = function_scope(module.dwarf, entry)
         chain = scope.inline_chain(entry) if scope is not None else []
     except PARSE_ERRORS:
         return None
-    if own == name or not chain:
-        return own
-    return chain[-1].name
+    return chain[-1].name if chain else own
 
 
 def _inline_at(module: Any, entry: int) -> bool:
