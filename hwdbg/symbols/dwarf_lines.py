@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from typing import Any, Optional
 
-from hwdbg.symbols import gdb_lines, line_program, line_table
+from hwdbg.symbols import gdb_lines, line_program, line_table, unit_header
 from hwdbg.symbols.line_table import UnitLines
 from hwdbg.symbols.dwarf_types import PARSE_ERRORS, _attr_value, _text, _unit_key, file_matches
 
@@ -32,27 +32,41 @@ class LineTables:
     def _unit_at(self, link_addr: int) -> Any:  # pragma: no cover - supplied by DwarfInfo
         raise NotImplementedError
 
+    def _header(self, cu) -> Optional[unit_header.LineHeader]:
+        """The unit's line header read from the bytes (symbols/unit_header.py), or None."""
+        return unit_header.read(self._dwarf, cu.cu_offset) if _unit_key(cu)[0] == "CompileUnit" else None
+
     def _files_of(self, cu) -> list[str]:
         if _unit_key(cu) not in self._unit_files:
-            try:
-                program = self._dwarf.line_program_for_CU(cu)
-                files = self._file_table(cu, program) if program is not None else []
-            except PARSE_ERRORS:
-                files = []
+            header = self._header(cu)
+            if header is not None:
+                files = self._header_files(cu, header)
+            else:
+                try:
+                    program = self._dwarf.line_program_for_CU(cu)
+                    files = self._file_table(cu, program) if program is not None else []
+                except PARSE_ERRORS:
+                    files = []
             self._unit_files[_unit_key(cu)] = files
         return self._unit_files[_unit_key(cu)]
 
+    def _header_files(self, cu, header: unit_header.LineHeader) -> list[str]:
+        return self._file_names(cu, header.version, _text(header.comp_dir), [_text(d) for d in header.directories],
+                                [(_text(name), index) for name, index in header.files])
+
     def _file_table(self, cu, program) -> list[str]:
         header = program.header
-        version = header["version"]
-        comp_dir = _text(_attr_value(cu.get_top_DIE(), "DW_AT_comp_dir"))
-        dirs = [_text(d) for d in header["include_directory"]]
+        return self._file_names(cu, header["version"], _text(_attr_value(cu.get_top_DIE(), "DW_AT_comp_dir")),
+                                [_text(d) for d in header["include_directory"]],
+                                [(_text(entry.name), entry.dir_index or 0) for entry in header["file_entry"]])
+
+    def _file_names(self, cu, version: int, comp_dir: str, dirs: list[str], entries: list[tuple[str, int]]) -> list[str]:
+        """The paths of a unit's files by number, from its line header's directories and
+        (name, directory index) entries; records the name gdb shows for each."""
         if version < 5:
             dirs = [comp_dir] + dirs  # directory 0 is implicitly the compilation directory
         files = []
-        for entry in header["file_entry"]:
-            name = _text(entry.name)
-            index = entry.dir_index or 0
+        for name, index in entries:
             directory = dirs[index] if index < len(dirs) else ""
             if index and directory and not os.path.isabs(directory) and comp_dir:
                 directory = os.path.join(comp_dir, directory)
@@ -71,13 +85,19 @@ class LineTables:
         table = self._unit_lines.get(_unit_key(cu))
         if table is not None:
             return table
-        try:
-            program = self._dwarf.line_program_for_CU(cu)
-            files = self._file_table(cu, program) if program is not None else []
-            self._unit_files.setdefault(_unit_key(cu), files)  # _files_of need not parse the header again
-            table = line_table.build(program, files) if program is not None else UnitLines(files)
-        except PARSE_ERRORS:
-            table = None
+        header = self._header(cu)
+        table = None
+        if header is not None:  # the fast way: no pyelftools
+            files = self._unit_files.setdefault(_unit_key(cu), self._header_files(cu, header))
+            table = line_table.build_from_header(self._dwarf.debug_line_sec, header, files)
+        if table is None:
+            try:
+                program = self._dwarf.line_program_for_CU(cu)
+                files = self._file_table(cu, program) if program is not None else []
+                self._unit_files.setdefault(_unit_key(cu), files)  # _files_of need not parse the header again
+                table = line_table.build(program, files) if program is not None else UnitLines(files)
+            except PARSE_ERRORS:
+                table = None
         if table is None:  # pyelftools decodes it, Python builds the tables
             files, sequences = self._sequences_of(cu)
             table = line_table.from_states([s for sequence in sequences for s in sequence], files)
@@ -86,12 +106,17 @@ class LineTables:
 
     def _sequences_of(self, cu) -> tuple[list[str], list[list[Any]]]:
         """The unit's file table and its line-program states, one list per sequence."""
-        try:
-            program = self._dwarf.line_program_for_CU(cu)
-            states = line_program.states(program) if program else []  # decoded in C when it can be
-            files = self._file_table(cu, program) if program else []
-        except PARSE_ERRORS:
-            return [], []
+        header = self._header(cu)
+        states = line_program.states_of_header(self._dwarf.debug_line_sec, header) if header is not None else None
+        if states is not None:
+            files = self._header_files(cu, header)
+        else:
+            try:
+                program = self._dwarf.line_program_for_CU(cu)
+                states = line_program.states(program) if program else []  # decoded in C when it can be
+                files = self._file_table(cu, program) if program else []
+            except PARSE_ERRORS:
+                return [], []
         sequences, sequence = [], []
         for state in states:
             sequence.append(state)

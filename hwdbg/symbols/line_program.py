@@ -94,22 +94,53 @@ NO_FILE = 0xFFFFFFFF  # HWDBG_NO_FILE: an end marker's file
 
 
 def _decode(program: Any):
-    """(ffi, lib, rows, count) of the program decoded in C, or None."""
+    """(ffi, lib, rows, count) of a pyelftools LineProgram decoded in C, or None."""
+    start, end = program.program_start_offset, program.program_end_offset
+    program.stream.seek(start)
+    code = program.stream.read(end - start)
+    header = program.header
+    max_ops = header.get("maximum_operations_per_instruction", 1) if hasattr(header, "get") else 1
+    return _run(code, (header["minimum_instruction_length"], max_ops, int(bool(header["default_is_stmt"])),
+                       header["line_base"], header["line_range"], header["opcode_base"]))
+
+
+def states_of_header(section: Any, header: Any) -> Optional[list[Any]]:
+    """``states`` of a program read by symbols/unit_header.py (``header``) from ``section``."""
+    decoded = _run_header(section, header)
+    if decoded is None:
+        return None
+    ffi, _, out, count = decoded
+    return [LineState(*row) for row in ROW.iter_unpack(ffi.buffer(out, count * ROW.size))]
+
+
+def _run_header(section: Any, header: Any):
+    section.stream.seek(header.program_start)
+    code = section.stream.read(header.program_end - header.program_start)
+    return _run(code, (header.min_inst_len, header.max_ops, int(bool(header.default_is_stmt)), header.line_base,
+                       header.line_range, header.opcode_base))
+
+
+def table_of_header(section: Any, header: Any, nfiles: int, ranks: list[int]) -> Optional[dict[str, Any]]:
+    """``table`` of a program read by symbols/unit_header.py (``header``) from ``section``
+    (.debug_line); None where the C decoder cannot run it."""
+    decoded = _run_header(section, header)
+    if decoded is None:
+        return None
+    ffi, lib, rows, count = decoded
+    return _table(ffi, lib, rows, count, nfiles, ranks)
+
+
+def _run(code: bytes, fields: tuple[int, int, int, int, int, int]):
+    """(ffi, lib, rows, count) of the program's opcodes ``code`` with the header ``fields``
+    (min_inst_len, max_ops, default_is_stmt, line_base, line_range, opcode_base), or None."""
     try:
         # Imported here: the symbols layer imports without the C build (pyelftools decodes then).
         from hwdbg.linux.native import ffi, lib
     except HwdbgError:
         return None
-    start, end = program.program_start_offset, program.program_end_offset
-    program.stream.seek(start)
-    code = program.stream.read(end - start)
-    header = program.header
     params = ffi.new("struct hwdbg_line_params *")
-    params.min_inst_len = header["minimum_instruction_length"]
-    params.max_ops = header.get("maximum_operations_per_instruction", 1) if hasattr(header, "get") else 1
-    params.default_is_stmt = int(bool(header["default_is_stmt"]))
-    params.line_base, params.line_range = header["line_base"], header["line_range"]
-    params.opcode_base = header["opcode_base"]
+    (params.min_inst_len, params.max_ops, params.default_is_stmt, params.line_base, params.line_range,
+     params.opcode_base) = fields
     room = len(code) + 1  # every row takes at least one byte of the program
     out = ffi.new("struct hwdbg_line_row[]", room)
     count = lib.hwdbg_line_rows(ffi.from_buffer(code) if code else ffi.NULL, len(code), params, out, room)

@@ -90,6 +90,15 @@ def build(program: Any, files: list[str]) -> Optional[UnitLines]:
     return UnitLines(files, **arrays)
 
 
+def build_from_header(section: Any, header: Any, files: list[str]) -> Optional[UnitLines]:
+    """``build`` for a program read by symbols/unit_header.py from ``section`` (.debug_line)."""
+    arrays = line_program.table_of_header(section, header, len(files), _ranks(files))
+    if arrays is None:
+        return None
+    arrays["file_ids"] = arrays.pop("files")
+    return UnitLines(files, **arrays)
+
+
 def from_states(states: Sequence[Any], files: list[str]) -> UnitLines:
     """The unit's tables from line-program states (pyelftools' attribute names), in Python."""
     ranks = _ranks(files)
