@@ -239,7 +239,6 @@ def function_sites(symbols: Any, name: str, lib: Optional[str], read_word: Optio
     """Every location of ``break NAME`` over the modules ``lib`` names (all of them when None)."""
     modules = symbols.modules_named(lib)
     sites: dict[int, Site] = {}
-    stubs: list[int] = []
     has_global = False
     resolved = None
     for module in modules:
@@ -263,9 +262,8 @@ def function_sites(symbols: Any, name: str, lib: Optional[str], read_word: Optio
             addr = _start(module, entry.value, entry.size) + module.bias
             if addr not in sites:
                 sites[addr] = Site(addr, _row_name(module, name, entry.value))
-        own_stubs = plt_stubs(module.image).get(name, ())
-        stubs += [addr + module.bias for addr in own_stubs]
-    if not has_global:
-        for addr in stubs:
-            sites.setdefault(addr, Site(addr, label=f"{name}@plt"))
+    if not has_global:  # the PLT is read only then: most names have a definition
+        for module in modules:
+            for addr in plt_stubs(module.image).get(name, ()):
+                sites.setdefault(addr + module.bias, Site(addr + module.bias, label=f"{name}@plt"))
     return [sites[addr] for addr in sorted(sites)]
