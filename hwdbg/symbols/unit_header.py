@@ -158,7 +158,7 @@ def read(dwarf: Any, cu_offset: int) -> Optional[LineHeader]:
 
 def _unit_die(dwarf: Any, cu_offset: int) -> tuple[Optional[int], Optional[bytes], int]:
     """(DW_AT_stmt_list, DW_AT_comp_dir, offset size) of the unit's DIE."""
-    info = _Reader(_read(dwarf.debug_info_sec, cu_offset, 4096))
+    info = _Reader(_read(dwarf.debug_info_sec, cu_offset, 1024))
     length, offset_size = info.fixed(4), 4
     if length == 0xFFFFFFFF:
         length, offset_size = info.fixed(8), 8
@@ -172,8 +172,15 @@ def _unit_die(dwarf: Any, cu_offset: int) -> tuple[Optional[int], Optional[bytes
     else:
         raise _Unusual("DWARF version")
     code = info.uleb()
-    abbrev = _Reader(_read(dwarf.debug_abbrev_sec, abbrev_offset, 1 << 16))
-    while True:  # the unit DIE's declaration, usually the table's first
+    # The unit DIE's declaration is usually the table's first; one further on is left to pyelftools.
+    return _unit_attributes(dwarf, info, code, _read(dwarf.debug_abbrev_sec, abbrev_offset, 4096), offset_size,
+                            address_size, version)
+
+
+def _unit_attributes(dwarf: Any, info: _Reader, code: int, table: bytes, offset_size: int, address_size: int,
+                     version: int) -> tuple[Optional[int], Optional[bytes], int]:
+    abbrev = _Reader(table)
+    while True:
         found = abbrev.uleb()
         if found == 0:
             raise _Unusual("no declaration for the unit DIE")
