@@ -199,6 +199,9 @@ struct hwdbg_line_table {
 };
 long hwdbg_line_table(const struct hwdbg_line_row *rows, long n, unsigned int nfiles, const int *ranks,
                       struct hwdbg_line_table *t);
+struct hwdbg_line_stmt { unsigned long long address; long long line; int id, pad; };
+long hwdbg_line_statements(const struct hwdbg_line_row *rows, long n, unsigned int nfiles, const int *ids, int nids,
+                           struct hwdbg_line_stmt *out, long max_out);
 long hwdbg_index_pack(const struct hwdbg_die_rec *recs, long n,
                       const unsigned char *info, size_t info_len, const unsigned char *str, size_t str_len,
                       const unsigned char *line_str, size_t line_str_len,

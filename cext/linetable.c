@@ -109,3 +109,86 @@ long hwdbg_line_table(const struct hwdbg_line_row *rows, long n, unsigned int nf
     free(ranges); free(entries);
     return 0;
 }
+
+/* The statements gdb 13 finds for `break FILE:LINE` in a unit: symbols/gdb_lines.py's
+ * record_sequence over each sequence not at address 0, then its statements(), as
+ * (path id, line, address) in no particular order.  ids[file] names a file's path (equal
+ * paths, equal ids; -1: no path, or the file number is unknown), 0 <= id < nids. */
+
+struct hwdbg_line_stmt { unsigned long long address; long long line; int id, pad; };
+
+struct ls_entry { unsigned long long address; long long line; unsigned char stmt; };
+struct ls_list { struct ls_entry *e; long n, cap; };
+
+/* gdb_lines._record: an end marker (line 0) deletes the entries at its address before it,
+ * and is kept only after a line. 0, or -1 when out of memory. */
+static int ls_record(struct ls_list *l, unsigned long long address, long long line, int stmt)
+{
+    if (line == 0) {
+        int have = 0; long long last_line = 0;
+        while (l->n > 0) {
+            have = 1; last_line = l->e[l->n - 1].line;
+            if (l->e[l->n - 1].address != address) break;
+            l->n--;
+        }
+        if (!have || last_line == 0) return 0;
+    }
+    if (l->n == l->cap) {
+        long cap = l->cap ? 2 * l->cap : 16;
+        struct ls_entry *bigger = realloc(l->e, sizeof *bigger * (size_t)cap);
+        if (!bigger) return -1;
+        l->e = bigger; l->cap = cap;
+    }
+    l->e[l->n++] = (struct ls_entry){ address, line, (unsigned char)(stmt != 0) };
+    return 0;
+}
+
+long hwdbg_line_statements(const struct hwdbg_line_row *rows, long n, unsigned int nfiles, const int *ids, int nids,
+                           struct hwdbg_line_stmt *out, long max_out)
+{
+    struct ls_list *lists = calloc((size_t)(nids > 0 ? nids : 1), sizeof *lists);
+    long first = 0, count = 0;
+    int failed = 0;
+    if (!lists) return -1;
+    for (long end = 0; end < n && !failed; end++) {
+        if (!rows[end].end_sequence) continue;
+        const struct hwdbg_line_row *seq = rows + first;
+        long len = end - first + 1;
+        first = end + 1;
+        if (seq[0].address == 0) continue;  /* code the linker discarded */
+        int last_file = -1, have_line = 0, discriminated = 0, have_address = 0, stmt_at_address = 0;
+        long long last_line = 0, line = 0;
+        unsigned long long last_address = 0;
+        for (long i = 0; i < len && !failed; i++) {
+            const struct hwdbg_line_row *row = seq + i;
+            int file = row->file < nfiles ? ids[row->file] : -1;
+            if (!have_line || row->line != line) { have_line = 1; line = row->line; discriminated = row->discriminator != 0; }
+            else discriminated = discriminated || row->discriminator != 0;
+            if (file >= 0 && file < nids) {
+                int changed = last_file != file;
+                int ignore = (changed && !row->end_sequence && have_address && last_address == row->address &&
+                              !row->is_stmt && stmt_at_address) || (!row->end_sequence && row->line == 0);
+                if (((changed && !ignore) || row->end_sequence) && last_file >= 0)
+                    failed |= ls_record(&lists[last_file], row->address, 0, 1);
+                if (!row->end_sequence && !ignore) {
+                    if (changed || row->line != last_line || !discriminated)
+                        failed |= ls_record(&lists[file], row->address, row->line, row->is_stmt);
+                    last_file = file; last_line = row->line;
+                }
+            }
+            if (!have_address || last_address != row->address) { stmt_at_address = 0; last_address = row->address; have_address = 1; }
+            stmt_at_address = stmt_at_address || row->is_stmt;
+        }
+    }
+    for (int id = 0; id < nids; id++) {
+        for (long i = 0; i < lists[id].n && !failed; i++) {
+            const struct ls_entry *e = &lists[id].e[i];
+            if (!e->stmt || e->line == 0) continue;
+            if (count == max_out) { failed = 1; break; }
+            out[count++] = (struct hwdbg_line_stmt){ e->address, e->line, id, 0 };
+        }
+        free(lists[id].e);
+    }
+    free(lists);
+    return failed ? -1 : count;
+}

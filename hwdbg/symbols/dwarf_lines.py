@@ -8,7 +8,7 @@ from typing import Any, Optional
 
 from hwdbg.symbols import gdb_lines, line_program, line_table, unit_header
 from hwdbg.symbols.line_table import UnitLines
-from hwdbg.symbols.dwarf_types import PARSE_ERRORS, _attr_value, _text, _unit_key, file_matches
+from hwdbg.symbols.dwarf_types import PARSE_ERRORS, _attr_value, _text, _unit_key, file_matcher, file_matches
 
 
 def _row(state, files: list[str]) -> gdb_lines.Row:
@@ -23,6 +23,7 @@ class LineTables:
     _dwarf: Any
     _unit_files: dict
     _unit_lines: dict
+    _unit_statements: dict
     _display: dict
     small: bool
 
@@ -125,18 +126,33 @@ class LineTables:
                 sequence = []
         return files, sequences
 
-    def _statements_of(self, cu) -> list[tuple[str, int, int]]:
-        """gdb's statement entries of the unit, made on first use (the program is decoded again:
-        in C that costs less than keeping its states)."""
-        table = self._lines_of(cu)
-        if table.statements is None:
-            files, sequences = self._sequences_of(cu)
-            by_file: dict[str, list[gdb_lines.Entry]] = {}
-            for sequence in sequences:
-                if sequence[0].address != 0:  # code the linker discarded
-                    gdb_lines.record_sequence([_row(s, files) for s in sequence], by_file)
-            table.statements = gdb_lines.statements(by_file)
-        return table.statements
+    def _statements_of(self, cu) -> dict[str, list[tuple[int, int]]]:
+        """gdb's statement entries of the unit, path -> [(line, address)], made on first use
+        (the program is decoded again: in C that costs less than keeping its states)."""
+        key = _unit_key(cu)
+        found = self._unit_statements.get(key)
+        if found is None:
+            found = self._unit_statements[key] = {}
+            for path, line, addr in self._statement_rows(cu):
+                found.setdefault(path, []).append((line, addr))
+        return found
+
+    def _statement_rows(self, cu) -> list[tuple[str, int, int]]:
+        header = self._header(cu)
+        if header is not None:  # in C
+            files = self._files_of(cu)
+            paths = sorted({path for path in files if path})
+            ids = {path: i for i, path in enumerate(paths)}
+            rows = line_program.statements_of_header(self._dwarf.debug_line_sec, header, len(files),
+                                                     [ids.get(path, -1) for path in files])
+            if rows is not None:
+                return [(paths[path_id], line, addr) for path_id, line, addr in rows]
+        files, sequences = self._sequences_of(cu)
+        by_file: dict[str, list[gdb_lines.Entry]] = {}
+        for sequence in sequences:
+            if sequence[0].address != 0:  # code the linker discarded
+                gdb_lines.record_sequence([_row(s, files) for s in sequence], by_file)
+        return gdb_lines.statements(by_file)
 
     def line_at(self, link_addr: int) -> Optional[tuple[str, int]]:
         """(source path, line) of the code at ``link_addr``, or None."""
@@ -171,10 +187,13 @@ class LineTables:
 
     def _statements_in(self, file: str) -> list[tuple[str, int, int]]:
         rows = []
+        matches = file_matcher(file)
         for cu in self._units():
             # The file table is cheap; decode only the units that mention the file.
-            if any(file_matches(path, file) for path in self._files_of(cu)):
-                rows += [row for row in self._statements_of(cu) if file_matches(row[0], file)]
+            if any(matches(path) for path in self._files_of(cu)):
+                for path, entries in self._statements_of(cu).items():
+                    if matches(path):
+                        rows += [(path, line, addr) for line, addr in entries]
         return rows
 
     def line_entry(self, link_addr: int) -> Optional[tuple[int, int, str, int, bool]]:

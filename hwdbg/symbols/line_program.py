@@ -60,6 +60,42 @@ def table(program: Any, nfiles: int, ranks: list[int]) -> Optional[dict[str, Any
     return _table(ffi, lib, rows, count, nfiles, ranks)
 
 
+STMT = struct.Struct("=Qqii")  # struct hwdbg_line_stmt
+
+
+def statements_of_header(section: Any, header: Any, nfiles: int, ids: list[int]) -> Optional[list[tuple[int, int, int]]]:
+    """gdb's statement entries of a program read by symbols/unit_header.py (symbols/gdb_lines.py's
+    rules, in C): (path id, line, address), in no order; ``ids`` gives each file number's path
+    id (-1: no path). None where the C decoder cannot run the program."""
+    decoded = _run_header(section, header)
+    if decoded is None:
+        return None
+    ffi, lib, rows, count = decoded
+    return _statements(ffi, lib, rows, count, nfiles, ids)
+
+
+def statements_of_rows(rows: list[tuple], nfiles: int, ids: list[int]) -> Optional[list[tuple[int, int, int]]]:
+    """``statements_of_header`` for rows given as ``table_of_rows`` takes them (for tests)."""
+    try:
+        from hwdbg.linux.native import ffi, lib
+    except HwdbgError:
+        return None
+    out = ffi.new("struct hwdbg_line_row[]", max(1, len(rows)))
+    for i, row in enumerate(rows):
+        out[i] = row
+    return _statements(ffi, lib, out, len(rows), nfiles, ids)
+
+
+def _statements(ffi, lib, rows, count: int, nfiles: int, ids: list[int]) -> Optional[list[tuple[int, int, int]]]:
+    out = ffi.new("struct hwdbg_line_stmt[]", max(1, count))
+    nids = max(ids, default=-1) + 1
+    found = lib.hwdbg_line_statements(rows, count, min(nfiles, len(ids)), ffi.new("int[]", ids or [0]), nids, out,
+                                      count)
+    if found < 0:
+        return None
+    return [(path_id, line, address) for address, line, path_id, _ in STMT.iter_unpack(ffi.buffer(out, found * STMT.size))]
+
+
 def table_of_rows(rows: list[tuple], nfiles: int, ranks: list[int]) -> Optional[dict[str, Any]]:
     """``table`` of rows given as (address, line, file, discriminator, is_stmt, end_sequence,
     prologue_end) tuples (for tests: the same builder on any rows); None without the C module."""

@@ -34,8 +34,6 @@ class UnitLines:
     entry_files: Sequence[int] = ()
     entry_stmts: Sequence[int] = ()
     prologue_ends: Sequence[int] = ()
-    # (path, line, addr): gdb's is_stmt entries; None until FILE:LINE asks (break FUNCTION does not)
-    statements: Optional[list[tuple[str, int, int]]] = None
 
     def _range(self, link_addr: int) -> int:
         """The index of the range holding ``link_addr``, or -1."""
