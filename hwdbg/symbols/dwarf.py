@@ -49,6 +49,7 @@ class DwarfInfo(LineTables, TypeDecoder):
         self._unit_files: dict[tuple[str, int], list[str]] = {}
         self._unit_lines: dict[tuple[str, int], UnitLines] = {}
         self._unit_statements: dict[tuple[str, int], dict] = {}  # gdb's statement entries, by path
+        self._unit_headers: dict[tuple[str, int], Any] = {}  # line headers (symbols/unit_header.py) or None
         self._unit_names: dict[tuple[str, int], NameIndex] = {}
         self._all_names: Optional[NameIndex] = None
         self._types: dict[tuple[str, int], CType] = {}  # by DIE

@@ -24,6 +24,7 @@ class LineTables:
     _unit_files: dict
     _unit_lines: dict
     _unit_statements: dict
+    _unit_headers: dict
     _display: dict
     small: bool
 
@@ -35,7 +36,10 @@ class LineTables:
 
     def _header(self, cu) -> Optional[unit_header.LineHeader]:
         """The unit's line header read from the bytes (symbols/unit_header.py), or None."""
-        return unit_header.read(self._dwarf, cu.cu_offset) if _unit_key(cu)[0] == "CompileUnit" else None
+        key = _unit_key(cu)
+        if key not in self._unit_headers:
+            self._unit_headers[key] = unit_header.read(self._dwarf, cu.cu_offset) if key[0] == "CompileUnit" else None
+        return self._unit_headers[key]
 
     def _files_of(self, cu) -> list[str]:
         if _unit_key(cu) not in self._unit_files:
@@ -89,7 +93,7 @@ class LineTables:
         header = self._header(cu)
         table = None
         if header is not None:  # the fast way: no pyelftools
-            files = self._unit_files.setdefault(_unit_key(cu), self._header_files(cu, header))
+            files = self._files_of(cu)  # made from the header too
             table = line_table.build_from_header(self._dwarf.debug_line_sec, header, files)
         if table is None:
             try:
@@ -110,7 +114,7 @@ class LineTables:
         header = self._header(cu)
         states = line_program.states_of_header(self._dwarf.debug_line_sec, header) if header is not None else None
         if states is not None:
-            files = self._header_files(cu, header)
+            files = self._files_of(cu)  # made from the header too
         else:
             try:
                 program = self._dwarf.line_program_for_CU(cu)
