@@ -18,7 +18,8 @@ def _row(state, files: list[str]) -> gdb_lines.Row:
 
 class LineTables:
     """Line-table queries, for a class that has ``_dwarf``, ``_units``, ``_unit_at``, ``small``
-    and the ``_unit_files``, ``_unit_lines`` and ``_display`` caches."""
+    and the ``_unit_files``, ``_unit_lines``, ``_unit_statements``, ``_unit_headers`` and
+    ``_display`` caches."""
 
     _dwarf: Any
     _unit_files: dict
