@@ -10,6 +10,8 @@ from __future__ import annotations
 import struct
 from typing import Any, Optional
 
+from elftools.common.exceptions import DWARFError, ELFError
+
 from hwdbg.recordtype import record
 
 DW_AT_stmt_list, DW_AT_comp_dir, DW_AT_str_offsets_base = 0x10, 0x1B, 0x72
@@ -152,8 +154,8 @@ def read(dwarf: Any, cu_offset: int) -> Optional[LineHeader]:
     DWARFInfo gives the sections), or None: no line program, or one this reader leaves alone."""
     try:
         return _header(dwarf, cu_offset)
-    except (_Unusual, IndexError, ValueError, struct.error):
-        return None
+    except (_Unusual, IndexError, ValueError, struct.error, ELFError, DWARFError):
+        return None  # pyelftools reads it, or says what is wrong
 
 
 def _unit_die(dwarf: Any, cu_offset: int) -> tuple[Optional[int], Optional[bytes], int]:
