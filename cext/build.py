@@ -52,6 +52,9 @@ with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "inlinescan.c
 # A unit's line-number program decoded (hwdbg/symbols/line_program.py).
 with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "lineprog.c")) as source:
     LINE_PROGRAM = source.read()
+# A unit's line table built from those rows (hwdbg/symbols/line_program.py).
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "linetable.c")) as source:
+    LINE_TABLE = source.read()
 # The packed name index built from the scanner's records (hwdbg/symbols/index.py).
 with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "dwarfindex.c")) as source:
     DWARF_INDEX = source.read()
@@ -188,6 +191,18 @@ struct hwdbg_line_row {
 };
 long hwdbg_line_rows(const unsigned char *prog, size_t len, const struct hwdbg_line_params *h,
                      struct hwdbg_line_row *out, long max_out);
+#define HWDBG_NO_FILE ...
+struct hwdbg_line_table {
+    unsigned long long *starts, *ends; long long *lines; unsigned int *files; long nranges;
+    unsigned long long *entry_addrs; long long *entry_lines; unsigned int *entry_files;
+    unsigned char *entry_stmts; long nentries;
+    unsigned long long *prologue_ends; long nprologue;
+};
+long hwdbg_line_table(const struct hwdbg_line_row *rows, long n, unsigned int nfiles, const int *ranks,
+                      struct hwdbg_line_table *t);
+struct hwdbg_line_stmt { unsigned long long address; long long line; int id, pad; };
+long hwdbg_line_statements(const struct hwdbg_line_row *rows, long n, unsigned int nfiles, const int *ids, int nids,
+                           struct hwdbg_line_stmt *out, long max_out);
 long hwdbg_index_pack(const struct hwdbg_die_rec *recs, long n,
                       const unsigned char *info, size_t info_len, const unsigned char *str, size_t str_len,
                       const unsigned char *line_str, size_t line_str_len,
@@ -482,7 +497,7 @@ int hwdbg_seccomp_install(const unsigned char *filter, unsigned short count)
     return 0;
 }
 
-""" + DWARF_TYPES + DWARF_SCAN + INLINE_SCAN + LINE_PROGRAM + DWARF_INDEX + SYM_SCAN + r"""
+""" + DWARF_TYPES + DWARF_SCAN + INLINE_SCAN + LINE_PROGRAM + LINE_TABLE + DWARF_INDEX + SYM_SCAN + r"""
 """)
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ whether that is cheap. Works with DWARF 2 to 5.
 """
 from __future__ import annotations
 
+import bisect
 import dataclasses
 
 import struct
@@ -18,8 +19,9 @@ from elftools.elf.elffile import ELFFile
 from hwdbg.symbols import index as name_index
 from hwdbg.symbols import sections
 from hwdbg.symbols.aranges import AddressRanges
+from hwdbg.symbols.dwarf_lines import LineTables
 from hwdbg.symbols.elf import ElfImage
-from hwdbg.symbols.dwarf_lines import LineTables, _UnitLines
+from hwdbg.symbols.line_table import UnitLines
 from hwdbg.symbols.dwarf_types import (
     AGGREGATE_KEYWORDS, NAMED_TYPE_TAGS, PARSE_ERRORS, SMALL_DEBUG_INFO, VOID, DW_OP_GNU_addr_index,
     DW_OP_addr, DW_OP_addrx, DW_OP_const4u, DW_OP_const8u, DW_OP_constu, DW_OP_form_tls_address,
@@ -46,7 +48,9 @@ class DwarfInfo(LineTables, TypeDecoder):
         self._aranges_loaded = False
         self._aranges = None
         self._unit_files: dict[tuple[str, int], list[str]] = {}
-        self._unit_lines: dict[tuple[str, int], _UnitLines] = {}
+        self._unit_lines: dict[tuple[str, int], UnitLines] = {}
+        self._unit_statements: dict[tuple[str, int], dict] = {}  # gdb's statement entries, by path
+        self._unit_headers: dict[tuple[str, int], Any] = {}  # line headers (symbols/unit_header.py) or None
         self._unit_names: dict[tuple[str, int], NameIndex] = {}
         self._all_names: Optional[NameIndex] = None
         self._types: dict[tuple[str, int], CType] = {}  # by DIE
@@ -55,6 +59,7 @@ class DwarfInfo(LineTables, TypeDecoder):
         # Function scopes by DIE offset (symbols/scopes.py): kept here, they die with this file's DWARF.
         self.scopes: dict[int, Any] = {}
         self.unit_flags: dict[int, tuple[bool, bool]] = {}  # symbols/prologue_facts.py, by unit offset
+        self._by_address: dict[int, Any] = {}  # id of a name index -> its functions by address (kept alive)
 
     @property
     def _elf(self) -> ELFFile:
@@ -289,10 +294,30 @@ class DwarfInfo(LineTables, TypeDecoder):
             named = [e for e in names.functions.get(name, []) if e[0] <= at < e[1]]
             if named:
                 return named[0]
-            containing = [e for entries in names.functions.values() for e in entries if e[0] <= at < e[1]]
-            if containing:
-                return containing[0]
+            containing = self._containing(names, at)
+            if containing is not None:
+                return containing
         return None
+
+    def _containing(self, names: Any, at: int):
+        """The first function of ``names`` (in its order) whose range holds ``at``: a bisection
+        over its functions sorted by address, sorted once per index."""
+        found = self._by_address.get(id(names))
+        if found is None:
+            table = names.functions
+            entries = table.flat_values() if hasattr(table, "flat_values") else [
+                e for group in table.values() for e in group]
+            order = sorted(range(len(entries)), key=lambda k: entries[k][0])
+            span = max((e[1] - e[0] for e in entries), default=0)  # the longest: how far back to look
+            found = self._by_address[id(names)] = (names, entries, order, [entries[k][0] for k in order], span)
+        _, entries, order, lows, span = found
+        best = None
+        i = bisect.bisect_right(lows, at)
+        while i > 0 and lows[i - 1] + span > at:
+            i -= 1
+            if at < entries[order[i]][1] and (best is None or order[i] < best):
+                best = order[i]
+        return None if best is None else entries[best]
 
     def function_die_at(self, link_addr: int):
         """The DW_TAG_subprogram DIE whose code contains ``link_addr`` (only its unit is read), or None."""

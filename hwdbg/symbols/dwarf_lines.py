@@ -3,35 +3,12 @@ file:line, file:line -> address, the rows stepping follows (gdb's rules). A mixi
 ``DwarfInfo`` (symbols/dwarf.py), which finds the units."""
 from __future__ import annotations
 
-import bisect
 import os
-from dataclasses import field
 from typing import Any, Optional
 
-from hwdbg.recordtype import record
-from hwdbg.symbols import gdb_lines, line_program
-from hwdbg.symbols.dwarf_types import PARSE_ERRORS, _attr_value, _text, _unit_key, file_matches
-
-
-@record
-class _UnitLines:
-    """The decoded line table of one unit, sorted by address."""
-
-    starts: list[int] = field(default_factory=list)
-    ends: list[int] = field(default_factory=list)
-    rows: list[tuple[str, int]] = field(default_factory=list)  # (path, line)
-    # (path, line, addr): gdb's is_stmt entries; None until FILE:LINE asks (break FUNCTION does not)
-    statements: Optional[list[tuple[str, int, int]]] = None
-    prologue_ends: list[int] = field(default_factory=list)  # addresses the compiler marked prologue_end
-    entries: list[tuple[int, int, str, bool]] = field(default_factory=list)  # gdb's line table: (addr, line, path, is_stmt)
-    entry_starts: list[int] = field(default_factory=list)
-
-    def at(self, link_addr: int) -> Optional[tuple[str, int]]:
-        i = bisect.bisect_right(self.starts, link_addr) - 1
-        if i < 0 or link_addr >= self.ends[i]:
-            return None
-        path, line = self.rows[i]
-        return (path, line) if line > 0 else None
+from hwdbg.symbols import gdb_lines, line_program, line_table, unit_header
+from hwdbg.symbols.line_table import UnitLines
+from hwdbg.symbols.dwarf_types import PARSE_ERRORS, _attr_value, _text, _unit_key, file_matcher, file_matches
 
 
 def _row(state, files: list[str]) -> gdb_lines.Row:
@@ -39,37 +16,16 @@ def _row(state, files: list[str]) -> gdb_lines.Row:
                          bool(state.is_stmt), getattr(state, "discriminator", 0) or 0, bool(state.end_sequence))
 
 
-def _add_entries(sequence, files, entries) -> None:
-    """One sequence's rows as gdb records them: a row repeating the line of the one before is
-    dropped when that line had a non-zero discriminator since it began (gdb's
-    dwarf_record_line_p), and the sequence ends with a line-0 marker."""
-    if not sequence or sequence[0].address == 0:
-        return
-    last: Optional[tuple[int, int]] = None  # (file, line) of the last recorded row
-    line, discriminated = None, False
-    for row in sequence:
-        if row.end_sequence:
-            entries.append((row.address, 0, "", False))
-            break
-        if row.line != line:
-            line, discriminated = row.line, bool(getattr(row, "discriminator", 0))
-        else:
-            discriminated = discriminated or bool(getattr(row, "discriminator", 0))
-        if row.file >= len(files) or row.line == 0:
-            continue
-        if last == (row.file, row.line) and discriminated:
-            continue
-        entries.append((row.address, row.line, files[row.file], bool(row.is_stmt)))
-        last = (row.file, row.line)
-
-
 class LineTables:
     """Line-table queries, for a class that has ``_dwarf``, ``_units``, ``_unit_at``, ``small``
-    and the ``_unit_files``, ``_unit_lines`` and ``_display`` caches."""
+    and the ``_unit_files``, ``_unit_lines``, ``_unit_statements``, ``_unit_headers`` and
+    ``_display`` caches."""
 
     _dwarf: Any
     _unit_files: dict
     _unit_lines: dict
+    _unit_statements: dict
+    _unit_headers: dict
     _display: dict
     small: bool
 
@@ -79,27 +35,44 @@ class LineTables:
     def _unit_at(self, link_addr: int) -> Any:  # pragma: no cover - supplied by DwarfInfo
         raise NotImplementedError
 
+    def _header(self, cu) -> Optional[unit_header.LineHeader]:
+        """The unit's line header read from the bytes (symbols/unit_header.py), or None."""
+        key = _unit_key(cu)
+        if key not in self._unit_headers:
+            self._unit_headers[key] = unit_header.read(self._dwarf, cu.cu_offset) if key[0] == "CompileUnit" else None
+        return self._unit_headers[key]
+
     def _files_of(self, cu) -> list[str]:
         if _unit_key(cu) not in self._unit_files:
-            try:
-                program = self._dwarf.line_program_for_CU(cu)
-                files = self._file_table(cu, program) if program is not None else []
-            except PARSE_ERRORS:
-                files = []
+            header = self._header(cu)
+            if header is not None:
+                files = self._header_files(cu, header)
+            else:
+                try:
+                    program = self._dwarf.line_program_for_CU(cu)
+                    files = self._file_table(cu, program) if program is not None else []
+                except PARSE_ERRORS:
+                    files = []
             self._unit_files[_unit_key(cu)] = files
         return self._unit_files[_unit_key(cu)]
 
+    def _header_files(self, cu, header: unit_header.LineHeader) -> list[str]:
+        return self._file_names(cu, header.version, _text(header.comp_dir), [_text(d) for d in header.directories],
+                                [(_text(name), index) for name, index in header.files])
+
     def _file_table(self, cu, program) -> list[str]:
         header = program.header
-        version = header["version"]
-        comp_dir = _text(_attr_value(cu.get_top_DIE(), "DW_AT_comp_dir"))
-        dirs = [_text(d) for d in header["include_directory"]]
+        return self._file_names(cu, header["version"], _text(_attr_value(cu.get_top_DIE(), "DW_AT_comp_dir")),
+                                [_text(d) for d in header["include_directory"]],
+                                [(_text(entry.name), entry.dir_index or 0) for entry in header["file_entry"]])
+
+    def _file_names(self, cu, version: int, comp_dir: str, dirs: list[str], entries: list[tuple[str, int]]) -> list[str]:
+        """The paths of a unit's files by number, from its line header's directories and
+        (name, directory index) entries; records the name gdb shows for each."""
         if version < 5:
             dirs = [comp_dir] + dirs  # directory 0 is implicitly the compilation directory
         files = []
-        for entry in header["file_entry"]:
-            name = _text(entry.name)
-            index = entry.dir_index or 0
+        for name, index in entries:
             directory = dirs[index] if index < len(dirs) else ""
             if index and directory and not os.path.isabs(directory) and comp_dir:
                 directory = os.path.join(comp_dir, directory)
@@ -114,34 +87,42 @@ class LineTables:
             self._display.setdefault((_unit_key(cu), files[-1]), shown)  # each unit names its files
         return files if version >= 5 else [""] + files  # file numbers are 1-based before DWARF 5
 
-    def _lines_of(self, cu) -> _UnitLines:
+    def _lines_of(self, cu) -> UnitLines:
         table = self._unit_lines.get(_unit_key(cu))
         if table is not None:
             return table
-        table = _UnitLines()
-        files, sequences = self._sequences_of(cu)
-        ranges: list[tuple[int, int, str, int]] = []
-        for sequence in sequences:
-            self._add_sequence(sequence, files, ranges)
-            _add_entries(sequence, files, table.entries)
-            table.prologue_ends += [s.address for s in sequence if getattr(s, "prologue_end", False)]
-        ranges.sort()
-        table.starts = [r[0] for r in ranges]
-        table.ends = [r[1] for r in ranges]
-        table.rows = [(r[2], r[3]) for r in ranges]
-        table.entries.sort(key=lambda e: (e[0], e[1] != 0))  # an end marker before a line at its address (gdb)
-        table.entry_starts = [e[0] for e in table.entries]
+        header = self._header(cu)
+        table = None
+        if header is not None:  # the fast way: no pyelftools
+            files = self._files_of(cu)  # made from the header too
+            table = line_table.build_from_header(self._dwarf.debug_line_sec, header, files)
+        if table is None:
+            try:
+                program = self._dwarf.line_program_for_CU(cu)
+                files = self._file_table(cu, program) if program is not None else []
+                self._unit_files.setdefault(_unit_key(cu), files)  # _files_of need not parse the header again
+                table = line_table.build(program, files) if program is not None else UnitLines(files)
+            except PARSE_ERRORS:
+                table = None
+        if table is None:  # pyelftools decodes it, Python builds the tables
+            files, sequences = self._sequences_of(cu)
+            table = line_table.from_states([s for sequence in sequences for s in sequence], files)
         self._unit_lines[_unit_key(cu)] = table
         return table
 
     def _sequences_of(self, cu) -> tuple[list[str], list[list[Any]]]:
         """The unit's file table and its line-program states, one list per sequence."""
-        try:
-            program = self._dwarf.line_program_for_CU(cu)
-            states = line_program.states(program) if program else []  # decoded in C when it can be
-            files = self._file_table(cu, program) if program else []
-        except PARSE_ERRORS:
-            return [], []
+        header = self._header(cu)
+        states = line_program.states_of_header(self._dwarf.debug_line_sec, header) if header is not None else None
+        if states is not None:
+            files = self._files_of(cu)  # made from the header too
+        else:
+            try:
+                program = self._dwarf.line_program_for_CU(cu)
+                states = line_program.states(program) if program else []  # decoded in C when it can be
+                files = self._file_table(cu, program) if program else []
+            except PARSE_ERRORS:
+                return [], []
         sequences, sequence = [], []
         for state in states:
             sequence.append(state)
@@ -150,35 +131,33 @@ class LineTables:
                 sequence = []
         return files, sequences
 
-    def _statements_of(self, cu) -> list[tuple[str, int, int]]:
-        """gdb's statement entries of the unit, made on first use (the program is decoded again:
-        in C that costs less than keeping its states)."""
-        table = self._lines_of(cu)
-        if table.statements is None:
-            files, sequences = self._sequences_of(cu)
-            by_file: dict[str, list[gdb_lines.Entry]] = {}
-            for sequence in sequences:
-                if sequence[0].address != 0:  # code the linker discarded
-                    gdb_lines.record_sequence([_row(s, files) for s in sequence], by_file)
-            table.statements = gdb_lines.statements(by_file)
-        return table.statements
+    def _statements_of(self, cu) -> dict[str, list[tuple[int, int]]]:
+        """gdb's statement entries of the unit, path -> [(line, address)], made on first use
+        (the program is decoded again: in C that costs less than keeping its states)."""
+        key = _unit_key(cu)
+        found = self._unit_statements.get(key)
+        if found is None:
+            found = self._unit_statements[key] = {}
+            for path, line, addr in self._statement_rows(cu):
+                found.setdefault(path, []).append((line, addr))
+        return found
 
-    @staticmethod
-    def _add_sequence(sequence, files, ranges) -> None:
-        # Sequences at address 0 belong to code the linker discarded.
-        if not sequence or sequence[0].address == 0:
-            return
-        stmt_path, stmt_line, stmt_addr = "", 0, -1  # the last is_stmt row at this address wins (gdb)
-        for row, following in zip(sequence, sequence[1:]):
-            if row.file >= len(files):
-                continue
-            path, line = files[row.file], row.line
-            if row.is_stmt and row.line > 0:
-                stmt_path, stmt_line, stmt_addr = path, row.line, row.address
-            if following.address > row.address:
-                if stmt_addr == row.address:
-                    path, line = stmt_path, stmt_line
-                ranges.append((row.address, following.address, path, line))
+    def _statement_rows(self, cu) -> list[tuple[str, int, int]]:
+        header = self._header(cu)
+        if header is not None:  # in C
+            files = self._files_of(cu)
+            paths = sorted({path for path in files if path})
+            ids = {path: i for i, path in enumerate(paths)}
+            rows = line_program.statements_of_header(self._dwarf.debug_line_sec, header, len(files),
+                                                     [ids.get(path, -1) for path in files])
+            if rows is not None:
+                return [(paths[path_id], line, addr) for path_id, line, addr in rows]
+        files, sequences = self._sequences_of(cu)
+        by_file: dict[str, list[gdb_lines.Entry]] = {}
+        for sequence in sequences:
+            if sequence[0].address != 0:  # code the linker discarded
+                gdb_lines.record_sequence([_row(s, files) for s in sequence], by_file)
+        return gdb_lines.statements(by_file)
 
     def line_at(self, link_addr: int) -> Optional[tuple[str, int]]:
         """(source path, line) of the code at ``link_addr``, or None."""
@@ -209,18 +188,17 @@ class LineTables:
     def row_start(self, link_addr: int) -> Optional[int]:
         """Where the line-table row containing ``link_addr`` starts (gdb's sal.pc), or None."""
         cu = self._unit_at(link_addr)
-        if cu is None:
-            return None
-        table = self._lines_of(cu)
-        i = bisect.bisect_right(table.starts, link_addr) - 1
-        return table.starts[i] if i >= 0 and link_addr < table.ends[i] else None
+        return None if cu is None else self._lines_of(cu).row_start(link_addr)
 
     def _statements_in(self, file: str) -> list[tuple[str, int, int]]:
         rows = []
+        matches = file_matcher(file)
         for cu in self._units():
             # The file table is cheap; decode only the units that mention the file.
-            if any(file_matches(path, file) for path in self._files_of(cu)):
-                rows += [row for row in self._statements_of(cu) if file_matches(row[0], file)]
+            if any(matches(path) for path in self._files_of(cu)):
+                for path, entries in self._statements_of(cu).items():
+                    if matches(path):
+                        rows += [(path, line, addr) for line, addr in entries]
         return rows
 
     def line_entry(self, link_addr: int) -> Optional[tuple[int, int, str, int, bool]]:
@@ -229,19 +207,9 @@ class LineTables:
         cu = self._unit_at(link_addr)
         units = [cu] if cu is not None else (self._units() if self.small else [])
         for unit in units:
-            table = self._lines_of(unit)
-            i = bisect.bisect_right(table.entry_starts, link_addr) - 1
-            if i < 0:
-                continue
-            start = table.entries[i][0]
-            j = i
-            while not table.entries[j][3] and j > 0 and table.entries[j - 1][0] == start and table.entries[j - 1][1]:
-                j -= 1  # at one address, prefer the is_stmt entry
-            entry = table.entries[j] if table.entries[j][3] else table.entries[i]
-            end = next((e[0] for e in table.entries[i + 1:] if e[0] > start), None)
-            if entry[1] == 0 or end is None:
-                continue
-            return start, end, entry[2], entry[1], entry[3]
+            found = self._lines_of(unit).entry(link_addr)
+            if found is not None:
+                return found
         return None
 
     def line_addresses(self, file: str, line: int) -> list[int]:
@@ -258,9 +226,9 @@ class LineTables:
         the unit of the function (else found by address: every unit's table, in a small file)."""
         cu = cu if cu is not None else self._unit_at(low)
         for unit in [cu] if cu is not None else self._units() if self.small else []:
-            marked = [a for a in self._lines_of(unit).prologue_ends if low <= a < high]
-            if marked:
-                return min(marked)
+            marked = self._lines_of(unit).prologue_end_in(low, high)
+            if marked is not None:
+                return marked
         return None
 
     def source_path(self, file: str) -> Optional[str]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from elftools.common.exceptions import DWARFError, ELFError
 from elftools.dwarf import constants as dw
@@ -63,8 +63,14 @@ def _unit_key(cu) -> tuple[str, int]:
 
 def file_matches(path: str, wanted: str) -> bool:
     """Does the line-table ``path`` name the file the user typed (basename, suffix or full path)?"""
+    return file_matcher(wanted)(path)
+
+
+def file_matcher(wanted: str) -> Callable[[str], bool]:
+    """``file_matches`` for one ``wanted``, normalised once (for a search over many paths)."""
     wanted = os.path.normpath(wanted)
-    return path == wanted or path.endswith("/" + wanted)
+    suffix = "/" + wanted
+    return lambda path: path == wanted or path.endswith(suffix)
 
 
 def _attr_value(die, name: str) -> Any:

@@ -289,6 +289,20 @@ class ElfImage:
         """The symbol table as in the file (for readers that need every entry of a name)."""
         return self._table()
 
+    def indices_named(self, name: str) -> Optional[list[int]]:
+        """Indices in ``raw_table()`` of its defined entries named ``name`` or ``name@VERSION``,
+        by one pass in C; None where that cannot be done (no C module, not ELF64 LSB)."""
+        table = self._table()
+        if table is None or table.size != 24 or table.fmt[0] != "<":
+            return None
+        try:
+            from hwdbg.linux.native import ffi, lib  # here: the symbols layer works without the C build
+        except HwdbgError:
+            return None
+        wanted = name.encode(errors="replace")
+        return self._scan_indices(ffi, lambda out, n: lib.hwdbg_sym_named(
+            table.data, len(table.data), table.strtab, len(table.strtab), wanted, len(wanted), out, n))
+
     def _raw_symbols(self, indices: Optional[list[int]] = None) -> Iterator[Symbol]:
         """The table's defined, named symbols (only those at ``indices`` when given)."""
         table = self._table()

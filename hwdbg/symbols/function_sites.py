@@ -62,16 +62,22 @@ def named_entries(image: Any, name: str) -> list[_Entry]:
     table = image.raw_table()
     if table is None or table.size != _ENTRY.size or table.fmt[0] != "<":
         return []
-    wanted, strtab = name.encode(errors="replace"), table.strtab
-    offsets, at = set(), strtab.find(wanted)
-    while at >= 0:
-        end = at + len(wanted)
-        if end < len(strtab) and strtab[end:end + 1] in (b"\0", b"@"):
-            offsets.add(at)
-        at = strtab.find(wanted, at + 1)
+    strtab = table.strtab
+    indices = image.indices_named(name)
+    if indices is not None:
+        rows: Any = ((i, _ENTRY.unpack_from(table.data, i * _ENTRY.size)) for i in indices)
+    else:  # the same search in Python
+        wanted = name.encode(errors="replace")
+        offsets, at = set(), strtab.find(wanted)
+        while at >= 0:
+            end = at + len(wanted)
+            if end < len(strtab) and strtab[end:end + 1] in (b"\0", b"@"):
+                offsets.add(at)
+            at = strtab.find(wanted, at + 1)
+        rows = ((i, e) for i, e in enumerate(_ENTRY.iter_unpack(table.data)) if e[0] in offsets)
     found = []
-    for index, (offset, info, _, shndx, value, size) in enumerate(_ENTRY.iter_unpack(table.data)):
-        if offset not in offsets or shndx in (SHN_UNDEF, SHN_ABS) or info & 0xF not in (STT_FUNC, STT_GNU_IFUNC):
+    for index, (offset, info, _, shndx, value, size) in rows:
+        if shndx in (SHN_UNDEF, SHN_ABS) or info & 0xF not in (STT_FUNC, STT_GNU_IFUNC):
             continue
         if table.hidden and index < len(table.hidden) and table.hidden[index]:
             continue  # an old version in .dynsym: gdb knows it only as name@VERSION
@@ -187,13 +193,13 @@ def _row_name(module: Any, name: str, entry: int) -> Optional[str]:
             return None
         names = [_display_name(alias) for alias in _aliases(die, entry)]
         own = name if name in names else names[-1]  # the one asked, else the last alias (gdb's block)
+        if own == name:
+            return own  # the function's own symbol: no need to read its body
         scope = function_scope(module.dwarf, entry)
         chain = scope.inline_chain(entry) if scope is not None else []
     except PARSE_ERRORS:
         return None
-    if own == name or not chain:
-        return own
-    return chain[-1].name
+    return chain[-1].name if chain else own
 
 
 def _inline_at(module: Any, entry: int) -> bool:
@@ -233,7 +239,6 @@ def function_sites(symbols: Any, name: str, lib: Optional[str], read_word: Optio
     """Every location of ``break NAME`` over the modules ``lib`` names (all of them when None)."""
     modules = symbols.modules_named(lib)
     sites: dict[int, Site] = {}
-    stubs: list[int] = []
     has_global = False
     resolved = None
     for module in modules:
@@ -257,9 +262,8 @@ def function_sites(symbols: Any, name: str, lib: Optional[str], read_word: Optio
             addr = _start(module, entry.value, entry.size) + module.bias
             if addr not in sites:
                 sites[addr] = Site(addr, _row_name(module, name, entry.value))
-        own_stubs = plt_stubs(module.image).get(name, ())
-        stubs += [addr + module.bias for addr in own_stubs]
-    if not has_global:
-        for addr in stubs:
-            sites.setdefault(addr, Site(addr, label=f"{name}@plt"))
+    if not has_global:  # the PLT is read only then: most names have a definition
+        for module in modules:
+            for addr in plt_stubs(module.image).get(name, ()):
+                sites.setdefault(addr + module.bias, Site(addr + module.bias, label=f"{name}@plt"))
     return [sites[addr] for addr in sorted(sites)]

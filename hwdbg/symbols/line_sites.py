@@ -10,7 +10,7 @@ from typing import Any, Optional
 from ..recordtype import record
 from .prologue import line_moves_to
 from .prologue_facts import function_facts, line_span
-from .scopes import function_scope
+from .scopes import function_ranges, function_scope
 
 
 @record(frozen=True)
@@ -29,8 +29,11 @@ def line_sites(symbols: Any, file: str, line: int) -> tuple[list[LineSite], int]
     dwarf = module.dwarf if module is not None else None
     if dwarf is not None:
         seen: set[int] = set()
-        for link_addr in dwarf.line_addresses(file, found):
-            block = _block_at(dwarf, link_addr)
+        addresses = dwarf.line_addresses(file, found)
+        for link_addr in addresses:
+            # Blocks tell apart the addresses of a line; one alone needs none (a big function's
+            # blocks cost more to read than the rest of the command).
+            block = _block_at(dwarf, link_addr) if len(addresses) > 1 else None
             if block is not None:
                 if id(block) in seen:
                     continue
@@ -63,11 +66,10 @@ def _past_prologue(module: Any, link_addr: int, line: int) -> LineSite:
     """A location in a function's prologue moves to where its body starts, and takes that line
     (gdb's skip_prologue_sal: in optimised code nothing moves, see symbols/prologue.py)."""
     dwarf = module.dwarf
-    scope = function_scope(dwarf, link_addr)
-    ranges = scope.top.ranges if scope is not None else []
+    ranges = function_ranges(dwarf, link_addr)
     if not ranges:
         return LineSite(link_addr, line)
-    low, high = scope.low, max(end for _, end in ranges)
+    low, high = min(start for start, _ in ranges), max(end for _, end in ranges)
     facts = function_facts(module.image, dwarf, low, high - low)
     body = line_moves_to(facts, line_span(dwarf), link_addr)
     if body is None:

@@ -221,6 +221,16 @@ def function_scope(dwarf: DwarfInfo, link_pc: int) -> Optional[FunctionScope]:
     return scope
 
 
+def function_ranges(dwarf: DwarfInfo, link_pc: int) -> list[tuple[int, int]]:
+    """The [low, high) ranges of the function containing ``link_pc`` (its scope's top block's),
+    without reading its body as ``function_scope`` does; [] without DWARF there."""
+    try:
+        die = dwarf.function_die_at(link_pc)
+        return _ranges(dwarf, die) if die is not None else []
+    except PARSE_ERRORS:
+        return []
+
+
 def _build(dwarf: DwarfInfo, die: Any) -> FunctionScope:
     name_die = _inherited(die, "DW_AT_name")
     name = _text(_attr_value(name_die, "DW_AT_name")) if name_die is not None else "??"
