@@ -10,17 +10,13 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
-
 import struct
-from typing import Any, Optional
-
-from elftools.elf.elffile import ELFFile
+from typing import TYPE_CHECKING, Any, Optional
 
 from hwdbg.symbols import index as name_index
 from hwdbg.symbols import sections
 from hwdbg.symbols.aranges import AddressRanges
 from hwdbg.symbols.dwarf_lines import LineTables
-from hwdbg.symbols.elf import ElfImage
 from hwdbg.symbols.line_table import UnitLines
 from hwdbg.symbols.dwarf_types import (
     AGGREGATE_KEYWORDS, NAMED_TYPE_TAGS, PARSE_ERRORS, SMALL_DEBUG_INFO, VOID, DW_OP_GNU_addr_index,
@@ -30,6 +26,11 @@ from hwdbg.symbols.dwarf_types import (
 )
 from hwdbg.symbols.index import NameIndex
 from hwdbg.symbols.types import CType
+
+if TYPE_CHECKING:
+    from elftools.elf.elffile import ELFFile
+
+    from hwdbg.symbols.elf import ElfImage
 
 __all__ = ["DwarfInfo", "VOID", "file_matches"]
 
@@ -41,7 +42,7 @@ class DwarfInfo(LineTables, TypeDecoder):
     """Queries over the DWARF of one ELF file; addresses are link-time."""
 
     def __init__(self, elf: ELFFile | ElfImage, build_id: Optional[str] = None) -> None:
-        self._source = elf  # an ElfImage makes its ELFFile when the DWARF is first read
+        self._elf = elf  # either gives .stream and .little_endian; an ElfImage needs no ELFFile for the DWARF
         self._build_id = build_id  # the cache key of the name index
         self._dwarf_info = None
         self._unit_list: Optional[list[Any]] = None
@@ -60,11 +61,6 @@ class DwarfInfo(LineTables, TypeDecoder):
         self.scopes: dict[int, Any] = {}
         self.unit_flags: dict[int, tuple[bool, bool]] = {}  # symbols/prologue_facts.py, by unit offset
         self._by_address: dict[int, Any] = {}  # id of a name index -> its functions by address (kept alive)
-
-    @property
-    def _elf(self) -> ELFFile:
-        source = self._source
-        return source.elf if isinstance(source, ElfImage) else source
 
     @property
     def _dwarf(self):

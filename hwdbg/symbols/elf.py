@@ -6,19 +6,21 @@ import io
 import mmap
 import os
 import struct
-from typing import Any, Iterator, NamedTuple, Optional
+from typing import TYPE_CHECKING, Any, Iterator, NamedTuple, Optional
 
 from elftools.common.exceptions import ELFError
-from elftools.elf.elffile import ELFFile
 
 from hwdbg.errors import HwdbgError, SymbolError
 from hwdbg.symbols.elfheaders import (
-    ET_DYN, PT_DYNAMIC, PT_LOAD, PT_TLS, SHT_NOBITS, Headers, SectionHeader, Segment, build_id, file_header,
-    read_section,
+    ET_DYN, PT_DYNAMIC, PT_LOAD, PT_TLS, SHT_NOBITS, FileHeader, Headers, SectionHeader, Segment, build_id,
+    file_header, read_section,
 )
 from hwdbg.symbols.elfsym import (
     BINDING_NAMES, SHN_ABS, SHN_UNDEF, STT_FILE, STT_SECTION, STT_TLS, Symbol, merge_named, preferred, symbol_kind,
 )
+
+if TYPE_CHECKING:
+    from elftools.elf.elffile import ELFFile
 
 PAGE_SIZE = mmap.PAGESIZE  # the granularity the kernel maps segments with
 DEBUG_ROOT = "/usr/lib/debug"
@@ -112,6 +114,8 @@ class ElfImage:
     def elf(self) -> ELFFile:
         """pyelftools' view of the file, made at first use (~0.4 ms): the layout needs only the headers."""
         if self._elf is None:
+            from elftools.elf.elffile import ELFFile  # here: an attach may need none (its import: ~5 ms)
+
             try:
                 elf = ELFFile(self._stream)
             except ELFError as e:
@@ -201,6 +205,15 @@ class ElfImage:
         return header
 
     @property
+    def file_header(self) -> FileHeader:
+        return self._header
+
+    @property
+    def stream(self) -> Any:
+        """The open file (a buffered reader: seek and read)."""
+        return self._stream
+
+    @property
     def little_endian(self) -> bool:
         return self._header.little_endian
 
@@ -272,17 +285,17 @@ class ElfImage:
         """The raw symbol table: .symtab, a superset of .dynsym (a stripped file has only the latter)."""
         if self._raw is None:
             source = self._symbol_file or self  # no self-reference: the file closes without the gc
-            section = source._section(".symtab") or source._section(".dynsym")
-            if section is None:
+            name = ".symtab" if source._section_header(".symtab") is not None else ".dynsym"
+            header = source._section_header(name)
+            if header is None:
                 self._raw = False
                 return None
-            elf = source.elf
-            order = "<" if elf.little_endian else ">"
-            fmt = order + ("IBBHQQ" if elf.elfclass == 64 else "IIIBBH")  # 32-bit: name, value, size, info, other, shndx
+            order = "<" if source.little_endian else ">"
+            fmt = order + ("IBBHQQ" if source.elfclass == 64 else "IIIBBH")  # 32-bit: name, value, size, info, other, shndx
             size = struct.calcsize(fmt)
-            data = section.data()
-            self._raw = _SymbolTable(data[: len(data) - len(data) % size], elf.get_section(section["sh_link"]).data(),
-                                     source._hidden_versions(section, order), fmt, size)
+            data = source.section_data(name)[0]
+            self._raw = _SymbolTable(data[: len(data) - len(data) % size], source._linked_data(header),
+                                     source._hidden_versions(name, order), fmt, size)
         return self._raw or None
 
     def raw_table(self) -> Optional["_SymbolTable"]:
@@ -385,14 +398,19 @@ class ElfImage:
             best = sym if best is None else preferred(best, sym)
         return None if best is None else self._containing([best], [best.value], link_addr)
 
-    def _hidden_versions(self, section, order: str) -> list[bool]:
+    def _linked_data(self, header: SectionHeader) -> bytes:
+        """The bytes of the section ``header`` links to (a symbol table's strings)."""
+        by_index = self.headers.by_index
+        if 0 <= header.index and header.link < len(by_index) and not by_index[header.link].flags & SHF_COMPRESSED:
+            return read_section(self._stream, by_index[header.link])
+        return self.elf.get_section(header.link).data()
+
+    def _hidden_versions(self, name: str, order: str) -> list[bool]:
         """Per .dynsym entry: is it a non-default (hidden) symbol version?"""
-        if section.name != ".dynsym":
-            return []
-        versions = self._section(".gnu.version")
+        versions = self.section_data(".gnu.version") if name == ".dynsym" else None
         if versions is None:
             return []
-        return [bool(v & 0x8000) for (v,) in struct.iter_unpack(order + "H", versions.data())]
+        return [bool(v & 0x8000) for (v,) in struct.iter_unpack(order + "H", versions[0])]
 
     def _load(self) -> dict[str, Symbol]:
         if self._by_name is not None:

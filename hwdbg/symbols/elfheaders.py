@@ -42,6 +42,7 @@ class FileHeader(NamedTuple):
     little_endian: bool
     elfclass: int  # 32 or 64
     e_type: int
+    e_machine: int
     e_entry: int
     e_phoff: int
     e_shoff: int
@@ -52,7 +53,7 @@ class FileHeader(NamedTuple):
     e_shstrndx: int
 
 
-ET_DYN = 3
+ET_REL, ET_DYN = 1, 3
 _EHDR = {64: "HHIQQQIHHHHHH", 32: "HHIIIIIHHHHHH"}  # e_type .. e_shstrndx, after the 16 bytes of e_ident
 
 
@@ -66,8 +67,10 @@ def file_header(stream) -> Optional[FileHeader]:
     layout = struct.Struct(order + _EHDR[elfclass])
     if len(data) < 16 + layout.size:
         return None
-    e_type, _, _, entry, phoff, shoff, _, _, phentsize, phnum, shentsize, shnum, shstrndx = layout.unpack_from(data, 16)
-    return FileHeader(order == "<", elfclass, e_type, entry, phoff, shoff, phentsize, phnum, shentsize, shnum, shstrndx)
+    e_type, machine, _, entry, phoff, shoff, _, _, phentsize, phnum, shentsize, shnum, shstrndx = \
+        layout.unpack_from(data, 16)
+    return FileHeader(order == "<", elfclass, e_type, machine, entry, phoff, shoff, phentsize, phnum, shentsize, shnum,
+                      shstrndx)
 
 
 class Headers:
@@ -87,6 +90,7 @@ class Headers:
                 p_type, offset, vaddr, _, filesz, memsz, _, align = fields
             self.segments.append(Segment(p_type, offset, vaddr, filesz, memsz, align))
         self.sections: dict[str, SectionHeader] = {}
+        self.by_index: list[SectionHeader] = []
         self.complete = False
         count, table = header.e_shnum, header.e_shoff
         if not count or not table:
@@ -105,7 +109,8 @@ class Headers:
         for index, (name_off, sh_type, flags, addr, offset, size, link, *_) in enumerate(rows):
             end = names.find(b"\0", name_off)
             name = names[name_off:end if end >= 0 else len(names)].decode(errors="replace")
-            self.sections[name] = SectionHeader(index, name, sh_type, flags, addr, offset, size, link)  # the last, as pyelftools
+            self.by_index.append(SectionHeader(index, name, sh_type, flags, addr, offset, size, link))
+            self.sections[name] = self.by_index[-1]  # of two of one name, the last, as pyelftools
         self.complete = len(rows) == count  # every header read: the name map below is pyelftools' own
 
     def section(self, name: str) -> Optional[SectionHeader]:

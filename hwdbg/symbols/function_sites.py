@@ -19,7 +19,6 @@ import struct
 import weakref
 from typing import Any, Callable, Optional
 
-from elftools.elf.relocation import RelocationSection
 
 from hwdbg.recordtype import record
 from hwdbg.symbols.dwarf_types import PARSE_ERRORS
@@ -118,6 +117,8 @@ def jump_slots(image: Any) -> dict[str, int]:
     found = _slots.get(image)
     if found is None:
         found = {}
+        from elftools.elf.relocation import RelocationSection  # here: pyelftools' ELF side only when asked
+
         section = image.elf.get_section_by_name(".rela.plt")
         if isinstance(section, RelocationSection):
             symtab = image.elf.get_section(section["sh_link"])

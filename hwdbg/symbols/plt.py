@@ -10,7 +10,6 @@ import struct
 import weakref
 from typing import Optional
 
-from elftools.elf.relocation import RelocationSection
 
 from hwdbg.symbols.elf import ElfImage
 
@@ -24,6 +23,8 @@ def _got_names(image: ElfImage) -> dict[int, str]:
     """GOT slot (link-time address) -> the name of the symbol its relocation fills it with."""
     names = _slots.get(image)
     if names is None:
+        from elftools.elf.relocation import RelocationSection  # here: pyelftools' ELF side only when asked
+
         names = {}
         for section in image.elf.iter_sections():
             if not isinstance(section, RelocationSection) or section.name not in (".rela.plt", ".rela.dyn"):

@@ -3,7 +3,10 @@
 ``ELFFile.get_dwarf_info()`` copies all of them into memory up front: for a pc in libc
 with its debug package, describing one address would decompress all of libc's DWARF.
 Here a section costs nothing until a query reads it (.debug_aranges and one unit's line
-table, say). Relocatable objects and the legacy .zdebug_* sections keep pyelftools' path.
+table, say). The DWARFInfo is made from the section headers hwdbg reads itself, without
+pyelftools' ELFFile (whose import and structs an attach to python3.11d need not pay: ~6 ms).
+Relocatable objects, the legacy .zdebug_* sections, supplementary files and other odd
+cases keep pyelftools' path.
 """
 from __future__ import annotations
 
@@ -13,10 +16,24 @@ import zlib
 from typing import Any, Iterator, Optional
 
 from elftools.common.exceptions import ELFError
-from elftools.dwarf.dwarfinfo import DebugSectionDescriptor
+from elftools.dwarf.dwarfinfo import DebugSectionDescriptor, DWARFInfo, DwarfConfig
 
 from hwdbg.symbols import abbrev, filewindow, inflated
+from hwdbg.symbols.elfheaders import ET_REL, SHT_NOBITS, SectionHeader, read_section
 from hwdbg.symbols.filewindow import FileWindow
+
+# The sections of ELFFile.get_dwarf_info(), as DWARFInfo's keywords name them.
+DWARF_SECTIONS = {
+    "debug_info_sec": ".debug_info", "debug_aranges_sec": ".debug_aranges", "debug_abbrev_sec": ".debug_abbrev",
+    "debug_frame_sec": ".debug_frame", "eh_frame_sec": ".eh_frame", "debug_str_sec": ".debug_str",
+    "debug_loc_sec": ".debug_loc", "debug_ranges_sec": ".debug_ranges", "debug_line_sec": ".debug_line",
+    "debug_pubtypes_sec": ".debug_pubtypes", "debug_pubnames_sec": ".debug_pubnames", "debug_addr_sec": ".debug_addr",
+    "debug_str_offsets_sec": ".debug_str_offsets", "debug_line_str_sec": ".debug_line_str",
+    "debug_loclists_sec": ".debug_loclists", "debug_rnglists_sec": ".debug_rnglists", "debug_sup_sec": ".debug_sup",
+    "gnu_debugaltlink_sec": ".gnu_debugaltlink", "debug_types_sec": ".debug_types",
+}
+MACHINES = {62: "x64", 3: "x86", 183: "AArch64"}  # e_machine -> pyelftools' get_machine_arch()
+SHF_COMPRESSED, ELFCOMPRESS_ZLIB = 0x800, 1
 
 # The BytesIO methods pyelftools and hwdbg use on a section's stream.
 STREAM_METHODS = ("read", "readinto", "readline", "seek", "tell", "getbuffer", "getvalue")
@@ -107,7 +124,7 @@ class _Inflating:
 
     def __init__(self, stream: io.BytesIO, section, build_id: Optional[str] = None) -> None:
         self._stream, self._section = stream, section
-        header = section.structs.Elf_Chdr.sizeof()
+        header = section.chdr_size if isinstance(section, FileSection) else section.structs.Elf_Chdr.sizeof()
         self._next = section["sh_offset"] + header  # file offset of the compressed bytes still to read
         self._end = section["sh_offset"] + section["sh_size"]
         self._size = section.data_size
@@ -273,9 +290,71 @@ class _Inflating:
         return getattr(io.BytesIO, name)(self._stream, *args)
 
 
-def dwarf_info(elf, build_id: Optional[str] = None):
-    """``elf.get_dwarf_info()``, reading each section only when it is first used; the inflated
-    start of a compressed one is cached under ``build_id`` (symbols/inflated.py)."""
+class FileSection:
+    """One section of an ELF file as LazySection reads it (what it reads of pyelftools' Section),
+    from the header hwdbg read: no ELFFile is made."""
+
+    def __init__(self, stream, header: SectionHeader, elfclass: int, little_endian: bool) -> None:
+        self.stream, self.name, self._header = stream, header.name, header
+        self.compressed = bool(header.flags & SHF_COMPRESSED)
+        self.chdr_size = 24 if elfclass == 64 else 12  # Elf64_Chdr / Elf32_Chdr
+        self.data_size, self._compression_type = header.size, None
+        if self.compressed:  # ch_type, then (ELF64: after 4 reserved bytes) ch_size
+            stream.seek(header.offset)
+            chdr = stream.read(self.chdr_size)
+            order = "little" if little_endian else "big"
+            if len(chdr) == self.chdr_size:
+                self.data_size = int.from_bytes(chdr[8:16] if elfclass == 64 else chdr[4:8], order)
+                if int.from_bytes(chdr[0:4], order) == ELFCOMPRESS_ZLIB:
+                    self._compression_type = "ELFCOMPRESS_ZLIB"
+
+    def __getitem__(self, field: str) -> int:
+        header = self._header
+        return {"sh_offset": header.offset, "sh_size": header.size, "sh_addr": header.addr}[field]
+
+    def data(self) -> bytes:
+        return read_section(self.stream, self._header)  # only an uncompressed section is read so
+
+
+def _direct(image, build_id: Optional[str]):
+    """The DWARFInfo of an ElfImage from its own section headers, or None where pyelftools'
+    ELFFile must make it (see the module's docstring)."""
+    header, headers = image.file_header, image.headers
+    machine = MACHINES.get(header.e_machine)
+    if header.e_type == ET_REL or machine is None or not headers.complete or any(
+            name in headers.sections for name in (".zdebug_info", ".gnu_debugaltlink", ".debug_sup")):
+        return None
+    found = {key: headers.section(name) for key, name in DWARF_SECTIONS.items()}
+    sections: dict[str, Any] = {}
+    for key, section_header in found.items():
+        if section_header is None or section_header.type == SHT_NOBITS:  # a debug file's .eh_frame has no bytes
+            sections[key] = None
+            continue
+        section = FileSection(image.stream, section_header, header.elfclass, header.little_endian)
+        if section.compressed and section._compression_type is None:
+            return None  # zstd, say: pyelftools knows it or says why
+        sections[key] = DebugSectionDescriptor(
+            stream=LazySection(section, build_id), name=section.name, global_offset=section_header.offset,
+            size=section.data_size, address=section_header.addr)
+    config = DwarfConfig(little_endian=header.little_endian, default_address_size=header.elfclass // 8,
+                         machine_arch=machine)
+    dwarf = DWARFInfo(config=config, **sections)
+    dwarf.supplementary_dwarfinfo = None  # none without a .debug_sup or .gnu_debugaltlink
+    return dwarf
+
+
+def dwarf_info(source, build_id: Optional[str] = None):
+    """``elf.get_dwarf_info()`` for an ElfImage (or pyelftools' ELFFile), reading each section
+    only when it is first used; the inflated start of a compressed one is cached under
+    ``build_id`` (symbols/inflated.py)."""
+    if hasattr(source, "file_header"):  # an ElfImage
+        dwarf = _direct(source, build_id)
+        if dwarf is not None:
+            if dwarf.debug_abbrev_sec is not None:
+                abbrev.install(dwarf)
+            return dwarf
+        source = source.elf
+    elf = source
     if elf["e_type"] == "ET_REL" or elf.has_phantom_bytes() or elf.has_section(".zdebug_info"):
         return elf.get_dwarf_info()
     def lazy(section, relocate):

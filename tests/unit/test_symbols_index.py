@@ -450,3 +450,43 @@ def test_address_ranges_of_libcs_debug_file_agree_with_pyelftools():
     for entry in theirs.entries:
         for addr in (entry.begin_addr, entry.begin_addr + entry.length - 1, entry.begin_addr + entry.length):
             assert ours.unit_at(addr) == theirs.cu_offset_at_addr(addr), hex(addr)
+
+
+@pytest.mark.parametrize("variant", ["dwarf4", "dwarf5", "compressed", "libc-debug"])
+def test_dwarf_from_the_section_headers_is_pyelftools_dwarf(build_target, variant):
+    """The DWARFInfo of an ElfImage is made from hwdbg's own section headers, with no ELFFile (an
+    attach need not import pyelftools' ELF side): every section pyelftools' get_dwarf_info()
+    gives, with the same bytes, size, address and offset."""
+    from hwdbg.symbols import sections
+    from test_symbols import LIBC
+
+    if variant == "libc-debug":
+        path = ElfImage(LIBC).separate_debug_path() if Path(LIBC).exists() else None
+        if path is None:
+            pytest.skip("libc's debug file is not installed (libc6-dbg)")
+    else:
+        path = build_target("sym_globals", cflags=VARIANTS[variant])
+    image = ElfImage(path)
+    ours = sections.dwarf_info(image)
+    assert image._elf is None
+    theirs = ElfImage(path).elf.get_dwarf_info()
+    for key in sections.DWARF_SECTIONS:
+        mine, reference = getattr(ours, key), getattr(theirs, key)
+        header = image.headers.section(sections.DWARF_SECTIONS[key])
+        if header is not None and header.type == 8:  # SHT_NOBITS (a debug file's .eh_frame): no bytes to read
+            reference = None
+        assert (mine is None) == (reference is None), key
+        if mine is not None and (variant != "libc-debug" or mine.size < 1 << 20):
+            assert (mine.name, mine.size, mine.address, mine.global_offset) == (
+                reference.name, reference.size, reference.address, reference.global_offset), key
+            assert bytes(mine.stream.whole()) == reference.stream.getvalue(), key
+    assert ours.config.machine_arch == theirs.config.machine_arch
+    assert ours.config.default_address_size == theirs.config.default_address_size
+
+
+def test_a_relocatable_object_keeps_pyelftools_dwarf(tmp_path):
+    source = tmp_path / "unit.c"
+    source.write_text("int shared = 3;\nint get(void) { return shared; }\n")
+    subprocess.run(["gcc", "-g", "-c", "-o", str(tmp_path / "unit.o"), str(source)], check=True)
+    dwarf = DwarfInfo(ElfImage(tmp_path / "unit.o"))
+    assert [cu.get_top_DIE().get_full_path().endswith("unit.c") for cu in dwarf._units()] == [True]
