@@ -4,11 +4,11 @@ file:line, file:line -> address, the rows stepping follows (gdb's rules). A mixi
 from __future__ import annotations
 
 import os
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from hwdbg.symbols import gdb_lines, line_program, line_table, unit_header
 from hwdbg.symbols.line_table import UnitLines
-from hwdbg.symbols.dwarf_types import PARSE_ERRORS, _attr_value, _text, _unit_key, file_matcher, file_matches
+from hwdbg.symbols.dwarf_types import PARSE_ERRORS, _attr_value, _text, _unit_key, file_matcher
 
 
 def _row(state, files: list[str]) -> gdb_lines.Row:
@@ -190,14 +190,22 @@ class LineTables:
         cu = self._unit_at(link_addr)
         return None if cu is None else self._lines_of(cu).row_start(link_addr)
 
+    def _named(self, cu, matches: Callable[[str], bool]) -> set[str]:
+        """The unit's source paths that name the file the user typed: by their path, or as the
+        compiler was given them (gdb matches both: ``../Objects/object.c`` from a build directory)."""
+        key = _unit_key(cu)
+        return {path for path in self._files_of(cu)
+                if path and (matches(path) or matches(self._display.get((key, path), path)))}
+
     def _statements_in(self, file: str) -> list[tuple[str, int, int]]:
         rows = []
         matches = file_matcher(file)
         for cu in self._units():
             # The file table is cheap; decode only the units that mention the file.
-            if any(matches(path) for path in self._files_of(cu)):
+            named = self._named(cu, matches)
+            if named:
                 for path, entries in self._statements_of(cu).items():
-                    if matches(path):
+                    if path in named:
                         rows += [(path, line, addr) for line, addr in entries]
         return rows
 
@@ -233,10 +241,12 @@ class LineTables:
 
     def source_path(self, file: str) -> Optional[str]:
         """The full path the line tables give the source file ``file`` (basename, suffix or path)."""
+        matches = file_matcher(file)
         for cu in self._units():
+            named = self._named(cu, matches)
             for path in self._files_of(cu):
-                if path and file_matches(path, file):
-                    return path
+                if path in named:
+                    return path  # in the order of the unit's file table
         return None
 
     def lines_in(self, file: str) -> list[int]:

@@ -283,9 +283,8 @@ def _announce(ctx: Any, name: str, bp: Any, title: str, temporary: bool, note: O
     resolver = not bp.more and any(site.resolver for site in getattr(bp, "sites", ()))
     at = "gnu-indirect-function resolver at " if resolver else ""  # an IFUNC whose choice is not known yet
     text = f"{title} {bp.id} at {at}{bp.addr:#x}{place}{_status_note(bp)}"
-    if note:
+    if note:  # the text says it as gdb 13 does: by the line it announces
         data["note"] = note
-        text = f"{note[0].upper()}{note[1:]}.\n{text}"
     return Result(name, {"breakpoint": data}, text)
 
 

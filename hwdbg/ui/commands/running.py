@@ -11,7 +11,7 @@ from ...locations import resolve_code
 from ...records import Kind
 from . import Category, CommandParser, Result, command, number, raw_split, shell_split
 from ..render import frame_text
-from .breakpoints import bp_json
+from .breakpoints import bp_json, file_shown
 
 R = Category.RUNNING
 
@@ -79,10 +79,12 @@ def start(ctx: Any, args: argparse.Namespace) -> None:
         raise
     ctx.temporary.add(bp.id)
     frame = session.describe(addr)
-    place = f": file {os.path.basename(frame.file)}, line {frame.line}." if frame.file and frame.line else "."
+    place = f": file {file_shown(ctx, addr, frame.file)}, line {frame.line}." if frame.file and frame.line else "."
     data = bp_json(bp)
     data["temporary"] = True
-    ctx.report(Result("hbreak", {"breakpoint": data}, f"Temporary breakpoint {bp.id} at {addr:#x}{place}"))
+    # gdb sets it before the program runs: a PIE's main is announced at its link-time address.
+    shown = addr - session.symbols.executable.bias
+    ctx.report(Result("hbreak", {"breakpoint": data}, f"Temporary breakpoint {bp.id} at {shown:#x}{place}"))
     ctx.resume(session.cont)
 
 
