@@ -5,7 +5,6 @@ import argparse
 import os
 from typing import Any
 
-from ... import records as rec
 from ...errors import HwdbgError, SymbolError, TargetError, UsageError
 from ...locations import resolve_code
 from ...records import Kind
