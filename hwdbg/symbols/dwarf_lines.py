@@ -197,6 +197,17 @@ class LineTables:
         return {path for path in self._files_of(cu)
                 if path and (matches(path) or matches(self._display.get((key, path), path)))}
 
+    def unit_of_source(self, path: str, link_addr: Optional[int] = None) -> Any:
+        """The unit a source file belongs to, as gdb's `info source` sees it: the unit of the code
+        at ``link_addr`` when it names the file, else the first unit compiled from it, else the
+        first whose line table names it (a header); None if none does."""
+        cu = self._unit_at(link_addr) if link_addr is not None else None
+        if cu is not None and path in self._files_of(cu):
+            return cu
+        naming = [unit for unit in self._units() if path in self._files_of(unit)]
+        primary = [unit for unit in naming if self._files_of(unit)[1:2] == [path] or self._files_of(unit)[:1] == [path]]
+        return (primary or naming or [None])[0]
+
     def _statements_in(self, file: str) -> list[tuple[str, int, int]]:
         rows = []
         matches = file_matcher(file)

@@ -104,6 +104,16 @@ def _inherited(die, name: str):
     return None
 
 
+def function_name(die) -> Optional[str]:
+    """gdb's name of a C function DIE: its DW_AT_linkage_name when it has one (glibc's
+    ``__GI___clock_nanosleep``), through its declaration or abstract origin, else DW_AT_name."""
+    for attr in ("DW_AT_linkage_name", "DW_AT_MIPS_linkage_name", "DW_AT_name"):
+        found = _inherited(die, attr)
+        if found is not None:
+            return _text(_attr_value(found, attr))
+    return None
+
+
 class TypeDecoder:
     """DIE -> CType, for a class that has ``_elf``, ``_types`` and ``_complete_definition``."""
 

@@ -13,7 +13,7 @@ from typing import Any, Optional
 
 from hwdbg.symbols import index as name_index
 from hwdbg.symbols.dwarf import DwarfInfo
-from hwdbg.symbols.dwarf_types import PARSE_ERRORS, _attr_value, _inherited, _text
+from hwdbg.symbols.dwarf_types import PARSE_ERRORS, function_name
 from hwdbg.symbols.scopes import _ranges
 
 KIND = "inlines"  # the cache file's suffix
@@ -71,18 +71,9 @@ def _collect(dwarf: DwarfInfo, units: Optional[list[Any]] = None) -> dict[str, l
                 if not inlined and not (die.tag == "DW_TAG_subprogram" and "DW_AT_abstract_origin" in die.attributes):
                     continue
                 ranges = [(low, high) for low, high in _ranges(dwarf, die) if low != 0 and high > low]
-                name = _name(die)
+                name = function_name(die)
                 if ranges and name is not None:
                     out.setdefault(name, []).append((ranges[0][0], 0 if inlined else ranges[0][1], die))
     except PARSE_ERRORS:
         pass
     return out
-
-
-def _name(die: Any):
-    """gdb's name of a C function: its DW_AT_linkage_name when it has one (__GI__IO_setb)."""
-    for attr in ("DW_AT_linkage_name", "DW_AT_MIPS_linkage_name", "DW_AT_name"):
-        found = _inherited(die, attr)
-        if found is not None:
-            return _text(_attr_value(found, attr))
-    return None

@@ -16,7 +16,9 @@ from elftools.dwarf.ranges import BaseAddressEntry, RangeEntry
 
 from hwdbg.recordtype import record
 from hwdbg.symbols.dwarf import DwarfInfo
-from hwdbg.symbols.dwarf_types import PARSE_ERRORS, VOID, _attr_value, _inherited, _is_constant, _text
+from hwdbg.symbols.dwarf_types import (
+    PARSE_ERRORS, VOID, _attr_value, _inherited, _is_constant, _text, function_name,
+)
 from hwdbg.symbols.types import CType
 
 _CALL_SITES = ("DW_TAG_call_site", "DW_TAG_GNU_call_site")
@@ -232,8 +234,7 @@ def function_ranges(dwarf: DwarfInfo, link_pc: int) -> list[tuple[int, int]]:
 
 
 def _build(dwarf: DwarfInfo, die: Any) -> FunctionScope:
-    name_die = _inherited(die, "DW_AT_name")
-    name = _text(_attr_value(name_die, "DW_AT_name")) if name_die is not None else "??"
+    name = function_name(die) or "??"
     ranges = _ranges(dwarf, die)
     top = _Block(ranges)
     _fill(dwarf, die, top)
@@ -296,8 +297,7 @@ def _inherit(dwarf: DwarfInfo, die: Any, block: _Block) -> None:
 
 
 def _inline_call(dwarf: DwarfInfo, die: Any, entry: int) -> InlineCall:
-    name_die = _inherited(die, "DW_AT_name")
-    name = _text(_attr_value(name_die, "DW_AT_name")) if name_die is not None else "??"
+    name = function_name(die) or "??"
     index, line = _attr_value(die, "DW_AT_call_file"), _attr_value(die, "DW_AT_call_line")
     files = dwarf._files_of(die.cu) if index is not None else []  # the unit's line-table file names
     call_file = files[index] if index is not None and 0 <= index < len(files) else None

@@ -22,6 +22,7 @@ class FrameShown:
     text: str
     file: Optional[str]
     line: Optional[int]
+    file_shown: Optional[str] = None  # the file as gdb names it (as compiled: ../Programs/python.c)
 
 
 def frame_line(frame: Optional[rec.Frame], pc: int, *, address: bool) -> str:
@@ -44,8 +45,10 @@ class SourceLines:
         self._files: dict[str, Optional[list[str]]] = {}
         self._last: Optional[str] = None  # the file of the last line shown
 
-    def text(self, path: str, line: int) -> str:
+    def text(self, path: str, line: int, shown: Optional[str] = None) -> str:
+        """``shown``: the file's name in messages, as gdb names it (the path by default)."""
         # gdb says why a file is missing again once a line of another file was shown in between
+        name = shown or path
         last, self._last = self._last, path
         if path not in self._files or (self._files[path] is None and last != path):
             try:
@@ -53,12 +56,12 @@ class SourceLines:
                     self._files[path] = f.read().splitlines()
             except OSError as exc:
                 self._files[path] = None
-                return f"{line}\t{path}: {os.strerror(exc.errno or 2)}."
+                return f"{line}\t{name}: {os.strerror(exc.errno or 2)}."
         lines = self._files[path]
         if lines is None:
-            return f"{line}\tin {path}"
+            return f"{line}\tin {name}"
         if not 1 <= line <= len(lines):
-            return f"Line number {line} out of range; \"{path}\" has {len(lines)} lines."
+            return f"Line number {line} out of range; \"{name}\" has {len(lines)} lines."
         return f"{line}\t{lines[line - 1]}"
 
 
@@ -69,10 +72,11 @@ def stop_lines(stop: rec.Stopped, sources: SourceLines, frame: Optional[FrameSho
     style = stop.style or "frame-address"
     inside = style.endswith("-address")
     file, line = (frame.file, frame.line) if frame is not None else (where.file, where.line) if where else (None, None)
+    shown = frame.file_shown if frame is not None else None
     if style.startswith("line") and file and line:
         prefix = f"{stop.pc:#018x}\t" if inside else ""
-        return prefix + sources.text(file, line)
+        return prefix + sources.text(file, line, shown)
     text = frame.text if frame is not None else frame_line(where, stop.pc, address=inside)
     if file and line:
-        text += "\n" + sources.text(file, line)
+        text += "\n" + sources.text(file, line, shown)
     return text

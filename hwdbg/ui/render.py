@@ -128,7 +128,7 @@ def stopped_text(stop: rec.Stopped, shown: Optional[FrameShown] = None, sources:
     if shown is not None:
         frame = shown.text
         if shown.file and shown.line and sources is not None:
-            frame += "\n" + sources.text(shown.file, shown.line)
+            frame += "\n" + sources.text(shown.file, shown.line, shown.file_shown)
     if stop.reason in ("step", "breakpoint", "watchpoint"):
         return frame
     if stop.reason in ("signal", "interrupted"):  # Ctrl-C: gdb's target is stopped by a SIGINT
@@ -242,7 +242,8 @@ class TextOutput(Output):
                             thread=thread)
             file, line = (frame.file, frame.line) if frame is not None else (hit.file, hit.line)
             if (frame is not None or not hit.kind.is_data) and file and line and not hit.backtrace:
-                text += "\n" + self.sources.text(file, line)  # gdb shows the line it stopped at
+                # gdb shows the line it stopped at
+                text += "\n" + self.sources.text(file, line, frame.file_shown if frame is not None else None)
             head, _, tail = text.partition("\n")
             self.write("\n" + self._paint(head, _BOLD) + ("\n" + tail if tail else ""))
         else:

@@ -133,7 +133,8 @@ def stop_frame_text(session: Any, tid: int) -> Optional[FrameShown]:
         frames = session.frames.stack(tid, 1)
         if not frames:
             return None
-        return FrameShown(frame_text(frames[0], frame_env(session, tid)), frames[0].file, frames[0].line)
+        return FrameShown(frame_text(frames[0], frame_env(session, tid)), frames[0].file, frames[0].line,
+                          frames[0].file_shown)
     except HwdbgError:
         return None
 

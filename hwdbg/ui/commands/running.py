@@ -11,6 +11,7 @@ from ...records import Kind
 from . import Category, CommandParser, Result, command, number, raw_split, shell_split
 from ..render import frame_text
 from .breakpoints import bp_json, file_shown
+from .frames import stop_frame_text
 
 R = Category.RUNNING
 
@@ -143,7 +144,12 @@ def attach(ctx: Any, args: argparse.Namespace) -> Result:
     pc = session.arch.get_pc(inf.get_regs(inf.pid))
     # gdb names the other threads it finds as LWPs (before libthread_db names them as threads)
     found = "".join(f"[New LWP {tid}]\n" for tid in sorted(inf.threads) if tid != inf.pid)
-    text = f"Attaching to process {inf.pid}\n{found}{frame_text(session.describe(pc), pc)}"
+    shown = stop_frame_text(session, inf.pid)  # frame 0 as a stop shows it: arguments, source line
+    where = shown.text if shown is not None else frame_text(session.describe(pc), pc)
+    sources = getattr(ctx.out, "sources", None)  # text output only
+    if shown is not None and shown.file and shown.line and sources is not None:
+        where += "\n" + sources.text(shown.file, shown.line, shown.file_shown)
+    text = f"Attaching to process {inf.pid}\n{found}{where}"
     return Result("attach", {"pid": inf.pid, "threads": sorted(inf.threads), "pc": pc}, text)
 
 

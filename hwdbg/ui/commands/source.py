@@ -97,8 +97,8 @@ def _show(ctx: Any, path: str, first: int, last: int) -> Result:
         listing.next_line = first  # gdb stays where it is: `list` names the same line again
         if not listing.missing_reported:
             listing.missing_reported = True
-            raise SymbolError(f"{first}\t{path}: No such file or directory.")
-        return Result("list", {"file": path, "lines": [], "missing": True}, f"{first}\tin {path}")
+            raise SymbolError(f"{first}\t{_shown(ctx, path)}: No such file or directory.")
+        return Result("list", {"file": path, "lines": [], "missing": True}, f"{first}\tin {_shown(ctx, path)}")
     if first > len(text):
         listing.first_line = first  # gdb: a later `list -` shows the ten lines before this one
         raise SymbolError(f"Line number {first} out of range; {_shown(ctx, path)} has {len(text)} lines.")

@@ -199,3 +199,53 @@ def info_sharedlibrary(ctx: Any, args: argparse.Namespace) -> Result:
     head = f"{'From':<20}{'To':<20}{'Syms Read':<12}Shared Object Library"
     tail = ["(*): Shared library is missing debugging information."] if missing else []
     return Result("info sharedlibrary", {"libraries": rows}, "\n".join([head, *lines, *tail]))
+
+
+@command(CommandParser("info source"), category=S, group="info", name="source")
+def info_source(ctx: Any, args: argparse.Namespace) -> Result:
+    """info source
+
+    The current source file (where the program stopped, or what `list` showed last): the
+    name it was compiled as, its compilation directory, where it is and how many lines it
+    has, its language, the compiler that made it and the DWARF version, as gdb says them."""
+    from .data import _current_pc
+    from .source import Listing, _read_lines, _stop_line
+
+    path, pc = (ctx.listing.path, None) if isinstance(ctx.listing, Listing) else (None, None)
+    if path is None:
+        stop = _stop_line(ctx)
+        if stop is not None:
+            path, pc = stop[0], _current_pc(ctx)
+    symbols = ctx.session.symbols
+    found = _source_unit(symbols, path, pc) if path is not None and symbols is not None else None
+    if found is None:
+        return Result("info source", {"file": None}, "No current source file.")
+    module, facts = found
+    shown = module.dwarf.display_name(path, None if pc is None else pc - module.bias)
+    lines = _read_lines(path)
+    text = [f"Current source file is {shown}", f"Compilation directory is {facts.comp_dir}"]
+    text += [f"Located in {path}"] if os.path.exists(path) else []
+    text += [f"Contains {len(lines)} lines."] if lines is not None else []
+    text += [f"Source language is {facts.language}."]
+    text += [f"Producer is {facts.producer}."] if facts.producer is not None else []
+    text += [f"Compiled with DWARF {facts.dwarf_version} debugging format.",
+             "Includes preprocessor macro info." if facts.has_macros else "Does not include preprocessor macro info."]
+    data = {"file": path, "name": shown, "comp_dir": facts.comp_dir, "lines": None if lines is None else len(lines),
+            "language": facts.language, "producer": facts.producer, "dwarf_version": facts.dwarf_version,
+            "macros": facts.has_macros}
+    return Result("info source", data, "\n".join(text))
+
+
+def _source_unit(symbols: Any, path: str, pc: Optional[int]) -> Optional[tuple[Any, Any]]:
+    """(module, SourceFacts) of the unit the file belongs to: the module of ``pc`` first."""
+    from ...symbols.source_facts import facts_of
+
+    first = symbols.module_for(pc) if pc is not None else None
+    for module in [first] + [m for m in symbols.modules if m is not first] if first is not None else symbols.modules:
+        if module is None or module.dwarf is None:
+            continue
+        cu = module.dwarf.unit_of_source(path, None if pc is None or module is not first else pc - module.bias)
+        facts = facts_of(cu) if cu is not None else None
+        if facts is not None:
+            return module, facts
+    return None
