@@ -12,8 +12,8 @@ from elftools.common.exceptions import ELFError
 
 from hwdbg.errors import HwdbgError, SymbolError
 from hwdbg.symbols.elfheaders import (
-    ET_DYN, PT_DYNAMIC, PT_LOAD, PT_TLS, SHT_NOBITS, FileHeader, Headers, SectionHeader, Segment, build_id,
-    file_header, read_section,
+    ET_DYN, PT_DYNAMIC, PT_LOAD, PT_TLS, SHF_COMPRESSED, SHT_NOBITS, FileHeader, Headers, SectionHeader, Segment,
+    build_id, file_header, read_section,
 )
 from hwdbg.symbols.elfsym import (
     BINDING_NAMES, SHN_ABS, SHN_UNDEF, STT_FILE, STT_SECTION, STT_TLS, Symbol, merge_named, preferred, symbol_kind,
@@ -25,7 +25,6 @@ if TYPE_CHECKING:
 PAGE_SIZE = mmap.PAGESIZE  # the granularity the kernel maps segments with
 DEBUG_ROOT = "/usr/lib/debug"
 
-SHF_COMPRESSED = 0x800
 # Lookups in one file answered by a pass in C over its symbol table, before the whole table
 # is built in Python (tens of ms for a big program): a debugger that attaches and watches
 # one variable makes a handful; stepping makes hundreds.

@@ -12,6 +12,7 @@ import struct
 from typing import NamedTuple, Optional
 
 SHT_NOBITS, SHT_NOTE = 8, 7
+SHF_COMPRESSED = 0x800
 PT_LOAD, PT_DYNAMIC, PT_TLS = 1, 2, 7
 NT_GNU_BUILD_ID = 3
 

@@ -19,7 +19,7 @@ from elftools.common.exceptions import ELFError
 from elftools.dwarf.dwarfinfo import DebugSectionDescriptor, DWARFInfo, DwarfConfig
 
 from hwdbg.symbols import abbrev, filewindow, inflated
-from hwdbg.symbols.elfheaders import ET_REL, SHT_NOBITS, SectionHeader, read_section
+from hwdbg.symbols.elfheaders import ET_REL, SHF_COMPRESSED, SHT_NOBITS, SectionHeader, read_section
 from hwdbg.symbols.filewindow import FileWindow
 
 # The sections of ELFFile.get_dwarf_info(), as DWARFInfo's keywords name them.
@@ -33,7 +33,7 @@ DWARF_SECTIONS = {
     "gnu_debugaltlink_sec": ".gnu_debugaltlink", "debug_types_sec": ".debug_types",
 }
 MACHINES = {62: "x64", 3: "x86", 183: "AArch64"}  # e_machine -> pyelftools' get_machine_arch()
-SHF_COMPRESSED, ELFCOMPRESS_ZLIB = 0x800, 1
+ELFCOMPRESS_ZLIB = 1
 
 # The BytesIO methods pyelftools and hwdbg use on a section's stream.
 STREAM_METHODS = ("read", "readinto", "readline", "seek", "tell", "getbuffer", "getvalue")
