@@ -58,6 +58,9 @@ with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "linetable.c"
 # The packed name index built from the scanner's records (hwdbg/symbols/index.py).
 with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "dwarfindex.c")) as source:
     DWARF_INDEX = source.read()
+# .debug_aranges decoded and sorted (hwdbg/symbols/aranges.py).
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "aranges.c")) as source:
+    ARANGES = source.read()
 # Symbol-table queries without a table (hwdbg/symbols/elf.py).
 with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "symscan.c")) as source:
     SYM_SCAN = source.read()
@@ -211,6 +214,8 @@ int hwdbg_sym_named(const unsigned char *syms, size_t syms_len, const char *strt
                     const char *name, size_t name_len, int *out, int max_out);
 int hwdbg_sym_covering(const unsigned char *syms, size_t syms_len, unsigned long long addr, int kind,
                        int *out, int max_out);
+long hwdbg_aranges(const unsigned char *data, size_t len, int little, unsigned long long *starts,
+                   unsigned long long *ends, unsigned long long *units, long max_out);
 """)
 
 ffibuilder.set_source("hwdbg._ptrace", r"""
@@ -497,7 +502,7 @@ int hwdbg_seccomp_install(const unsigned char *filter, unsigned short count)
     return 0;
 }
 
-""" + DWARF_TYPES + DWARF_SCAN + INLINE_SCAN + LINE_PROGRAM + LINE_TABLE + DWARF_INDEX + SYM_SCAN + r"""
+""" + DWARF_TYPES + DWARF_SCAN + INLINE_SCAN + LINE_PROGRAM + LINE_TABLE + DWARF_INDEX + SYM_SCAN + ARANGES + r"""
 """)
 
 if __name__ == "__main__":
