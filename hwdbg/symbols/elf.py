@@ -304,13 +304,10 @@ class ElfImage:
     def indices_named(self, name: str) -> Optional[list[int]]:
         """Indices in ``raw_table()`` of its defined entries named ``name`` or ``name@VERSION``,
         by one pass in C; None where that cannot be done (no C module, not ELF64 LSB)."""
-        table = self._table()
-        if table is None or table.size != 24 or table.fmt[0] != "<":
+        found = self._c_table()
+        if found is None:
             return None
-        try:
-            from hwdbg.linux.native import ffi, lib  # here: the symbols layer works without the C build
-        except HwdbgError:
-            return None
+        ffi, lib, table = found
         wanted = name.encode(errors="replace")
         return self._scan_indices(ffi, lambda out, n: lib.hwdbg_sym_named(
             table.data, len(table.data), table.strtab, len(table.strtab), wanted, len(wanted), out, n))
@@ -347,6 +344,10 @@ class ElfImage:
         if self._by_name is not None or self._queries >= LAZY_QUERIES:
             return None
         self._queries += 1
+        return self._c_table()
+
+    def _c_table(self) -> Optional[tuple[Any, Any, "_SymbolTable"]]:
+        """(ffi, lib, table) for the C scans of the raw table; None if not ELF64 LSB or no C module."""
         table = self._table()
         if table is None or table.size != 24 or table.fmt[0] != "<":
             return None

@@ -76,14 +76,8 @@ def statements_of_header(section: Any, header: Any, nfiles: int, ids: list[int])
 
 def statements_of_rows(rows: list[tuple], nfiles: int, ids: list[int]) -> Optional[list[tuple[int, int, int]]]:
     """``statements_of_header`` for rows given as ``table_of_rows`` takes them (for tests)."""
-    try:
-        from hwdbg.linux.native import ffi, lib
-    except HwdbgError:
-        return None
-    out = ffi.new("struct hwdbg_line_row[]", max(1, len(rows)))
-    for i, row in enumerate(rows):
-        out[i] = row
-    return _statements(ffi, lib, out, len(rows), nfiles, ids)
+    made = _rows_in_c(rows)
+    return None if made is None else _statements(*made, len(rows), nfiles, ids)
 
 
 def _statements(ffi, lib, rows, count: int, nfiles: int, ids: list[int]) -> Optional[list[tuple[int, int, int]]]:
@@ -99,6 +93,12 @@ def _statements(ffi, lib, rows, count: int, nfiles: int, ids: list[int]) -> Opti
 def table_of_rows(rows: list[tuple], nfiles: int, ranks: list[int]) -> Optional[dict[str, Any]]:
     """``table`` of rows given as (address, line, file, discriminator, is_stmt, end_sequence,
     prologue_end) tuples (for tests: the same builder on any rows); None without the C module."""
+    made = _rows_in_c(rows)
+    return None if made is None else _table(*made, len(rows), nfiles, ranks)
+
+
+def _rows_in_c(rows: list[tuple]) -> Optional[tuple[Any, Any, Any]]:
+    """(ffi, lib, the rows as a C array of struct hwdbg_line_row); None without the C module."""
     try:
         from hwdbg.linux.native import ffi, lib
     except HwdbgError:
@@ -106,7 +106,7 @@ def table_of_rows(rows: list[tuple], nfiles: int, ranks: list[int]) -> Optional[
     out = ffi.new("struct hwdbg_line_row[]", max(1, len(rows)))
     for i, row in enumerate(rows):
         out[i] = row
-    return _table(ffi, lib, out, len(rows), nfiles, ranks)
+    return ffi, lib, out
 
 
 def _table(ffi, lib, rows, count: int, nfiles: int, ranks: list[int]) -> Optional[dict[str, Any]]:
