@@ -46,7 +46,7 @@ class LazySection(io.BytesIO):
     def __init__(self, section, build_id: Optional[str] = None) -> None:
         super().__init__()
         self._section = section
-        self._build_id = build_id  # the inflated start is cached under it
+        self._build_id = build_id  # a compressed section's inflated blocks are cached under it
         for name in STREAM_METHODS:
             setattr(self, name, functools.partial(self._first_use, name))
 
@@ -345,7 +345,7 @@ def _direct(image, build_id: Optional[str]):
 
 def dwarf_info(source, build_id: Optional[str] = None):
     """``elf.get_dwarf_info()`` for an ElfImage (or pyelftools' ELFFile), reading each section
-    only when it is first used; the inflated start of a compressed one is cached under
+    only when it is first used; the inflated blocks of a compressed one are cached under
     ``build_id`` (symbols/inflated.py)."""
     if hasattr(source, "file_header"):  # an ElfImage
         dwarf = _direct(source, build_id)
