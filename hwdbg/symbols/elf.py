@@ -223,12 +223,14 @@ class ElfImage:
     def section_data(self, name: str) -> Optional[tuple[bytes, int]]:
         """(bytes, link-time address) of a section with bytes in the file, or None (pyelftools inflates)."""
         header = self._section_header(name)
-        if header is None:
-            return None
+        return None if header is None else (self._bytes_of(header), header.addr)
+
+    def _bytes_of(self, header: SectionHeader) -> bytes:
+        """A section's bytes: read by its header; pyelftools inflates a compressed one (and reads
+        one past the headers hwdbg could read: extended numbering)."""
         if header.index >= 0 and not header.flags & SHF_COMPRESSED:
-            return read_section(self._stream, header), header.addr
-        section = self._section(name)
-        return section.data(), section["sh_addr"]
+            return read_section(self._stream, header)
+        return self._section(header.name).data()
 
     def has_dwarf(self) -> bool:
         return any(self._section_header(name) is not None for name in (".debug_info", ".zdebug_info"))
@@ -284,17 +286,16 @@ class ElfImage:
         """The raw symbol table: .symtab, a superset of .dynsym (a stripped file has only the latter)."""
         if self._raw is None:
             source = self._symbol_file or self  # no self-reference: the file closes without the gc
-            name = ".symtab" if source._section_header(".symtab") is not None else ".dynsym"
-            header = source._section_header(name)
+            header = source._section_header(".symtab") or source._section_header(".dynsym")
             if header is None:
                 self._raw = False
                 return None
             order = "<" if source.little_endian else ">"
             fmt = order + ("IBBHQQ" if source.elfclass == 64 else "IIIBBH")  # 32-bit: name, value, size, info, other, shndx
             size = struct.calcsize(fmt)
-            data = source.section_data(name)[0]
+            data = source._bytes_of(header)
             self._raw = _SymbolTable(data[: len(data) - len(data) % size], source._linked_data(header),
-                                     source._hidden_versions(name, order), fmt, size)
+                                     source._hidden_versions(header.name, order), fmt, size)
         return self._raw or None
 
     def raw_table(self) -> Optional["_SymbolTable"]:
@@ -401,8 +402,8 @@ class ElfImage:
     def _linked_data(self, header: SectionHeader) -> bytes:
         """The bytes of the section ``header`` links to (a symbol table's strings)."""
         by_index = self.headers.by_index
-        if 0 <= header.index and header.link < len(by_index) and not by_index[header.link].flags & SHF_COMPRESSED:
-            return read_section(self._stream, by_index[header.link])
+        if 0 <= header.index and header.link < len(by_index):
+            return self._bytes_of(by_index[header.link])
         return self.elf.get_section(header.link).data()
 
     def _hidden_versions(self, name: str, order: str) -> list[bool]:

@@ -53,34 +53,21 @@ def _header_table(hdr_data: bytes, hdr_addr: int) -> Optional[tuple[int, tuple[i
     return hdr_addr, starts, fdes
 
 
-def _by_name(elf: Any, headers: Any, name: str) -> Any:
-    """A section by name, made alone when the struct-read headers know its index."""
-    if headers is not None and headers.sections:
-        header = headers.section(name)
-        return None if header is None else elf.get_section(header.index)
-    return elf.get_section_by_name(name)
-
-
 class FdeIndex:
     """The FDEs of one ELF file by pc (link-time), each parsed when a lookup first needs it."""
 
-    def __init__(self, elf: Any, headers: Any = None) -> None:
-        """elf: an ElfImage, or pyelftools' ELFFile (with the ElfImage's struct-read headers)."""
+    def __init__(self, image: Any) -> None:
+        """image: an ElfImage (its sections read by the headers hwdbg reads, no ELFFile made)."""
         # The CFI sections alone: get_dwarf_info() would also copy all of .debug_info.
-        self._structs = DWARFStructs(little_endian=elf.little_endian, dwarf_format=32,
-                                     address_size=elf.elfclass // 8)
+        self._structs = DWARFStructs(little_endian=image.little_endian, dwarf_format=32,
+                                     address_size=image.elfclass // 8)
         self.expr_parser = DWARFExprParser(self._structs)
         # Their bytes are read now and the file is not kept: an index outlives its image only
         # as long as the weak-keyed cache entry, and must not keep the file open after it.
         self._sections: dict[str, tuple[bytes, int]] = {}
         for name in (".eh_frame_hdr", ".eh_frame", ".debug_frame"):
             try:
-                if hasattr(elf, "section_data"):  # an ElfImage: read by its headers, no ELFFile made
-                    found = elf.section_data(name)
-                else:
-                    section = _by_name(elf, headers, name)
-                    found = None if section is None or section["sh_type"] == "SHT_NOBITS" else (
-                        section.data(), section["sh_addr"])
+                found = image.section_data(name)
                 if found is not None:
                     self._sections[name] = found
             except Exception:  # pyelftools raises many types on odd sections: that one is not used

@@ -85,8 +85,7 @@ class Blocks:
         return sum(block_length(number, self._size) for number in self.table)
 
     def holds_all(self) -> bool:
-        return len(self.table) * BLOCK >= self._size and all(
-            number in self.table for number in range(-(-self._size // BLOCK)))
+        return all(number in self.table for number in range(-(-self._size // BLOCK)))
 
     def read(self, number: int) -> Optional[bytes]:
         """Block ``number``'s bytes, or None (not in the file, or damaged)."""

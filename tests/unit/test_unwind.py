@@ -242,7 +242,7 @@ def test_fde_lookup_through_eh_frame_hdr_agrees_with_a_whole_parse(build_target,
                          if isinstance(e, FDE) and e["address_range"] > 0]
     assert len(expected) > 3
     starts = {start for start, _ in expected}
-    index = FdeIndex(elf)
+    index = FdeIndex(ElfImage(path))
     for start, size in expected:
         for pc in (start, start + size // 2, start + size - 1):
             fde = index.covering(pc)

@@ -241,8 +241,8 @@ def _source_unit(symbols: Any, path: str, pc: Optional[int]) -> Optional[tuple[A
     from ...symbols.source_facts import facts_of
 
     first = symbols.module_for(pc) if pc is not None else None
-    for module in [first] + [m for m in symbols.modules if m is not first] if first is not None else symbols.modules:
-        if module is None or module.dwarf is None:
+    for module in sorted(symbols.modules, key=lambda m: m is not first):  # stable: the rest in their order
+        if module.dwarf is None:
             continue
         cu = module.dwarf.unit_of_source(path, None if pc is None or module is not first else pc - module.bias)
         facts = facts_of(cu) if cu is not None else None
