@@ -35,7 +35,8 @@ def gdb_places(exe, pcs, tmp_path):
     places = {}
     for line in out.splitlines():
         if line.startswith("PLACE "):
-            _, addr, function, file, number = line.split(" ")
+            _, addr, function, rest = line.split(" ", 3)  # the file's path may hold spaces
+            file, number = rest.rsplit(" ", 1)
             places[int(addr)] = (function, file.rsplit("/", 1)[-1], int(number))
     return places
 

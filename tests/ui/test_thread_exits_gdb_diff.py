@@ -131,7 +131,8 @@ def test_info_breakpoints_names_the_thread_in_the_what_column(build_target):
                                                "info breakpoints"])
 
     def ends(lines: list[str]) -> list[str]:
-        return [re.sub(r"at \S*/", "at ", " ".join(line.split()[-4 if line.startswith("2 ") else -3:]))
+        # the directories go first: a checkout's path may hold spaces
+        return [" ".join(re.sub(r" at .*/", " at ", line).split()[-4 if line.startswith("2 ") else -3:])
                 for line in lines if re.match(r"[23] ", line)]
 
     assert ends(got) == ends(expected)
